@@ -162,7 +162,8 @@ func WriteError(w http.ResponseWriter, err error) {
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
-	h.Set("x-amzn-ErrorType", string(e.Code))
+	h.Del("x-amzn-ErrorType")
+	h["x-amzn-ErrorType"] = []string{string(e.Code)} // AWS's casing, kept on the wire
 	h.Set("Content-Type", "application/json")
 	b, _ := json.Marshal(body)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
