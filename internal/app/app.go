@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/config"
+	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/lambdaapi"
+	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/store"
+)
+
+// Run starts the server and blocks until ctx is done, then shuts it down.
+// ready, if not nil, is called with the listening address once the server
+// answers requests.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(string) string, ready func(addr string)) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	sync := natsd.SyncAlways
+	if cfg.Fsync == "interval" {
+		sync = natsd.SyncInterval
+	}
+	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	nc, err := ns.Connect("kumo")
+	if err != nil {
+		return fmt.Errorf("store connection: %w", err)
+	}
+	defer nc.Close()
+	st, err := store.NewJetStream(nc)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	kv, err := st.KV(ctx, natsd.RegistryBucket)
+	if err != nil {
+		return fmt.Errorf("registry bucket: %w", err)
+	}
+	code, err := st.Blobs(ctx, natsd.CodeBucket)
+	if err != nil {
+		return fmt.Errorf("code bucket: %w", err)
+	}
+	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
+	reg, err := registry.Open(ctx, registry.Config{
+		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
+	if err != nil {
+		return fmt.Errorf("url signing key: %w", err)
+	}
+	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs})
+
+	var verifier *awsproto.Verifier
+	var creds Credentials
+	if cfg.AuthDisabled {
+		log.Warn("authentication is OFF (--insecure-no-auth): every request is accepted as the account root; use this for throwaway local work only")
+	} else {
+		var generated bool
+		creds, generated, err = LoadCredentials(cfg.DataDir, getenv)
+		if err != nil {
+			return fmt.Errorf("root credentials: %w", err)
+		}
+		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: awsproto.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}}
+		if generated {
+			log.Info("generated root credentials", "file", cfg.DataDir+"/"+CredentialsFile)
+		}
+	}
+	var isReady atomic.Bool
+	edgeHandler := edge.New(edge.Config{
+		Verifier: verifier,
+		Services: map[string]http.Handler{"lambda": api},
+		Ready:    isReady.Load,
+		Logger:   log,
+	})
+	root := http.NewServeMux()
+	root.Handle(lambdaapi.CodePath, codeURLs)
+	root.Handle("/", edgeHandler)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	isReady.Store(true)
+	addr := ln.Addr().String()
+	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir)
+	if !cfg.AuthDisabled {
+		log.Info("to use it: eval \"$(kumo env --data-dir " + shellQuote(cfg.DataDir) + " --endpoint http://" + addr + ")\" then aws lambda list-functions")
+	}
+	if ready != nil {
+		ready(addr)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	isReady.Store(false)
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func shellQuote(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '-' || r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,119 @@
+// Package config turns flags and environment into a validated server
+// configuration. Flags win over environment variables, which win over the
+// defaults.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen    string
+	DataDir   string
+	Region    string
+	AccountID string
+	// AuthDisabled turns SigV4 verification off: any request is accepted
+	// as the account's root. For throwaway local use only.
+	AuthDisabled bool
+	// Fsync is the store's sync policy: "always" or "interval".
+	Fsync string
+	// AccountConcurrency is the account's concurrent executions limit.
+	AccountConcurrency int
+	LogLevel           string
+}
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:9070"
+	DefaultDataDir   = "kumo-data"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+)
+
+// Parse reads the server subcommand's flags from args, with defaults taken
+// from the KUMO_* environment variables getenv returns.
+func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("kumo server", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var c Config
+	fs.StringVar(&c.Listen, "listen", env("KUMO_LISTEN", DefaultListen), "address of the API and HTTP edge (env KUMO_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", env("KUMO_DATA_DIR", DefaultDataDir), "directory holding all state; it survives restarts (env KUMO_DATA_DIR)")
+	fs.StringVar(&c.Region, "region", env("KUMO_REGION", DefaultRegion), "AWS region this server presents (env KUMO_REGION)")
+	fs.StringVar(&c.AccountID, "account-id", env("KUMO_ACCOUNT_ID", DefaultAccountID), "12-digit AWS account id used in ARNs (env KUMO_ACCOUNT_ID)")
+	fs.BoolVar(&c.AuthDisabled, "insecure-no-auth", env("KUMO_INSECURE_NO_AUTH", "") == "1", "accept unsigned requests as the account root: throwaway local use only (env KUMO_INSECURE_NO_AUTH=1)")
+	fs.StringVar(&c.Fsync, "fsync", env("KUMO_FSYNC", "always"), `store sync policy: "always" (fsync before acknowledging a write) or "interval" (env KUMO_FSYNC)`)
+	conc, _ := strconv.Atoi(env("KUMO_ACCOUNT_CONCURRENCY", "1000"))
+	fs.IntVar(&c.AccountConcurrency, "account-concurrency", conc, "account concurrent executions limit (env KUMO_ACCOUNT_CONCURRENCY)")
+	fs.StringVar(&c.LogLevel, "log-level", env("KUMO_LOG_LEVEL", "info"), "debug, info, warn or error (env KUMO_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every field.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %v", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("--data-dir must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %q: %v", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if !validRegion(c.Region) {
+		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		return fmt.Errorf("--account-id %q must be 12 digits", c.AccountID)
+	}
+	if c.Fsync != "always" && c.Fsync != "interval" {
+		return fmt.Errorf(`--fsync %q must be "always" or "interval"`, c.Fsync)
+	}
+	if c.AccountConcurrency < 100 {
+		return fmt.Errorf("--account-concurrency %d must be at least 100", c.AccountConcurrency)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// validRegion matches [a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d.
+func validRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 {
+		return false
+	}
+	last := parts[len(parts)-1]
+	if len(last) != 1 || last[0] < '0' || last[0] > '9' {
+		return false
+	}
+	for _, p := range parts[:len(parts)-1] {
+		if p == "" || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz") != "" {
+			return false
+		}
+	}
+	return true
+}

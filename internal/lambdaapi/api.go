@@ -1,0 +1,155 @@
+package lambdaapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/registry"
+)
+
+// Config wires the API.
+type Config struct {
+	Registry *registry.Registry
+	ARNs     registry.ARNs
+	Logger   *slog.Logger
+	// CodeURLs signs and checks the download links GetFunction returns.
+	CodeURLs *CodeURLs
+}
+
+// API is the Lambda REST API handler.
+type API struct {
+	reg  *registry.Registry
+	arns registry.ARNs
+	log  *slog.Logger
+	urls *CodeURLs
+	mux  *http.ServeMux
+}
+
+// New returns the API with every operation routed.
+func New(cfg Config) *API {
+	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, mux: http.NewServeMux()}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	a.routes()
+	return a
+}
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) handle(pattern string, h handler) {
+	a.mux.Handle(pattern, a.serve(h))
+}
+
+// serve renders a handler's error. Internal causes are logged with the
+// request id the client was given and never sent.
+func (a *API) serve(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		e := awsproto.AsError(err)
+		if e.Code == awsproto.ServiceException {
+			a.log.Error("lambda api: internal error", "request_id", awsproto.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		awsproto.WriteError(w, e)
+	})
+}
+
+// ServeHTTP routes a request to its operation; unknown paths and methods get
+// Lambda's UnknownOperationException.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		awsproto.WriteError(w, awsproto.Errorf(awsproto.UnknownOperationException, "Unknown operation %s %s", r.Method, r.URL.Path))
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// decode reads a JSON request body into v. An empty body leaves v as is.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not read request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not parse request body into json: %s", describeJSONError(err))
+	}
+	if dec.More() {
+		return awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not parse request body into json: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "the request"
+		}
+		return fmt.Sprintf("Cannot deserialize value of type %s for %s from %s", te.Type, field, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("Unexpected character at offset %d: %v", se.Offset, se)
+	}
+	return err.Error()
+}
+
+// maxItems parses the MaxItems query parameter (1–10000, default def).
+func maxItems(r *http.Request, def int) (int, error) {
+	s := r.URL.Query().Get("MaxItems")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must be an integer", s)
+	}
+	if n < 1 {
+		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+	}
+	if n > 10000 {
+		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 10000", n)
+	}
+	return n, nil
+}
+
+// ref parses the {FunctionName} path member and the Qualifier query
+// parameter. maxLen is 140 (FunctionName) or 256 (NamespacedFunctionName).
+func (a *API) ref(r *http.Request, maxLen int) (registry.Ref, error) {
+	ref, err := a.arns.ParseRef(r.PathValue("FunctionName"), maxLen)
+	if err != nil {
+		return ref, err
+	}
+	return ref.WithQualifier(r.URL.Query().Get("Qualifier"))
+}
+
+func (a *API) routes() {
+	for _, p := range []string{"/2015-03-31/functions", "/2015-03-31/functions/"} {
+		a.handle("POST "+p, a.createFunction)
+		a.handle("GET "+p, a.listFunctions)
+	}
+	fn := "/2015-03-31/functions/{FunctionName}"
+	a.handle("GET "+fn, a.getFunction)
+	a.handle("DELETE "+fn, a.deleteFunction)
+	a.handle("GET "+fn+"/configuration", a.getFunctionConfiguration)
+	a.handle("PUT "+fn+"/configuration", a.updateFunctionConfiguration)
+	a.handle("PUT "+fn+"/code", a.updateFunctionCode)
+	a.handle("POST "+fn+"/versions", a.publishVersion)
+	a.handle("GET "+fn+"/versions", a.listVersions)
+	a.routesMore()
+}

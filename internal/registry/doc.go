@@ -1,0 +1,22 @@
+// Package registry owns Lambda's resource model: functions, their published
+// versions, aliases, resource policies, tags and concurrency settings. It
+// validates every change against Lambda's rules and quotas, writes it to the
+// store with compare-and-set on one key per function, and keeps an in-memory
+// view fed by a store watch so that readers (the invoke path above all) never
+// touch the store.
+//
+// Storage layout in the registry bucket:
+//
+//	fn.<name>         the function document: $LATEST, aliases, policies,
+//	                  tags, reserved concurrency, version counter
+//	ver.<name>.<n>    published version n (immutable once visible)
+//
+// A version key is written before the function document that counts it, so a
+// crash between the two leaves an invisible version (n > LastVersion) that the
+// next publish overwrites. Code zips live in the code blob bucket named by
+// the hex SHA-256 of the zip; blobs no function or version references are
+// collected after a grace period.
+//
+// Errors returned to callers are *awsproto.Error values with Lambda's codes
+// and messages. The registry never runs code and never blocks on sandboxes.
+package registry
