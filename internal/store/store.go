@@ -56,9 +56,12 @@ type KV interface {
 	// by key. prefix is "" (every key) or ends with ".".
 	List(ctx context.Context, prefix string) ([]Entry, error)
 	// Watch sends the live entries under prefix (as List), then one Entry
-	// with an empty Key marking the end of the initial values, then every
-	// later change (Deleted set for deletions) in revision order. The
-	// channel is closed when ctx is done or the store closes.
+	// with an empty Key marking the end of the initial values, then later
+	// changes (Deleted set for deletions) in revision order. A change that
+	// a newer write to the same key replaced before it was sent may be
+	// skipped, but each key's latest change always arrives: the watcher's
+	// view converges on the bucket. The channel is closed when ctx is done
+	// or the store closes.
 	Watch(ctx context.Context, prefix string) (<-chan Entry, error)
 }
 

@@ -1,0 +1,50 @@
+// Package natsd runs the embedded nats-server that holds all of Kumo's state
+// (JetStream KV buckets, object stores, streams) and names every bucket,
+// stream and subject Kumo uses (names.go).
+//
+// It owns the server's lifecycle: Start opens the data directory, takes an
+// exclusive lock on DataDir/LOCK, starts nats-server with JetStream stored in
+// DataDir/jetstream and returns once the server accepts connections and
+// JetStream is enabled. Connect hands out in-process connections; Shutdown
+// closes them and stops the server. By default the server opens no port at
+// all: nothing outside the process can reach it. It never installs signal
+// handlers, never serves HTTP monitoring, and never writes to stderr: its log
+// goes to the slog.Logger in Config (warnings and errors at their levels,
+// notices at Debug).
+//
+// It must never interpret what is stored: that is the store package's job.
+//
+// # Durability and fsync
+//
+// Kumo promises that an acknowledged write survives a crash. What that
+// costs depends on which crash:
+//
+//   - A crash of Kumo alone (kill -9, a panic, the OOM killer) loses only
+//     what is still in Kumo's own memory. Surviving it needs the data to
+//     reach the operating system (a write(2) into the page cache) before the
+//     PubAck is sent. nats-server does this for every single-replica file
+//     stream whatever the sync policy: without async flush (which it only
+//     turns on for replicated streams) each message record is written to its
+//     block file in place before the store call returns and the ack goes out.
+//   - A crash of the machine (power loss, kernel panic, a VM host dying)
+//     also loses the page cache. Surviving it needs an fsync before the ack.
+//
+// SyncAlways (the default) sets nats-server's sync_interval "always": every
+// message block write, index and metadata file is fsynced before the write
+// is acknowledged, so an acknowledged write survives both kinds of crash.
+// Kumo is a single node by default, so there is no replica elsewhere to fall
+// back on; losing acknowledged registry writes or queued Event invocations
+// after a power cut would break the promise the Lambda API makes to clients.
+// Control-plane writes are rare and small, so the fsync cost (see the store
+// benchmark BenchmarkKVPut) is paid where it matters little.
+//
+// SyncInterval keeps the ack-after-write(2) behaviour, so it still survives
+// kill -9, but fsyncs only in the background every 2 minutes (nats-server's
+// default). A machine crash can then lose up to that window of acknowledged
+// writes, and recovery truncates block files to their last intact record. It
+// suits disposable development machines and benchmarks.
+//
+// In cluster mode (replicated streams, later) nats-server relaxes SyncAlways
+// to syncing on each Raft flush, and durability comes from the quorum that
+// stored the write before the ack.
+package natsd

@@ -1,0 +1,19 @@
+package natsd
+
+// Every JetStream bucket, stream and subject name Kumo uses is built here,
+// with its literal in the comment, so that a name is never retyped at a call
+// site and the whole namespace can be read in one place. Bucket names are
+// [A-Za-z0-9_-]; nats-server derives the stream behind a KV bucket as
+// KV_<bucket> and behind an object store as OBJ_<bucket>.
+
+const prefix = "kumo"
+
+const (
+	// RegistryBucket is the KV bucket of the function registry (functions,
+	// versions, aliases, policies and the rest): "kumo-registry".
+	RegistryBucket = prefix + "-registry"
+
+	// CodeBucket is the object store of function code and layer archives:
+	// "kumo-code".
+	CodeBucket = prefix + "-code"
+)
