@@ -87,7 +87,7 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	case "ALL":
 		all = true
 	default:
-		return awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]", v)
+		return awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]", v)
 	}
 	fns, next, err := a.reg.ListFunctions(q.Get("Marker"), max, all)
 	if err != nil {

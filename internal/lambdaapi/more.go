@@ -220,7 +220,7 @@ func (a *API) putConcurrency(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.ReservedConcurrentExecutions == nil {
-		return awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
+		return awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
 	}
 	n, err := a.reg.PutFunctionConcurrency(r.Context(), ref, *in.ReservedConcurrentExecutions)
 	if err != nil {

@@ -53,7 +53,7 @@ func (r *Registry) aliasNotFound(name, alias string) *awsproto.Error {
 // request: $LATEST or a version number.
 func validateAliasVersion(v string) error {
 	if v == "" {
-		return invalid("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null")
+		return validation("1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null")
 	}
 	if v == Latest+".PUBLISHED" {
 		return notSupported("FunctionVersion $LATEST.PUBLISHED")

@@ -42,7 +42,7 @@ func TestFunctionConcurrency(t *testing.T) {
 		{name: "same again", op: "put", ref: Ref{Name: "f"}, n: 100, want: 100},
 		{name: "own reservation not counted twice", op: "put", ref: Ref{Name: "f"}, n: 99, want: 99},
 		{name: "raise over the floor", op: "put", ref: Ref{Name: "f"}, n: 101, code: awsproto.InvalidParameterValueException, msg: below("100"), want: 99},
-		{name: "negative", op: "put", ref: Ref{Name: "f"}, n: -1, code: awsproto.InvalidParameterValueException,
+		{name: "negative", op: "put", ref: Ref{Name: "f"}, n: -1, code: awsproto.ValidationException,
 			msg: "1 validation error detected: Value '-1' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", want: 99},
 		{name: "qualified put", op: "put", ref: Ref{Name: "f", Qualifier: "1"}, n: 5, code: awsproto.InvalidParameterValueException, want: 99},
 		{name: "qualified get", op: "get", ref: Ref{Name: "f", Qualifier: "live"}, code: awsproto.InvalidParameterValueException, want: 99},

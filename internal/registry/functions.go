@@ -346,13 +346,13 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 		return FunctionConfig{}, constraint(in.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
 	}
 	if in.Role == nil {
-		return FunctionConfig{}, invalid("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
+		return FunctionConfig{}, validation("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
 	}
 	if in.Runtime == nil || in.Handler == nil || *in.Runtime == "" || *in.Handler == "" {
 		return FunctionConfig{}, invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 	}
 	if in.Code == nil {
-		return FunctionConfig{}, invalid("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
+		return FunctionConfig{}, validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
 	}
 	switch {
 	case in.Code.ImageUri != "":
@@ -549,12 +549,12 @@ func (r *Registry) ListFunctions(marker string, max int, all bool) ([]FunctionCo
 			}
 		}
 		for _, c := range items {
-			key := name + ":" + versionSortKey(c.Version)
+			key := listKey(c)
 			if after != "" && key <= after {
 				continue
 			}
 			if len(out) == max {
-				next = encodeMarker(lastKey(out[len(out)-1]))
+				next = encodeMarker(listKey(out[len(out)-1]))
 				break
 			}
 			out = append(out, c)
@@ -567,7 +567,10 @@ func (r *Registry) ListFunctions(marker string, max int, all bool) ([]FunctionCo
 	return out, next, nil
 }
 
-func lastKey(c FunctionConfig) string { return c.FunctionName + ":" + versionSortKey(c.Version) }
+// listKey orders ListFunctions items by name, then version. The separator
+// sorts below every name character, so "fn" and its versions come before
+// "fn2".
+func listKey(c FunctionConfig) string { return c.FunctionName + "\x00" + versionSortKey(c.Version) }
 
 // versionSortKey orders $LATEST before versions and versions numerically.
 func versionSortKey(v string) string {

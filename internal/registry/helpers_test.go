@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,15 @@ func wantErr(t *testing.T, err error, code awsproto.Code, msg string) {
 	}
 	if msg != "" && ae.Message != msg {
 		t.Fatalf("message = %q\n          want %q", ae.Message, msg)
+	}
+	// A broken model constraint is a ValidationException in the request
+	// validation wording; Lambda's own checks never use that wording.
+	modelConstraint := strings.HasPrefix(ae.Message, "1 validation error detected: ") &&
+		strings.Contains(ae.Message, " failed to satisfy constraint: ")
+	switch {
+	case ae.Code == awsproto.ValidationException && !modelConstraint:
+		t.Fatalf("ValidationException for a message that is not a model constraint: %q", ae.Message)
+	case ae.Code == awsproto.InvalidParameterValueException && modelConstraint:
+		t.Fatalf("InvalidParameterValueException for a model-constraint message: %q", ae.Message)
 	}
 }

@@ -97,12 +97,16 @@ func isLower(s string) bool {
 // is the limit of the member's shape (140 for FunctionName, 256 for
 // NamespacedFunctionName). A full ARN must name this region and account.
 func (a ARNs) ParseRef(s string, maxLen int) (Ref, error) {
-	if s == "" || len(s) > maxLen {
-		return Ref{}, awsproto.Errorf(awsproto.InvalidParameterValueException,
+	if s == "" {
+		return Ref{}, awsproto.Errorf(awsproto.ValidationException,
+			"1 validation error detected: Value '' at 'functionName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if len(s) > maxLen {
+		return Ref{}, awsproto.Errorf(awsproto.ValidationException,
 			"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to %d", clip(s), maxLen)
 	}
 	invalid := func() error {
-		return awsproto.Errorf(awsproto.InvalidParameterValueException,
+		return awsproto.Errorf(awsproto.ValidationException,
 			"1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", clip(s))
 	}
 	parts := strings.Split(s, ":")
@@ -155,7 +159,7 @@ func (r Ref) WithQualifier(q string) (Ref, error) {
 		return r, nil
 	}
 	if q != Latest && !isNameToken(q) || len(q) > 128 {
-		return r, awsproto.Errorf(awsproto.InvalidParameterValueException,
+		return r, awsproto.Errorf(awsproto.ValidationException,
 			"1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", clip(q))
 	}
 	if r.Qualifier != "" && r.Qualifier != q {

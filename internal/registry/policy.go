@@ -130,7 +130,7 @@ func isOrgID(s string) bool {
 }
 
 func notNull(member string) *awsproto.Error {
-	return invalid("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
 }
 
 func validatePermission(in *AddPermissionInput) error {

@@ -96,15 +96,25 @@ func invalid(format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(awsproto.InvalidParameterValueException, format, args...)
 }
 
-// constraint is the botocore-style message for one failed member
-// constraint, the wording AWS uses for request validation.
+// validation is a request that breaks a constraint of the API model:
+// Lambda answers those with ValidationException, and with
+// InvalidParameterValueException for its own semantic checks.
+func validation(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(awsproto.ValidationException, format, args...)
+}
+
+// constraint is the message for one failed member constraint, in the
+// wording AWS uses for request validation.
 func constraint(value any, member, rule string) *awsproto.Error {
-	return invalid("1 validation error detected: Value '%v' at '%s' failed to satisfy constraint: %s", value, member, rule)
+	return validation("1 validation error detected: Value '%v' at '%s' failed to satisfy constraint: %s", value, member, rule)
 }
 
 // ValidateFunctionName checks a name for a new function.
 func ValidateFunctionName(name string) error {
-	if name == "" || len(name) > MaxFunctionName {
+	if name == "" {
+		return constraint(name, "functionName", "Member must have length greater than or equal to 1")
+	}
+	if len(name) > MaxFunctionName {
 		return constraint(clip(name), "functionName", fmt.Sprintf("Member must have length less than or equal to %d", MaxFunctionName))
 	}
 	if !isNameToken(name) {
@@ -160,6 +170,10 @@ func validateRole(role string) error {
 }
 
 func validateRange(v int, member string, lo, hi int) error {
+	if member == "memorySize" && v > hi {
+		// Past the model's own maximum, Lambda's quota check answers.
+		return invalid("'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to %d", hi)
+	}
 	if v < lo {
 		return constraint(v, member, fmt.Sprintf("Member must have value greater than or equal to %d", lo))
 	}
@@ -193,7 +207,7 @@ func validateEnvironment(vars map[string]string) error {
 	var reserved []string
 	for k := range vars {
 		if !isEnvName(k) {
-			return invalid("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
+			return validation("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
 		}
 		if reservedEnv[k] {
 			reserved = append(reserved, k)
