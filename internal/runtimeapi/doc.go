@@ -1,0 +1,20 @@
+// Package runtimeapi serves the Lambda Runtime API (version 2018-06-01) to
+// one sandbox and runs its invocations one at a time.
+//
+// A Server owns the runtime side of one sandbox: the HTTP endpoints the
+// runtime inside calls (GET /runtime/invocation/next, POST
+// /runtime/invocation/{id}/response and /error, POST /runtime/init/error)
+// and the state machine that says which of those calls is legal when
+// (state.go). The worker drives it through Go calls: WaitInit until the
+// runtime is ready, Invoke for each invocation, RuntimeExited when the
+// sandbox's process ends, Close when the sandbox goes.
+//
+// Wire details follow Lambda and its Runtime Interface Emulator: status
+// codes, error types and messages are in errors.go, each with its source.
+//
+// It must never start or stop processes, read the store, or know which
+// function runs in the sandbox: everything it tells the runtime comes in an
+// Invocation, and everything it learns comes back as a Result, an InitError
+// or an error. It is on the warm invoke path, so the path from Invoke to
+// the runtime and back allocates little and hops goroutines once each way.
+package runtimeapi
