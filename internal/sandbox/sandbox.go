@@ -76,6 +76,8 @@ type Driver interface {
 	Capabilities() Capabilities
 	// Start creates a sandbox and starts Spec.Args in it. It returns once
 	// the process runs and the Runtime API listener accepts connections.
+	// If Args[0] cannot be executed, Start still succeeds: the main
+	// process exits at once with code 127 and the reason on Stderr.
 	Start(ctx context.Context, spec Spec) (Sandbox, error)
 	// Cleanup removes whatever an earlier server process left behind
 	// (processes, mounts, cgroups) after a crash. Called once at start.

@@ -1,0 +1,162 @@
+//go:build linux
+
+package linux
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"github.com/kumo-run/kumo/internal/sandbox"
+	"github.com/kumo-run/kumo/internal/sandbox/internal/base"
+)
+
+// box is one sandbox.
+type box struct {
+	d    *Driver
+	id   string
+	cmd  *exec.Cmd // the init
+	ctrl *net.UnixConn
+	cg   *group
+	ln   net.Listener
+
+	// stdout and stderr are the read ends of the output pipes; pumping
+	// says whether copying them has started (run).
+	stdout, stderr *os.File
+	pumping        bool
+
+	exited           chan struct{}
+	outDone, errDone chan struct{}
+
+	mu      sync.Mutex // guards the fields below
+	stats   sandbox.Stats
+	gotExit bool // the init reported the runtime's exit
+	final   bool // stats are final: the init is gone
+
+	destroyMu sync.Mutex // serializes Destroy
+	destroyed bool
+}
+
+func (b *box) ID() string              { return b.id }
+func (b *box) Listener() net.Listener  { return b.ln }
+func (b *box) RuntimeAPI() string      { return runtimeAPI }
+func (b *box) Exited() <-chan struct{} { return b.exited }
+
+// Stats reads memory use from the cgroup while the sandbox runs, and
+// returns what was read when it exited afterwards.
+func (b *box) Stats() sandbox.Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.final {
+		return b.stats
+	}
+	st := b.stats
+	st.MaxMemoryBytes = b.cg.peak()
+	st.OOMKilled = b.cg.oomKills() > 0
+	return st
+}
+
+// handle records what a message from the init says.
+func (b *box) handle(m message) {
+	if m.Kind != msgExit {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gotExit = true
+	b.stats.ExitCode, b.stats.Signal = base.Status(syscall.WaitStatus(m.Status))
+}
+
+// watch follows the init until it is gone, then makes the stats final and
+// closes exited. The init exits right after the runtime; with it goes
+// every other process in the pid namespace, so the output pipes reach EOF.
+func (b *box) watch() {
+	for {
+		m, fd, err := receive(b.ctrl)
+		if err != nil {
+			break
+		}
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+		b.handle(m)
+	}
+	b.cmd.Wait()
+	<-b.outDone
+	<-b.errDone
+	b.mu.Lock()
+	if !b.gotExit {
+		// The init itself was killed (Destroy, or the OOM killer took it).
+		b.stats.ExitCode, b.stats.Signal = -1, "SIGKILL"
+		if ws, ok := b.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			_, b.stats.Signal = base.Status(ws)
+		}
+	}
+	b.stats.MaxMemoryBytes = b.cg.peak()
+	b.stats.OOMKilled = b.cg.oomKills() > 0
+	b.final = true
+	b.mu.Unlock()
+	close(b.exited)
+}
+
+// abort undoes a spawn or run that failed half way, or a warm box no
+// longer wanted.
+func (b *box) abort() {
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
+	b.ctrl.Close()
+	if b.ln != nil {
+		b.ln.Close()
+	}
+	if b.pumping {
+		<-b.outDone
+		<-b.errDone
+	} else {
+		b.stdout.Close()
+		b.stderr.Close()
+	}
+	if b.cg != nil {
+		ctx := context.Background()
+		if err := b.cg.kill(ctx); err == nil {
+			if err := b.cg.remove(ctx); err != nil {
+				b.d.log.Error("linux sandbox: removing cgroup", "id", b.id, "err", err)
+			}
+		}
+		b.d.release(b.cg.name)
+	}
+}
+
+// Destroy kills the init, and so the whole pid namespace, waits for it,
+// makes sure the cgroups are empty and removes them.
+func (b *box) Destroy(ctx context.Context) error {
+	b.destroyMu.Lock()
+	defer b.destroyMu.Unlock()
+	if b.destroyed {
+		return nil
+	}
+	b.cmd.Process.Kill()
+	select {
+	case <-b.exited:
+	case <-ctx.Done():
+		return fmt.Errorf("linux: destroying sandbox %s: %w", b.id, ctx.Err())
+	}
+	// Nothing can have left the pid namespace, but the cgroup is the
+	// ground truth.
+	if err := b.cg.kill(ctx); err != nil {
+		return fmt.Errorf("linux: destroying sandbox %s: %w", b.id, err)
+	}
+	if err := b.cg.remove(ctx); err != nil {
+		return fmt.Errorf("linux: destroying sandbox %s: %w", b.id, err)
+	}
+	b.d.release(b.cg.name)
+	b.ln.Close()
+	b.ctrl.Close()
+	b.destroyed = true
+	return nil
+}
+
+var _ sandbox.Sandbox = (*box)(nil)

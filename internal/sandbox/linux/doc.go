@@ -1,0 +1,60 @@
+// Package linux is the sandbox driver that isolates function code with
+// the Linux kernel: namespaces, cgroups, pivot_root into a minimal
+// read-only root, an unprivileged user without capabilities, no_new_privs,
+// a seccomp filter and rlimits. It needs root on Linux (amd64 or arm64)
+// with cgroup v1 (memory, cpu, pids, freezer) or v2 (memory, cpu, pids);
+// Available says whether this host qualifies and why not.
+//
+// Each sandbox is an init process, the current binary re-executed as
+// kumo-sandbox-init (this package's init function takes over before main,
+// so any binary importing the package can serve), started with new mount,
+// pid, ipc, uts and network namespaces and a parent-death signal. The
+// init, PID 1 of its namespaces:
+//   - brings up lo and creates the Runtime API socket, listening on
+//     127.0.0.1:9001 inside the sandbox, and passes it to the driver over
+//     a socket pair (SCM_RIGHTS): the server accepts on it from the host,
+//     so no host process joins the sandbox's namespaces and no route
+//     leads into or out of it (lo is its only interface);
+//   - builds the root file system on a tmpfs in its own mount namespace
+//     (layout in rootfs.go), makes it read-only and pivots into it;
+//   - sets the hostname (sandbox) and rlimits (RLIMIT_NOFILE 1024,
+//     RLIMIT_CORE 0, RLIMIT_NPROC as a host-wide backstop);
+//   - forks the runtime from a thread that has dropped its bounding and
+//     inheritable capabilities, set no_new_privs and loaded the seccomp
+//     filter (seccomp.go); the child becomes the sandbox user (Config.UID,
+//     GID, no supplementary groups), which leaves it no capabilities;
+//   - stays PID 1: reaps orphans, forwards SIGTERM, SIGINT and SIGHUP to
+//     the runtime, reports the runtime's exit status and exits with it;
+//     the kernel then kills whatever is left in the pid namespace.
+//
+// The driver moves the init into the sandbox's cgroups and only then
+// sends it the spec, so no function code runs outside them: memory
+// limited to MemoryMB without swap (v1: memory and memsw limits,
+// swappiness 0; v2: memory.max, memory.swap.max 0), CPU shares and CFS
+// quota in proportion to memory (sandbox.CPUShares, sandbox.CPUQuota),
+// pids.max = MaxProcs (threads included, the init's too). Stats reads the
+// peak memory and OOM kills from the cgroup (the init's few MB included).
+//
+// Starting an init is most of a cold start, so a small pool of warm ones
+// (namespaces, cgroup, lo and socket, the function-independent part of
+// the root, a restricted thread) is kept; Start takes one when it can and
+// only sets limits, adds the function's mounts, pivots and executes the
+// runtime.
+//
+// Destroy kills the init (and so the pid namespace), waits for it, checks
+// the cgroups are empty (freezing and killing what is left, or cgroup.kill
+// on v2) and removes them. Mounts need no cleanup: they live in the
+// sandbox's mount namespace and vanish with it. If the server dies, every
+// init dies with it (parent-death signal); Cleanup, at the next start,
+// kills anything left in kumo-* cgroups under Config.CgroupParent and
+// removes them.
+//
+// Limits of this driver worth knowing:
+//   - /tmp and /dev/shm are tmpfs: their pages count against the memory
+//     limit, unlike Lambda's disk-backed /tmp.
+//   - /proc shows the host's cpuinfo, meminfo and uptime.
+//   - Every sandbox runs as the same uid; RLIMIT_NPROC is per uid on the
+//     host, so it cannot limit one sandbox (pids.max does).
+//   - CodeDir, layers, RuntimeDir and HostPaths must be readable by the
+//     sandbox user; the host directories above them need not be.
+package linux

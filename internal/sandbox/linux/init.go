@@ -1,0 +1,346 @@
+//go:build linux
+
+package linux
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// initArg0 is argv[0] of a sandbox's init: the driver re-executes the
+// current binary (/proc/self/exe) under this name, and this package's
+// init function turns the process into the init before main runs. Any
+// binary that imports the package, test binaries included, can therefore
+// be a sandbox init.
+const initArg0 = "kumo-sandbox-init"
+
+// ctrlFD is the init's end of the control socket (the first ExtraFiles).
+const ctrlFD = 3
+
+// The Runtime API listens on the same address inside every sandbox.
+const (
+	runtimeAPI     = "127.0.0.1:9001"
+	runtimeAPIPort = 9001
+)
+
+var runtimeAPIAddr = [4]byte{127, 0, 0, 1}
+
+// nprocLimit is RLIMIT_NPROC for sandboxed processes. The kernel counts it
+// per user across the host, and every sandbox shares one user, so it
+// cannot be a per-sandbox limit (the pids cgroup is): it is a host-wide
+// backstop against that user filling the pid space.
+const nprocLimit = 1 << 16
+
+func init() {
+	if len(os.Args) == 1 && os.Args[0] == initArg0 {
+		os.Exit(runInit())
+	}
+}
+
+// runInit is the whole life of a sandbox's init, PID 1 of the sandbox's
+// namespaces: bring up lo and hand the Runtime API socket to the driver,
+// wait to be put in the cgroups and for the spec, build the root, drop
+// everything and run the runtime, then reap until the runtime exits. It
+// returns the exit code of the init.
+func runInit() int {
+	// Nothing in the sandbox may read or trace the init's memory.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	unix.CloseOnExec(ctrlFD)
+	fail := func(err error) int {
+		send(message{Kind: msgFailed, Error: err.Error()}, -1)
+		return 1
+	}
+	m, err := receive1(msgConfig)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := m.Config
+	if err := loopbackUp(); err != nil {
+		return fail(fmt.Errorf("bringing up lo: %w", err))
+	}
+	lfd, err := listenRuntimeAPI()
+	if err != nil {
+		return fail(fmt.Errorf("runtime api socket: %w", err))
+	}
+	if err := prepareRoot(cfg); err != nil {
+		return fail(err)
+	}
+	if err := unix.Sethostname([]byte(sandboxHostname)); err != nil {
+		return fail(fmt.Errorf("sethostname: %w", err))
+	}
+	for _, l := range []struct {
+		res int
+		max uint64
+	}{{unix.RLIMIT_NOFILE, 1024}, {unix.RLIMIT_NPROC, nprocLimit}, {unix.RLIMIT_CORE, 0}} {
+		// syscall.Setrlimit, not unix: it tells the runtime not to restore
+		// its own RLIMIT_NOFILE in the children it forks.
+		if err := syscall.Setrlimit(l.res, &syscall.Rlimit{Cur: l.max, Max: l.max}); err != nil {
+			return fail(fmt.Errorf("setrlimit %d: %w", l.res, err))
+		}
+	}
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	fork, err := newForker(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	// All of the above is the same for every function: a warm sandbox
+	// waits here.
+	err = send(message{Kind: msgListener}, lfd)
+	unix.Close(lfd)
+	if err != nil {
+		return 1
+	}
+	if m, err = receive1(msgSpec); err != nil {
+		return fail(err)
+	}
+	spec := m.Spec
+	if err := finishRoot(cfg, spec); err != nil {
+		return fail(err)
+	}
+	pid, err := fork.run(spec)
+	var ee *execError
+	if errors.As(err, &ee) {
+		fmt.Fprintf(os.Stderr, "kumo-sandbox: exec %s: %v\n", spec.Args[0], ee.err)
+		send(exitMessage(syscall.WaitStatus(127<<8)), -1)
+		return 127
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := send(message{Kind: msgStarted, Pid: pid}, -1); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	go func() {
+		for sig := range signals {
+			unix.Kill(pid, sig.(syscall.Signal))
+		}
+	}()
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fail(fmt.Errorf("wait: %w", err))
+		}
+		if wpid != pid {
+			continue // an orphan, reaped
+		}
+		send(exitMessage(ws), -1)
+		// Returning ends the namespace: the kernel kills what is left.
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}
+
+// send writes one message (with fd as SCM_RIGHTS unless it is -1).
+func send(m message, fd int) error {
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	for {
+		err := unix.Sendmsg(ctrlFD, encode(m), oob, nil, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// receive1 reads the next message from the driver, which must be of
+// kind.
+func receive1(kind string) (message, error) {
+	buf := make([]byte, maxMessage)
+	for {
+		n, _, flags, _, err := unix.Recvmsg(ctrlFD, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return message{}, fmt.Errorf("reading the %s: %w", kind, err)
+		}
+		if n == 0 {
+			return message{}, errors.New("the driver went away")
+		}
+		if flags&unix.MSG_TRUNC != 0 {
+			return message{}, fmt.Errorf("%s message too large", kind)
+		}
+		var m message
+		if err := json.Unmarshal(buf[:n], &m); err != nil || m.Kind != kind ||
+			(kind == msgSpec && m.Spec == nil) || (kind == msgConfig && m.Config == nil) {
+			return message{}, fmt.Errorf("want a %s message, got %q", kind, buf[:n])
+		}
+		return m, nil
+	}
+}
+
+func lastCapability() (int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+func listenRuntimeAPI() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err == nil {
+		if err = unix.Bind(fd, &unix.SockaddrInet4{Port: runtimeAPIPort, Addr: runtimeAPIAddr}); err == nil {
+			err = unix.Listen(fd, unix.SOMAXCONN)
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// execError is a failure to execute Args[0] (or enter Dir): the
+// function's fault, reported as exit code 127.
+type execError struct{ err error }
+
+func (e *execError) Error() string { return e.err.Error() }
+
+// forker starts the runtime from a thread of its own, which it restricts
+// first: capabilities, no_new_privs and seccomp are per thread, and a
+// child inherits those of the thread that forks it. The thread is
+// restricted ahead of time (a warm sandbox has it ready) and never
+// unlocked, so it is thrown away after the fork and the init's other
+// threads keep what they had.
+type forker struct {
+	cfg *initConfig
+	req chan *initSpec
+	res chan forkResult
+}
+
+type forkResult struct {
+	pid int
+	err error
+}
+
+func newForker(c *initConfig) (*forker, error) {
+	filter, err := seccompProgram()
+	if err != nil {
+		return nil, err
+	}
+	lastCap, err := lastCapability()
+	if err != nil {
+		return nil, err
+	}
+	f := &forker{cfg: c, req: make(chan *initSpec), res: make(chan forkResult, 1)}
+	ready := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := restrictThread(filter, lastCap)
+		ready <- err
+		if err != nil {
+			return
+		}
+		pid, err := forkRuntime(c, <-f.req)
+		f.res <- forkResult{pid, err}
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// run starts the runtime and returns its pid.
+func (f *forker) run(s *initSpec) (int, error) {
+	f.req <- s
+	r := <-f.res
+	return r.pid, r.err
+}
+
+// restrictThread runs on the locked thread. The runtime also changes to
+// the sandbox user when it is forked, which clears its permitted,
+// effective and ambient capabilities; with the bounding and inheritable
+// sets empty and no_new_privs set, nothing it executes can get any back.
+func restrictThread(filter []unix.SockFilter, lastCap int) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &caps[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	caps[0].Inheritable, caps[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &caps[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	for c := 0; c <= lastCap; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clearing ambient capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	return installSeccomp(filter)
+}
+
+// forkRuntime runs on the restricted thread, in the sandbox's root.
+func forkRuntime(c *initConfig, s *initSpec) (int, error) {
+	null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(null)
+	env := make([]string, 0, len(s.Env)+1)
+	for _, kv := range s.Env {
+		if !strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_LAMBDA_RUNTIME_API="+runtimeAPI)
+	pid, err := syscall.ForkExec(s.Args[0], s.Args, &syscall.ProcAttr{
+		Dir:   s.Dir,
+		Env:   env,
+		Files: []uintptr{uintptr(null), 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(c.UID), Gid: uint32(c.GID), Groups: []uint32{}},
+		},
+	})
+	if err == syscall.EAGAIN || err == syscall.ENOMEM {
+		return 0, fmt.Errorf("fork: %w", err)
+	}
+	if err != nil {
+		return 0, &execError{err}
+	}
+	return pid, nil
+}

@@ -1,0 +1,376 @@
+//go:build linux
+
+package linux
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/sandbox"
+	"github.com/kumo-run/kumo/internal/sandbox/sandboxtest"
+)
+
+// The crash test re-executes the test binary as a server that starts
+// sandboxes and is then killed with SIGKILL.
+const crashHelperEnv = "KUMO_SANDBOX_CRASH_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashHelperEnv) != "" {
+		crashHelper()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func testDriver(t testing.TB, parent string, pool int) *Driver {
+	t.Helper()
+	sandboxtest.RequireRoot(t)
+	d := New(Config{StateDir: t.TempDir(), CgroupParent: parent, Pool: pool, Logger: slog.New(slog.DiscardHandler)})
+	if err := d.Available(); err != nil {
+		t.Skipf("linux driver unavailable: %v", err)
+	}
+	if err := d.Cleanup(context.Background()); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// run starts spec with a Runtime API handler that records the probe's
+// reports; the sandbox is destroyed when the test ends.
+func run(t *testing.T, d *Driver, spec sandbox.Spec) (sandbox.Sandbox, <-chan []byte) {
+	t.Helper()
+	sb, err := d.Start(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	reports := make(chan []byte, 4)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/probe/") {
+			b, _ := io.ReadAll(r.Body)
+			reports <- b
+		}
+	})}
+	go srv.Serve(sb.Listener())
+	t.Cleanup(func() {
+		if err := sb.Destroy(context.Background()); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+		srv.Close()
+	})
+	return sb, reports
+}
+
+func report(t *testing.T, sb sandbox.Sandbox, reports <-chan []byte, v any) {
+	t.Helper()
+	select {
+	case b := <-reports:
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("bad report %s: %v", b, err)
+		}
+	case <-sb.Exited():
+		t.Fatalf("sandbox exited: %+v", sb.Stats())
+	case <-time.After(20 * time.Second):
+		t.Fatal("no report")
+	}
+}
+
+func probeSpec(code string, args ...string) sandbox.Spec {
+	return sandbox.Spec{
+		ID: sandboxtest.NewID(), CodeDir: code, Dir: "/var/task",
+		Args:     append([]string{"/var/task/bootstrap"}, args...),
+		MemoryMB: 128, EphemeralMB: 16, MaxProcs: 128,
+	}
+}
+
+func putFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(name), 0o755)
+}
+
+func TestLayoutIsReadOnly(t *testing.T) {
+	d := testDriver(t, "kumo-test", -1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "layout")
+	l1, l2, rt := t.TempDir(), t.TempDir(), t.TempDir()
+	putFile(t, filepath.Join(l1, "only1"), "1")
+	putFile(t, filepath.Join(l2, "only2"), "2")
+	putFile(t, filepath.Join(rt, "r"), "r")
+	host, err := os.MkdirTemp("/var/tmp", "kumo-linux-test-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(host) })
+	os.Chmod(host, 0o755)
+	putFile(t, filepath.Join(host, "h"), "h")
+
+	cat := probeSpec(code, "cat", "/opt/only1", "/opt/only2", "/etc/passwd", "/etc/hosts")
+	cat.LayerDirs = []string{l1, l2}
+	sb, reports := run(t, d, cat)
+	var got []string
+	report(t, sb, reports, &got)
+	if len(got) != 4 || got[0] != "1" || got[1] != "2" || !strings.Contains(got[2], "sbx_user1051:x:993:993") ||
+		!strings.Contains(got[3], "localhost") {
+		t.Errorf("an overlay of both layers at /opt and generated /etc files, got %q", got)
+	}
+
+	targets := []string{"/var/task/x", "/opt/x", "/var/runtime/r", host + "/h", "/x", "/etc/passwd", "/dev/x", "/proc/sys/kernel/hostname", "/tmp/x", "/dev/null", "/dev/shm/x"}
+	w := probeSpec(code, append([]string{"write"}, targets...)...)
+	w.LayerDirs, w.RuntimeDir, w.HostPaths = []string{l1, l2}, rt, []string{host}
+	sb, reports = run(t, d, w)
+	got = nil
+	report(t, sb, reports, &got)
+	if len(got) != len(targets)+1 {
+		t.Fatalf("got %q", got)
+	}
+	for i, p := range targets {
+		writable := p == "/tmp/x" || p == "/dev/null" || p == "/dev/shm/x"
+		if (got[i] == "") != writable {
+			t.Errorf("writing %s: %q; want writable=%v", p, got[i], writable)
+		}
+	}
+	if got[len(targets)] != "hostname="+sandboxHostname {
+		t.Errorf("got %s", got[len(targets)])
+	}
+}
+
+func TestDestroyRemovesCgroups(t *testing.T) {
+	d := testDriver(t, "kumo-test", 1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "cg")
+	sb, err := d.Start(context.Background(), probeSpec(code, "hang", "cgroups-"+sandboxtest.NewID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := sb.(*box).cg
+	for _, dir := range g.dirs {
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("cgroup of a running sandbox: %v", err)
+		}
+	}
+	if err := sb.Destroy(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range g.dirs {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s still there after Destroy (%v)", dir, err)
+		}
+	}
+}
+
+func TestCleanupKillsLeftovers(t *testing.T) {
+	const parent = "kumo-test-leftover"
+	old := testDriver(t, parent, -1)
+	g, err := old.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A process of a previous server, still in its sandbox's cgroup.
+	token := "leftover-" + sandboxtest.NewID()
+	cmd := exec.Command(sandboxtest.BuildProbe(t), "child", token)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if err := g.add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	if err := testDriver(t, parent, -1).Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Cleanup left the process alive")
+	}
+	names, err := old.cg.leftovers()
+	if err != nil || len(names) != 0 {
+		t.Errorf("cgroups left: %v %v", names, err)
+	}
+}
+
+// TestCrashLeavesNothing kills a server with sandboxes (and a warm pool)
+// with SIGKILL: its sandboxes die with it, no mount is left on the host,
+// and Cleanup removes the cgroups.
+func TestCrashLeavesNothing(t *testing.T) {
+	sandboxtest.RequireRoot(t)
+	const parent = "kumo-test-crash"
+	state := t.TempDir()
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "crash")
+	token := "crash-" + sandboxtest.NewID()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), crashHelperEnv+"=1", "CRASH_STATE="+state, "CRASH_PARENT="+parent,
+		"CRASH_CODE="+code, "CRASH_TOKEN="+token)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case l := <-line:
+		if l != "ready\n" {
+			t.Fatalf("helper said %q", l)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("helper not ready")
+	}
+	if n := len(procsWith(token)); n != 8 {
+		t.Fatalf("%d processes carry the token, want 8 (2 sandboxes × probe and 3 children)", n)
+	}
+	cg, err := detectCgroups("/sys/fs/cgroup", parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := cg.leftovers()
+	if len(names) < 2 {
+		t.Fatalf("the helper's cgroups: %v", names)
+	}
+
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		alive := procsWith(token)
+		for _, name := range names {
+			pids, _ := cg.open(name).procs()
+			alive = append(alive, pids...)
+		}
+		if len(alive) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes outlived the server: %v", alive)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), state) {
+		t.Errorf("a mount under %s is left on the host", state)
+	}
+	if err := testDriver(t, parent, -1).Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := cg.leftovers(); err != nil || len(left) != 0 {
+		t.Errorf("cgroups left after Cleanup: %v %v", left, err)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) > 1 {
+		t.Errorf("state dir holds more than root: %v", ents)
+	}
+}
+
+// crashHelper is the server TestCrashLeavesNothing kills.
+func crashHelper() {
+	d := New(Config{StateDir: os.Getenv("CRASH_STATE"), CgroupParent: os.Getenv("CRASH_PARENT"), Pool: 2,
+		Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	if err := d.Cleanup(ctx); err != nil {
+		panic(err)
+	}
+	hung := make(chan struct{}, 2)
+	for range 2 {
+		sb, err := d.Start(ctx, probeSpec(os.Getenv("CRASH_CODE"), "hang", os.Getenv("CRASH_TOKEN")))
+		if err != nil {
+			panic(err)
+		}
+		go http.Serve(sb.Listener(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/probe/hang" {
+				hung <- struct{}{}
+			}
+		}))
+	}
+	<-hung
+	<-hung
+	for len(d.pool.warm) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	os.Stdout.WriteString("ready\n")
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func procsWith(token string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), token) {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func TestCheckPaths(t *testing.T) {
+	for _, c := range []struct {
+		hostPaths []string
+		layers    []string
+		ok        bool
+	}{
+		{[]string{"/usr", "/lib64", "/usr/lib/python3.12"}, nil, true},
+		{[]string{"/etc/pki"}, nil, true},
+		{[]string{"/var/lib/x"}, nil, true},
+		{[]string{"/"}, nil, false},
+		{[]string{"usr"}, nil, false},
+		{[]string{"/usr/../etc"}, nil, false},
+		{[]string{"/tmp/x"}, nil, false},
+		{[]string{"/var"}, nil, false},
+		{[]string{"/var/task/x"}, nil, false},
+		{[]string{"/opt"}, nil, false},
+		{[]string{"/proc/self"}, nil, false},
+		{[]string{"/dev/sda"}, nil, false},
+		{[]string{"/sys"}, nil, false},
+		{[]string{"/etc"}, nil, false},
+		{[]string{"/etc/passwd"}, nil, false},
+		{[]string{"/etc/ssl"}, nil, false},
+		{nil, []string{"/layers/a", "/layers/b"}, true},
+		{nil, []string{"/layers/a:b"}, false},
+		{nil, []string{"relative"}, false},
+	} {
+		err := checkPaths(&initSpec{CodeDir: "/code", HostPaths: c.hostPaths, LayerDirs: c.layers})
+		if (err == nil) != c.ok {
+			t.Errorf("host paths %q, layers %q: %v, want ok=%v", c.hostPaths, c.layers, err, c.ok)
+		}
+	}
+}
+
+func TestSeccompProgramAssembles(t *testing.T) {
+	p, err := seccompProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) > 255 {
+		t.Errorf("%d instructions: jumps may not reach", len(p))
+	}
+	if _, err := assemble([]insn{jeq(1, "nowhere", "")}); err == nil {
+		t.Error("a jump to a missing label assembled")
+	}
+}

@@ -1,0 +1,78 @@
+//go:build linux
+
+package linux
+
+import (
+	"encoding/json"
+	"syscall"
+)
+
+// The driver and a sandbox's init talk over a SOCK_SEQPACKET socket pair
+// (fd 3 in the init), one JSON message per packet, in this order:
+//
+//	driver → init  config     written before the init starts
+//	init → driver  listener   the Runtime API socket as SCM_RIGHTS, once
+//	                          the parts of the root that do not depend on
+//	                          the function are built
+//	driver → init  spec       once the init is in the sandbox's cgroups
+//	init → driver  started    the runtime runs (Pid), or
+//	               failed     the sandbox could not be set up (Error)
+//	init → driver  exit       the runtime exited (Status)
+//
+// after which the init exits. Nothing from inside the sandbox but the init
+// writes to this socket.
+type message struct {
+	Kind   string      `json:"kind"`
+	Config *initConfig `json:"config,omitempty"`
+	Spec   *initSpec   `json:"spec,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
+	Error  string      `json:"error,omitempty"`
+	Status uint32      `json:"status,omitempty"` // a wait status
+}
+
+const (
+	msgConfig   = "config"
+	msgListener = "listener"
+	msgSpec     = "spec"
+	msgStarted  = "started"
+	msgFailed   = "failed"
+	msgExit     = "exit"
+)
+
+// maxMessage bounds one message (a spec carries Env, at most 4 KB in
+// Lambda, and the paths).
+const maxMessage = 1 << 20
+
+// initConfig is what every sandbox of a driver has in common.
+type initConfig struct {
+	// Root is the empty host directory the new root is mounted on, in
+	// the sandbox's own mount namespace.
+	Root string `json:"root"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+}
+
+// initSpec is what the init needs to finish and run one sandbox.
+type initSpec struct {
+	CodeDir     string   `json:"code_dir"`
+	LayerDirs   []string `json:"layer_dirs,omitempty"`
+	RuntimeDir  string   `json:"runtime_dir,omitempty"`
+	HostPaths   []string `json:"host_paths,omitempty"`
+	Args        []string `json:"args"`
+	Env         []string `json:"env"`
+	Dir         string   `json:"dir"`
+	EphemeralMB int      `json:"ephemeral_mb"`
+}
+
+func encode(m message) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // only plain fields: cannot happen
+	}
+	return b
+}
+
+// exitMessage reports the runtime's wait status.
+func exitMessage(ws syscall.WaitStatus) message {
+	return message{Kind: msgExit, Status: uint32(ws)}
+}
