@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,13 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/lambdaapi"
+	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/store"
+	"github.com/kumo-run/kumo/internal/worker"
 )
 
 // Run starts the server and blocks until ctx is done, then shuts it down.
@@ -64,12 +68,38 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	}
 	defer reg.Close()
 
+	driver, err := pickDriver(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := driver.Cleanup(ctx); err != nil {
+		return fmt.Errorf("cleaning up sandboxes of an earlier run: %w", err)
+	}
+	wk := worker.New(worker.Config{
+		Driver:      driver,
+		Code:        &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
+		Region:      cfg.Region,
+		Logger:      log,
+		IdleTimeout: cfg.KeepAlive,
+		Live:        reg.LiveKey,
+	})
+	defer wk.Close()
+	mx := metrics.New()
+	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
+		out := map[string]float64{}
+		for st, n := range wk.Stats() {
+			out[st.String()] = float64(n)
+		}
+		return out
+	}))
+	invoker := &invoke.Frontend{Registry: reg, Worker: wk, Metrics: mx}
+
 	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
 	if err != nil {
 		return fmt.Errorf("url signing key: %w", err)
 	}
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
-	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs})
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker})
 
 	var verifier *awsproto.Verifier
 	var creds Credentials
@@ -95,6 +125,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	})
 	root := http.NewServeMux()
 	root.Handle(lambdaapi.CodePath, codeURLs)
+	root.Handle("GET /metrics", mx.Handler())
 	root.Handle("/", edgeHandler)
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the server's configuration.
@@ -27,6 +28,11 @@ type Config struct {
 	// AccountConcurrency is the account's concurrent executions limit.
 	AccountConcurrency int
 	LogLevel           string
+	// Sandbox is the sandbox driver: "auto" (linux when it can run,
+	// else process), "linux" or "process".
+	Sandbox string
+	// KeepAlive is how long an idle sandbox is kept warm.
+	KeepAlive time.Duration
 }
 
 // Defaults.
@@ -58,6 +64,12 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	conc, _ := strconv.Atoi(env("KUMO_ACCOUNT_CONCURRENCY", "1000"))
 	fs.IntVar(&c.AccountConcurrency, "account-concurrency", conc, "account concurrent executions limit (env KUMO_ACCOUNT_CONCURRENCY)")
 	fs.StringVar(&c.LogLevel, "log-level", env("KUMO_LOG_LEVEL", "info"), "debug, info, warn or error (env KUMO_LOG_LEVEL)")
+	fs.StringVar(&c.Sandbox, "sandbox", env("KUMO_SANDBOX", "auto"), `sandbox driver: "auto" (linux when possible), "linux" (isolated; needs root) or "process" (NOT isolated) (env KUMO_SANDBOX)`)
+	keepAlive, err := time.ParseDuration(env("KUMO_KEEP_ALIVE", "10m"))
+	if err != nil {
+		return Config{}, fmt.Errorf("KUMO_KEEP_ALIVE: %v", err)
+	}
+	fs.DurationVar(&c.KeepAlive, "keep-alive", keepAlive, "how long an idle sandbox is kept warm (env KUMO_KEEP_ALIVE)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -91,6 +103,14 @@ func (c *Config) Validate() error {
 	}
 	if c.AccountConcurrency < 100 {
 		return fmt.Errorf("--account-concurrency %d must be at least 100", c.AccountConcurrency)
+	}
+	switch c.Sandbox {
+	case "auto", "linux", "process":
+	default:
+		return fmt.Errorf(`--sandbox %q must be "auto", "linux" or "process"`, c.Sandbox)
+	}
+	if c.KeepAlive < time.Second {
+		return fmt.Errorf("--keep-alive %s must be at least 1s", c.KeepAlive)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

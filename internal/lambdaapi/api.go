@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 )
 
@@ -21,20 +22,23 @@ type Config struct {
 	Logger   *slog.Logger
 	// CodeURLs signs and checks the download links GetFunction returns.
 	CodeURLs *CodeURLs
+	// Invoker runs invocations; nil when this server cannot run code.
+	Invoker *invoke.Frontend
 }
 
 // API is the Lambda REST API handler.
 type API struct {
-	reg  *registry.Registry
-	arns registry.ARNs
-	log  *slog.Logger
-	urls *CodeURLs
-	mux  *http.ServeMux
+	reg     *registry.Registry
+	arns    registry.ARNs
+	log     *slog.Logger
+	urls    *CodeURLs
+	invoker *invoke.Frontend
+	mux     *http.ServeMux
 }
 
 // New returns the API with every operation routed.
 func New(cfg Config) *API {
-	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, mux: http.NewServeMux()}
+	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, invoker: cfg.Invoker, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -117,13 +121,13 @@ func maxItems(r *http.Request, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must be an integer", s)
+		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must be an integer", s)
 	}
 	if n < 1 {
-		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	}
 	if n > 10000 {
-		return 0, awsproto.Errorf(awsproto.InvalidParameterValueException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 10000", n)
+		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 10000", n)
 	}
 	return n, nil
 }
@@ -152,4 +156,5 @@ func (a *API) routes() {
 	a.handle("POST "+fn+"/versions", a.publishVersion)
 	a.handle("GET "+fn+"/versions", a.listVersions)
 	a.routesMore()
+	a.routesInvoke()
 }

@@ -21,6 +21,10 @@ var (
 	ErrAbandoned = errors.New("runtimeapi: an earlier invocation was abandoned while the runtime held it")
 	// ErrClosed: the Server was closed.
 	ErrClosed = errors.New("runtimeapi: server closed")
+	// ErrNotDelivered wraps the reason an invocation could not run when
+	// the runtime never received it (it had exited, say): running it on
+	// another sandbox is safe.
+	ErrNotDelivered = errors.New("runtimeapi: invocation not delivered")
 )
 
 // InitError is what the runtime posted to /runtime/init/error. WaitInit

@@ -174,7 +174,7 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 	switch s.state {
 	case stateStarted, stateReady, stateResponseSent:
 	default:
-		err := s.refusalLocked()
+		err := fmt.Errorf("%w: %w", ErrNotDelivered, s.refusalLocked())
 		s.mu.Unlock()
 		return nil, err
 	}
@@ -200,6 +200,11 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 		}
 		s.inv = nil
 		err := s.refusalLocked()
+		if s.currentID != inv.RequestID {
+			// The runtime died before it took the invocation: the
+			// caller may run it elsewhere.
+			err = fmt.Errorf("%w: %w", ErrNotDelivered, err)
+		}
 		s.mu.Unlock()
 		return nil, err
 	case <-ctx.Done():

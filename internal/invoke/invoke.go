@@ -1,0 +1,169 @@
+// Package invoke is the invoke frontend: it checks an Invoke request the way
+// Lambda does (invocation type, payload size and JSON, client context),
+// resolves the qualifier to a version (alias weights included) from the
+// registry's in-memory view, and runs the invocation on the worker. It never
+// reads the store.
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	randv2 "math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/metrics"
+	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/runtimeapi"
+	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/worker"
+)
+
+// Lambda's invoke limits.
+const (
+	MaxSyncPayload     = 6 * 1024 * 1024 // 6291456 bytes, request and response
+	MaxClientContext   = 3583
+	TypeRequestReponse = "RequestResponse"
+	TypeEvent          = "Event"
+	TypeDryRun         = "DryRun"
+)
+
+// Input is one Invoke request.
+type Input struct {
+	Ref            registry.Ref
+	InvocationType string
+	LogType        string
+	// ClientContext is the X-Amz-Client-Context header: base64 JSON.
+	ClientContext string
+	Payload       []byte
+	RequestID     string
+}
+
+// Output is the Invoke response.
+type Output struct {
+	Status          int
+	Payload         []byte
+	FunctionError   string
+	ExecutedVersion string
+	// LogResult is base64 of the invocation's last 4 KB of log (Tail).
+	LogResult string
+}
+
+// Frontend runs invocations.
+type Frontend struct {
+	Registry *registry.Registry
+	Worker   *worker.Worker
+	// Metrics, if set, counts invocations.
+	Metrics *metrics.Metrics
+}
+
+// Invoke validates, resolves and runs one invocation.
+func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
+	switch in.InvocationType {
+	case "":
+		in.InvocationType = TypeRequestReponse
+	case TypeRequestReponse, TypeDryRun:
+	case TypeEvent:
+		return nil, awsproto.Errorf(awsproto.InvalidParameterValueException,
+			"InvocationType Event (asynchronous invocation) is not available on this server yet; use RequestResponse.")
+	default:
+		return nil, awsproto.Errorf(awsproto.ValidationException,
+			"1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", in.InvocationType)
+	}
+	tail := false
+	switch in.LogType {
+	case "", "None":
+	case "Tail":
+		tail = true
+	default:
+		return nil, awsproto.Errorf(awsproto.ValidationException,
+			"1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", in.LogType)
+	}
+	if len(in.Payload) > MaxSyncPayload {
+		return nil, awsproto.Errorf(awsproto.RequestEntityTooLargeException,
+			"Request must be smaller than %d bytes for the InvokeFunction operation", MaxSyncPayload)
+	}
+	var clientContext string
+	if in.ClientContext != "" {
+		b, err := base64.StdEncoding.DecodeString(in.ClientContext)
+		if err != nil || !json.Valid(b) {
+			return nil, awsproto.Errorf(awsproto.InvalidRequestContentException, "Client context must be a valid Base64-encoded JSON object.")
+		}
+		if len(b) > MaxClientContext {
+			return nil, awsproto.Errorf(awsproto.InvalidParameterValueException, "Client context must be smaller than %d bytes.", MaxClientContext)
+		}
+		clientContext = string(b)
+	}
+	payload := in.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	} else if !json.Valid(payload) {
+		return nil, awsproto.Errorf(awsproto.InvalidRequestContentException,
+			"Could not parse request body into json: Could not parse payload into json: the payload is not valid JSON")
+	}
+	t, err := f.Registry.ResolveInvoke(in.Ref, randv2.Float64())
+	if err != nil {
+		return nil, err
+	}
+	c := &t.Version.Config
+	if in.InvocationType == TypeDryRun {
+		return &Output{Status: 204, ExecutedVersion: c.Version}, nil
+	}
+	req := &worker.Request{
+		Invocation: runtimeapi.Invocation{
+			RequestID:     in.RequestID,
+			Payload:       payload,
+			FunctionARN:   t.ARN,
+			TraceID:       traceID(),
+			ClientContext: clientContext,
+		},
+		Timeout: time.Duration(c.Timeout) * time.Second,
+		Tail:    tail,
+	}
+	if f.Metrics != nil {
+		f.Metrics.Running(c.FunctionName, 1)
+	}
+	res, err := f.Worker.Invoke(ctx, &worker.Function{Key: t.Key, Config: c, Blob: t.Version.Code.Blob}, req)
+	if f.Metrics != nil {
+		f.Metrics.Running(c.FunctionName, -1)
+		if err == nil {
+			resource := c.FunctionName
+			if in.Ref.Qualifier != "" {
+				resource += ":" + in.Ref.Qualifier
+			}
+			f.Metrics.Invoked(metrics.Invocation{
+				Function: c.FunctionName, Resource: resource, ExecutedVersion: c.Version,
+				Error: res.FunctionError != "", ColdStart: res.ColdStart, Duration: res.Duration,
+				BilledMs: res.BilledMs(), MemoryMB: c.MemorySize,
+			})
+		}
+	}
+	if err != nil {
+		var ue *runtimes.UnsupportedError
+		if errors.As(err, &ue) {
+			return nil, awsproto.Errorf(awsproto.InvalidRuntimeException, "%s", ue.Error())
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, awsproto.Internal(err)
+	}
+	out := &Output{Status: 200, Payload: res.Payload, FunctionError: res.FunctionError, ExecutedVersion: c.Version}
+	if tail {
+		out.LogResult = base64.StdEncoding.EncodeToString(res.LogTail)
+	}
+	return out, nil
+}
+
+// traceID is an X-Ray trace header for an invocation that was not traced.
+func traceID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return "Root=1-" + strconv.FormatInt(time.Now().Unix(), 16) + "-" + hex.EncodeToString(b[:12]) +
+		";Parent=" + hex.EncodeToString(b[12:]) + ";Sampled=0"
+}

@@ -1,0 +1,84 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/kumo-run/kumo/internal/codezip"
+	"github.com/kumo-run/kumo/internal/store"
+)
+
+// CodeCache extracts code zips once per content into Dir/<blob>. Extraction
+// is atomic (codezip.Extract renames a complete tree into place), so a
+// directory that exists is complete. Safe for concurrent use; concurrent
+// requests for the same blob extract it once.
+type CodeCache struct {
+	Dir   string
+	Blobs store.Blobs
+
+	mu      sync.Mutex
+	pending map[string]*extraction
+}
+
+type extraction struct {
+	done chan struct{}
+	err  error
+}
+
+// Path returns the directory holding blob's unzipped content, extracting it
+// first if needed.
+func (c *CodeCache) Path(ctx context.Context, blob string) (string, error) {
+	dir := filepath.Join(c.Dir, blob)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = map[string]*extraction{}
+	}
+	if e, ok := c.pending[blob]; ok {
+		c.mu.Unlock()
+		select {
+		case <-e.done:
+			return dir, e.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	e := &extraction{done: make(chan struct{})}
+	c.pending[blob] = e
+	c.mu.Unlock()
+
+	e.err = c.extract(ctx, blob, dir)
+	close(e.done)
+	c.mu.Lock()
+	delete(c.pending, blob)
+	c.mu.Unlock()
+	return dir, e.err
+}
+
+func (c *CodeCache) extract(ctx context.Context, blob, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	rc, _, err := c.Blobs.Get(ctx, blob)
+	if err != nil {
+		return fmt.Errorf("code %s: %w", blob, err)
+	}
+	defer rc.Close()
+	zip, err := io.ReadAll(io.LimitReader(rc, codezip.LambdaLimits.MaxZipped+1))
+	if err != nil {
+		return fmt.Errorf("code %s: %w", blob, err)
+	}
+	if _, err := codezip.Extract(zip, dir, codezip.LambdaLimits); err != nil {
+		return fmt.Errorf("code %s: %w", blob, err)
+	}
+	return nil
+}
