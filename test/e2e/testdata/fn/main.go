@@ -1,0 +1,345 @@
+// Command fn is the Lambda function the invoke end-to-end tests deploy as
+// a provided.al2023 bootstrap. It uses the real Go runtime client
+// (aws-lambda-go) and does what the event's "action" asks:
+//
+//	echo       return the event, the environment, the invocation's context
+//	           and a counter kept across warm invocations
+//	error      return an error of type TestError with "message"
+//	panic      panic with "message"
+//	exit       os.Exit("code")
+//	sleep      sleep "ms" milliseconds, then answer
+//	membomb    allocate and touch memory until the sandbox is killed
+//	print      print "lines" lines to stdout, then answer
+//	respond    answer a JSON string whose encoding is exactly "size" bytes
+//	size       answer the size of the event (for large requests)
+//	forkbomb   start copies of itself until the process limit stops it,
+//	           hold them for "holdMs", clean up and report
+//	probe      try what a sandbox must forbid and report what happened
+//
+// Most answers carry "tag", the contents of $LAMBDA_TASK_ROOT/tag.txt, so
+// tests can tell code versions apart with one binary.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Argument values for the child processes of the fork bomb.
+const (
+	argBomber  = "kumo-e2e-bomber"
+	argSleeper = "kumo-e2e-sleeper"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case argSleeper:
+			for {
+				time.Sleep(time.Hour)
+			}
+		case argBomber:
+			bomb()
+			return
+		}
+	}
+	lambda.Start(handle)
+}
+
+// event is every action's input; each uses the fields it needs.
+type event struct {
+	Action  string `json:"action"`
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+	MS      int    `json:"ms"`
+	Lines   int    `json:"lines"`
+	Size    int    `json:"size"`
+	HoldMS  int    `json:"holdMs"`
+	// Connect lists host:port addresses the probe tries to reach.
+	Connect []string `json:"connect"`
+	// FillMB is how much the probe writes to /tmp.
+	FillMB int `json:"fillMb"`
+}
+
+// TestError is the error type the "error" action returns; the runtime
+// client reports its type name as errorType.
+type TestError struct{ msg string }
+
+func (e *TestError) Error() string { return e.msg }
+
+// invocations counts the invocations this process served: it survives
+// warm invocations and starts again in a new sandbox.
+var invocations int
+
+func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	invocations++
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	tag := readTag()
+	switch ev.Action {
+	case "echo":
+		return echo(ctx, raw, tag), nil
+	case "error":
+		return nil, &TestError{ev.Message}
+	case "panic":
+		panic(ev.Message)
+	case "exit":
+		os.Exit(ev.Code)
+	case "sleep":
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]any{"slept": ev.MS, "tag": tag, "invocations": invocations}, nil
+	case "membomb":
+		membomb()
+	case "print":
+		for i := 1; i <= ev.Lines; i++ {
+			fmt.Printf("fn line %d of %d\n", i, ev.Lines)
+		}
+		return map[string]any{"printed": ev.Lines, "tag": tag}, nil
+	case "respond":
+		if ev.Size < 2 {
+			return nil, errors.New("size must be at least 2")
+		}
+		return json.RawMessage(`"` + strings.Repeat("a", ev.Size-2) + `"`), nil
+	case "size":
+		return map[string]any{"size": len(raw), "tag": tag}, nil
+	case "forkbomb":
+		return forkbomb(ev.HoldMS), nil
+	case "probe":
+		return probe(ev), nil
+	}
+	return nil, fmt.Errorf("unknown action %q", ev.Action)
+}
+
+func readTag() string {
+	b, err := os.ReadFile(filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "tag.txt"))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func echo(ctx context.Context, raw json.RawMessage, tag string) map[string]any {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	out := map[string]any{
+		"event":       raw,
+		"env":         env,
+		"invocations": invocations,
+		"tag":         tag,
+		"pid":         os.Getpid(),
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		out["requestId"] = lc.AwsRequestID
+		out["functionArn"] = lc.InvokedFunctionArn
+		out["clientContext"] = lc.ClientContext
+	}
+	if d, ok := ctx.Deadline(); ok {
+		out["deadlineMs"] = d.UnixMilli()
+	}
+	return out
+}
+
+var hoard [][]byte
+
+// membomb allocates and touches memory in 4 MB steps, forever.
+func membomb() {
+	for {
+		b := make([]byte, 4<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		hoard = append(hoard, b)
+	}
+}
+
+// forkbomb runs the bomb in a child process, so that the runtime client's
+// own process never needs a thread while the process limit is reached.
+// It then kills whatever the bomb left behind.
+func forkbomb(holdMS int) map[string]any {
+	cmd := exec.Command("/proc/self/exe", argBomber)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "KUMO_E2E_HOLD_MS="+strconv.Itoa(holdMS))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	res := map[string]any{}
+	if jerr := json.Unmarshal(out, &res); jerr != nil {
+		res["bomberFailed"] = fmt.Sprintf("%v; output %q; stderr %q", err, out, tail(stderr.String(), 500))
+	}
+	res["leftoverKilled"] = killSleepers()
+	return res
+}
+
+// bomb starts sleepers until starting has failed for half a second, holds
+// them, counts the tasks it can see, kills the sleepers and prints a JSON
+// report on stdout.
+func bomb() {
+	hold, _ := strconv.Atoi(os.Getenv("KUMO_E2E_HOLD_MS"))
+	var pids []int
+	failures := 0
+	var lastErr error
+	var failingSince time.Time
+	for len(pids)+failures < 100000 {
+		pid, err := syscall.ForkExec("/proc/self/exe", []string{"/proc/self/exe", argSleeper},
+			&syscall.ProcAttr{Env: []string{"GOMAXPROCS=1"}})
+		if err == nil {
+			pids = append(pids, pid)
+			failingSince = time.Time{}
+			continue
+		}
+		failures++
+		lastErr = err
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		} else if time.Since(failingSince) > 500*time.Millisecond {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(time.Duration(hold) * time.Millisecond)
+	tasks := countTasks()
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for range pids {
+		var ws syscall.WaitStatus
+		syscall.Wait4(-1, &ws, 0, nil)
+	}
+	errText := ""
+	if lastErr != nil {
+		errText = lastErr.Error()
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"started": len(pids), "failures": failures, "error": errText, "tasks": tasks,
+	})
+}
+
+// killSleepers kills every sleeper still visible in /proc.
+func killSleepers() int {
+	n := 0
+	for _, pid := range procPIDs() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err == nil && strings.Contains(string(b), argSleeper) {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func procPIDs() []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// countTasks sums the threads of every process in /proc.
+func countTasks() int {
+	n := 0
+	for _, pid := range procPIDs() {
+		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "Threads:"); ok {
+				t, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += t
+			}
+		}
+		f.Close()
+	}
+	return n
+}
+
+// probe tries each thing a sandbox must forbid. Each entry of "errors" is
+// the error the attempt met, "" when it worked.
+func probe(ev event) map[string]any {
+	errs := map[string]string{}
+	try := func(name string, f func() error) {
+		if err := f(); err != nil {
+			errs[name] = err.Error()
+		} else {
+			errs[name] = ""
+		}
+	}
+	try("read /etc/shadow", func() error { _, err := os.ReadFile("/etc/shadow"); return err })
+	try("list /root", func() error { _, err := os.ReadDir("/root"); return err })
+	try("write /var/task", func() error { return os.WriteFile("/var/task/written", []byte("x"), 0o644) })
+	for _, addr := range ev.Connect {
+		try("connect "+addr, func() error {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+	}
+	written := 0
+	try("fill /tmp", func() error {
+		defer os.Remove("/tmp/fill")
+		f, err := os.Create("/tmp/fill")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		buf := make([]byte, 1<<20)
+		for i := range buf {
+			buf[i] = 1
+		}
+		for i := 0; i < ev.FillMB; i++ {
+			n, err := f.Write(buf)
+			written += n
+			if err != nil {
+				return err
+			}
+		}
+		return f.Sync()
+	})
+	var procs []map[string]any
+	for _, pid := range procPIDs() {
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		procs = append(procs, map[string]any{"pid": pid, "cmdline": strings.ReplaceAll(string(cmd), "\x00", " ")})
+	}
+	hostname, _ := os.Hostname()
+	return map[string]any{
+		"errors":     errs,
+		"tmpWritten": written,
+		"procs":      procs,
+		"pid":        os.Getpid(),
+		"uid":        os.Getuid(),
+		"hostname":   hostname,
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
