@@ -18,6 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/lambdaapi"
+	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
@@ -46,6 +47,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		return fmt.Errorf("store connection: %w", err)
 	}
 	defer nc.Close()
+	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	if err != nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	defer logStore.Close()
 	st, err := store.NewJetStream(nc)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -79,6 +85,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Driver:      driver,
 		Code:        &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
 		Region:      cfg.Region,
+		Logs:        logStore,
 		Logger:      log,
 		IdleTimeout: cfg.KeepAlive,
 		Live:        reg.LiveKey,
@@ -119,7 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	var isReady atomic.Bool
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
-		Services: map[string]http.Handler{"lambda": api},
+		Services: map[string]http.Handler{"lambda": api, "logs": logStore.Handler()},
 		Ready:    isReady.Load,
 		Logger:   log,
 	})

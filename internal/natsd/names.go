@@ -17,3 +17,29 @@ const (
 	// "kumo-code".
 	CodeBucket = prefix + "-code"
 )
+
+const (
+	// LogsBucket is the KV bucket of log group and log stream metadata:
+	// "kumo-logs".
+	LogsBucket = prefix + "-logs"
+
+	// LogsStream is the JetStream stream holding every log event:
+	// "KUMO_LOGS".
+	LogsStream = "KUMO_LOGS"
+
+	// LogsSubjects is the subject filter of LogsStream: "kumo.logs.>".
+	LogsSubjects = prefix + ".logs.>"
+)
+
+// LogsSubject is the subject of one log stream's events:
+// "kumo.logs.<group>.<stream>", where group and stream are subject-safe
+// tokens encoding the names (the logs package encodes them).
+func LogsSubject(group, stream string) string {
+	return prefix + ".logs." + group + "." + stream
+}
+
+// LogsGroupSubjects matches every stream of one log group:
+// "kumo.logs.<group>.*".
+func LogsGroupSubjects(group string) string {
+	return prefix + ".logs." + group + ".*"
+}

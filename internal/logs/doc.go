@@ -1,0 +1,30 @@
+// Package logs stores function logs and serves them through a CloudWatch
+// Logs-compatible API (JSON 1.1, X-Amz-Target Logs_20140328.<Op>).
+//
+// Events live in one JetStream stream (natsd.LogsStream), one subject per
+// log stream, with the group and stream names encoded as base64url subject
+// tokens; each message's body is the event's message and a header carries
+// its timestamp, and the message's JetStream time is its ingestion time.
+// Group metadata (creation time, retention) and stream metadata (creation,
+// first and last event, last ingestion, stored bytes) live in a KV bucket
+// (natsd.LogsBucket) and, for reads, in memory. Retention is enforced by a
+// sweeper that deletes events older than their group's retentionInDays.
+//
+// Store is also the worker's log sink: Append never waits on storage,
+// holds a bounded number of bytes per log stream and overall, and drops
+// lines beyond those budgets, leaving a marker line in their place
+// (DroppedFormat) once the stream has room again. A group and stream are
+// created on their first line, as Lambda does.
+//
+// Reads go through short-lived JetStream consumers and follow the order in
+// which events were stored: GetLogEvents tokens ("f/<seq>", "b/<seq>") and
+// FilterLogEvents' nextToken are stream sequence numbers, so paging is
+// stable while new events arrive. Within one FilterLogEvents page, events
+// of different log streams are sorted by timestamp.
+//
+// What this package must never do: block a sandbox's output drain, hold an
+// unbounded amount of log data in memory, or answer a bad request with a
+// 500.
+//
+// Lock order: Store.mu and sink.mu are never held together.
+package logs
