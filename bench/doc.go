@@ -1,0 +1,25 @@
+// Command bench measures a Kumo server — cold starts, warm invoke latency
+// and throughput, sandbox churn, memory per idle sandbox, asynchronous
+// invoke — next to what this machine allows for the same primitives
+// (exec, exec in namespaces, interpreter start-up, a loopback HTTP round
+// trip), measured in the same run.
+//
+//	go run ./bench [-suite all|cold|warm|churn|density|async|floor|compare] [-quick]
+//	               [-json out.json] [-endpoint URL] [-sandbox linux|process]
+//	               [-compare-invoke URL] [-compare-function NAME]
+//	               [-compare-runtime-api URL] [-compare-runtime-invoke URL]
+//
+// Unless -endpoint is given it builds ./cmd/kumo into a temporary
+// directory and runs it on a free loopback port with a fresh data dir. It
+// deploys its own functions (a Go no-op built from testdata/noop with
+// aws-lambda-go, and Python and Node.js no-ops) with aws-sdk-go-v2, prints
+// a table per measurement and, last, a markdown table for a README; -json
+// writes every figure to a file as well.
+//
+// It measures the server from the outside only: through the Lambda API,
+// the CloudWatch Logs API and /proc and /sys/fs/cgroup of this machine.
+// The one exception is internal/runtimeapi, served in-process for the
+// Runtime API comparison. It deletes every function it created, and it
+// never sends traffic anywhere but the endpoints it is given (loopback by
+// default). Tests assert that it produced every section, never how fast.
+package main
