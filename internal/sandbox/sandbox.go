@@ -102,6 +102,13 @@ type Sandbox interface {
 	Destroy(ctx context.Context) error
 }
 
+// OutputDrainer is a Sandbox that can wait until the output its processes
+// wrote so far has been delivered to Spec.Stdout and Spec.Stderr, so that
+// a function's last lines come before the platform's END line.
+type OutputDrainer interface {
+	DrainOutput(max time.Duration)
+}
+
 // Stats is a sandbox's resource use.
 type Stats struct {
 	// MaxMemoryBytes is the peak memory use (0 if not measured).

@@ -40,7 +40,6 @@ type capture struct {
 	mu      sync.Mutex
 	tail    []byte // last tailBytes of the current invocation
 	tailing bool
-	last    time.Time // when the last output arrived
 }
 
 func newCapture(sink LogSink, group, stream string) *capture {
@@ -51,7 +50,6 @@ func newCapture(sink LogSink, group, stream string) *capture {
 func (c *capture) line(b []byte) {
 	now := time.Now()
 	c.mu.Lock()
-	c.last = now
 	if c.tailing {
 		c.tail = appendTail(c.tail, b)
 	}
@@ -89,21 +87,6 @@ func (c *capture) end() []byte {
 		t = t[len(t)-tailBytes:]
 	}
 	return append([]byte(nil), t...)
-}
-
-// quiet waits until no output has arrived for d, at most max, so that
-// lines a function printed just before it answered are in the tail.
-func (c *capture) quiet(d, max time.Duration) {
-	deadline := time.Now().Add(max)
-	for {
-		c.mu.Lock()
-		since := time.Since(c.last)
-		c.mu.Unlock()
-		if since >= d || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(d - since)
-	}
 }
 
 // writer is an io.Writer for one output stream of a sandbox, splitting its

@@ -525,8 +525,9 @@ func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*O
 		w.destroy(in)
 		return nil, err
 	}
-	if req.Tail {
-		logs.quiet(time.Millisecond, 20*time.Millisecond)
+	// Lines the function wrote before it answered come before END.
+	if d, ok := in.sb.(sandbox.OutputDrainer); ok {
+		d.DrainOutput(10 * time.Millisecond)
 	}
 	st := in.sb.Stats()
 	out.MaxMemoryMB = int(math.Ceil(float64(st.MaxMemoryBytes) / (1 << 20)))

@@ -28,7 +28,7 @@ func BenchmarkStart(b *testing.B) {
 	}{{"warm", 2}, {"cold", -1}} {
 		b.Run(c.name, func(b *testing.B) {
 			sandboxtest.RequireRoot(b)
-			d := New(Config{StateDir: b.TempDir(), CgroupParent: "kumo-test", Pool: c.pool, Logger: slog.New(slog.DiscardHandler)})
+			d := New(Config{StateDir: b.TempDir(), CgroupParent: testParent(""), Pool: c.pool, Logger: slog.New(slog.DiscardHandler)})
 			if err := d.Available(); err != nil {
 				b.Skip(err)
 			}
@@ -125,7 +125,7 @@ func BenchmarkNamespaces(b *testing.B) {
 // own child) and removing one sandbox's cgroups.
 func BenchmarkCgroup(b *testing.B) {
 	sandboxtest.RequireRoot(b)
-	d := New(Config{StateDir: b.TempDir(), CgroupParent: "kumo-test", Pool: -1, Logger: slog.New(slog.DiscardHandler)})
+	d := New(Config{StateDir: b.TempDir(), CgroupParent: testParent(""), Pool: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err := d.Available(); err != nil {
 		b.Skip(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/internal/base"
@@ -31,6 +32,7 @@ type box struct {
 
 	exited           chan struct{}
 	outDone, errDone chan struct{}
+	outFlow, errFlow *base.Flow
 
 	mu      sync.Mutex // guards the fields below
 	stats   sandbox.Stats
@@ -48,6 +50,9 @@ func (b *box) Exited() <-chan struct{} { return b.exited }
 
 // Stats reads memory use from the cgroup while the sandbox runs, and
 // returns what was read when it exited afterwards.
+// DrainOutput waits until the output written so far reached the writers.
+func (b *box) DrainOutput(max time.Duration) { base.Drain(max, b.outFlow, b.errFlow) }
+
 func (b *box) Stats() sandbox.Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -56,7 +61,13 @@ func (b *box) Stats() sandbox.Stats {
 	}
 	st := b.stats
 	st.MaxMemoryBytes = b.cg.peak()
-	st.OOMKilled = b.cg.oomKills() > 0
+	// Only a dead runtime can have been killed for memory: a live one
+	// (every warm invocation asks) costs one file read, not two.
+	select {
+	case <-b.exited:
+		st.OOMKilled = b.cg.oomKills() > 0
+	default:
+	}
 	return st
 }
 
@@ -159,4 +170,7 @@ func (b *box) Destroy(ctx context.Context) error {
 	return nil
 }
 
-var _ sandbox.Sandbox = (*box)(nil)
+var (
+	_ sandbox.Sandbox       = (*box)(nil)
+	_ sandbox.OutputDrainer = (*box)(nil)
+)

@@ -274,6 +274,9 @@ func (g *group) kill(ctx context.Context) error {
 // the group so that the kills are delivered.
 func (g *group) killFrozen(ctx context.Context, file, freeze, thaw string, frozen func() bool) error {
 	if err := writeFile(file, freeze); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed meanwhile: empty
+		}
 		return fmt.Errorf("freezing cgroup: %w", err)
 	}
 	defer writeFile(file, thaw)
@@ -283,7 +286,7 @@ func (g *group) killFrozen(ctx context.Context, file, freeze, thaw string, froze
 		}
 	}
 	pids, err := g.procs()
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	for _, p := range pids {
@@ -295,6 +298,9 @@ func (g *group) killFrozen(ctx context.Context, file, freeze, thaw string, froze
 func (g *group) waitEmpty(ctx context.Context) error {
 	for d := 100 * time.Microsecond; ; d = min(2*d, 10*time.Millisecond) {
 		pids, err := g.procs()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed meanwhile: empty
+		}
 		if err != nil || len(pids) == 0 {
 			return err
 		}

@@ -338,8 +338,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err error) {
 	b.id = spec.ID
 	b.pumping = true
-	go base.Pump(base.Writer(spec.Stdout), b.stdout, b.outDone)
-	go base.Pump(base.Writer(spec.Stderr), b.stderr, b.errDone)
+	b.outFlow, b.errFlow = base.NewFlow(b.stdout), base.NewFlow(b.stderr)
+	go base.Pump(base.Writer(spec.Stdout), b.stdout, b.outDone, b.outFlow)
+	go base.Pump(base.Writer(spec.Stderr), b.stderr, b.errDone, b.errFlow)
 	stop := context.AfterFunc(ctx, func() { b.cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {

@@ -34,6 +34,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testParent names a cgroup parent for this test process: Cleanup must not
+// take another test run's sandboxes.
+func testParent(suffix string) string {
+	p := "kumo-test-" + strconv.Itoa(os.Getpid())
+	if suffix != "" {
+		p += "-" + suffix
+	}
+	return p
+}
+
 func testDriver(t testing.TB, parent string, pool int) *Driver {
 	t.Helper()
 	sandboxtest.RequireRoot(t)
@@ -104,7 +114,7 @@ func putFile(t *testing.T, name, content string) {
 }
 
 func TestLayoutIsReadOnly(t *testing.T) {
-	d := testDriver(t, "kumo-test", -1)
+	d := testDriver(t, testParent(""), -1)
 	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "layout")
 	l1, l2, rt := t.TempDir(), t.TempDir(), t.TempDir()
 	putFile(t, filepath.Join(l1, "only1"), "1")
@@ -149,7 +159,7 @@ func TestLayoutIsReadOnly(t *testing.T) {
 }
 
 func TestDestroyRemovesCgroups(t *testing.T) {
-	d := testDriver(t, "kumo-test", 1)
+	d := testDriver(t, testParent(""), 1)
 	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "cg")
 	sb, err := d.Start(context.Background(), probeSpec(code, "hang", "cgroups-"+sandboxtest.NewID()))
 	if err != nil {
@@ -171,8 +181,38 @@ func TestDestroyRemovesCgroups(t *testing.T) {
 	}
 }
 
+func TestPoolRefills(t *testing.T) {
+	d := testDriver(t, testParent(""), 2)
+	full := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for len(d.pool.warm) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the pool holds %d warm sandboxes, want 2", len(d.pool.warm))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	full()
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "pool")
+	for range 3 {
+		sb, err := d.Start(context.Background(), probeSpec(code, "sleep"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		full()
+		if err := sb.Destroy(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	if n := len(d.pool.warm); n != 0 {
+		t.Errorf("%d warm sandboxes after Close", n)
+	}
+}
+
 func TestCleanupKillsLeftovers(t *testing.T) {
-	const parent = "kumo-test-leftover"
+	parent := testParent("leftover")
 	old := testDriver(t, parent, -1)
 	g, err := old.acquire()
 	if err != nil {
@@ -210,7 +250,7 @@ func TestCleanupKillsLeftovers(t *testing.T) {
 // and Cleanup removes the cgroups.
 func TestCrashLeavesNothing(t *testing.T) {
 	sandboxtest.RequireRoot(t)
-	const parent = "kumo-test-crash"
+	parent := testParent("crash")
 	state := t.TempDir()
 	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "crash")
 	token := "crash-" + sandboxtest.NewID()

@@ -2,21 +2,24 @@ package linux_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"testing"
 
 	"github.com/kumo-run/kumo/internal/sandbox/linux"
 	"github.com/kumo-run/kumo/internal/sandbox/sandboxtest"
 )
 
-// newDriver returns a driver with a cgroup parent and state dir of its
-// own, or skips the test when the host cannot run it.
+// newDriver returns a driver with a cgroup parent (one per test process:
+// Cleanup must not take another test run's sandboxes) and a state dir of
+// its own, or skips the test when the host cannot run it.
 func newDriver(t *testing.T) *linux.Driver {
 	t.Helper()
 	sandboxtest.RequireRoot(t)
 	d := linux.New(linux.Config{
 		StateDir:     t.TempDir(),
-		CgroupParent: "kumo-test",
+		CgroupParent: fmt.Sprintf("kumo-test-%d", os.Getpid()),
 		Logger:       slog.New(slog.DiscardHandler),
 	})
 	if err := d.Available(); err != nil {

@@ -77,18 +77,17 @@ func (p *pool) take() *box {
 	if p.warm == nil {
 		return nil
 	}
+	var b *box
+	select {
+	case b = <-p.warm:
+	default:
+	}
+	// After the take, so that the filler sees the pool short of one.
 	select {
 	case p.refill <- struct{}{}:
 	default:
 	}
-	select {
-	case b := <-p.warm:
-		return b
-	case <-p.closed:
-		return nil
-	default:
-		return nil
-	}
+	return b
 }
 
 // close stops the filler and removes the warm sandboxes.

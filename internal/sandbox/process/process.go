@@ -91,8 +91,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 		exited:  make(chan struct{}),
 		outDone: make(chan struct{}), errDone: make(chan struct{}),
 	}
-	go base.Pump(base.Writer(spec.Stdout), outR, s.outDone)
-	go base.Pump(base.Writer(spec.Stderr), errR, s.errDone)
+	s.outFlow, s.errFlow = base.NewFlow(outR), base.NewFlow(errR)
+	go base.Pump(base.Writer(spec.Stdout), outR, s.outDone, s.outFlow)
+	go base.Pump(base.Writer(spec.Stderr), errR, s.errDone, s.errFlow)
 
 	cmd := &exec.Cmd{
 		Path: args[0], Args: args, Env: env, Dir: m.path(spec.Dir),
@@ -146,6 +147,7 @@ type box struct {
 
 	exited           chan struct{}
 	outDone, errDone chan struct{}
+	outFlow, errFlow *base.Flow
 
 	mu    sync.Mutex // guards stats
 	stats sandbox.Stats
@@ -181,6 +183,9 @@ func (s *box) ID() string              { return s.id }
 func (s *box) Listener() net.Listener  { return s.ln }
 func (s *box) RuntimeAPI() string      { return s.api }
 func (s *box) Exited() <-chan struct{} { return s.exited }
+
+// DrainOutput waits until the output written so far reached the writers.
+func (s *box) DrainOutput(max time.Duration) { base.Drain(max, s.outFlow, s.errFlow) }
 
 func (s *box) Stats() sandbox.Stats {
 	s.mu.Lock()

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -67,17 +69,87 @@ func Writer(w io.Writer) io.Writer {
 	return w
 }
 
+// Flow counts the bytes a Pump moves so that a caller can wait until the
+// output a sandbox already wrote has reached the writer.
+type Flow struct {
+	r        *os.File
+	consumed atomic.Int64 // bytes read from the pipe
+	written  atomic.Int64 // bytes handed to the writer
+}
+
+// NewFlow tracks the pipe read end r.
+func NewFlow(r *os.File) *Flow { return &Flow{r: r} }
+
+// pending reports whether output may still be on its way: bytes in the
+// pipe, or read and not yet written.
+func (f *Flow) pending() bool {
+	if f.consumed.Load() != f.written.Load() {
+		return true
+	}
+	rc, err := f.r.SyscallConn()
+	if err != nil {
+		return false // closed: nothing more will come
+	}
+	n := 0
+	if cerr := rc.Control(func(fd uintptr) {
+		n, err = unix.IoctlGetInt(int(fd), fionread)
+	}); cerr != nil || err != nil {
+		return false
+	}
+	return n > 0
+}
+
+// Drain waits, at most max, until everything written into the pipes
+// before the call has been handed to the writers. A byte the pump has
+// taken from the pipe but not yet counted can escape it; the second look
+// after a short pause closes most of that window.
+func Drain(max time.Duration, flows ...*Flow) {
+	deadline := time.Now().Add(max)
+	for {
+		busy := false
+		for _, f := range flows {
+			if f.pending() {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			time.Sleep(20 * time.Microsecond)
+			for _, f := range flows {
+				if f.pending() {
+					busy = true
+					break
+				}
+			}
+			if !busy {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
 // Pump copies r into w until r reports EOF or an error, then closes r and
 // closes done. Write errors are ignored so that a slow or failing sink
-// never blocks the sandbox's pipe forever: output is dropped instead.
-func Pump(w io.Writer, r *os.File, done chan<- struct{}) {
+// never blocks the sandbox's pipe forever: output is dropped instead. f,
+// if not nil, counts what moves.
+func Pump(w io.Writer, r *os.File, done chan<- struct{}, f *Flow) {
 	defer close(done)
 	defer r.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
+			if f != nil {
+				f.consumed.Add(int64(n))
+			}
 			w.Write(buf[:n])
+			if f != nil {
+				f.written.Add(int64(n))
+			}
 		}
 		if err != nil {
 			return
