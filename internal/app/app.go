@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,6 +81,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	}
 	if err := driver.Cleanup(ctx); err != nil {
 		return fmt.Errorf("cleaning up sandboxes of an earlier run: %w", err)
+	}
+	if c, ok := driver.(io.Closer); ok {
+		defer c.Close() // after the worker has destroyed its sandboxes
 	}
 	wk := worker.New(worker.Config{
 		Driver:      driver,
