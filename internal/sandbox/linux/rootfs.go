@@ -217,6 +217,9 @@ func devFS(r string) error {
 		return err
 	}
 	for _, d := range devices {
+		if _, err := os.Stat("/dev/" + d); err != nil {
+			continue // the host has none to give
+		}
 		if err := touch(dev + "/" + d); err != nil {
 			return err
 		}
