@@ -54,7 +54,8 @@ func (c *capture) line(b []byte) {
 		c.tail = appendTail(c.tail, b)
 	}
 	c.mu.Unlock()
-	c.sink.Append(c.group, c.stream, []LogEvent{{Time: now, Message: string(b)}})
+	// CloudWatch Logs events of Lambda functions end with a newline.
+	c.sink.Append(c.group, c.stream, []LogEvent{{Time: now, Message: string(b) + "\n"}})
 }
 
 func appendTail(tail, line []byte) []byte {
