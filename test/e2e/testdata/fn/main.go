@@ -22,6 +22,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,6 +107,19 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return map[string]any{"slept": ev.MS, "tag": tag, "invocations": invocations}, nil
 	case "membomb":
 		membomb()
+	case "flood":
+		// Size MB of log lines, written as fast as the pipe takes them.
+		line := []byte("flood flood flood flood flood flood flood flood flood flood flood flood flood flood flood\n")
+		chunk := bytes.Repeat(line, 65536/len(line))
+		total := 0
+		for total < ev.Size<<20 {
+			n, err := os.Stdout.Write(chunk)
+			if err != nil {
+				return nil, err
+			}
+			total += n
+		}
+		return map[string]any{"flooded": total, "tag": tag}, nil
 	case "print":
 		for i := 1; i <= ev.Lines; i++ {
 			fmt.Printf("fn line %d of %d\n", i, ev.Lines)
