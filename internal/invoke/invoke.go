@@ -60,6 +60,8 @@ type Frontend struct {
 	Worker   *worker.Worker
 	// Metrics, if set, counts invocations.
 	Metrics *metrics.Metrics
+
+	limits limiter
 }
 
 // Invoke validates, resolves and runs one invocation.
@@ -114,6 +116,14 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 	if in.InvocationType == TypeDryRun {
 		return &Output{Status: 204, ExecutedVersion: c.Version}, nil
 	}
+	release, err := f.limits.acquire(c.FunctionName, t.Reserved, t.Unreserved)
+	if err != nil {
+		if f.Metrics != nil {
+			f.Metrics.Throttled(c.FunctionName, resourceName(c.FunctionName, in.Ref.Qualifier))
+		}
+		return nil, err
+	}
+	defer release()
 	req := &worker.Request{
 		Invocation: runtimeapi.Invocation{
 			RequestID:     in.RequestID,
@@ -132,12 +142,8 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, -1)
 		if err == nil {
-			resource := c.FunctionName
-			if in.Ref.Qualifier != "" {
-				resource += ":" + in.Ref.Qualifier
-			}
 			f.Metrics.Invoked(metrics.Invocation{
-				Function: c.FunctionName, Resource: resource, ExecutedVersion: c.Version,
+				Function: c.FunctionName, Resource: resourceName(c.FunctionName, in.Ref.Qualifier), ExecutedVersion: c.Version,
 				Error: res.FunctionError != "", ColdStart: res.ColdStart, Duration: res.Duration,
 				BilledMs: res.BilledMs(), MemoryMB: c.MemorySize,
 			})
@@ -158,6 +164,15 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		out.LogResult = base64.StdEncoding.EncodeToString(res.LogTail)
 	}
 	return out, nil
+}
+
+// resourceName is CloudWatch's Resource dimension: the function, or
+// function:qualifier when invoked with one.
+func resourceName(fn, qualifier string) string {
+	if qualifier == "" {
+		return fn
+	}
+	return fn + ":" + qualifier
 }
 
 // traceID is an X-Ray trace header for an invocation that was not traced.

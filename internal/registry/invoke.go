@@ -18,6 +18,9 @@ type Target struct {
 	ARN string
 	// Reserved is the function's reserved concurrency, nil when unset.
 	Reserved *int
+	// Unreserved is the account's concurrency left to functions without a
+	// reservation: the account limit minus every reservation.
+	Unreserved int
 }
 
 // ResolveInvoke picks the version an invocation of ref runs, from the view
@@ -31,7 +34,8 @@ func (r *Registry) ResolveInvoke(ref Ref, roll float64) (Target, error) {
 	if st == nil || st.rev == 0 {
 		return Target{}, notFound(r.arns.Qualified(ref.Name, ref.Qualifier))
 	}
-	t := Target{ARN: r.arns.Qualified(ref.Name, ref.Qualifier), Reserved: st.fn.ReservedConcurrency}
+	t := Target{ARN: r.arns.Qualified(ref.Name, ref.Qualifier), Reserved: st.fn.ReservedConcurrency,
+		Unreserved: r.cfg.AccountConcurrency - r.reservedSum}
 	version := ref.Qualifier
 	if version != "" && version != Latest && !isDigits(version) {
 		a, ok := st.fn.Aliases[version]

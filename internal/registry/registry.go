@@ -57,6 +57,8 @@ type Registry struct {
 	mu   sync.RWMutex
 	fns  map[string]*fnState
 	revs map[string]uint64 // last revision applied per key, deletions too
+	// reservedSum is the sum of every function's reserved concurrency.
+	reservedSum int
 
 	prepare chan string
 	gc      chan struct{}
@@ -160,6 +162,9 @@ func (r *Registry) apply(e store.Entry) {
 	switch {
 	case strings.HasPrefix(e.Key, "fn."):
 		name := e.Key[len("fn."):]
+		if old := r.fns[name]; old != nil && old.fn.ReservedConcurrency != nil {
+			r.reservedSum -= *old.fn.ReservedConcurrency
+		}
 		if e.Deleted {
 			delete(r.fns, name)
 			return
@@ -175,6 +180,9 @@ func (r *Registry) apply(e store.Entry) {
 			r.fns[name] = st
 		}
 		st.fn, st.rev = f, e.Revision
+		if f.ReservedConcurrency != nil {
+			r.reservedSum += *f.ReservedConcurrency
+		}
 	case strings.HasPrefix(e.Key, "ver."):
 		rest := e.Key[len("ver."):]
 		i := strings.LastIndexByte(rest, '.')
