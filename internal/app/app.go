@@ -91,7 +91,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Region:      cfg.Region,
 		Logs:        logStore,
 		Logger:      log,
-		IdleTimeout: cfg.KeepAlive,
+		IdleTimeout:    cfg.KeepAlive,
+		MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Live:        reg.LiveKey,
 	})
 	defer wk.Close()

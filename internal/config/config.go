@@ -33,6 +33,9 @@ type Config struct {
 	Sandbox string
 	// KeepAlive is how long an idle sandbox is kept warm.
 	KeepAlive time.Duration
+	// MemoryBudgetMB bounds the sum of MemorySize of this node's
+	// sandboxes; 0 means three quarters of the machine's memory.
+	MemoryBudgetMB int
 }
 
 // Defaults.
@@ -70,6 +73,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		return Config{}, fmt.Errorf("KUMO_KEEP_ALIVE: %v", err)
 	}
 	fs.DurationVar(&c.KeepAlive, "keep-alive", keepAlive, "how long an idle sandbox is kept warm (env KUMO_KEEP_ALIVE)")
+	budget, _ := strconv.Atoi(env("KUMO_MEMORY_BUDGET", "0"))
+	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", budget, "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (default: 3/4 of the machine) (env KUMO_MEMORY_BUDGET)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -108,6 +113,9 @@ func (c *Config) Validate() error {
 	case "auto", "linux", "process":
 	default:
 		return fmt.Errorf(`--sandbox %q must be "auto", "linux" or "process"`, c.Sandbox)
+	}
+	if c.MemoryBudgetMB != 0 && c.MemoryBudgetMB < 128 {
+		return fmt.Errorf("--memory-budget %d must be at least 128 (MB), or 0 for the default", c.MemoryBudgetMB)
 	}
 	if c.KeepAlive < time.Second {
 		return fmt.Errorf("--keep-alive %s must be at least 1s", c.KeepAlive)

@@ -150,6 +150,12 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		}
 	}
 	if err != nil {
+		if errors.Is(err, worker.ErrCapacity) {
+			if f.Metrics != nil {
+				f.Metrics.Throttled(c.FunctionName, resourceName(c.FunctionName, in.Ref.Qualifier))
+			}
+			return nil, throttled(ReasonAccountLimit)
+		}
 		var ue *runtimes.UnsupportedError
 		if errors.As(err, &ue) {
 			return nil, awsproto.Errorf(awsproto.InvalidRuntimeException, "%s", ue.Error())

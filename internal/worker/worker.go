@@ -32,6 +32,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// InitTimeout bounds a runtime's init phase (Lambda: 10 s).
 	InitTimeout time.Duration
+	// MemoryBudgetMB bounds the sum of MemorySize of this node's
+	// sandboxes (DefaultMemoryBudgetMB when zero).
+	MemoryBudgetMB int
 	// Live reports whether sandboxes of a version key may still be used;
 	// idle sandboxes of keys no longer live are retired. nil: all live.
 	Live func(key string) bool
@@ -76,9 +79,10 @@ type Worker struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	idle   map[string][]*instance // by key; the most recently used last
-	all    map[string]*instance   // by sandbox id
-	closed bool
+	idle    map[string][]*instance // by key; the most recently used last
+	all     map[string]*instance   // by sandbox id
+	memUsed int                    // MB of MemorySize held by sandboxes
+	closed  bool
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -94,7 +98,9 @@ type instance struct {
 	logs     *capture
 	out, err *writer
 	memoryMB int
-	lastUsed time.Time
+	// memReleased is set once memoryMB went back to the budget.
+	memReleased bool
+	lastUsed    time.Time
 	initDur  time.Duration
 	exited   chan struct{} // closed when the runtime process exited
 }
@@ -109,6 +115,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.MemoryBudgetMB == 0 {
+		cfg.MemoryBudgetMB = DefaultMemoryBudgetMB()
 	}
 	if cfg.InitTimeout == 0 {
 		cfg.InitTimeout = 10 * time.Second
@@ -205,6 +214,10 @@ func (w *Worker) release(in *instance) {
 // destroy removes a sandbox for good.
 func (w *Worker) destroy(in *instance) {
 	w.mu.Lock()
+	if !in.memReleased {
+		in.memReleased = true
+		w.memUsed -= in.memoryMB
+	}
 	delete(w.all, in.id)
 	if list := w.idle[in.key]; len(list) > 0 {
 		for i, x := range list {
@@ -221,7 +234,9 @@ func (w *Worker) destroy(in *instance) {
 	if s, _ := in.life.State(); s != sandbox.Destroyed && s != sandbox.Broken {
 		in.life.To(sandbox.Broken)
 	}
-	in.api.Close()
+	if in.api != nil {
+		in.api.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := in.sb.Destroy(ctx); err != nil {
@@ -361,6 +376,9 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 		out: &writer{c: logs}, err: &writer{c: logs},
 		memoryMB: fn.Config.MemorySize, exited: make(chan struct{}),
 	}
+	if err := w.reserveMemory(in.memoryMB); err != nil {
+		return nil, nil, err
+	}
 	t0 := time.Now()
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		ID:          id,
@@ -376,6 +394,7 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 		Stderr:      in.err,
 	})
 	if err != nil {
+		w.releaseMemory(in.memoryMB)
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sb = sb
@@ -389,6 +408,8 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	}()
 	w.mu.Lock()
 	if w.closed {
+		w.memUsed -= in.memoryMB
+		in.memReleased = true
 		w.mu.Unlock()
 		in.api.Close()
 		sb.Destroy(context.Background())
