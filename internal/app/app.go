@@ -17,6 +17,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/lambdaapi"
 	"github.com/kumo-run/kumo/internal/logs"
@@ -86,14 +87,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		defer c.Close() // after the worker has destroyed its sandboxes
 	}
 	wk := worker.New(worker.Config{
-		Driver:      driver,
-		Code:        &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
-		Region:      cfg.Region,
-		Logs:        logStore,
-		Logger:      log,
+		Driver:         driver,
+		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
+		Region:         cfg.Region,
+		Logs:           logStore,
+		Logger:         log,
 		IdleTimeout:    cfg.KeepAlive,
 		MemoryBudgetMB: cfg.MemoryBudgetMB,
-		Live:        reg.LiveKey,
+		Live:           reg.LiveKey,
 	})
 	defer wk.Close()
 	mx := metrics.New()
@@ -139,12 +140,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	root.Handle(lambdaapi.CodePath, codeURLs)
 	root.Handle("GET /metrics", mx.Handler())
 	root.Handle("/", edgeHandler)
+	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier,
+		Region: cfg.Region, Account: cfg.AccountID, Next: root, Logger: log})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: urls, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -157,4 +157,5 @@ func (a *API) routes() {
 	a.handle("GET "+fn+"/versions", a.listVersions)
 	a.routesMore()
 	a.routesInvoke()
+	a.routesURLs()
 }

@@ -281,6 +281,7 @@ func (r *Registry) DeleteAlias(ctx context.Context, ref Ref, alias string) error
 		}
 		delete(f.Aliases, alias)
 		delete(f.Policies, alias)
+		delete(f.URLConfigs, alias)
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {

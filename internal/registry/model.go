@@ -147,6 +147,9 @@ type Function struct {
 	Policies            map[string]Policy `json:"policies,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`
 	ReservedConcurrency *int              `json:"reserved,omitempty"`
+	// URLConfigs are the function URLs by qualifier: "" for the
+	// unqualified function, else an alias name.
+	URLConfigs map[string]URLConfig `json:"urls,omitempty"`
 	// Created is when the function was created (RFC 3339).
 	Created string `json:"created"`
 }

@@ -78,7 +78,7 @@ type Worker struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	idle    map[string][]*instance // by key; the most recently used last
 	all     map[string]*instance   // by sandbox id
 	memUsed int                    // MB of MemorySize held by sandboxes
@@ -101,8 +101,8 @@ type instance struct {
 	// memReleased is set once memoryMB went back to the budget.
 	memReleased bool
 	lastUsed    time.Time
-	initDur  time.Duration
-	exited   chan struct{} // closed when the runtime process exited
+	initDur     time.Duration
+	exited      chan struct{} // closed when the runtime process exited
 }
 
 // New returns a worker and starts its reaper.

@@ -1,0 +1,18 @@
+// Package funcurl serves Lambda function URLs on the edge port. A request
+// addressed to a URL — by host name, <url-id>.lambda-url.<region>.localhost
+// (which resolves to loopback without any DNS setup), or by path,
+// /lambda-url/<url-id>/<path…>, for clients that cannot choose a host name —
+// is authorized (AWS_IAM: a SigV4 signature for service "lambda"; NONE: the
+// function's resource policy), answered by the platform when it is a CORS
+// preflight, and otherwise turned into a payload format 2.0 event, invoked
+// synchronously through the invoke frontend, and answered from the
+// function's result by Lambda's 2.0 response rules.
+//
+// Every other request passes to the next handler untouched. This package
+// owns no state beyond an index from url-id to function, rebuilt from the
+// registry's view; it never reads the store and never changes the registry.
+//
+// Kumo serves function URLs over plain HTTP on its edge port, so a URL is
+// http://<url-id>.lambda-url.<region>.localhost:<port>/ where AWS has
+// https://<url-id>.lambda-url.<region>.on.aws/.
+package funcurl

@@ -1,0 +1,314 @@
+package funcurl
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/registry"
+)
+
+// MaxRequestBody is the largest request body a function URL accepts:
+// Lambda's synchronous payload limit.
+const MaxRequestBody = invoke.MaxSyncPayload
+
+// PathPrefix begins the path form of a function URL: /lambda-url/<url-id>/…
+const PathPrefix = "/lambda-url/"
+
+// hostInfix is what a function URL's host name has after its url-id.
+const hostInfix = ".lambda-url."
+
+// URL is the address of a function URL with the given url-id, for a server
+// reached at hostport (the Host of the request that asked, "host:port" or
+// "host"). Kumo serves URLs over plain HTTP on its edge port, so this is
+// http://<url-id>.lambda-url.<region>.localhost:<port>/ where AWS has
+// https://<url-id>.lambda-url.<region>.on.aws/.
+func URL(id, region, hostport string) string {
+	u := "http://" + id + hostInfix + region + ".localhost"
+	if _, port, err := net.SplitHostPort(hostport); err == nil && port != "" {
+		u += ":" + port
+	}
+	return u + "/"
+}
+
+// Config wires a Server.
+type Config struct {
+	Registry *registry.Registry
+	Invoker  *invoke.Frontend
+	// Verifier checks the signatures of requests to AWS_IAM URLs. Nil
+	// means authentication is off (an operator's choice): AWS_IAM URLs
+	// then accept every request as the account root.
+	Verifier *awsproto.Verifier
+	Region   string
+	Account  string
+	// Next receives every request that is not for a function URL.
+	Next   http.Handler
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server serves function URLs in front of Next. It is safe for concurrent
+// use.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	mu    sync.RWMutex
+	index map[string]target // by url-id
+}
+
+// target is what a url-id names.
+type target struct{ function, qualifier string }
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a Server; cfg must not change afterwards.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, index: map[string]target{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Match returns the url-id a request addresses, the function's path and the
+// URL's domain name, or ok false when the request is not for a function URL.
+func (s *Server) Match(r *http.Request) (id, path, domain string, ok bool) {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if i := strings.Index(host, hostInfix); i == 32 && host[i+len(hostInfix):] == s.cfg.Region+".localhost" {
+		id = host[:32]
+		if registry.IsURLID(id) {
+			path = r.URL.EscapedPath()
+			if path == "" {
+				path = "/"
+			}
+			return id, path, host, true
+		}
+	}
+	p := r.URL.EscapedPath()
+	if rest, found := strings.CutPrefix(p, PathPrefix); found {
+		id, path, _ = strings.Cut(rest, "/")
+		if registry.IsURLID(id) {
+			return id, "/" + path, id + hostInfix + s.cfg.Region + ".localhost", true
+		}
+	}
+	return "", "", "", false
+}
+
+// lookup finds the URL configuration of a url-id: from the index when it
+// is still current, else from a rebuilt index.
+func (s *Server) lookup(id string) (target, registry.URLConfig, bool) {
+	s.mu.RLock()
+	t, ok := s.index[id]
+	s.mu.RUnlock()
+	if ok {
+		if c, ok := s.cfg.Registry.URLConfig(t.function, t.qualifier); ok && c.ID == id {
+			return t, c, true
+		}
+	}
+	idx := map[string]target{}
+	for _, e := range s.cfg.Registry.URLConfigs() {
+		idx[e.Config.ID] = target{e.Function, e.Qualifier}
+	}
+	s.mu.Lock()
+	s.index = idx
+	s.mu.Unlock()
+	t, ok = idx[id]
+	if !ok {
+		return target{}, registry.URLConfig{}, false
+	}
+	c, ok := s.cfg.Registry.URLConfig(t.function, t.qualifier)
+	return t, c, ok && c.ID == id
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, path, domain, ok := s.Match(r)
+	if !ok {
+		s.cfg.Next.ServeHTTP(w, r)
+		return
+	}
+	requestID := awsproto.NewRequestID()
+	rep, cors := s.serve(r, &request{id: id, path: path, domain: domain, requestID: requestID, account: s.cfg.Account})
+	AddCORS(cors, r, rep.Header)
+	h := w.Header()
+	for k, vs := range rep.Header {
+		h[k] = vs
+	}
+	h["x-amzn-RequestId"] = []string{requestID}
+	h["Content-Length"] = []string{strconv.Itoa(len(rep.Body))}
+	w.WriteHeader(rep.Status)
+	if r.Method != http.MethodHead {
+		w.Write(rep.Body)
+	}
+}
+
+// serve answers one function URL request; it returns the reply and the
+// URL's CORS configuration (nil when the URL has none or is unknown).
+func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
+	t, c, ok := s.lookup(q.id)
+	if !ok {
+		return platformReply(http.StatusNotFound, bodyNotFound), nil
+	}
+	if c.Cors != nil && isPreflight(r) {
+		return Preflight(c.Cors, r), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
+	if err != nil {
+		return platformReply(http.StatusBadRequest, messageBody("Could not read the request body.")), c.Cors
+	}
+	if len(body) > MaxRequestBody {
+		return platformReply(http.StatusRequestEntityTooLarge, bodyTooLarge), c.Cors
+	}
+	q.body = body
+
+	switch c.AuthType {
+	case registry.URLAuthIAM:
+		iam, rep := s.authIAM(r, body)
+		if rep != nil {
+			return rep, c.Cors
+		}
+		q.iam = iam
+	default:
+		if !PublicAllowed(s.cfg.Registry.Policy(t.function, t.qualifier)) {
+			return platformReply(http.StatusForbidden, bodyForbidden), c.Cors
+		}
+	}
+
+	q.now = s.now()
+	payload, err := json.Marshal(newEvent(r, q))
+	if err != nil {
+		s.log.Error("function url: encoding the event", "requestId", q.requestID, "err", err)
+		return platformReply(http.StatusInternalServerError, bodyInternal), c.Cors
+	}
+	out, err := s.cfg.Invoker.Invoke(awsproto.WithRequestID(r.Context(), q.requestID), &invoke.Input{
+		Ref:            registry.Ref{Name: t.function, Qualifier: t.qualifier},
+		InvocationType: invoke.TypeRequestReponse,
+		Payload:        payload,
+		RequestID:      q.requestID,
+	})
+	if err != nil {
+		return s.invokeFailed(r, q, err), c.Cors
+	}
+	if out.FunctionError != "" {
+		return platformReply(http.StatusBadGateway, bodyFunctionFail), c.Cors
+	}
+	rep, err := MapResponse(out.Payload)
+	if err != nil {
+		s.log.Debug("function url: bad function response", "requestId", q.requestID, "function", t.function, "err", err)
+		return platformReply(http.StatusBadGateway, bodyFunctionFail), c.Cors
+	}
+	return rep, c.Cors
+}
+
+// invokeFailed turns an invoke error into the URL's answer.
+func (s *Server) invokeFailed(r *http.Request, q *request, err error) *Reply {
+	if r.Context().Err() != nil {
+		return platformReply(499, messageBody("Client Closed Request"))
+	}
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case awsproto.TooManyRequestsException:
+			return platformReply(http.StatusTooManyRequests, bodyThrottled)
+		case awsproto.RequestEntityTooLargeException, awsproto.RequestTooLargeException:
+			return platformReply(http.StatusRequestEntityTooLarge, bodyTooLarge)
+		case awsproto.ResourceNotFoundException:
+			return platformReply(http.StatusNotFound, bodyNotFound)
+		case awsproto.ServiceException:
+		default:
+			s.log.Debug("function url: invoke refused", "requestId", q.requestID, "err", err)
+			return platformReply(http.StatusBadGateway, bodyFunctionFail)
+		}
+	}
+	s.log.Error("function url: invoke failed", "requestId", q.requestID, "err", err)
+	return platformReply(http.StatusInternalServerError, bodyInternal)
+}
+
+// authIAM checks the SigV4 signature of a request to an AWS_IAM URL. Every
+// credential the server knows is the account root, which may call
+// lambda:InvokeFunctionUrl on any function of its account.
+func (s *Server) authIAM(r *http.Request, body []byte) (*IAM, *Reply) {
+	v := s.cfg.Verifier
+	if v == nil {
+		return nil, nil
+	}
+	if len(r.Header["Authorization"]) == 0 {
+		return nil, platformReply(http.StatusForbidden, bodyForbidden)
+	}
+	a, err := v.Verify(r, body)
+	if err != nil {
+		return nil, platformReply(http.StatusForbidden, messageBody(awsproto.AsError(err).Message))
+	}
+	if a.Service != "lambda" {
+		return nil, platformReply(http.StatusForbidden, messageBody("Credential should be scoped to correct service: 'lambda'. "))
+	}
+	return &IAM{
+		AccessKey: a.AccessKeyID,
+		AccountID: s.cfg.Account,
+		CallerID:  s.cfg.Account,
+		UserARN:   "arn:aws:iam::" + s.cfg.Account + ":root",
+		UserID:    s.cfg.Account,
+	}, nil
+}
+
+// PublicAllowed reports whether a resource policy lets anyone call a NONE
+// function URL: an Allow statement for principal * and
+// lambda:InvokeFunctionUrl whose conditions, if any, are ones an anonymous
+// URL call meets (lambda:FunctionUrlAuthType NONE,
+// lambda:InvokedViaFunctionUrl true).
+func PublicAllowed(stmts []registry.Statement) bool {
+	for _, st := range stmts {
+		if st.Effect == "Allow" && publicPrincipal(st.Principal) && urlAction(st.Action) && anonymousConditions(st.Condition) {
+			return true
+		}
+	}
+	return false
+}
+
+func publicPrincipal(p any) bool {
+	switch p := p.(type) {
+	case string:
+		return p == "*"
+	case map[string]any:
+		s, _ := p["AWS"].(string)
+		return s == "*"
+	case map[string]string:
+		return p["AWS"] == "*"
+	}
+	return false
+}
+
+func urlAction(a string) bool {
+	return a == "*" || strings.EqualFold(a, "lambda:*") || strings.EqualFold(a, "lambda:InvokeFunctionUrl")
+}
+
+func anonymousConditions(c map[string]map[string]string) bool {
+	for op, kv := range c {
+		for k, v := range kv {
+			switch {
+			case op == "StringEquals" && strings.EqualFold(k, "lambda:FunctionUrlAuthType") && v == registry.URLAuthNone:
+			case op == "Bool" && strings.EqualFold(k, "lambda:InvokedViaFunctionUrl") && v == "true":
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
