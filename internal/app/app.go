@@ -24,6 +24,7 @@ import (
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/runtimes"
 	"github.com/kumo-run/kumo/internal/store"
 	"github.com/kumo-run/kumo/internal/worker"
 )
@@ -67,9 +68,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
+	interpreters, err := runtimes.ParseInterpreters(getenv("KUMO_RUNTIME_INTERPRETERS"))
+	if err != nil {
+		return err
+	}
+	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: interpreters})
+	if err != nil {
+		return fmt.Errorf("runtimes: %w", err)
+	}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
+		CheckRuntime: rts.Check,
 	})
 	if err != nil {
 		return err
@@ -95,6 +105,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		IdleTimeout:    cfg.KeepAlive,
 		MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Live:           reg.LiveKey,
+		Runtimes:       rts,
 	})
 	defer wk.Close()
 	mx := metrics.New()

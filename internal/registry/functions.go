@@ -119,6 +119,15 @@ func (r *Registry) applyConfig(ctx context.Context, c *FunctionConfig, in *Confi
 		if err := validateRuntime(*in.Runtime); err != nil {
 			return err
 		}
+		if r.cfg.CheckRuntime != nil && *in.Runtime != c.Runtime {
+			warning, err := r.cfg.CheckRuntime(*in.Runtime)
+			if err != nil {
+				return invalid("%s", err.Error())
+			}
+			if warning != "" {
+				r.log.Warn(warning, "function", c.FunctionName)
+			}
+		}
 		c.Runtime = *in.Runtime
 	}
 	if in.Handler != nil {

@@ -33,6 +33,10 @@ type Config struct {
 	// CodeGrace is how long an unreferenced code blob is kept before it
 	// is collected (it may belong to a create in flight).
 	CodeGrace time.Duration
+	// CheckRuntime says whether this server can run a runtime: an error
+	// refuses it, a warning is logged (it runs on a nearby version). nil
+	// accepts every runtime.
+	CheckRuntime func(runtime string) (warning string, err error)
 }
 
 // LayerResolver looks up layer versions referenced by functions.

@@ -1,6 +1,3 @@
-// Package runtimes maps Lambda runtime identifiers to how a sandbox starts
-// them: the command, and the host files the runtime needs inside the
-// sandbox. It never starts anything itself.
 package runtimes
 
 import (
@@ -16,8 +13,17 @@ type Launch struct {
 	Args []string
 	// HostPaths are host files and directories made visible read-only.
 	HostPaths []string
+	// RuntimeDir is the host directory to mount read-only at /var/runtime
+	// ("" for OS-only runtimes).
+	RuntimeDir string
+	// Env is added to the function's environment ("K=V"), before the
+	// function's own variables.
+	Env []string
 	// ExecutionEnv is AWS_EXECUTION_ENV ("" for OS-only runtimes).
 	ExecutionEnv string
+	// Warning, when not empty, is a line for the function's log: the
+	// runtime runs on another version of its interpreter than it names.
+	Warning string
 }
 
 // InvalidEntrypointError says the code holds nothing to run: Lambda's
@@ -35,14 +41,27 @@ func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("The runtime %s cannot run on this server yet.", e.Runtime)
 }
 
+// NoInterpreterError says a managed runtime has no interpreter on this
+// server, of its version or any other.
+type NoInterpreterError struct {
+	Runtime string
+	// Language is "Python" or "Node.js".
+	Language string
+}
+
+func (e *NoInterpreterError) Error() string {
+	return fmt.Sprintf("The runtime %s is not available on this server: no %s interpreter is installed.", e.Runtime, e.Language)
+}
+
 // IsOSOnly reports whether the runtime is an OS-only (custom) runtime.
 func IsOSOnly(runtime string) bool {
 	return strings.HasPrefix(runtime, "provided") || runtime == "go1.x"
 }
 
-// Resolve returns how to start a function. codeDir is the host directory of
-// the unzipped code (mounted at /var/task), layerDir the merged layers
-// (mounted at /opt), "" when none.
+// Resolve returns how to start a function of an OS-only runtime; managed
+// runtimes need a Table. codeDir is the host directory of the unzipped code
+// (mounted at /var/task), layerDir the merged layers (mounted at /opt), ""
+// when none.
 func Resolve(runtime, handler, codeDir, layerDir string) (Launch, error) {
 	if !IsOSOnly(runtime) {
 		return Launch{}, &UnsupportedError{Runtime: runtime}

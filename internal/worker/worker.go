@@ -38,6 +38,9 @@ type Config struct {
 	// Live reports whether sandboxes of a version key may still be used;
 	// idle sandboxes of keys no longer live are retired. nil: all live.
 	Live func(key string) bool
+	// Runtimes resolves managed runtimes (python, nodejs). nil: OS-only
+	// runtimes only.
+	Runtimes *runtimes.Table
 }
 
 // Function is what the worker needs to know of a function version.
@@ -340,6 +343,7 @@ func (w *Worker) env(fn *Function, stream string, launch runtimes.Launch) []stri
 	if launch.ExecutionEnv != "" {
 		env = append(env, "AWS_EXECUTION_ENV="+launch.ExecutionEnv)
 	}
+	env = append(env, launch.Env...)
 	if c.Environment != nil {
 		keys := make([]string, 0, len(c.Environment.Variables))
 		for k := range c.Environment.Variables {
@@ -360,7 +364,11 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing code: %w", err)
 	}
-	launch, err := runtimes.Resolve(fn.Config.Runtime, fn.Config.Handler, codeDir, "")
+	resolve := runtimes.Resolve
+	if w.cfg.Runtimes != nil {
+		resolve = w.cfg.Runtimes.Resolve
+	}
+	launch, err := resolve(fn.Config.Runtime, fn.Config.Handler, codeDir, "")
 	if err != nil {
 		var ie *runtimes.InvalidEntrypointError
 		if errors.As(err, &ie) {
@@ -376,6 +384,9 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 		out: &writer{c: logs}, err: &writer{c: logs},
 		memoryMB: fn.Config.MemorySize, exited: make(chan struct{}),
 	}
+	if launch.Warning != "" {
+		logs.platform(launch.Warning)
+	}
 	if err := w.reserveMemory(in.memoryMB); err != nil {
 		return nil, nil, err
 	}
@@ -383,6 +394,7 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		ID:          id,
 		CodeDir:     codeDir,
+		RuntimeDir:  launch.RuntimeDir,
 		HostPaths:   launch.HostPaths,
 		Args:        launch.Args,
 		Env:         w.env(fn, stream, launch),

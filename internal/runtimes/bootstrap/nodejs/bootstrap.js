@@ -1,0 +1,333 @@
+// Kumo's Node.js runtime: the Lambda Runtime API loop for Node.js handlers
+// (CommonJS and ES modules, async and callback style). Standard library only.
+'use strict';
+
+const http = require('http');
+const path = require('path');
+const fs = require('fs');
+const util = require('util');
+
+const BASE = '/2018-06-01/runtime/';
+const [apiHost, apiPort] = (() => {
+  const a = process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
+  const i = a.lastIndexOf(':');
+  return [a.slice(0, i).replace(/^\[|\]$/g, ''), Number(a.slice(i + 1))];
+})();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+let currentRequestId; // undefined outside an invocation, as Lambda prints it
+
+// --- Runtime API client -----------------------------------------------------
+
+function request(method, p, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: apiHost, port: apiPort, method, path: BASE + p, agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function post(p, body, errorType) {
+  const buf = Buffer.from(body, 'utf8');
+  const headers = { 'Content-Type': 'application/json', 'Content-Length': buf.length };
+  if (errorType) headers['Lambda-Runtime-Function-Error-Type'] = errorType;
+  return request('POST', p, buf, headers).then((r) => {
+    if (r.status >= 300 && r.status !== 413) {
+      rawWrite(`Runtime API answered ${r.status} to POST ${p}: ${r.body.toString()}`);
+    }
+  });
+}
+
+// --- Logs -----------------------------------------------------------------
+
+function rawWrite(line) {
+  // One call, one log line: embedded newlines become carriage returns.
+  const b = line.replace(/\n/g, '\r') + '\n';
+  try {
+    fs.writeSync(1, b);
+  } catch (e) {
+    if (e.code !== 'EAGAIN') throw e;
+    process.stdout.write(b); // stdout was made non-blocking: queue it
+  }
+}
+
+function patchConsole() {
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE', fatal: 'FATAL' };
+  for (const [name, level] of Object.entries(levels)) {
+    const write = (...args) => {
+      let msg = util.format(...args);
+      if (name === 'trace') {
+        const st = new Error().stack.split('\n').slice(2).join('\n');
+        msg = 'Trace: ' + msg + '\n' + st;
+      }
+      rawWrite(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${msg}`);
+    };
+    console[name] = write;
+  }
+}
+
+// --- Errors -----------------------------------------------------------------
+
+class RuntimeError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+function isError(e) {
+  return util.types.isNativeError(e) || (e && typeof e === 'object' && typeof e.name === 'string' && typeof e.message === 'string' && typeof e.stack === 'string');
+}
+
+function toResponse(e) {
+  try {
+    if (isError(e)) {
+      return { errorType: e.name, errorMessage: e.message, trace: String(e.stack).split('\n') };
+    }
+    return { errorType: typeof e, errorMessage: String(e), trace: [] };
+  } catch (_) {
+    return { errorType: 'handled', errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack' };
+  }
+}
+
+function logError(prefix, e) {
+  const r = toResponse(e);
+  const logged = { errorType: r.errorType, errorMessage: r.errorMessage, stack: r.trace };
+  rawWrite(`${new Date().toISOString()}\t${currentRequestId}\tERROR\t${prefix} \t${JSON.stringify(logged)}`);
+}
+
+// --- Loading the handler ------------------------------------------------------
+
+function fileExists(p) {
+  try {
+    return fs.statSync(p).isFile();
+  } catch (_) {
+    return false;
+  }
+}
+
+function hasTypeModule(file) {
+  let dir = path.dirname(file);
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fileExists(pj)) {
+      try {
+        return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+      } catch (_) {
+        return false;
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return false;
+    dir = up;
+  }
+}
+
+async function importFile(file) {
+  return import(require('url').pathToFileURL(file).href);
+}
+
+async function loadModule(root, moduleRoot, mod) {
+  const base = path.resolve(root, moduleRoot, mod);
+  if (fileExists(base)) return require(base);
+  const esm = hasTypeModule(base);
+  if (!esm && fileExists(base + '.js')) return require(base + '.js');
+  if (esm && fileExists(base + '.js')) return importFile(base + '.js');
+  if (fileExists(base + '.mjs')) return importFile(base + '.mjs');
+  if (fileExists(base + '.cjs')) return require(base + '.cjs');
+  // As Lambda does: a package of /var/task/node_modules or NODE_PATH.
+  const resolved = require.resolve(mod, { paths: [root, path.resolve(root, moduleRoot)] });
+  try {
+    return require(resolved);
+  } catch (e) {
+    if (e && e.code === 'ERR_REQUIRE_ESM') return importFile(resolved);
+    throw e;
+  }
+}
+
+async function loadHandler(root, fullHandler) {
+  const m = /^([^.]*)\.(.*)$/.exec(path.basename(fullHandler));
+  if (!m) throw new RuntimeError('Runtime.MalformedHandlerName', `Bad handler ${fullHandler}`);
+  const moduleRoot = fullHandler.slice(0, fullHandler.indexOf(m[0]));
+  const [, mod, handlerPath] = m;
+  if (fullHandler.includes('..')) {
+    throw new RuntimeError('Runtime.MalformedHandlerName', "'../' not allowed in handler name. Use 'path/to/handler' instead.");
+  }
+  let loaded;
+  try {
+    loaded = await loadModule(root, moduleRoot, mod);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new RuntimeError('Runtime.UserCodeSyntaxError', String(e), e);
+    if (e && e.code === 'MODULE_NOT_FOUND') throw new RuntimeError('Runtime.ImportModuleError', String(e));
+    throw e;
+  }
+  let h = loaded;
+  for (const part of handlerPath.split('.')) {
+    h = h == null ? undefined : h[part];
+  }
+  if (h === undefined) {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${fullHandler} is undefined or not exported`);
+  }
+  if (typeof h !== 'function') {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${fullHandler} is not a function`);
+  }
+  return h;
+}
+
+// --- Context ----------------------------------------------------------------
+
+function parseJSON(s) {
+  if (!s) return undefined;
+  try {
+    return JSON.parse(s);
+  } catch (_) {
+    return undefined;
+  }
+}
+
+function makeContext(h) {
+  const deadline = Number(h['lambda-runtime-deadline-ms'] || 0);
+  const ctx = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    clientContext: parseJSON(h['lambda-runtime-client-context']),
+    identity: parseJSON(h['lambda-runtime-cognito-identity']),
+    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+    awsRequestId: h['lambda-runtime-aws-request-id'],
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+  return ctx;
+}
+
+// --- The loop ---------------------------------------------------------------
+
+function encode(result) {
+  const s = JSON.stringify(result === undefined ? null : result);
+  return s === undefined ? 'null' : s;
+}
+
+// invoke runs one invocation and resolves once its result was posted.
+// An async handler answers when its promise settles; a callback handler
+// when it called back and, unless callbackWaitsForEmptyEventLoop was
+// turned off, the event loop is empty; a handler that does neither
+// answers null once the event loop is empty.
+function invoke(handler, id, event, ctx) {
+  return new Promise((resolve) => {
+    let done = false;
+    let called = false;
+    let cbErr;
+    let cbResult;
+    const onEmpty = () => finish(called ? cbErr : null, called ? cbResult : undefined);
+    const finish = (err, result) => {
+      if (done) return;
+      done = true;
+      process.removeListener('beforeExit', onEmpty);
+      let p;
+      if (err != null) {
+        logError('Invoke Error', err);
+        const r = toResponse(err);
+        p = post(`invocation/${id}/error`, JSON.stringify(r), r.errorType);
+      } else {
+        let body;
+        try {
+          body = encode(result);
+        } catch (e) {
+          const r = { errorType: 'Runtime.MarshalError', errorMessage: 'Unable to stringify response body', trace: [] };
+          logError('Invoke Error', e);
+          p = post(`invocation/${id}/error`, JSON.stringify(r), r.errorType);
+        }
+        if (!p) p = post(`invocation/${id}/response`, body);
+      }
+      p.then(resolve, (e) => {
+        rawWrite(`Posting the result failed: ${e}`);
+        process.exit(1);
+      });
+    };
+    const callback = (err, result) => {
+      if (done || called) return;
+      called = true;
+      cbErr = err;
+      cbResult = result;
+      if (!ctx.callbackWaitsForEmptyEventLoop) finish(err, result);
+    };
+    ctx.done = callback;
+    ctx.succeed = (r) => callback(null, r);
+    ctx.fail = (e) => callback(e == null ? '' : e);
+    let ret;
+    try {
+      ret = handler(event, ctx, callback);
+    } catch (e) {
+      finish(e);
+      return;
+    }
+    if (ret && typeof ret.then === 'function') {
+      ret.then((r) => finish(null, r), (e) => finish(e == null ? new Error(String(e)) : e));
+    } else if (!done) {
+      process.on('beforeExit', onEmpty);
+    }
+  });
+}
+
+async function main() {
+  patchConsole();
+  const root = process.env.LAMBDA_TASK_ROOT || '/var/task';
+  let handler;
+  try {
+    handler = await loadHandler(root, process.env._HANDLER || '');
+  } catch (e) {
+    let err = e;
+    if (!(e instanceof RuntimeError)) {
+      err = e;
+    }
+    logError('Uncaught Exception', err);
+    const r = toResponse(err);
+    await post('init/error', JSON.stringify(r), r.errorType);
+    process.exit(129);
+  }
+  process.on('uncaughtException', (e) => {
+    logError('Uncaught Exception', e);
+    const r = toResponse(e);
+    const p = currentRequestId ? post(`invocation/${currentRequestId}/error`, JSON.stringify(r), r.errorType) : Promise.resolve();
+    p.finally(() => process.exit(129));
+  });
+  process.on('unhandledRejection', (reason) => {
+    const e = isError(reason) ? reason : new RuntimeError('Runtime.UnhandledPromiseRejection', String(reason));
+    logError('Unhandled Promise Rejection', e);
+    const r = toResponse(e);
+    const p = currentRequestId ? post(`invocation/${currentRequestId}/error`, JSON.stringify(r), r.errorType) : Promise.resolve();
+    p.finally(() => process.exit(128));
+  });
+  for (;;) {
+    const r = await request('GET', 'invocation/next');
+    if (r.status !== 200) {
+      rawWrite(`Runtime API answered ${r.status} to /next: ${r.body.toString().slice(0, 200)}`);
+      process.exit(1);
+    }
+    const h = r.headers;
+    const id = h['lambda-runtime-aws-request-id'];
+    currentRequestId = id;
+    if (h['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
+    else delete process.env._X_AMZN_TRACE_ID;
+    let event;
+    try {
+      event = r.body.length ? JSON.parse(r.body.toString('utf8')) : {};
+    } catch (e) {
+      event = r.body.toString('utf8');
+    }
+    await invoke(handler, id, event, makeContext(h));
+  }
+}
+
+main().catch((e) => {
+  rawWrite(`Runtime failed: ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});

@@ -1,0 +1,8 @@
+# Starts Kumo's Python runtime (kumo_runtime.py, next to this file).
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kumo_runtime  # noqa: E402
+
+kumo_runtime.main()

@@ -1,0 +1,1 @@
+export const handler = async () => ({ kind: 'mjs', esm: typeof import.meta.url === 'string' });

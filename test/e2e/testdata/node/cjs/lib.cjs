@@ -1,0 +1,1 @@
+exports.handler = async () => ({ kind: 'cjs', commonjs: typeof module === 'object' });

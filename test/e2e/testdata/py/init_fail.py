@@ -1,0 +1,5 @@
+raise RuntimeError("failed during init")
+
+
+def handler(event, context):
+    return 1
