@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
@@ -116,7 +117,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		}
 		return out
 	}))
-	invoker := &invoke.Frontend{Registry: reg, Worker: wk, Metrics: mx}
+	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal")}
+	if err := asyncq.FromEnv(getenv, &asyncCfg); err != nil {
+		return err
+	}
+	queue, err := asyncq.Open(ctx, nc, asyncCfg)
+	if err != nil {
+		return err
+	}
+	defer queue.Close() // before the worker closes
+	invoker := &invoke.Frontend{Registry: reg, Worker: wk, Metrics: mx, Queue: queue}
+	if err := queue.Start(ctx, invoker); err != nil {
+		return err
+	}
 
 	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
 	if err != nil {

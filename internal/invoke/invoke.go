@@ -27,6 +27,7 @@ import (
 // Lambda's invoke limits.
 const (
 	MaxSyncPayload     = 6 * 1024 * 1024 // 6291456 bytes, request and response
+	MaxAsyncPayload    = 1024 * 1024     // 1048576 bytes, an Event invocation's request
 	MaxClientContext   = 3583
 	TypeRequestReponse = "RequestResponse"
 	TypeEvent          = "Event"
@@ -54,10 +55,18 @@ type Output struct {
 	LogResult string
 }
 
+// Queue stores Event invocations: Enqueue returns once the event is stored
+// durably. in is validated and in.Payload is the event.
+type Queue interface {
+	Enqueue(ctx context.Context, in *Input) error
+}
+
 // Frontend runs invocations.
 type Frontend struct {
 	Registry *registry.Registry
 	Worker   *worker.Worker
+	// Queue, if set, accepts Event invocations.
+	Queue Queue
 	// Metrics, if set, counts invocations.
 	Metrics *metrics.Metrics
 
@@ -71,6 +80,9 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		in.InvocationType = TypeRequestReponse
 	case TypeRequestReponse, TypeDryRun:
 	case TypeEvent:
+		if f.Queue != nil {
+			break
+		}
 		return nil, awsproto.Errorf(awsproto.InvalidParameterValueException,
 			"InvocationType Event (asynchronous invocation) is not available on this server yet; use RequestResponse.")
 	default:
@@ -86,9 +98,13 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		return nil, awsproto.Errorf(awsproto.ValidationException,
 			"1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", in.LogType)
 	}
-	if len(in.Payload) > MaxSyncPayload {
+	limit := MaxSyncPayload
+	if in.InvocationType == TypeEvent {
+		limit = MaxAsyncPayload
+	}
+	if len(in.Payload) > limit {
 		return nil, awsproto.Errorf(awsproto.RequestEntityTooLargeException,
-			"Request must be smaller than %d bytes for the InvokeFunction operation", MaxSyncPayload)
+			"Request must be smaller than %d bytes for the InvokeFunction operation", limit)
 	}
 	var clientContext string
 	if in.ClientContext != "" {
@@ -111,6 +127,14 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 	t, err := f.Registry.ResolveInvoke(in.Ref, randv2.Float64())
 	if err != nil {
 		return nil, err
+	}
+	if in.InvocationType == TypeEvent {
+		ev := *in
+		ev.Payload = payload
+		if err := f.Queue.Enqueue(ctx, &ev); err != nil {
+			return nil, awsproto.Internal(err)
+		}
+		return &Output{Status: 202}, nil
 	}
 	c := &t.Version.Config
 	if in.InvocationType == TypeDryRun {

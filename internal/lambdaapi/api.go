@@ -158,4 +158,5 @@ func (a *API) routes() {
 	a.routesMore()
 	a.routesInvoke()
 	a.routesURLs()
+	a.routesAsync()
 }

@@ -37,7 +37,9 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := w.Header()
-	h["X-Amz-Executed-Version"] = []string{out.ExecutedVersion}
+	if out.ExecutedVersion != "" {
+		h["X-Amz-Executed-Version"] = []string{out.ExecutedVersion}
+	}
 	if out.FunctionError != "" {
 		h["X-Amz-Function-Error"] = []string{out.FunctionError}
 	}

@@ -43,3 +43,24 @@ func LogsSubject(group, stream string) string {
 func LogsGroupSubjects(group string) string {
 	return prefix + ".logs." + group + ".*"
 }
+
+const (
+	// AsyncStream is the work-queue stream of asynchronous (Event)
+	// invocations, their retries and destination deliveries: "KUMO_ASYNC".
+	AsyncStream = "KUMO_ASYNC"
+
+	// AsyncSubjects is the subject filter of AsyncStream: "kumo.async.>".
+	AsyncSubjects = prefix + ".async.>"
+)
+
+// AsyncSubject is the subject of one function's queued events:
+// "kumo.async.<function>" (function names are subject-safe tokens).
+func AsyncSubject(function string) string {
+	return prefix + ".async." + function
+}
+
+// AsyncConsumer is the durable consumer draining one function's events:
+// "kumo-async-<function>".
+func AsyncConsumer(function string) string {
+	return prefix + "-async-" + function
+}

@@ -116,6 +116,9 @@ func Start(cfg Config) (*Server, error) {
 		JetStream:  true,
 		// nats-server stores JetStream under StoreDir/jetstream.
 		StoreDir: dir,
+		// A 1 MB Event payload plus its envelope, and destination records
+		// carrying a response, exceed nats-server's 1 MB default.
+		MaxPayload: 8 << 20,
 		// No HTTP monitoring port: HTTPPort stays 0.
 	}
 	switch cfg.Sync {

@@ -147,6 +147,8 @@ type Function struct {
 	Policies            map[string]Policy `json:"policies,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`
 	ReservedConcurrency *int              `json:"reserved,omitempty"`
+	// EventInvokeConfigs by qualifier; the unqualified function is "$LATEST".
+	EventInvokeConfigs map[string]EventInvokeConfig `json:"eventInvoke,omitempty"`
 	// URLConfigs are the function URLs by qualifier: "" for the
 	// unqualified function, else an alias name.
 	URLConfigs map[string]URLConfig `json:"urls,omitempty"`

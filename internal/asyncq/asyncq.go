@@ -1,0 +1,677 @@
+package asyncq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/metrics"
+	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/registry"
+)
+
+// Invoker runs one attempt of an event synchronously.
+type Invoker interface {
+	Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error)
+}
+
+// Settings gives the asynchronous settings of a function qualifier; it
+// returns registry.ErrFunctionGone when the qualifier no longer exists.
+type Settings interface {
+	AsyncSettings(ref registry.Ref) (registry.AsyncSettings, error)
+}
+
+// Defaults of Config.
+var (
+	DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+)
+
+const (
+	DefaultParallel        = 64
+	DefaultPerFunction     = 16
+	DefaultAckWait         = 30 * time.Second
+	DefaultThrottleBackoff = time.Second
+	DefaultMaxBackoff      = 5 * time.Minute
+	DefaultIdle            = time.Minute
+	fetchWait              = 500 * time.Millisecond
+)
+
+// Conditions of invocation records.
+const (
+	CondSuccess          = "Success"
+	CondRetriesExhausted = "RetriesExhausted"
+	CondEventAgeExceeded = "EventAgeExceeded"
+)
+
+// Config configures Open. Zero values take the defaults.
+type Config struct {
+	// Settings is required: the registry's view.
+	Settings Settings
+	// ARNs builds function ARNs and parses destination ARNs.
+	ARNs registry.ARNs
+	// Replicas of the stream (cluster mode); default 1.
+	Replicas int
+	// RetryDelays are the waits before the retries of a function error
+	// (the last one repeats); default 1 min then 2 min, as in Lambda.
+	RetryDelays []time.Duration
+	// Parallel bounds the attempts running at once across functions;
+	// PerFunction bounds one function's.
+	Parallel, PerFunction int
+	// AckWait is how long a delivered event may go without a heartbeat
+	// before JetStream hands it out again (after a crash, say).
+	AckWait time.Duration
+	// ThrottleBackoff is the first wait after a throttling or service
+	// error; it doubles up to MaxBackoff.
+	ThrottleBackoff, MaxBackoff time.Duration
+	// Idle is how long a function's drainer waits for work before it
+	// stops; the next event of that function starts it again.
+	Idle time.Duration
+	// Journal, if set, is a file recording which events were started, so
+	// that duplicates after a crash are counted (see journal).
+	Journal string
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+}
+
+// Queue is the asynchronous invocation queue. Enqueue may be called
+// concurrently and before Start; Close ends draining.
+type Queue struct {
+	cfg    Config
+	log    *slog.Logger
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	inv    Invoker
+	global chan struct{}
+
+	redeliveries prometheus.Counter
+	journal      *journal
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	started  bool
+	drainers map[string]*drainer
+	delayed  map[uint64]bool // stream sequences this process delayed itself
+}
+
+type drainer struct {
+	fn    string
+	pokes int
+}
+
+// envelope is one stored event.
+type envelope struct {
+	RequestID     string          `json:"requestId"`
+	Function      string          `json:"function"`
+	Qualifier     string          `json:"qualifier,omitempty"`
+	ClientContext string          `json:"clientContext,omitempty"`
+	Payload       json.RawMessage `json:"payload"`
+	// Enqueued is when the event was first accepted (ms since the epoch).
+	Enqueued int64 `json:"enqueued"`
+	// Attempts counts attempts that ended in a function error.
+	Attempts int `json:"attempts,omitempty"`
+	// NotBefore is when the next attempt may start (ms since the epoch).
+	NotBefore int64 `json:"notBefore,omitempty"`
+}
+
+// Open creates (or reuses) the stream. Draining begins with Start.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
+	if cfg.Settings == nil {
+		return nil, errors.New("asyncq: Settings is required")
+	}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if len(cfg.RetryDelays) == 0 {
+		cfg.RetryDelays = DefaultRetryDelays
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = DefaultParallel
+	}
+	if cfg.PerFunction <= 0 {
+		cfg.PerFunction = DefaultPerFunction
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.ThrottleBackoff <= 0 {
+		cfg.ThrottleBackoff = DefaultThrottleBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = DefaultIdle
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("asyncq: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       natsd.AsyncStream,
+		Subjects:   []string{natsd.AsyncSubjects},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.WorkQueuePolicy,
+		Replicas:   cfg.Replicas,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("asyncq: stream %s: %w", natsd.AsyncStream, err)
+	}
+	q := &Queue{
+		cfg: cfg, log: cfg.Logger.With("component", "asyncq"), js: js, stream: stream,
+		global:   make(chan struct{}, cfg.Parallel),
+		drainers: map[string]*drainer{},
+		delayed:  map[uint64]bool{},
+		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kumo_async_redeliveries_total",
+			Help: "Asynchronous events handed out again after a crash or a lost heartbeat: attempts that may run twice.",
+		}),
+	}
+	if cfg.Journal != "" {
+		if q.journal, err = openJournal(cfg.Journal); err != nil {
+			return nil, err
+		}
+	}
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	if cfg.Metrics != nil {
+		cfg.Metrics.Register(q.redeliveries)
+		cfg.Metrics.Register(metrics.GaugeFunc("kumo_async_queue_depth",
+			"Asynchronous events stored and not yet finished, by function.", "function_name", q.depth))
+	}
+	return q, nil
+}
+
+// Start begins draining with inv running the attempts: every function with
+// stored events gets a drainer.
+func (q *Queue) Start(ctx context.Context, inv Invoker) error {
+	q.mu.Lock()
+	if q.started {
+		q.mu.Unlock()
+		return errors.New("asyncq: already started")
+	}
+	q.inv = inv
+	q.started = true
+	q.mu.Unlock()
+	depth, err := q.depthBy(ctx)
+	if err != nil {
+		return err
+	}
+	for fn := range depth {
+		q.ensure(fn)
+	}
+	return nil
+}
+
+// Close stops the drainers and waits for the attempts running; events not
+// finished stay stored and run after the next start.
+func (q *Queue) Close() {
+	q.cancel()
+	q.wg.Wait()
+	if q.journal != nil {
+		q.journal.close()
+	}
+}
+
+// Enqueue stores an Event invocation and returns once JetStream has
+// acknowledged it. in must be validated; in.Payload is the event.
+func (q *Queue) Enqueue(ctx context.Context, in *invoke.Input) error {
+	ev := envelope{
+		RequestID: in.RequestID, Function: in.Ref.Name, Qualifier: in.Ref.Qualifier,
+		ClientContext: in.ClientContext, Payload: in.Payload, Enqueued: q.cfg.Now().UnixMilli(),
+	}
+	if err := q.publish(ctx, &ev, ev.RequestID); err != nil {
+		return err
+	}
+	return nil
+}
+
+// publish stores ev on its function's subject; msgID makes a repeated
+// publish (after a crash) a no-op within the duplicate window.
+func (q *Queue) publish(ctx context.Context, ev *envelope, msgID string) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("asyncq: encode event: %w", err)
+	}
+	if _, err := q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("asyncq: store event %s: %w", ev.RequestID, err)
+	}
+	q.ensure(ev.Function)
+	return nil
+}
+
+func (q *Queue) depthBy(ctx context.Context) (map[string]uint64, error) {
+	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(natsd.AsyncSubjects))
+	if err != nil {
+		return nil, fmt.Errorf("asyncq: stream info: %w", err)
+	}
+	out := make(map[string]uint64, len(info.State.Subjects))
+	pre := natsd.AsyncSubject("")
+	for subj, n := range info.State.Subjects {
+		out[strings.TrimPrefix(subj, pre)] = n
+	}
+	return out, nil
+}
+
+func (q *Queue) depth() map[string]float64 {
+	ctx, cancel := context.WithTimeout(q.ctx, 2*time.Second)
+	defer cancel()
+	d, err := q.depthBy(ctx)
+	out := make(map[string]float64, len(d))
+	if err != nil {
+		return out
+	}
+	for fn, n := range d {
+		out[fn] = float64(n)
+	}
+	return out
+}
+
+// ensure starts fn's drainer unless it runs; a running drainer is told
+// there is new work, so it does not stop as idle.
+func (q *Queue) ensure(fn string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.started || q.ctx.Err() != nil {
+		return
+	}
+	if d, ok := q.drainers[fn]; ok {
+		d.pokes++
+		return
+	}
+	d := &drainer{fn: fn}
+	q.drainers[fn] = d
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		q.drain(d)
+	}()
+}
+
+func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
+	return q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       natsd.AsyncConsumer(fn),
+		FilterSubject: natsd.AsyncSubject(fn),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       q.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 100000,
+	})
+}
+
+// drain runs one function's events until the queue closes or the function
+// has had no work for Idle.
+func (q *Queue) drain(d *drainer) {
+	ctx := q.ctx
+	var cons jetstream.Consumer
+	for cons == nil {
+		c, err := q.consumer(ctx, d.fn)
+		if err == nil {
+			cons = c
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		q.log.Warn("async consumer unavailable; retrying", "function", d.fn, "err", err)
+		if !sleep(ctx, time.Second) {
+			return
+		}
+	}
+	local := make(chan struct{}, q.cfg.PerFunction)
+	var running sync.WaitGroup
+	defer running.Wait()
+	idleSince := time.Now()
+	for ctx.Err() == nil {
+		select {
+		case local <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		q.mu.Lock()
+		pokes := d.pokes
+		q.mu.Unlock()
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+		var msg jetstream.Msg
+		if err == nil {
+			for m := range batch.Messages() {
+				msg = m
+			}
+		}
+		if msg == nil {
+			<-local
+			if err != nil && ctx.Err() == nil {
+				q.log.Warn("async fetch failed", "function", d.fn, "err", err)
+				sleep(ctx, 100*time.Millisecond)
+			}
+			if time.Since(idleSince) >= q.cfg.Idle && len(local) == 0 && q.retire(ctx, d, cons, pokes) {
+				return
+			}
+			continue
+		}
+		idleSince = time.Now()
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			defer func() { <-local }()
+			q.handle(ctx, msg)
+		}()
+	}
+}
+
+// retire removes an idle drainer when nothing of its function is stored or
+// pending and no event arrived since pokes was read.
+func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer, pokes int) bool {
+	info, err := cons.Info(ctx)
+	if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || info.NumWaiting > 0 {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d.pokes != pokes {
+		return false
+	}
+	delete(q.drainers, d.fn)
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// heartbeat keeps a held message from being handed out again until stop
+// is closed.
+func (q *Queue) heartbeat(m jetstream.Msg, stop <-chan struct{}) {
+	t := time.NewTicker(q.cfg.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			m.InProgress()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// delay hands the message out again after d; this process remembers it so
+// the redelivery is not counted as a duplicate.
+func (q *Queue) delay(m jetstream.Msg, seq uint64, d time.Duration) {
+	q.mu.Lock()
+	q.delayed[seq] = true
+	q.mu.Unlock()
+	if err := m.NakWithDelay(d); err != nil {
+		q.log.Warn("async: delaying an event failed; it is handed out again after the ack wait", "err", err)
+	}
+}
+
+func (q *Queue) wasDelayed(seq uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ok := q.delayed[seq]
+	delete(q.delayed, seq)
+	return ok
+}
+
+func (q *Queue) backoff(n uint64) time.Duration {
+	d := q.cfg.ThrottleBackoff
+	for i := uint64(1); i < n && d < q.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, q.cfg.MaxBackoff)
+}
+
+func (q *Queue) retryDelay(attempts int) time.Duration {
+	i := min(attempts-1, len(q.cfg.RetryDelays)-1)
+	return q.cfg.RetryDelays[max(i, 0)]
+}
+
+// handle decides one delivery of an event. The message is acknowledged
+// only after everything its outcome requires is stored; any failure on
+// the way leaves it to be handed out again.
+func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		q.log.Error("async: message without metadata", "err", err)
+		return
+	}
+	seq := md.Sequence.Stream
+	var ev envelope
+	if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		q.log.Error("async: undecodable event discarded", "seq", seq, "err", err)
+		m.Term()
+		return
+	}
+	again := md.NumDelivered > 1 && !q.wasDelayed(seq)
+	if wait := time.UnixMilli(ev.NotBefore).Sub(q.cfg.Now()); ev.NotBefore != 0 && wait > 0 {
+		q.delay(m, seq, wait)
+		return
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go q.heartbeat(m, stop)
+	select {
+	case q.global <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-q.global }()
+	now := q.cfg.Now()
+
+	log := q.log.With("request_id", ev.RequestID, "function", ev.Function)
+	ref := registry.Ref{Name: ev.Function, Qualifier: ev.Qualifier}
+	set, err := q.cfg.Settings.AsyncSettings(ref)
+	if err != nil {
+		log.Warn("async: function no longer exists; event discarded", "err", err)
+		q.ack(ctx, m, log)
+		return
+	}
+	enqueued := time.UnixMilli(ev.Enqueued)
+	if now.Sub(enqueued) >= set.MaximumEventAge {
+		q.finish(ctx, m, &ev, set, CondEventAgeExceeded, nil, log)
+		return
+	}
+	if q.journal != nil {
+		before, err := q.journal.started(seq)
+		if err != nil {
+			log.Warn("async: journal write failed; a duplicate after a crash may go uncounted", "err", err)
+		}
+		again = again || before
+		defer q.journal.finished(seq)
+	}
+	if again {
+		q.redeliveries.Inc()
+	}
+	out, err := q.inv.Invoke(ctx, &invoke.Input{
+		Ref: ref, InvocationType: invoke.TypeRequestReponse, ClientContext: ev.ClientContext,
+		Payload: ev.Payload, RequestID: ev.RequestID,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		e := awsproto.AsError(err)
+		if e.Code == awsproto.ResourceNotFoundException {
+			log.Warn("async: function no longer exists; event discarded", "err", err)
+			q.ack(ctx, m, log)
+			return
+		}
+		wait := q.backoff(md.NumDelivered)
+		if q.cfg.Now().Add(wait).Sub(enqueued) >= set.MaximumEventAge {
+			q.finish(ctx, m, &ev, set, CondEventAgeExceeded, nil, log)
+			return
+		}
+		log.Info("async: attempt not run; retrying", "err", err, "retry_in", wait)
+		q.delay(m, seq, wait)
+		return
+	}
+	ev.Attempts++
+	if out.FunctionError == "" {
+		q.finish(ctx, m, &ev, set, CondSuccess, out, log)
+		return
+	}
+	if ev.Attempts > set.MaximumRetryAttempts {
+		q.finish(ctx, m, &ev, set, CondRetriesExhausted, out, log)
+		return
+	}
+	next := q.cfg.Now().Add(q.retryDelay(ev.Attempts))
+	if next.Sub(enqueued) >= set.MaximumEventAge {
+		q.finish(ctx, m, &ev, set, CondEventAgeExceeded, out, log)
+		return
+	}
+	ev.NotBefore = (next.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond) // rounded up: never early
+	if err := q.publish(ctx, &ev, ev.RequestID+"."+strconv.Itoa(ev.Attempts)); err != nil {
+		log.Warn("async: storing the retry failed; the attempt's event is handed out again", "err", err)
+		q.delay(m, seq, q.backoff(md.NumDelivered))
+		return
+	}
+	q.ack(ctx, m, log)
+}
+
+func (q *Queue) ack(ctx context.Context, m jetstream.Msg, log *slog.Logger) {
+	if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("async: acknowledging failed; the event may run again", "err", err)
+	}
+}
+
+// finish delivers what a decided event owes (destination record, dead-
+// letter event) and then acknowledges it.
+func (q *Queue) finish(ctx context.Context, m jetstream.Msg, ev *envelope, set registry.AsyncSettings, cond string, out *invoke.Output, log *slog.Logger) {
+	var sends []func() error
+	dest := set.OnFailure
+	if cond == CondSuccess {
+		dest = set.OnSuccess
+	} else {
+		log.Info("async: event failed", "condition", cond, "attempts", ev.Attempts)
+	}
+	if dest != "" {
+		sends = append(sends, func() error {
+			return q.deliver(ctx, dest, ev.RequestID+"."+cond, record(q.cfg, ev, cond, out), log)
+		})
+	}
+	if cond != CondSuccess && set.DeadLetter != "" {
+		sends = append(sends, func() error {
+			return q.deliver(ctx, set.DeadLetter, ev.RequestID+".dlq", ev.Payload, log)
+		})
+	}
+	for _, send := range sends {
+		if err := send(); err != nil {
+			log.Warn("async: delivering the outcome failed; the event is handed out again", "err", err)
+			md, _ := m.Metadata()
+			if md != nil {
+				q.delay(m, md.Sequence.Stream, q.backoff(md.NumDelivered))
+			}
+			return
+		}
+	}
+	q.ack(ctx, m, log)
+}
+
+// deliver queues payload for the Lambda function arn names. Other targets
+// are accepted in configuration but cannot be delivered yet.
+func (q *Queue) deliver(ctx context.Context, arn, msgID string, payload []byte, log *slog.Logger) error {
+	if parts := strings.Split(arn, ":"); len(parts) < 3 || parts[2] != "lambda" {
+		log.Warn("async: destination type not deliverable yet; record dropped", "destination", arn)
+		return nil
+	}
+	ref, err := q.cfg.ARNs.ParseRef(arn, 256)
+	if err != nil {
+		log.Warn("async: destination is not a function ARN; record dropped", "destination", arn, "err", err)
+		return nil
+	}
+	ev := envelope{
+		RequestID: awsproto.NewRequestID(), Function: ref.Name, Qualifier: ref.Qualifier,
+		Payload: payload, Enqueued: q.cfg.Now().UnixMilli(),
+	}
+	if err := q.publish(ctx, &ev, msgID); err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			log.Warn("async: destination record too large; dropped", "destination", arn, "bytes", len(payload))
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// invocationRecord is what Lambda sends to destinations.
+type invocationRecord struct {
+	Version         string           `json:"version"`
+	Timestamp       string           `json:"timestamp"`
+	RequestContext  requestContext   `json:"requestContext"`
+	RequestPayload  json.RawMessage  `json:"requestPayload"`
+	ResponseContext *responseContext `json:"responseContext,omitempty"`
+	ResponsePayload json.RawMessage  `json:"responsePayload,omitempty"`
+}
+
+type requestContext struct {
+	RequestID              string `json:"requestId"`
+	FunctionArn            string `json:"functionArn"`
+	Condition              string `json:"condition"`
+	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+}
+
+type responseContext struct {
+	StatusCode      int    `json:"statusCode"`
+	ExecutedVersion string `json:"executedVersion"`
+	FunctionError   string `json:"functionError,omitempty"`
+}
+
+func record(cfg Config, ev *envelope, cond string, out *invoke.Output) []byte {
+	q := ev.Qualifier
+	if q == "" {
+		q = registry.Latest
+	}
+	r := invocationRecord{
+		Version:   "1.0",
+		Timestamp: cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		RequestContext: requestContext{
+			RequestID: ev.RequestID, FunctionArn: cfg.ARNs.Qualified(ev.Function, q),
+			Condition: cond, ApproximateInvokeCount: ev.Attempts,
+		},
+		RequestPayload: ev.Payload,
+	}
+	if out != nil {
+		r.ResponseContext = &responseContext{StatusCode: out.Status, ExecutedVersion: out.ExecutedVersion, FunctionError: out.FunctionError}
+		if json.Valid(out.Payload) {
+			r.ResponsePayload = out.Payload
+		} else if len(out.Payload) > 0 {
+			r.ResponsePayload, _ = json.Marshal(string(out.Payload))
+		}
+	}
+	b, _ := json.Marshal(r)
+	if len(b) > invoke.MaxSyncPayload {
+		// The destination could not be invoked with it; keep the request
+		// and the outcome, drop the response.
+		r.ResponsePayload = nil
+		b, _ = json.Marshal(r)
+	}
+	return b
+}

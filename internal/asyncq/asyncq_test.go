@@ -1,0 +1,489 @@
+package asyncq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/registry"
+)
+
+var testARNs = registry.ARNs{Partition: "aws", Region: "us-east-1", Account: "123456789012"}
+
+// fakeSettings gives every function the defaults unless set.
+type fakeSettings struct {
+	mu sync.Mutex
+	m  map[string]registry.AsyncSettings
+}
+
+func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]registry.AsyncSettings{}
+	}
+	f.m[fn] = s
+}
+
+func (f *fakeSettings) AsyncSettings(ref registry.Ref) (registry.AsyncSettings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.m[ref.Name]; ok {
+		return s, nil
+	}
+	if ref.Name == "gone" {
+		return registry.AsyncSettings{}, registry.ErrFunctionGone
+	}
+	return registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour}, nil
+}
+
+// call is one attempt the fake invoker saw.
+type call struct {
+	Function, RequestID string
+	Payload             []byte
+	At                  time.Time
+}
+
+// fakeInvoker runs behaviours by function name and records every call.
+type fakeInvoker struct {
+	mu    sync.Mutex
+	calls []call
+	do    map[string]func(n int, in *invoke.Input) (*invoke.Output, error)
+}
+
+func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
+	f.mu.Lock()
+	n := 0
+	for _, c := range f.calls {
+		if c.Function == in.Ref.Name && c.RequestID == in.RequestID {
+			n++
+		}
+	}
+	f.calls = append(f.calls, call{Function: in.Ref.Name, RequestID: in.RequestID, Payload: append([]byte(nil), in.Payload...), At: time.Now()})
+	do := f.do[in.Ref.Name]
+	f.mu.Unlock()
+	if do != nil {
+		return do(n, in)
+	}
+	return &invoke.Output{Status: 200, Payload: []byte(`{"ok":true}`), ExecutedVersion: "$LATEST"}, nil
+}
+
+func (f *fakeInvoker) callsOf(fn string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.Function == fn {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func failing(n int, in *invoke.Input) (*invoke.Output, error) {
+	return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorType":"TestError","errorMessage":"boom"}`), ExecutedVersion: "$LATEST"}, nil
+}
+
+type env struct {
+	ns  *natsd.Server
+	nc  *nats.Conn
+	q   *Queue
+	inv *fakeInvoker
+	set *fakeSettings
+}
+
+func newEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	e := &env{ns: ns, inv: &fakeInvoker{do: map[string]func(int, *invoke.Input) (*invoke.Output, error){}}, set: &fakeSettings{}}
+	e.open(t, cfg)
+	return e
+}
+
+func (e *env) open(t *testing.T, cfg Config) {
+	t.Helper()
+	nc, err := e.ns.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	cfg.Settings = e.set
+	cfg.ARNs = testARNs
+	if cfg.RetryDelays == nil {
+		cfg.RetryDelays = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
+	}
+	if cfg.ThrottleBackoff == 0 {
+		cfg.ThrottleBackoff = 5 * time.Millisecond
+	}
+	q, err := Open(t.Context(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	if err := q.Start(t.Context(), e.inv); err != nil {
+		t.Fatal(err)
+	}
+	e.nc, e.q = nc, q
+}
+
+func (e *env) enqueue(t *testing.T, fn string, payload string) string {
+	t.Helper()
+	id := awsproto.NewRequestID()
+	if err := e.q.Enqueue(t.Context(), &invoke.Input{Ref: registry.Ref{Name: fn}, Payload: []byte(payload), RequestID: id}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func records(t *testing.T, inv *fakeInvoker, fn string) []invocationRecord {
+	t.Helper()
+	var out []invocationRecord
+	for _, c := range inv.callsOf(fn) {
+		var r invocationRecord
+		if err := json.Unmarshal(c.Payload, &r); err != nil {
+			t.Fatalf("record %s: %v", c.Payload, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func waitCalls(t *testing.T, inv *fakeInvoker, fn string, n int) []call {
+	t.Helper()
+	eventually(t, 10*time.Second, fn+" calls", func() error {
+		if got := len(inv.callsOf(fn)); got < n {
+			return fmt.Errorf("%d calls, want %d", got, n)
+		}
+		return nil
+	})
+	time.Sleep(50 * time.Millisecond) // no more than n
+	c := inv.callsOf(fn)
+	if len(c) != n {
+		t.Fatalf("%s: %d calls, want %d", fn, len(c), n)
+	}
+	return c
+}
+
+func TestSuccessDestination(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.set.set("ok", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour,
+		OnSuccess: testARNs.Function("dest"), OnFailure: testARNs.Function("never")})
+	id := e.enqueue(t, "ok", `{"n":1}`)
+	waitCalls(t, e.inv, "ok", 1)
+	waitCalls(t, e.inv, "dest", 1)
+	r := records(t, e.inv, "dest")[0]
+	if r.Version != "1.0" || r.RequestContext.RequestID != id || r.RequestContext.Condition != CondSuccess ||
+		r.RequestContext.ApproximateInvokeCount != 1 || r.RequestContext.FunctionArn != testARNs.Qualified("ok", "$LATEST") ||
+		string(r.RequestPayload) != `{"n":1}` || string(r.ResponsePayload) != `{"ok":true}` ||
+		r.ResponseContext == nil || r.ResponseContext.StatusCode != 200 || r.ResponseContext.ExecutedVersion != "$LATEST" {
+		t.Errorf("record: %+v", r)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+		t.Errorf("timestamp %q: %v", r.Timestamp, err)
+	}
+	if n := len(e.inv.callsOf("never")); n != 0 {
+		t.Errorf("OnFailure got %d records", n)
+	}
+}
+
+func TestRetriesExhausted(t *testing.T) {
+	for _, tc := range []struct {
+		retries, want int
+	}{{2, 3}, {1, 2}, {0, 1}} {
+		t.Run(fmt.Sprint(tc.retries), func(t *testing.T) {
+			e := newEnv(t, Config{})
+			e.inv.do["bad"] = failing
+			e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: tc.retries, MaximumEventAge: time.Hour,
+				OnFailure: testARNs.Function("fail"), DeadLetter: testARNs.Function("dlq")})
+			id := e.enqueue(t, "bad", `{"x":"y"}`)
+			calls := waitCalls(t, e.inv, "bad", tc.want)
+			for i, c := range calls {
+				if c.RequestID != id {
+					t.Errorf("attempt %d request id %s, want %s", i+1, c.RequestID, id)
+				}
+			}
+			if tc.want == 3 {
+				if d1, d2 := calls[1].At.Sub(calls[0].At), calls[2].At.Sub(calls[1].At); d1 < 10*time.Millisecond || d2 < 20*time.Millisecond {
+					t.Errorf("retry delays %v, %v; want ≥ 10ms, 20ms", d1, d2)
+				}
+			}
+			waitCalls(t, e.inv, "fail", 1)
+			r := records(t, e.inv, "fail")[0]
+			if r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.ApproximateInvokeCount != tc.want ||
+				r.ResponseContext == nil || r.ResponseContext.FunctionError != "Unhandled" || r.RequestContext.RequestID != id {
+				t.Errorf("record: %+v %+v", r, r.ResponseContext)
+			}
+			dlq := waitCalls(t, e.inv, "dlq", 1)
+			if string(dlq[0].Payload) != `{"x":"y"}` {
+				t.Errorf("dead-letter payload %s", dlq[0].Payload)
+			}
+		})
+	}
+}
+
+func TestEventAgeExceeded(t *testing.T) {
+	t.Run("BeforeRetry", func(t *testing.T) {
+		e := newEnv(t, Config{RetryDelays: []time.Duration{time.Second}})
+		e.inv.do["bad"] = failing
+		e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: 500 * time.Millisecond,
+			OnFailure: testARNs.Function("fail")})
+		e.enqueue(t, "bad", `{}`)
+		waitCalls(t, e.inv, "bad", 1)
+		waitCalls(t, e.inv, "fail", 1)
+		r := records(t, e.inv, "fail")[0]
+		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 1 {
+			t.Errorf("record: %+v", r)
+		}
+	})
+	t.Run("Stale", func(t *testing.T) {
+		var skew sync.Mutex
+		offset := time.Duration(0)
+		now := func() time.Time { skew.Lock(); defer skew.Unlock(); return time.Now().Add(offset) }
+		e := newEnv(t, Config{Now: now})
+		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
+		block := make(chan struct{})
+		e.inv.do["slow"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+			if string(in.Payload) == `"first"` {
+				<-block
+			}
+			return &invoke.Output{Status: 200, Payload: []byte(`null`)}, nil
+		}
+		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
+		e.q.cfg.PerFunction = 1
+		e.enqueue(t, "slow", `"first"`)
+		waitCalls(t, e.inv, "slow", 1)
+		e.enqueue(t, "slow", `"second"`)
+		skew.Lock()
+		offset = 2 * time.Minute
+		skew.Unlock()
+		close(block)
+		waitCalls(t, e.inv, "fail", 1)
+		r := records(t, e.inv, "fail")[0]
+		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 0 ||
+			string(r.RequestPayload) != `"second"` || r.ResponseContext != nil {
+			t.Errorf("record: %+v", r)
+		}
+	})
+}
+
+func TestThrottledRetried(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.inv.do["hot"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		if n < 3 {
+			return nil, awsproto.Errorf(awsproto.TooManyRequestsException, "Rate Exceeded.")
+		}
+		return &invoke.Output{Status: 200, Payload: []byte(`1`)}, nil
+	}
+	e.set.set("hot", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnSuccess: testARNs.Function("dest")})
+	e.enqueue(t, "hot", `{}`)
+	waitCalls(t, e.inv, "hot", 4)
+	waitCalls(t, e.inv, "dest", 1)
+	if r := records(t, e.inv, "dest")[0]; r.RequestContext.ApproximateInvokeCount != 1 {
+		t.Errorf("throttled attempts counted as invocations: %+v", r)
+	}
+}
+
+func TestGoneDiscarded(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.enqueue(t, "gone", `{}`)
+	e.enqueue(t, "ok", `{}`)
+	waitCalls(t, e.inv, "ok", 1)
+	eventually(t, 5*time.Second, "gone drained", func() error {
+		d := e.q.depth()
+		if d["gone"] != 0 {
+			return fmt.Errorf("depth %v", d)
+		}
+		return nil
+	})
+	if n := len(e.inv.callsOf("gone")); n != 0 {
+		t.Errorf("deleted function invoked %d times", n)
+	}
+}
+
+// A function's backlog does not hold up another function's event.
+func TestFairness(t *testing.T) {
+	e := newEnv(t, Config{Parallel: 2, PerFunction: 2})
+	e.inv.do["busy"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		time.Sleep(20 * time.Millisecond)
+		return &invoke.Output{Status: 200}, nil
+	}
+	for range 200 {
+		e.enqueue(t, "busy", `{}`)
+	}
+	waitCalls := func() int { return len(e.inv.callsOf("busy")) }
+	eventually(t, 5*time.Second, "busy started", func() error {
+		if waitCalls() == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	e.enqueue(t, "quiet", `{}`)
+	eventually(t, 5*time.Second, "quiet ran", func() error {
+		if len(e.inv.callsOf("quiet")) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if n := waitCalls(); n > 40 {
+		t.Errorf("quiet waited for %d of busy's 200 events", n)
+	}
+}
+
+// Killing the store connection mid-drain loses nothing: every event runs
+// at least once after a new queue takes over.
+func TestCrashAtLeastOnce(t *testing.T) {
+	const events = 300
+	cfg := Config{AckWait: time.Second, Parallel: 8, PerFunction: 8, Journal: filepath.Join(t.TempDir(), "journal")}
+	e := newEnv(t, cfg)
+	counted := 0.0
+	e.inv.do["f"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		time.Sleep(20 * time.Millisecond)
+		return &invoke.Output{Status: 200}, nil
+	}
+	ids := map[string]bool{}
+	for range events {
+		ids[e.enqueue(t, "f", `{}`)] = true
+	}
+	for round := 0; round < 3; round++ {
+		time.Sleep(100 * time.Millisecond)
+		t.Logf("crash %d after %d attempts", round+1, len(e.inv.callsOf("f")))
+		e.nc.Close() // acks in flight are lost
+		e.q.Close()
+		counted += counterValue(e.q)
+		dir := e.ns.DataDir()
+		e.ns.Shutdown()
+		ns, err := natsd.Start(natsd.Config{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ns.Shutdown)
+		e.ns = ns
+		e.open(t, cfg)
+	}
+	eventually(t, 30*time.Second, "all events ran", func() error {
+		seen := map[string]int{}
+		for _, c := range e.inv.callsOf("f") {
+			seen[c.RequestID]++
+		}
+		missing := 0
+		for id := range ids {
+			if seen[id] == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d events not run", missing, events)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "queue empty", func() error {
+		if d := e.q.depth(); d["f"] != 0 {
+			return fmt.Errorf("depth %v", d)
+		}
+		return nil
+	})
+	seen := map[string]int{}
+	for _, c := range e.inv.callsOf("f") {
+		seen[c.RequestID]++
+	}
+	dups := 0
+	for _, n := range seen {
+		if n > 1 {
+			dups++
+		}
+	}
+	counted += counterValue(e.q)
+	t.Logf("%d events, %d attempts, %d ran more than once; redeliveries counted: %v", events, len(e.inv.callsOf("f")), dups, counted)
+	if attempts := len(e.inv.callsOf("f")); counted < float64(attempts-events) {
+		t.Errorf("%d repeated attempts but only %v redeliveries counted", attempts-events, counted)
+	}
+}
+
+func counterValue(q *Queue) float64 {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(q.redeliveries)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 {
+		return -1
+	}
+	return mfs[0].GetMetric()[0].GetCounter().GetValue()
+}
+
+// An idle function's drainer stops, and its next event starts it again.
+func TestIdleDrainerRestarts(t *testing.T) {
+	e := newEnv(t, Config{Idle: 50 * time.Millisecond})
+	e.enqueue(t, "f", `{}`)
+	waitCalls(t, e.inv, "f", 1)
+	eventually(t, 10*time.Second, "drainer retired", func() error {
+		e.q.mu.Lock()
+		defer e.q.mu.Unlock()
+		if len(e.q.drainers) != 0 {
+			return fmt.Errorf("%d drainers", len(e.q.drainers))
+		}
+		return nil
+	})
+	e.enqueue(t, "f", `{}`)
+	waitCalls(t, e.inv, "f", 2)
+}
+
+// Events stored before a queue starts run once it does.
+func TestStoredEventsRunAfterStart(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.q.Close()
+	nc, err := e.ns.Connect("enqueue-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	q, err := Open(t.Context(), nc, Config{Settings: e.set, ARNs: testARNs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := q.Enqueue(t.Context(), &invoke.Input{Ref: registry.Ref{Name: "later"}, Payload: []byte(`{}`), RequestID: awsproto.NewRequestID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	if len(e.inv.callsOf("later")) != 0 {
+		t.Fatal("an unstarted queue ran events")
+	}
+	e.open(t, Config{})
+	waitCalls(t, e.inv, "later", 5)
+	eventually(t, 5*time.Second, "depth 0", func() error {
+		if d := e.q.depth(); d["later"] != 0 {
+			return fmt.Errorf("depth %v", d)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,23 @@
+// Package asyncq is the durable queue of asynchronous (Event) invocations.
+//
+// Enqueue returns only once JetStream has acknowledged the event (the store
+// fsyncs before acknowledging), so an event answered with 202 survives a
+// crash. Events live on the work-queue stream KUMO_ASYNC, one subject and one
+// durable pull consumer per function. Every function has its own drainer; a
+// drainer holds at most PerFunction events in flight and waits in line (FIFO)
+// for one of Parallel global slots, so one function's backlog never starves
+// another's.
+//
+// Processing is at-least-once: a message is acknowledged only after the
+// attempt's outcome is decided and whatever follows from it (the retry, the
+// destination record, the dead-letter event) is itself durably published.
+// A crash in between runs an attempt again with the same request id; those
+// duplicates are counted in kumo_async_redeliveries_total.
+//
+// Function errors are retried MaximumRetryAttempts times after RetryDelays;
+// throttling and service errors are retried with back-off until the event is
+// MaximumEventAge old. Destinations and dead-letter targets that are Lambda
+// functions receive their records as asynchronous invocations through this
+// same queue. The package never reads the store for function settings: it
+// asks the registry's in-memory view.
+package asyncq

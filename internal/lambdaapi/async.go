@@ -1,0 +1,127 @@
+package lambdaapi
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/registry"
+)
+
+// routesAsync routes the asynchronous invocation settings and the
+// deprecated InvokeAsync.
+func (a *API) routesAsync() {
+	eic := "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+	a.handle("PUT "+eic, a.putEventInvokeConfig)
+	a.handle("POST "+eic, a.updateEventInvokeConfig)
+	a.handle("GET "+eic, a.getEventInvokeConfig)
+	a.handle("DELETE "+eic, a.deleteEventInvokeConfig)
+	a.handle("GET "+eic+"/list", a.listEventInvokeConfigs)
+	a.handle("POST /2014-11-13/functions/{FunctionName}/invoke-async", a.invokeAsync)
+	a.handle("POST /2014-11-13/functions/{FunctionName}/invoke-async/", a.invokeAsync)
+}
+
+func (a *API) putEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.ref(r, 140)
+	if err != nil {
+		return err
+	}
+	var in registry.EventInvokeInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := a.reg.PutEventInvokeConfig(r.Context(), ref, in)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) updateEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.ref(r, 140)
+	if err != nil {
+		return err
+	}
+	var in registry.EventInvokeInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := a.reg.UpdateEventInvokeConfig(r.Context(), ref, in)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.ref(r, 140)
+	if err != nil {
+		return err
+	}
+	out, err := a.reg.GetEventInvokeConfig(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) deleteEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.ref(r, 140)
+	if err != nil {
+		return err
+	}
+	if err := a.reg.DeleteEventInvokeConfig(r.Context(), ref); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type listEventInvokeConfigsOutput struct {
+	FunctionEventInvokeConfigs []registry.EventInvokeConfig `json:"FunctionEventInvokeConfigs"`
+	NextMarker                 string                       `json:"NextMarker,omitempty"`
+}
+
+func (a *API) listEventInvokeConfigs(w http.ResponseWriter, r *http.Request) error {
+	ref, err := a.ref(r, 140)
+	if err != nil {
+		return err
+	}
+	max, err := maxItems(r, 50)
+	if err != nil {
+		return err
+	}
+	out, next, err := a.reg.ListEventInvokeConfigs(r.Context(), ref, r.URL.Query().Get("Marker"), max)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusOK, listEventInvokeConfigsOutput{FunctionEventInvokeConfigs: out, NextMarker: next})
+	return nil
+}
+
+// invokeAsync is the deprecated InvokeAsync: an Event invocation answered
+// with 202 {"Status":202}.
+func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request) error {
+	if a.invoker == nil {
+		return awsproto.Errorf(awsproto.ServiceException, "Invoke is not available on this server.")
+	}
+	ref, err := a.ref(r, 170)
+	if err != nil {
+		return err
+	}
+	payload, err := io.ReadAll(r.Body)
+	if err != nil {
+		return awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not read request body: %v", err)
+	}
+	if _, err := a.invoker.Invoke(r.Context(), &invoke.Input{
+		Ref: ref, InvocationType: invoke.TypeEvent, Payload: payload, RequestID: awsproto.RequestID(r.Context()),
+	}); err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, http.StatusAccepted, map[string]int{"Status": http.StatusAccepted})
+	return nil
+}
