@@ -109,6 +109,19 @@ type OutputDrainer interface {
 	DrainOutput(max time.Duration)
 }
 
+// InitBooster is a Sandbox that runs its init phase with more CPU than
+// its memory size buys, as Lambda does, until EndInit applies the regular
+// limit. The worker calls EndInit once the runtime asked for its first
+// invocation.
+type InitBooster interface {
+	EndInit() error
+}
+
+// InitCPUQuota is the CFS quota during the init phase: at least two vCPUs.
+func InitCPUQuota(memoryMB int) int {
+	return max(CPUQuota(memoryMB), 200000)
+}
+
 // Stats is a sandbox's resource use.
 type Stats struct {
 	// MaxMemoryBytes is the peak memory use (0 if not measured).

@@ -436,6 +436,11 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	cancel()
 	in.initDur = time.Since(t0)
 	if err == nil {
+		if b, ok := sb.(sandbox.InitBooster); ok {
+			if err := b.EndInit(); err != nil {
+				w.log.Warn("worker: applying the CPU limit after init", "sandbox", id, "err", err)
+			}
+		}
 		return in, nil, nil
 	}
 	// Init failed: the sandbox is never used.

@@ -24,6 +24,8 @@ type box struct {
 	ctrl *net.UnixConn
 	cg   *group
 	ln   net.Listener
+	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
+	cpuQuota int
 
 	// stdout and stderr are the read ends of the output pipes; pumping
 	// says whether copying them has started (run).
@@ -50,6 +52,9 @@ func (b *box) Exited() <-chan struct{} { return b.exited }
 
 // Stats reads memory use from the cgroup while the sandbox runs, and
 // returns what was read when it exited afterwards.
+// EndInit applies the regular CPU quota once the init phase is over.
+func (b *box) EndInit() error { return b.cg.cpuLimit(b.cpuQuota) }
+
 // DrainOutput waits until the output written so far reached the writers.
 func (b *box) DrainOutput(max time.Duration) { base.Drain(max, b.outFlow, b.errFlow) }
 
@@ -173,4 +178,5 @@ func (b *box) Destroy(ctx context.Context) error {
 var (
 	_ sandbox.Sandbox       = (*box)(nil)
 	_ sandbox.OutputDrainer = (*box)(nil)
+	_ sandbox.InitBooster   = (*box)(nil)
 )

@@ -165,6 +165,14 @@ func (c *cgroups) leftovers() ([]string, error) {
 }
 
 // limits sets the memory (no swap), CPU and process limits.
+// cpuLimit sets the CFS quota alone (µs per 100 ms period).
+func (g *group) cpuLimit(cpuQuotaUS int) error {
+	if g.c.v2 {
+		return writeFile(filepath.Join(g.dirs[0], "cpu.max"), strconv.Itoa(cpuQuotaUS)+" 100000")
+	}
+	return writeFile(filepath.Join(g.dirs[v1CPU], "cpu.cfs_quota_us"), strconv.Itoa(cpuQuotaUS))
+}
+
 func (g *group) limits(memoryMB, cpuShares, cpuQuotaUS, maxProcs int) error {
 	mem := strconv.FormatInt(int64(memoryMB)<<20, 10)
 	var w []struct{ dir, file, value string }

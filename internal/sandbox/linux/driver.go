@@ -354,7 +354,10 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 		}
 	}()
 	b.d.log.Debug("linux sandbox starting", "id", spec.ID, "cgroup", b.cg.name, "init_pid", b.cmd.Process.Pid)
-	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.CPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
+	// The init phase runs with the boosted quota; EndInit applies the
+	// one the memory size buys.
+	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)
+	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.InitCPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
 		return err
 	}
 	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})

@@ -414,3 +414,36 @@ func TestSeccompProgramAssembles(t *testing.T) {
 		t.Error("a jump to a missing label assembled")
 	}
 }
+
+// TestInitCPUBoost: a sandbox starts with the init phase's boosted CPU
+// quota and gets the one its memory buys at EndInit.
+func TestInitCPUBoost(t *testing.T) {
+	d := testDriver(t, testParent(""), 1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "boost")
+	sb, err := d.Start(context.Background(), probeSpec(code, "hang", "boost-"+sandboxtest.NewID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	g := sb.(*box).cg
+	quota := func() string {
+		file := filepath.Join(g.dirs[v1CPU], "cpu.cfs_quota_us")
+		if g.c.v2 {
+			file = filepath.Join(g.dirs[0], "cpu.max")
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(b))[0]
+	}
+	if got, want := quota(), strconv.Itoa(sandbox.InitCPUQuota(128)); got != want {
+		t.Errorf("quota during init %s, want %s", got, want)
+	}
+	if err := sb.(sandbox.InitBooster).EndInit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := quota(), strconv.Itoa(sandbox.CPUQuota(128)); got != want {
+		t.Errorf("quota after init %s, want %s", got, want)
+	}
+}
