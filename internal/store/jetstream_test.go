@@ -130,7 +130,7 @@ func TestJetStreamRestart(t *testing.T) {
 }
 
 // TestJetStreamValueLimit: a KV value is one NATS message, bounded by the
-// server's max_payload (1 MiB by default).
+// server's max_payload (8 MiB as natsd sets it).
 func TestJetStreamValueLimit(t *testing.T) {
 	st := openJetStream(t, t.TempDir(), natsd.SyncAlways)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -142,7 +142,7 @@ func TestJetStreamValueLimit(t *testing.T) {
 	if _, err := kv.Put(ctx, "big", make([]byte, 1000<<10)); err != nil {
 		t.Fatalf("Put of 1000 KiB: %v", err)
 	}
-	if _, err := kv.Put(ctx, "huge", make([]byte, 1<<20+1)); err == nil {
+	if _, err := kv.Put(ctx, "huge", make([]byte, 8<<20+1)); err == nil {
 		t.Fatal("Put above max_payload succeeded")
 	} else {
 		t.Log(err)
