@@ -159,4 +159,5 @@ func (a *API) routes() {
 	a.routesInvoke()
 	a.routesURLs()
 	a.routesAsync()
+	a.routesLayers()
 }

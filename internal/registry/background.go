@@ -169,6 +169,7 @@ func (r *Registry) collectCode(ctx context.Context) error {
 			used[v.Code.Blob] = true
 		}
 	}
+	r.layerBlobsInUse(used)
 	r.mu.RUnlock()
 	cutoff := r.now().Add(-r.cfg.CodeGrace)
 	for _, b := range blobs {

@@ -283,12 +283,27 @@ func inspectZip(zip []byte, layersSize int64) (codezip.Info, error) {
 	return info, nil
 }
 
+// layersSize is the unzipped size of layers (the zipped size of a layer
+// whose code the registry does not know).
 func layersSize(ls []Layer) int64 {
 	var n int64
 	for _, l := range ls {
-		n += l.CodeSize
+		if l.unzipped > 0 {
+			n += l.unzipped
+		} else {
+			n += l.CodeSize
+		}
 	}
 	return n
+}
+
+// checkCombinedSize refuses code that with its layers is over the
+// unzipped limit.
+func checkCombinedSize(code int64, ls []Layer) error {
+	if total := code + layersSize(ls); len(ls) > 0 && total > MaxUnzipped {
+		return invalid("Function code combined with layers exceeds the maximum allowed size of %d bytes. The actual size is %d bytes.", MaxUnzipped, total)
+	}
+	return nil
 }
 
 // storeCode puts a zip in the code bucket (once per content) and returns the
@@ -401,8 +416,11 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 	if r.view(name) != nil {
 		return FunctionConfig{}, awsproto.Errorf(awsproto.ResourceConflictException, "Function already exist: %s", name)
 	}
-	info, err := inspectZip(in.Code.ZipFile, layersSize(c.Layers))
+	info, err := inspectZip(in.Code.ZipFile, 0)
 	if err != nil {
+		return FunctionConfig{}, err
+	}
+	if err := checkCombinedSize(info.UnzippedSize, c.Layers); err != nil {
 		return FunctionConfig{}, err
 	}
 	if err := r.checkCodeStorage(info.Size); err != nil {
@@ -671,8 +689,11 @@ func (r *Registry) UpdateFunctionCode(ctx context.Context, ref Ref, in *UpdateCo
 	if st == nil {
 		return FunctionConfig{}, notFound(r.arns.Function(ref.Name))
 	}
-	info, err := inspectZip(in.ZipFile, layersSize(st.fn.Latest.Config.Layers))
+	info, err := inspectZip(in.ZipFile, 0)
 	if err != nil {
+		return FunctionConfig{}, err
+	}
+	if err := checkCombinedSize(info.UnzippedSize, st.fn.Latest.Config.Layers); err != nil {
 		return FunctionConfig{}, err
 	}
 	if err := r.checkCodeStorage(info.Size); err != nil {
@@ -735,8 +756,10 @@ func (r *Registry) UpdateFunctionConfiguration(ctx context.Context, ref Ref, in 
 		if err := r.applyConfig(ctx, &probe, &in.ConfigInput); err != nil {
 			return FunctionConfig{}, err
 		}
-		if in.Layers != nil && layersSize(probe.Layers)+st.fn.Latest.Code.UnzippedSize > MaxUnzipped {
-			return FunctionConfig{}, invalid("Function code combined with layers exceeds the maximum allowed size of %d bytes. The actual size is %d bytes.", MaxUnzipped, layersSize(probe.Layers)+st.fn.Latest.Code.UnzippedSize)
+		if in.Layers != nil {
+			if err := checkCombinedSize(st.fn.Latest.Code.UnzippedSize, probe.Layers); err != nil {
+				return FunctionConfig{}, err
+			}
 		}
 	}
 	f, err := r.update(ctx, ref.Name, func(f *Function) error {

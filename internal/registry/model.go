@@ -63,6 +63,9 @@ type TracingConfig struct {
 type Layer struct {
 	Arn      string `json:"Arn"`
 	CodeSize int64  `json:"CodeSize"`
+	// blob and unzipped come from Code.Layers (see syncLayers).
+	blob     string
+	unzipped int64
 }
 
 type EphemeralStorage struct {
@@ -105,6 +108,8 @@ type RoutingConfig struct {
 type Code struct {
 	Blob         string `json:"blob"` // hex SHA-256, the name in the code bucket
 	UnzippedSize int64  `json:"unzipped"`
+	// Layers are the code of the version's layers, in order.
+	Layers []LayerCode `json:"layers,omitempty"`
 }
 
 // Version is one stored version: $LATEST inside the function document, a

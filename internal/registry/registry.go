@@ -63,6 +63,8 @@ type Registry struct {
 	revs map[string]uint64 // last revision applied per key, deletions too
 	// reservedSum is the sum of every function's reserved concurrency.
 	reservedSum int
+	// layers is the view of the layer keys (see layers.go).
+	layers map[string]*layerState
 
 	prepare chan string
 	gc      chan struct{}
@@ -104,8 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	r := &Registry{
 		cfg: cfg, arns: cfg.ARNs, kv: cfg.KV, code: cfg.Code, log: cfg.Logger, now: cfg.Now,
-		fns: map[string]*fnState{}, revs: map[string]uint64{},
+		fns: map[string]*fnState{}, layers: map[string]*layerState{}, revs: map[string]uint64{},
 		prepare: make(chan string, 1024), gc: make(chan struct{}, 1),
+	}
+	if r.cfg.Layers == nil {
+		r.cfg.Layers = r
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -178,6 +183,7 @@ func (r *Registry) apply(e store.Entry) {
 			r.log.Error("registry: undecodable function document", "key", e.Key, "err", err)
 			return
 		}
+		f.Latest.fillLayers()
 		st := r.fns[name]
 		if st == nil {
 			st = &fnState{versions: map[int]*Version{}}
@@ -210,6 +216,7 @@ func (r *Registry) apply(e store.Entry) {
 			r.log.Error("registry: undecodable version", "key", e.Key, "err", err)
 			return
 		}
+		v.fillLayers()
 		if st == nil {
 			// The version arrived before its function document;
 			// keep it for when the document comes.
@@ -217,6 +224,8 @@ func (r *Registry) apply(e store.Entry) {
 			r.fns[name] = st
 		}
 		st.versions[n] = &v
+	case strings.HasPrefix(e.Key, "layer"):
+		r.applyLayer(e)
 	}
 }
 
@@ -250,6 +259,7 @@ func (r *Registry) load(ctx context.Context, name string) (Function, uint64, err
 	if err := json.Unmarshal(e.Value, &f); err != nil {
 		return Function{}, 0, awsproto.Internal(err)
 	}
+	f.Latest.fillLayers()
 	return f, e.Revision, nil
 }
 
@@ -285,6 +295,7 @@ func (r *Registry) update(ctx context.Context, name string, change func(f *Funct
 
 // write stores f at key fn.<name> if its revision is still rev (0: create).
 func (r *Registry) write(ctx context.Context, name string, f Function, rev uint64) error {
+	f.Latest.syncLayers()
 	b, err := json.Marshal(f)
 	if err != nil {
 		return awsproto.Internal(err)
@@ -306,6 +317,7 @@ func (r *Registry) write(ctx context.Context, name string, f Function, rev uint6
 }
 
 func (r *Registry) putVersion(ctx context.Context, name string, n int, v *Version) error {
+	v.syncLayers()
 	b, err := json.Marshal(v)
 	if err != nil {
 		return awsproto.Internal(err)

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/kumo-run/kumo/internal/codezip"
+	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -81,4 +83,36 @@ func (c *CodeCache) extract(ctx context.Context, blob, dir string) error {
 		return fmt.Errorf("code %s: %w", blob, err)
 	}
 	return nil
+}
+
+// layerDirs extracts a function's layers (once per content) and returns
+// their distinct directories in order, later layers winning at /opt, and
+// the one whose bootstrap /opt/bootstrap is (the last one when none has
+// it).
+func (w *Worker) layerDirs(ctx context.Context, layers []registry.Layer) ([]string, string, error) {
+	if len(layers) == 0 {
+		return nil, "", nil
+	}
+	dirs := make([]string, 0, len(layers))
+	for _, l := range layers {
+		if l.Blob() == "" {
+			return nil, "", fmt.Errorf("layer %s: no code", l.Arn)
+		}
+		dir, err := w.cfg.Code.Path(ctx, l.Blob())
+		if err != nil {
+			return nil, "", err
+		}
+		// Layers of the same content share a directory, which an overlay
+		// takes only once: its last place decides the same files.
+		dirs = slices.DeleteFunc(dirs, func(d string) bool { return d == dir })
+		dirs = append(dirs, dir)
+	}
+	opt := dirs[len(dirs)-1]
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Lstat(filepath.Join(dirs[i], "bootstrap")); err == nil {
+			opt = dirs[i]
+			break
+		}
+	}
+	return dirs, opt, nil
 }

@@ -368,7 +368,11 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	if w.cfg.Runtimes != nil {
 		resolve = w.cfg.Runtimes.Resolve
 	}
-	launch, err := resolve(fn.Config.Runtime, fn.Config.Handler, codeDir, "")
+	layerDirs, optDir, err := w.layerDirs(ctx, fn.Config.Layers)
+	if err != nil {
+		return nil, nil, fmt.Errorf("preparing layers: %w", err)
+	}
+	launch, err := resolve(fn.Config.Runtime, fn.Config.Handler, codeDir, optDir)
 	if err != nil {
 		var ie *runtimes.InvalidEntrypointError
 		if errors.As(err, &ie) {
@@ -394,6 +398,7 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		ID:          id,
 		CodeDir:     codeDir,
+		LayerDirs:   layerDirs,
 		RuntimeDir:  launch.RuntimeDir,
 		HostPaths:   launch.HostPaths,
 		Args:        launch.Args,
