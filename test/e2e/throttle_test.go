@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -63,14 +64,15 @@ func TestThrottling(t *testing.T) {
 		call(t, lc, "thr", "1", event("sleep", "ms", 1500)).succeeded(t, "the slow invocation")
 	}()
 	<-started
-	eventually(t, 5*time.Second, "the second invocation to be throttled", func() error {
-		_, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String("thr"), Payload: event("echo")})
-		if err == nil {
-			return errors.New("not throttled (the slow invocation may not have started yet)")
+	eventually(t, 5*time.Second, "the slow invocation running", func() error {
+		samples, _ := scrape(t, s)
+		if n, _ := promSum(samples, "kumo_lambda_concurrent_executions", map[string]string{"function_name": "thr"}); n != 1 {
+			return fmt.Errorf("%v running", n)
 		}
-		wantThrottle(t, "second invocation with reserved 1", err, "ReservedFunctionConcurrentInvocationLimitExceeded")
 		return nil
 	})
+	_, err = sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String("thr"), Payload: event("echo")})
+	wantThrottle(t, "second invocation with reserved 1", err, "ReservedFunctionConcurrentInvocationLimitExceeded")
 	wg.Wait()
 	// The slot came back when the slow invocation ended.
 	call(t, lc, "thr", "", event("echo")).succeeded(t, "after the slot was released")
