@@ -26,6 +26,13 @@ def handler(event, context):
         logger.debug("not shown")
         sys.stderr.write("to stderr\n")
         return {"logged": True}
+    if action == "sleep":
+        import time
+        time.sleep(event.get("seconds", 1))
+        return {"slept": True}
+    if action == "layer":
+        import kumo_layer_helper
+        return {"from_layer": kumo_layer_helper.GREETING}
     if action == "unmarshalable":
         return {"set": {1, 2}}
     cc = context.client_context

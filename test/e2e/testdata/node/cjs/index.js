@@ -60,3 +60,5 @@ exports.notAFunction = 42;
 exports.neither = (event, context, callback) => {
   setTimeout(() => console.log('timer done'), 20);
 };
+
+exports.sleep = (event) => new Promise((resolve) => setTimeout(() => resolve({ slept: true }), event.ms || 1000));
