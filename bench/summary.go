@@ -47,6 +47,13 @@ func (b *bench) summary(rep *Report) []SummaryRow {
 		if w.Overhead.N > 0 {
 			add("Warm invoke: platform overhead (client − handler)", p50p99(w.Overhead), rttName, ratio(w.Overhead.P50, rtt))
 		}
+		for _, r := range w.Runtimes {
+			if r.Status != statusOK {
+				add("Warm invoke, "+r.Label+" hello world", r.Status, "", 0)
+				continue
+			}
+			add(fmt.Sprintf("Warm invoke, %s hello world (%d MB): client latency", r.Label, memOneCPU), p50p99(r.Client), rttName, ratio(r.Client.P50, rtt))
+		}
 		for _, th := range w.Throughput {
 			floor, fl := 0.0, ""
 			if it := f.get(fmt.Sprintf("%s%d", floorHTTPPar, th.Parallel)); it != nil {

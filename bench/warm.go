@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +29,16 @@ type WarmResult struct {
 	ClientTail Dist `json:"client_with_tail"`
 	// Throughput at each parallelism.
 	Throughput []Throughput `json:"throughput"`
+	// Runtimes is the client latency of a hello-world function per
+	// managed runtime, sequential, at one vCPU.
+	Runtimes []RuntimeWarm `json:"runtimes,omitempty"`
+}
+
+// RuntimeWarm is the warm latency of one runtime's hello-world function.
+type RuntimeWarm struct {
+	Label  string `json:"label"`
+	Status string `json:"status"`
+	Client Dist   `json:"client"`
 }
 
 // Throughput is one fixed-duration run of parallel clients.
@@ -226,7 +237,41 @@ func (b *bench) runWarm(ctx context.Context) (*WarmResult, error) {
 	th := runParallel(ctx, b.inv, in, 1, b.size.Window, b.tgt.PID)
 	th.MemoryMB = memDefault
 	w.Throughput = append(w.Throughput, th)
+	for _, rt := range []fnRuntime{b.fns.Python, b.fns.Node} {
+		w.Runtimes = append(w.Runtimes, b.warmRuntime(ctx, rt))
+	}
 	return w, nil
+}
+
+// warmRuntime measures sequential warm invokes of rt's hello-world
+// function at one vCPU.
+func (b *bench) warmRuntime(ctx context.Context, rt fnRuntime) RuntimeWarm {
+	res := RuntimeWarm{Label: rt.Label, Status: statusOK}
+	name := b.prefix + "warm-" + rt.ID
+	name = strings.NewReplacer(".", "-").Replace(name)
+	if err := b.dep.create(ctx, name, rt, memOneCPU); err != nil {
+		res.Status = unavailable(err).Status
+		return res
+	}
+	defer b.dep.delete(context.WithoutCancel(ctx), name)
+	in := invocation{Function: name}
+	for range 10 {
+		if _, err := invokeOK(ctx, b.inv, in); err != nil {
+			res.Status = "failed: " + err.Error()
+			return res
+		}
+	}
+	var lat []float64
+	for range max(b.size.WarmSeq/4, 20) {
+		r, err := invokeOK(ctx, b.inv, in)
+		if err != nil {
+			res.Status = "failed: " + err.Error()
+			return res
+		}
+		lat = append(lat, ms(r.Latency))
+	}
+	res.Client = distOf(lat)
+	return res
 }
 
 // noopName is the warm function's name: the same on every server, so
@@ -256,6 +301,13 @@ func (b *bench) printWarm(w *WarmResult, f *FloorResult) {
 	}
 	if rtt > 0 {
 		t.note("× floor: p50 over a loopback net/http round trip (%s). A warm invoke needs at least two: client→server and server↔runtime.", fmtMs(rtt))
+	}
+	for _, r := range w.Runtimes {
+		if r.Status != statusOK {
+			t.add(r.Label+": client latency", r.Status, "", "", "", "")
+			continue
+		}
+		row(r.Label+" hello world: client latency", r.Client, rtt)
 	}
 	t.text(b.out)
 
