@@ -104,6 +104,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Logs:           logStore,
 		Logger:         log,
 		IdleTimeout:    cfg.KeepAlive,
+		KeepAlive:      cfg.NewKeepAlivePolicy(),
 		MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Live:           reg.LiveKey,
 		Runtimes:       rts,

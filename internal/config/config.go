@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/keepalive"
 )
 
 // Config is the server's configuration.
@@ -31,8 +33,13 @@ type Config struct {
 	// Sandbox is the sandbox driver: "auto" (linux when it can run,
 	// else process), "linux" or "process".
 	Sandbox string
-	// KeepAlive is how long an idle sandbox is kept warm.
+	// KeepAlive is how long an idle sandbox is kept warm: always under
+	// the fixed policy, and under the hybrid one for functions whose
+	// invocation pattern it has not learned.
 	KeepAlive time.Duration
+	// KeepAlivePolicy is "hybrid" (learn each function version's idle
+	// times, unload early and pre-warm) or "fixed" (KeepAlive for all).
+	KeepAlivePolicy string
 	// MemoryBudgetMB bounds the sum of MemorySize of this node's
 	// sandboxes; 0 means three quarters of the machine's memory.
 	MemoryBudgetMB int
@@ -72,7 +79,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if err != nil {
 		return Config{}, fmt.Errorf("KUMO_KEEP_ALIVE: %v", err)
 	}
-	fs.DurationVar(&c.KeepAlive, "keep-alive", keepAlive, "how long an idle sandbox is kept warm (env KUMO_KEEP_ALIVE)")
+	fs.DurationVar(&c.KeepAlive, "keep-alive", keepAlive, "how long an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet (env KUMO_KEEP_ALIVE)")
+	fs.StringVar(&c.KeepAlivePolicy, "keep-alive-policy", env("KUMO_KEEP_ALIVE_POLICY", "hybrid"), `"hybrid" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or "fixed" (--keep-alive for every sandbox) (env KUMO_KEEP_ALIVE_POLICY)`)
 	budget, _ := strconv.Atoi(env("KUMO_MEMORY_BUDGET", "0"))
 	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", budget, "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (default: 3/4 of the machine) (env KUMO_MEMORY_BUDGET)")
 	if err := fs.Parse(args); err != nil {
@@ -120,12 +128,25 @@ func (c *Config) Validate() error {
 	if c.KeepAlive < time.Second {
 		return fmt.Errorf("--keep-alive %s must be at least 1s", c.KeepAlive)
 	}
+	if c.KeepAlivePolicy != "hybrid" && c.KeepAlivePolicy != "fixed" {
+		return fmt.Errorf(`--keep-alive-policy %q must be "hybrid" or "fixed"`, c.KeepAlivePolicy)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// NewKeepAlivePolicy returns a fresh policy as --keep-alive-policy and
+// --keep-alive choose. The hybrid policy falls back to --keep-alive, without
+// pre-warming, for functions whose pattern it has not learned.
+func (c *Config) NewKeepAlivePolicy() keepalive.Policy {
+	if c.KeepAlivePolicy == "fixed" {
+		return keepalive.Fixed{Idle: c.KeepAlive}
+	}
+	return keepalive.NewHybrid(keepalive.HybridConfig{Fallback: c.KeepAlive})
 }
 
 // validRegion matches [a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d.

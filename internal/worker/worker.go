@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/keepalive"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimeapi"
 	"github.com/kumo-run/kumo/internal/runtimes"
@@ -28,8 +29,13 @@ type Config struct {
 	Region string
 	Logs   LogSink
 	Logger *slog.Logger
-	// IdleTimeout is how long an idle sandbox is kept warm.
+	// IdleTimeout is how long an idle sandbox is kept warm when KeepAlive
+	// is nil.
 	IdleTimeout time.Duration
+	// KeepAlive decides, per version key, how long idle sandboxes stay
+	// loaded and when one is loaded ahead of an expected invocation. nil:
+	// keepalive.Fixed{Idle: IdleTimeout}.
+	KeepAlive keepalive.Policy
 	// InitTimeout bounds a runtime's init phase (Lambda: 10 s).
 	InitTimeout time.Duration
 	// MemoryBudgetMB bounds the sum of MemorySize of this node's
@@ -87,6 +93,8 @@ type Worker struct {
 	memUsed int                    // MB of MemorySize held by sandboxes
 	closed  bool
 
+	keep *keeper
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -126,6 +134,7 @@ func New(cfg Config) *Worker {
 		cfg.InitTimeout = 10 * time.Second
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{})}
+	w.keep = newKeeper(w.policy())
 	w.done.Add(1)
 	go w.reaper()
 	return w
@@ -252,6 +261,8 @@ func (w *Worker) destroy(in *instance) {
 
 func (w *Worker) reaper() {
 	defer w.done.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // aborts pre-warms still starting
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -260,30 +271,7 @@ func (w *Worker) reaper() {
 			return
 		case <-t.C:
 		}
-		var old []*instance
-		now := time.Now()
-		w.mu.Lock()
-		for key, list := range w.idle {
-			live := w.cfg.Live == nil || w.cfg.Live(key)
-			keep := list[:0]
-			for _, in := range list {
-				if !live || now.Sub(in.lastUsed) > w.cfg.IdleTimeout || isClosed(in.exited) {
-					old = append(old, in)
-				} else {
-					keep = append(keep, in)
-				}
-			}
-			if len(keep) == 0 {
-				delete(w.idle, key)
-			} else {
-				w.idle[key] = keep
-			}
-		}
-		w.mu.Unlock()
-		for _, in := range old {
-			in.life.To(sandbox.Broken)
-			w.destroy(in)
-		}
+		w.reap(ctx, time.Now())
 	}
 }
 
@@ -504,6 +492,8 @@ func (w *Worker) Invoke(ctx context.Context, fn *Function, req *Request) (*Outco
 
 func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*Outcome, error) {
 	reqID := req.Invocation.RequestID
+	ka := w.keep.arrived(fn, time.Now())
+	defer func() { w.keep.ended(ka, time.Now()) }()
 	in := w.acquire(fn.Key)
 	cold := in == nil
 	if cold {
