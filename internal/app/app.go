@@ -110,6 +110,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Runtimes:       rts,
 	})
 	defer wk.Close()
+	wk.StartProvisioned(reg)
 	mx := metrics.New()
 	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
 		out := map[string]float64{}

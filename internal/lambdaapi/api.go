@@ -160,4 +160,5 @@ func (a *API) routes() {
 	a.routesURLs()
 	a.routesAsync()
 	a.routesLayers()
+	a.routesProvisioned()
 }

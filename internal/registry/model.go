@@ -157,6 +157,9 @@ type Function struct {
 	// URLConfigs are the function URLs by qualifier: "" for the
 	// unqualified function, else an alias name.
 	URLConfigs map[string]URLConfig `json:"urls,omitempty"`
+	// Provisioned are the provisioned concurrency configurations by
+	// qualifier: a version number or an alias name.
+	Provisioned map[string]ProvisionedConfig `json:"provisioned,omitempty"`
 	// Created is when the function was created (RFC 3339).
 	Created string `json:"created"`
 }

@@ -56,6 +56,8 @@ type Function struct {
 	Key    string
 	Config *registry.FunctionConfig
 	Blob   string
+	// provisioned marks a sandbox started for provisioned concurrency.
+	provisioned bool
 }
 
 // Request is one invocation.
@@ -94,6 +96,7 @@ type Worker struct {
 	closed  bool
 
 	keep *keeper
+	prov provPools
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -180,6 +183,9 @@ func (w *Worker) Stats() map[sandbox.State]int {
 func (w *Worker) acquire(key string) *instance {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if in := w.acquireProvisionedLocked(key); in != nil {
+		return in
+	}
 	for {
 		list := w.idle[key]
 		if len(list) == 0 {
@@ -217,6 +223,10 @@ func (w *Worker) release(in *instance) {
 	if w.closed {
 		w.mu.Unlock()
 		go w.destroy(in)
+		return
+	}
+	if w.releaseProvisionedLocked(in) {
+		w.mu.Unlock()
 		return
 	}
 	w.idle[in.key] = append(w.idle[in.key], in)
@@ -319,7 +329,7 @@ func (w *Worker) env(fn *Function, stream string, launch runtimes.Launch) []stri
 		"AWS_DEFAULT_REGION=" + w.cfg.Region,
 		"AWS_LAMBDA_LOG_GROUP_NAME=" + c.LoggingConfig.LogGroup,
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + fn.initializationType(),
 		"LAMBDA_TASK_ROOT=/var/task",
 		"LAMBDA_RUNTIME_DIR=/var/runtime",
 		"_HANDLER=" + c.Handler,
