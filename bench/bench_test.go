@@ -78,8 +78,17 @@ func TestQuick(t *testing.T) {
 	if rep.Warm.Client.N == 0 || rep.Warm.Report.N == 0 || rep.Warm.Handler.N == 0 {
 		t.Errorf("warm: client %d, REPORT %d, handler %d samples; want all", rep.Warm.Client.N, rep.Warm.Report.N, rep.Warm.Handler.N)
 	}
-	if len(rep.Warm.Throughput) != 4 {
-		t.Errorf("warm: %d throughput rows, want 4", len(rep.Warm.Throughput))
+	if len(rep.Warm.Throughput) != 5 {
+		t.Errorf("warm: %d throughput rows, want 5", len(rep.Warm.Throughput))
+	}
+	spread := 0
+	for _, th := range rep.Warm.Throughput {
+		if th.Functions > 0 {
+			spread++
+		}
+	}
+	if spread != 1 {
+		t.Errorf("warm: %d throughput rows across many functions, want 1", spread)
 	}
 	for _, th := range rep.Warm.Throughput {
 		if th.Invokes == 0 {

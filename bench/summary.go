@@ -60,6 +60,9 @@ func (b *bench) summary(rep *Report) []SummaryRow {
 				floor, fl = it.Rate, "loopback HTTP: "+fmtRate(it.Rate, "req/s")
 			}
 			name := fmt.Sprintf("Warm throughput, %s, %d MB function", clients(th.Parallel), th.MemoryMB)
+			if th.Functions > 0 {
+				name = fmt.Sprintf("Warm throughput, %s across %d functions, %d MB", clients(th.Parallel), th.Functions, th.MemoryMB)
+			}
 			add(name, fmtRate(th.PerSec, "invokes/s"), fl, ratio(floor, th.PerSec))
 		}
 	}

@@ -44,6 +44,9 @@ type RuntimeWarm struct {
 // Throughput is one fixed-duration run of parallel clients.
 type Throughput struct {
 	Parallel int `json:"parallel"`
+	// Functions, when not 0, is how many copies of the no-op the clients
+	// were spread over: client i invokes copy i mod Functions.
+	Functions int `json:"functions,omitempty"`
 	// MemoryMB is the function's memory size.
 	MemoryMB int     `json:"memory_mb"`
 	Seconds  float64 `json:"seconds"`
@@ -144,16 +147,30 @@ func (b *bench) measureWarm(ctx context.Context, iv *invoker, fn string, pid int
 
 // burst sends p invokes at once and waits for them.
 func burst(ctx context.Context, iv *invoker, in invocation, p int) {
+	burstOver(ctx, iv, []invocation{in}, p)
+}
+
+// burstOver sends max(p, len(ins)) invokes at once, invoke i to
+// ins[i mod len(ins)], and waits for them: every function gets as many
+// concurrent invokes as runParallelOver's p clients will send it, and at
+// least one.
+func burstOver(ctx context.Context, iv *invoker, ins []invocation, p int) {
 	var wg sync.WaitGroup
-	for range p {
+	for i := range max(p, len(ins)) {
 		wg.Add(1)
-		go func() { defer wg.Done(); iv.invoke(ctx, in) }()
+		go func() { defer wg.Done(); iv.invoke(ctx, ins[i%len(ins)]) }()
 	}
 	wg.Wait()
 }
 
 // runParallel runs p clients invoking in a loop for d.
 func runParallel(ctx context.Context, iv *invoker, in invocation, p int, d time.Duration, pid int) Throughput {
+	return runParallelOver(ctx, iv, []invocation{in}, p, d, pid)
+}
+
+// runParallelOver runs p clients invoking in a loop for d, client i
+// invoking ins[i mod len(ins)].
+func runParallelOver(ctx context.Context, iv *invoker, ins []invocation, p int, d time.Duration, pid int) Throughput {
 	var (
 		mu       sync.Mutex
 		lat      []float64
@@ -168,7 +185,8 @@ func runParallel(ctx context.Context, iv *invoker, in invocation, p int, d time.
 	}
 	start := time.Now()
 	deadline := start.Add(d)
-	for range p {
+	for i := range p {
+		in := ins[i%len(ins)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -237,10 +255,84 @@ func (b *bench) runWarm(ctx context.Context) (*WarmResult, error) {
 	th := runParallel(ctx, b.inv, in, 1, b.size.Window, b.tgt.PID)
 	th.MemoryMB = memDefault
 	w.Throughput = append(w.Throughput, th)
+	w.Throughput = append(w.Throughput, b.runSpread(ctx, b.spreadFunctions(), spreadClients, memDefault))
 	for _, rt := range []fnRuntime{b.fns.Python, b.fns.Node} {
 		w.Runtimes = append(w.Runtimes, b.warmRuntime(ctx, rt))
 	}
 	return w, nil
+}
+
+// spreadClients is how many clients the run across many functions has.
+const spreadClients = 64
+
+// spreadFunctions is how many copies of the no-op the run across many
+// functions deploys. At 128 MB, 100 sandboxes hold 12.5 GB of the node's
+// memory budget (3/4 of the machine's memory by default).
+func (b *bench) spreadFunctions() int {
+	if b.opts.Quick {
+		return 10
+	}
+	return 100
+}
+
+// runSpread deploys n copies of the Go no-op at memoryMB, brings up the
+// sandboxes p clients need (and at least one per copy), and then runs p
+// clients for the window, client i invoking copy i mod n. The copies are
+// deleted afterwards. A failed deployment is reported in the row's
+// FirstError, with no invokes.
+func (b *bench) runSpread(ctx context.Context, n, p, memoryMB int) Throughput {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%swarm-spread-%03d", b.prefix, i)
+	}
+	defer eachConcurrently(context.WithoutCancel(ctx), names, func(ctx context.Context, name string) error {
+		return b.dep.delete(ctx, name)
+	})
+	if err := eachConcurrently(ctx, names, func(ctx context.Context, name string) error {
+		if err := b.dep.create(ctx, name, b.fns.Go, memoryMB); err != nil {
+			return fmt.Errorf("creating %s: %w", name, err)
+		}
+		return nil
+	}); err != nil {
+		return Throughput{Parallel: p, Functions: n, MemoryMB: memoryMB, FirstError: err.Error()}
+	}
+	ins := make([]invocation, n)
+	for i, name := range names {
+		ins[i] = invocation{Function: name}
+	}
+	for range 3 {
+		burstOver(ctx, b.inv, ins, p)
+	}
+	th := runParallelOver(ctx, b.inv, ins, p, b.size.Window, b.tgt.PID)
+	th.Functions, th.MemoryMB = n, memoryMB
+	return th
+}
+
+// eachConcurrently calls f for every name, 16 at a time, and returns the
+// first error.
+func eachConcurrently(ctx context.Context, names []string, f func(context.Context, string) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, 16)
+	for _, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(ctx, name); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // warmRuntime measures sequential warm invokes of rt's hello-world
@@ -318,7 +410,9 @@ func (b *bench) printWarm(w *WarmResult, f *FloorResult) {
 			floor = it.Rate
 		}
 		label := fmt.Sprint(th.Parallel)
-		if th.MemoryMB != memOneCPU {
+		if th.Functions > 0 {
+			label += fmt.Sprintf(" across %d functions (%d MB)", th.Functions, th.MemoryMB)
+		} else if th.MemoryMB != memOneCPU {
 			label += fmt.Sprintf(" (%d MB)", th.MemoryMB)
 		}
 		tt.add(label, fmtRate(th.PerSec, ""), fmtMs(th.Latency.P50), fmtMs(th.Latency.P99), fmt.Sprint(th.Errors),
@@ -327,7 +421,13 @@ func (b *bench) printWarm(w *WarmResult, f *FloorResult) {
 			tt.note("%s: first error: %s", clients(th.Parallel), th.FirstError)
 		}
 	}
-	tt.note("The function has %d MB (one vCPU); the last row is one client against the same no-op at %d MB, whose CPU quota (7%% of a vCPU per 100 ms) then limits the rate and makes the p99.", memOneCPU, memDefault)
+	tt.note("The function has %d MB (one vCPU); the row marked (%d MB) is one client against the same no-op at %d MB, whose CPU quota (7%% of a vCPU per 100 ms) then limits the rate and makes the p99.", memOneCPU, memDefault, memDefault)
+	for _, th := range w.Throughput {
+		if th.Functions > 0 {
+			tt.note("%s across %d functions: %d copies of the no-op at %d MB, client i invoking copy i mod %d; before the window each copy got as many concurrent invokes as clients it serves, and at least one, so %d sandboxes are up. Each sandbox has the CPU quota of %d MB.",
+				clients(th.Parallel), th.Functions, th.Functions, th.MemoryMB, th.Functions, max(th.Parallel, th.Functions), th.MemoryMB)
+		}
+	}
 	tt.note("Each row: that many clients invoking in a loop for %s after the sandboxes were brought up; one sandbox serves one invoke at a time, so N clients use N sandboxes.", b.size.Window)
 	tt.note("CPU per invoke from getrusage (client) and /proc/<pid>/stat of the server and its sandbox processes; client CPU is the share of all %d cores this program used. × floor: loopback net/http requests/s at the same parallelism over Kumo's invokes/s.", runtime.NumCPU())
 	tt.text(b.out)
