@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,8 +102,9 @@ func (f *Flow) pending() bool {
 
 // Drain waits, at most max, until everything written into the pipes
 // before the call has been handed to the writers. A byte the pump has
-// taken from the pipe but not yet counted can escape it; the second look
-// after a short pause closes most of that window.
+// taken from the pipe but not yet counted can escape it; the second look,
+// after yielding to the pump, closes most of that window without sleeping
+// on the invoke path.
 func Drain(max time.Duration, flows ...*Flow) {
 	deadline := time.Now().Add(max)
 	for {
@@ -114,7 +116,11 @@ func Drain(max time.Duration, flows ...*Flow) {
 			}
 		}
 		if !busy {
-			time.Sleep(20 * time.Microsecond)
+			// A pump that has just taken bytes from the pipe is runnable
+			// or running: let it count them before the second look.
+			for range 3 {
+				runtime.Gosched()
+			}
 			for _, f := range flows {
 				if f.pending() {
 					busy = true
