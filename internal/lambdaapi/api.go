@@ -2,6 +2,7 @@ package lambdaapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,4 +162,63 @@ func (a *API) routes() {
 	a.routesAsync()
 	a.routesLayers()
 	a.routesProvisioned()
+}
+
+// The shapes most operations on one function share: parse {FunctionName}
+// (and Qualifier), decode the JSON body if there is one, call the
+// registry, and answer with the result or 204.
+
+// respond serves an operation without a body whose result is the response.
+func respond[Out any](w http.ResponseWriter, r *http.Request, a *API, maxLen, status int,
+	call func(context.Context, registry.Ref) (Out, error)) error {
+	ref, err := a.ref(r, maxLen)
+	if err != nil {
+		return err
+	}
+	out, err := call(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, status, out)
+	return nil
+}
+
+// respondBody serves an operation whose JSON body is passed by value.
+func respondBody[In, Out any](w http.ResponseWriter, r *http.Request, a *API, maxLen, status int,
+	call func(context.Context, registry.Ref, In) (Out, error)) error {
+	return respondBodyPtr(w, r, a, maxLen, status, func(ctx context.Context, ref registry.Ref, in *In) (Out, error) {
+		return call(ctx, ref, *in)
+	})
+}
+
+// respondBodyPtr serves an operation whose JSON body is passed by pointer.
+func respondBodyPtr[In, Out any](w http.ResponseWriter, r *http.Request, a *API, maxLen, status int,
+	call func(context.Context, registry.Ref, *In) (Out, error)) error {
+	ref, err := a.ref(r, maxLen)
+	if err != nil {
+		return err
+	}
+	var in In
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := call(r.Context(), ref, &in)
+	if err != nil {
+		return err
+	}
+	awsproto.WriteJSON(w, status, out)
+	return nil
+}
+
+// noContent serves a deletion answered with 204.
+func noContent(w http.ResponseWriter, r *http.Request, a *API, maxLen int, call func(context.Context, registry.Ref) error) error {
+	ref, err := a.ref(r, maxLen)
+	if err != nil {
+		return err
+	}
+	if err := call(r.Context(), ref); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

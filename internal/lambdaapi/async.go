@@ -23,62 +23,19 @@ func (a *API) routesAsync() {
 }
 
 func (a *API) putEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.EventInvokeInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := a.reg.PutEventInvokeConfig(r.Context(), ref, in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return respondBody(w, r, a, 140, http.StatusOK, a.reg.PutEventInvokeConfig)
 }
 
 func (a *API) updateEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.EventInvokeInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := a.reg.UpdateEventInvokeConfig(r.Context(), ref, in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return respondBody(w, r, a, 140, http.StatusOK, a.reg.UpdateEventInvokeConfig)
 }
 
 func (a *API) getEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	out, err := a.reg.GetEventInvokeConfig(r.Context(), ref)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return respond(w, r, a, 140, http.StatusOK, a.reg.GetEventInvokeConfig)
 }
 
 func (a *API) deleteEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	if err := a.reg.DeleteEventInvokeConfig(r.Context(), ref); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r, a, 140, a.reg.DeleteEventInvokeConfig)
 }
 
 type listEventInvokeConfigsOutput struct {

@@ -58,16 +58,7 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
-	if err != nil {
-		return err
-	}
-	c, err := a.reg.GetFunctionConfiguration(r.Context(), ref)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, r, a, 256, http.StatusOK, a.reg.GetFunctionConfiguration)
 }
 
 type listFunctionsOutput struct {
@@ -101,66 +92,19 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.UpdateCodeInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	c, err := a.reg.UpdateFunctionCode(r.Context(), ref, &in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, c)
-	return nil
+	return respondBodyPtr(w, r, a, 140, http.StatusOK, a.reg.UpdateFunctionCode)
 }
 
 func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.UpdateConfigInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	c, err := a.reg.UpdateFunctionConfiguration(r.Context(), ref, &in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusOK, c)
-	return nil
+	return respondBodyPtr(w, r, a, 140, http.StatusOK, a.reg.UpdateFunctionConfiguration)
 }
 
 func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
-	if err != nil {
-		return err
-	}
-	if err := a.reg.DeleteFunction(r.Context(), ref); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r, a, 256, a.reg.DeleteFunction)
 }
 
 func (a *API) publishVersion(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.PublishInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	c, err := a.reg.PublishVersion(r.Context(), ref, in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusCreated, c)
-	return nil
+	return respondBody(w, r, a, 140, http.StatusCreated, a.reg.PublishVersion)
 }
 
 type listVersionsOutput struct {

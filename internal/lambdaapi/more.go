@@ -35,20 +35,7 @@ func (a *API) routesMore() {
 }
 
 func (a *API) createAlias(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	var in registry.CreateAliasInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := a.reg.CreateAlias(r.Context(), ref, in)
-	if err != nil {
-		return err
-	}
-	awsproto.WriteJSON(w, http.StatusCreated, out)
-	return nil
+	return respondBody(w, r, a, 140, http.StatusCreated, a.reg.CreateAlias)
 }
 
 func (a *API) getAlias(w http.ResponseWriter, r *http.Request) error {
@@ -244,15 +231,7 @@ func (a *API) getConcurrency(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	if err := a.reg.DeleteFunctionConcurrency(r.Context(), ref); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r, a, 140, a.reg.DeleteFunctionConcurrency)
 }
 
 func (a *API) accountSettings(w http.ResponseWriter, r *http.Request) error {

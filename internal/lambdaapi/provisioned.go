@@ -71,15 +71,7 @@ func (a *API) getProvisionedConcurrency(w http.ResponseWriter, r *http.Request) 
 }
 
 func (a *API) deleteProvisionedConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	if err := a.reg.DeleteProvisionedConcurrency(r.Context(), ref); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r, a, 140, a.reg.DeleteProvisionedConcurrency)
 }
 
 type listProvisionedOutput struct {

@@ -89,15 +89,7 @@ func (a *API) updateFunctionURLConfig(w http.ResponseWriter, r *http.Request) er
 }
 
 func (a *API) deleteFunctionURLConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
-	if err != nil {
-		return err
-	}
-	if err := a.reg.DeleteFunctionURLConfig(r.Context(), ref); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, r, a, 140, a.reg.DeleteFunctionURLConfig)
 }
 
 func (a *API) listFunctionURLConfigs(w http.ResponseWriter, r *http.Request) error {
