@@ -120,6 +120,15 @@ func (e *Error) Unwrap() error { return e.cause }
 // Status is the HTTP status code for e.
 func (e *Error) Status() int { return lookup(e.Code).status }
 
+// Retryable reports whether the same request may succeed if sent again
+// unchanged: throttling and the service's own failures, as the SDKs' retry
+// classifiers treat them. A caller that retries on its own (the async
+// queue, pollers) gives up at once on anything else.
+func (e *Error) Retryable() bool {
+	s := lookup(e.Code)
+	return s.status == http.StatusTooManyRequests || s.status >= 500
+}
+
 // With sets an extra member of the exception shape and returns e.
 func (e *Error) With(key string, value any) *Error {
 	if e.Fields == nil {
