@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -163,11 +164,11 @@ func groupFrom(name, ident string) (string, error) {
 		return "", invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
 	case ident != "":
 		if strings.HasPrefix(ident, "arn:") {
-			i := strings.Index(ident, ":log-group:")
-			if i < 0 {
+			l, err := arn.ParseLog(ident)
+			if err != nil || l.Stream != "" {
 				return "", invalid("Invalid logGroupIdentifier.")
 			}
-			name = strings.TrimSuffix(ident[i+len(":log-group:"):], ":*")
+			name = l.Group
 		} else {
 			name = ident
 		}
@@ -187,8 +188,8 @@ func checkLimit(limit *int32, max int32) (int, error) {
 	return int(*limit), nil
 }
 
-func (s *Store) groupARN(name string) string {
-	return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", s.cfg.Region, s.cfg.Account, name)
+func (s *Store) arns() arn.Scope {
+	return arn.Scope{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
 }
 
 // --- groups
@@ -278,8 +279,8 @@ func (a *api) describeLogGroups(ctx context.Context, body []byte) (any, error) {
 		if !strings.HasPrefix(name, in.Prefix) || !strings.Contains(strings.ToLower(name), pat) || (after != "" && name <= after) {
 			continue
 		}
-		o := logGroupOut{LogGroupName: name, CreationTime: g.meta.Created, ARN: a.s.groupARN(name) + ":*",
-			LogGroupARN: a.s.groupARN(name), LogGroupClass: "STANDARD"}
+		o := logGroupOut{LogGroupName: name, CreationTime: g.meta.Created, ARN: a.s.arns().LogGroup(name) + ":*",
+			LogGroupARN: a.s.arns().LogGroup(name), LogGroupClass: "STANDARD"}
 		if g.meta.Retention > 0 {
 			r := g.meta.Retention
 			o.RetentionInDays = &r
@@ -462,7 +463,7 @@ func (a *api) describeLogStreams(ctx context.Context, body []byte) (any, error) 
 			LogStreamName: m.Name, CreationTime: m.Created, FirstEventTimestamp: m.First,
 			LastEventTimestamp: m.Last, LastIngestionTime: m.LastIngest,
 			UploadSequenceToken: sequenceToken(0),
-			ARN:                 a.s.groupARN(gname) + ":log-stream:" + m.Name,
+			ARN:                 a.s.arns().LogStream(gname, m.Name),
 			StoredBytes:         0, // as AWS: no longer reported per stream
 		})
 	}
