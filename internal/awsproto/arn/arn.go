@@ -159,9 +159,12 @@ func invalid(format string, args ...any) error {
 }
 
 // Parse splits an ARN into its parts. It accepts a partition starting
-// with "aws", a service of lowercase letters, digits and '-', a region of
-// the same (or none), an account of 12 digits, "aws" (managed policies) or
-// none, and a non-empty resource without control characters.
+// with "aws", a service of letters, digits and '-', a region of the same
+// (or none), an account of 12 digits, "aws" (managed policies) or none,
+// and a non-empty resource without control characters. Letters of either
+// case pass, as Lambda's model patterns let them ("arn:[a-zA-Z0-9-]+:
+// lambda:[a-zA-Z0-9-]+:…"): a mixed-case ARN names no resource of this
+// server, which the caller reports as not found.
 func Parse(s string) (ARN, error) {
 	if len(s) > MaxLen {
 		return ARN{}, invalid("longer than %d bytes", MaxLen)
@@ -176,11 +179,11 @@ func Parse(s string) (ARN, error) {
 	}
 	a := ARN{p[0], p[1], p[2], p[3], p[4]}
 	switch {
-	case !strings.HasPrefix(a.Partition, "aws") || !isLowerToken(a.Partition):
+	case !strings.HasPrefix(a.Partition, "aws") || !isToken(a.Partition):
 		return ARN{}, invalid("partition %q", a.Partition)
-	case a.Service == "" || !isLowerToken(a.Service):
+	case !isToken(a.Service):
 		return ARN{}, invalid("service %q", a.Service)
-	case a.Region != "" && !isLowerToken(a.Region):
+	case a.Region != "" && !isToken(a.Region):
 		return ARN{}, invalid("region %q", a.Region)
 	case a.Account != "" && a.Account != "aws" && !IsAccount(a.Account):
 		return ARN{}, invalid("account %q", a.Account)
@@ -211,13 +214,14 @@ func IsAccount(s string) bool {
 	return true
 }
 
-func isLowerToken(s string) bool {
+// isToken accepts 1 or more of [a-zA-Z0-9-].
+func isToken(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
 			return false
 		}
 	}

@@ -140,7 +140,7 @@ func ParseIAM(s string) (IAM, error) {
 		return p, nil
 	}
 	typ, name, ok := strings.Cut(a.Resource, "/")
-	if !ok || !isLowerToken(typ) || name == "" {
+	if !ok || !isToken(typ) || name == "" {
 		return IAM{}, invalid("IAM resource %q", a.Resource)
 	}
 	p.Type, p.Name = typ, name
