@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	awsarn "github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -598,7 +599,7 @@ func (q *Queue) finish(ctx context.Context, m jetstream.Msg, ev *envelope, set r
 // deliver queues payload for the Lambda function arn names. Other targets
 // are accepted in configuration but cannot be delivered yet.
 func (q *Queue) deliver(ctx context.Context, arn, msgID string, payload []byte, log *slog.Logger) error {
-	if parts := strings.Split(arn, ":"); len(parts) < 3 || parts[2] != "lambda" {
+	if a, err := awsarn.Parse(arn); err != nil || a.Service != "lambda" {
 		log.Warn("async: destination type not deliverable yet; record dropped", "destination", arn)
 		return nil
 	}

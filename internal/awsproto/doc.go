@@ -1,7 +1,32 @@
-// Package awsproto holds the AWS wire details that every Kumo service shares:
-// the error catalogue and how errors are rendered, request ids, ARNs and
-// SigV4 request verification.
+// Package awsproto holds the AWS wire details that every Kumo service
+// shares:
 //
-// It must never know about a particular service's resources; services build
-// their messages and hand awsproto a Code from the catalogue.
+//   - The error catalogue (catalogue.go, codes_*.go): every code Kumo sends
+//     as a Spec — HTTP status, message member casing, fault, whether a retry
+//     can succeed, and the query code of a service that kept one. Each
+//     service's codes are a table registered with Register at init;
+//     Lambda's and CloudWatch Logs' come from their botocore models, and the
+//     first codes of SQS, S3 and IAM show the shape the services that follow
+//     use. A code registered twice panics.
+//   - Error, the one error type a service returns to a client: a Code, a
+//     message, extra members and headers, and an internal cause that is
+//     logged, never sent. Error.Retryable reads the catalogue.
+//   - A Renderer per wire protocol (render.go): RESTJSON (Lambda), JSON
+//     1.0/1.1 (CloudWatch Logs; SQS's query-compatible form), Query (IAM,
+//     STS, SNS), EC2Query and RESTXML (S3's unwrapped Error and the wrapped
+//     ErrorResponse). Renderers send only catalogued codes, and an
+//     unexpected failure as the service's own internal error. render_test.go
+//     parses every code in every protocol back with aws-sdk-go-v2 and
+//     botocore.
+//   - WriteJSON for rest-json and JSON success bodies; request ids and the
+//     authenticated caller carried in a request's context (requestid.go);
+//     SigV4 header verification (sigv4.go).
+//   - ARNs, built and parsed in the subpackage arn.
+//
+// Request codecs for the query and XML protocols are not here yet; the
+// services that need them add them beside the renderers.
+//
+// awsproto must never know about a particular service's resources or
+// state: services build their messages and hand it a Code from the
+// catalogue. It does no I/O besides writing responses.
 package awsproto

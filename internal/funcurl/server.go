@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 )
@@ -263,7 +264,7 @@ func (s *Server) authIAM(r *http.Request, body []byte) (*IAM, *Reply) {
 		AccessKey: a.AccessKeyID,
 		AccountID: s.cfg.Account,
 		CallerID:  s.cfg.Account,
-		UserARN:   "arn:aws:iam::" + s.cfg.Account + ":root",
+		UserARN:   arn.Scope{Partition: "aws", Account: s.cfg.Account}.Root(),
 		UserID:    s.cfg.Account,
 	}, nil
 }

@@ -16,56 +16,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
-// Error codes of the botocore logs/2014-03-28 model that this API sends.
-const (
-	codeInvalidParameter   = "InvalidParameterException"
-	codeNotFound           = "ResourceNotFoundException"
-	codeAlreadyExists      = "ResourceAlreadyExistsException"
-	codeServiceUnavailable = "ServiceUnavailableException"
-	codeUnknownOperation   = "UnknownOperationException"
-	codeSerialization      = "SerializationException"
-)
+// protocol renders CloudWatch Logs' errors: JSON 1.1 with the bare code in
+// __type, and ServiceUnavailableException for the service's own failures.
+var protocol = awsproto.JSON{Version: "1.1", Internal: awsproto.InternalSpec{
+	Code:    awsproto.LogsServiceUnavailable,
+	Message: "The service cannot complete the request.",
+}}
 
-// apiError is an error as a JSON 1.1 client sees it.
-type apiError struct {
-	code    string
-	message string
-	cause   error
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-func (e *apiError) Unwrap() error { return e.cause }
-
-func invalid(format string, args ...any) *apiError {
-	return &apiError{code: codeInvalidParameter, message: fmt.Sprintf(format, args...)}
+func invalid(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(awsproto.LogsInvalidParameter, format, args...)
 }
 
 var (
-	errGroupNotFound  = &apiError{code: codeNotFound, message: "The specified log group does not exist."}
-	errStreamNotFound = &apiError{code: codeNotFound, message: "The specified log stream does not exist."}
+	errGroupNotFound  = awsproto.Errorf(awsproto.LogsResourceNotFound, "The specified log group does not exist.")
+	errStreamNotFound = awsproto.Errorf(awsproto.LogsResourceNotFound, "The specified log stream does not exist.")
 	errBadToken       = invalid("The specified nextToken is invalid.")
 )
 
-// storeError maps a storage failure to what the client is told.
-func storeError(err error) *apiError {
+// clientError maps a storage failure to what the client is told; any
+// other error goes out as it is (an *awsproto.Error) or as the service's
+// internal failure.
+func clientError(err error) error {
 	switch {
 	case errors.Is(err, errNoGroup):
 		return errGroupNotFound
 	case errors.Is(err, errNoStream):
 		return errStreamNotFound
 	case errors.Is(err, errGroupExists):
-		return &apiError{code: codeAlreadyExists, message: "The specified log group already exists"}
+		return awsproto.Errorf(awsproto.LogsResourceAlreadyExists, "The specified log group already exists")
 	case errors.Is(err, errStreamExists):
-		return &apiError{code: codeAlreadyExists, message: "The specified log stream already exists"}
+		return awsproto.Errorf(awsproto.LogsResourceAlreadyExists, "The specified log stream already exists")
 	}
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return &apiError{code: codeServiceUnavailable, message: "The service cannot complete the request.", cause: err}
+	return err
 }
 
 const contentType = "application/x-amz-json-1.1"
@@ -97,12 +84,12 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := ops[strings.TrimPrefix(target, targetPrefix)]
 	if r.Method != http.MethodPost || !strings.HasPrefix(target, targetPrefix) || !ok {
-		writeError(w, a.s, &apiError{code: codeUnknownOperation, message: "Unknown operation " + target})
+		a.writeError(w, r, awsproto.Errorf(awsproto.LogsUnknownOperation, "Unknown operation %s", target))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
-		writeError(w, a.s, &apiError{code: codeSerialization, message: "Could not read the request body."})
+		a.writeError(w, r, awsproto.Errorf(awsproto.LogsSerialization, "Could not read the request body."))
 		return
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -110,7 +97,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := op(a, r.Context(), body)
 	if err != nil {
-		writeError(w, a.s, err)
+		a.writeError(w, r, err)
 		return
 	}
 	if out == nil {
@@ -118,7 +105,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		writeError(w, a.s, err)
+		a.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)
@@ -127,27 +114,19 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// writeError renders an error the JSON 1.1 way: 400 for the caller's
-// faults, 500 for the service's, a body with __type and message.
-func writeError(w http.ResponseWriter, s *Store, err error) {
-	ae := storeError(err)
-	status := http.StatusBadRequest
-	if ae.code == codeServiceUnavailable {
-		status = http.StatusInternalServerError
-		s.log.Warn("logs request failed", "err", err)
+// writeError sends err to the client and logs the service's own failures
+// with their cause and the request id the client got.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = clientError(err)
+	if awsproto.AsError(err).Status() >= 500 {
+		a.s.log.Warn("logs request failed", "requestId", awsproto.RequestID(r.Context()), "err", err)
 	}
-	b, _ := json.Marshal(map[string]string{"__type": ae.code, "message": ae.message})
-	h := w.Header()
-	h["x-amzn-ErrorType"] = []string{ae.code}
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	w.Write(b)
+	protocol.WriteError(w, r, err)
 }
 
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return &apiError{code: codeSerialization, message: "Could not parse the request body: " + err.Error()}
+		return awsproto.Errorf(awsproto.LogsSerialization, "Could not parse the request body: %s", err)
 	}
 	return nil
 }
@@ -185,11 +164,11 @@ func groupFrom(name, ident string) (string, error) {
 		return "", invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
 	case ident != "":
 		if strings.HasPrefix(ident, "arn:") {
-			i := strings.Index(ident, ":log-group:")
-			if i < 0 {
+			l, err := arn.ParseLog(ident)
+			if err != nil || l.Stream != "" {
 				return "", invalid("Invalid logGroupIdentifier.")
 			}
-			name = strings.TrimSuffix(ident[i+len(":log-group:"):], ":*")
+			name = l.Group
 		} else {
 			name = ident
 		}
@@ -209,8 +188,8 @@ func checkLimit(limit *int32, max int32) (int, error) {
 	return int(*limit), nil
 }
 
-func (s *Store) groupARN(name string) string {
-	return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", s.cfg.Region, s.cfg.Account, name)
+func (s *Store) arns() arn.Scope {
+	return arn.Scope{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
 }
 
 // --- groups
@@ -300,8 +279,8 @@ func (a *api) describeLogGroups(ctx context.Context, body []byte) (any, error) {
 		if !strings.HasPrefix(name, in.Prefix) || !strings.Contains(strings.ToLower(name), pat) || (after != "" && name <= after) {
 			continue
 		}
-		o := logGroupOut{LogGroupName: name, CreationTime: g.meta.Created, ARN: a.s.groupARN(name) + ":*",
-			LogGroupARN: a.s.groupARN(name), LogGroupClass: "STANDARD"}
+		o := logGroupOut{LogGroupName: name, CreationTime: g.meta.Created, ARN: a.s.arns().LogGroup(name) + ":*",
+			LogGroupARN: a.s.arns().LogGroup(name), LogGroupClass: "STANDARD"}
 		if g.meta.Retention > 0 {
 			r := g.meta.Retention
 			o.RetentionInDays = &r
@@ -484,7 +463,7 @@ func (a *api) describeLogStreams(ctx context.Context, body []byte) (any, error) 
 			LogStreamName: m.Name, CreationTime: m.Created, FirstEventTimestamp: m.First,
 			LastEventTimestamp: m.Last, LastIngestionTime: m.LastIngest,
 			UploadSequenceToken: sequenceToken(0),
-			ARN:                 a.s.groupARN(gname) + ":log-stream:" + m.Name,
+			ARN:                 a.s.arns().LogStream(gname, m.Name),
 			StoredBytes:         0, // as AWS: no longer reported per stream
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -179,14 +180,10 @@ func (ls *layerState) visible(n int) *LayerVersion {
 }
 
 // LayerArn is the ARN of a layer (without a version).
-func (a ARNs) LayerArn(name string) string {
-	return "arn:" + a.Partition + ":lambda:" + a.Region + ":" + a.Account + ":layer:" + name
-}
+func (a ARNs) LayerArn(name string) string { return a.Scope().Layer(name) }
 
 // LayerVersionArn is the ARN of a layer version.
-func (a ARNs) LayerVersionArn(name string, n int) string {
-	return a.LayerArn(name) + ":" + strconv.Itoa(n)
-}
+func (a ARNs) LayerVersionArn(name string, n int) string { return a.Scope().LayerVersion(name, n) }
 
 func layerNotFound() *awsproto.Error {
 	return awsproto.Errorf(awsproto.ResourceNotFoundException, "The resource you requested does not exist.")
@@ -201,33 +198,23 @@ func (r *Registry) ParseLayerName(s string) (string, error) {
 	if isNameToken(s) {
 		return s, nil
 	}
-	if strings.HasPrefix(s, "arn:") {
-		p := strings.Split(s, ":")
-		if len(p) == 7 && p[2] == "lambda" && p[5] == "layer" && isNameToken(p[6]) && len(p[4]) == 12 && isDigits(p[4]) {
-			if p[1] != r.arns.Partition || p[3] != r.arns.Region || p[4] != r.arns.Account {
-				return "", layerNotFound()
-			}
-			return p[6], nil
+	if l, err := arn.ParseLayer(s); err == nil && l.Version == 0 {
+		if l.Scope != r.arns.Scope() {
+			return "", layerNotFound()
 		}
+		return l.Name, nil
 	}
 	return "", constraint(clip(s), "layerName", `Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+`)
 }
 
 // parseLayerVersionARN splits a layer version ARN of this account and region
 // into name and version; ok is false for any other ARN.
-func (r *Registry) parseLayerVersionARN(arn string) (name string, n int, ok bool) {
-	p := strings.Split(arn, ":")
-	if len(p) != 8 || p[0] != "arn" || p[2] != "lambda" || p[5] != "layer" || !isNameToken(p[6]) || !isDigits(p[7]) {
+func (r *Registry) parseLayerVersionARN(s string) (name string, n int, ok bool) {
+	l, err := arn.ParseLayer(s)
+	if err != nil || l.Version == 0 || l.Scope != r.arns.Scope() {
 		return "", 0, false
 	}
-	if p[1] != r.arns.Partition || p[3] != r.arns.Region || p[4] != r.arns.Account {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(p[7])
-	if err != nil {
-		return "", 0, false
-	}
-	return p[6], n, true
+	return l.Name, l.Version, true
 }
 
 // applyLayer puts one layer key into the view. The caller holds r.mu.
@@ -594,12 +581,12 @@ func validateStatementID(sid string) error {
 
 // layerPrincipal is a statement's Principal for a layer permission: "*",
 // an account id, or an ARN.
-func layerPrincipal(p string) (any, error) {
+func layerPrincipal(partition, p string) (any, error) {
 	switch {
 	case p == "*":
 		return "*", nil
-	case len(p) == 12 && isDigits(p):
-		return map[string]string{"AWS": "arn:aws:iam::" + p + ":root"}, nil
+	case arn.IsAccount(p):
+		return map[string]string{"AWS": arn.Scope{Partition: partition, Account: p}.Root()}, nil
 	case strings.HasPrefix(p, "arn:"):
 		return map[string]string{"AWS": p}, nil
 	}
@@ -674,7 +661,7 @@ func (r *Registry) AddLayerVersionPermission(ctx context.Context, layer, version
 	if in.Action != "lambda:GetLayerVersion" {
 		return "", "", constraint(clip(in.Action), "action", "Member must satisfy regular expression pattern: lambda:GetLayerVersion")
 	}
-	principal, err := layerPrincipal(in.Principal)
+	principal, err := layerPrincipal(r.arns.Partition, in.Principal)
 	if err != nil {
 		return "", "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 )
 
 // Ref names a function and, optionally, one of its qualifiers, as a caller
@@ -13,24 +14,23 @@ type Ref struct {
 	Qualifier string // "", "$LATEST", a version number or an alias name
 }
 
-// ARNs is how the registry spells ARNs for its region and account.
+// ARNs is how the registry spells ARNs for its region and account: the
+// arn package's Scope, with Lambda's own parsing of FunctionName members.
 type ARNs struct {
 	Partition string
 	Region    string
 	Account   string
 }
 
+// Scope is a as the arn package's Scope.
+func (a ARNs) Scope() arn.Scope { return arn.Scope(a) }
+
 // Function is the unqualified function ARN.
-func (a ARNs) Function(name string) string {
-	return "arn:" + a.Partition + ":lambda:" + a.Region + ":" + a.Account + ":function:" + name
-}
+func (a ARNs) Function(name string) string { return a.Scope().Function(name) }
 
 // Qualified is the ARN of a version or alias of a function.
 func (a ARNs) Qualified(name, qualifier string) string {
-	if qualifier == "" {
-		return a.Function(name)
-	}
-	return a.Function(name) + ":" + qualifier
+	return a.Scope().FunctionVersion(name, qualifier)
 }
 
 func isNameChar(c byte) bool {
@@ -112,15 +112,15 @@ func (a ARNs) ParseRef(s string, maxLen int) (Ref, error) {
 	parts := strings.Split(s, ":")
 	var region, account string
 	if parts[0] == "arn" {
-		// arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:Q]
-		if len(parts) < 7 || len(parts) > 8 || !strings.HasPrefix(parts[1], "aws") || parts[2] != "lambda" || parts[5] != "function" {
+		f, err := arn.ParseFunction(s)
+		if err != nil || !isRegion(f.Region) {
 			return Ref{}, invalid()
 		}
-		region, account = parts[3], parts[4]
-		if !isRegion(region) || len(account) != 12 || !isDigits(account) {
-			return Ref{}, invalid()
+		region, account = f.Region, f.Account
+		parts = append(parts[:0], f.Name)
+		if f.Qualifier != "" {
+			parts = append(parts, f.Qualifier)
 		}
-		parts = parts[6:]
 	} else if len(parts) >= 3 && parts[1] == "function" {
 		// ACCOUNT:function:NAME[:Q]
 		account = parts[0]

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/awsproto/arn"
 )
 
 // AddPermissionInput is the AddPermission request body. The qualifier comes
@@ -199,13 +200,11 @@ func (r *Registry) principal(p string) (any, error) {
 	switch {
 	case p == "*":
 		return "*", nil
-	case len(p) == 12 && isDigits(p):
-		return map[string]string{"AWS": "arn:" + r.arns.Partition + ":iam::" + p + ":root"}, nil
+	case arn.IsAccount(p):
+		return map[string]string{"AWS": arn.Scope{Partition: r.arns.Partition, Account: p}.Root()}, nil
 	case strings.HasPrefix(p, "arn:"):
 		// arn:PARTITION:(iam|sts)::ACCOUNT:RESOURCE
-		f := strings.SplitN(p, ":", 6)
-		if len(f) == 6 && strings.HasPrefix(f[1], "aws") && (f[2] == "iam" || f[2] == "sts") && f[3] == "" &&
-			len(f[4]) == 12 && isDigits(f[4]) && f[5] != "" {
+		if a, err := arn.Parse(p); err == nil && (a.Service == "iam" || a.Service == "sts") && a.Region == "" && arn.IsAccount(a.Account) {
 			return map[string]string{"AWS": p}, nil
 		}
 	case isServicePrincipal(p):
