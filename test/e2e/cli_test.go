@@ -183,8 +183,8 @@ func TestCLI(t *testing.T) {
 	c.fail("ResourceConflictException", create...)
 	c.fail("ResourceNotFoundException", "lambda", "get-function", "--function-name", "cli-missing")
 	c.fail("ResourceNotFoundException", "lambda", "get-function-configuration", "--function-name", "cli-fn", "--qualifier", "42")
-	c.fail("ValidationException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
-		"--runtime", "cobol85", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
+	c.fail("InvalidParameterValueException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
+		"--runtime", "python2.99", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
 	c.fail("InvalidParameterValueException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
 		"--runtime", "python2.7", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
 	c.fail("ValidationException", "lambda", "update-function-configuration", "--function-name", "cli-fn", "--timeout", "901")
