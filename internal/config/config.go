@@ -137,18 +137,18 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs := flag.NewFlagSet("kumo server", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	var b binder
-	b.str(fs, &c.Listen, "listen", "KUMO_LISTEN", DefaultListen, "address of the API and HTTP edge")
-	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "directory holding all state; it survives restarts")
-	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "AWS region this server presents")
-	b.str(fs, &c.AccountID, "account-id", "KUMO_ACCOUNT_ID", DefaultAccountID, "12-digit AWS account id used in ARNs")
+	b.str(fs, &c.Listen, "listen", "KUMO_LISTEN", DefaultListen, "`address` of the API and HTTP edge")
+	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "`directory` holding all state; it survives restarts")
+	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "AWS `region` this server presents")
+	b.str(fs, &c.AccountID, "account-id", "KUMO_ACCOUNT_ID", DefaultAccountID, "12-digit AWS account `id` used in ARNs")
 	b.bind(fs, "insecure-no-auth", "KUMO_INSECURE_NO_AUTH", (*boolValue)(&c.AuthDisabled), "accept unsigned requests as the account root: throwaway local use only")
-	b.bind(fs, "fsync", "KUMO_FSYNC", &c.Fsync, `store sync policy: "always" (fsync before acknowledging a write) or "interval"`)
-	b.bind(fs, "account-concurrency", "KUMO_ACCOUNT_CONCURRENCY", intValue(&c.AccountConcurrency, DefaultAccountConcurrency), "account concurrent executions limit")
-	b.bind(fs, "log-level", "KUMO_LOG_LEVEL", &c.LogLevel, "debug, info, warn or error")
-	b.bind(fs, "sandbox", "KUMO_SANDBOX", &c.Sandbox, `sandbox driver: "auto" (linux when possible), "linux" (isolated; needs root) or "process" (NOT isolated)`)
-	b.bind(fs, "keep-alive", "KUMO_KEEP_ALIVE", durationValue(&c.KeepAlive, DefaultKeepAlive), "how long an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet")
-	b.bind(fs, "keep-alive-policy", "KUMO_KEEP_ALIVE_POLICY", &c.KeepAlivePolicy, `"hybrid" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or "fixed" (--keep-alive for every sandbox)`)
-	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
+	b.bind(fs, "fsync", "KUMO_FSYNC", &c.Fsync, "store sync `policy`: \"always\" (fsync before acknowledging a write) or \"interval\"")
+	b.bind(fs, "account-concurrency", "KUMO_ACCOUNT_CONCURRENCY", intValue(&c.AccountConcurrency, DefaultAccountConcurrency), "account concurrent executions `limit`")
+	b.bind(fs, "log-level", "KUMO_LOG_LEVEL", &c.LogLevel, "`level`: debug, info, warn or error")
+	b.bind(fs, "sandbox", "KUMO_SANDBOX", &c.Sandbox, "sandbox `driver`: \"auto\" (linux when possible), \"linux\" (isolated; needs root) or \"process\" (NOT isolated)")
+	b.bind(fs, "keep-alive", "KUMO_KEEP_ALIVE", durationValue(&c.KeepAlive, DefaultKeepAlive), "how long (a `duration`) an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet")
+	b.bind(fs, "keep-alive-policy", "KUMO_KEEP_ALIVE_POLICY", &c.KeepAlivePolicy, "`policy`: \"hybrid\" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or \"fixed\" (--keep-alive for every sandbox)")
+	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -306,10 +306,10 @@ func ParseClient(name string, args []string, getenv func(string) string, usage i
 	fs.SetOutput(usage)
 	var b binder
 	var listen string
-	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "the server's data dir")
-	b.str(fs, &listen, "listen", "KUMO_LISTEN", DefaultListen, "the server's listen address; --endpoint wins")
-	b.str(fs, &c.Endpoint, "endpoint", "", "", `the server's URL (default "http://" and the listen address)`)
-	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "the server's region")
+	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "the server's data `directory`")
+	b.str(fs, &listen, "listen", "KUMO_LISTEN", DefaultListen, "the server's listen `address`; --endpoint wins")
+	b.str(fs, &c.Endpoint, "endpoint", "", "", "the server's `URL` (default: http:// and the listen address)")
+	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "the server's `region`")
 	if err := fs.Parse(args); err != nil {
 		return Client{}, err
 	}
