@@ -1,9 +1,3 @@
-// Package config turns flags and environment into a validated server
-// configuration. Flags win over environment variables, which win over the
-// defaults. It is the only package that reads KUMO_* variables: everything
-// else is handed a Config. A value that does not parse or is out of range is
-// refused with an error naming the flag or variable it came from, never
-// replaced by a default.
 package config
 
 import (
