@@ -33,12 +33,12 @@ import (
 // Run starts the server and blocks until ctx is done, then shuts it down.
 // ready, if not nil, is called with the listening address once the server
 // answers requests.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(string) string, ready func(addr string)) error {
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	sync := natsd.SyncAlways
-	if cfg.Fsync == "interval" {
+	if cfg.Fsync == config.FsyncInterval {
 		sync = natsd.SyncInterval
 	}
 	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log})
@@ -69,11 +69,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
-	interpreters, err := runtimes.ParseInterpreters(getenv("KUMO_RUNTIME_INTERPRETERS"))
-	if err != nil {
-		return err
-	}
-	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: interpreters})
+	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: cfg.RuntimeInterpreters})
 	if err != nil {
 		return fmt.Errorf("runtimes: %w", err)
 	}
@@ -119,10 +115,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		}
 		return out
 	}))
-	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal")}
-	if err := asyncq.FromEnv(getenv, &asyncCfg); err != nil {
-		return err
-	}
+	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
+		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait}
 	queue, err := asyncq.Open(ctx, nc, asyncCfg)
 	if err != nil {
 		return err
@@ -146,7 +140,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		log.Warn("authentication is OFF (--insecure-no-auth): every request is accepted as the account root; use this for throwaway local work only")
 	} else {
 		var generated bool
-		creds, generated, err = LoadCredentials(cfg.DataDir, getenv)
+		creds, generated, err = LoadCredentials(cfg.DataDir, cfg.Root)
 		if err != nil {
 			return fmt.Errorf("root credentials: %w", err)
 		}
@@ -180,9 +174,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	isReady.Store(true)
 	addr := ln.Addr().String()
 	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir)
-	if !cfg.AuthDisabled {
-		log.Info("to use it: eval \"$(kumo env --data-dir " + shellQuote(cfg.DataDir) + " --endpoint http://" + addr + ")\" then aws lambda list-functions")
-	}
+	log.Info("to use it: eval \"$(kumo env --data-dir " + shellQuote(cfg.DataDir) + " --endpoint http://" + addr + ")\" then aws lambda list-functions")
 	if ready != nil {
 		ready(addr)
 	}

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+
+	"github.com/kumo-run/kumo/internal/config"
 )
 
 // Credentials are the root access key pair that signs requests.
@@ -21,36 +23,40 @@ type Credentials struct {
 // credentials, mode 0600.
 const CredentialsFile = "root-credentials.json"
 
-// LoadCredentials returns the root credentials: from KUMO_ROOT_ACCESS_KEY_ID
-// and KUMO_ROOT_SECRET_ACCESS_KEY when both are set, else from the data
-// dir's credentials file, generating it on first use. generated reports
-// whether this call created the file.
-func LoadCredentials(dataDir string, getenv func(string) string) (c Credentials, generated bool, err error) {
-	id, secret := getenv("KUMO_ROOT_ACCESS_KEY_ID"), getenv("KUMO_ROOT_SECRET_ACCESS_KEY")
-	if id != "" || secret != "" {
-		if id == "" || secret == "" {
-			return c, false, errors.New("set both KUMO_ROOT_ACCESS_KEY_ID and KUMO_ROOT_SECRET_ACCESS_KEY, or neither")
-		}
-		return Credentials{AccessKeyID: id, SecretAccessKey: secret}, false, nil
+// LoadCredentials returns the root credentials: the ones the environment
+// chose (config.Config.Root) when set, else the data dir's credentials file,
+// generating it on first use. generated reports whether this call created
+// the file.
+func LoadCredentials(dataDir string, fixed config.RootCredentials) (c Credentials, generated bool, err error) {
+	if fixed.AccessKeyID != "" {
+		return Credentials{AccessKeyID: fixed.AccessKeyID, SecretAccessKey: fixed.SecretAccessKey}, false, nil
 	}
-	path := filepath.Join(dataDir, CredentialsFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return c, false, fmt.Errorf("%s is not a valid credentials file; remove it to generate new credentials", path)
-		}
-		return c, false, nil
-	}
+	c, err = ReadCredentials(dataDir)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, false, err
 	}
 	c = Credentials{AccessKeyID: "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
 		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
-	b, _ = json.MarshalIndent(c, "", "  ")
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := writeFileAtomic(filepath.Join(dataDir, CredentialsFile), append(b, '\n'), 0o600); err != nil {
 		return c, false, err
 	}
 	return c, true, nil
+}
+
+// ReadCredentials reads the data dir's credentials file; the error wraps
+// fs.ErrNotExist when there is none.
+func ReadCredentials(dataDir string) (Credentials, error) {
+	var c Credentials
+	path := filepath.Join(dataDir, CredentialsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return Credentials{}, fmt.Errorf("%s is not a valid credentials file; remove it to generate new credentials", path)
+	}
+	return c, nil
 }
 
 // loadKey returns a 32-byte secret kept in the data dir, creating it once.

@@ -26,12 +26,12 @@ func pickDriver(cfg config.Config, log *slog.Logger) (sandbox.Driver, error) {
 		Logger:       log,
 	})
 	switch cfg.Sandbox {
-	case "linux":
+	case config.SandboxLinux:
 		if err := ld.Available(); err != nil {
 			return nil, fmt.Errorf("--sandbox linux: %w", err)
 		}
 		return ld, nil
-	case "process":
+	case config.SandboxProcess:
 		return process.New(log), nil
 	}
 	if err := ld.Available(); err != nil {

@@ -1,9 +1,7 @@
-// Package config turns flags and environment into a validated server
-// configuration. Flags win over environment variables, which win over the
-// defaults.
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/keepalive"
+	"github.com/kumo-run/kumo/internal/runtimes"
 )
 
 // Config is the server's configuration.
@@ -25,116 +24,250 @@ type Config struct {
 	// AuthDisabled turns SigV4 verification off: any request is accepted
 	// as the account's root. For throwaway local use only.
 	AuthDisabled bool
-	// Fsync is the store's sync policy: "always" or "interval".
-	Fsync string
+	// Fsync is the store's sync policy.
+	Fsync Fsync
 	// AccountConcurrency is the account's concurrent executions limit.
 	AccountConcurrency int
-	LogLevel           string
-	// Sandbox is the sandbox driver: "auto" (linux when it can run,
-	// else process), "linux" or "process".
-	Sandbox string
+	LogLevel           LogLevel
+	// Sandbox is the sandbox driver.
+	Sandbox SandboxDriver
 	// KeepAlive is how long an idle sandbox is kept warm: always under
 	// the fixed policy, and under the hybrid one for functions whose
 	// invocation pattern it has not learned.
-	KeepAlive time.Duration
-	// KeepAlivePolicy is "hybrid" (learn each function version's idle
-	// times, unload early and pre-warm) or "fixed" (KeepAlive for all).
-	KeepAlivePolicy string
+	KeepAlive       time.Duration
+	KeepAlivePolicy KeepAlivePolicy
 	// MemoryBudgetMB bounds the sum of MemorySize of this node's
 	// sandboxes; 0 means three quarters of the machine's memory.
 	MemoryBudgetMB int
+
+	// Root holds the root credentials chosen with KUMO_ROOT_ACCESS_KEY_ID
+	// and KUMO_ROOT_SECRET_ACCESS_KEY; zero when they are not set, and the
+	// server then generates its own into the data dir.
+	Root RootCredentials
+	// RuntimeInterpreters maps a runtime id to the interpreter that runs
+	// it (KUMO_RUNTIME_INTERPRETERS="python3.12=/opt/py/bin/python3.12,…"),
+	// overriding the ones found on the host.
+	RuntimeInterpreters map[string]string
+	// AsyncRetryDelays are the waits before the retries of an
+	// asynchronous invocation's function error (KUMO_ASYNC_RETRY_DELAYS,
+	// "200ms,400ms"); nil for Lambda's.
+	AsyncRetryDelays []time.Duration
+	// AsyncAckWait is how long a delivered asynchronous event may go
+	// without a heartbeat before it is handed out again
+	// (KUMO_ASYNC_ACK_WAIT); 0 for the queue's default.
+	AsyncAckWait time.Duration
+}
+
+// RootCredentials is an access key pair given in the environment.
+type RootCredentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
 }
 
 // Defaults.
 const (
-	DefaultListen    = "127.0.0.1:9070"
-	DefaultDataDir   = "kumo-data"
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "000000000000"
+	DefaultListen             = "127.0.0.1:9070"
+	DefaultDataDir            = "kumo-data"
+	DefaultRegion             = "us-east-1"
+	DefaultAccountID          = "000000000000"
+	DefaultFsync              = FsyncAlways
+	DefaultAccountConcurrency = 1000
+	DefaultLogLevel           = LogInfo
+	DefaultSandbox            = SandboxAuto
+	DefaultKeepAlive          = 10 * time.Minute
+	DefaultKeepAlivePolicy    = KeepAliveHybrid
 )
+
+// Limits Validate enforces.
+const (
+	MinAccountConcurrency = 100
+	MinMemoryBudgetMB     = 128
+	MinKeepAlive          = time.Second
+	MinAsyncAckWait       = time.Second
+)
+
+// Environment variables that have no flag.
+const (
+	EnvRootAccessKeyID     = "KUMO_ROOT_ACCESS_KEY_ID"
+	EnvRootSecretAccessKey = "KUMO_ROOT_SECRET_ACCESS_KEY"
+	EnvRuntimeInterpreters = "KUMO_RUNTIME_INTERPRETERS"
+	EnvAsyncRetryDelays    = "KUMO_ASYNC_RETRY_DELAYS"
+	EnvAsyncAckWait        = "KUMO_ASYNC_ACK_WAIT"
+)
+
+// Error is a setting Parse refused. It names the flag, the environment
+// variable when the value came from there, and why.
+type Error struct {
+	Flag   string // without dashes, "memory-budget"; empty for a variable without a flag
+	Env    string // "KUMO_MEMORY_BUDGET" when the value came from the environment
+	Value  string // as given; empty for secrets
+	Reason string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Env != "" {
+		b.WriteString(e.Env)
+		if e.Value != "" {
+			fmt.Fprintf(&b, "=%q", e.Value)
+		}
+		if e.Flag != "" {
+			fmt.Fprintf(&b, " (--%s)", e.Flag)
+		}
+	} else {
+		fmt.Fprintf(&b, "--%s %q", e.Flag, e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
 
 // Parse reads the server subcommand's flags from args, with defaults taken
 // from the KUMO_* environment variables getenv returns.
 func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
+	c := Config{
+		Fsync: DefaultFsync, LogLevel: DefaultLogLevel, Sandbox: DefaultSandbox, KeepAlivePolicy: DefaultKeepAlivePolicy,
 	}
 	fs := flag.NewFlagSet("kumo server", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	var c Config
-	fs.StringVar(&c.Listen, "listen", env("KUMO_LISTEN", DefaultListen), "address of the API and HTTP edge (env KUMO_LISTEN)")
-	fs.StringVar(&c.DataDir, "data-dir", env("KUMO_DATA_DIR", DefaultDataDir), "directory holding all state; it survives restarts (env KUMO_DATA_DIR)")
-	fs.StringVar(&c.Region, "region", env("KUMO_REGION", DefaultRegion), "AWS region this server presents (env KUMO_REGION)")
-	fs.StringVar(&c.AccountID, "account-id", env("KUMO_ACCOUNT_ID", DefaultAccountID), "12-digit AWS account id used in ARNs (env KUMO_ACCOUNT_ID)")
-	fs.BoolVar(&c.AuthDisabled, "insecure-no-auth", env("KUMO_INSECURE_NO_AUTH", "") == "1", "accept unsigned requests as the account root: throwaway local use only (env KUMO_INSECURE_NO_AUTH=1)")
-	fs.StringVar(&c.Fsync, "fsync", env("KUMO_FSYNC", "always"), `store sync policy: "always" (fsync before acknowledging a write) or "interval" (env KUMO_FSYNC)`)
-	conc, _ := strconv.Atoi(env("KUMO_ACCOUNT_CONCURRENCY", "1000"))
-	fs.IntVar(&c.AccountConcurrency, "account-concurrency", conc, "account concurrent executions limit (env KUMO_ACCOUNT_CONCURRENCY)")
-	fs.StringVar(&c.LogLevel, "log-level", env("KUMO_LOG_LEVEL", "info"), "debug, info, warn or error (env KUMO_LOG_LEVEL)")
-	fs.StringVar(&c.Sandbox, "sandbox", env("KUMO_SANDBOX", "auto"), `sandbox driver: "auto" (linux when possible), "linux" (isolated; needs root) or "process" (NOT isolated) (env KUMO_SANDBOX)`)
-	keepAlive, err := time.ParseDuration(env("KUMO_KEEP_ALIVE", "10m"))
-	if err != nil {
-		return Config{}, fmt.Errorf("KUMO_KEEP_ALIVE: %v", err)
+	var b binder
+	b.str(fs, &c.Listen, "listen", "KUMO_LISTEN", DefaultListen, "`address` of the API and HTTP edge")
+	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "`directory` holding all state; it survives restarts")
+	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "AWS `region` this server presents")
+	b.str(fs, &c.AccountID, "account-id", "KUMO_ACCOUNT_ID", DefaultAccountID, "12-digit AWS account `id` used in ARNs")
+	b.bind(fs, "insecure-no-auth", "KUMO_INSECURE_NO_AUTH", (*boolValue)(&c.AuthDisabled), "accept unsigned requests as the account root: throwaway local use only")
+	b.bind(fs, "fsync", "KUMO_FSYNC", &c.Fsync, "store sync `policy`: \"always\" (fsync before acknowledging a write) or \"interval\"")
+	b.bind(fs, "account-concurrency", "KUMO_ACCOUNT_CONCURRENCY", intValue(&c.AccountConcurrency, DefaultAccountConcurrency), "account concurrent executions `limit`")
+	b.bind(fs, "log-level", "KUMO_LOG_LEVEL", &c.LogLevel, "`level`: debug, info, warn or error")
+	b.bind(fs, "sandbox", "KUMO_SANDBOX", &c.Sandbox, "sandbox `driver`: \"auto\" (linux when possible), \"linux\" (isolated; needs root) or \"process\" (NOT isolated)")
+	b.bind(fs, "keep-alive", "KUMO_KEEP_ALIVE", durationValue(&c.KeepAlive, DefaultKeepAlive), "how long (a `duration`) an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet")
+	b.bind(fs, "keep-alive-policy", "KUMO_KEEP_ALIVE_POLICY", &c.KeepAlivePolicy, "`policy`: \"hybrid\" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or \"fixed\" (--keep-alive for every sandbox)")
+	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nEnvironment only:\n"+
+			"  %s, %s\n\troot credentials (default: generated into the data dir)\n"+
+			"  %s\n\tinterpreters for runtimes, \"python3.12=/opt/py/bin/python3.12,nodejs22.x=/usr/bin/node\"\n"+
+			"  %s\n\twaits before retrying a failed asynchronous invocation, \"1m,2m\"\n"+
+			"  %s\n\tredelivery wait of an asynchronous event without a heartbeat, \"30s\"\n",
+			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait)
 	}
-	fs.DurationVar(&c.KeepAlive, "keep-alive", keepAlive, "how long an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet (env KUMO_KEEP_ALIVE)")
-	fs.StringVar(&c.KeepAlivePolicy, "keep-alive-policy", env("KUMO_KEEP_ALIVE_POLICY", "hybrid"), `"hybrid" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or "fixed" (--keep-alive for every sandbox) (env KUMO_KEEP_ALIVE_POLICY)`)
-	budget, _ := strconv.Atoi(env("KUMO_MEMORY_BUDGET", "0"))
-	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", budget, "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (default: 3/4 of the machine) (env KUMO_MEMORY_BUDGET)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	return c, c.Validate()
+	fromEnv, err := b.applyEnv(fs, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.parseEnvOnly(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Flag != "" && e.Env == "" {
+			e.Env = fromEnv[e.Flag]
+		}
+		return Config{}, err
+	}
+	return c, nil
 }
 
-// Validate checks every field.
+// parseEnvOnly reads the settings that have no flag.
+func (c *Config) parseEnvOnly(getenv func(string) string) error {
+	c.Root = RootCredentials{AccessKeyID: getenv(EnvRootAccessKeyID), SecretAccessKey: getenv(EnvRootSecretAccessKey)}
+	if (c.Root.AccessKeyID == "") != (c.Root.SecretAccessKey == "") {
+		return &Error{Env: EnvRootAccessKeyID, Reason: "set both " + EnvRootAccessKeyID + " and " + EnvRootSecretAccessKey + ", or neither"}
+	}
+	if s := getenv(EnvRuntimeInterpreters); s != "" {
+		m, err := runtimes.ParseInterpreters(s)
+		if err != nil {
+			return &Error{Env: EnvRuntimeInterpreters, Value: s, Reason: err.Error()}
+		}
+		c.RuntimeInterpreters = m
+	}
+	if s := getenv(EnvAsyncRetryDelays); s != "" {
+		ds, err := parseDurations(s)
+		if err != nil {
+			return &Error{Env: EnvAsyncRetryDelays, Value: s, Reason: err.Error()}
+		}
+		c.AsyncRetryDelays = ds
+	}
+	if s := getenv(EnvAsyncAckWait); s != "" {
+		d, err := parseDuration(s)
+		if err != nil {
+			return &Error{Env: EnvAsyncAckWait, Value: s, Reason: err.Error()}
+		}
+		c.AsyncAckWait = d
+	}
+	return nil
+}
+
+// parseDurations parses comma-separated durations, none negative.
+func parseDurations(s string) ([]time.Duration, error) {
+	var ds []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		d, err := parseDuration(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", f, err)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("%q: must not be negative", f)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// Validate checks every field; it makes DataDir absolute. Its errors are
+// *Error.
 func (c *Config) Validate() error {
+	bad := func(flag string, value any, format string, args ...any) error {
+		return &Error{Flag: flag, Value: fmt.Sprint(value), Reason: fmt.Sprintf(format, args...)}
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("--listen %q: %v", c.Listen, err)
+		return bad("listen", c.Listen, "%v", err)
 	}
 	if c.DataDir == "" {
-		return fmt.Errorf("--data-dir must not be empty")
+		return bad("data-dir", c.DataDir, "must not be empty")
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
-		return fmt.Errorf("--data-dir %q: %v", c.DataDir, err)
+		return bad("data-dir", c.DataDir, "%v", err)
 	}
 	c.DataDir = abs
 	if !validRegion(c.Region) {
-		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
+		return bad("region", c.Region, "is not a region name like us-east-1")
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
-		return fmt.Errorf("--account-id %q must be 12 digits", c.AccountID)
+		return bad("account-id", c.AccountID, "must be 12 digits")
 	}
-	if c.Fsync != "always" && c.Fsync != "interval" {
-		return fmt.Errorf(`--fsync %q must be "always" or "interval"`, c.Fsync)
+	if _, err := ParseFsync(string(c.Fsync)); err != nil {
+		return bad("fsync", c.Fsync, "%v", err)
 	}
-	if c.AccountConcurrency < 100 {
-		return fmt.Errorf("--account-concurrency %d must be at least 100", c.AccountConcurrency)
+	if c.AccountConcurrency < MinAccountConcurrency {
+		return bad("account-concurrency", c.AccountConcurrency, "must be at least %d", MinAccountConcurrency)
 	}
-	switch c.Sandbox {
-	case "auto", "linux", "process":
-	default:
-		return fmt.Errorf(`--sandbox %q must be "auto", "linux" or "process"`, c.Sandbox)
+	if _, err := ParseSandboxDriver(string(c.Sandbox)); err != nil {
+		return bad("sandbox", c.Sandbox, "%v", err)
 	}
-	if c.MemoryBudgetMB != 0 && c.MemoryBudgetMB < 128 {
-		return fmt.Errorf("--memory-budget %d must be at least 128 (MB), or 0 for the default", c.MemoryBudgetMB)
+	if c.MemoryBudgetMB != 0 && c.MemoryBudgetMB < MinMemoryBudgetMB {
+		return bad("memory-budget", c.MemoryBudgetMB, "must be at least %d (MB), or 0 for the default", MinMemoryBudgetMB)
 	}
-	if c.KeepAlive < time.Second {
-		return fmt.Errorf("--keep-alive %s must be at least 1s", c.KeepAlive)
+	if c.KeepAlive < MinKeepAlive {
+		return bad("keep-alive", c.KeepAlive, "must be at least %s", MinKeepAlive)
 	}
-	if c.KeepAlivePolicy != "hybrid" && c.KeepAlivePolicy != "fixed" {
-		return fmt.Errorf(`--keep-alive-policy %q must be "hybrid" or "fixed"`, c.KeepAlivePolicy)
+	if _, err := ParseKeepAlivePolicy(string(c.KeepAlivePolicy)); err != nil {
+		return bad("keep-alive-policy", c.KeepAlivePolicy, "%v", err)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	if _, err := ParseLogLevel(string(c.LogLevel)); err != nil {
+		return bad("log-level", c.LogLevel, "%v", err)
+	}
+	if c.AsyncAckWait != 0 && c.AsyncAckWait < MinAsyncAckWait {
+		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}
 	}
 	return nil
 }
@@ -143,10 +276,57 @@ func (c *Config) Validate() error {
 // --keep-alive choose. The hybrid policy falls back to --keep-alive, without
 // pre-warming, for functions whose pattern it has not learned.
 func (c *Config) NewKeepAlivePolicy() keepalive.Policy {
-	if c.KeepAlivePolicy == "fixed" {
+	if c.KeepAlivePolicy == KeepAliveFixed {
 		return keepalive.Fixed{Idle: c.KeepAlive}
 	}
 	return keepalive.NewHybrid(keepalive.HybridConfig{Fallback: c.KeepAlive})
+}
+
+// Client is what the client subcommands (kumo env) need to reach a
+// server: where it listens, where its data dir is, and the root
+// credentials from the environment, if any.
+type Client struct {
+	DataDir  string
+	Endpoint string
+	Region   string
+	Root     RootCredentials
+}
+
+// ParseClient reads a client subcommand's flags from args, with defaults
+// taken from the same KUMO_* variables the server reads.
+func ParseClient(name string, args []string, getenv func(string) string, usage io.Writer) (Client, error) {
+	var c Client
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var b binder
+	var listen string
+	b.str(fs, &c.DataDir, "data-dir", "KUMO_DATA_DIR", DefaultDataDir, "the server's data `directory`")
+	b.str(fs, &listen, "listen", "KUMO_LISTEN", DefaultListen, "the server's listen `address`; --endpoint wins")
+	b.str(fs, &c.Endpoint, "endpoint", "", "", "the server's `URL` (default: http:// and the listen address)")
+	b.str(fs, &c.Region, "region", "KUMO_REGION", DefaultRegion, "the server's `region`")
+	if err := fs.Parse(args); err != nil {
+		return Client{}, err
+	}
+	if fs.NArg() > 0 {
+		return Client{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if _, err := b.applyEnv(fs, getenv); err != nil {
+		return Client{}, err
+	}
+	if c.Endpoint == "" {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			return Client{}, &Error{Flag: "listen", Value: listen, Reason: err.Error()}
+		}
+		c.Endpoint = "http://" + listen
+	}
+	if !validRegion(c.Region) {
+		return Client{}, &Error{Flag: "region", Value: c.Region, Reason: "is not a region name like us-east-1"}
+	}
+	c.Root = RootCredentials{AccessKeyID: getenv(EnvRootAccessKeyID), SecretAccessKey: getenv(EnvRootSecretAccessKey)}
+	if (c.Root.AccessKeyID == "") != (c.Root.SecretAccessKey == "") {
+		return Client{}, &Error{Env: EnvRootAccessKeyID, Reason: "set both " + EnvRootAccessKeyID + " and " + EnvRootSecretAccessKey + ", or neither"}
+	}
+	return c, nil
 }
 
 // validRegion matches [a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d.
@@ -165,4 +345,112 @@ func validRegion(s string) bool {
 		}
 	}
 	return true
+}
+
+// binder registers flags together with the environment variable each one
+// falls back to.
+type binder struct {
+	env map[string]string // flag name → variable
+}
+
+func (b *binder) bind(fs *flag.FlagSet, name, env string, v flag.Value, usage string) {
+	if env != "" {
+		if b.env == nil {
+			b.env = map[string]string{}
+		}
+		b.env[name] = env
+		usage += " (env " + env + ")"
+	}
+	fs.Var(v, name, usage)
+}
+
+func (b *binder) str(fs *flag.FlagSet, p *string, name, env, def, usage string) {
+	*p = def
+	b.bind(fs, name, env, (*stringValue)(p), usage)
+}
+
+// applyEnv sets every flag not given on the command line from its
+// variable, when that is set, and returns the flags so set with their
+// variables.
+func (b *binder) applyEnv(fs *flag.FlagSet, getenv func(string) string) (map[string]string, error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fromEnv := map[string]string{}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := b.env[f.Name]
+		if err != nil || env == "" || given[f.Name] {
+			return
+		}
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		if serr := f.Value.Set(v); serr != nil {
+			err = &Error{Flag: f.Name, Env: env, Value: v, Reason: serr.Error()}
+			return
+		}
+		fromEnv[f.Name] = env
+	})
+	return fromEnv, err
+}
+
+type stringValue string
+
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+func (s *stringValue) String() string     { return string(*s) }
+
+type boolValue bool
+
+func (b *boolValue) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New(`must be true or false (1 or 0)`)
+	}
+	*b = boolValue(x)
+	return nil
+}
+func (b *boolValue) String() string   { return strconv.FormatBool(bool(*b)) }
+func (b *boolValue) IsBoolFlag() bool { return true }
+
+type intVal int
+
+func intValue(p *int, def int) *intVal {
+	*p = def
+	return (*intVal)(p)
+}
+
+func (i *intVal) Set(v string) error {
+	x, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New("must be a whole number")
+	}
+	*i = intVal(x)
+	return nil
+}
+func (i *intVal) String() string { return strconv.Itoa(int(*i)) }
+
+type durationVal time.Duration
+
+func durationValue(p *time.Duration, def time.Duration) *durationVal {
+	*p = def
+	return (*durationVal)(p)
+}
+
+func (d *durationVal) Set(v string) error {
+	x, err := parseDuration(v)
+	if err != nil {
+		return err
+	}
+	*d = durationVal(x)
+	return nil
+}
+func (d *durationVal) String() string { return time.Duration(*d).String() }
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New(`must be a duration such as "90s" or "10m"`)
+	}
+	return d, nil
 }

@@ -114,11 +114,38 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
-// maxItems parses the MaxItems query parameter (1–10000, default def).
-func maxItems(r *http.Request, def int) (int, error) {
+// Maximum lengths of the shapes of the {FunctionName} path member in the
+// Lambda model (botocore lambda/2015-03-31/service-2.json). Each operation
+// passes the one its input shape names.
+const (
+	// functionName is the FunctionName and UnqualifiedFunctionName
+	// shapes: a name, a partial ARN or a full ARN, up to 140 characters.
+	functionName = 140
+	// namespacedFunctionName is the NamespacedFunctionName shape (up to
+	// 256 characters; 170 in earlier models).
+	namespacedFunctionName = 256
+)
+
+// Largest MaxItems of the list operations, by the model's shapes, and the
+// page size when a request gives none.
+const (
+	// listItems is MaxListItems (ListFunctions, ListVersionsByFunction,
+	// ListAliases).
+	listItems = 10000
+	// fiftyItems is MaxLayerListItems, MaxItems,
+	// MaxFunctionEventInvokeConfigListItems and
+	// MaxProvisionedConcurrencyConfigListItems.
+	fiftyItems = 50
+	// defaultPageSize is the page size when MaxItems is absent.
+	defaultPageSize = 50
+)
+
+// maxItems parses the MaxItems query parameter: 1 to limit, the largest
+// value of the operation's shape; defaultPageSize when absent.
+func maxItems(r *http.Request, limit int) (int, error) {
 	s := r.URL.Query().Get("MaxItems")
 	if s == "" {
-		return def, nil
+		return min(defaultPageSize, limit), nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -127,14 +154,15 @@ func maxItems(r *http.Request, def int) (int, error) {
 	if n < 1 {
 		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	}
-	if n > 10000 {
-		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 10000", n)
+	if n > limit {
+		return 0, awsproto.Errorf(awsproto.ValidationException, "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to %d", n, limit)
 	}
 	return n, nil
 }
 
 // ref parses the {FunctionName} path member and the Qualifier query
-// parameter. maxLen is 140 (FunctionName) or 256 (NamespacedFunctionName).
+// parameter. maxLen is the operation's name shape: functionName or
+// namespacedFunctionName.
 func (a *API) ref(r *http.Request, maxLen int) (registry.Ref, error) {
 	ref, err := a.arns.ParseRef(r.PathValue("FunctionName"), maxLen)
 	if err != nil {

@@ -23,19 +23,19 @@ func (a *API) routesAsync() {
 }
 
 func (a *API) putEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	return respondBody(w, r, a, 140, http.StatusOK, a.reg.PutEventInvokeConfig)
+	return respondBody(w, r, a, namespacedFunctionName, http.StatusOK, a.reg.PutEventInvokeConfig)
 }
 
 func (a *API) updateEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	return respondBody(w, r, a, 140, http.StatusOK, a.reg.UpdateEventInvokeConfig)
+	return respondBody(w, r, a, namespacedFunctionName, http.StatusOK, a.reg.UpdateEventInvokeConfig)
 }
 
 func (a *API) getEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	return respond(w, r, a, 140, http.StatusOK, a.reg.GetEventInvokeConfig)
+	return respond(w, r, a, namespacedFunctionName, http.StatusOK, a.reg.GetEventInvokeConfig)
 }
 
 func (a *API) deleteEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, r, a, 140, a.reg.DeleteEventInvokeConfig)
+	return noContent(w, r, a, namespacedFunctionName, a.reg.DeleteEventInvokeConfig)
 }
 
 type listEventInvokeConfigsOutput struct {
@@ -44,11 +44,11 @@ type listEventInvokeConfigsOutput struct {
 }
 
 func (a *API) listEventInvokeConfigs(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, fiftyItems)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request) error {
 	if a.invoker == nil {
 		return awsproto.Errorf(awsproto.ServiceException, "Invoke is not available on this server.")
 	}
-	ref, err := a.ref(r, 170)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}

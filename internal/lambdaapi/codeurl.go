@@ -17,12 +17,16 @@ import (
 // query, the way GetFunction's Code.Location is a presigned S3 URL on AWS.
 const CodePath = "/kumo/code/"
 
+// DefaultCodeURLTTL is how long a code download link stays valid, as
+// GetFunction's presigned links on AWS do.
+const DefaultCodeURLTTL = 10 * time.Minute
+
 // CodeURLs signs and serves the code download links. The links need no
 // other authentication: whoever may call GetFunction may hand one on.
 type CodeURLs struct {
 	Key  []byte // HMAC key, secret, stable across restarts
 	Code store.Blobs
-	TTL  time.Duration // 10 minutes when zero
+	TTL  time.Duration // DefaultCodeURLTTL when zero
 	Now  func() time.Time
 }
 
@@ -45,7 +49,7 @@ func (c *CodeURLs) now() time.Time {
 func (c *CodeURLs) URL(r *http.Request, blob string) string {
 	ttl := c.TTL
 	if ttl == 0 {
-		ttl = 10 * time.Minute
+		ttl = DefaultCodeURLTTL
 	}
 	exp := c.now().Add(ttl).Unix()
 	scheme := "http"

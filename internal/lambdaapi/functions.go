@@ -37,7 +37,7 @@ type getFunctionOutput struct {
 }
 
 func (a *API) getFunction(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	return respond(w, r, a, 256, http.StatusOK, a.reg.GetFunctionConfiguration)
+	return respond(w, r, a, namespacedFunctionName, http.StatusOK, a.reg.GetFunctionConfiguration)
 }
 
 type listFunctionsOutput struct {
@@ -67,7 +67,7 @@ type listFunctionsOutput struct {
 }
 
 func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, listItems)
 	if err != nil {
 		return err
 	}
@@ -92,19 +92,19 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
-	return respondBodyPtr(w, r, a, 140, http.StatusOK, a.reg.UpdateFunctionCode)
+	return respondBodyPtr(w, r, a, functionName, http.StatusOK, a.reg.UpdateFunctionCode)
 }
 
 func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
-	return respondBodyPtr(w, r, a, 140, http.StatusOK, a.reg.UpdateFunctionConfiguration)
+	return respondBodyPtr(w, r, a, functionName, http.StatusOK, a.reg.UpdateFunctionConfiguration)
 }
 
 func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, r, a, 256, a.reg.DeleteFunction)
+	return noContent(w, r, a, namespacedFunctionName, a.reg.DeleteFunction)
 }
 
 func (a *API) publishVersion(w http.ResponseWriter, r *http.Request) error {
-	return respondBody(w, r, a, 140, http.StatusCreated, a.reg.PublishVersion)
+	return respondBody(w, r, a, functionName, http.StatusCreated, a.reg.PublishVersion)
 }
 
 type listVersionsOutput struct {
@@ -113,11 +113,11 @@ type listVersionsOutput struct {
 }
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, listItems)
 	if err != nil {
 		return err
 	}

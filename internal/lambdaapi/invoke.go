@@ -17,7 +17,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	if a.invoker == nil {
 		return awsproto.Errorf(awsproto.ServiceException, "Invoke is not available on this server.")
 	}
-	ref, err := a.ref(r, 170)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}

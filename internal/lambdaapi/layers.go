@@ -96,7 +96,7 @@ func (a *API) listLayers(w http.ResponseWriter, r *http.Request) error {
 		awsproto.WriteJSON(w, http.StatusOK, a.layerVersionOutput(r, lv))
 		return nil
 	}
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, fiftyItems)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (a *API) listLayers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listLayerVersions(w http.ResponseWriter, r *http.Request) error {
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, fiftyItems)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,11 @@ func (a *API) routesMore() {
 }
 
 func (a *API) createAlias(w http.ResponseWriter, r *http.Request) error {
-	return respondBody(w, r, a, 140, http.StatusCreated, a.reg.CreateAlias)
+	return respondBody(w, r, a, functionName, http.StatusCreated, a.reg.CreateAlias)
 }
 
 func (a *API) getAlias(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (a *API) getAlias(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateAlias(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (a *API) updateAlias(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteAlias(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -86,11 +86,11 @@ type listAliasesOutput struct {
 }
 
 func (a *API) listAliases(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, listItems)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (a *API) listAliases(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) addPermission(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (a *API) addPermission(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) removePermission(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 256)
+	ref, err := a.ref(r, namespacedFunctionName)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (a *API) listTags(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) putConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (a *API) putConcurrency(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (a *API) getConcurrency(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteConcurrency(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, r, a, 140, a.reg.DeleteFunctionConcurrency)
+	return noContent(w, r, a, functionName, a.reg.DeleteFunctionConcurrency)
 }
 
 func (a *API) accountSettings(w http.ResponseWriter, r *http.Request) error {

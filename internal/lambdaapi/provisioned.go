@@ -33,7 +33,7 @@ func toProvisionedOutput(c registry.ProvisionedConfig) provisionedOutput {
 }
 
 func (a *API) putProvisionedConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (a *API) getProvisionedConcurrency(w http.ResponseWriter, r *http.Request) 
 	if r.URL.Query().Get("List") == "ALL" {
 		return a.listProvisionedConcurrency(w, r)
 	}
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (a *API) getProvisionedConcurrency(w http.ResponseWriter, r *http.Request) 
 }
 
 func (a *API) deleteProvisionedConcurrency(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, r, a, 140, a.reg.DeleteProvisionedConcurrency)
+	return noContent(w, r, a, functionName, a.reg.DeleteProvisionedConcurrency)
 }
 
 type listProvisionedOutput struct {
@@ -80,11 +80,11 @@ type listProvisionedOutput struct {
 }
 
 func (a *API) listProvisionedConcurrency(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
-	max, err := maxItems(r, 50)
+	max, err := maxItems(r, fiftyItems)
 	if err != nil {
 		return err
 	}

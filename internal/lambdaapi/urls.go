@@ -40,7 +40,7 @@ func (a *API) urlOutput(r *http.Request, c registry.URLConfig) urlConfigOutput {
 }
 
 func (a *API) createFunctionURLConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (a *API) createFunctionURLConfig(w http.ResponseWriter, r *http.Request) er
 }
 
 func (a *API) getFunctionURLConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (a *API) getFunctionURLConfig(w http.ResponseWriter, r *http.Request) error
 }
 
 func (a *API) updateFunctionURLConfig(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
@@ -89,15 +89,15 @@ func (a *API) updateFunctionURLConfig(w http.ResponseWriter, r *http.Request) er
 }
 
 func (a *API) deleteFunctionURLConfig(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, r, a, 140, a.reg.DeleteFunctionURLConfig)
+	return noContent(w, r, a, functionName, a.reg.DeleteFunctionURLConfig)
 }
 
 func (a *API) listFunctionURLConfigs(w http.ResponseWriter, r *http.Request) error {
-	ref, err := a.ref(r, 140)
+	ref, err := a.ref(r, functionName)
 	if err != nil {
 		return err
 	}
-	max, err := maxItems(r, registry.MaxURLListItems)
+	max, err := maxItems(r, fiftyItems)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -343,11 +342,4 @@ func checkRevision(given, current string) error {
 func (f *Function) hasVersion(n int) bool {
 	_, ok := slices.BinarySearch(f.Versions, n)
 	return ok
-}
-
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return fmt.Sprintf("%x", b)
 }

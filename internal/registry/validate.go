@@ -44,25 +44,41 @@ const (
 	runtimeDeprecated
 )
 
-// runtimes is every identifier of the Runtime enum. Deprecated ones are
-// refused for creates and updates, as AWS does once a runtime's block date
-// has passed. go1.x stays accepted: Kumo runs it on provided.al2023.
-var runtimes = map[string]runtimeState{
-	"nodejs18.x": runtimeSupported, "nodejs20.x": runtimeSupported, "nodejs22.x": runtimeSupported, "nodejs24.x": runtimeSupported,
-	"python3.9": runtimeSupported, "python3.10": runtimeSupported, "python3.11": runtimeSupported, "python3.12": runtimeSupported,
-	"python3.13": runtimeSupported, "python3.14": runtimeSupported,
-	"java8.al2": runtimeSupported, "java11": runtimeSupported, "java17": runtimeSupported, "java21": runtimeSupported, "java25": runtimeSupported,
-	"dotnet8": runtimeSupported, "dotnet10": runtimeSupported,
-	"ruby3.2": runtimeSupported, "ruby3.3": runtimeSupported, "ruby3.4": runtimeSupported, "ruby4.0": runtimeSupported,
-	"provided.al2": runtimeSupported, "provided.al2023": runtimeSupported, "go1.x": runtimeSupported,
-
-	"nodejs": runtimeDeprecated, "nodejs4.3": runtimeDeprecated, "nodejs6.10": runtimeDeprecated, "nodejs8.10": runtimeDeprecated,
-	"nodejs10.x": runtimeDeprecated, "nodejs12.x": runtimeDeprecated, "nodejs14.x": runtimeDeprecated, "nodejs16.x": runtimeDeprecated,
-	"nodejs4.3-edge": runtimeDeprecated, "java8": runtimeDeprecated, "python2.7": runtimeDeprecated, "python3.6": runtimeDeprecated,
-	"python3.7": runtimeDeprecated, "python3.8": runtimeDeprecated, "dotnetcore1.0": runtimeDeprecated, "dotnetcore2.0": runtimeDeprecated,
-	"dotnetcore2.1": runtimeDeprecated, "dotnetcore3.1": runtimeDeprecated, "dotnet6": runtimeDeprecated, "ruby2.5": runtimeDeprecated,
-	"ruby2.7": runtimeDeprecated, "provided": runtimeDeprecated,
+// runtimeEnum is the Runtime enum of the Lambda model, in the model's order
+// (botocore lambda/2015-03-31/service-2.json, shape Runtime), which is the
+// order AWS lists it in when it refuses an unknown runtime.
+var runtimeEnum = []string{
+	"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
+	"java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9",
+	"dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8", "nodejs4.3-edge", "go1.x",
+	"ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10", "java17", "ruby3.2",
+	"ruby3.3", "ruby3.4", "python3.11", "nodejs20.x", "provided.al2023", "python3.12", "java21", "python3.13",
+	"nodejs22.x", "nodejs24.x", "python3.14", "java25", "dotnet10", "ruby4.0",
 }
+
+// runtimeEnumList is runtimeEnum as AWS prints it in messages.
+var runtimeEnumList = "[" + strings.Join(runtimeEnum, ", ") + "]"
+
+// deprecatedRuntimes are the identifiers of runtimeEnum refused for creates
+// and updates, as AWS does once a runtime's block date has passed. go1.x
+// stays accepted: Kumo runs it on provided.al2023.
+var deprecatedRuntimes = []string{
+	"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x",
+	"nodejs4.3-edge", "java8", "python2.7", "python3.6", "python3.7", "python3.8", "dotnetcore1.0", "dotnetcore2.0",
+	"dotnetcore2.1", "dotnetcore3.1", "dotnet6", "ruby2.5", "ruby2.7", "provided",
+}
+
+// runtimes is every identifier of runtimeEnum with its state.
+var runtimes = func() map[string]runtimeState {
+	m := make(map[string]runtimeState, len(runtimeEnum))
+	for _, rt := range runtimeEnum {
+		m[rt] = runtimeSupported
+	}
+	for _, rt := range deprecatedRuntimes {
+		m[rt] = runtimeDeprecated
+	}
+	return m
+}()
 
 // successor names the runtime AWS recommends instead of a deprecated one.
 func successor(rt string) string {
@@ -130,12 +146,9 @@ func validateRuntime(rt string) error {
 	case runtimeDeprecated:
 		return invalid("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use the new runtime (%s) while creating or updating functions.", rt, successor(rt))
 	}
-	names := make([]string, 0, len(runtimes))
-	for n := range runtimes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return constraint(clip(rt), "runtime", "Member must satisfy enum value set: ["+strings.Join(names, ", ")+"] or be a valid ARN")
+	// Unlike the model's other constraints, AWS answers this one with
+	// InvalidParameterValueException and without quoting the value.
+	return invalid("Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s or be a valid ARN", clip(rt), runtimeEnumList)
 }
 
 func validateHandler(h string) error {

@@ -183,8 +183,8 @@ func TestCLI(t *testing.T) {
 	c.fail("ResourceConflictException", create...)
 	c.fail("ResourceNotFoundException", "lambda", "get-function", "--function-name", "cli-missing")
 	c.fail("ResourceNotFoundException", "lambda", "get-function-configuration", "--function-name", "cli-fn", "--qualifier", "42")
-	c.fail("ValidationException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
-		"--runtime", "cobol85", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
+	c.fail("InvalidParameterValueException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
+		"--runtime", "python2.99", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
 	c.fail("InvalidParameterValueException", append([]string{"lambda", "create-function", "--function-name", "cli-bad",
 		"--runtime", "python2.7", "--handler", "app.handler", "--role", testRole, "--zip-file", "fileb://" + zip1Path}, blobArgs...)...)
 	c.fail("ValidationException", "lambda", "update-function-configuration", "--function-name", "cli-fn", "--timeout", "901")
@@ -443,10 +443,11 @@ func TestGeneratedCredentials(t *testing.T) {
 }
 
 // TestInsecureNoAuth checks that --insecure-no-auth accepts unsigned
-// requests.
+// requests, and that `kumo env` prints exports the CLI works with.
 func TestInsecureNoAuth(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, t.TempDir(), "--insecure-no-auth")
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, "--insecure-no-auth")
 	resp, err := http.Get(s.url + "/2015-03-31/functions")
 	if err != nil {
 		t.Fatal(err)
@@ -454,5 +455,21 @@ func TestInsecureNoAuth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("unsigned ListFunctions with --insecure-no-auth: %s, want 200", resp.Status)
+	}
+
+	r := runCmd(t, cleanEnv(), nil, 30*time.Second, kumoBin, "env", "--data-dir", dataDir, "--endpoint", s.url)
+	if r.Code != 0 {
+		t.Fatalf("kumo env against a server with --insecure-no-auth failed:\n%s", r)
+	}
+	env := append(cleanEnv(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+	sc := bufio.NewScanner(strings.NewReader(r.Stdout))
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "export "); ok {
+			env = append(env, line)
+		}
+	}
+	r = runCmd(t, env, nil, 60*time.Second, "aws", "lambda", "list-functions", "--output", "json")
+	if r.Code != 0 {
+		t.Fatalf("aws with the exports of kumo env failed:\n%s", r)
 	}
 }
