@@ -97,6 +97,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	if c, ok := driver.(io.Closer); ok {
 		defer c.Close() // after the worker has destroyed its sandboxes
 	}
+	prov := invoke.NewProvisioned(reg)
 	wk := worker.New(worker.Config{
 		Driver:         driver,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
@@ -108,9 +109,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Live:           reg.LiveKey,
 		Runtimes:       rts,
+		Provisioned:    prov,
 	})
 	defer wk.Close()
-	wk.StartProvisioned(reg)
+	prov.Attach(wk)
+	regChanged, stopWatch := reg.Watch()
+	defer stopWatch()
+	go func() {
+		for range regChanged {
+			prov.Sync()
+		}
+	}()
 	mx := metrics.New()
 	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
 		out := map[string]float64{}
@@ -128,7 +137,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	invoker := &invoke.Frontend{Registry: reg, Worker: wk, Metrics: mx, Queue: queue}
+	invoker := &invoke.Frontend{Resolver: reg, Runner: wk, Metrics: mx, Queue: queue}
 	if err := queue.Start(ctx, invoker); err != nil {
 		return err
 	}

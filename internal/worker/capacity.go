@@ -8,7 +8,8 @@ import (
 )
 
 // ErrCapacity: the node's memory budget is taken by busy sandboxes, so no
-// sandbox can start until one finishes. The invoke frontend throttles.
+// sandbox can start until one finishes (placement.Throttle). The invoke
+// frontend throttles.
 var ErrCapacity = errors.New("worker: the node has no memory left for another sandbox")
 
 // DefaultMemoryBudgetMB is three quarters of the machine's memory, or 4 GB
@@ -27,55 +28,6 @@ func DefaultMemoryBudgetMB() int {
 		}
 	}
 	return 4096
-}
-
-// reserveMemory takes mb of the node's budget for a new sandbox. When the
-// budget is short it evicts idle sandboxes, least recently used first,
-// whatever their function; when nothing idle is left it returns
-// ErrCapacity. The caller gives the memory back with releaseMemory (destroy
-// does that for a sandbox that holds it).
-func (w *Worker) reserveMemory(mb int) error {
-	var victims []*instance
-	w.mu.Lock()
-	for w.memUsed+mb > w.cfg.MemoryBudgetMB {
-		v := w.lruIdleLocked()
-		if v == nil {
-			w.mu.Unlock()
-			for _, in := range victims {
-				w.destroy(in)
-			}
-			return ErrCapacity
-		}
-		w.removeIdleLocked(v)
-		w.memUsed -= v.memoryMB
-		v.memReleased = true
-		victims = append(victims, v)
-	}
-	w.memUsed += mb
-	w.mu.Unlock()
-	for _, in := range victims {
-		w.destroy(in)
-	}
-	return nil
-}
-
-// releaseMemory gives back what reserveMemory took.
-func (w *Worker) releaseMemory(mb int) {
-	w.mu.Lock()
-	w.memUsed -= mb
-	w.mu.Unlock()
-}
-
-// lruIdleLocked is the idle sandbox used longest ago, or nil.
-func (w *Worker) lruIdleLocked() *instance {
-	var lru *instance
-	for _, list := range w.idle {
-		// Lists are in release order: the first is the oldest of its key.
-		if len(list) > 0 && (lru == nil || list[0].lastUsed.Before(lru.lastUsed)) {
-			lru = list[0]
-		}
-	}
-	return lru
 }
 
 func (w *Worker) removeIdleLocked(in *instance) {
