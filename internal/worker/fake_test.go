@@ -39,6 +39,10 @@ type script struct {
 // sandbox's _HANDLER: "initerror" posts /init/error, "initexit" exits
 // during init, "inithang" never asks for an event; anything else is fine.
 type fakeDriver struct {
+	// peak, when set, is every sandbox's measured peak memory use, and
+	// the driver claims to measure and limit memory.
+	peak int64
+
 	mu      sync.Mutex
 	started []*fakeSandbox
 	live    int
@@ -49,7 +53,9 @@ type fakeDriver struct {
 }
 
 func (d *fakeDriver) Name() string                       { return "fake" }
-func (d *fakeDriver) Capabilities() sandbox.Capabilities { return sandbox.Capabilities{} }
+func (d *fakeDriver) Capabilities() sandbox.Capabilities {
+	return sandbox.Capabilities{MemoryLimit: d.peak > 0}
+}
 func (d *fakeDriver) Cleanup(context.Context) error      { return nil }
 
 func (d *fakeDriver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
@@ -105,7 +111,9 @@ func (f *fakeSandbox) Exited() <-chan struct{} { return f.exited }
 func (f *fakeSandbox) Stats() sandbox.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.stats
+	st := f.stats
+	st.MaxMemoryBytes = f.d.peak
+	return st
 }
 
 func (f *fakeSandbox) exit(st sandbox.Stats) {

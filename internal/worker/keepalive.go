@@ -181,6 +181,13 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 			old[i] = nil
 		}
 	}
+	if w.cfg.Live != nil {
+		for key := range w.est {
+			if !w.cfg.Live(key) {
+				delete(w.est, key)
+			}
+		}
+	}
 	w.mu.Unlock()
 	for _, in := range old {
 		if in != nil {
@@ -199,9 +206,10 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 // evicting other functions' sandboxes.
 func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	w.mu.Lock()
-	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+j.fn.MemoryMB > w.cfg.MemoryBudgetMB
+	need := w.needLocked(j.fn)
+	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+need > w.cfg.MemoryBudgetMB
 	if !skip {
-		w.memUsed += j.fn.MemoryMB
+		w.memUsed += need
 		w.done.Add(1) // for start
 	}
 	w.mu.Unlock()
@@ -212,7 +220,7 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	w.done.Add(1)
 	go func() {
 		defer w.done.Done()
-		in, out, err := w.start(ctx, j.fn, "")
+		in, out, err := w.start(ctx, j.fn, "", need)
 		switch {
 		case err != nil:
 			w.log.Debug("worker: pre-warming", "key", j.fn.Key, "err", err)

@@ -38,10 +38,11 @@ func (h *harness) idleSandbox(key string, used time.Time) *instance {
 	h.t.Helper()
 	s := spec("f", "ok", 128)
 	s.Key = key
-	if err := h.w.reserve(s); err != nil {
+	charge, err := h.w.reserve(s)
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	in, out, err := h.w.start(context.Background(), s, "")
+	in, out, err := h.w.start(context.Background(), s, "", charge)
 	if err != nil || out != nil {
 		h.t.Fatalf("start: %v %+v", err, out)
 	}

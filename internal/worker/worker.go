@@ -38,9 +38,14 @@ type Config struct {
 	KeepAlive keepalive.Policy
 	// InitTimeout bounds a runtime's init phase (Lambda: 10 s).
 	InitTimeout time.Duration
-	// MemoryBudgetMB bounds the sum of MemorySize of this node's
-	// sandboxes (DefaultMemoryBudgetMB when zero).
+	// MemoryBudgetMB bounds the memory this node's sandboxes are
+	// charged for (DefaultMemoryBudgetMB when zero): their measured peak
+	// use when the driver measures it, else their MemorySize (see
+	// capacity.go).
 	MemoryBudgetMB int
+	// ChargeConfigured charges every sandbox its full MemorySize even
+	// when the driver measures use.
+	ChargeConfigured bool
 	// Live reports whether sandboxes of a version key may still be used;
 	// idle sandboxes of keys no longer live are retired. nil: all live.
 	Live func(key string) bool
@@ -127,8 +132,13 @@ type Worker struct {
 	mu      sync.Mutex
 	idle    map[string][]*instance // by key; the most recently used last
 	all     map[string]*instance   // by sandbox id
-	memUsed int                    // MB of MemorySize held by sandboxes and starts
+	memUsed int                    // MB charged to sandboxes and starts (capacity.go)
 	closed  bool
+	// measured: sandboxes are charged by measured use (capacity.go).
+	measured bool
+	// est is, per version key, the charge of the last sandbox of the
+	// key measured: what a new one is admitted for.
+	est map[string]int
 	// cands and candIns are placement's scratch: the evictable sandboxes
 	// of the decision being taken, reused under mu.
 	cands   []placement.Candidate
@@ -154,6 +164,9 @@ type instance struct {
 	logs     *capture
 	out, err *writer
 	memoryMB int
+	// charge is what the sandbox counts against the budget (MB); under
+	// Worker.mu.
+	charge   int
 	lastUsed time.Time
 	// launched is when the driver was asked to start the sandbox; the
 	// init duration counts from there.
@@ -186,7 +199,8 @@ func New(cfg Config) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{})}
+	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{}),
+		measured: !cfg.ChargeConfigured && cfg.Driver != nil && cfg.Driver.Capabilities().MemoryLimit, est: map[string]int{}}
 	w.keep = newKeeper(w.policy())
 	w.prov.kick = make(chan struct{}, 1)
 	w.done.Add(2)
@@ -232,18 +246,19 @@ func (w *Worker) Stats() map[sandbox.State]int {
 }
 
 // place decides where an invocation of spec runs (package placement): it
-// returns an idle sandbox of spec.Key, marked busy; or nil after reserving
-// spec's memory for a new sandbox (evicting idle ones of other versions
-// when needed) and counting the start in done, which start then consumes;
-// or ErrCapacity, or ErrClosed.
-func (w *Worker) place(spec *Spec) (*instance, error) {
+// returns an idle sandbox of spec.Key, marked busy; or nil and the MB it
+// reserved for a new sandbox (after evicting idle ones of other versions
+// when needed), with the start counted in done: start consumes both. Else
+// ErrCapacity, or ErrClosed.
+func (w *Worker) place(spec *Spec) (*instance, int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
 		if w.closed {
-			return nil, ErrClosed
+			return nil, 0, ErrClosed
 		}
-		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: spec.MemoryMB, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB}
+		need := w.needLocked(spec)
+		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB}
 		if s.Idle == 0 {
 			s.Evictable = w.evictableLocked()
 		}
@@ -251,36 +266,37 @@ func (w *Worker) place(spec *Spec) (*instance, error) {
 		switch d.Action {
 		case placement.UseIdle:
 			if in := w.takeIdleLocked(spec.Key); in != nil {
-				return in, nil
+				return in, 0, nil
 			}
 			// Every idle one had died: decide again.
 		case placement.Start, placement.EvictThenStart:
 			w.evictLocked(d.Evict)
-			w.memUsed += spec.MemoryMB
+			w.memUsed += need
 			w.done.Add(1)
-			return nil, nil
+			return nil, need, nil
 		default:
-			return nil, ErrCapacity
+			return nil, 0, ErrCapacity
 		}
 	}
 }
 
-// reserve is place for a sandbox that must be new (pre-warms, provisioned
+// reserve is place for a sandbox that must be new (provisioned
 // concurrency): it never takes an idle one.
-func (w *Worker) reserve(spec *Spec) error {
+func (w *Worker) reserve(spec *Spec) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	d := placement.Decide(placement.Snapshot{NeedMB: spec.MemoryMB, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
+	need := w.needLocked(spec)
+	d := placement.Decide(placement.Snapshot{NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
 	if d.Action == placement.Throttle {
-		return ErrCapacity
+		return 0, ErrCapacity
 	}
 	w.evictLocked(d.Evict)
-	w.memUsed += spec.MemoryMB
+	w.memUsed += need
 	w.done.Add(1)
-	return nil
+	return need, nil
 }
 
 // idleCountLocked is the number of idle sandboxes of key, provisioned ones
@@ -295,7 +311,7 @@ func (w *Worker) evictableLocked() []placement.Candidate {
 	w.cands, w.candIns = w.cands[:0], w.candIns[:0]
 	for _, list := range w.idle {
 		for _, in := range list {
-			w.cands = append(w.cands, placement.Candidate{MemoryMB: in.memoryMB, LastUsed: in.lastUsed})
+			w.cands = append(w.cands, placement.Candidate{MemoryMB: in.charge, LastUsed: in.lastUsed})
 			w.candIns = append(w.candIns, in)
 		}
 	}
@@ -343,15 +359,16 @@ func (w *Worker) takeIdleLocked(key string) *instance {
 	}
 }
 
-// release returns a healthy sandbox after an invocation: to its
-// provisioned pool or to the idle pool. A sandbox claimed meanwhile (by
-// Close) is left to its owner.
-func (w *Worker) release(in *instance) {
+// release returns a healthy sandbox after an invocation, whose peak
+// memory use so far was peakBytes: to its provisioned pool or to the idle
+// pool. A sandbox claimed meanwhile (by Close) is left to its owner.
+func (w *Worker) release(in *instance, peakBytes int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if in.life.To(sandbox.Idle) != nil {
 		return
 	}
+	w.measuredLocked(in, peakBytes)
 	in.lastUsed = w.cfg.Now()
 	if w.releaseProvisionedLocked(in) {
 		return
@@ -388,7 +405,7 @@ func (w *Worker) retireLocked(in *instance) bool {
 	if in.life.To(sandbox.Broken) != nil {
 		return false
 	}
-	w.memUsed -= in.memoryMB
+	w.memUsed -= in.charge
 	delete(w.all, in.id)
 	w.removeIdleLocked(in)
 	w.dropProvisionedLocked(in)
@@ -513,20 +530,21 @@ func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch) []string
 }
 
 // start creates a sandbox for spec and runs its init phase. The caller has
-// reserved spec's memory and a count in done (place, reserve); start
-// consumes both: the memory goes to the instance or back to the budget.
+// reserved charge MB and a count in done (place, reserve); start consumes
+// both: the charge goes to the instance or back to the budget.
 // A function whose init fails gets an Outcome (and no instance); platform
 // failures are errors. The instance returned is registered and
 // Initializing.
-func (w *Worker) start(ctx context.Context, spec *Spec, requestID string) (*instance, *Outcome, error) {
+func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, charge int) (*instance, *Outcome, error) {
 	defer w.done.Done()
 	in, out, err := w.launch(ctx, spec, requestID)
 	if in == nil {
 		w.mu.Lock()
-		w.memUsed -= spec.MemoryMB
+		w.memUsed -= charge
 		w.mu.Unlock()
 		return nil, out, err
 	}
+	in.charge = charge
 	w.mu.Lock()
 	if w.closed {
 		ok := w.retireLocked(in)
@@ -677,14 +695,14 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	reqID := req.Invocation.RequestID
 	ka := w.keep.arrived(spec, w.cfg.Now())
 	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
-	in, err := w.place(spec)
+	in, charge, err := w.place(spec)
 	if err != nil {
 		return nil, err
 	}
 	cold := in == nil
 	if cold {
 		var out *Outcome
-		in, out, err = w.start(ctx, spec, reqID)
+		in, out, err = w.start(ctx, spec, reqID, charge)
 		if err != nil {
 			return nil, err
 		}
@@ -752,7 +770,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	logs.platform(reportLine(reqID, out, in.memoryMB))
 	out.LogTail = logs.end()
 	if healthy {
-		w.release(in)
+		w.release(in, st.MaxMemoryBytes)
 	} else {
 		w.retireAsync(in, out.ErrorType)
 	}

@@ -390,3 +390,42 @@ func TestConcurrentInvokes(t *testing.T) {
 		t.Fatalf("%d sandboxes for 8 concurrent callers", starts)
 	}
 }
+
+// TestMemoryChargedByUse: with a driver that measures memory, sandboxes
+// are charged their measured use (plus headroom), so many more functions
+// stay warm than their configured sizes would allow; the same load charged
+// by configured size evicts. A sandbox of a version never measured is
+// admitted for its full size.
+func TestMemoryChargedByUse(t *testing.T) {
+	const peak = 10 << 20 // 10 MB used by every sandbox
+	for _, tc := range []struct {
+		name       string
+		configured bool
+		live       int
+	}{
+		{"measured", false, 10},
+		{"configured", true, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{Driver: &fakeDriver{peak: peak}, MemoryBudgetMB: 512, ChargeConfigured: tc.configured})
+			for i := range 10 {
+				h.mustInvoke(spec(string(rune('a'+i)), "ok", 128), "echo")
+				h.clk.add(time.Second)
+			}
+			eventually(t, "evictions done", func() bool { _, live := h.d.counts(); return live == tc.live })
+			want := 10 * chargeFor(peak, 128)
+			if tc.configured {
+				want = 4 * 128
+			}
+			if got := h.w.MemoryUsedMB(); got != want {
+				t.Fatalf("charged %d MB, want %d", got, want)
+			}
+		})
+	}
+	if c := chargeFor(peak, 128); c != 26 {
+		t.Errorf("charge of 10 MB used: %d MB, want 26 (10 + 16 headroom)", c)
+	}
+	if c := chargeFor(200<<20, 128); c != 128 {
+		t.Errorf("charge above the limit: %d MB, want the limit", c)
+	}
+}
