@@ -52,11 +52,11 @@ type fakeDriver struct {
 	destroying chan string
 }
 
-func (d *fakeDriver) Name() string                       { return "fake" }
+func (d *fakeDriver) Name() string { return "fake" }
 func (d *fakeDriver) Capabilities() sandbox.Capabilities {
 	return sandbox.Capabilities{MemoryLimit: d.peak > 0}
 }
-func (d *fakeDriver) Cleanup(context.Context) error      { return nil }
+func (d *fakeDriver) Cleanup(context.Context) error { return nil }
 
 func (d *fakeDriver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
