@@ -93,6 +93,9 @@ func (w *Worker) measuredLocked(in *instance, peakBytes int64) {
 		return
 	}
 	c := chargeFor(peakBytes, in.memoryMB)
+	if c == in.charge {
+		return
+	}
 	w.memUsed += c - in.charge
 	in.charge = c
 	if _, ok := w.est[in.key]; ok || len(w.est) < maxTrackedKeys {

@@ -220,7 +220,7 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	w.done.Add(1)
 	go func() {
 		defer w.done.Done()
-		in, out, err := w.start(ctx, j.fn, "", need)
+		in, out, err := w.start(ctx, j.fn, "", grant{charge: need})
 		switch {
 		case err != nil:
 			w.log.Debug("worker: pre-warming", "key", j.fn.Key, "err", err)

@@ -38,11 +38,11 @@ func (h *harness) idleSandbox(key string, used time.Time) *instance {
 	h.t.Helper()
 	s := spec("f", "ok", 128)
 	s.Key = key
-	charge, err := h.w.reserve(s)
+	g, err := h.w.reserve(s)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	in, out, err := h.w.start(context.Background(), s, "", charge)
+	in, out, err := h.w.start(context.Background(), s, "", g)
 	if err != nil || out != nil {
 		h.t.Fatalf("start: %v %+v", err, out)
 	}

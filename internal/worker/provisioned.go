@@ -286,9 +286,9 @@ func (w *Worker) startProvisioned(ctx context.Context, p *provPool) {
 	defer w.done.Done()
 	var in *instance
 	var out *Outcome
-	charge, err := w.reserve(p.spec)
+	g, err := w.reserve(p.spec)
 	if err == nil {
-		in, out, err = w.start(ctx, p.spec, "", charge)
+		in, out, err = w.start(ctx, p.spec, "", g)
 	}
 	failure := ""
 	switch {

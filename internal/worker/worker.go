@@ -245,17 +245,23 @@ func (w *Worker) Stats() map[sandbox.State]int {
 	return out
 }
 
+// grant is room made for a new sandbox: charge MB reserved in the budget,
+// a start counted in done, and the idle sandboxes claimed to make the room,
+// which start destroys before it starts the new one.
+type grant struct {
+	charge  int
+	evicted []*instance
+}
+
 // place decides where an invocation of spec runs (package placement): it
-// returns an idle sandbox of spec.Key, marked busy; or nil and the MB it
-// reserved for a new sandbox (after evicting idle ones of other versions
-// when needed), with the start counted in done: start consumes both. Else
-// ErrCapacity, or ErrClosed.
-func (w *Worker) place(spec *Spec) (*instance, int, error) {
+// returns an idle sandbox of spec.Key, marked busy; or nil and a grant for
+// a new sandbox, which start consumes. Else ErrCapacity, or ErrClosed.
+func (w *Worker) place(spec *Spec) (*instance, grant, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
 		if w.closed {
-			return nil, 0, ErrClosed
+			return nil, grant{}, ErrClosed
 		}
 		need := w.needLocked(spec)
 		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB}
@@ -266,37 +272,37 @@ func (w *Worker) place(spec *Spec) (*instance, int, error) {
 		switch d.Action {
 		case placement.UseIdle:
 			if in := w.takeIdleLocked(spec.Key); in != nil {
-				return in, 0, nil
+				return in, grant{}, nil
 			}
 			// Every idle one had died: decide again.
 		case placement.Start, placement.EvictThenStart:
-			w.evictLocked(d.Evict)
+			g := grant{charge: need, evicted: w.evictLocked(d.Evict)}
 			w.memUsed += need
 			w.done.Add(1)
-			return nil, need, nil
+			return nil, g, nil
 		default:
-			return nil, 0, ErrCapacity
+			return nil, grant{}, ErrCapacity
 		}
 	}
 }
 
 // reserve is place for a sandbox that must be new (provisioned
 // concurrency): it never takes an idle one.
-func (w *Worker) reserve(spec *Spec) (int, error) {
+func (w *Worker) reserve(spec *Spec) (grant, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return 0, ErrClosed
+		return grant{}, ErrClosed
 	}
 	need := w.needLocked(spec)
 	d := placement.Decide(placement.Snapshot{NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
 	if d.Action == placement.Throttle {
-		return 0, ErrCapacity
+		return grant{}, ErrCapacity
 	}
-	w.evictLocked(d.Evict)
+	g := grant{charge: need, evicted: w.evictLocked(d.Evict)}
 	w.memUsed += need
 	w.done.Add(1)
-	return need, nil
+	return g, nil
 }
 
 // idleCountLocked is the number of idle sandboxes of key, provisioned ones
@@ -318,14 +324,17 @@ func (w *Worker) evictableLocked() []placement.Candidate {
 	return w.cands
 }
 
-// evictLocked retires the scratch's sandboxes at idx, in the background.
-func (w *Worker) evictLocked(idx []int) {
+// evictLocked claims the scratch's sandboxes at idx for teardown and
+// returns them.
+func (w *Worker) evictLocked(idx []int) []*instance {
+	var out []*instance
 	for _, i := range idx {
 		if in := w.candIns[i]; w.retireLocked(in) {
-			go w.teardown(in, "evicted for memory")
+			out = append(out, in)
 		}
 	}
 	clear(w.candIns)
+	return out
 }
 
 // takeIdleLocked takes an idle sandbox of key, provisioned ones first,
@@ -529,22 +538,26 @@ func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch) []string
 	return env
 }
 
-// start creates a sandbox for spec and runs its init phase. The caller has
-// reserved charge MB and a count in done (place, reserve); start consumes
-// both: the charge goes to the instance or back to the budget.
+// start creates a sandbox for spec and runs its init phase in the room g
+// made (place, reserve): it destroys g's evicted sandboxes first, so that
+// their memory is free, and consumes g's charge (it goes to the instance
+// or back to the budget) and its count in done.
 // A function whose init fails gets an Outcome (and no instance); platform
 // failures are errors. The instance returned is registered and
 // Initializing.
-func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, charge int) (*instance, *Outcome, error) {
+func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g grant) (*instance, *Outcome, error) {
 	defer w.done.Done()
+	for _, v := range g.evicted {
+		w.teardown(v, "evicted for memory")
+	}
 	in, out, err := w.launch(ctx, spec, requestID)
 	if in == nil {
 		w.mu.Lock()
-		w.memUsed -= charge
+		w.memUsed -= g.charge
 		w.mu.Unlock()
 		return nil, out, err
 	}
-	in.charge = charge
+	in.charge = g.charge
 	w.mu.Lock()
 	if w.closed {
 		ok := w.retireLocked(in)
@@ -695,14 +708,14 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	reqID := req.Invocation.RequestID
 	ka := w.keep.arrived(spec, w.cfg.Now())
 	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
-	in, charge, err := w.place(spec)
+	in, g, err := w.place(spec)
 	if err != nil {
 		return nil, err
 	}
 	cold := in == nil
 	if cold {
 		var out *Outcome
-		in, out, err = w.start(ctx, spec, reqID, charge)
+		in, out, err = w.start(ctx, spec, reqID, g)
 		if err != nil {
 			return nil, err
 		}

@@ -192,7 +192,9 @@ func TestMemoryBudget(t *testing.T) {
 		t.Fatal("c did not start")
 	}
 	sbs := h.d.sandboxes()
-	eventually(t, "the least recently used (a) evicted", sbs[0].isDestroyed)
+	if !sbs[0].isDestroyed() {
+		t.Fatal("the least recently used (a) was not destroyed before c started")
+	}
 	if sbs[1].isDestroyed() || h.w.Stats()[sandbox.Idle] != 2 {
 		t.Fatalf("evicted more than a: b destroyed %v, %v idle", sbs[1].isDestroyed(), h.w.Stats()[sandbox.Idle])
 	}
