@@ -233,7 +233,7 @@ func (w *Worker) Close() {
 	w.done.Wait()
 }
 
-// Stats counts sandboxes by state.
+// Stats counts sandboxes by state; those being torn down count as Broken.
 func (w *Worker) Stats() map[sandbox.State]int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -406,16 +406,16 @@ func (w *Worker) retireAsync(in *instance, reason string) {
 }
 
 // retireLocked claims in for teardown: the lifecycle's move to Broken,
-// which only the first claim makes. The claimed sandbox is forgotten in
-// every pool, its memory goes back to the budget, and its teardown is
-// counted in done: the caller must then run teardown exactly once. It
-// reports false, and does nothing, when in was claimed already.
+// which only the first claim makes. The claimed sandbox is taken out of
+// the idle and provisioned pools, its memory goes back to the budget, and
+// its teardown is counted in done: the caller must then run teardown
+// exactly once, which removes it from w.all (Stats shows it Broken until
+// then). It reports false, and does nothing, when in was claimed already.
 func (w *Worker) retireLocked(in *instance) bool {
 	if in.life.To(sandbox.Broken) != nil {
 		return false
 	}
 	w.memUsed -= in.charge
-	delete(w.all, in.id)
 	w.removeIdleLocked(in)
 	w.dropProvisionedLocked(in)
 	// Open, or closed with a start (which holds a count) owning in:
@@ -445,6 +445,9 @@ func (w *Worker) teardown(in *instance, reason string) {
 	if err := in.life.To(sandbox.Destroyed); err != nil {
 		w.log.Error("worker: sandbox lifecycle", "sandbox", in.id, "err", err)
 	}
+	w.mu.Lock()
+	delete(w.all, in.id)
+	w.mu.Unlock()
 }
 
 func (w *Worker) reaper() {
