@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/keepalive"
+	"github.com/kumo-run/kumo/internal/sandbox"
 )
 
 // policyWorker is a worker under policy p whose clock stands still at
@@ -270,11 +271,7 @@ func TestPreWarmStartsSandbox(t *testing.T) {
 	}
 	passAt := at.Add(time.Second)
 	h.reap(passAt)
-	eventually(t, "a pre-warmed idle sandbox", func() bool {
-		h.w.mu.Lock()
-		defer h.w.mu.Unlock()
-		return len(h.w.idle[s.Key]) == 1
-	})
+	eventually(t, "a pre-warmed idle sandbox", func() bool { return h.w.Stats()[sandbox.Idle] == 1 })
 	sbs := h.d.sandboxes()
 	if got := sbs[len(sbs)-1].env("AWS_LAMBDA_INITIALIZATION_TYPE"); got != "on-demand" {
 		t.Errorf("pre-warmed sandbox's initialization type %q", got)
