@@ -257,7 +257,7 @@ func (c *clock) add(d time.Duration) time.Time { c.ns.Add(int64(d)); return c.no
 
 // harness is a worker on a fakeDriver with an empty code blob.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	w   *Worker
 	d   *fakeDriver
 	clk *clock
@@ -265,7 +265,7 @@ type harness struct {
 
 const testBlob = "blob-1"
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	codeDir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(codeDir, testBlob), 0o755); err != nil {
