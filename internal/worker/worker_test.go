@@ -93,7 +93,13 @@ func TestInvokeFailures(t *testing.T) {
 		t.Run(tc.do, func(t *testing.T) {
 			h := newHarness(t, Config{})
 			f := spec("f", "ok", 128)
-			f.Timeout = 50 * time.Millisecond // only "sleep" reaches it
+			if tc.do == "sleep" {
+				// A copy with a short timeout: same version key, so the
+				// next invocation would reuse the sandbox if it survived.
+				short := *f
+				short.Timeout = 50 * time.Millisecond
+				f = &short
+			}
 			out := h.mustInvoke(f, tc.do)
 			if out.FunctionError != runtimeapi.FunctionErrorUnhandled || out.ErrorType != tc.errorType {
 				t.Fatalf("outcome %+v, want Unhandled %s", out, tc.errorType)
@@ -111,7 +117,7 @@ func TestInvokeFailures(t *testing.T) {
 					t.Errorf("memory still held: %d MB", got)
 				}
 			}
-			next := h.mustInvoke(f, "echo")
+			next := h.mustInvoke(spec("f", "ok", 128), "echo")
 			if next.ColdStart != tc.retired {
 				t.Errorf("next invocation cold %v, want %v", next.ColdStart, tc.retired)
 			}
@@ -122,13 +128,16 @@ func TestInvokeFailures(t *testing.T) {
 // TestInitFailures: a runtime that fails its init phase gives its error
 // type (or Kumo's) as a cold-start outcome, and its sandbox is retired.
 func TestInitFailures(t *testing.T) {
-	for _, tc := range []struct{ handler, errorType string }{
-		{"initerror", "Runtime.ImportModuleError"},
-		{"initexit", runtimeapi.ErrorTypeExitError},
-		{"inithang", runtimeapi.ErrorTypeTimedOut},
+	for _, tc := range []struct {
+		handler, errorType string
+		initTimeout        time.Duration
+	}{
+		{"initerror", "Runtime.ImportModuleError", time.Minute},
+		{"initexit", runtimeapi.ErrorTypeExitError, time.Minute},
+		{"inithang", runtimeapi.ErrorTypeTimedOut, 50 * time.Millisecond},
 	} {
 		t.Run(tc.handler, func(t *testing.T) {
-			h := newHarness(t, Config{InitTimeout: 50 * time.Millisecond})
+			h := newHarness(t, Config{InitTimeout: tc.initTimeout})
 			out := h.mustInvoke(spec("f", tc.handler, 128), "echo")
 			if !out.ColdStart || out.FunctionError != runtimeapi.FunctionErrorUnhandled || out.ErrorType != tc.errorType {
 				t.Fatalf("outcome %+v, want a cold Unhandled %s", out, tc.errorType)
