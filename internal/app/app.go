@@ -112,9 +112,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Provisioned:    prov,
 	})
 	defer wk.Close()
-	prov.Attach(wk)
+	// Provisioned concurrency follows the registry's view: watched first,
+	// so no change between the first push and the watch is missed.
 	regChanged, stopWatch := reg.Watch()
 	defer stopWatch()
+	prov.Attach(wk)
 	go func() {
 		for range regChanged {
 			prov.Sync()
