@@ -112,7 +112,7 @@ type prewarmJob struct {
 // due returns the keys to pre-warm at now: none running, the policy's
 // pre-warm time after their last invocation passed and the keep-alive
 // window still open, not pre-warmed yet for that invocation. It drops the
-// Function of keys whose windows are over and forgets keys live no longer
+// Spec of keys whose windows are over and forgets keys live no longer
 // reports live.
 func (k *keeper) due(now time.Time, live func(string) bool) []prewarmJob {
 	if k == nil || !k.track {
@@ -210,14 +210,12 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+need > w.cfg.MemoryBudgetMB
 	if !skip {
 		w.memUsed += need
-		w.done.Add(1) // for start
+		w.done.Add(2) // the start's, and this goroutine's
 	}
 	w.mu.Unlock()
 	if skip {
 		return
 	}
-	// Called from the reaper, which holds a count of w.done.
-	w.done.Add(1)
 	go func() {
 		defer w.done.Done()
 		in, out, err := w.start(ctx, j.fn, "", grant{charge: need})
