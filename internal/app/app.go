@@ -93,6 +93,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if c, ok := driver.(io.Closer); ok {
 		defer c.Close() // after the worker has destroyed its sandboxes
 	}
+	prov := invoke.NewProvisioned(reg)
 	wk := worker.New(worker.Config{
 		Driver:         driver,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
@@ -104,9 +105,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		MemoryBudgetMB: cfg.MemoryBudgetMB,
 		Live:           reg.LiveKey,
 		Runtimes:       rts,
+		Provisioned:    prov,
 	})
 	defer wk.Close()
-	wk.StartProvisioned(reg)
+	// Provisioned concurrency follows the registry's view: watched first,
+	// so no change between the first push and the watch is missed.
+	regChanged, stopWatch := reg.Watch()
+	defer stopWatch()
+	prov.Attach(wk)
+	go func() {
+		for range regChanged {
+			prov.Sync()
+		}
+	}()
 	mx := metrics.New()
 	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
 		out := map[string]float64{}
@@ -122,7 +133,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	invoker := &invoke.Frontend{Registry: reg, Worker: wk, Metrics: mx, Queue: queue}
+	invoker := &invoke.Frontend{Resolver: reg, Runner: wk, Metrics: mx, Queue: queue}
 	if err := queue.Start(ctx, invoker); err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func URL(id, region, hostport string) string {
 // Config wires a Server.
 type Config struct {
 	Registry *registry.Registry
-	Invoker  *invoke.Frontend
+	Invoker  invoke.Invoker
 	// Verifier checks the signatures of requests to AWS_IAM URLs. Nil
 	// means authentication is off (an operator's choice): AWS_IAM URLs
 	// then accept every request as the account root.

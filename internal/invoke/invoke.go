@@ -1,8 +1,12 @@
 // Package invoke is the invoke frontend: it checks an Invoke request the way
 // Lambda does (invocation type, payload size and JSON, client context),
-// resolves the qualifier to a version (alias weights included) from the
-// registry's in-memory view, and runs the invocation on the worker. It never
-// reads the store.
+// resolves the qualifier to a version (alias weights included) through a
+// Resolver (the registry's in-memory view), accounts for concurrency, and
+// runs the invocation through a Runner (the worker) with a worker.Spec it
+// builds from the version, or hands an Event invocation to a Queue. It
+// never reads the store and knows the registry and the worker only through
+// those interfaces. It also hands the worker the provisioned-concurrency
+// targets (Provisioned).
 package invoke
 
 import (
@@ -55,16 +59,34 @@ type Output struct {
 	LogResult string
 }
 
+// Invoker runs invocations: what the HTTP front ends (the Lambda API,
+// function URLs) and the async queue need of a Frontend.
+type Invoker interface {
+	Invoke(ctx context.Context, in *Input) (*Output, error)
+}
+
+// Resolver picks the version an invocation runs, from memory: the
+// registry's ResolveInvoke. roll is uniform in [0,1) for alias weights.
+type Resolver interface {
+	ResolveInvoke(ref registry.Ref, roll float64) (registry.Target, error)
+}
+
+// Runner runs one invocation in a sandbox: the worker's Invoke. It returns
+// worker.ErrCapacity when the node has no room.
+type Runner interface {
+	Invoke(ctx context.Context, spec *worker.Spec, req *worker.Request) (*worker.Outcome, error)
+}
+
 // Queue stores Event invocations: Enqueue returns once the event is stored
 // durably. in is validated and in.Payload is the event.
 type Queue interface {
 	Enqueue(ctx context.Context, in *Input) error
 }
 
-// Frontend runs invocations.
+// Frontend runs invocations. Resolver and Runner are required.
 type Frontend struct {
-	Registry *registry.Registry
-	Worker   *worker.Worker
+	Resolver Resolver
+	Runner   Runner
 	// Queue, if set, accepts Event invocations.
 	Queue Queue
 	// Metrics, if set, counts invocations.
@@ -72,6 +94,8 @@ type Frontend struct {
 
 	limits limiter
 }
+
+var _ Invoker = (*Frontend)(nil)
 
 // Invoke validates, resolves and runs one invocation.
 func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
@@ -124,7 +148,7 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		return nil, awsproto.Errorf(awsproto.InvalidRequestContentException,
 			"Could not parse request body into json: Could not parse payload into json: the payload is not valid JSON")
 	}
-	t, err := f.Registry.ResolveInvoke(in.Ref, randv2.Float64())
+	t, err := f.Resolver.ResolveInvoke(in.Ref, randv2.Float64())
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +180,12 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 			TraceID:       traceID(),
 			ClientContext: clientContext,
 		},
-		Timeout: time.Duration(c.Timeout) * time.Second,
-		Tail:    tail,
+		Tail: tail,
 	}
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, 1)
 	}
-	res, err := f.Worker.Invoke(ctx, &worker.Function{Key: t.Key, Config: c, Blob: t.Version.Code.Blob}, req)
+	res, err := f.Runner.Invoke(ctx, Spec(t.Key, &t.Version), req)
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, -1)
 		if err == nil {
@@ -194,6 +217,33 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		out.LogResult = base64.StdEncoding.EncodeToString(res.LogTail)
 	}
 	return out, nil
+}
+
+// Spec is what the worker runs for version v under version key key.
+func Spec(key string, v *registry.Version) *worker.Spec {
+	c := &v.Config
+	s := &worker.Spec{
+		Key:          key,
+		FunctionName: c.FunctionName,
+		Version:      c.Version,
+		Runtime:      c.Runtime,
+		Handler:      c.Handler,
+		MemoryMB:     c.MemorySize,
+		Timeout:      time.Duration(c.Timeout) * time.Second,
+		EphemeralMB:  c.EphemeralStorage.Size,
+		Code:         v.Code.Blob,
+		LogGroup:     c.LoggingConfig.LogGroup,
+	}
+	if c.Environment != nil {
+		s.Environment = c.Environment.Variables
+	}
+	if len(c.Layers) > 0 {
+		s.Layers = make([]worker.Layer, len(c.Layers))
+		for i, l := range c.Layers {
+			s.Layers[i] = worker.Layer{ARN: l.Arn, Blob: l.Blob()}
+		}
+	}
+	return s
 }
 
 // resourceName is CloudWatch's Resource dimension: the function, or

@@ -24,7 +24,7 @@ type Config struct {
 	// CodeURLs signs and checks the download links GetFunction returns.
 	CodeURLs *CodeURLs
 	// Invoker runs invocations; nil when this server cannot run code.
-	Invoker *invoke.Frontend
+	Invoker invoke.Invoker
 }
 
 // API is the Lambda REST API handler.
@@ -33,7 +33,7 @@ type API struct {
 	arns    registry.ARNs
 	log     *slog.Logger
 	urls    *CodeURLs
-	invoker *invoke.Frontend
+	invoker invoke.Invoker
 	mux     *http.ServeMux
 }
 

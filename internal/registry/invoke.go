@@ -3,6 +3,7 @@ package registry
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 )
@@ -105,4 +106,46 @@ func (r *Registry) LiveKey(key string) bool {
 		return false
 	}
 	return versionKey(&st.versions[n].Config) == key
+}
+
+// watchers are the channels Watch handed out.
+type watchers struct {
+	mu sync.Mutex
+	ch map[chan struct{}]struct{}
+}
+
+// notify wakes every watcher without blocking: a watcher that has not
+// taken the last signal yet gets no second one.
+func (ws *watchers) notify() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for c := range ws.ch {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Watch returns a channel that receives a signal after the view changed
+// (a local write or one from another node), signals coalescing while the
+// receiver is busy, and a function that stops the watch and closes the
+// channel (idempotent). The receiver reads the view itself. Safe for
+// concurrent use.
+func (r *Registry) Watch() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	r.watch.mu.Lock()
+	if r.watch.ch == nil {
+		r.watch.ch = map[chan struct{}]struct{}{}
+	}
+	r.watch.ch[c] = struct{}{}
+	r.watch.mu.Unlock()
+	return c, func() {
+		r.watch.mu.Lock()
+		defer r.watch.mu.Unlock()
+		if _, ok := r.watch.ch[c]; ok {
+			delete(r.watch.ch, c)
+			close(c)
+		}
+	}
 }

@@ -64,6 +64,8 @@ type Registry struct {
 	reservedSum int
 	// layers is the view of the layer keys (see layers.go).
 	layers map[string]*layerState
+	// watch is told of every change applied to the view (see Watch).
+	watch watchers
 
 	prepare chan string
 	gc      chan struct{}
@@ -167,6 +169,7 @@ func (r *Registry) apply(e store.Entry) {
 		return
 	}
 	r.revs[e.Key] = e.Revision
+	defer r.watch.notify() // under mu, before Unlock: never blocks
 	switch {
 	case strings.HasPrefix(e.Key, "fn."):
 		name := e.Key[len("fn."):]

@@ -53,6 +53,30 @@ const (
 	ErrorTypeInvalidResponseMode = "Runtime.InvalidResponseModeHeader"
 	// ErrorTypeTruncatedResponse: the runtime's request body ended early.
 	ErrorTypeTruncatedResponse = "Runtime.TruncatedResponse"
+
+	// The error types the worker reports on a function's behalf when its
+	// sandbox, not its code, failed the invocation (RIE fatalerror).
+
+	// ErrorTypeTimedOut: the invocation or the init phase ran past its
+	// timeout ("Task timed out after 3.00 seconds").
+	ErrorTypeTimedOut = "Sandbox.Timedout"
+	// ErrorTypeExitError: the runtime process exited ("Runtime exited
+	// with error: exit status 1").
+	ErrorTypeExitError = "Runtime.ExitError"
+	// ErrorTypeOutOfMemory: the runtime was killed for exceeding its
+	// memory size.
+	ErrorTypeOutOfMemory = "Runtime.OutOfMemory"
+	// ErrorTypeInvalidEntrypoint: the runtime's entry point (handler
+	// file, bootstrap) cannot be started.
+	ErrorTypeInvalidEntrypoint = "Runtime.InvalidEntrypoint"
+)
+
+// Values of Invoke's X-Amz-Function-Error header (and of the
+// FunctionError member that asynchronous destinations record).
+const (
+	// FunctionErrorUnhandled: the function failed, whatever the error
+	// type; Lambda sends it for every failure a runtime or Kumo reports.
+	FunctionErrorUnhandled = "Unhandled"
 )
 
 // DefaultMaxResponseBytes is Lambda's limit on a synchronous response: 6 MiB

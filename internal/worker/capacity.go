@@ -8,7 +8,8 @@ import (
 )
 
 // ErrCapacity: the node's memory budget is taken by busy sandboxes, so no
-// sandbox can start until one finishes. The invoke frontend throttles.
+// sandbox can start until one finishes (placement.Throttle). The invoke
+// frontend throttles.
 var ErrCapacity = errors.New("worker: the node has no memory left for another sandbox")
 
 // DefaultMemoryBudgetMB is three quarters of the machine's memory, or 4 GB
@@ -29,55 +30,6 @@ func DefaultMemoryBudgetMB() int {
 	return 4096
 }
 
-// reserveMemory takes mb of the node's budget for a new sandbox. When the
-// budget is short it evicts idle sandboxes, least recently used first,
-// whatever their function; when nothing idle is left it returns
-// ErrCapacity. The caller gives the memory back with releaseMemory (destroy
-// does that for a sandbox that holds it).
-func (w *Worker) reserveMemory(mb int) error {
-	var victims []*instance
-	w.mu.Lock()
-	for w.memUsed+mb > w.cfg.MemoryBudgetMB {
-		v := w.lruIdleLocked()
-		if v == nil {
-			w.mu.Unlock()
-			for _, in := range victims {
-				w.destroy(in)
-			}
-			return ErrCapacity
-		}
-		w.removeIdleLocked(v)
-		w.memUsed -= v.memoryMB
-		v.memReleased = true
-		victims = append(victims, v)
-	}
-	w.memUsed += mb
-	w.mu.Unlock()
-	for _, in := range victims {
-		w.destroy(in)
-	}
-	return nil
-}
-
-// releaseMemory gives back what reserveMemory took.
-func (w *Worker) releaseMemory(mb int) {
-	w.mu.Lock()
-	w.memUsed -= mb
-	w.mu.Unlock()
-}
-
-// lruIdleLocked is the idle sandbox used longest ago, or nil.
-func (w *Worker) lruIdleLocked() *instance {
-	var lru *instance
-	for _, list := range w.idle {
-		// Lists are in release order: the first is the oldest of its key.
-		if len(list) > 0 && (lru == nil || list[0].lastUsed.Before(lru.lastUsed)) {
-			lru = list[0]
-		}
-	}
-	return lru
-}
-
 func (w *Worker) removeIdleLocked(in *instance) {
 	list := w.idle[in.key]
 	for i, x := range list {
@@ -91,7 +43,68 @@ func (w *Worker) removeIdleLocked(in *instance) {
 	}
 }
 
-// MemoryUsedMB is the sum of MemorySize over this node's sandboxes.
+// The memory budget. Every sandbox, and every start in progress, is
+// charged an amount of MB against Config.MemoryBudgetMB, and placement
+// admits a new sandbox only when its charge fits (evicting idle sandboxes,
+// least recently used first, when that makes room).
+//
+// When the driver measures memory (Capabilities.MemoryLimit) a sandbox is
+// charged by use: its peak use so far plus a quarter (at least
+// chargeHeadroomMB) for growth, never more than its MemorySize, which
+// stays its cgroup limit. A sandbox is charged its full MemorySize until
+// its first invocation ends; a new sandbox of a version is admitted for
+// what the last measured sandbox of that version was charged. So a node
+// whose functions use a fraction of their configured memory keeps many
+// more of them warm (overcommit), and eviction starts when measured use,
+// not configured size, reaches the budget.
+//
+// At the edge: charges only grow while a sandbox lives (peaks are peaks),
+// so a sandbox that suddenly uses more is charged for it after that
+// invocation and later admissions see it; between two measurements busy
+// sandboxes can together use more than the budget, up to the sum of their
+// MemorySize — the default budget (three quarters of the machine) leaves
+// the rest as headroom, and a sandbox over its own limit is killed by its
+// cgroup (Runtime.OutOfMemory), never its neighbours. Drivers that do not
+// measure (process) and Config.ChargeConfigured charge MemorySize always.
+
+// chargeHeadroomMB is the least growth a measured charge leaves above the
+// peak.
+const chargeHeadroomMB = 16
+
+// chargeFor is the charge of a sandbox whose peak use is peakBytes under a
+// limit of limitMB.
+func chargeFor(peakBytes int64, limitMB int) int {
+	mb := int((peakBytes + 1<<20 - 1) >> 20)
+	return min(limitMB, mb+max(mb/4, chargeHeadroomMB))
+}
+
+// needLocked is what a new sandbox of spec is charged until measured.
+func (w *Worker) needLocked(spec *Spec) int {
+	if e, ok := w.est[spec.Key]; ok && w.measured {
+		return min(e, spec.MemoryMB)
+	}
+	return spec.MemoryMB
+}
+
+// measuredLocked charges in by its peak use so far, and remembers the
+// charge for new sandboxes of its version.
+func (w *Worker) measuredLocked(in *instance, peakBytes int64) {
+	if !w.measured || peakBytes <= 0 {
+		return
+	}
+	c := chargeFor(peakBytes, in.memoryMB)
+	if c == in.charge {
+		return
+	}
+	w.memUsed += c - in.charge
+	in.charge = c
+	if _, ok := w.est[in.key]; ok || len(w.est) < maxTrackedKeys {
+		w.est[in.key] = c
+	}
+}
+
+// MemoryUsedMB is the memory charged to this node's sandboxes and the
+// starts in progress.
 func (w *Worker) MemoryUsedMB() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/kumo-run/kumo/internal/codezip"
-	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -89,16 +88,16 @@ func (c *CodeCache) extract(ctx context.Context, blob, dir string) error {
 // their distinct directories in order, later layers winning at /opt, and
 // the one whose bootstrap /opt/bootstrap is (the last one when none has
 // it).
-func (w *Worker) layerDirs(ctx context.Context, layers []registry.Layer) ([]string, string, error) {
+func (w *Worker) layerDirs(ctx context.Context, layers []Layer) ([]string, string, error) {
 	if len(layers) == 0 {
 		return nil, "", nil
 	}
 	dirs := make([]string, 0, len(layers))
 	for _, l := range layers {
-		if l.Blob() == "" {
-			return nil, "", fmt.Errorf("layer %s: no code", l.Arn)
+		if l.Blob == "" {
+			return nil, "", fmt.Errorf("layer %s: no code", l.ARN)
 		}
-		dir, err := w.cfg.Code.Path(ctx, l.Blob())
+		dir, err := w.cfg.Code.Path(ctx, l.Blob)
 		if err != nil {
 			return nil, "", err
 		}

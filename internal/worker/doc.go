@@ -3,11 +3,25 @@
 // runs one invocation at a time in each, enforces the function timeout,
 // retires sandboxes that broke or whose function changed, and reaps idle ones
 // and pre-warms sandboxes as its keep-alive policy (package keepalive)
-// decides per version key. It also keeps the node-local cache of unzipped
-// code, one directory per CodeSha256, shared read-only by sandboxes.
+// decides per version key. It keeps the provisioned-concurrency pools it is
+// given (SetProvisioned) and the node-local cache of unzipped code, one
+// directory per CodeSha256, shared read-only by sandboxes.
 //
-// Lock order: Worker.mu, then an instance's own locks. The keep-alive
-// bookkeeping's lock (keeper.mu) is never held with Worker.mu; the policy's
-// and the registry's locks are leaves taken under either. The worker never
-// holds Worker.mu while talking to a sandbox.
+// What to run comes as a Spec built by the invoke frontend; the worker never
+// imports the registry. Where an invocation runs (an idle sandbox, a new
+// one, a new one after evictions, or nowhere) is decided by package
+// placement over a snapshot taken under Worker.mu.
+//
+// One owner for each sandbox's life: a sandbox is destroyed only by
+// teardown after retireLocked claimed it with the lifecycle's checked move
+// to Broken; a second claim is refused, so nothing is destroyed twice, and
+// every start and teardown is counted in Worker.done, so Close returns only
+// once every sandbox is gone. Teardown kills the sandbox before closing its
+// Runtime API, so a runtime never sees the API vanish while it runs.
+//
+// Lock order: Worker.mu, then an instance's own locks (its Lifecycle). The
+// keep-alive bookkeeping's lock (keeper.mu) is never held with Worker.mu;
+// the policy's and the registry's locks (Config.Live) are leaves taken under
+// either. The worker never holds Worker.mu while talking to a sandbox or
+// calling Config.Provisioned.
 package worker

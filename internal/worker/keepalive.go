@@ -10,7 +10,7 @@ import (
 )
 
 // maxTrackedKeys bounds the version keys whose arrivals the policy learns
-// and whose last Function the worker keeps for pre-warming. Keys beyond it
+// and whose last Spec the worker keeps for pre-warming. Keys beyond it
 // get the policy's default windows and are never pre-warmed.
 const maxTrackedKeys = 4096
 
@@ -29,7 +29,7 @@ func unload(win keepalive.Windows, idle time.Duration) bool {
 }
 
 // keeper is the worker's side of its keep-alive policy: it feeds the policy
-// invocation arrivals and remembers, per version key, the last Function
+// invocation arrivals and remembers, per version key, the last Spec
 // (needed to start a sandbox of it), when its last invocation ended and how
 // many are running, so that the reaper can pre-warm a key whose sandboxes
 // it unloaded.
@@ -49,9 +49,9 @@ type keeper struct {
 
 // keyState is the bookkeeping of one version key.
 type keyState struct {
-	// fn is the Function last invoked under key; nil once the policy's
+	// fn is the Spec last invoked under key; nil once the policy's
 	// windows after the last invocation are over (until the next one).
-	fn      *Function
+	fn      *Spec
 	running int
 	lastEnd time.Time
 	// warmed is the lastEnd for which a pre-warm was started: at most
@@ -67,7 +67,7 @@ func newKeeper(p keepalive.Policy) *keeper {
 // arrived records an invocation of fn arriving at t. The caller passes the
 // result to ended when the invocation is over; nil (nothing tracked) is
 // fine there.
-func (k *keeper) arrived(fn *Function, t time.Time) *keyState {
+func (k *keeper) arrived(fn *Spec, t time.Time) *keyState {
 	if k == nil || !k.track {
 		return nil
 	}
@@ -105,14 +105,14 @@ func (k *keeper) ended(st *keyState, t time.Time) {
 
 // prewarmJob is a sandbox the policy wants loaded again.
 type prewarmJob struct {
-	fn      *Function
+	fn      *Spec
 	lastEnd time.Time
 }
 
 // due returns the keys to pre-warm at now: none running, the policy's
 // pre-warm time after their last invocation passed and the keep-alive
 // window still open, not pre-warmed yet for that invocation. It drops the
-// Function of keys whose windows are over and forgets keys live no longer
+// Spec of keys whose windows are over and forgets keys live no longer
 // reports live.
 func (k *keeper) due(now time.Time, live func(string) bool) []prewarmJob {
 	if k == nil || !k.track {
@@ -158,7 +158,7 @@ func (w *Worker) policy() keepalive.Policy {
 	return w.cfg.KeepAlive
 }
 
-// reap is one reaper pass at now: it destroys idle sandboxes whose key is
+// reap is one reaper pass at now: it retires idle sandboxes whose key is
 // no longer live, whose runtime exited, or which the policy unloads given
 // their idle time since last use (not before burstGrace when the policy
 // pre-warms), then pre-warms the keys that are due.
@@ -170,25 +170,29 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 	for key, list := range w.idle {
 		live := w.cfg.Live == nil || w.cfg.Live(key)
 		win := p.KeepAlive(key, now)
-		keep := list[:0]
 		for _, in := range list {
 			if !live || unload(win, now.Sub(in.lastUsed)) || isClosed(in.exited) {
 				old = append(old, in)
-			} else {
-				keep = append(keep, in)
 			}
 		}
-		clear(list[len(keep):])
-		if len(keep) == 0 {
-			delete(w.idle, key)
-		} else {
-			w.idle[key] = keep
+	}
+	for i, in := range old {
+		if !w.retireLocked(in) {
+			old[i] = nil
+		}
+	}
+	if w.cfg.Live != nil {
+		for key := range w.est {
+			if !w.cfg.Live(key) {
+				delete(w.est, key)
+			}
 		}
 	}
 	w.mu.Unlock()
 	for _, in := range old {
-		in.life.To(sandbox.Broken)
-		w.destroy(in)
+		if in != nil {
+			w.teardown(in, "idle")
+		}
 	}
 	for _, j := range w.keep.due(now, w.cfg.Live) {
 		w.prewarm(ctx, j)
@@ -202,10 +206,11 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 // evicting other functions' sandboxes.
 func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	w.mu.Lock()
-	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+j.fn.Config.MemorySize > w.cfg.MemoryBudgetMB
+	need := w.needLocked(j.fn)
+	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+need > w.cfg.MemoryBudgetMB
 	if !skip {
-		// Called from the reaper, which holds a count of w.done.
-		w.done.Add(1)
+		w.memUsed += need
+		w.done.Add(2) // the start's, and this goroutine's
 	}
 	w.mu.Unlock()
 	if skip {
@@ -213,7 +218,7 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	}
 	go func() {
 		defer w.done.Done()
-		in, out, err := w.start(ctx, j.fn, "")
+		in, out, err := w.start(ctx, j.fn, "", grant{charge: need})
 		switch {
 		case err != nil:
 			w.log.Debug("worker: pre-warming", "key", j.fn.Key, "err", err)
@@ -226,20 +231,17 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	}()
 }
 
-// poolPreWarmed puts a freshly initialised sandbox in the idle pool with lastUsed
-// set to since.
+// poolPreWarmed puts a freshly initialised sandbox in the idle pool with
+// lastUsed set to since.
 func (w *Worker) poolPreWarmed(in *instance, since time.Time) {
-	if in.life.To(sandbox.Idle) != nil {
-		w.destroy(in)
-		return
-	}
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		w.destroy(in)
+	defer w.mu.Unlock()
+	if w.closed || in.life.To(sandbox.Idle) != nil {
+		if w.retireLocked(in) {
+			go w.teardown(in, "pre-warmed after close")
+		}
 		return
 	}
 	in.lastUsed = since
 	w.idle[in.key] = append(w.idle[in.key], in)
-	w.mu.Unlock()
 }

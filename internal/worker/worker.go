@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/keepalive"
-	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/placement"
 	"github.com/kumo-run/kumo/internal/runtimeapi"
 	"github.com/kumo-run/kumo/internal/runtimes"
 	"github.com/kumo-run/kumo/internal/sandbox"
@@ -38,32 +38,66 @@ type Config struct {
 	KeepAlive keepalive.Policy
 	// InitTimeout bounds a runtime's init phase (Lambda: 10 s).
 	InitTimeout time.Duration
-	// MemoryBudgetMB bounds the sum of MemorySize of this node's
-	// sandboxes (DefaultMemoryBudgetMB when zero).
+	// MemoryBudgetMB bounds the memory this node's sandboxes are
+	// charged for (DefaultMemoryBudgetMB when zero): their measured peak
+	// use when the driver measures it, else their MemorySize (see
+	// capacity.go).
 	MemoryBudgetMB int
+	// ChargeConfigured charges every sandbox its full MemorySize even
+	// when the driver measures use.
+	ChargeConfigured bool
 	// Live reports whether sandboxes of a version key may still be used;
 	// idle sandboxes of keys no longer live are retired. nil: all live.
 	Live func(key string) bool
 	// Runtimes resolves managed runtimes (python, nodejs). nil: OS-only
 	// runtimes only.
 	Runtimes *runtimes.Table
+	// Now is the clock of idle times, keep-alive windows and provisioned
+	// retries (not of durations). nil: time.Now.
+	Now func() time.Time
+	// Provisioned is told what the worker allocated for the
+	// provisioned-concurrency configurations pushed with SetProvisioned.
+	// nil: nobody is told.
+	Provisioned ProvisionedReporter
 }
 
-// Function is what the worker needs to know of a function version.
-type Function struct {
+// Spec is what the worker runs: one function version's configuration, as
+// the invoke frontend builds it from the registry's model. The worker keeps
+// the pointer it is given (for pre-warming); nothing may change a Spec or
+// its Environment and Layers once handed over.
+type Spec struct {
 	// Key identifies the exact version and configuration; sandboxes are
 	// reused only for the same key.
-	Key    string
-	Config *registry.FunctionConfig
-	Blob   string
-	// provisioned marks a sandbox started for provisioned concurrency.
-	provisioned bool
+	Key string
+	// FunctionName and Version (a number or $LATEST) name the version.
+	FunctionName, Version string
+	Runtime, Handler      string
+	MemoryMB              int
+	// Timeout bounds one invocation.
+	Timeout time.Duration
+	// EphemeralMB is the size of /tmp.
+	EphemeralMB int
+	// Environment is the function's own variables; shared, read only.
+	Environment map[string]string
+	// Code is the blob of the function's code zip.
+	Code string
+	// Layers are the function's layers, in order (later ones win at /opt).
+	Layers   []Layer
+	LogGroup string
+	// Provisioned marks a sandbox started for provisioned concurrency
+	// (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency).
+	Provisioned bool
+}
+
+// Layer is one layer of a Spec.
+type Layer struct {
+	ARN  string
+	Blob string // the layer's code zip
 }
 
 // Request is one invocation.
 type Request struct {
 	Invocation runtimeapi.Invocation
-	Timeout    time.Duration
 	// Tail asks for the last 4 KB of the invocation's log.
 	Tail bool
 }
@@ -72,7 +106,8 @@ type Request struct {
 // own, timeouts, crashes) are outcomes, not Go errors.
 type Outcome struct {
 	Payload []byte
-	// FunctionError is "Unhandled" when the function failed.
+	// FunctionError is runtimeapi.FunctionErrorUnhandled when the
+	// function failed.
 	FunctionError string
 	// ErrorType is the error's type (Runtime.ExitError, …) when it failed.
 	ErrorType    string
@@ -85,6 +120,11 @@ type Outcome struct {
 
 // Worker runs invocations in sandboxes on this node. Safe for concurrent
 // use.
+//
+// One owner for each sandbox's life: a sandbox is torn down only through
+// retire, which claims it with the lifecycle's checked move to Broken (a
+// second claim is refused, so nothing is destroyed twice) and counts the
+// teardown in done, so that Close returns only once every sandbox is gone.
 type Worker struct {
 	cfg Config
 	log *slog.Logger
@@ -92,13 +132,25 @@ type Worker struct {
 	mu      sync.Mutex
 	idle    map[string][]*instance // by key; the most recently used last
 	all     map[string]*instance   // by sandbox id
-	memUsed int                    // MB of MemorySize held by sandboxes
+	memUsed int                    // MB charged to sandboxes and starts (capacity.go)
 	closed  bool
+	// measured: sandboxes are charged by measured use (capacity.go).
+	measured bool
+	// est is, per version key, the charge of the last sandbox of the
+	// key measured: what a new one is admitted for.
+	est map[string]int
+	// cands and candIns are placement's scratch: the evictable sandboxes
+	// of the decision being taken, reused under mu.
+	cands   []placement.Candidate
+	candIns []*instance
 
 	keep *keeper
 	prov provPools
 
 	stop chan struct{}
+	// done counts the background loops, sandbox starts and teardowns.
+	// Add is called under mu while the worker is open, or by one of them
+	// (the count is then above zero), never otherwise: Close waits on it.
 	done sync.WaitGroup
 }
 
@@ -112,14 +164,22 @@ type instance struct {
 	logs     *capture
 	out, err *writer
 	memoryMB int
-	// memReleased is set once memoryMB went back to the budget.
-	memReleased bool
-	lastUsed    time.Time
-	initDur     time.Duration
-	exited      chan struct{} // closed when the runtime process exited
+	// charge is what the sandbox counts against the budget (MB); under
+	// Worker.mu.
+	charge   int
+	lastUsed time.Time
+	// launched is when the driver was asked to start the sandbox; the
+	// init duration counts from there.
+	launched time.Time
+	initDur  time.Duration
+	exited   chan struct{} // closed when the runtime process exited
 }
 
-// New returns a worker and starts its reaper.
+// ErrClosed: the worker is closed.
+var ErrClosed = errors.New("worker: closed")
+
+// New returns a worker and starts its reaper and its provisioned-concurrency
+// reconciler.
 func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -136,14 +196,22 @@ func New(cfg Config) *Worker {
 	if cfg.InitTimeout == 0 {
 		cfg.InitTimeout = 10 * time.Second
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{})}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{}),
+		measured: !cfg.ChargeConfigured && cfg.Driver != nil && cfg.Driver.Capabilities().MemoryLimit, est: map[string]int{}}
 	w.keep = newKeeper(w.policy())
-	w.done.Add(1)
+	w.prov.kick = make(chan struct{}, 1)
+	w.done.Add(2)
 	go w.reaper()
+	go w.provisioner()
 	return w
 }
 
-// Close destroys every sandbox.
+// Close destroys every sandbox, idle or busy, and returns once they are
+// all torn down and every background loop and start has ended. Invocations
+// running then fail. Idempotent.
 func (w *Worker) Close() {
 	w.mu.Lock()
 	if w.closed {
@@ -151,23 +219,21 @@ func (w *Worker) Close() {
 		return
 	}
 	w.closed = true
-	all := make([]*instance, 0, len(w.all))
+	var claimed []*instance
 	for _, in := range w.all {
-		all = append(all, in)
+		if w.retireLocked(in) {
+			claimed = append(claimed, in)
+		}
 	}
-	w.idle, w.all = map[string][]*instance{}, map[string]*instance{}
 	w.mu.Unlock()
 	close(w.stop)
-	w.done.Wait()
-	var wg sync.WaitGroup
-	for _, in := range all {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.destroy(in) }()
+	for _, in := range claimed {
+		go w.teardown(in, "worker closed")
 	}
-	wg.Wait()
+	w.done.Wait()
 }
 
-// Stats counts sandboxes by state.
+// Stats counts sandboxes by state; those being torn down count as Broken.
 func (w *Worker) Stats() map[sandbox.State]int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -179,11 +245,102 @@ func (w *Worker) Stats() map[sandbox.State]int {
 	return out
 }
 
-// acquire takes an idle sandbox of key, marking it busy, or returns nil.
-func (w *Worker) acquire(key string) *instance {
+// grant is room made for a new sandbox: charge MB reserved in the budget,
+// a start counted in done, and the idle sandboxes claimed to make the room,
+// which start destroys before it starts the new one.
+type grant struct {
+	charge  int
+	evicted []*instance
+}
+
+// place decides where an invocation of spec runs (package placement): it
+// returns an idle sandbox of spec.Key, marked busy; or nil and a grant for
+// a new sandbox, which start consumes. Else ErrCapacity, or ErrClosed.
+func (w *Worker) place(spec *Spec) (*instance, grant, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if in := w.acquireProvisionedLocked(key); in != nil {
+	for {
+		if w.closed {
+			return nil, grant{}, ErrClosed
+		}
+		need := w.needLocked(spec)
+		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB}
+		if s.Idle == 0 {
+			s.Evictable = w.evictableLocked()
+		}
+		d := placement.Decide(s)
+		switch d.Action {
+		case placement.UseIdle:
+			if in := w.takeIdleLocked(spec.Key); in != nil {
+				return in, grant{}, nil
+			}
+			// Every idle one had died: decide again.
+		case placement.Start, placement.EvictThenStart:
+			g := grant{charge: need, evicted: w.evictLocked(d.Evict)}
+			w.memUsed += need
+			w.done.Add(1)
+			return nil, g, nil
+		default:
+			return nil, grant{}, ErrCapacity
+		}
+	}
+}
+
+// reserve is place for a sandbox that must be new (provisioned
+// concurrency): it never takes an idle one.
+func (w *Worker) reserve(spec *Spec) (grant, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return grant{}, ErrClosed
+	}
+	need := w.needLocked(spec)
+	d := placement.Decide(placement.Snapshot{NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
+	if d.Action == placement.Throttle {
+		return grant{}, ErrCapacity
+	}
+	g := grant{charge: need, evicted: w.evictLocked(d.Evict)}
+	w.memUsed += need
+	w.done.Add(1)
+	return g, nil
+}
+
+// idleCountLocked is the number of idle sandboxes of key, provisioned ones
+// included.
+func (w *Worker) idleCountLocked(key string) int {
+	return len(w.idle[key]) + w.provIdleLocked(key)
+}
+
+// evictableLocked fills the scratch with the idle sandboxes outside
+// provisioned pools.
+func (w *Worker) evictableLocked() []placement.Candidate {
+	w.cands, w.candIns = w.cands[:0], w.candIns[:0]
+	for _, list := range w.idle {
+		for _, in := range list {
+			w.cands = append(w.cands, placement.Candidate{MemoryMB: in.charge, LastUsed: in.lastUsed})
+			w.candIns = append(w.candIns, in)
+		}
+	}
+	return w.cands
+}
+
+// evictLocked claims the scratch's sandboxes at idx for teardown and
+// returns them.
+func (w *Worker) evictLocked(idx []int) []*instance {
+	var out []*instance
+	for _, i := range idx {
+		if in := w.candIns[i]; w.retireLocked(in) {
+			out = append(out, in)
+		}
+	}
+	clear(w.candIns)
+	return out
+}
+
+// takeIdleLocked takes an idle sandbox of key, provisioned ones first,
+// marking it busy, or returns nil. Sandboxes found dead are retired.
+func (w *Worker) takeIdleLocked(key string) *instance {
+	if in := w.takeProvisionedLocked(key); in != nil {
 		return in
 	}
 	for {
@@ -198,13 +355,12 @@ func (w *Worker) acquire(key string) *instance {
 		} else {
 			w.idle[key] = list[:len(list)-1]
 		}
-		select {
-		case <-in.exited:
-			// Died while idle; the reaper or release removes it.
-			in.life.To(sandbox.Broken)
-			go w.destroy(in)
+		if isClosed(in.exited) {
+			// Died while idle (after reporting a panic, say).
+			if w.retireLocked(in) {
+				go w.teardown(in, "runtime exited while idle")
+			}
 			continue
-		default:
 		}
 		if in.life.To(sandbox.Busy) == nil {
 			return in
@@ -212,61 +368,86 @@ func (w *Worker) acquire(key string) *instance {
 	}
 }
 
-// release returns a healthy sandbox to the idle pool.
-func (w *Worker) release(in *instance) {
-	if in.life.To(sandbox.Idle) != nil {
-		go w.destroy(in)
-		return
-	}
-	in.lastUsed = time.Now()
+// release returns a healthy sandbox after an invocation, whose peak
+// memory use so far was peakBytes: to its provisioned pool or to the idle
+// pool. A sandbox claimed meanwhile (by Close) is left to its owner.
+func (w *Worker) release(in *instance, peakBytes int64) {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		go w.destroy(in)
+	defer w.mu.Unlock()
+	if in.life.To(sandbox.Idle) != nil {
 		return
 	}
+	w.measuredLocked(in, peakBytes)
+	in.lastUsed = w.cfg.Now()
 	if w.releaseProvisionedLocked(in) {
-		w.mu.Unlock()
 		return
 	}
 	w.idle[in.key] = append(w.idle[in.key], in)
-	w.mu.Unlock()
 }
 
-// destroy removes a sandbox for good.
-func (w *Worker) destroy(in *instance) {
+// retire tears a sandbox down now, unless another owner claimed it first.
+func (w *Worker) retire(in *instance, reason string) {
 	w.mu.Lock()
-	if !in.memReleased {
-		in.memReleased = true
-		w.memUsed -= in.memoryMB
-	}
-	delete(w.all, in.id)
-	if list := w.idle[in.key]; len(list) > 0 {
-		for i, x := range list {
-			if x == in {
-				w.idle[in.key] = append(list[:i:i], list[i+1:]...)
-				if len(w.idle[in.key]) == 0 {
-					delete(w.idle, in.key)
-				}
-				break
-			}
-		}
-	}
+	ok := w.retireLocked(in)
 	w.mu.Unlock()
-	if s, _ := in.life.State(); s != sandbox.Destroyed && s != sandbox.Broken {
-		in.life.To(sandbox.Broken)
+	if ok {
+		w.teardown(in, reason)
+	}
+}
+
+// retireAsync is retire in a goroutine counted in done.
+func (w *Worker) retireAsync(in *instance, reason string) {
+	w.mu.Lock()
+	ok := w.retireLocked(in)
+	w.mu.Unlock()
+	if ok {
+		go w.teardown(in, reason)
+	}
+}
+
+// retireLocked claims in for teardown: the lifecycle's move to Broken,
+// which only the first claim makes. The claimed sandbox is taken out of
+// the idle and provisioned pools, its memory goes back to the budget, and
+// its teardown is counted in done: the caller must then run teardown
+// exactly once, which removes it from w.all (Stats shows it Broken until
+// then). It reports false, and does nothing, when in was claimed already.
+func (w *Worker) retireLocked(in *instance) bool {
+	if in.life.To(sandbox.Broken) != nil {
+		return false
+	}
+	w.memUsed -= in.charge
+	w.removeIdleLocked(in)
+	w.dropProvisionedLocked(in)
+	// Open, or closed with a start (which holds a count) owning in:
+	// either way Add is allowed here.
+	w.done.Add(1)
+	return true
+}
+
+// teardown destroys a claimed sandbox: the sandbox first, so that its
+// runtime is killed before its Runtime API goes away (a runtime that sees
+// the API close prints errors into the function's log), then the API.
+func (w *Worker) teardown(in *instance, reason string) {
+	defer w.done.Done()
+	w.log.Debug("worker: retiring sandbox", "sandbox", in.id, "key", in.key, "reason", reason)
+	if in.sb != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := in.sb.Destroy(ctx); err != nil {
+			w.log.Warn("worker: destroying sandbox", "sandbox", in.id, "err", err)
+		}
+		cancel()
 	}
 	if in.api != nil {
 		in.api.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := in.sb.Destroy(ctx); err != nil {
-		w.log.Warn("worker: destroying sandbox", "sandbox", in.id, "err", err)
-	}
 	in.out.flush()
 	in.err.flush()
-	in.life.To(sandbox.Destroyed)
+	if err := in.life.To(sandbox.Destroyed); err != nil {
+		w.log.Error("worker: sandbox lifecycle", "sandbox", in.id, "err", err)
+	}
+	w.mu.Lock()
+	delete(w.all, in.id)
+	w.mu.Unlock()
 }
 
 func (w *Worker) reaper() {
@@ -281,7 +462,7 @@ func (w *Worker) reaper() {
 			return
 		case <-t.C:
 		}
-		w.reap(ctx, time.Now())
+		w.reap(ctx, w.cfg.Now())
 	}
 }
 
@@ -310,7 +491,7 @@ func errorPayload(typ, msg string) []byte {
 }
 
 func failed(typ, msg string) *Outcome {
-	return &Outcome{Payload: errorPayload(typ, msg), FunctionError: "Unhandled", ErrorType: typ}
+	return &Outcome{Payload: errorPayload(typ, msg), FunctionError: runtimeapi.FunctionErrorUnhandled, ErrorType: typ}
 }
 
 // StreamName is a log stream name as Lambda gives them:
@@ -319,20 +500,27 @@ func StreamName(t time.Time, version, id string) string {
 	return t.UTC().Format("2006/01/02") + "/[" + version + "]" + id
 }
 
-func (w *Worker) env(fn *Function, stream string, launch runtimes.Launch) []string {
-	c := fn.Config
+// initializationType is AWS_LAMBDA_INITIALIZATION_TYPE for a sandbox of s.
+func (s *Spec) initializationType() string {
+	if s.Provisioned {
+		return "provisioned-concurrency"
+	}
+	return "on-demand"
+}
+
+func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch) []string {
 	env := []string{
-		"AWS_LAMBDA_FUNCTION_NAME=" + c.FunctionName,
-		"AWS_LAMBDA_FUNCTION_VERSION=" + c.Version,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(c.MemorySize),
+		"AWS_LAMBDA_FUNCTION_NAME=" + spec.FunctionName,
+		"AWS_LAMBDA_FUNCTION_VERSION=" + spec.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(spec.MemoryMB),
 		"AWS_REGION=" + w.cfg.Region,
 		"AWS_DEFAULT_REGION=" + w.cfg.Region,
-		"AWS_LAMBDA_LOG_GROUP_NAME=" + c.LoggingConfig.LogGroup,
+		"AWS_LAMBDA_LOG_GROUP_NAME=" + spec.LogGroup,
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE=" + fn.initializationType(),
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + spec.initializationType(),
 		"LAMBDA_TASK_ROOT=/var/task",
 		"LAMBDA_RUNTIME_DIR=/var/runtime",
-		"_HANDLER=" + c.Handler,
+		"_HANDLER=" + spec.Handler,
 		"TZ=:UTC",
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -342,23 +530,86 @@ func (w *Worker) env(fn *Function, stream string, launch runtimes.Launch) []stri
 		env = append(env, "AWS_EXECUTION_ENV="+launch.ExecutionEnv)
 	}
 	env = append(env, launch.Env...)
-	if c.Environment != nil {
-		keys := make([]string, 0, len(c.Environment.Variables))
-		for k := range c.Environment.Variables {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env = append(env, k+"="+c.Environment.Variables[k])
-		}
+	keys := make([]string, 0, len(spec.Environment))
+	for k := range spec.Environment {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+spec.Environment[k])
 	}
 	return env
 }
 
-// start creates a sandbox for fn and runs its init phase. A function whose
-// init fails gets an Outcome (and no instance); platform failures are errors.
-func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*instance, *Outcome, error) {
-	codeDir, err := w.cfg.Code.Path(ctx, fn.Blob)
+// start creates a sandbox for spec and runs its init phase in the room g
+// made (place, reserve): it destroys g's evicted sandboxes first, so that
+// their memory is free, and consumes g's charge (it goes to the instance
+// or back to the budget) and its count in done.
+// A function whose init fails gets an Outcome (and no instance); platform
+// failures are errors. The instance returned is registered and
+// Initializing.
+func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g grant) (*instance, *Outcome, error) {
+	defer w.done.Done()
+	for _, v := range g.evicted {
+		w.teardown(v, "evicted for memory")
+	}
+	in, out, err := w.launch(ctx, spec, requestID)
+	if in == nil {
+		w.mu.Lock()
+		w.memUsed -= g.charge
+		w.mu.Unlock()
+		return nil, out, err
+	}
+	in.charge = g.charge
+	w.mu.Lock()
+	if w.closed {
+		ok := w.retireLocked(in)
+		w.mu.Unlock()
+		if ok {
+			w.teardown(in, "worker closed while starting")
+		}
+		return nil, nil, ErrClosed
+	}
+	w.all[in.id] = in
+	w.mu.Unlock()
+	if err := in.life.To(sandbox.Initializing); err != nil {
+		w.retire(in, "lifecycle")
+		return nil, nil, err
+	}
+
+	ictx, cancel := context.WithTimeout(ctx, w.cfg.InitTimeout)
+	err = in.api.WaitInit(ictx)
+	cancel()
+	in.initDur = time.Since(in.launched)
+	if err == nil {
+		if b, ok := in.sb.(sandbox.InitBooster); ok {
+			if err := b.EndInit(); err != nil {
+				w.log.Warn("worker: applying the CPU limit after init", "sandbox", in.id, "err", err)
+			}
+		}
+		return in, nil, nil
+	}
+	// Init failed: the sandbox is never used.
+	var ie *runtimeapi.InitError
+	switch {
+	case errors.As(err, &ie):
+		out = &Outcome{Payload: ie.Payload, FunctionError: runtimeapi.FunctionErrorUnhandled, ErrorType: ie.ErrorType}
+	case errors.Is(err, runtimeapi.ErrRuntimeExited):
+		out = w.exitOutcome(in, requestID)
+	case ictx.Err() != nil && ctx.Err() == nil:
+		out = failed(runtimeapi.ErrorTypeTimedOut, fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds()))
+	}
+	w.retire(in, "init failed")
+	if out == nil {
+		return nil, nil, err
+	}
+	return nil, out, nil
+}
+
+// launch starts spec's sandbox and its Runtime API; the instance it
+// returns holds spec's memory but is not registered yet.
+func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*instance, *Outcome, error) {
+	codeDir, err := w.cfg.Code.Path(ctx, spec.Code)
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing code: %w", err)
 	}
@@ -366,33 +617,30 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	if w.cfg.Runtimes != nil {
 		resolve = w.cfg.Runtimes.Resolve
 	}
-	layerDirs, optDir, err := w.layerDirs(ctx, fn.Config.Layers)
+	layerDirs, optDir, err := w.layerDirs(ctx, spec.Layers)
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing layers: %w", err)
 	}
-	launch, err := resolve(fn.Config.Runtime, fn.Config.Handler, codeDir, optDir)
+	launch, err := resolve(spec.Runtime, spec.Handler, codeDir, optDir)
 	if err != nil {
 		var ie *runtimes.InvalidEntrypointError
 		if errors.As(err, &ie) {
-			return nil, failed("Runtime.InvalidEntrypoint", "RequestId: "+requestID+" Error: "+err.Error()), nil
+			return nil, failed(runtimeapi.ErrorTypeInvalidEntrypoint, "RequestId: "+requestID+" Error: "+err.Error()), nil
 		}
 		return nil, nil, err
 	}
 	id := newID()
-	stream := StreamName(time.Now(), fn.Config.Version, id)
-	logs := newCapture(w.cfg.Logs, fn.Config.LoggingConfig.LogGroup, stream)
+	stream := StreamName(time.Now(), spec.Version, id)
+	logs := newCapture(w.cfg.Logs, spec.LogGroup, stream)
 	in := &instance{
-		id: id, key: fn.Key, life: sandbox.NewLifecycle(), logs: logs,
+		id: id, key: spec.Key, life: sandbox.NewLifecycle(), logs: logs,
 		out: &writer{c: logs}, err: &writer{c: logs},
-		memoryMB: fn.Config.MemorySize, exited: make(chan struct{}),
+		memoryMB: spec.MemoryMB, exited: make(chan struct{}),
 	}
 	if launch.Warning != "" {
 		logs.platform(launch.Warning)
 	}
-	if err := w.reserveMemory(in.memoryMB); err != nil {
-		return nil, nil, err
-	}
-	t0 := time.Now()
+	in.launched = time.Now()
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		ID:          id,
 		CodeDir:     codeDir,
@@ -400,16 +648,15 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 		RuntimeDir:  launch.RuntimeDir,
 		HostPaths:   launch.HostPaths,
 		Args:        launch.Args,
-		Env:         w.env(fn, stream, launch),
+		Env:         w.env(spec, stream, launch),
 		Dir:         "/var/task",
-		MemoryMB:    fn.Config.MemorySize,
-		EphemeralMB: fn.Config.EphemeralStorage.Size,
+		MemoryMB:    spec.MemoryMB,
+		EphemeralMB: spec.EphemeralMB,
 		MaxProcs:    1024,
 		Stdout:      in.out,
 		Stderr:      in.err,
 	})
 	if err != nil {
-		w.releaseMemory(in.memoryMB)
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sb = sb
@@ -418,51 +665,9 @@ func (w *Worker) start(ctx context.Context, fn *Function, requestID string) (*in
 	go func() {
 		<-sb.Exited()
 		close(in.exited)
-		st := sb.Stats()
-		in.api.RuntimeExited(exitError(st))
+		in.api.RuntimeExited(exitError(sb.Stats()))
 	}()
-	w.mu.Lock()
-	if w.closed {
-		w.memUsed -= in.memoryMB
-		in.memReleased = true
-		w.mu.Unlock()
-		in.api.Close()
-		sb.Destroy(context.Background())
-		return nil, nil, errors.New("worker is closed")
-	}
-	w.all[id] = in
-	w.mu.Unlock()
-	in.life.To(sandbox.Initializing)
-
-	ictx, cancel := context.WithTimeout(ctx, w.cfg.InitTimeout)
-	err = in.api.WaitInit(ictx)
-	cancel()
-	in.initDur = time.Since(t0)
-	if err == nil {
-		if b, ok := sb.(sandbox.InitBooster); ok {
-			if err := b.EndInit(); err != nil {
-				w.log.Warn("worker: applying the CPU limit after init", "sandbox", id, "err", err)
-			}
-		}
-		return in, nil, nil
-	}
-	// Init failed: the sandbox is never used.
-	in.life.To(sandbox.Broken)
-	var out *Outcome
-	var ie *runtimeapi.InitError
-	switch {
-	case errors.As(err, &ie):
-		out = &Outcome{Payload: ie.Payload, FunctionError: "Unhandled", ErrorType: ie.ErrorType}
-	case errors.Is(err, runtimeapi.ErrRuntimeExited):
-		out = w.exitOutcome(in, requestID)
-	case ictx.Err() != nil && ctx.Err() == nil:
-		out = failed("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds()))
-	default:
-		w.destroy(in)
-		return nil, nil, err
-	}
-	w.destroy(in)
-	return nil, out, nil
+	return in, nil, nil
 }
 
 func exitError(st sandbox.Stats) error {
@@ -479,20 +684,22 @@ func exitError(st sandbox.Stats) error {
 // exitOutcome describes a runtime that exited: out of memory or otherwise.
 func (w *Worker) exitOutcome(in *instance, requestID string) *Outcome {
 	st := in.sb.Stats()
+	typ := runtimeapi.ErrorTypeExitError
 	if st.OOMKilled {
-		return failed("Runtime.OutOfMemory", "RequestId: "+requestID+" Error: Runtime exited with error: "+exitError(st).Error())
+		typ = runtimeapi.ErrorTypeOutOfMemory
 	}
-	return failed("Runtime.ExitError", "RequestId: "+requestID+" Error: Runtime exited with error: "+exitError(st).Error())
+	return failed(typ, "RequestId: "+requestID+" Error: Runtime exited with error: "+exitError(st).Error())
 }
 
-// Invoke runs one invocation of fn: in a warm sandbox of the same key if
+// Invoke runs one invocation of spec: in a warm sandbox of the same key if
 // one is idle, else in a new one. ctx is the client's; the function's
-// timeout is in req.
-func (w *Worker) Invoke(ctx context.Context, fn *Function, req *Request) (*Outcome, error) {
+// timeout is spec.Timeout. It returns ErrCapacity when the node's memory
+// budget has no room, ErrClosed after Close.
+func (w *Worker) Invoke(ctx context.Context, spec *Spec, req *Request) (*Outcome, error) {
 	// A sandbox whose runtime exited while idle (after reporting a panic,
 	// say) never receives the invocation; it then runs on another one.
 	for attempt := 0; ; attempt++ {
-		out, err := w.invokeOnce(ctx, fn, req)
+		out, err := w.invokeOnce(ctx, spec, req)
 		if errors.Is(err, runtimeapi.ErrNotDelivered) && attempt < 3 && ctx.Err() == nil {
 			continue
 		}
@@ -500,16 +707,18 @@ func (w *Worker) Invoke(ctx context.Context, fn *Function, req *Request) (*Outco
 	}
 }
 
-func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*Outcome, error) {
+func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Outcome, error) {
 	reqID := req.Invocation.RequestID
-	ka := w.keep.arrived(fn, time.Now())
-	defer func() { w.keep.ended(ka, time.Now()) }()
-	in := w.acquire(fn.Key)
+	ka := w.keep.arrived(spec, w.cfg.Now())
+	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
+	in, g, err := w.place(spec)
+	if err != nil {
+		return nil, err
+	}
 	cold := in == nil
 	if cold {
 		var out *Outcome
-		var err error
-		in, out, err = w.start(ctx, fn, reqID)
+		in, out, err = w.start(ctx, spec, reqID, g)
 		if err != nil {
 			return nil, err
 		}
@@ -518,23 +727,22 @@ func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*O
 			return out, nil
 		}
 		if err := in.life.To(sandbox.Busy); err != nil {
-			w.destroy(in)
+			w.retire(in, "claimed while starting")
 			return nil, err
 		}
 	}
 	logs := in.logs
 	logs.begin()
-	logs.platform("START RequestId: " + reqID + " Version: " + fn.Config.Version)
+	logs.platform("START RequestId: " + reqID + " Version: " + spec.Version)
 	start := time.Now()
-	tctx, cancel := context.WithTimeout(ctx, req.Timeout)
-	req.Invocation.Deadline = start.Add(req.Timeout)
+	tctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	req.Invocation.Deadline = start.Add(spec.Timeout)
 	res, err := in.api.Invoke(tctx, &req.Invocation)
 	dur := time.Since(start)
 	cancel()
 	if errors.Is(err, runtimeapi.ErrNotDelivered) {
 		logs.end()
-		in.life.To(sandbox.Broken)
-		w.destroy(in)
+		w.retireAsync(in, "invocation not delivered")
 		return nil, err
 	}
 
@@ -547,25 +755,25 @@ func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*O
 	case err == nil:
 		out.Payload = res.Payload
 		if res.Error {
-			out.FunctionError, out.ErrorType = "Unhandled", res.ErrorType
+			out.FunctionError, out.ErrorType = runtimeapi.FunctionErrorUnhandled, res.ErrorType
 		}
 		healthy = true
 	case errors.Is(err, runtimeapi.ErrRuntimeExited):
 		o := w.exitOutcome(in, reqID)
 		out.Payload, out.FunctionError, out.ErrorType = o.Payload, o.FunctionError, o.ErrorType
 	case tctx.Err() != nil && ctx.Err() == nil:
-		o := failed("Sandbox.Timedout", fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", reqID, req.Timeout.Seconds()))
+		o := failed(runtimeapi.ErrorTypeTimedOut, fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", reqID, spec.Timeout.Seconds()))
 		out.Payload, out.FunctionError, out.ErrorType = o.Payload, o.FunctionError, o.ErrorType
-		logs.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + reqID + " Task timed out after " + fmt.Sprintf("%.2f", req.Timeout.Seconds()) + " seconds")
+		logs.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + reqID + " Task timed out after " + fmt.Sprintf("%.2f", spec.Timeout.Seconds()) + " seconds")
 	case ctx.Err() != nil:
 		// The caller went away: the invocation is abandoned and the
 		// sandbox, still running it, cannot be reused.
-		in.life.To(sandbox.Broken)
-		w.destroy(in)
+		logs.end()
+		w.retireAsync(in, "invocation abandoned")
 		return nil, ctx.Err()
 	default:
-		in.life.To(sandbox.Broken)
-		w.destroy(in)
+		logs.end()
+		w.retireAsync(in, "invocation failed")
 		return nil, err
 	}
 	// Lines the function wrote before it answered come before END.
@@ -578,10 +786,9 @@ func (w *Worker) invokeOnce(ctx context.Context, fn *Function, req *Request) (*O
 	logs.platform(reportLine(reqID, out, in.memoryMB))
 	out.LogTail = logs.end()
 	if healthy {
-		w.release(in)
+		w.release(in, st.MaxMemoryBytes)
 	} else {
-		in.life.To(sandbox.Broken)
-		go w.destroy(in)
+		w.retireAsync(in, out.ErrorType)
 	}
 	return out, nil
 }
@@ -605,10 +812,11 @@ func reportLine(reqID string, o *Outcome, memoryMB int) string {
 	if o.InitDuration > 0 {
 		s += fmt.Sprintf("Init Duration: %.2f ms\t", float64(o.InitDuration.Microseconds())/1000)
 	}
-	if o.ErrorType == "Sandbox.Timedout" {
+	switch o.ErrorType {
+	case runtimeapi.ErrorTypeTimedOut:
 		s += "Status: timeout"
-	} else if o.ErrorType == "Runtime.OutOfMemory" {
-		s += "Status: error\tError Type: Runtime.OutOfMemory"
+	case runtimeapi.ErrorTypeOutOfMemory:
+		s += "Status: error\tError Type: " + runtimeapi.ErrorTypeOutOfMemory
 	}
 	return s
 }

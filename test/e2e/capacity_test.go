@@ -10,9 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
-// TestNodeMemoryBudget: with room for two 256 MB sandboxes, a third
-// function evicts the least recently used idle sandbox; when both slots are
-// busy the next cold start is throttled, never overcommitted.
+// TestNodeMemoryBudget: sandboxes are charged what they use. With room
+// for two sandboxes that really use 200 MB each, a third such function
+// evicts the least recently used idle sandbox; when both are busy the next
+// cold start is throttled, never overcommitted.
 func TestNodeMemoryBudget(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--memory-budget", "512")
@@ -20,14 +21,15 @@ func TestNodeMemoryBudget(t *testing.T) {
 	for _, name := range []string{"cap1", "cap2", "cap3"} {
 		deployFn(t, lc, name, "one", fnConfig{Memory: 256, Timeout: 10})
 	}
-	call(t, lc, "cap1", "", event("echo")).succeeded(t, "cap1 cold")
-	call(t, lc, "cap2", "", event("echo")).succeeded(t, "cap2 cold")
+	hold := event("hold", "size", 200)
+	call(t, lc, "cap1", "", hold).succeeded(t, "cap1 cold")
+	call(t, lc, "cap2", "", hold).succeeded(t, "cap2 cold")
 	// cap3 needs room: cap1, used longest ago, is evicted; cap2 stays warm.
-	call(t, lc, "cap3", "", event("echo")).succeeded(t, "cap3 cold, evicting cap1")
+	call(t, lc, "cap3", "", hold).succeeded(t, "cap3 cold, evicting cap1")
 	if r := call(t, lc, "cap2", "", event("echo")); r.body(t)["invocations"] != float64(2) {
 		t.Errorf("cap2 was evicted although cap1 was older: %v", r.body(t))
 	}
-	if r := call(t, lc, "cap1", "", event("echo")); r.body(t)["invocations"] != float64(1) {
+	if r := call(t, lc, "cap1", "", hold); r.body(t)["invocations"] != float64(1) {
 		t.Errorf("cap1 should have been evicted and started cold: %v", r.body(t))
 	}
 
@@ -56,4 +58,25 @@ func TestNodeMemoryBudget(t *testing.T) {
 	wantThrottle(t, "cold start with no memory left", err, "ConcurrentInvocationLimitExceeded")
 	wg.Wait()
 	call(t, lc, "cap3", "", event("echo")).succeeded(t, "cap3 once memory is free again")
+}
+
+// TestNodeMemoryOvercommit: functions that use a fraction of their
+// configured memory are charged what they use, so more of them stay warm
+// than their configured sizes add up to.
+func TestNodeMemoryOvercommit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--memory-budget", "512")
+	lc := newSDK(t, s)
+	names := []string{"oc1", "oc2", "oc3", "oc4"} // 4 × 256 MB configured
+	for _, name := range names {
+		deployFn(t, lc, name, "one", fnConfig{Memory: 256, Timeout: 10})
+	}
+	for _, name := range names {
+		call(t, lc, name, "", event("echo")).succeeded(t, name+" cold")
+	}
+	for _, name := range names {
+		if r := call(t, lc, name, "", event("echo")); r.body(t)["invocations"] != float64(2) {
+			t.Errorf("%s was evicted from a budget its use fits in: %v", name, r.body(t))
+		}
+	}
 }

@@ -9,6 +9,7 @@
 //	exit       os.Exit("code")
 //	sleep      sleep "ms" milliseconds, then answer
 //	membomb    allocate and touch memory until the sandbox is killed
+//	hold       allocate, touch and keep "size" MB, then answer
 //	print      print "lines" lines to stdout, then answer
 //	respond    answer a JSON string whose encoding is exactly "size" bytes
 //	size       answer the size of the event (for large requests)
@@ -107,6 +108,14 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return map[string]any{"slept": ev.MS, "tag": tag, "invocations": invocations}, nil
 	case "membomb":
 		membomb()
+	case "hold":
+		// Size MB touched and kept for the life of the sandbox.
+		b := make([]byte, ev.Size<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		hoard = append(hoard, b)
+		return map[string]any{"held": ev.Size, "tag": tag, "invocations": invocations}, nil
 	case "flood":
 		// Size MB of log lines, written as fast as the pipe takes them.
 		line := []byte("flood flood flood flood flood flood flood flood flood flood flood flood flood flood flood\n")
