@@ -41,6 +41,11 @@ const (
 	SerializationException               Code = "SerializationException"
 	ValidationException                  Code = "ValidationException"
 	NotImplementedException              Code = "NotImplemented"
+
+	// Refusals of the edge itself: too many connections, a body that
+	// arrives too slowly. Both are worth retrying; the SDKs do.
+	ServiceUnavailableException Code = "ServiceUnavailableException"
+	RequestTimeoutException     Code = "RequestTimeoutException"
 )
 
 // spec is what the wire needs to know about a code: its HTTP status, the
@@ -81,6 +86,8 @@ var catalogue = map[Code]spec{
 	SerializationException:               {400, "message", "User"},
 	ValidationException:                  {400, "message", "User"},
 	NotImplementedException:              {501, "message", "User"},
+	ServiceUnavailableException:          {503, "message", "Service"},
+	RequestTimeoutException:              {408, "message", "User"},
 }
 
 // Error is an error a client sees: an AWS code, a message and optional extra

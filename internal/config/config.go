@@ -43,7 +43,19 @@ type Config struct {
 	// MemoryBudgetMB bounds the sum of MemorySize of this node's
 	// sandboxes; 0 means three quarters of the machine's memory.
 	MemoryBudgetMB int
+
+	// The edge's listeners.
+	// MetricsListen is a second address serving GET /metrics without
+	// authentication (for a Prometheus on a private network); "" serves
+	// /metrics only on the edge port, behind SigV4 like every API call.
+	MetricsListen string
+	// MaxConnections caps the edge port's open connections; a client
+	// over it is answered 503 ServiceUnavailableException.
+	MaxConnections int
 }
+
+// DefaultMaxConnections is the edge's connection limit unless configured.
+const DefaultMaxConnections = 2048
 
 // Defaults.
 const (
@@ -83,6 +95,13 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs.StringVar(&c.KeepAlivePolicy, "keep-alive-policy", env("KUMO_KEEP_ALIVE_POLICY", "hybrid"), `"hybrid" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or "fixed" (--keep-alive for every sandbox) (env KUMO_KEEP_ALIVE_POLICY)`)
 	budget, _ := strconv.Atoi(env("KUMO_MEMORY_BUDGET", "0"))
 	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", budget, "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (default: 3/4 of the machine) (env KUMO_MEMORY_BUDGET)")
+	// The edge's listeners.
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env("KUMO_METRICS_LISTEN", ""), "also serve GET /metrics, unauthenticated, on this address, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4) (env KUMO_METRICS_LISTEN)")
+	maxConns, err := strconv.Atoi(env("KUMO_MAX_CONNECTIONS", strconv.Itoa(DefaultMaxConnections)))
+	if err != nil {
+		return Config{}, fmt.Errorf("KUMO_MAX_CONNECTIONS: %v", err)
+	}
+	fs.IntVar(&c.MaxConnections, "max-connections", maxConns, "connections the edge port serves at once; more are answered 503 (env KUMO_MAX_CONNECTIONS)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -94,6 +113,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 
 // Validate checks every field.
 func (c *Config) Validate() error {
+	if err := c.validateEdge(); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen %q: %v", c.Listen, err)
 	}
@@ -165,4 +187,20 @@ func validRegion(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateEdge checks the edge's listener settings.
+func (c *Config) validateEdge() error {
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: %v", c.MetricsListen, err)
+		}
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnections < 16 {
+		return fmt.Errorf("--max-connections %d must be at least 16", c.MaxConnections)
+	}
+	return nil
 }

@@ -65,6 +65,8 @@ type Registry struct {
 	reservedSum int
 	// layers is the view of the layer keys (see layers.go).
 	layers map[string]*layerState
+	// urlIDs indexes the URL configurations by url-id (see urls.go).
+	urlIDs map[string]urlTarget
 
 	prepare chan string
 	gc      chan struct{}
@@ -171,6 +173,7 @@ func (r *Registry) apply(e store.Entry) {
 	switch {
 	case strings.HasPrefix(e.Key, "fn."):
 		name := e.Key[len("fn."):]
+		r.unindexURLs(name)
 		if old := r.fns[name]; old != nil && old.fn.ReservedConcurrency != nil {
 			r.reservedSum -= *old.fn.ReservedConcurrency
 		}
@@ -190,6 +193,7 @@ func (r *Registry) apply(e store.Entry) {
 			r.fns[name] = st
 		}
 		st.fn, st.rev = f, e.Revision
+		r.indexURLs(name, &st.fn)
 		if f.ReservedConcurrency != nil {
 			r.reservedSum += *f.ReservedConcurrency
 		}
