@@ -31,8 +31,9 @@ const (
 	DefaultMinBodyRate = 32 << 10
 	// DefaultSpoolAbove is how much of a body that awaits its signature
 	// check is kept in memory; the rest goes to a file in SpoolDir, so
-	// unauthenticated bodies cannot fill the server's memory.
-	DefaultSpoolAbove = 1 << 20
+	// unauthenticated bodies cannot fill the server's memory: at most
+	// this much per connection.
+	DefaultSpoolAbove = 256 << 10
 )
 
 // Config configures the edge handler.
