@@ -151,9 +151,11 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rw.status >= 500 {
 			level = slog.LevelWarn
 		}
+		//lint:ignore SA1008 awsproto.WriteError sets x-amzn-ErrorType in AWS's casing, as sent
+		errorType := strings.Join(rw.Header()["x-amzn-ErrorType"], "")
 		e.log.Log(ctx, level, "request failed", "requestId", id, "route", rt.Name,
 			"method", r.Method, "path", r.URL.Path, "status", rw.status,
-			"errorType", strings.Join(rw.Header()["x-amzn-ErrorType"], ""), "accessKeyId", caller.AccessKeyID)
+			"errorType", errorType, "accessKeyId", caller.AccessKeyID)
 	}
 }
 
