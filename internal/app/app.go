@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 	// not at all; bodies are paced by the edge per request (a whole-
 	// request ReadTimeout would cut large uploads on slow links).
 	srv := &http.Server{Handler: edgeHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		MaxHeaderBytes: 64 << 10, ConnState: ln.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.MetricsListen != "" {

@@ -326,7 +326,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim := LimitListener(ln, 2)
-	srv := &http.Server{Handler: New(authConfig(svc)), ReadHeaderTimeout: time.Minute}
+	srv := &http.Server{Handler: New(authConfig(svc)), ReadHeaderTimeout: time.Minute, ConnState: lim.ConnState}
 	go srv.Serve(lim)
 	t.Cleanup(func() { srv.Close() })
 	addr := ln.Addr().String()
@@ -351,17 +351,42 @@ func TestConnectionLimit(t *testing.T) {
 	for _, c := range held {
 		c.Close()
 	}
-	until(t, "served after the held connections closed", func() bool {
+	get := func(client *http.Client) (int, error) {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/2015-03-31/functions", nil)
 		sign(t, req, hex.EncodeToString(sha256.New().Sum(nil)), "lambda", testSecret, false)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
-			return false
+			return 0, err
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		return resp.StatusCode, nil
+	}
+	a := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	until(t, "served after the held connections closed", func() bool {
+		st, err := get(a)
+		return err == nil && st == 200
 	})
+	until(t, "held connections gone", func() bool { return lim.Active() == 1 })
+
+	// Connections idle between requests do not hold the limit: with two
+	// clients each keeping one alive, a third is served, and the first,
+	// whose idle connection made room, opens a new one.
+	b := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	if st, err := get(b); err != nil || st != 200 {
+		t.Fatalf("second client: %d %v", st, err)
+	}
+	until(t, "two idle connections", func() bool { return lim.Active() == 2 })
+	refusedBefore := lim.Refused()
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	for i, cl := range []*http.Client{c, a, b, c} {
+		if st, err := get(cl); err != nil || st != 200 {
+			t.Fatalf("request %d with idle connections at the limit: %d %v", i, st, err)
+		}
+	}
+	if lim.Refused() != refusedBefore {
+		t.Errorf("%d connections refused while idle ones could make room", lim.Refused()-refusedBefore)
+	}
 }
 
 // until polls cond, failing the test if it does not hold within a minute.

@@ -14,13 +14,17 @@ import (
 )
 
 // LimitListener returns a listener that serves at most max connections at
-// once. A connection beyond that is accepted, answered at once with 503
+// once. At the limit, a new connection takes the place of the connection
+// idle the longest (kept alive between requests; its client opens a new one
+// when it needs it), if the http.Server reports idle connections through
+// ConnState. Failing that it is accepted, answered at once with 503
 // ServiceUnavailableException (which the SDKs retry with backoff) and
 // closed, so a client over the limit gets an answer instead of a hang and
 // the server's descriptors stay bounded: at most max served connections
 // plus a few being refused.
 func LimitListener(ln net.Listener, max int) *Limited {
-	return &Limited{Listener: ln, max: int64(max), refusing: make(chan struct{}, maxRefusing)}
+	return &Limited{Listener: ln, max: int64(max), refusing: make(chan struct{}, maxRefusing),
+		idle: map[*limitedConn]time.Time{}}
 }
 
 // maxRefusing bounds the connections being answered 503 at once; beyond it
@@ -39,6 +43,46 @@ type Limited struct {
 	active   atomic.Int64
 	refused  atomic.Int64
 	refusing chan struct{}
+
+	mu   sync.Mutex
+	idle map[*limitedConn]time.Time // since when
+}
+
+// ConnState is the http.Server's ConnState hook that tells the listener
+// which connections are idle.
+func (l *Limited) ConnState(c net.Conn, st http.ConnState) {
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st == http.StateIdle {
+		l.idle[lc] = time.Now()
+	} else {
+		delete(l.idle, lc)
+	}
+}
+
+// evictIdle closes the connection idle the longest, if any.
+func (l *Limited) evictIdle() bool {
+	l.mu.Lock()
+	var oldest *limitedConn
+	var since time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	if oldest != nil {
+		delete(l.idle, oldest)
+	}
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	oldest.Close()
+	return true
 }
 
 // Active is the number of connections being served.
@@ -54,10 +98,9 @@ func (l *Limited) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.active.Add(1) <= l.max {
+		if l.admit() {
 			return &limitedConn{Conn: c, l: l}, nil
 		}
-		l.active.Add(-1)
 		l.refused.Add(1)
 		select {
 		case l.refusing <- struct{}{}:
@@ -69,6 +112,23 @@ func (l *Limited) Accept() (net.Conn, error) {
 			c.Close()
 		}
 	}
+}
+
+// admit takes a place for a new connection, if need be the place of the
+// connection idle the longest.
+func (l *Limited) admit() bool {
+	if l.active.Add(1) <= l.max {
+		return true
+	}
+	l.active.Add(-1)
+	if !l.evictIdle() {
+		return false
+	}
+	if l.active.Add(1) <= l.max {
+		return true
+	}
+	l.active.Add(-1)
+	return false
 }
 
 // refuse answers a connection over the limit with 503 and closes it.
@@ -119,7 +179,12 @@ type limitedConn struct {
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.active.Add(-1) })
+	c.once.Do(func() {
+		c.l.active.Add(-1)
+		c.l.mu.Lock()
+		delete(c.l.idle, c)
+		c.l.mu.Unlock()
+	})
 	return err
 }
 
