@@ -228,11 +228,14 @@ func ScopeService(authorization string) string {
 		rest = rest[:i]
 	}
 	// keyid/date/region/service/aws4_request
-	parts := strings.Split(rest, "/")
-	if len(parts) != 5 {
+	if strings.Count(rest, "/") != 4 {
 		return ""
 	}
-	return parts[3]
+	for range 3 {
+		_, rest, _ = strings.Cut(rest, "/")
+	}
+	service, _, _ := strings.Cut(rest, "/")
+	return service
 }
 
 // BodyLimits returns a Route.MaxBody that looks an operation up by its
