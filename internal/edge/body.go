@@ -49,6 +49,7 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 			err = awsproto.Errorf(awsproto.InvalidSignatureException, "Credential should be scoped to correct service: '%s'. ", rt.Scope)
 		}
 		if err != nil {
+			e.unread(w, r)
 			e.fail(ctx, w, r, id, err)
 			return r, caller, false
 		}
@@ -56,7 +57,7 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 
 	max := e.maxBody(rt, r)
 	if r.ContentLength > max {
-		w.Header().Set("Connection", "close")
+		e.unread(w, r)
 		e.fail(ctx, w, r, id, e.tooLarge(max))
 		return r, caller, false
 	}
@@ -118,6 +119,19 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 	return r, caller, true
 }
 
+// unread prepares the answer to a request refused before its body was
+// read: the connection closes after the answer if a body was announced,
+// and the server's own draining of what remains (up to 256 KiB) must end
+// within the grace, so a refused client cannot hold the connection by
+// trickling its body.
+func (e *edge) unread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(e.cfg.BodyGrace))
+}
+
 var (
 	errSlowBody = errors.New("edge: request body arrived too slowly")
 	errSpool    = errors.New("edge: spooling a request body")
@@ -132,7 +146,7 @@ func (e *edge) readBody(w http.ResponseWriter, r *http.Request, b *body, max int
 		return nil
 	}
 	src := e.paced(w, r.Body)
-	defer src.release()
+	defer src.handled()
 
 	b.buf = bufPool.Get().(*bytes.Buffer)
 	b.buf.Reset()
@@ -278,6 +292,18 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 }
 
 func (p *pacedReader) Close() error { p.release(); return p.r.Close() }
+
+// handled is called when the handler has returned: a body read to its end
+// has no deadline left; one left unread must be drained by the server
+// within the grace (so a client cannot hold the connection by trickling
+// it).
+func (p *pacedReader) handled() {
+	if p.released || p.broken {
+		return
+	}
+	p.released = true
+	p.rc.SetReadDeadline(time.Now().Add(p.grace))
+}
 
 func (p *pacedReader) release() {
 	if !p.released {

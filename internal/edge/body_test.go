@@ -400,3 +400,46 @@ func until(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRefusedBodyNotHeld checks that a client refused before its body was
+// read cannot hold the connection by never sending the body.
+func TestRefusedBodyNotHeld(t *testing.T) {
+	cfg := authConfig(&fakeService{})
+	cfg.BodyGrace = 50 * time.Millisecond
+	srv := httptest.NewServer(New(cfg))
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+	for _, secret := range []string{"wrong", testSecret} {
+		// A wrong signature is refused on the headers; a right one over a
+		// 100 KB body that never comes is cut by the pacing.
+		req, _ := http.NewRequest("POST", "http://"+addr+"/2015-03-31/functions", nil)
+		sign(t, req, strings.Repeat("ab", 32), "lambda", secret, true)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var head bytes.Buffer
+		fmt.Fprintf(&head, "POST /2015-03-31/functions HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", addr, 100<<10)
+		req.Header.Write(&head)
+		head.WriteString("\r\n{")
+		if _, err := c.Write(head.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("secret %q: no response: %v", secret, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 && resp.StatusCode != 408 {
+			t.Fatalf("secret %q: status %d", secret, resp.StatusCode)
+		}
+		// The server closes the connection rather than wait for the body.
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("secret %q: connection still open after the answer: %v", secret, err)
+		}
+	}
+}

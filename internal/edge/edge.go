@@ -132,7 +132,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 		if r.Body != nil && r.Body != http.NoBody {
 			p := e.paced(rw, r.Body)
-			defer p.release()
+			defer p.handled()
 			r.Body = p
 		}
 		rt.Handler.ServeHTTP(rw, r)
