@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -80,6 +81,9 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 		case errors.Is(err, errSlowBody):
 			w.Header().Set("Connection", "close")
 			err = awsproto.Errorf(awsproto.RequestTimeoutException, "The request body did not arrive in time: it must average at least %d bytes a second after the first %s.", e.cfg.MinBodyRate, e.cfg.BodyGrace)
+		case errors.Is(err, errSpoolFull):
+			e.unread(w, r)
+			err = awsproto.Errorf(awsproto.ServiceUnavailableException, "Too many request bodies are awaiting their signature check; retry shortly.")
 		case errors.Is(err, errSpool):
 			err = awsproto.Internal(err)
 		default:
@@ -133,8 +137,9 @@ func (e *edge) unread(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	errSlowBody = errors.New("edge: request body arrived too slowly")
-	errSpool    = errors.New("edge: spooling a request body")
+	errSlowBody  = errors.New("edge: request body arrived too slowly")
+	errSpool     = errors.New("edge: spooling a request body")
+	errSpoolFull = errors.New("edge: the spool is full")
 )
 
 // readBody reads r's body into b, at most max bytes (a longer body is an
@@ -179,6 +184,15 @@ func (e *edge) readBody(w http.ResponseWriter, r *http.Request, b *body, max int
 		b.reader.Reset(b.buf.Bytes())
 		return nil
 	}
+	reserve := max - n
+	if r.ContentLength > 0 {
+		reserve = r.ContentLength - n
+	}
+	if e.spooled.Add(reserve) > e.cfg.SpoolLimit {
+		e.spooled.Add(-reserve)
+		return errSpoolFull
+	}
+	b.spool, b.reserved = &e.spooled, reserve
 	f, err := os.CreateTemp(e.cfg.SpoolDir, "kumo-body-*")
 	if err != nil {
 		return errors.Join(errSpool, err)
@@ -225,6 +239,10 @@ type body struct {
 	file    *os.File
 	spilled io.Reader
 	n       int64
+	// spool is the edge's spool reservation counter, holding reserved
+	// bytes for this body until Close.
+	spool    *atomic.Int64
+	reserved int64
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -242,6 +260,10 @@ func (b *body) Close() error {
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil
+	}
+	if b.spool != nil {
+		b.spool.Add(-b.reserved)
+		b.spool = nil
 	}
 	if b.buf != nil {
 		if b.buf.Cap() <= maxPooledBody {

@@ -443,3 +443,41 @@ func TestRefusedBodyNotHeld(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolLimit checks that bodies awaiting their signature check cannot
+// take more disk than the spool limit, and that the spool's reservations
+// are given back.
+func TestSpoolLimit(t *testing.T) {
+	svc := &fakeService{}
+	cfg := authConfig(svc)
+	cfg.SpoolDir = t.TempDir()
+	cfg.SpoolAbove = 64 << 10
+	cfg.SpoolLimit = 1 << 20
+	h := New(cfg)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	send := func(size int) (*http.Response, []byte) {
+		body := bytes.Repeat([]byte("s"), size)
+		req, _ := http.NewRequest("POST", srv.URL+"/2015-03-31/functions", bytes.NewReader(body))
+		sum := sha256.Sum256(body)
+		sign(t, req, hex.EncodeToString(sum[:]), "lambda", testSecret, false)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	if resp, b := send(512 << 10); resp.StatusCode != 200 {
+		t.Fatalf("a body within the spool limit: %d %s", resp.StatusCode, b)
+	}
+	resp, b := send(2 << 20)
+	wantError(t, resp, b, 503, awsproto.ServiceUnavailableException, "retry shortly")
+	if n := h.(*edge).spooled.Load(); n != 0 {
+		t.Fatalf("spool reservations not given back: %d bytes", n)
+	}
+	if resp, b := send(900 << 10); resp.StatusCode != 200 {
+		t.Fatalf("after a refusal: %d %s", resp.StatusCode, b)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -34,6 +35,9 @@ const (
 	// unauthenticated bodies cannot fill the server's memory: at most
 	// this much per connection.
 	DefaultSpoolAbove = 256 << 10
+	// DefaultSpoolLimit bounds what all spool files hold at once, so
+	// unauthenticated bodies cannot fill the disk either.
+	DefaultSpoolLimit = 1 << 30
 )
 
 // Config configures the edge handler.
@@ -63,6 +67,11 @@ type Config struct {
 	// soon as they are created.
 	SpoolDir   string
 	SpoolAbove int64
+	// SpoolLimit is the most bytes the spool may hold at once (each body
+	// counted at its Content-Length, or the route's limit when it has
+	// none); a body that would pass it is answered 503
+	// ServiceUnavailableException. DefaultSpoolLimit when zero.
+	SpoolLimit int64
 	// BodyGrace and MinBodyRate bound how long a body may take to
 	// arrive: it must average MinBodyRate bytes a second after BodyGrace.
 	// A body that falls behind is cut with 408 RequestTimeoutException.
@@ -79,6 +88,9 @@ func New(cfg Config) http.Handler {
 	}
 	if e.cfg.SpoolAbove <= 0 {
 		e.cfg.SpoolAbove = DefaultSpoolAbove
+	}
+	if e.cfg.SpoolLimit <= 0 {
+		e.cfg.SpoolLimit = DefaultSpoolLimit
 	}
 	if e.cfg.BodyGrace <= 0 {
 		e.cfg.BodyGrace = DefaultBodyGrace
@@ -107,6 +119,7 @@ type edge struct {
 	log     *slog.Logger
 	table   Table
 	unknown Route
+	spooled atomic.Int64 // bytes reserved in the spool
 }
 
 var _ http.Handler = (*edge)(nil)
