@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -55,7 +56,16 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MaxBodyBytesInFlight bounds the request bodies of all URL requests
+	// being served, counted at their Content-Length (MaxRequestBody when
+	// unknown); beyond it a request is answered 429.
+	// DefaultMaxBodyBytesInFlight when zero.
+	MaxBodyBytesInFlight int64
 }
+
+// DefaultMaxBodyBytesInFlight is Config.MaxBodyBytesInFlight's default:
+// room for 40 requests at the payload limit, and thousands of small ones.
+const DefaultMaxBodyBytesInFlight = 256 << 20
 
 // Server serves function URLs: the handler of the edge route Route
 // returns. It is safe for concurrent use.
@@ -63,6 +73,9 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+
+	maxInFlight int64
+	inFlight    atomic.Int64 // request body bytes being read or held
 }
 
 // target is what a url-id names.
@@ -72,7 +85,10 @@ var _ http.Handler = (*Server)(nil)
 
 // New returns a Server; cfg must not change afterwards.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, maxInFlight: cfg.MaxBodyBytesInFlight}
+	if s.maxInFlight <= 0 {
+		s.maxInFlight = DefaultMaxBodyBytesInFlight
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +200,17 @@ func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
 	if r.ContentLength > MaxRequestBody {
 		return platformReply(http.StatusRequestEntityTooLarge, bodyTooLarge), c.Cors
 	}
+	// Bodies in memory at once are bounded: a public URL's clients are
+	// anyone.
+	reserve := int64(MaxRequestBody)
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength
+	}
+	if s.inFlight.Add(reserve) > s.maxInFlight {
+		s.inFlight.Add(-reserve)
+		return platformReply(http.StatusTooManyRequests, bodyThrottled), c.Cors
+	}
+	defer s.inFlight.Add(-reserve)
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
 	if err != nil {
 		return platformReply(http.StatusBadRequest, messageBody("Could not read the request body.")), c.Cors
