@@ -162,11 +162,11 @@ func (e *edge) readBody(w http.ResponseWriter, r *http.Request, b *body, max int
 	if n := r.ContentLength; n > 0 {
 		b.buf.Grow(int(min(n, inMem)) + bytes.MinRead) // one allocation at most, none for a reused buffer
 	}
-	var dst io.Writer = b.buf
+	var in io.Reader = io.LimitReader(src, inMem)
 	if sum != nil {
-		dst = io.MultiWriter(b.buf, sum)
+		in = io.TeeReader(in, sum)
 	}
-	n, err := io.Copy(dst, io.LimitReader(src, inMem))
+	n, err := b.buf.ReadFrom(in) // into the buffer itself, no copy buffer
 	b.n = n
 	if err != nil {
 		return err
