@@ -20,9 +20,13 @@ type services struct {
 // or path, whatever else the request looks like), then the platform's own
 // paths, then each AWS service by its SigV4 service name and what its
 // unsigned requests look like. A service is one entry here.
+//
+// Table.Add checks only for identical matchers; the order settles the
+// rest (TestRoutes shows what takes what).
 func routes(s services) []edge.Route {
 	return []edge.Route{
 		s.urls.Route(),
+		edge.Health,
 		{Name: "metrics", Match: []edge.Matcher{{Method: http.MethodGet, Path: "/metrics"}}, Handler: s.metrics},
 		// Code download links carry their own signature.
 		{Name: "code", Match: []edge.Matcher{{PathPrefix: lambdaapi.CodePath}}, Auth: edge.AuthNone, Handler: s.code},

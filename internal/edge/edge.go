@@ -46,8 +46,8 @@ type Config struct {
 	// explicit choice of the operator): requests are then routed by what
 	// they look like and their caller is anonymous.
 	Verifier *awsproto.Verifier
-	// Routes is the route table, in order. GET /healthz follows it (so a
-	// function URL's own /healthz reaches the function), and a request no
+	// Routes is the route table, in order. The edge answers /healthz
+	// where the table has Health, else after the table; a request no
 	// route takes is authenticated and then answered 404
 	// UnknownOperationException.
 	Routes []Route
@@ -98,8 +98,16 @@ func New(cfg Config) http.Handler {
 	if e.cfg.MinBodyRate <= 0 {
 		e.cfg.MinBodyRate = DefaultMinBodyRate
 	}
-	e.table.MustAdd(cfg.Routes...)
-	e.table.MustAdd(Route{Name: "healthz", Match: []Matcher{{Path: "/healthz"}}, Auth: AuthNone, Handler: http.HandlerFunc(e.health)})
+	health := false
+	for _, rt := range cfg.Routes {
+		if rt.Name == Health.Name && rt.Handler == nil {
+			rt.Handler, health = http.HandlerFunc(e.health), true
+		}
+		e.table.MustAdd(rt)
+	}
+	if !health {
+		e.table.MustAdd(Route{Name: Health.Name, Match: Health.Match, Auth: AuthNone, Handler: http.HandlerFunc(e.health)})
+	}
 	for name, h := range cfg.Services {
 		e.table.MustAdd(Route{Name: name, Match: []Matcher{{Service: name}}, Scope: name, Handler: h})
 	}
@@ -113,6 +121,10 @@ func New(cfg Config) http.Handler {
 	})}
 	return e
 }
+
+// Health marks the place of /healthz in Config.Routes: the edge answers
+// it there, unauthenticated, with readiness and version.
+var Health = Route{Name: "healthz", Match: []Matcher{{Path: "/healthz"}}, Auth: AuthNone}
 
 type edge struct {
 	cfg     Config
