@@ -149,10 +149,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var caller awsproto.Caller
 	switch rt.Auth {
-	case AuthNone:
-		rt.Handler.ServeHTTP(rw, r.WithContext(ctx))
-		return
-	case AuthHandler:
+	case AuthNone, AuthHandler:
 		// The handler reads and bounds the body; the edge paces it.
 		r = r.WithContext(ctx)
 		if r.Body != nil && r.Body != http.NoBody {
@@ -161,6 +158,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = p
 		}
 		rt.Handler.ServeHTTP(rw, r)
+		if rt.Auth == AuthNone {
+			return
+		}
 	default:
 		var ok bool
 		r, caller, ok = e.authenticate(ctx, rw, r, id, rt)
