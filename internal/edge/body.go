@@ -85,7 +85,9 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 			e.unread(w, r)
 			err = awsproto.Errorf(awsproto.ServiceUnavailableException, "Too many request bodies are awaiting their signature check; retry shortly.")
 		case errors.Is(err, errSpool):
-			err = awsproto.Internal(err)
+			e.log.WarnContext(ctx, "spooling a request body", "requestId", id, "dir", e.cfg.SpoolDir, "error", err)
+			e.unread(w, r)
+			err = awsproto.Errorf(awsproto.ServiceUnavailableException, "The server cannot hold the request body now (is its disk full?); retry shortly.")
 		default:
 			e.log.DebugContext(ctx, "reading request body", "requestId", id, "error", err)
 			err = awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not read the request body.")
