@@ -263,3 +263,53 @@ func TestAuthConnectionLimit(t *testing.T) {
 		return err
 	})
 }
+
+// TestAuthSlowBody: a body that stops arriving is cut with 408
+// RequestTimeoutException once it falls behind the minimum rate (after a
+// 10 s grace), whether the signature is good or not, and the server goes
+// on serving.
+func TestAuthSlowBody(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	var wg sync.WaitGroup
+	for _, secret := range []string{rootSecretAccessKey, "not-the-secret"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Signed without x-amz-content-sha256, as the AWS CLI signs: the
+			// edge must read the body to check the signature.
+			req, _ := http.NewRequest("POST", s.url+"/2015-03-31/functions", nil)
+			signRequest(t, req, strings.Repeat("ab", 32), rootAccessKeyID, secret, time.Now())
+			c, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			var head bytes.Buffer
+			fmt.Fprintf(&head, "POST /2015-03-31/functions HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", s.addr, 1<<20)
+			req.Header.Write(&head)
+			head.WriteString("\r\n{\"FunctionName\":")
+			if _, err := c.Write(head.Bytes()); err != nil {
+				t.Error(err)
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Minute)) // a hang fails instead of blocking
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Errorf("a stalled body was never answered: %v", err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 408 || resp.Header.Get("x-amzn-ErrorType") != "RequestTimeoutException" {
+				t.Errorf("stalled body: %d %s", resp.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	lc := newSDK(t, s)
+	if _, err := lc.ListFunctions(t.Context(), &lambda.ListFunctionsInput{}); err != nil {
+		t.Errorf("ListFunctions after the stalled bodies: %v", err)
+	}
+}
