@@ -161,27 +161,53 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 	}
 	var isReady atomic.Bool
+	spool := filepath.Join(cfg.DataDir, "spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return fmt.Errorf("spool dir: %w", err)
+	}
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return fmt.Errorf("spool dir: %w", err)
+	}
+	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier,
+		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
-		Services: map[string]http.Handler{"lambda": api, "logs": logStore.Handler()},
+		Routes: routes(services{lambda: api, logs: logStore.Handler(), metrics: mx.Handler(),
+			urls: urls, code: codeURLs}),
 		Ready:    isReady.Load,
 		Logger:   log,
+		SpoolDir: spool,
 	})
-	root := http.NewServeMux()
-	root.Handle(lambdaapi.CodePath, codeURLs)
-	root.Handle("GET /metrics", mx.Handler())
-	root.Handle("/", edgeHandler)
-	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier,
-		Region: cfg.Region, Account: cfg.AccountID, Next: root, Logger: log})
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: urls, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	errc := make(chan error, 1)
+	ln := edge.LimitListener(tcp, cfg.MaxConnections)
+	mx.Register(metrics.GaugeFunc("kumo_edge_connections", "Edge port connections: open now (open), and refused over --max-connections since the start (refused).", "state", func() map[string]float64 {
+		return map[string]float64{"open": float64(ln.Active()), "refused": float64(ln.Refused())}
+	}))
+	// ReadHeaderTimeout bounds connections that send headers slowly or
+	// not at all; bodies are paced by the edge per request (a whole-
+	// request ReadTimeout would cut large uploads on slow links).
+	srv := &http.Server{Handler: edgeHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ConnState: ln.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", mx.Handler())
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		go func() { errc <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("serving /metrics without authentication", "metrics_listen", mln.Addr().String())
+	}
 	isReady.Store(true)
 	addr := ln.Addr().String()
 	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir)

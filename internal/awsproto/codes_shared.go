@@ -17,6 +17,10 @@ const (
 	ValidationException                 Code = "ValidationException"
 	ThrottlingException                 Code = "ThrottlingException"
 	NotImplementedException             Code = "NotImplemented"
+	// Refusals of the edge itself: too many connections, a body that
+	// arrives too slowly. Both are worth retrying; the SDKs do.
+	ServiceUnavailableException Code = "ServiceUnavailableException"
+	RequestTimeoutException     Code = "RequestTimeoutException"
 
 	// Query and XML forms.
 	AccessDenied                Code = "AccessDenied"
@@ -57,6 +61,8 @@ var sharedCodes = []Spec{
 	{Code: ValidationException, Status: 400, Fault: Client},
 	{Code: ThrottlingException, Status: 400, Fault: Client, Retryable: true},
 	{Code: NotImplementedException, Status: 501, Fault: Client},
+	{Code: ServiceUnavailableException, Status: 503, Fault: Server, Retryable: true},
+	{Code: RequestTimeoutException, Status: 408, Fault: Client, Retryable: true},
 
 	{Code: AccessDenied, Status: 403, Fault: Client},
 	{Code: IncompleteSignature, Status: 400, Fault: Client},

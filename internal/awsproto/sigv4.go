@@ -204,59 +204,116 @@ func ParseAuthorization(h string) (Authorization, error) {
 // encoded once more as non-S3 services do, r.URL.RawQuery, r.Host and the
 // signed headers.
 func (v *Verifier) Verify(r *http.Request, payload []byte) (Authorization, error) {
-	hv := r.Header["Authorization"]
-	if len(hv) == 0 || (len(hv) == 1 && trimOWS(hv[0]) == "") {
-		return Authorization{}, Errorf(MissingAuthenticationTokenException, msgMissingToken)
+	var payloadHash [64]byte
+	sum := sha256.Sum256(payload)
+	hex.Encode(payloadHash[:], sum[:])
+	hashed := string(payloadHash[:])
+	if cs := r.Header["X-Amz-Content-Sha256"]; len(cs) == 1 && cs[0] == unsignedPayload {
+		hashed = unsignedPayload
 	}
-	if len(hv) > 1 {
-		return Authorization{}, Errorf(IncompleteSignatureException, msgMultipleAuthz)
-	}
-	a, err := ParseAuthorization(hv[0])
+	return v.VerifyHash(r, hashed)
+}
+
+// VerifyHash checks r's SigV4 signature against payloadHash, the lowercase
+// hex SHA-256 of the body (or UNSIGNED-PAYLOAD), without reading the body.
+// A caller that has the hash from the signed x-amz-content-sha256 header
+// can so authenticate a request before reading its body, and must then
+// check that the body it reads has that hash (PayloadHashMismatch when
+// not). When r carries x-amz-content-sha256, payloadHash must be its value.
+func (v *Verifier) VerifyHash(r *http.Request, payloadHash string) (Authorization, error) {
+	a, amzDate, secret, err := v.checkHeaders(r)
 	if err != nil {
 		return a, err
 	}
+	if cs, ok := r.Header["X-Amz-Content-Sha256"]; ok && (len(cs) != 1 || cs[0] != payloadHash) {
+		return a, PayloadHashMismatch()
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+
+	hashed := []byte(payloadHash)
+	path := rawPath(r)
+	if !v.matches(sc, r, &a, path, amzDate, hashed, secret) {
+		// botocore (the AWS CLI) removes dot segments and empty segments
+		// from the path before signing, as AWS does when checking; other
+		// SDKs sign the path as sent. Accept either.
+		np, changed := normalizePath(path, sc)
+		if !changed || !v.matches(sc, r, &a, np, amzDate, hashed, secret) {
+			return a, Errorf(InvalidSignatureException, msgMismatch)
+		}
+	}
+	v.keys.remember(secret, &a)
+	return a, nil
+}
+
+// CheckHeaders makes every check of r's signature that needs neither the
+// body nor the secret's HMAC: the header's structure, the signing time and
+// its skew, the credential scope, a known access key, and that host and
+// every x-amz-* header are signed. A request that passes still has to pass
+// Verify or VerifyHash; one that fails can be refused before its body is
+// read.
+func (v *Verifier) CheckHeaders(r *http.Request) (Authorization, error) {
+	a, _, _, err := v.checkHeaders(r)
+	return a, err
+}
+
+// PayloadHashMismatch is the error for a body whose SHA-256 is not the
+// x-amz-content-sha256 value its request was signed with.
+func PayloadHashMismatch() *Error { return Errorf(InvalidSignatureException, msgPayloadHash) }
+
+func (v *Verifier) checkHeaders(r *http.Request) (a Authorization, amzDate, secret string, err error) {
+	hv := r.Header["Authorization"]
+	if len(hv) == 0 || (len(hv) == 1 && trimOWS(hv[0]) == "") {
+		return a, "", "", Errorf(MissingAuthenticationTokenException, msgMissingToken)
+	}
+	if len(hv) > 1 {
+		return a, "", "", Errorf(IncompleteSignatureException, msgMultipleAuthz)
+	}
+	a, err = ParseAuthorization(hv[0])
+	if err != nil {
+		return a, "", "", err
+	}
 
 	// The signing time: X-Amz-Date, else Date.
-	var amzDate string
 	var signedAt time.Time
 	if d := r.Header.Get("X-Amz-Date"); d != "" {
 		t, err := time.Parse(amzDateLayout, d)
 		if err != nil || len(d) != len(amzDateLayout) {
-			return a, Errorf(IncompleteSignatureException, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(d))
+			return a, "", "", Errorf(IncompleteSignatureException, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(d))
 		}
 		amzDate, signedAt = d, t
 	} else if d := r.Header.Get("Date"); d != "" {
 		t, err := http.ParseTime(d)
 		if err != nil {
-			return a, Errorf(IncompleteSignatureException, "Date must be in RFC 7231 format. Got '%s'.", clip(d))
+			return a, "", "", Errorf(IncompleteSignatureException, "Date must be in RFC 7231 format. Got '%s'.", clip(d))
 		}
 		signedAt = t.UTC()
 		amzDate = signedAt.Format(amzDateLayout)
 	} else {
-		return a, Errorf(IncompleteSignatureException, msgNoDate)
+		return a, "", "", Errorf(IncompleteSignatureException, msgNoDate)
 	}
 
 	// The credential scope.
 	if a.Date != amzDate[:8] {
-		return a, Errorf(InvalidSignatureException, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(a.Date), amzDate[:8], amzDate)
+		return a, "", "", Errorf(InvalidSignatureException, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(a.Date), amzDate[:8], amzDate)
 	}
 	if a.Region != v.Region {
-		return a, Errorf(InvalidSignatureException, "Credential should be scoped to a valid region, not '%s'. ", clip(a.Region))
+		return a, "", "", Errorf(InvalidSignatureException, "Credential should be scoped to a valid region, not '%s'. ", clip(a.Region))
 	}
 	if a.terminator != sigV4Terminator {
-		return a, Errorf(InvalidSignatureException, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", clip(a.terminator))
+		return a, "", "", Errorf(InvalidSignatureException, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", clip(a.terminator))
 	}
 	if a.Service == "" {
-		return a, Errorf(InvalidSignatureException, "Credential should be scoped to correct service: ''. ")
+		return a, "", "", Errorf(InvalidSignatureException, "Credential should be scoped to correct service: ''. ")
 	}
 
-	var secret string
 	ok := false
 	if v.Credentials != nil {
 		secret, ok = v.Credentials.SecretKey(a.AccessKeyID)
 	}
 	if !ok {
-		return a, Errorf(UnrecognizedClientException, msgUnknownKey)
+		return a, "", "", Errorf(UnrecognizedClientException, msgUnknownKey)
 	}
 
 	// Clock skew, either way.
@@ -270,55 +327,24 @@ func (v *Verifier) Verify(r *http.Request, payload []byte) (Authorization, error
 	}
 	at := now().UTC()
 	if signedAt.Before(at.Add(-skew)) {
-		return a, Errorf(InvalidSignatureException, "Signature expired: %s is now earlier than %s (%s - %s.)",
+		return a, "", "", Errorf(InvalidSignatureException, "Signature expired: %s is now earlier than %s (%s - %s.)",
 			amzDate, at.Add(-skew).Format(amzDateLayout), at.Format(amzDateLayout), skewText(skew))
 	}
 	if signedAt.After(at.Add(skew)) {
-		return a, Errorf(InvalidSignatureException, "Signature not yet current: %s is still later than %s (%s + %s.)",
+		return a, "", "", Errorf(InvalidSignatureException, "Signature not yet current: %s is still later than %s (%s + %s.)",
 			amzDate, at.Add(skew).Format(amzDateLayout), at.Format(amzDateLayout), skewText(skew))
 	}
 
 	// Host and every x-amz-* header must be covered by the signature.
 	if !a.signs("host") {
-		return a, Errorf(InvalidSignatureException, msgHostNotSigned)
+		return a, "", "", Errorf(InvalidSignatureException, msgHostNotSigned)
 	}
 	for name := range r.Header {
 		if len(name) >= 6 && strings.EqualFold(name[:6], "x-amz-") && !a.signs(name) {
-			return a, Errorf(InvalidSignatureException, "There were headers present in the request which were not signed: %s", clip(strings.ToLower(name)))
+			return a, "", "", Errorf(InvalidSignatureException, "There were headers present in the request which were not signed: %s", clip(strings.ToLower(name)))
 		}
 	}
-
-	// The payload hash.
-	var payloadHash [64]byte
-	sum := sha256.Sum256(payload)
-	hex.Encode(payloadHash[:], sum[:])
-	hashed := payloadHash[:]
-	if cs, ok := r.Header["X-Amz-Content-Sha256"]; ok {
-		if len(cs) != 1 {
-			return a, Errorf(InvalidSignatureException, msgPayloadHash)
-		}
-		if cs[0] == unsignedPayload {
-			hashed = []byte(unsignedPayload)
-		} else if cs[0] != string(payloadHash[:]) {
-			return a, Errorf(InvalidSignatureException, msgPayloadHash)
-		}
-	}
-
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-
-	path := rawPath(r)
-	if !v.matches(sc, r, &a, path, amzDate, hashed, secret) {
-		// botocore (the AWS CLI) removes dot segments and empty segments
-		// from the path before signing, as AWS does when checking; other
-		// SDKs sign the path as sent. Accept either.
-		np, changed := normalizePath(path, sc)
-		if !changed || !v.matches(sc, r, &a, np, amzDate, hashed, secret) {
-			return a, Errorf(InvalidSignatureException, msgMismatch)
-		}
-	}
-	v.keys.remember(secret, &a)
-	return a, nil
+	return a, amzDate, secret, nil
 }
 
 // signs reports whether the lowercase header name is signed. name may be in

@@ -56,6 +56,15 @@ type Config struct {
 	// without a heartbeat before it is handed out again
 	// (KUMO_ASYNC_ACK_WAIT); 0 for the queue's default.
 	AsyncAckWait time.Duration
+
+	// The edge's listeners.
+	// MetricsListen is a second address serving GET /metrics without
+	// authentication (for a Prometheus on a private network); "" serves
+	// /metrics only on the edge port, behind SigV4 like every API call.
+	MetricsListen string
+	// MaxConnections caps the edge port's open connections; a client
+	// over it is answered 503 ServiceUnavailableException.
+	MaxConnections int
 }
 
 // RootCredentials is an access key pair given in the environment.
@@ -76,6 +85,7 @@ const (
 	DefaultSandbox            = SandboxAuto
 	DefaultKeepAlive          = 10 * time.Minute
 	DefaultKeepAlivePolicy    = KeepAliveHybrid
+	DefaultMaxConnections     = 2048
 )
 
 // Limits Validate enforces.
@@ -84,6 +94,7 @@ const (
 	MinMemoryBudgetMB     = 128
 	MinKeepAlive          = time.Second
 	MinAsyncAckWait       = time.Second
+	MinMaxConnections     = 16
 )
 
 // Environment variables that have no flag.
@@ -143,6 +154,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.bind(fs, "keep-alive", "KUMO_KEEP_ALIVE", durationValue(&c.KeepAlive, DefaultKeepAlive), "how long (a `duration`) an idle sandbox is kept warm; under the hybrid policy, for functions whose pattern is not learned yet")
 	b.bind(fs, "keep-alive-policy", "KUMO_KEEP_ALIVE_POLICY", &c.KeepAlivePolicy, "`policy`: \"hybrid\" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or \"fixed\" (--keep-alive for every sandbox)")
 	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
+	b.str(fs, &c.MetricsListen, "metrics-listen", "KUMO_METRICS_LISTEN", "", "also serve GET /metrics, unauthenticated, on this `address`, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4)")
+	b.bind(fs, "max-connections", "KUMO_MAX_CONNECTIONS", intValue(&c.MaxConnections, DefaultMaxConnections), "`connections` the edge port serves at once; more are answered 503")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -265,6 +278,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(string(c.LogLevel)); err != nil {
 		return bad("log-level", c.LogLevel, "%v", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return bad("metrics-listen", c.MetricsListen, "%v", err)
+		}
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnections < MinMaxConnections {
+		return bad("max-connections", c.MaxConnections, "must be at least %d", MinMaxConnections)
 	}
 	if c.AsyncAckWait != 0 && c.AsyncAckWait < MinAsyncAckWait {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}

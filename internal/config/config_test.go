@@ -139,7 +139,7 @@ func TestEnvAccepted(t *testing.T) {
 	want := Config{
 		Listen: "127.0.0.1:9999", DataDir: "/tmp/kumo-x", Region: "eu-west-1", AccountID: "123456789012",
 		AuthDisabled: true, Fsync: FsyncInterval, AccountConcurrency: 200, LogLevel: LogDebug, Sandbox: SandboxProcess,
-		KeepAlive: 5 * time.Minute, KeepAlivePolicy: KeepAliveFixed, MemoryBudgetMB: 2048,
+		KeepAlive: 5 * time.Minute, KeepAlivePolicy: KeepAliveFixed, MemoryBudgetMB: 2048, MaxConnections: DefaultMaxConnections,
 		Root:                RootCredentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret"},
 		RuntimeInterpreters: map[string]string{"python3.12": "/opt/py/bin/python3"},
 		AsyncRetryDelays:    []time.Duration{200 * time.Millisecond, 400 * time.Millisecond},

@@ -1,200 +1,205 @@
 package edge
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/version"
 )
-
-// DefaultMaxBodyBytes caps request bodies when Config.MaxBodyBytes is zero:
-// Lambda's request size limit for CreateFunction, the largest any Lambda
-// operation accepts.
-const DefaultMaxBodyBytes = 69905067
 
 // requestIDHeader is the response header carrying the request id. Go sends
 // it as X-Amzn-Requestid; header names are case-insensitive and every SDK
 // reads it that way.
 const requestIDHeader = "x-amzn-RequestId"
 
+// Body read limits when Config leaves them zero.
+const (
+	// DefaultBodyGrace is how long a body may take before MinBodyRate
+	// applies: room for a slow start and a small body on a slow link.
+	DefaultBodyGrace = 10 * time.Second
+	// DefaultMinBodyRate is the slowest average rate, in bytes per
+	// second, a body may arrive at after the grace: 32 KiB/s brings a
+	// 70 MB code upload in under 40 minutes, and cuts a client that
+	// trickles bytes to hold a connection.
+	DefaultMinBodyRate = 32 << 10
+	// DefaultSpoolAbove is how much of a body that awaits its signature
+	// check is kept in memory; the rest goes to a file in SpoolDir, so
+	// unauthenticated bodies cannot fill the server's memory: at most
+	// this much per connection.
+	DefaultSpoolAbove = 256 << 10
+	// DefaultSpoolLimit bounds what all spool files hold at once, so
+	// unauthenticated bodies cannot fill the disk either.
+	DefaultSpoolLimit = 1 << 30
+)
+
 // Config configures the edge handler.
 type Config struct {
 	// Verifier authenticates requests. Nil turns authentication off (an
-	// explicit choice of the operator): requests are then routed by
-	// Service and their caller is anonymous.
+	// explicit choice of the operator): requests are then routed by what
+	// they look like and their caller is anonymous.
 	Verifier *awsproto.Verifier
-	// Services are keyed by SigV4 service name: "lambda", "logs", ...
+	// Routes is the route table, in order. The edge answers /healthz
+	// where the table has Health, else after the table; a request no
+	// route takes is authenticated and then answered 404
+	// UnknownOperationException.
+	Routes []Route
+	// Services is a shorthand kept for callers that route by SigV4
+	// service name only: Services[name] is a route after Routes matching
+	// {Service: name} with Scope name.
 	Services map[string]http.Handler
 	// Ready reports readiness for GET /healthz, which needs no
 	// authentication; nil means always ready.
 	Ready func() bool
 	// Logger receives failed requests and recovered panics; nil discards.
 	Logger *slog.Logger
-	// MaxBodyBytes caps every request body; DefaultMaxBodyBytes when zero.
+	// MaxBodyBytes, when positive, caps every route's MaxBody.
 	MaxBodyBytes int64
+	// SpoolDir holds bodies awaiting their signature check beyond
+	// SpoolAbove bytes; os.TempDir() when "". The files are unlinked as
+	// soon as they are created.
+	SpoolDir   string
+	SpoolAbove int64
+	// SpoolLimit is the most bytes the spool may hold at once (each body
+	// counted at its Content-Length, or the route's limit when it has
+	// none); a body that would pass it is answered 503
+	// ServiceUnavailableException. DefaultSpoolLimit when zero.
+	SpoolLimit int64
+	// BodyGrace and MinBodyRate bound how long a body may take to
+	// arrive: it must average MinBodyRate bytes a second after BodyGrace.
+	// A body that falls behind is cut with 408 RequestTimeoutException.
+	BodyGrace   time.Duration
+	MinBodyRate int64
 }
 
 // New returns the edge handler. It is safe for concurrent use; cfg must not
-// change afterwards.
+// change afterwards. It panics if the routes are ambiguous (see Table.Add).
 func New(cfg Config) http.Handler {
-	e := &edge{cfg: cfg, log: cfg.Logger, max: cfg.MaxBodyBytes}
+	e := &edge{cfg: cfg, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	if e.max <= 0 {
-		e.max = DefaultMaxBodyBytes
+	if e.cfg.SpoolAbove <= 0 {
+		e.cfg.SpoolAbove = DefaultSpoolAbove
 	}
+	if e.cfg.SpoolLimit <= 0 {
+		e.cfg.SpoolLimit = DefaultSpoolLimit
+	}
+	if e.cfg.BodyGrace <= 0 {
+		e.cfg.BodyGrace = DefaultBodyGrace
+	}
+	if e.cfg.MinBodyRate <= 0 {
+		e.cfg.MinBodyRate = DefaultMinBodyRate
+	}
+	health := false
+	for _, rt := range cfg.Routes {
+		if rt.Name == Health.Name && rt.Handler == nil {
+			rt.Handler, health = http.HandlerFunc(e.health), true
+		}
+		e.table.MustAdd(rt)
+	}
+	if !health {
+		e.table.MustAdd(Route{Name: Health.Name, Match: Health.Match, Auth: AuthNone, Handler: http.HandlerFunc(e.health)})
+	}
+	for name, h := range cfg.Services {
+		e.table.MustAdd(Route{Name: name, Match: []Matcher{{Service: name}}, Scope: name, Handler: h})
+	}
+	e.unknown = Route{Name: "", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// 404 UnknownOperationException, what AWS answers for an
+		// operation an endpoint does not have: the caller is
+		// authenticated (so not a 403), the request may be perfectly
+		// formed (so not a 400), and SDKs and the CLI print the code and
+		// message as they are.
+		awsproto.WriteError(w, awsproto.Errorf(awsproto.UnknownOperationException, "Unknown service or operation"))
+	})}
 	return e
 }
 
+// Health marks the place of /healthz in Config.Routes: the edge answers
+// it there, unauthenticated, with readiness and version.
+var Health = Route{Name: "healthz", Match: []Matcher{{Path: "/healthz"}}, Auth: AuthNone}
+
 type edge struct {
-	cfg Config
-	log *slog.Logger
-	max int64
+	cfg     Config
+	log     *slog.Logger
+	table   Table
+	unknown Route
+	spooled atomic.Int64 // bytes reserved in the spool
 }
 
 var _ http.Handler = (*edge)(nil)
-
-// Service names the service an unsigned request is for (authentication
-// off): a JSON-protocol X-Amz-Target prefix, else a Lambda REST path
-// prefix. It returns "" when it cannot tell.
-func Service(r *http.Request) string {
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
-		for _, p := range targetPrefixes {
-			if strings.HasPrefix(t, p.prefix) {
-				return p.service
-			}
-		}
-	}
-	// Lambda's REST paths begin with an API version date: /2015-03-31/...
-	p := r.URL.Path
-	if len(p) >= 12 && p[0] == '/' && p[11] == '/' {
-		switch p[1:11] {
-		case "2014-11-13", "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31",
-			"2018-10-31", "2019-09-25", "2019-09-30", "2020-04-22", "2020-06-30", "2021-10-31":
-			return "lambda"
-		}
-	}
-	return ""
-}
-
-var targetPrefixes = []struct{ prefix, service string }{
-	{"Logs_20140328.", "logs"},
-}
-
-// Bodies up to maxPooledBody are read into pooled buffers; larger ones
-// (rare: code uploads) get a buffer of their own that is left to the GC, so
-// the pool never pins tens of megabytes.
-const maxPooledBody = 1 << 20
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := awsproto.NewRequestID()
 	w.Header()[requestIDHeader] = []string{id} // AWS's casing, kept on the wire
 	ctx := awsproto.WithRequestID(r.Context(), id)
 	rw := &responseWriter{ResponseWriter: w}
-	service := ""
-	defer e.recoverPanic(rw, r, id, &service)
-
-	if r.URL.Path == "/healthz" {
-		e.health(w)
-		return
+	rt := e.table.Match(r)
+	if rt == nil {
+		rt = &e.unknown
 	}
-
-	// Refuse requests without any signature before reading their bodies.
-	if e.cfg.Verifier != nil && len(r.Header["Authorization"]) == 0 {
-		_, err := e.cfg.Verifier.Verify(r, nil) // MissingAuthenticationTokenException
-		e.fail(ctx, rw, r, id, err)
-		return
-	}
-
-	if r.ContentLength > e.max {
-		e.fail(ctx, rw, r, id, e.tooLarge())
-		return
-	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	body := &bodyReader{}
-	defer func() {
-		body.Reset(nil) // a handler that kept r.Body reads EOF, never a later request's bytes
-		if buf.Cap() <= maxPooledBody {
-			bufPool.Put(buf)
-		}
-	}()
-	if r.ContentLength > 0 && r.ContentLength <= maxPooledBody {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation at most, none for a reused buffer
-	}
-	if r.Body != nil {
-		_, err := buf.ReadFrom(io.LimitReader(r.Body, e.max+1))
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			e.fail(ctx, rw, r, id, e.tooLarge())
-			return
-		case err != nil:
-			e.log.DebugContext(ctx, "reading request body", "requestId", id, "error", err)
-			e.fail(ctx, rw, r, id, awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not read the request body."))
-			return
-		}
-	}
-	if int64(buf.Len()) > e.max {
-		e.fail(ctx, rw, r, id, e.tooLarge())
-		return
-	}
-	payload := buf.Bytes()
+	defer e.recoverPanic(rw, r, id, rt.Name)
 
 	var caller awsproto.Caller
-	if v := e.cfg.Verifier; v != nil {
-		a, err := v.Verify(r, payload)
-		if err != nil {
-			e.fail(ctx, rw, r, id, err)
+	switch rt.Auth {
+	case AuthNone, AuthHandler:
+		// The handler reads and bounds the body; the edge paces it.
+		r = r.WithContext(ctx)
+		if r.Body != nil && r.Body != http.NoBody {
+			p := e.paced(rw, r.Body)
+			defer p.handled()
+			r.Body = p
+		}
+		rt.Handler.ServeHTTP(rw, r)
+		if rt.Auth == AuthNone {
 			return
 		}
-		service, caller = a.Service, awsproto.Caller{AccessKeyID: a.AccessKeyID}
-	} else {
-		service, caller = Service(r), awsproto.Caller{Anonymous: true}
+	default:
+		var ok bool
+		r, caller, ok = e.authenticate(ctx, rw, r, id, rt)
+		if !ok {
+			return
+		}
+		defer r.Body.Close() // releases the body's buffer or spool file
+		rt.Handler.ServeHTTP(rw, r)
 	}
-
-	h := e.cfg.Services[service]
-	if h == nil {
-		// 404 UnknownOperationException, what AWS answers for an operation
-		// an endpoint does not have: the caller is authenticated (so not a
-		// 403), the request may be perfectly formed (so not a 400), and
-		// SDKs and the CLI print the code and message as they are.
-		e.fail(ctx, rw, r, id, awsproto.Errorf(awsproto.UnknownOperationException, "Unknown service or operation"))
-		return
-	}
-
-	body.Reset(payload)
-	r = r.WithContext(awsproto.WithCaller(ctx, caller))
-	r.Body = body
-	r.ContentLength = int64(len(payload))
-	r.TransferEncoding = nil
-	r.GetBody = nil
-	h.ServeHTTP(rw, r)
 
 	if rw.status >= 400 {
 		level := slog.LevelDebug
 		if rw.status >= 500 {
 			level = slog.LevelWarn
 		}
-		e.log.Log(r.Context(), level, "request failed", "requestId", id, "service", service,
+		//lint:ignore SA1008 awsproto.WriteError sets x-amzn-ErrorType in AWS's casing, as sent
+		errorType := strings.Join(rw.Header()["x-amzn-ErrorType"], "")
+		e.log.Log(ctx, level, "request failed", "requestId", id, "route", rt.Name,
 			"method", r.Method, "path", r.URL.Path, "status", rw.status,
-			"errorType", strings.Join(rw.Header()["x-amzn-ErrorType"], ""), "accessKeyId", caller.AccessKeyID)
+			"errorType", errorType, "accessKeyId", caller.AccessKeyID)
 	}
 }
 
-func (e *edge) tooLarge() *awsproto.Error {
-	return awsproto.Errorf(awsproto.RequestEntityTooLargeException, "Request must be smaller than %d bytes for the operation", e.max)
+// maxBody is the route's body limit for r, within Config.MaxBodyBytes.
+func (e *edge) maxBody(rt *Route, r *http.Request) int64 {
+	max := int64(DefaultMaxBody)
+	if rt.MaxBody != nil {
+		if m := rt.MaxBody(r); m > 0 {
+			max = m
+		}
+	}
+	if e.cfg.MaxBodyBytes > 0 && e.cfg.MaxBodyBytes < max {
+		max = e.cfg.MaxBodyBytes
+	}
+	return max
+}
+
+func (e *edge) tooLarge(max int64) *awsproto.Error {
+	return awsproto.Errorf(awsproto.RequestEntityTooLargeException, "Request must be smaller than %d bytes for the operation", max)
 }
 
 // fail answers with an error the edge itself found and logs it: client
@@ -210,24 +215,25 @@ func (e *edge) fail(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	awsproto.WriteError(w, ae)
 }
 
-func (e *edge) health(w http.ResponseWriter) {
+// health answers GET /healthz: "ok" or "not ready", then the version.
+func (e *edge) health(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	if e.cfg.Ready != nil && !e.cfg.Ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "not ready")
+		io.WriteString(w, "not ready\nversion: "+version.String()+"\n")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "ok")
+	io.WriteString(w, "ok\nversion: "+version.String()+"\n")
 }
 
 // recoverPanic turns a panic into a 500 ServiceException, logged with the
 // request id. If the response had already begun it cannot be replaced, so
 // the connection is aborted instead, and the client sees a broken response
 // rather than a short one that looks whole.
-func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id string, service *string) {
+func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id, route string) {
 	p := recover()
 	if p == nil {
 		return
@@ -235,7 +241,7 @@ func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id string, servi
 	if p == http.ErrAbortHandler {
 		panic(p)
 	}
-	e.log.Error("panic serving request", "requestId", id, "service", *service,
+	e.log.Error("panic serving request", "requestId", id, "route", route,
 		"method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 	if w.wrote {
 		panic(http.ErrAbortHandler)
@@ -249,12 +255,6 @@ func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id string, servi
 	}
 	awsproto.WriteError(w, awsproto.Internal(fmt.Errorf("panic: %v", p)))
 }
-
-// bodyReader is the request body handed to services: the bytes the edge
-// already read.
-type bodyReader struct{ bytes.Reader }
-
-func (*bodyReader) Close() error { return nil }
 
 // responseWriter notes the status a service answered with and whether the
 // response has begun. Unwrap lets http.ResponseController reach the

@@ -8,9 +8,12 @@
 // synchronously through the invoke frontend, and answered from the
 // function's result by Lambda's 2.0 response rules.
 //
-// Every other request passes to the next handler untouched. This package
-// owns no state beyond an index from url-id to function, rebuilt from the
-// registry's view; it never reads the store and never changes the registry.
+// The edge routes these requests here (Server.Route) and leaves their
+// authentication to this package; an AWS_IAM URL checks the signature on
+// the headers before it reads the body wherever the payload hash is in a
+// header. This package owns no state: a url-id is looked up in the
+// registry's index, which the registry keeps current from its view; it
+// never reads the store and never changes the registry.
 //
 // Kumo serves function URLs over plain HTTP on its edge port, so a URL is
 // http://<url-id>.lambda-url.<region>.localhost:<port>/ where AWS has

@@ -1,6 +1,8 @@
 package funcurl
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,11 +11,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 )
@@ -51,22 +54,29 @@ type Config struct {
 	Verifier *awsproto.Verifier
 	Region   string
 	Account  string
-	// Next receives every request that is not for a function URL.
-	Next   http.Handler
-	Logger *slog.Logger
+	Logger   *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MaxBodyBytesInFlight bounds the request bodies of all URL requests
+	// being served, counted at their Content-Length (MaxRequestBody when
+	// unknown); beyond it a request is answered 429.
+	// DefaultMaxBodyBytesInFlight when zero.
+	MaxBodyBytesInFlight int64
 }
 
-// Server serves function URLs in front of Next. It is safe for concurrent
-// use.
+// DefaultMaxBodyBytesInFlight is Config.MaxBodyBytesInFlight's default:
+// room for 40 requests at the payload limit, and thousands of small ones.
+const DefaultMaxBodyBytesInFlight = 256 << 20
+
+// Server serves function URLs: the handler of the edge route Route
+// returns. It is safe for concurrent use.
 type Server struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
 
-	mu    sync.RWMutex
-	index map[string]target // by url-id
+	maxInFlight int64
+	inFlight    atomic.Int64 // request body bytes being read or held
 }
 
 // target is what a url-id names.
@@ -76,7 +86,10 @@ var _ http.Handler = (*Server)(nil)
 
 // New returns a Server; cfg must not change afterwards.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, index: map[string]target{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, maxInFlight: cfg.MaxBodyBytesInFlight}
+	if s.maxInFlight <= 0 {
+		s.maxInFlight = DefaultMaxBodyBytesInFlight
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -113,40 +126,42 @@ func (s *Server) Match(r *http.Request) (id, path, domain string, ok bool) {
 	return "", "", "", false
 }
 
-// lookup finds the URL configuration of a url-id: from the index when it
-// is still current, else from a rebuilt index.
-func (s *Server) lookup(id string) (target, registry.URLConfig, bool) {
-	s.mu.RLock()
-	t, ok := s.index[id]
-	s.mu.RUnlock()
-	if ok {
-		if c, ok := s.cfg.Registry.URLConfig(t.function, t.qualifier); ok && c.ID == id {
-			return t, c, true
-		}
+// Route is the edge route of function URLs: host names
+// *.lambda-url.<region>.localhost and paths under /lambda-url/. The
+// server authenticates by each URL's AuthType itself.
+func (s *Server) Route() edge.Route {
+	return edge.Route{
+		Name: "function-url",
+		Match: []edge.Matcher{
+			{Host: "*" + hostInfix + s.cfg.Region + ".localhost"},
+			{PathPrefix: PathPrefix},
+		},
+		Auth:    edge.AuthHandler,
+		Handler: s,
 	}
-	idx := map[string]target{}
-	for _, e := range s.cfg.Registry.URLConfigs() {
-		idx[e.Config.ID] = target{e.Function, e.Qualifier}
-	}
-	s.mu.Lock()
-	s.index = idx
-	s.mu.Unlock()
-	t, ok = idx[id]
-	if !ok {
-		return target{}, registry.URLConfig{}, false
-	}
-	c, ok := s.cfg.Registry.URLConfig(t.function, t.qualifier)
-	return t, c, ok && c.ID == id
 }
 
+// lookup finds the URL configuration of a url-id in the registry's index.
+func (s *Server) lookup(id string) (target, registry.URLConfig, bool) {
+	e, ok := s.cfg.Registry.URLByID(id)
+	return target{e.Function, e.Qualifier}, e.Config, ok
+}
+
+// ServeHTTP answers a request to a function URL; one that names no URL
+// gets the platform's 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, path, domain, ok := s.Match(r)
-	if !ok {
-		s.cfg.Next.ServeHTTP(w, r)
-		return
+	requestID := awsproto.RequestID(r.Context())
+	if requestID == "" {
+		requestID = awsproto.NewRequestID()
 	}
-	requestID := awsproto.NewRequestID()
-	rep, cors := s.serve(r, &request{id: id, path: path, domain: domain, requestID: requestID, account: s.cfg.Account})
+	id, path, domain, ok := s.Match(r)
+	var rep *Reply
+	var cors *registry.Cors
+	if ok {
+		rep, cors = s.serve(r, &request{id: id, path: path, domain: domain, requestID: requestID, account: s.cfg.Account})
+	} else {
+		rep = platformReply(http.StatusNotFound, bodyNotFound)
+	}
 	AddCORS(cors, r, rep.Header)
 	h := w.Header()
 	for k, vs := range rep.Header {
@@ -170,6 +185,33 @@ func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
 	if c.Cors != nil && isPreflight(r) {
 		return Preflight(c.Cors, r), nil
 	}
+	iamURL := c.AuthType == registry.URLAuthIAM
+	if !iamURL && !PublicAllowed(s.cfg.Registry.Policy(t.function, t.qualifier)) {
+		return platformReply(http.StatusForbidden, bodyForbidden), c.Cors
+	}
+	// An AWS_IAM URL checks what of the signature it can before reading
+	// the body: all of it when the payload hash is in a header.
+	var claimed string
+	if iamURL {
+		var rep *Reply
+		if claimed, rep = s.authHeaders(r); rep != nil {
+			return rep, c.Cors
+		}
+	}
+	if r.ContentLength > MaxRequestBody {
+		return platformReply(http.StatusRequestEntityTooLarge, bodyTooLarge), c.Cors
+	}
+	// Bodies in memory at once are bounded: a public URL's clients are
+	// anyone.
+	reserve := int64(MaxRequestBody)
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength
+	}
+	if s.inFlight.Add(reserve) > s.maxInFlight {
+		s.inFlight.Add(-reserve)
+		return platformReply(http.StatusTooManyRequests, bodyThrottled), c.Cors
+	}
+	defer s.inFlight.Add(-reserve)
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
 	if err != nil {
 		return platformReply(http.StatusBadRequest, messageBody("Could not read the request body.")), c.Cors
@@ -178,18 +220,12 @@ func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
 		return platformReply(http.StatusRequestEntityTooLarge, bodyTooLarge), c.Cors
 	}
 	q.body = body
-
-	switch c.AuthType {
-	case registry.URLAuthIAM:
-		iam, rep := s.authIAM(r, body)
+	if iamURL {
+		iam, rep := s.authIAM(r, body, claimed)
 		if rep != nil {
 			return rep, c.Cors
 		}
 		q.iam = iam
-	default:
-		if !PublicAllowed(s.cfg.Registry.Policy(t.function, t.qualifier)) {
-			return platformReply(http.StatusForbidden, bodyForbidden), c.Cors
-		}
 	}
 
 	q.now = s.now()
@@ -242,23 +278,63 @@ func (s *Server) invokeFailed(r *http.Request, q *request, err error) *Reply {
 	return platformReply(http.StatusInternalServerError, bodyInternal)
 }
 
-// authIAM checks the SigV4 signature of a request to an AWS_IAM URL. Every
-// credential the server knows is the account root, which may call
-// lambda:InvokeFunctionUrl on any function of its account.
-func (s *Server) authIAM(r *http.Request, body []byte) (*IAM, *Reply) {
+// authHeaders checks the SigV4 signature of a request to an AWS_IAM URL as
+// far as its headers allow, before the body is read: the whole signature
+// when x-amz-content-sha256 carries the payload hash (returned, for
+// authIAM to compare with the body's), every check but the HMAC otherwise.
+func (s *Server) authHeaders(r *http.Request) (claimed string, rep *Reply) {
+	v := s.cfg.Verifier
+	if v == nil {
+		return "", nil
+	}
+	if len(r.Header["Authorization"]) == 0 {
+		return "", platformReply(http.StatusForbidden, bodyForbidden)
+	}
+	var a awsproto.Authorization
+	var err error
+	if cs, ok := r.Header["X-Amz-Content-Sha256"]; ok {
+		if len(cs) == 1 {
+			claimed = cs[0]
+		}
+		a, err = v.VerifyHash(r, claimed)
+	} else {
+		a, err = v.CheckHeaders(r)
+	}
+	if err != nil {
+		return "", platformReply(http.StatusForbidden, messageBody(awsproto.AsError(err).Message))
+	}
+	if a.Service != "lambda" {
+		return "", platformReply(http.StatusForbidden, messageBody("Credential should be scoped to correct service: 'lambda'. "))
+	}
+	return claimed, nil
+}
+
+// authIAM finishes the SigV4 check of a request to an AWS_IAM URL once its
+// body is read. Every credential the server knows is the account root,
+// which may call lambda:InvokeFunctionUrl on any function of its account.
+func (s *Server) authIAM(r *http.Request, body []byte, claimed string) (*IAM, *Reply) {
 	v := s.cfg.Verifier
 	if v == nil {
 		return nil, nil
 	}
-	if len(r.Header["Authorization"]) == 0 {
-		return nil, platformReply(http.StatusForbidden, bodyForbidden)
+	sum := sha256.Sum256(body)
+	got := hex.EncodeToString(sum[:])
+	var a awsproto.Authorization
+	var err error
+	switch claimed {
+	case "":
+		a, err = v.VerifyHash(r, got)
+	case "UNSIGNED-PAYLOAD":
+		a, err = v.VerifyHash(r, claimed)
+	default:
+		if got != claimed {
+			err = awsproto.PayloadHashMismatch()
+		} else {
+			a, err = v.VerifyHash(r, claimed)
+		}
 	}
-	a, err := v.Verify(r, body)
 	if err != nil {
 		return nil, platformReply(http.StatusForbidden, messageBody(awsproto.AsError(err).Message))
-	}
-	if a.Service != "lambda" {
-		return nil, platformReply(http.StatusForbidden, messageBody("Credential should be scoped to correct service: 'lambda'. "))
 	}
 	return &IAM{
 		AccessKey: a.AccessKeyID,

@@ -3,7 +3,6 @@ package logs
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -58,7 +57,8 @@ func (h *harness) start(t testing.TB, cfg Config) {
 		t.Fatal(err)
 	}
 	h.ns, h.st = ns, st
-	h.srv = httptest.NewServer(edge.New(edge.Config{Services: map[string]http.Handler{"logs": st.Handler()}}))
+	h.srv = httptest.NewServer(edge.New(edge.Config{Routes: []edge.Route{{Name: "logs",
+		Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: st.Handler()}}}))
 	h.cl = cloudwatchlogs.NewFromConfig(aws.Config{
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),

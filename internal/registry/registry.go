@@ -66,6 +66,8 @@ type Registry struct {
 	layers map[string]*layerState
 	// watch is told of every change applied to the view (see Watch).
 	watch watchers
+	// urlIDs indexes the URL configurations by url-id (see urls.go).
+	urlIDs map[string]urlTarget
 
 	prepare chan string
 	gc      chan struct{}
@@ -173,6 +175,7 @@ func (r *Registry) apply(e store.Entry) {
 	switch {
 	case strings.HasPrefix(e.Key, "fn."):
 		name := e.Key[len("fn."):]
+		r.unindexURLs(name)
 		if old := r.fns[name]; old != nil && old.fn.ReservedConcurrency != nil {
 			r.reservedSum -= *old.fn.ReservedConcurrency
 		}
@@ -192,6 +195,7 @@ func (r *Registry) apply(e store.Entry) {
 			r.fns[name] = st
 		}
 		st.fn, st.rev = f, e.Revision
+		r.indexURLs(name, &st.fn)
 		if f.ReservedConcurrency != nil {
 			r.reservedSum += *f.ReservedConcurrency
 		}

@@ -471,9 +471,66 @@ func (r *Registry) URLConfig(name, qualifier string) (URLConfig, bool) {
 	return c, true
 }
 
+// URLByID returns the function URL a url-id names, from an index the
+// view keeps current as function documents arrive (local writes and the
+// store watch alike): one map read under the view's read lock, whatever
+// the id, so requests for unknown ids cost no more than others.
+func (r *Registry) URLByID(id string) (URLEntry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.urlIDs[id]
+	if !ok {
+		return URLEntry{}, false
+	}
+	st := r.fns[t.function]
+	if st == nil || st.rev == 0 {
+		return URLEntry{}, false
+	}
+	c, ok := st.fn.URLConfigs[t.qualifier]
+	if !ok || c.ID != id {
+		return URLEntry{}, false
+	}
+	if t.qualifier != "" {
+		if _, ok := st.fn.Aliases[t.qualifier]; !ok {
+			return URLEntry{}, false
+		}
+	}
+	return URLEntry{Function: t.function, Qualifier: t.qualifier, Config: c}, true
+}
+
+// urlTarget is what a url-id names.
+type urlTarget struct{ function, qualifier string }
+
+// unindexURLs drops a function's URLs from the url-id index. The caller
+// holds r.mu for writing.
+func (r *Registry) unindexURLs(name string) {
+	st := r.fns[name]
+	if st == nil {
+		return
+	}
+	for q, c := range st.fn.URLConfigs {
+		if t, ok := r.urlIDs[c.ID]; ok && t == (urlTarget{name, q}) {
+			delete(r.urlIDs, c.ID)
+		}
+	}
+}
+
+// indexURLs adds a function's URLs to the url-id index. The caller holds
+// r.mu for writing.
+func (r *Registry) indexURLs(name string, f *Function) {
+	if len(f.URLConfigs) == 0 {
+		return
+	}
+	if r.urlIDs == nil {
+		r.urlIDs = map[string]urlTarget{}
+	}
+	for q, c := range f.URLConfigs {
+		r.urlIDs[c.ID] = urlTarget{name, q}
+	}
+}
+
 // URLConfigs returns every URL configuration in the view. It walks every
-// function, so callers index the result rather than calling it per
-// request.
+// function; serving a request by url-id uses URLByID.
 func (r *Registry) URLConfigs() []URLEntry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

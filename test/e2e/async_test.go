@@ -533,7 +533,7 @@ func redeliveries(t *testing.T, s *server) float64 {
 
 func asyncMetrics(t *testing.T, s *server) string {
 	t.Helper()
-	resp, err := healthClient.Get(s.url + "/metrics")
+	resp, err := healthClient.Do(metricsRequest(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -512,10 +512,10 @@ func parseProm(r io.Reader) ([]promSample, error) {
 	return out, sc.Err()
 }
 
-// scrape GETs /metrics without credentials and parses it.
+// scrape GETs /metrics, signed, and parses it.
 func scrape(t *testing.T, s *server) ([]promSample, string) {
 	t.Helper()
-	resp, err := http.Get(s.url + "/metrics")
+	resp, err := http.DefaultClient.Do(metricsRequest(t, s))
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/lambdaapi"
+)
+
+// services is what the edge routes to.
+type services struct {
+	lambda, logs, metrics http.Handler
+	urls                  *funcurl.Server
+	code                  *lambdaapi.CodeURLs
+}
+
+// routes is the edge's route table, in order: function URLs (by host name
+// or path, whatever else the request looks like), then the platform's own
+// paths, then each AWS service by its SigV4 service name and what its
+// unsigned requests look like. A service is one entry here.
+//
+// Table.Add checks only for identical matchers; the order settles the
+// rest (TestRoutes shows what takes what).
+func routes(s services) []edge.Route {
+	return []edge.Route{
+		s.urls.Route(),
+		edge.Health,
+		{Name: "metrics", Match: []edge.Matcher{{Method: http.MethodGet, Path: "/metrics"}}, Handler: s.metrics},
+		// Code download links carry their own signature.
+		{Name: "code", Match: []edge.Matcher{{PathPrefix: lambdaapi.CodePath}}, Auth: edge.AuthNone, Handler: s.code},
+		{Name: "lambda", Match: lambdaMatch(), Scope: "lambda", Handler: s.lambda, MaxBody: lambdaBodyLimit},
+		{Name: "logs", Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: s.logs},
+	}
+}
+
+// lambdaMatch takes requests signed for "lambda" and, unsigned, the REST
+// paths of Lambda's API versions.
+func lambdaMatch() []edge.Matcher {
+	m := []edge.Matcher{{Service: "lambda"}}
+	for _, v := range []string{"2014-11-13", "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31",
+		"2018-10-31", "2019-09-25", "2019-09-30", "2020-04-22", "2020-06-30", "2021-10-31"} {
+		m = append(m, edge.Matcher{PathPrefix: "/" + v + "/"})
+	}
+	return m
+}
+
+// Lambda's request body limits by operation: its quotas for a synchronous
+// invocation payload (with room for the frontend to answer its own
+// RequestEntityTooLargeException) and for a code upload; every other
+// operation fits in edge.DefaultMaxBody.
+const (
+	invokeBodyLimit = invoke.MaxSyncPayload + 64<<10
+	codeBodyLimit   = 69905067
+)
+
+var lambdaBodyLimit = edge.BodyLimits(map[string]int64{
+	"POST /2015-03-31/functions/{FunctionName}/invocations": invokeBodyLimit,
+	"POST /2015-03-31/functions":                            codeBodyLimit, // CreateFunction
+	"POST /2015-03-31/functions/":                           codeBodyLimit,
+	"PUT /2015-03-31/functions/{FunctionName}/code":         codeBodyLimit, // UpdateFunctionCode
+	"POST /2018-10-31/layers/{LayerName}/versions":          codeBodyLimit, // PublishLayerVersion
+})

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/lambdaapi"
+)
+
+const (
+	testAKID   = "AKIDAPP"
+	testSecret = "app-secret"
+	urlID      = "abcdefghijklmnopqrstuvwxyz012345"
+)
+
+// answer is a handler that answers with its name.
+type answer string
+
+func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	io.WriteString(w, string(a))
+}
+
+func testServices() services {
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"),
+		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
+}
+
+func signed(t *testing.T, r *http.Request, service string) *http.Request {
+	t.Helper()
+	sum := sha256.Sum256(nil)
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
+		r, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRoutes checks the server's route table: which route takes what.
+func TestRoutes(t *testing.T) {
+	var tb edge.Table
+	rs := routes(testServices())
+	for i := range rs {
+		if rs[i].Handler == nil { // edge.Health: the edge fills it in
+			rs[i].Handler = answer("healthz")
+		}
+	}
+	if err := tb.Add(rs...); err != nil {
+		t.Fatalf("the route table is ambiguous: %v", err)
+	}
+	tests := []struct {
+		name, method, host, target, xAmzTarget, service, want string
+	}{
+		{"function URL by host", "POST", urlID + ".lambda-url.us-east-1.localhost:9070", "/any/path", "", "", "function-url"},
+		{"function URL's own /healthz and /metrics", "GET", urlID + ".lambda-url.us-east-1.localhost", "/metrics", "", "", "function-url"},
+		{"function URL by path", "GET", "127.0.0.1:9070", "/lambda-url/" + urlID + "/", "", "", "function-url"},
+		{"metrics", "GET", "127.0.0.1:9070", "/metrics", "", "", "metrics"},
+		{"healthz, even signed for lambda", "GET", "127.0.0.1:9070", "/healthz", "", "lambda", "healthz"},
+		{"code links", "GET", "127.0.0.1:9070", lambdaapi.CodePath + "blob?Expires=1&Signature=x", "", "", "code"},
+		{"lambda by path", "GET", "127.0.0.1:9070", "/2015-03-31/functions/", "", "", "lambda"},
+		{"lambda by scope", "GET", "127.0.0.1:9070", "/2015-03-31/functions/", "", "lambda", "lambda"},
+		{"logs by target", "POST", "127.0.0.1:9070", "/", "Logs_20140328.PutLogEvents", "", "logs"},
+		{"logs by scope", "POST", "127.0.0.1:9070", "/", "", "logs", "logs"},
+		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		r.Host = tc.host
+		if tc.xAmzTarget != "" {
+			r.Header.Set("X-Amz-Target", tc.xAmzTarget)
+		}
+		if tc.service != "" {
+			signed(t, r, tc.service)
+		}
+		got := ""
+		if rt := tb.Match(r); rt != nil {
+			got = rt.Name
+		}
+		if got != tc.want {
+			t.Errorf("%s: route %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestMetricsNeedAuth: on the edge port /metrics is an API call like any
+// other, refused unsigned.
+func TestMetricsNeedAuth(t *testing.T) {
+	h := edge.New(edge.Config{
+		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: awsproto.StaticCredentials{testAKID: testSecret}},
+		Routes:   routes(testServices()),
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	//lint:ignore SA1008 awsproto.WriteError sets x-amzn-ErrorType in AWS's casing
+	if rec.Code != 403 || strings.Join(rec.Header()["x-amzn-ErrorType"], "") != string(awsproto.MissingAuthenticationTokenException) || strings.Contains(rec.Body.String(), "metrics") {
+		t.Fatalf("unsigned GET /metrics: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "ok\nversion: ") {
+		t.Fatalf("GET /healthz: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, signed(t, httptest.NewRequest("GET", "/metrics", nil), "kumo"))
+	if rec.Code != 200 || rec.Body.String() != "metrics" {
+		t.Fatalf("signed GET /metrics: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestLambdaBodyLimits(t *testing.T) {
+	tests := []struct {
+		method, target string
+		want           int64
+	}{
+		{"POST", "/2015-03-31/functions/f/invocations", invoke.MaxSyncPayload + 64<<10},
+		{"POST", "/2015-03-31/functions", 69905067},
+		{"PUT", "/2015-03-31/functions/f/code", 69905067},
+		{"POST", "/2018-10-31/layers/l/versions", 69905067},
+		{"PUT", "/2015-03-31/functions/f/configuration", edge.DefaultMaxBody},
+		{"POST", "/2014-11-13/functions/f/invoke-async/", edge.DefaultMaxBody},
+		{"GET", "/2015-03-31/functions/", edge.DefaultMaxBody},
+	}
+	for _, tc := range tests {
+		if got := lambdaBodyLimit(httptest.NewRequest(tc.method, tc.target, nil)); got != tc.want {
+			t.Errorf("%s %s: limit %d, want %d", tc.method, tc.target, got, tc.want)
+		}
+	}
+}
