@@ -325,6 +325,7 @@ func TestAsync(t *testing.T) {
 	t.Run("InvokeAsync", func(t *testing.T) {
 		t.Parallel()
 		file := deployRecorder(t, lc, "async-legacy", "")
+		//lint:ignore SA1019 the deprecated operation is still served, and this checks it
 		out, err := lc.InvokeAsync(t.Context(), &lambda.InvokeAsyncInput{FunctionName: aws.String("async-legacy"), InvokeArgs: strings.NewReader(`{"legacy":1}`)})
 		if err != nil {
 			t.Fatalf("InvokeAsync: %v", err)
@@ -334,6 +335,7 @@ func TestAsync(t *testing.T) {
 		}
 		id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
 		waitRec(t, file, 1, byRequest(id))
+		//lint:ignore SA1019 the deprecated operation is still served, and this checks it
 		_, err = lc.InvokeAsync(t.Context(), &lambda.InvokeAsyncInput{FunctionName: aws.String("async-nope"), InvokeArgs: strings.NewReader(`{}`)})
 		expectAPIError(t, "InvokeAsync of a missing function", err, "ResourceNotFoundException", 404)
 	})

@@ -66,7 +66,9 @@ func TestConcurrencyLimits(t *testing.T) {
 	// that Lambda keeps at least.
 	s := startServer(t, t.TempDir(), "--account-concurrency", "110")
 	lc := newSDK(t, s)
-	deployFn(t, lc, "res", "one", fnConfig{Timeout: 1})
+	// res's 3 s timeout leaves room for a loaded machine to run its 700 ms
+	// sleeps; its timeout step sleeps far past it.
+	deployFn(t, lc, "res", "one", fnConfig{Timeout: 3})
 	deployFn(t, lc, "flood", "one", fnConfig{Timeout: 10})
 	must[*lambda.PutFunctionConcurrencyOutput](t, "PutFunctionConcurrency")(lc.PutFunctionConcurrency(t.Context(),
 		&lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("res"), ReservedConcurrentExecutions: aws.Int32(10)}))
@@ -105,9 +107,9 @@ func TestConcurrencyLimits(t *testing.T) {
 	}
 
 	// Timeouts and crashed runtimes give their slots back.
-	ok, reasons = parallelInvokes(t, lc, "res", 3, event("sleep", "ms", 3000))
+	ok, reasons = parallelInvokes(t, lc, "res", 3, event("sleep", "ms", 20000))
 	if ok != 0 || reasons["function error"] != 3 {
-		t.Errorf("3 invocations past the 1 s timeout: %d succeeded, %v", ok, reasons)
+		t.Errorf("3 invocations past the 3 s timeout: %d succeeded, %v", ok, reasons)
 	}
 	for i := 0; i < 3; i++ {
 		if r, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String("res"), Payload: event("exit", "code", 3)}); err != nil || r.FunctionError == "" {

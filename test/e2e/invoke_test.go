@@ -500,13 +500,10 @@ func testTimeout(t *testing.T, lc *lambda.Client) {
 	if !strings.Contains(r.Log, "Status: timeout") {
 		t.Errorf("the REPORT line of a timeout lacks Status: timeout:\n%s", r.Log)
 	}
-	// The next invocation runs in a fresh sandbox and succeeds.
-	start := time.Now()
+	// The next invocation runs in a fresh sandbox and succeeds (within its
+	// own 1 s timeout: it does not wait on the timed-out sandbox).
 	p := call(t, lc, name, "", event("sleep", "ms", 10)).ok(t, "invoke after a timeout")
 	expectEq(t, "tag", jstr(p, "tag"), "slow")
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the invocation after a timeout took %v", d)
-	}
 	p = call(t, lc, name, "", event("echo")).ok(t, "echo after a timeout")
 	expectEq(t, "invocations after a timeout (a new sandbox)", jnum(p, "invocations"), 2)
 }

@@ -34,10 +34,10 @@ func TestRuntimesWithCLI(t *testing.T) {
 	pyZip := writeTemp(t, "py.zip", dirZip(t, "py"))
 	nodeZip := writeTemp(t, "node.zip", dirZip(t, "node/cjs"))
 	c.ok("lambda", "create-function", "--function-name", "cli-py", "--runtime", "python3.12", "--handler", "app.handler",
-		"--role", testRole, "--zip-file", "fileb://"+pyZip, "--timeout", "1", "--layers", layerARN,
+		"--role", testRole, "--zip-file", "fileb://"+pyZip, "--timeout", "3", "--layers", layerARN,
 		"--environment", `{"Variables":{"GREETING":"hello"}}`)
 	c.ok("lambda", "create-function", "--function-name", "cli-node", "--runtime", "nodejs20.x", "--handler", "index.handler",
-		"--role", testRole, "--zip-file", "fileb://"+nodeZip, "--timeout", "1")
+		"--role", testRole, "--zip-file", "fileb://"+nodeZip, "--timeout", "3")
 	c.ok("lambda", "wait", "function-active-v2", "--function-name", "cli-py")
 	c.ok("lambda", "wait", "function-active-v2", "--function-name", "cli-node")
 
@@ -55,6 +55,8 @@ func TestRuntimesWithCLI(t *testing.T) {
 		return meta, body, string(tail)
 	}
 
+	// Timeouts are 3 s: room for a loaded machine, while the sleeps that
+	// must time out sleep far longer.
 	// Python: context fields, environment, warm state.
 	_, p1, tail := invoke("cli-py", `{"k":"v"}`)
 	expectEq(t, "python function_name", jstr(p1, "function_name"), "cli-py")
@@ -73,7 +75,7 @@ func TestRuntimesWithCLI(t *testing.T) {
 	}
 	_, fromLayer, _ := invoke("cli-py", `{"action":"layer"}`)
 	expectEq(t, "module imported from a layer", jstr(fromLayer, "from_layer"), "hi from a layer")
-	meta, timedOut, _ := invoke("cli-py", `{"action":"sleep","seconds":3}`)
+	meta, timedOut, _ := invoke("cli-py", `{"action":"sleep","seconds":20}`)
 	expectEq(t, "Python timeout FunctionError", jstr(meta, "FunctionError"), "Unhandled")
 	expectEq(t, "Python timeout errorType", jstr(timedOut, "errorType"), "Sandbox.Timedout")
 
@@ -90,7 +92,7 @@ func TestRuntimesWithCLI(t *testing.T) {
 	}
 	c.ok("lambda", "update-function-configuration", "--function-name", "cli-node", "--handler", "index.sleep")
 	c.ok("lambda", "wait", "function-updated-v2", "--function-name", "cli-node")
-	meta, timedOut, _ = invoke("cli-node", `{"ms":3000}`)
+	meta, timedOut, _ = invoke("cli-node", `{"ms":20000}`)
 	expectEq(t, "Node.js timeout FunctionError", jstr(meta, "FunctionError"), "Unhandled")
 	expectEq(t, "Node.js timeout errorType", jstr(timedOut, "errorType"), "Sandbox.Timedout")
 }
