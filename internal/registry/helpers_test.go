@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -90,7 +91,7 @@ func mustCreate(t *testing.T, r *Registry, name string) FunctionConfig {
 // waitReady polls until $LATEST is Active and no update is in progress.
 func waitReady(t *testing.T, r *Registry, name string) {
 	t.Helper()
-	eventually(t, func() bool {
+	poll.True(t, name+" ready", func() bool {
 		st := r.view(name)
 		if st == nil {
 			return false
@@ -98,18 +99,6 @@ func waitReady(t *testing.T, r *Registry, name string) {
 		c := st.fn.Latest.Config
 		return c.State == StateActive && c.LastUpdateStatus != UpdateInProgress
 	})
-}
-
-// eventually polls cond until it holds, failing the test after 5 seconds.
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // mustPublish publishes n new versions of a function, changing $LATEST's

@@ -3,8 +3,8 @@ package registry
 import (
 	"context"
 	"testing"
-	"time"
 
+	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -36,13 +36,7 @@ func TestURLByID(t *testing.T) {
 	// until polls cond on the watching registry.
 	until := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not seen through the watch", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		poll.True(t, what+" through the watch", cond)
 	}
 	found := func(r *Registry, id, fn, q string) bool {
 		e, ok := r.URLByID(id)

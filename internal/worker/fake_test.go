@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/sandbox"
 )
 
@@ -319,16 +320,10 @@ func (h *harness) mustInvoke(s *Spec, do string) *Outcome {
 	return out
 }
 
-// eventually polls cond until it holds, failing after a generous bound.
+// eventually polls cond until it holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.True(t, what, cond)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
