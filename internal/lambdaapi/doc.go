@@ -1,9 +1,12 @@
 // Package lambdaapi serves the AWS Lambda REST API (rest-json, API version
 // 2015-03-31 and its dated siblings) on top of the registry: one file per
-// operation group. Handlers decode the request, call the registry and encode
-// the response in the exact wire shapes; they return errors, which are
-// rendered in one place (serve).
+// operation group. Handlers decode the request, call the registry (or, for
+// Invoke, an invoke.Invoker) and encode the response in the exact wire
+// shapes; they return errors, which are rendered in one place (serve).
 //
-// The edge has already authenticated the request and read its body; this
-// package never touches the store directly.
+// The edge has already authenticated the request and bounded its body.
+// Function and layer state is reached only through the registry; the one
+// direct read of the store is CodeURLs, which streams a code blob for the
+// signed download link GetFunction and GetLayerVersion hand out. Nothing
+// here writes to the store.
 package lambdaapi
