@@ -524,6 +524,13 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 			q.ack(ctx, m, log)
 			return
 		}
+		if !e.Retryable() {
+			// The same request would fail the same way: the event has
+			// failed for good, as Lambda treats errors it does not retry.
+			log.Warn("async: attempt refused with a permanent error; event failed", "err", err)
+			q.finish(ctx, m, &ev, set, CondRetriesExhausted, nil, log)
+			return
+		}
 		wait := q.backoff(md.NumDelivered)
 		if q.cfg.Now().Add(wait).Sub(enqueued) >= set.MaximumEventAge {
 			q.finish(ctx, m, &ev, set, CondEventAgeExceeded, nil, log)

@@ -178,20 +178,45 @@ func records(t *testing.T, inv *fakeInvoker, fn string) []invocationRecord {
 	return out
 }
 
-func waitCalls(t *testing.T, inv *fakeInvoker, fn string, n int) []call {
+// waitCalls waits until fn has had at least n attempts and none of its
+// events is stored any more (so no further attempt can come), then checks
+// that there were exactly n.
+func (e *env) waitCalls(t *testing.T, fn string, n int) []call {
 	t.Helper()
-	eventually(t, 10*time.Second, fn+" calls", func() error {
-		if got := len(inv.callsOf(fn)); got < n {
+	eventually(t, 20*time.Second, fn+" calls", func() error {
+		if got := len(e.inv.callsOf(fn)); got < n {
 			return fmt.Errorf("%d calls, want %d", got, n)
+		}
+		if d := e.q.depth(); d[fn] != 0 {
+			return fmt.Errorf("%v of its events still stored", d[fn])
 		}
 		return nil
 	})
-	time.Sleep(50 * time.Millisecond) // no more than n
-	c := inv.callsOf(fn)
+	c := e.inv.callsOf(fn)
 	if len(c) != n {
 		t.Fatalf("%s: %d calls, want %d", fn, len(c), n)
 	}
 	return c
+}
+
+// frozen is a clock that moves only when told to.
+type frozen struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFrozen() *frozen { return &frozen{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (f *frozen) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *frozen) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
 }
 
 func TestSuccessDestination(t *testing.T) {
@@ -199,8 +224,8 @@ func TestSuccessDestination(t *testing.T) {
 	e.set.set("ok", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour,
 		OnSuccess: testARNs.Function("dest"), OnFailure: testARNs.Function("never")})
 	id := e.enqueue(t, "ok", `{"n":1}`)
-	waitCalls(t, e.inv, "ok", 1)
-	waitCalls(t, e.inv, "dest", 1)
+	e.waitCalls(t, "ok", 1)
+	e.waitCalls(t, "dest", 1)
 	r := records(t, e.inv, "dest")[0]
 	if r.Version != "1.0" || r.RequestContext.RequestID != id || r.RequestContext.Condition != CondSuccess ||
 		r.RequestContext.ApproximateInvokeCount != 1 || r.RequestContext.FunctionArn != testARNs.Qualified("ok", "$LATEST") ||
@@ -226,7 +251,7 @@ func TestRetriesExhausted(t *testing.T) {
 			e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: tc.retries, MaximumEventAge: time.Hour,
 				OnFailure: testARNs.Function("fail"), DeadLetter: testARNs.Function("dlq")})
 			id := e.enqueue(t, "bad", `{"x":"y"}`)
-			calls := waitCalls(t, e.inv, "bad", tc.want)
+			calls := e.waitCalls(t, "bad", tc.want)
 			for i, c := range calls {
 				if c.RequestID != id {
 					t.Errorf("attempt %d request id %s, want %s", i+1, c.RequestID, id)
@@ -237,13 +262,13 @@ func TestRetriesExhausted(t *testing.T) {
 					t.Errorf("retry delays %v, %v; want ≥ 10ms, 20ms", d1, d2)
 				}
 			}
-			waitCalls(t, e.inv, "fail", 1)
+			e.waitCalls(t, "fail", 1)
 			r := records(t, e.inv, "fail")[0]
 			if r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.ApproximateInvokeCount != tc.want ||
 				r.ResponseContext == nil || r.ResponseContext.FunctionError != "Unhandled" || r.RequestContext.RequestID != id {
 				t.Errorf("record: %+v %+v", r, r.ResponseContext)
 			}
-			dlq := waitCalls(t, e.inv, "dlq", 1)
+			dlq := e.waitCalls(t, "dlq", 1)
 			if string(dlq[0].Payload) != `{"x":"y"}` {
 				t.Errorf("dead-letter payload %s", dlq[0].Payload)
 			}
@@ -253,24 +278,25 @@ func TestRetriesExhausted(t *testing.T) {
 
 func TestEventAgeExceeded(t *testing.T) {
 	t.Run("BeforeRetry", func(t *testing.T) {
-		e := newEnv(t, Config{RetryDelays: []time.Duration{time.Second}})
+		// The clock stands still: the first attempt runs at age 0 whatever
+		// the machine's load, and the retry would fall past the event's
+		// maximum age.
+		clock := newFrozen()
+		e := newEnv(t, Config{RetryDelays: []time.Duration{time.Second}, Now: clock.now})
 		e.inv.do["bad"] = failing
 		e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: 500 * time.Millisecond,
 			OnFailure: testARNs.Function("fail")})
 		e.enqueue(t, "bad", `{}`)
-		waitCalls(t, e.inv, "bad", 1)
-		waitCalls(t, e.inv, "fail", 1)
+		e.waitCalls(t, "bad", 1)
+		e.waitCalls(t, "fail", 1)
 		r := records(t, e.inv, "fail")[0]
 		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 1 {
 			t.Errorf("record: %+v", r)
 		}
 	})
 	t.Run("Stale", func(t *testing.T) {
-		var skew sync.Mutex
-		offset := time.Duration(0)
-		now := func() time.Time { skew.Lock(); defer skew.Unlock(); return time.Now().Add(offset) }
-		e := newEnv(t, Config{Now: now})
-		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
+		clock := newFrozen()
+		e := newEnv(t, Config{Now: clock.now, PerFunction: 1})
 		block := make(chan struct{})
 		e.inv.do["slow"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
 			if string(in.Payload) == `"first"` {
@@ -279,21 +305,45 @@ func TestEventAgeExceeded(t *testing.T) {
 			return &invoke.Output{Status: 200, Payload: []byte(`null`)}, nil
 		}
 		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
-		e.q.cfg.PerFunction = 1
 		e.enqueue(t, "slow", `"first"`)
-		waitCalls(t, e.inv, "slow", 1)
+		eventually(t, 20*time.Second, "first attempt", func() error {
+			if len(e.inv.callsOf("slow")) == 0 {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 		e.enqueue(t, "slow", `"second"`)
-		skew.Lock()
-		offset = 2 * time.Minute
-		skew.Unlock()
+		clock.advance(2 * time.Minute)
 		close(block)
-		waitCalls(t, e.inv, "fail", 1)
+		e.waitCalls(t, "slow", 1)
+		e.waitCalls(t, "fail", 1)
 		r := records(t, e.inv, "fail")[0]
 		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 0 ||
 			string(r.RequestPayload) != `"second"` || r.ResponseContext != nil {
 			t.Errorf("record: %+v", r)
 		}
 	})
+}
+
+// An attempt refused with an error that would recur (here a bad parameter)
+// fails the event at once: one attempt, then the failure destination and
+// the dead-letter target, instead of retries until the event expires.
+func TestPermanentErrorNotRetried(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.inv.do["perm"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		return nil, awsproto.Errorf(awsproto.InvalidParameterValueException, "The runtime parameter of python2.99 is not supported.")
+	}
+	e.set.set("perm", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour,
+		OnFailure: testARNs.Function("fail"), DeadLetter: testARNs.Function("dlq")})
+	id := e.enqueue(t, "perm", `{"p":1}`)
+	e.waitCalls(t, "fail", 1)
+	e.waitCalls(t, "dlq", 1)
+	e.waitCalls(t, "perm", 1)
+	r := records(t, e.inv, "fail")[0]
+	if r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.RequestID != id ||
+		r.RequestContext.ApproximateInvokeCount != 0 || string(r.RequestPayload) != `{"p":1}` {
+		t.Errorf("record: %+v", r)
+	}
 }
 
 func TestThrottledRetried(t *testing.T) {
@@ -306,8 +356,8 @@ func TestThrottledRetried(t *testing.T) {
 	}
 	e.set.set("hot", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnSuccess: testARNs.Function("dest")})
 	e.enqueue(t, "hot", `{}`)
-	waitCalls(t, e.inv, "hot", 4)
-	waitCalls(t, e.inv, "dest", 1)
+	e.waitCalls(t, "hot", 4)
+	e.waitCalls(t, "dest", 1)
 	if r := records(t, e.inv, "dest")[0]; r.RequestContext.ApproximateInvokeCount != 1 {
 		t.Errorf("throttled attempts counted as invocations: %+v", r)
 	}
@@ -317,7 +367,7 @@ func TestGoneDiscarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.enqueue(t, "gone", `{}`)
 	e.enqueue(t, "ok", `{}`)
-	waitCalls(t, e.inv, "ok", 1)
+	e.waitCalls(t, "ok", 1)
 	eventually(t, 5*time.Second, "gone drained", func() error {
 		d := e.q.depth()
 		if d["gone"] != 0 {
@@ -375,7 +425,14 @@ func TestCrashAtLeastOnce(t *testing.T) {
 		ids[e.enqueue(t, "f", `{}`)] = true
 	}
 	for round := 0; round < 3; round++ {
-		time.Sleep(100 * time.Millisecond)
+		// Crash while attempts are under way: once this round has run some.
+		before := len(e.inv.callsOf("f"))
+		eventually(t, 20*time.Second, "progress", func() error {
+			if n := len(e.inv.callsOf("f")); n < before+10 && n < events {
+				return fmt.Errorf("%d attempts", n)
+			}
+			return nil
+		})
 		t.Logf("crash %d after %d attempts", round+1, len(e.inv.callsOf("f")))
 		e.nc.Close() // acks in flight are lost
 		e.q.Close()
@@ -443,7 +500,7 @@ func counterValue(q *Queue) float64 {
 func TestIdleDrainerRestarts(t *testing.T) {
 	e := newEnv(t, Config{Idle: 50 * time.Millisecond})
 	e.enqueue(t, "f", `{}`)
-	waitCalls(t, e.inv, "f", 1)
+	e.waitCalls(t, "f", 1)
 	eventually(t, 10*time.Second, "drainer retired", func() error {
 		e.q.mu.Lock()
 		defer e.q.mu.Unlock()
@@ -453,7 +510,7 @@ func TestIdleDrainerRestarts(t *testing.T) {
 		return nil
 	})
 	e.enqueue(t, "f", `{}`)
-	waitCalls(t, e.inv, "f", 2)
+	e.waitCalls(t, "f", 2)
 }
 
 // Events stored before a queue starts run once it does.
@@ -479,7 +536,7 @@ func TestStoredEventsRunAfterStart(t *testing.T) {
 		t.Fatal("an unstarted queue ran events")
 	}
 	e.open(t, Config{})
-	waitCalls(t, e.inv, "later", 5)
+	e.waitCalls(t, "later", 5)
 	eventually(t, 5*time.Second, "depth 0", func() error {
 		if d := e.q.depth(); d["later"] != 0 {
 			return fmt.Errorf("depth %v", d)

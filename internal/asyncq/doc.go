@@ -15,8 +15,11 @@
 // duplicates are counted in kumo_async_redeliveries_total.
 //
 // Function errors are retried MaximumRetryAttempts times after RetryDelays;
-// throttling and service errors are retried with back-off until the event is
-// MaximumEventAge old. Destinations and dead-letter targets that are Lambda
+// throttling and service errors (awsproto.Error.Retryable) are retried with
+// back-off until the event is MaximumEventAge old. Any other error from the
+// invoker would recur unchanged, so it fails the event at once: the
+// OnFailure destination and dead-letter target get it as RetriesExhausted.
+// A function that no longer exists has its events discarded. Destinations and dead-letter targets that are Lambda
 // functions receive their records as asynchronous invocations through this
 // same queue. The package never reads the store for function settings: it
 // asks the registry's in-memory view.
