@@ -46,6 +46,8 @@ const (
 	DefaultMaxBackoff      = 5 * time.Minute
 	DefaultIdle            = time.Minute
 	fetchWait              = 500 * time.Millisecond
+	fetchRetry             = 100 * time.Millisecond // after a failed fetch
+	consumerRetry          = time.Second            // after failing to create a consumer
 )
 
 // Conditions of invocation records.
@@ -168,16 +170,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asyncq: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       natsd.AsyncStream,
-		Subjects:   []string{natsd.AsyncSubjects},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.WorkQueuePolicy,
-		Replicas:   cfg.Replicas,
-		Duplicates: 2 * time.Minute,
-	})
+	stream, err := openStream(ctx, js, cfg.Replicas)
 	if err != nil {
-		return nil, fmt.Errorf("asyncq: stream %s: %w", natsd.AsyncStream, err)
+		return nil, err
 	}
 	q := &Queue{
 		cfg: cfg, log: cfg.Logger.With("component", "asyncq"), js: js, stream: stream,
@@ -220,6 +215,19 @@ func (q *Queue) Start(ctx context.Context, inv Invoker) error {
 	}
 	for fn := range depth {
 		q.ensure(fn)
+	}
+	// Consumers left by an earlier process whose functions have nothing
+	// stored get a drainer too: it retires once idle (at once when the
+	// function no longer exists) and deletes them.
+	names := q.stream.ConsumerNames(ctx)
+	pre := natsd.AsyncConsumer("")
+	for name := range names.Name() {
+		if fn, ok := strings.CutPrefix(name, pre); ok {
+			q.ensure(fn)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("asyncq: list consumers: %w", err)
 	}
 	return nil
 }
@@ -309,7 +317,38 @@ func (q *Queue) ensure(fn string) {
 	}()
 }
 
+// openStream creates the stream, or updates it to this configuration.
+func openStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       natsd.AsyncStream,
+		Subjects:   []string{natsd.AsyncSubjects},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.WorkQueuePolicy,
+		Replicas:   replicas,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("asyncq: stream %s: %w", natsd.AsyncStream, err)
+	}
+	return stream, nil
+}
+
+// consumer creates (or finds) fn's durable consumer. A stream that is
+// missing (deleted by an operator, lost with its files) is created again
+// first, so that the queue keeps working.
 func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
+	c, err := q.createConsumer(ctx, fn)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		q.log.Warn("async stream missing; creating it again", "stream", natsd.AsyncStream)
+		if _, err := openStream(ctx, q.js, q.cfg.Replicas); err != nil {
+			return nil, err
+		}
+		c, err = q.createConsumer(ctx, fn)
+	}
+	return c, err
+}
+
+func (q *Queue) createConsumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
 	return q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       natsd.AsyncConsumer(fn),
 		FilterSubject: natsd.AsyncSubject(fn),
@@ -321,29 +360,29 @@ func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, er
 }
 
 // drain runs one function's events until the queue closes or the function
-// has had no work for Idle.
+// has had no work for Idle (at once when the function no longer exists).
+// A consumer that JetStream lost (deleted, or its stream reset) is created
+// again.
 func (q *Queue) drain(d *drainer) {
 	ctx := q.ctx
-	var cons jetstream.Consumer
-	for cons == nil {
-		c, err := q.consumer(ctx, d.fn)
-		if err == nil {
-			cons = c
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		q.log.Warn("async consumer unavailable; retrying", "function", d.fn, "err", err)
-		if !sleep(ctx, time.Second) {
-			return
-		}
-	}
 	local := make(chan struct{}, q.cfg.PerFunction)
 	var running sync.WaitGroup
 	defer running.Wait()
+	var cons jetstream.Consumer
 	idleSince := time.Now()
 	for ctx.Err() == nil {
+		if cons == nil {
+			c, err := q.consumer(ctx, d.fn)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				q.log.Warn("async consumer unavailable; retrying", "function", d.fn, "err", err)
+				sleep(ctx, consumerRetry)
+				continue
+			}
+			cons = c
+		}
 		select {
 		case local <- struct{}{}:
 		case <-ctx.Done():
@@ -358,15 +397,29 @@ func (q *Queue) drain(d *drainer) {
 			for m := range batch.Messages() {
 				msg = m
 			}
+			err = batch.Error()
+			if errors.Is(err, nats.ErrTimeout) {
+				err = nil
+			}
 		}
 		if msg == nil {
 			<-local
 			if err != nil && ctx.Err() == nil {
 				q.log.Warn("async fetch failed", "function", d.fn, "err", err)
-				sleep(ctx, 100*time.Millisecond)
+				if lost(err) {
+					cons = nil
+				}
+				sleep(ctx, fetchRetry)
+				continue
 			}
-			if time.Since(idleSince) >= q.cfg.Idle && len(local) == 0 && q.retire(ctx, d, cons, pokes) {
-				return
+			if len(local) == 0 && (time.Since(idleSince) >= q.cfg.Idle || q.gone(d.fn)) {
+				retired, deleted := q.retire(ctx, d, cons, pokes)
+				if retired {
+					return
+				}
+				if deleted {
+					cons = nil
+				}
 			}
 			continue
 		}
@@ -380,20 +433,52 @@ func (q *Queue) drain(d *drainer) {
 	}
 }
 
-// retire removes an idle drainer when nothing of its function is stored or
-// pending and no event arrived since pokes was read.
-func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer, pokes int) bool {
+// lost reports whether a fetch failed because the consumer no longer
+// exists, so that it must be created again.
+func lost(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// gone reports whether fn no longer exists, so its drainer need not wait
+// for Idle before it retires.
+func (q *Queue) gone(fn string) bool {
+	_, err := q.cfg.Settings.AsyncSettings(registry.Ref{Name: fn})
+	return errors.Is(err, registry.ErrFunctionGone)
+}
+
+// retire ends an idle drainer when nothing of its function is stored or
+// pending and no event arrived since pokes was read. It deletes the
+// function's durable consumer, so that a function deleted or long unused
+// leaves nothing behind; the next event creates it again. deleted reports
+// that the consumer was deleted even though the drainer must go on (an
+// event arrived meanwhile): it must create the consumer again.
+func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer, pokes int) (retired, deleted bool) {
 	info, err := cons.Info(ctx)
 	if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || info.NumWaiting > 0 {
-		return false
+		return false, false
+	}
+	q.mu.Lock()
+	poked := d.pokes != pokes
+	q.mu.Unlock()
+	if poked {
+		return false, false
+	}
+	// An event stored from here on stays in the stream (work-queue
+	// retention keeps it until a consumer acknowledges it) and pokes d.
+	if err := q.stream.DeleteConsumer(ctx, natsd.AsyncConsumer(d.fn)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if ctx.Err() == nil {
+			q.log.Warn("async: deleting an idle consumer failed", "function", d.fn, "err", err)
+		}
+		return false, true
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if d.pokes != pokes {
-		return false
+		return false, true
 	}
 	delete(q.drainers, d.fn)
-	return true
+	return true, true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -23,8 +23,9 @@ var testARNs = registry.ARNs{Partition: "aws", Region: "us-east-1", Account: "12
 
 // fakeSettings gives every function the defaults unless set.
 type fakeSettings struct {
-	mu sync.Mutex
-	m  map[string]registry.AsyncSettings
+	mu      sync.Mutex
+	m       map[string]registry.AsyncSettings
+	deleted map[string]bool
 }
 
 func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
@@ -36,9 +37,22 @@ func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
 	f.m[fn] = s
 }
 
+// del makes fn a deleted function.
+func (f *fakeSettings) del(fn string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleted == nil {
+		f.deleted = map[string]bool{}
+	}
+	f.deleted[fn] = true
+}
+
 func (f *fakeSettings) AsyncSettings(ref registry.Ref) (registry.AsyncSettings, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.deleted[ref.Name] {
+		return registry.AsyncSettings{}, registry.ErrFunctionGone
+	}
 	if s, ok := f.m[ref.Name]; ok {
 		return s, nil
 	}
@@ -543,4 +557,96 @@ func TestStoredEventsRunAfterStart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// consumers lists the durable consumers of the async stream.
+func (e *env) consumers(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	names := e.q.stream.ConsumerNames(t.Context())
+	for n := range names.Name() {
+		out = append(out, n)
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *env) noConsumers(t *testing.T) {
+	t.Helper()
+	eventually(t, 20*time.Second, "consumers deleted", func() error {
+		e.q.mu.Lock()
+		n := len(e.q.drainers)
+		e.q.mu.Unlock()
+		if c := e.consumers(t); len(c) > 0 || n > 0 {
+			return fmt.Errorf("consumers %v, %d drainers", c, n)
+		}
+		return nil
+	})
+}
+
+// A deleted function's durable consumer goes with it, once its queued
+// events are discarded; consumers an earlier process left behind go after
+// a restart. The queue's idle time (a minute) is not waited for.
+func TestDeletedFunctionLeavesNoConsumer(t *testing.T) {
+	e := newEnv(t, Config{PerFunction: 1})
+	for i := range 10 {
+		fn := fmt.Sprintf("f%d", i)
+		e.enqueue(t, fn, `{}`)
+		e.waitCalls(t, fn, 1)
+	}
+	// One function is deleted with events still queued: the attempt under
+	// way finishes, the rest are dropped.
+	block := make(chan struct{})
+	e.inv.do["busy"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		<-block
+		return &invoke.Output{Status: 200}, nil
+	}
+	for range 3 {
+		e.enqueue(t, "busy", `{}`)
+	}
+	eventually(t, 20*time.Second, "busy started", func() error {
+		if len(e.inv.callsOf("busy")) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if c := e.consumers(t); len(c) != 11 {
+		t.Fatalf("consumers %v, want 11", c)
+	}
+	for i := range 10 {
+		e.set.del(fmt.Sprintf("f%d", i))
+	}
+	e.set.del("busy")
+	close(block)
+	e.noConsumers(t)
+	if n := len(e.inv.callsOf("busy")); n != 1 {
+		t.Errorf("deleted function ran %d times, want 1", n)
+	}
+	if d := e.q.depth(); d["busy"] != 0 {
+		t.Errorf("depth %v", d)
+	}
+
+	// A consumer left behind by an earlier process.
+	if _, err := e.q.consumer(t.Context(), "left"); err != nil {
+		t.Fatal(err)
+	}
+	e.set.del("left")
+	e.q.Close()
+	e.open(t, Config{})
+	e.noConsumers(t)
+}
+
+// A consumer deleted under a running drainer (by an operator, or lost in a
+// store reset) is created again, and events keep running.
+func TestLostConsumerRecreated(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 1)
+	if err := e.q.stream.DeleteConsumer(t.Context(), natsd.AsyncConsumer("f")); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
 }

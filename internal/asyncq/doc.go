@@ -6,7 +6,13 @@
 // durable pull consumer per function. Every function has its own drainer; a
 // drainer holds at most PerFunction events in flight and waits in line (FIFO)
 // for one of Parallel global slots, so one function's backlog never starves
-// another's.
+// another's. A drainer retires after Idle without work, at once when its
+// function no longer exists and nothing of it is stored or in flight, and
+// deletes its durable consumer as it goes: a deleted function leaves no
+// consumer (goroutines, a directory on disk) behind, and consumers an
+// earlier process left are swept the same way after Start. A consumer or
+// stream that JetStream lost is created again by the next drainer that
+// needs it.
 //
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
