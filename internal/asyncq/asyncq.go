@@ -48,6 +48,7 @@ const (
 	fetchWait              = 500 * time.Millisecond
 	fetchRetry             = 100 * time.Millisecond // after a failed fetch
 	consumerRetry          = time.Second            // after failing to create a consumer
+	enqueueTimeout         = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
 )
 
 // Conditions of invocation records.
@@ -83,10 +84,21 @@ type Config struct {
 	// Journal, if set, is a file recording which events were started, so
 	// that duplicates after a crash are counted (see journal).
 	Journal string
-	Logger  *slog.Logger
-	Metrics *metrics.Metrics
-	Now     func() time.Time
+	// Writable, if set, is asked before an event is accepted: an error
+	// (the data disk is nearly full, the store is being repaired) refuses
+	// the event at once with that error, rather than after a store
+	// timeout. Retries and outcomes of accepted events do not ask: they
+	// are delayed by the store's own refusal.
+	Writable func() error
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Now      func() time.Time
 }
+
+// ErrUnavailable is wrapped by Enqueue's errors when the event could not be
+// stored: the queue cannot take events right now, and the same request may
+// succeed later.
+var ErrUnavailable = errors.New("asyncq: the queue cannot store events now")
 
 // Queue is the asynchronous invocation queue. Enqueue may be called
 // concurrently and before Start; Close ends draining.
@@ -245,12 +257,23 @@ func (q *Queue) Close() {
 // Enqueue stores an Event invocation and returns once JetStream has
 // acknowledged it. in must be validated; in.Payload is the event.
 func (q *Queue) Enqueue(ctx context.Context, in *invoke.Input) error {
+	if q.cfg.Writable != nil {
+		if err := q.cfg.Writable(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	ev := envelope{
 		RequestID: in.RequestID, Function: in.Ref.Name, Qualifier: in.Ref.Qualifier,
 		ClientContext: in.ClientContext, Payload: in.Payload, Enqueued: q.cfg.Now().UnixMilli(),
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// A stream that met a write error may never answer: bound the wait.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, enqueueTimeout)
+		defer cancel()
+	}
 	if err := q.publish(ctx, &ev, ev.RequestID); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -262,7 +285,17 @@ func (q *Queue) publish(ctx context.Context, ev *envelope, msgID string) error {
 	if err != nil {
 		return fmt.Errorf("asyncq: encode event: %w", err)
 	}
-	if _, err := q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID)); err != nil {
+	_, err = q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID))
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		// The stream is gone (deleted, lost with its files): create it
+		// again rather than refuse every event until a restart.
+		q.log.Warn("async stream missing; creating it again", "stream", natsd.AsyncStream)
+		if _, err := openStream(ctx, q.js, q.cfg.Replicas); err != nil {
+			return err
+		}
+		_, err = q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID))
+	}
+	if err != nil {
 		return fmt.Errorf("asyncq: store event %s: %w", ev.RequestID, err)
 	}
 	q.ensure(ev.Function)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -645,6 +647,37 @@ func TestLostConsumerRecreated(t *testing.T) {
 	e.enqueue(t, "f", `{}`)
 	e.waitCalls(t, "f", 1)
 	if err := e.q.stream.DeleteConsumer(t.Context(), natsd.AsyncConsumer("f")); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
+}
+
+// While the store cannot take writes, Enqueue refuses at once with
+// ErrUnavailable and stores nothing; afterwards events are accepted again.
+// A stream deleted under the queue is created again by the next Enqueue.
+func TestEnqueueRecovers(t *testing.T) {
+	var mu sync.Mutex
+	var refuse error
+	e := newEnv(t, Config{Writable: func() error { mu.Lock(); defer mu.Unlock(); return refuse }})
+	mu.Lock()
+	refuse = errors.New("data disk nearly full")
+	mu.Unlock()
+	err := e.q.Enqueue(t.Context(), &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`{}`), RequestID: awsproto.NewRequestID()})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "data disk nearly full") {
+		t.Fatalf("Enqueue while the store refuses writes: %v", err)
+	}
+	mu.Lock()
+	refuse = nil
+	mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 1)
+
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), natsd.AsyncStream); err != nil {
 		t.Fatal(err)
 	}
 	e.enqueue(t, "f", `{}`)

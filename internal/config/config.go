@@ -43,6 +43,9 @@ type Config struct {
 	// MemoryBudgetMB bounds the sum of MemorySize of this node's
 	// sandboxes; 0 means three quarters of the machine's memory.
 	MemoryBudgetMB int
+	// StoreMaxBytes caps the bytes the store keeps on disk; 0 derives it
+	// from the size of the data dir's file system (natsd.DefaultMaxStore).
+	StoreMaxBytes int64
 }
 
 // Defaults.
@@ -83,6 +86,11 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	fs.StringVar(&c.KeepAlivePolicy, "keep-alive-policy", env("KUMO_KEEP_ALIVE_POLICY", "hybrid"), `"hybrid" (learn each function version's idle times: unload sooner, keep longer or pre-warm as they suggest) or "fixed" (--keep-alive for every sandbox) (env KUMO_KEEP_ALIVE_POLICY)`)
 	budget, _ := strconv.Atoi(env("KUMO_MEMORY_BUDGET", "0"))
 	fs.IntVar(&c.MemoryBudgetMB, "memory-budget", budget, "MB of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (default: 3/4 of the machine) (env KUMO_MEMORY_BUDGET)")
+	storeMax, err := strconv.ParseInt(env("KUMO_STORE_MAX_BYTES", "0"), 10, 64)
+	if err != nil {
+		return Config{}, fmt.Errorf("KUMO_STORE_MAX_BYTES %q must be a number of bytes", env("KUMO_STORE_MAX_BYTES", ""))
+	}
+	fs.Int64Var(&c.StoreMaxBytes, "store-max-bytes", storeMax, "bytes the store may keep on disk (default: the data dir's file system size less half of a 5% reserve; writes are refused when the disk's free space falls below that reserve) (env KUMO_STORE_MAX_BYTES)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -110,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
 		return fmt.Errorf("--account-id %q must be 12 digits", c.AccountID)
+	}
+	if c.StoreMaxBytes < 0 {
+		return fmt.Errorf("--store-max-bytes %d must not be negative", c.StoreMaxBytes)
 	}
 	if c.Fsync != "always" && c.Fsync != "interval" {
 		return fmt.Errorf(`--fsync %q must be "always" or "interval"`, c.Fsync)
