@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/smithy-go"
+	"github.com/nats-io/nats.go"
 
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -20,6 +21,7 @@ import (
 type harness struct {
 	dir string
 	ns  *natsd.Server
+	nc  *nats.Conn
 	st  *Store
 	srv *httptest.Server
 	cl  *cloudwatchlogs.Client
@@ -57,7 +59,7 @@ func (h *harness) start(t testing.TB, cfg Config) {
 		ns.Shutdown()
 		t.Fatal(err)
 	}
-	h.ns, h.st = ns, st
+	h.ns, h.st, h.nc = ns, st, nc
 	h.srv = httptest.NewServer(edge.New(edge.Config{Services: map[string]http.Handler{"logs": st.Handler()}}))
 	h.cl = cloudwatchlogs.NewFromConfig(aws.Config{
 		Region:           "us-east-1",
