@@ -74,9 +74,19 @@ func (s Space) Warn() bool {
 }
 
 func (s Space) String() string {
-	return fmt.Sprintf("%s: %s free of %s, store %s of %s, reserve %s",
-		s.Dir, mib(s.Free), mib(s.Total), mib(uint64(max(s.Used, 0))), mib(uint64(max(s.Max, 0))), mib(s.Reserve))
+	return fmt.Sprintf("%s: %s free of %s, reserve %s; store %s of %s",
+		s.Dir, mib(s.Free), mib(s.Total), mib(s.Reserve), mib(uint64(max(s.Used, 0))), mib(uint64(max(s.Max, 0))))
 }
+
+// spaceError is Writable's error: a message for clients and the kind
+// (ErrNoSpace, ErrStoreFailed) for errors.Is.
+type spaceError struct {
+	msg  string
+	kind error
+}
+
+func (e *spaceError) Error() string { return e.msg }
+func (e *spaceError) Unwrap() error { return e.kind }
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
@@ -103,14 +113,16 @@ func (s *Server) Writable() error {
 	broken := s.broken
 	s.mu.Unlock()
 	if broken != "" {
-		return fmt.Errorf("%w: the store under %s could not write (%s); it is reopened once the cause is gone, retry later", ErrStoreFailed, s.dataDir, broken)
+		return &spaceError{kind: ErrStoreFailed, msg: fmt.Sprintf(
+			"Kumo's store in %s failed a write (%s); it is reopened as soon as the cause is gone: retry later.", s.dataDir, broken)}
 	}
 	sp, err := s.Space()
 	if err != nil {
 		return nil // cannot tell; let the store decide
 	}
 	if sp.Low() {
-		return fmt.Errorf("%w: the data disk %s is nearly full (%s); writes are refused until space is freed, deletes still work", ErrNoSpace, s.dataDir, sp)
+		return &spaceError{kind: ErrNoSpace, msg: fmt.Sprintf(
+			"Kumo's data disk is nearly full (%s): writes are refused until space is freed; deletes still work.", sp)}
 	}
 	return nil
 }
@@ -157,7 +169,7 @@ func (s *Server) watch() {
 		}
 		switch {
 		case sp.Low() && !low:
-			s.log.Error("data disk nearly full: writes are refused until space is freed; deletes still work", "space", sp.String())
+			s.log.Warn("data disk nearly full: writes are refused until space is freed; deletes still work", "space", sp.String())
 		case sp.Warn() && !warned:
 			s.log.Warn("data disk running low", "space", sp.String())
 		case !sp.Warn() && warned:
@@ -172,7 +184,7 @@ func (s *Server) watch() {
 		}
 		s.log.Warn("reopening the store after a failed write", "cause", broken, "space", sp.String())
 		if err := s.ResetJetStream(); err != nil {
-			s.log.Error("reopening the store failed; trying again", "err", err)
+			s.log.Warn("reopening the store failed; trying again", "err", err)
 			continue
 		}
 		s.mu.Lock()
