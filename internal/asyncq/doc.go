@@ -29,4 +29,25 @@
 // functions receive their records as asynchronous invocations through this
 // same queue. The package never reads the store for function settings: it
 // asks the registry's in-memory view.
+//
+// # Why JetStream directly, not internal/store
+//
+// The queue talks to JetStream itself rather than through the store
+// package's interfaces, which offer key-value buckets and blobs only. A
+// queue needs what those cannot express: a work-queue stream that drops a
+// message once acknowledged, one durable pull consumer per function,
+// redelivery after an ack wait, delayed redelivery (NakWithDelay),
+// heartbeats for long attempts and publish de-duplication by message id.
+// Growing store.Store to cover them would give it a second, queue-shaped
+// interface with one user; until a second implementation (or user) needs
+// one, the JetStream calls stay here and every name comes from natsd.
+//
+// # When the store cannot write
+//
+// Enqueue asks Config.Writable first and refuses with ErrUnavailable while
+// the data disk is nearly full or the store is being reopened after a
+// failed write (natsd repairs that by itself once the cause is gone), and
+// bounds its wait for the store's acknowledgement, so an Event invoke gets
+// a 5xx while the store fails and is accepted again afterwards without a
+// restart.
 package asyncq
