@@ -52,6 +52,7 @@ func TestFullDisk(t *testing.T) {
 	ctx := t.Context()
 
 	must[*lambda.CreateFunctionOutput](t, "create keep")(lc.CreateFunction(ctx, createInput("keep", handlerZip(t, "keep"))))
+	waitActive(t, lc, "keep")
 	out := must[*lambda.InvokeOutput](t, "event invoke")(lc.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName: aws.String("keep"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}))
 	if out.StatusCode != 202 {
