@@ -192,14 +192,14 @@ func TestPutAndGetLogEvents(t *testing.T) {
 
 	now := time.Now()
 	// Too old, ok, ok, too new.
-	out, err := h.cl.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s, LogEvents: []types.InputLogEvent{
+	_, err = h.cl.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s, LogEvents: []types.InputLogEvent{
 		{Timestamp: aws.Int64(now.Add(-15 * 24 * time.Hour).UnixMilli()), Message: aws.String("old")},
 		{Timestamp: aws.Int64(now.Add(-2 * time.Hour).UnixMilli()), Message: aws.String("ok")},
 		{Timestamp: aws.Int64(now.UnixMilli()), Message: aws.String("ok")},
 		{Timestamp: aws.Int64(now.Add(3 * time.Hour).UnixMilli()), Message: aws.String("new")},
 	}})
 	wantCode(t, err, "InvalidParameterException") // spans more than 24 hours
-	out, err = h.cl.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s, LogEvents: []types.InputLogEvent{
+	out, err := h.cl.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s, LogEvents: []types.InputLogEvent{
 		{Timestamp: aws.Int64(now.Add(-14*24*time.Hour - time.Minute).UnixMilli()), Message: aws.String("old")},
 		{Timestamp: aws.Int64(now.Add(-14*24*time.Hour + 10*time.Hour).UnixMilli()), Message: aws.String("ok")},
 	}})
