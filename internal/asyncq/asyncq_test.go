@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -682,4 +684,83 @@ func TestEnqueueRecovers(t *testing.T) {
 	}
 	e.enqueue(t, "f", `{}`)
 	e.waitCalls(t, "f", 2)
+}
+
+// A store write that meets a full disk leaves JetStream's stream refusing
+// (or never answering) writes; once space is back the store is reopened
+// (natsd does it by itself) and the queue takes and runs events again,
+// without a restart and without losing the events stored before.
+func TestRecoversFromStoreWriteError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: mounting a small tmpfs needs root")
+	}
+	disk := t.TempDir()
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=16m"); err != nil {
+		t.Skipf("skipped: mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	// A store cap above the disk's size lets a write reach the full disk.
+	ns, err := natsd.Start(natsd.Config{DataDir: filepath.Join(disk, "data"), MaxStore: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	e := &env{ns: ns, inv: &fakeInvoker{do: map[string]func(int, *invoke.Input) (*invoke.Output, error){}}, set: &fakeSettings{}}
+	block := make(chan struct{})
+	e.inv.do["f"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		<-block
+		return &invoke.Output{Status: 200}, nil
+	}
+	e.open(t, Config{PerFunction: 1})
+	var once sync.Once
+	release := func() { once.Do(func() { close(block) }) }
+	t.Cleanup(release) // before the queue closes
+	first := e.enqueue(t, "f", `"before"`) // held in its attempt until block closes
+
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err = f.Write(make([]byte, 1<<20)); err == nil; _, err = f.Write(make([]byte, 1<<20)) {
+	}
+	f.Close()
+	eventually(t, 60*time.Second, "store marked failed", func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := e.q.Enqueue(ctx, &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`"lost"`), RequestID: awsproto.NewRequestID()})
+		cancel()
+		if err == nil {
+			return errors.New("an event was accepted on a full disk")
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Enqueue on a full disk: %v", err)
+		}
+		if err := ns.Writable(); !errors.Is(err, natsd.ErrStoreFailed) {
+			return fmt.Errorf("Enqueue: %v; Writable: %v", err, err)
+		}
+		return nil
+	})
+	os.Remove(filler)
+	release()
+	var after string
+	eventually(t, 60*time.Second, "events accepted again", func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		id := awsproto.NewRequestID()
+		if err := e.q.Enqueue(ctx, &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`"after"`), RequestID: id}); err != nil {
+			return err
+		}
+		after = id
+		return nil
+	})
+	eventually(t, 60*time.Second, "both events ran", func() error {
+		ran := map[string]bool{}
+		for _, c := range e.inv.callsOf("f") {
+			ran[c.RequestID] = true
+		}
+		if !ran[first] || !ran[after] {
+			return fmt.Errorf("ran %v", ran)
+		}
+		return nil
+	})
 }
