@@ -250,8 +250,9 @@ func (s *Server) ClientURL() string {
 // their files. nats-server keeps a stream that met a write error (a full
 // disk, a descriptor limit) refusing every later write until its store is
 // opened again; this does that without restarting the process. Data
-// already stored is kept; connections stay open, but consumers that were
-// not durable are gone and requests under way may fail.
+// already stored is kept and durable consumers come back; connections
+// stay open, requests under way may fail, and ordered consumers (KV
+// watchers) resume once they notice their missed heartbeats (about 20 s).
 func (s *Server) ResetJetStream() error {
 	acc := s.ns.GlobalAccount()
 	if err := acc.DisableJetStream(); err != nil {

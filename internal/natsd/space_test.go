@@ -150,3 +150,50 @@ func TestRepairAfterWriteError(t *testing.T) {
 		t.Fatalf("message stored before the failure: %v %v", m, err)
 	}
 }
+
+// Reopening JetStream keeps what is stored and keeps KV watchers (the
+// registry's view) and durable consumers working.
+func TestResetJetStreamKeepsWatchers(t *testing.T) {
+	s := start(t, Config{})
+	nc, err := s.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx := t.Context()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b", Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv.Put(ctx, "k", []byte("1"))
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+	}
+	if err := s.ResetJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "put after reset", func() error {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := kv.Put(pctx, "k", []byte("2"))
+		return err
+	})
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-w.Updates():
+			if e != nil && string(e.Value()) == "2" {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the watcher did not see the put after the reset")
+		}
+	}
+}
