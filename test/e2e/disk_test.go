@@ -99,6 +99,10 @@ func TestFullDisk(t *testing.T) {
 		}
 		return nil
 	})
+	samples, body := scrape(t, s)
+	if v, n := promSum(samples, "kumo_disk_free_bytes", map[string]string{"data_dir": dataDir}); n != 1 || v >= 8<<20 {
+		t.Errorf("kumo_disk_free_bytes = %v (%d series), want below the 8 MiB reserve\n%s", v, n, body)
+	}
 	// Event invokes are refused clearly too; reads work.
 	_, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("keep"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
 	if c, st := apiError(err); c != "ServiceException" || st != 500 || !strings.Contains(fmt.Sprint(err), "data disk") {
@@ -126,6 +130,10 @@ func TestFullDisk(t *testing.T) {
 		FunctionName: aws.String("keep"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}))
 	if out.StatusCode != 202 {
 		t.Fatalf("Event invoke after recovery: %d", out.StatusCode)
+	}
+	samples, _ = scrape(t, s)
+	if v, _ := promSum(samples, "kumo_disk_free_bytes", map[string]string{"data_dir": dataDir}); v < 20<<20 {
+		t.Errorf("kumo_disk_free_bytes = %v after freeing space", v)
 	}
 	// Nothing acknowledged was lost; the deleted function is gone.
 	for _, name := range append(created, "keep", "after") {
