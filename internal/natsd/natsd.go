@@ -86,11 +86,13 @@ type Server struct {
 	quit     chan struct{} // closed by Shutdown
 	watched  chan struct{} // closed when watch returns
 
-	mu     sync.Mutex
-	conns  []*nats.Conn
-	down   bool
-	broken string // the critical write error awaiting repair, if any
-	once   sync.Once
+	mu      sync.Mutex
+	conns   []*nats.Conn
+	down    bool
+	broken  string    // the critical write error awaiting repair, if any
+	space   Space     // Writable's last measurement
+	spaceAt time.Time // when it was taken
+	once    sync.Once
 }
 
 // Start locks cfg.DataDir, starts the server and returns once it accepts

@@ -35,6 +35,11 @@ const (
 	minReserve    = 8 << 20
 	maxReserve    = 2 << 30
 	checkInterval = time.Second
+	// spaceTTL is how long Writable reuses a measurement that found room:
+	// a burst of requests measures once, and what it may add in that time
+	// stays within the margin below JetStream's own cap. A measurement
+	// that found no room is never reused, so writes resume at once.
+	spaceTTL = 100 * time.Millisecond
 )
 
 // DefaultReserve is the free space kept on a file system of total bytes:
@@ -111,14 +116,21 @@ func (s *Server) Space() (Space, error) {
 func (s *Server) Writable() error {
 	s.mu.Lock()
 	broken := s.broken
+	cached, fresh := s.space, time.Since(s.spaceAt) < spaceTTL && !s.space.Low()
 	s.mu.Unlock()
 	if broken != "" {
 		return &spaceError{kind: ErrStoreFailed, msg: fmt.Sprintf(
 			"Kumo's store in %s failed a write (%s); it is reopened as soon as the cause is gone: retry later.", s.dataDir, broken)}
 	}
-	sp, err := s.Space()
-	if err != nil {
-		return nil // cannot tell; let the store decide
+	sp := cached
+	if !fresh {
+		var err error
+		if sp, err = s.Space(); err != nil {
+			return nil // cannot tell; let the store decide
+		}
+		s.mu.Lock()
+		s.space, s.spaceAt = sp, time.Now()
+		s.mu.Unlock()
 	}
 	if sp.Low() {
 		return &spaceError{kind: ErrNoSpace, msg: fmt.Sprintf(
