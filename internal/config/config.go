@@ -119,8 +119,8 @@ func (c *Config) Validate() error {
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
 		return fmt.Errorf("--account-id %q must be 12 digits", c.AccountID)
 	}
-	if c.StoreMaxBytes < 0 {
-		return fmt.Errorf("--store-max-bytes %d must not be negative", c.StoreMaxBytes)
+	if c.StoreMaxBytes != 0 && c.StoreMaxBytes < 16<<20 {
+		return fmt.Errorf("--store-max-bytes %d must be at least 16 MiB (16777216), or 0 for the default", c.StoreMaxBytes)
 	}
 	if c.Fsync != "always" && c.Fsync != "interval" {
 		return fmt.Errorf(`--fsync %q must be "always" or "interval"`, c.Fsync)
