@@ -146,3 +146,42 @@ func TestFullDisk(t *testing.T) {
 	}
 	s.stop()
 }
+
+// SIGTERM on a full disk: log lines that cannot be stored are dropped and
+// counted, and the server exits within its bound instead of waiting on the
+// store for each log stream.
+func TestShutdownWithUnwritableLogs(t *testing.T) {
+	disk := smallDisk(t, 64<<20)
+	dataDir := filepath.Join(disk, "data")
+	s := startServer(t, dataDir)
+	lc := newSDK(t, s)
+	ctx := t.Context()
+	must[*lambda.CreateFunctionOutput](t, "create")(lc.CreateFunction(ctx, createInput("talk", handlerZip(t, "talk"))))
+	waitActive(t, lc, "talk")
+	must[*lambda.InvokeOutput](t, "warm up")(lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("talk"), Payload: []byte(`{}`)}))
+
+	// The disk fills up completely; the warm sandbox keeps answering and
+	// its log lines have nowhere to go.
+	f, err := os.Create(filepath.Join(disk, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Sync()
+	f.Close()
+	for range 5 {
+		lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("talk"), Payload: []byte(`{}`)})
+	}
+	start := time.Now()
+	s.stop() // fails the test if kumo takes more than 20 s or exits uncleanly
+	t.Logf("stopped in %v", time.Since(start))
+	if !strings.Contains(s.stderr.String(), "log events dropped while the store refuses writes") &&
+		!strings.Contains(s.stderr.String(), "could not be stored before shutdown") {
+		t.Errorf("kumo did not say that log events were dropped:\n%s", s.stderr.String())
+	}
+}
