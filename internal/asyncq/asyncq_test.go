@@ -714,7 +714,7 @@ func TestRecoversFromStoreWriteError(t *testing.T) {
 	e.open(t, Config{PerFunction: 1})
 	var once sync.Once
 	release := func() { once.Do(func() { close(block) }) }
-	t.Cleanup(release) // before the queue closes
+	t.Cleanup(release)                     // before the queue closes
 	first := e.enqueue(t, "f", `"before"`) // held in its attempt until block closes
 
 	filler := filepath.Join(disk, "filler")
