@@ -714,8 +714,9 @@ func TestRecoversFromStoreWriteError(t *testing.T) {
 	e.open(t, Config{PerFunction: 1})
 	var once sync.Once
 	release := func() { once.Do(func() { close(block) }) }
-	t.Cleanup(release)                     // before the queue closes
-	first := e.enqueue(t, "f", `"before"`) // held in its attempt until block closes
+	t.Cleanup(release) // runs before the queue closes
+	// This event is held in its attempt until block closes.
+	first := e.enqueue(t, "f", `"before"`)
 
 	filler := filepath.Join(disk, "filler")
 	f, err := os.Create(filler)
