@@ -41,17 +41,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if cfg.Fsync == config.FsyncInterval {
 		sync = natsd.SyncInterval
 	}
-	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log})
+	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log, MaxStore: cfg.StoreMaxBytes})
 	if err != nil {
 		return err
 	}
 	defer ns.Shutdown()
+	if sp, err := ns.Space(); err == nil {
+		log.Info("data disk", "space", sp.String())
+	}
 	nc, err := ns.Connect("kumo")
 	if err != nil {
 		return fmt.Errorf("store connection: %w", err)
 	}
 	defer nc.Close()
-	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable})
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
@@ -126,8 +129,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 		return out
 	}))
+	mx.Register(metrics.GaugeFunc("kumo_disk_free_bytes", "Bytes free on the data dir's file system; writes are refused below the reserve logged at start.", "data_dir", func() map[string]float64 {
+		sp, err := ns.Space()
+		if err != nil {
+			return nil
+		}
+		return map[string]float64{sp.Dir: float64(sp.Free)}
+	}))
 	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
-		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait}
+		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable}
 	queue, err := asyncq.Open(ctx, nc, asyncCfg)
 	if err != nil {
 		return err
@@ -172,8 +182,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
-		Routes: routes(services{lambda: api, logs: logStore.Handler(), metrics: mx.Handler(),
-			urls: urls, code: codeURLs}),
+		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
+			metrics: mx.Handler(), urls: urls, code: codeURLs}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -47,6 +47,9 @@ const (
 	DefaultMaxBackoff      = 5 * time.Minute
 	DefaultIdle            = time.Minute
 	fetchWait              = 500 * time.Millisecond
+	fetchRetry             = 100 * time.Millisecond // after a failed fetch
+	consumerRetry          = time.Second            // after failing to create a consumer
+	enqueueTimeout         = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
 )
 
 // Conditions of invocation records.
@@ -82,10 +85,21 @@ type Config struct {
 	// Journal, if set, is a file recording which events were started, so
 	// that duplicates after a crash are counted (see journal).
 	Journal string
-	Logger  *slog.Logger
-	Metrics *metrics.Metrics
-	Now     func() time.Time
+	// Writable, if set, is asked before an event is accepted: an error
+	// (the data disk is nearly full, the store is being repaired) refuses
+	// the event at once with that error, rather than after a store
+	// timeout. Retries and outcomes of accepted events do not ask: they
+	// are delayed by the store's own refusal.
+	Writable func() error
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Now      func() time.Time
 }
+
+// ErrUnavailable is wrapped by Enqueue's errors when the event could not be
+// stored: the queue cannot take events right now, and the same request may
+// succeed later.
+var ErrUnavailable = errors.New("asyncq: the queue cannot store events now")
 
 // Queue is the asynchronous invocation queue. Enqueue may be called
 // concurrently and before Start; Close ends draining.
@@ -169,16 +183,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asyncq: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       natsd.AsyncStream,
-		Subjects:   []string{natsd.AsyncSubjects},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.WorkQueuePolicy,
-		Replicas:   cfg.Replicas,
-		Duplicates: 2 * time.Minute,
-	})
+	stream, err := openStream(ctx, js, cfg.Replicas)
 	if err != nil {
-		return nil, fmt.Errorf("asyncq: stream %s: %w", natsd.AsyncStream, err)
+		return nil, err
 	}
 	q := &Queue{
 		cfg: cfg, log: cfg.Logger.With("component", "asyncq"), js: js, stream: stream,
@@ -222,6 +229,19 @@ func (q *Queue) Start(ctx context.Context, inv Invoker) error {
 	for fn := range depth {
 		q.ensure(fn)
 	}
+	// Consumers left by an earlier process whose functions have nothing
+	// stored get a drainer too: it retires once idle (at once when the
+	// function no longer exists) and deletes them.
+	names := q.stream.ConsumerNames(ctx)
+	pre := natsd.AsyncConsumer("")
+	for name := range names.Name() {
+		if fn, ok := strings.CutPrefix(name, pre); ok {
+			q.ensure(fn)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("asyncq: list consumers: %w", err)
+	}
 	return nil
 }
 
@@ -238,12 +258,23 @@ func (q *Queue) Close() {
 // Enqueue stores an Event invocation and returns once JetStream has
 // acknowledged it. in must be validated; in.Payload is the event.
 func (q *Queue) Enqueue(ctx context.Context, in *invoke.Input) error {
+	if q.cfg.Writable != nil {
+		if err := q.cfg.Writable(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	ev := envelope{
 		RequestID: in.RequestID, Function: in.Ref.Name, Qualifier: in.Ref.Qualifier,
 		ClientContext: in.ClientContext, Payload: in.Payload, Enqueued: q.cfg.Now().UnixMilli(),
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// A stream that met a write error may never answer: bound the wait.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, enqueueTimeout)
+		defer cancel()
+	}
 	if err := q.publish(ctx, &ev, ev.RequestID); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -255,7 +286,17 @@ func (q *Queue) publish(ctx context.Context, ev *envelope, msgID string) error {
 	if err != nil {
 		return fmt.Errorf("asyncq: encode event: %w", err)
 	}
-	if _, err := q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID)); err != nil {
+	_, err = q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID))
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		// The stream is gone (deleted, lost with its files): create it
+		// again rather than refuse every event until a restart.
+		q.log.Warn("async stream missing; creating it again", "stream", natsd.AsyncStream)
+		if _, err := openStream(ctx, q.js, q.cfg.Replicas); err != nil {
+			return err
+		}
+		_, err = q.js.Publish(ctx, natsd.AsyncSubject(ev.Function), b, jetstream.WithMsgID(msgID))
+	}
+	if err != nil {
 		return fmt.Errorf("asyncq: store event %s: %w", ev.RequestID, err)
 	}
 	q.ensure(ev.Function)
@@ -310,7 +351,38 @@ func (q *Queue) ensure(fn string) {
 	}()
 }
 
+// openStream creates the stream, or updates it to this configuration.
+func openStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       natsd.AsyncStream,
+		Subjects:   []string{natsd.AsyncSubjects},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.WorkQueuePolicy,
+		Replicas:   replicas,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("asyncq: stream %s: %w", natsd.AsyncStream, err)
+	}
+	return stream, nil
+}
+
+// consumer creates (or finds) fn's durable consumer. A stream that is
+// missing (deleted by an operator, lost with its files) is created again
+// first, so that the queue keeps working.
 func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
+	c, err := q.createConsumer(ctx, fn)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		q.log.Warn("async stream missing; creating it again", "stream", natsd.AsyncStream)
+		if _, err := openStream(ctx, q.js, q.cfg.Replicas); err != nil {
+			return nil, err
+		}
+		c, err = q.createConsumer(ctx, fn)
+	}
+	return c, err
+}
+
+func (q *Queue) createConsumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
 	return q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       natsd.AsyncConsumer(fn),
 		FilterSubject: natsd.AsyncSubject(fn),
@@ -322,29 +394,29 @@ func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, er
 }
 
 // drain runs one function's events until the queue closes or the function
-// has had no work for Idle.
+// has had no work for Idle (at once when the function no longer exists).
+// A consumer that JetStream lost (deleted, or its stream reset) is created
+// again.
 func (q *Queue) drain(d *drainer) {
 	ctx := q.ctx
-	var cons jetstream.Consumer
-	for cons == nil {
-		c, err := q.consumer(ctx, d.fn)
-		if err == nil {
-			cons = c
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		q.log.Warn("async consumer unavailable; retrying", "function", d.fn, "err", err)
-		if !sleep(ctx, time.Second) {
-			return
-		}
-	}
 	local := make(chan struct{}, q.cfg.PerFunction)
 	var running sync.WaitGroup
 	defer running.Wait()
+	var cons jetstream.Consumer
 	idleSince := time.Now()
 	for ctx.Err() == nil {
+		if cons == nil {
+			c, err := q.consumer(ctx, d.fn)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				q.log.Warn("async consumer unavailable; retrying", "function", d.fn, "err", err)
+				sleep(ctx, consumerRetry)
+				continue
+			}
+			cons = c
+		}
 		select {
 		case local <- struct{}{}:
 		case <-ctx.Done():
@@ -359,15 +431,29 @@ func (q *Queue) drain(d *drainer) {
 			for m := range batch.Messages() {
 				msg = m
 			}
+			err = batch.Error()
+			if errors.Is(err, nats.ErrTimeout) {
+				err = nil
+			}
 		}
 		if msg == nil {
 			<-local
 			if err != nil && ctx.Err() == nil {
 				q.log.Warn("async fetch failed", "function", d.fn, "err", err)
-				sleep(ctx, 100*time.Millisecond)
+				if lost(err) {
+					cons = nil
+				}
+				sleep(ctx, fetchRetry)
+				continue
 			}
-			if time.Since(idleSince) >= q.cfg.Idle && len(local) == 0 && q.retire(ctx, d, cons, pokes) {
-				return
+			if len(local) == 0 && (time.Since(idleSince) >= q.cfg.Idle || q.gone(d.fn)) {
+				retired, deleted := q.retire(ctx, d, cons, pokes)
+				if retired {
+					return
+				}
+				if deleted {
+					cons = nil
+				}
 			}
 			continue
 		}
@@ -381,20 +467,52 @@ func (q *Queue) drain(d *drainer) {
 	}
 }
 
-// retire removes an idle drainer when nothing of its function is stored or
-// pending and no event arrived since pokes was read.
-func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer, pokes int) bool {
+// lost reports whether a fetch failed because the consumer no longer
+// exists, so that it must be created again.
+func lost(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// gone reports whether fn no longer exists, so its drainer need not wait
+// for Idle before it retires.
+func (q *Queue) gone(fn string) bool {
+	_, err := q.cfg.Settings.AsyncSettings(registry.Ref{Name: fn})
+	return errors.Is(err, registry.ErrFunctionGone)
+}
+
+// retire ends an idle drainer when nothing of its function is stored or
+// pending and no event arrived since pokes was read. It deletes the
+// function's durable consumer, so that a function deleted or long unused
+// leaves nothing behind; the next event creates it again. deleted reports
+// that the consumer was deleted even though the drainer must go on (an
+// event arrived meanwhile): it must create the consumer again.
+func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer, pokes int) (retired, deleted bool) {
 	info, err := cons.Info(ctx)
 	if err != nil || info.NumPending > 0 || info.NumAckPending > 0 || info.NumWaiting > 0 {
-		return false
+		return false, false
+	}
+	q.mu.Lock()
+	poked := d.pokes != pokes
+	q.mu.Unlock()
+	if poked {
+		return false, false
+	}
+	// An event stored from here on stays in the stream (work-queue
+	// retention keeps it until a consumer acknowledges it) and pokes d.
+	if err := q.stream.DeleteConsumer(ctx, natsd.AsyncConsumer(d.fn)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if ctx.Err() == nil {
+			q.log.Warn("async: deleting an idle consumer failed", "function", d.fn, "err", err)
+		}
+		return false, true
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if d.pokes != pokes {
-		return false
+		return false, true
 	}
 	delete(q.drainers, d.fn)
-	return true
+	return true, true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -523,6 +641,13 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		if e.Code == awsproto.ResourceNotFoundException {
 			log.Warn("async: function no longer exists; event discarded", "err", err)
 			q.ack(ctx, m, log)
+			return
+		}
+		if !e.Retryable() {
+			// The same request would fail the same way: the event has
+			// failed for good, as Lambda treats errors it does not retry.
+			log.Warn("async: attempt refused with a permanent error; event failed", "err", err)
+			q.finish(ctx, m, &ev, set, CondRetriesExhausted, nil, log)
 			return
 		}
 		wait := q.backoff(md.NumDelivered)

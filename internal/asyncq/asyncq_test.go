@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -23,8 +27,9 @@ var testARNs = registry.ARNs{Partition: "aws", Region: "us-east-1", Account: "12
 
 // fakeSettings gives every function the defaults unless set.
 type fakeSettings struct {
-	mu sync.Mutex
-	m  map[string]registry.AsyncSettings
+	mu      sync.Mutex
+	m       map[string]registry.AsyncSettings
+	deleted map[string]bool
 }
 
 func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
@@ -36,9 +41,22 @@ func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
 	f.m[fn] = s
 }
 
+// del makes fn a deleted function.
+func (f *fakeSettings) del(fn string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleted == nil {
+		f.deleted = map[string]bool{}
+	}
+	f.deleted[fn] = true
+}
+
 func (f *fakeSettings) AsyncSettings(ref registry.Ref) (registry.AsyncSettings, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.deleted[ref.Name] {
+		return registry.AsyncSettings{}, registry.ErrFunctionGone
+	}
 	if s, ok := f.m[ref.Name]; ok {
 		return s, nil
 	}
@@ -178,20 +196,45 @@ func records(t *testing.T, inv *fakeInvoker, fn string) []invocationRecord {
 	return out
 }
 
-func waitCalls(t *testing.T, inv *fakeInvoker, fn string, n int) []call {
+// waitCalls waits until fn has had at least n attempts and none of its
+// events is stored any more (so no further attempt can come), then checks
+// that there were exactly n.
+func (e *env) waitCalls(t *testing.T, fn string, n int) []call {
 	t.Helper()
-	eventually(t, 10*time.Second, fn+" calls", func() error {
-		if got := len(inv.callsOf(fn)); got < n {
+	eventually(t, 20*time.Second, fn+" calls", func() error {
+		if got := len(e.inv.callsOf(fn)); got < n {
 			return fmt.Errorf("%d calls, want %d", got, n)
+		}
+		if d := e.q.depth(); d[fn] != 0 {
+			return fmt.Errorf("%v of its events still stored", d[fn])
 		}
 		return nil
 	})
-	time.Sleep(50 * time.Millisecond) // no more than n
-	c := inv.callsOf(fn)
+	c := e.inv.callsOf(fn)
 	if len(c) != n {
 		t.Fatalf("%s: %d calls, want %d", fn, len(c), n)
 	}
 	return c
+}
+
+// frozen is a clock that moves only when told to.
+type frozen struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFrozen() *frozen { return &frozen{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (f *frozen) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *frozen) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
 }
 
 func TestSuccessDestination(t *testing.T) {
@@ -199,8 +242,8 @@ func TestSuccessDestination(t *testing.T) {
 	e.set.set("ok", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour,
 		OnSuccess: testARNs.Function("dest"), OnFailure: testARNs.Function("never")})
 	id := e.enqueue(t, "ok", `{"n":1}`)
-	waitCalls(t, e.inv, "ok", 1)
-	waitCalls(t, e.inv, "dest", 1)
+	e.waitCalls(t, "ok", 1)
+	e.waitCalls(t, "dest", 1)
 	r := records(t, e.inv, "dest")[0]
 	if r.Version != "1.0" || r.RequestContext.RequestID != id || r.RequestContext.Condition != CondSuccess ||
 		r.RequestContext.ApproximateInvokeCount != 1 || r.RequestContext.FunctionArn != testARNs.Qualified("ok", "$LATEST") ||
@@ -226,7 +269,7 @@ func TestRetriesExhausted(t *testing.T) {
 			e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: tc.retries, MaximumEventAge: time.Hour,
 				OnFailure: testARNs.Function("fail"), DeadLetter: testARNs.Function("dlq")})
 			id := e.enqueue(t, "bad", `{"x":"y"}`)
-			calls := waitCalls(t, e.inv, "bad", tc.want)
+			calls := e.waitCalls(t, "bad", tc.want)
 			for i, c := range calls {
 				if c.RequestID != id {
 					t.Errorf("attempt %d request id %s, want %s", i+1, c.RequestID, id)
@@ -237,13 +280,13 @@ func TestRetriesExhausted(t *testing.T) {
 					t.Errorf("retry delays %v, %v; want ≥ 10ms, 20ms", d1, d2)
 				}
 			}
-			waitCalls(t, e.inv, "fail", 1)
+			e.waitCalls(t, "fail", 1)
 			r := records(t, e.inv, "fail")[0]
 			if r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.ApproximateInvokeCount != tc.want ||
 				r.ResponseContext == nil || r.ResponseContext.FunctionError != "Unhandled" || r.RequestContext.RequestID != id {
 				t.Errorf("record: %+v %+v", r, r.ResponseContext)
 			}
-			dlq := waitCalls(t, e.inv, "dlq", 1)
+			dlq := e.waitCalls(t, "dlq", 1)
 			if string(dlq[0].Payload) != `{"x":"y"}` {
 				t.Errorf("dead-letter payload %s", dlq[0].Payload)
 			}
@@ -253,24 +296,25 @@ func TestRetriesExhausted(t *testing.T) {
 
 func TestEventAgeExceeded(t *testing.T) {
 	t.Run("BeforeRetry", func(t *testing.T) {
-		e := newEnv(t, Config{RetryDelays: []time.Duration{time.Second}})
+		// The clock stands still: the first attempt runs at age 0 whatever
+		// the machine's load, and the retry would fall past the event's
+		// maximum age.
+		clock := newFrozen()
+		e := newEnv(t, Config{RetryDelays: []time.Duration{time.Second}, Now: clock.now})
 		e.inv.do["bad"] = failing
 		e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: 500 * time.Millisecond,
 			OnFailure: testARNs.Function("fail")})
 		e.enqueue(t, "bad", `{}`)
-		waitCalls(t, e.inv, "bad", 1)
-		waitCalls(t, e.inv, "fail", 1)
+		e.waitCalls(t, "bad", 1)
+		e.waitCalls(t, "fail", 1)
 		r := records(t, e.inv, "fail")[0]
 		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 1 {
 			t.Errorf("record: %+v", r)
 		}
 	})
 	t.Run("Stale", func(t *testing.T) {
-		var skew sync.Mutex
-		offset := time.Duration(0)
-		now := func() time.Time { skew.Lock(); defer skew.Unlock(); return time.Now().Add(offset) }
-		e := newEnv(t, Config{Now: now})
-		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
+		clock := newFrozen()
+		e := newEnv(t, Config{Now: clock.now, PerFunction: 1})
 		block := make(chan struct{})
 		e.inv.do["slow"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
 			if string(in.Payload) == `"first"` {
@@ -279,21 +323,45 @@ func TestEventAgeExceeded(t *testing.T) {
 			return &invoke.Output{Status: 200, Payload: []byte(`null`)}, nil
 		}
 		e.set.set("slow", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute, OnFailure: testARNs.Function("fail")})
-		e.q.cfg.PerFunction = 1
 		e.enqueue(t, "slow", `"first"`)
-		waitCalls(t, e.inv, "slow", 1)
+		eventually(t, 20*time.Second, "first attempt", func() error {
+			if len(e.inv.callsOf("slow")) == 0 {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 		e.enqueue(t, "slow", `"second"`)
-		skew.Lock()
-		offset = 2 * time.Minute
-		skew.Unlock()
+		clock.advance(2 * time.Minute)
 		close(block)
-		waitCalls(t, e.inv, "fail", 1)
+		e.waitCalls(t, "slow", 1)
+		e.waitCalls(t, "fail", 1)
 		r := records(t, e.inv, "fail")[0]
 		if r.RequestContext.Condition != CondEventAgeExceeded || r.RequestContext.ApproximateInvokeCount != 0 ||
 			string(r.RequestPayload) != `"second"` || r.ResponseContext != nil {
 			t.Errorf("record: %+v", r)
 		}
 	})
+}
+
+// An attempt refused with an error that would recur (here a bad parameter)
+// fails the event at once: one attempt, then the failure destination and
+// the dead-letter target, instead of retries until the event expires.
+func TestPermanentErrorNotRetried(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.inv.do["perm"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		return nil, awsproto.Errorf(awsproto.InvalidParameterValueException, "The runtime parameter of python2.99 is not supported.")
+	}
+	e.set.set("perm", registry.AsyncSettings{MaximumRetryAttempts: 2, MaximumEventAge: time.Hour,
+		OnFailure: testARNs.Function("fail"), DeadLetter: testARNs.Function("dlq")})
+	id := e.enqueue(t, "perm", `{"p":1}`)
+	e.waitCalls(t, "fail", 1)
+	e.waitCalls(t, "dlq", 1)
+	e.waitCalls(t, "perm", 1)
+	r := records(t, e.inv, "fail")[0]
+	if r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.RequestID != id ||
+		r.RequestContext.ApproximateInvokeCount != 0 || string(r.RequestPayload) != `{"p":1}` {
+		t.Errorf("record: %+v", r)
+	}
 }
 
 func TestThrottledRetried(t *testing.T) {
@@ -306,8 +374,8 @@ func TestThrottledRetried(t *testing.T) {
 	}
 	e.set.set("hot", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnSuccess: testARNs.Function("dest")})
 	e.enqueue(t, "hot", `{}`)
-	waitCalls(t, e.inv, "hot", 4)
-	waitCalls(t, e.inv, "dest", 1)
+	e.waitCalls(t, "hot", 4)
+	e.waitCalls(t, "dest", 1)
 	if r := records(t, e.inv, "dest")[0]; r.RequestContext.ApproximateInvokeCount != 1 {
 		t.Errorf("throttled attempts counted as invocations: %+v", r)
 	}
@@ -317,7 +385,7 @@ func TestGoneDiscarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.enqueue(t, "gone", `{}`)
 	e.enqueue(t, "ok", `{}`)
-	waitCalls(t, e.inv, "ok", 1)
+	e.waitCalls(t, "ok", 1)
 	eventually(t, 5*time.Second, "gone drained", func() error {
 		d := e.q.depth()
 		if d["gone"] != 0 {
@@ -375,7 +443,14 @@ func TestCrashAtLeastOnce(t *testing.T) {
 		ids[e.enqueue(t, "f", `{}`)] = true
 	}
 	for round := 0; round < 3; round++ {
-		time.Sleep(100 * time.Millisecond)
+		// Crash while attempts are under way: once this round has run some.
+		before := len(e.inv.callsOf("f"))
+		eventually(t, 20*time.Second, "progress", func() error {
+			if n := len(e.inv.callsOf("f")); n < before+10 && n < events {
+				return fmt.Errorf("%d attempts", n)
+			}
+			return nil
+		})
 		t.Logf("crash %d after %d attempts", round+1, len(e.inv.callsOf("f")))
 		e.nc.Close() // acks in flight are lost
 		e.q.Close()
@@ -443,7 +518,7 @@ func counterValue(q *Queue) float64 {
 func TestIdleDrainerRestarts(t *testing.T) {
 	e := newEnv(t, Config{Idle: 50 * time.Millisecond})
 	e.enqueue(t, "f", `{}`)
-	waitCalls(t, e.inv, "f", 1)
+	e.waitCalls(t, "f", 1)
 	eventually(t, 10*time.Second, "drainer retired", func() error {
 		e.q.mu.Lock()
 		defer e.q.mu.Unlock()
@@ -453,7 +528,7 @@ func TestIdleDrainerRestarts(t *testing.T) {
 		return nil
 	})
 	e.enqueue(t, "f", `{}`)
-	waitCalls(t, e.inv, "f", 2)
+	e.waitCalls(t, "f", 2)
 }
 
 // Events stored before a queue starts run once it does.
@@ -479,10 +554,213 @@ func TestStoredEventsRunAfterStart(t *testing.T) {
 		t.Fatal("an unstarted queue ran events")
 	}
 	e.open(t, Config{})
-	waitCalls(t, e.inv, "later", 5)
+	e.waitCalls(t, "later", 5)
 	eventually(t, 5*time.Second, "depth 0", func() error {
 		if d := e.q.depth(); d["later"] != 0 {
 			return fmt.Errorf("depth %v", d)
+		}
+		return nil
+	})
+}
+
+// consumers lists the durable consumers of the async stream.
+func (e *env) consumers(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	names := e.q.stream.ConsumerNames(t.Context())
+	for n := range names.Name() {
+		out = append(out, n)
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *env) noConsumers(t *testing.T) {
+	t.Helper()
+	eventually(t, 20*time.Second, "consumers deleted", func() error {
+		e.q.mu.Lock()
+		n := len(e.q.drainers)
+		e.q.mu.Unlock()
+		if c := e.consumers(t); len(c) > 0 || n > 0 {
+			return fmt.Errorf("consumers %v, %d drainers", c, n)
+		}
+		return nil
+	})
+}
+
+// A deleted function's durable consumer goes with it, once its queued
+// events are discarded; consumers an earlier process left behind go after
+// a restart. The queue's idle time (a minute) is not waited for.
+func TestDeletedFunctionLeavesNoConsumer(t *testing.T) {
+	e := newEnv(t, Config{PerFunction: 1})
+	for i := range 10 {
+		fn := fmt.Sprintf("f%d", i)
+		e.enqueue(t, fn, `{}`)
+		e.waitCalls(t, fn, 1)
+	}
+	// One function is deleted with events still queued: the attempt under
+	// way finishes, the rest are dropped.
+	block := make(chan struct{})
+	e.inv.do["busy"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		<-block
+		return &invoke.Output{Status: 200}, nil
+	}
+	for range 3 {
+		e.enqueue(t, "busy", `{}`)
+	}
+	eventually(t, 20*time.Second, "busy started", func() error {
+		if len(e.inv.callsOf("busy")) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if c := e.consumers(t); len(c) != 11 {
+		t.Fatalf("consumers %v, want 11", c)
+	}
+	for i := range 10 {
+		e.set.del(fmt.Sprintf("f%d", i))
+	}
+	e.set.del("busy")
+	close(block)
+	e.noConsumers(t)
+	if n := len(e.inv.callsOf("busy")); n != 1 {
+		t.Errorf("deleted function ran %d times, want 1", n)
+	}
+	if d := e.q.depth(); d["busy"] != 0 {
+		t.Errorf("depth %v", d)
+	}
+
+	// A consumer left behind by an earlier process.
+	if _, err := e.q.consumer(t.Context(), "left"); err != nil {
+		t.Fatal(err)
+	}
+	e.set.del("left")
+	e.q.Close()
+	e.open(t, Config{})
+	e.noConsumers(t)
+}
+
+// A consumer deleted under a running drainer (by an operator, or lost in a
+// store reset) is created again, and events keep running.
+func TestLostConsumerRecreated(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 1)
+	if err := e.q.stream.DeleteConsumer(t.Context(), natsd.AsyncConsumer("f")); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
+}
+
+// While the store cannot take writes, Enqueue refuses at once with
+// ErrUnavailable and stores nothing; afterwards events are accepted again.
+// A stream deleted under the queue is created again by the next Enqueue.
+func TestEnqueueRecovers(t *testing.T) {
+	var mu sync.Mutex
+	var refuse error
+	e := newEnv(t, Config{Writable: func() error { mu.Lock(); defer mu.Unlock(); return refuse }})
+	mu.Lock()
+	refuse = errors.New("data disk nearly full")
+	mu.Unlock()
+	err := e.q.Enqueue(t.Context(), &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`{}`), RequestID: awsproto.NewRequestID()})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "data disk nearly full") {
+		t.Fatalf("Enqueue while the store refuses writes: %v", err)
+	}
+	mu.Lock()
+	refuse = nil
+	mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 1)
+
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), natsd.AsyncStream); err != nil {
+		t.Fatal(err)
+	}
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
+}
+
+// A store write that meets a full disk leaves JetStream's stream refusing
+// (or never answering) writes; once space is back the store is reopened
+// (natsd does it by itself) and the queue takes and runs events again,
+// without a restart and without losing the events stored before.
+func TestRecoversFromStoreWriteError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: mounting a small tmpfs needs root")
+	}
+	disk := t.TempDir()
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=16m"); err != nil {
+		t.Skipf("skipped: mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	// A store cap above the disk's size lets a write reach the full disk.
+	ns, err := natsd.Start(natsd.Config{DataDir: filepath.Join(disk, "data"), MaxStore: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	e := &env{ns: ns, inv: &fakeInvoker{do: map[string]func(int, *invoke.Input) (*invoke.Output, error){}}, set: &fakeSettings{}}
+	block := make(chan struct{})
+	e.inv.do["f"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		<-block
+		return &invoke.Output{Status: 200}, nil
+	}
+	e.open(t, Config{PerFunction: 1})
+	var once sync.Once
+	release := func() { once.Do(func() { close(block) }) }
+	t.Cleanup(release) // runs before the queue closes
+	// This event is held in its attempt until block closes.
+	first := e.enqueue(t, "f", `"before"`)
+
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err = f.Write(make([]byte, 1<<20)); err == nil; _, err = f.Write(make([]byte, 1<<20)) {
+	}
+	f.Close()
+	eventually(t, 60*time.Second, "store marked failed", func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := e.q.Enqueue(ctx, &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`"lost"`), RequestID: awsproto.NewRequestID()})
+		cancel()
+		if err == nil {
+			return errors.New("an event was accepted on a full disk")
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Enqueue on a full disk: %v", err)
+		}
+		if err := ns.Writable(); !errors.Is(err, natsd.ErrStoreFailed) {
+			return fmt.Errorf("Enqueue: %v; Writable: %v", err, err)
+		}
+		return nil
+	})
+	os.Remove(filler)
+	release()
+	var after string
+	eventually(t, 60*time.Second, "events accepted again", func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		id := awsproto.NewRequestID()
+		if err := e.q.Enqueue(ctx, &invoke.Input{Ref: registry.Ref{Name: "f"}, Payload: []byte(`"after"`), RequestID: id}); err != nil {
+			return err
+		}
+		after = id
+		return nil
+	})
+	eventually(t, 60*time.Second, "both events ran", func() error {
+		ran := map[string]bool{}
+		for _, c := range e.inv.callsOf("f") {
+			ran[c.RequestID] = true
+		}
+		if !ran[first] || !ran[after] {
+			return fmt.Errorf("ran %v", ran)
 		}
 		return nil
 	})

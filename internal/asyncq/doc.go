@@ -6,7 +6,13 @@
 // durable pull consumer per function. Every function has its own drainer; a
 // drainer holds at most PerFunction events in flight and waits in line (FIFO)
 // for one of Parallel global slots, so one function's backlog never starves
-// another's.
+// another's. A drainer retires after Idle without work, at once when its
+// function no longer exists and nothing of it is stored or in flight, and
+// deletes its durable consumer as it goes: a deleted function leaves no
+// consumer (goroutines, a directory on disk) behind, and consumers an
+// earlier process left are swept the same way after Start. A consumer or
+// stream that JetStream lost is created again by the next drainer that
+// needs it.
 //
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
@@ -15,9 +21,33 @@
 // duplicates are counted in kumo_async_redeliveries_total.
 //
 // Function errors are retried MaximumRetryAttempts times after RetryDelays;
-// throttling and service errors are retried with back-off until the event is
-// MaximumEventAge old. Destinations and dead-letter targets that are Lambda
+// throttling and service errors (awsproto.Error.Retryable) are retried with
+// back-off until the event is MaximumEventAge old. Any other error from the
+// invoker would recur unchanged, so it fails the event at once: the
+// OnFailure destination and dead-letter target get it as RetriesExhausted.
+// A function that no longer exists has its events discarded. Destinations and dead-letter targets that are Lambda
 // functions receive their records as asynchronous invocations through this
 // same queue. The package never reads the store for function settings: it
 // asks the registry's in-memory view.
+//
+// # Why JetStream directly, not internal/store
+//
+// The queue talks to JetStream itself rather than through the store
+// package's interfaces, which offer key-value buckets and blobs only. A
+// queue needs what those cannot express: a work-queue stream that drops a
+// message once acknowledged, one durable pull consumer per function,
+// redelivery after an ack wait, delayed redelivery (NakWithDelay),
+// heartbeats for long attempts and publish de-duplication by message id.
+// Growing store.Store to cover them would give it a second, queue-shaped
+// interface with one user; until a second implementation (or user) needs
+// one, the JetStream calls stay here and every name comes from natsd.
+//
+// # When the store cannot write
+//
+// Enqueue asks Config.Writable first and refuses with ErrUnavailable while
+// the data disk is nearly full or the store is being reopened after a
+// failed write (natsd repairs that by itself once the cause is gone), and
+// bounds its wait for the store's acknowledgement, so an Event invoke gets
+// a 5xx while the store fails and is accepted again afterwards without a
+// restart.
 package asyncq

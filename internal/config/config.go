@@ -65,6 +65,10 @@ type Config struct {
 	// MaxConnections caps the edge port's open connections; a client
 	// over it is answered 503 ServiceUnavailableException.
 	MaxConnections int
+
+	// StoreMaxBytes caps the bytes the store keeps on disk; 0 derives it
+	// from the size of the data dir's file system (natsd.DefaultMaxStore).
+	StoreMaxBytes int64
 }
 
 // RootCredentials is an access key pair given in the environment.
@@ -95,6 +99,7 @@ const (
 	MinKeepAlive          = time.Second
 	MinAsyncAckWait       = time.Second
 	MinMaxConnections     = 16
+	MinStoreMaxBytes      = 16 << 20
 )
 
 // Environment variables that have no flag.
@@ -156,6 +161,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
 	b.str(fs, &c.MetricsListen, "metrics-listen", "KUMO_METRICS_LISTEN", "", "also serve GET /metrics, unauthenticated, on this `address`, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4)")
 	b.bind(fs, "max-connections", "KUMO_MAX_CONNECTIONS", intValue(&c.MaxConnections, DefaultMaxConnections), "`connections` the edge port serves at once; more are answered 503")
+	b.bind(fs, "store-max-bytes", "KUMO_STORE_MAX_BYTES", int64Value(&c.StoreMaxBytes, 0), "`bytes` the store may keep on disk (0: the data dir's file system size less half of a 5% reserve; writes are refused when the disk's free space falls below that reserve)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -278,6 +284,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(string(c.LogLevel)); err != nil {
 		return bad("log-level", c.LogLevel, "%v", err)
+	}
+	if c.StoreMaxBytes != 0 && c.StoreMaxBytes < MinStoreMaxBytes {
+		return bad("store-max-bytes", c.StoreMaxBytes, "must be at least 16 MiB (%d), or 0 for the default", MinStoreMaxBytes)
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
@@ -453,6 +462,23 @@ func (i *intVal) Set(v string) error {
 	return nil
 }
 func (i *intVal) String() string { return strconv.Itoa(int(*i)) }
+
+type int64Val int64
+
+func int64Value(p *int64, def int64) *int64Val {
+	*p = def
+	return (*int64Val)(p)
+}
+
+func (i *int64Val) Set(v string) error {
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return errors.New("must be a whole number")
+	}
+	*i = int64Val(x)
+	return nil
+}
+func (i *int64Val) String() string { return strconv.FormatInt(int64(*i), 10) }
 
 type durationVal time.Duration
 

@@ -10,6 +10,26 @@
 // (natsd.LogsBucket) and, for reads, in memory. Retention is enforced by a
 // sweeper that deletes events older than their group's retentionInDays.
 //
+// Limits that keep a function's logs from filling the disk: the groups the
+// sink creates for functions get a retention of Config.RetentionDays (30
+// by default; groups created through the API never expire, as in
+// CloudWatch Logs), and a group storing more than Config.GroupMaxBytes
+// (256 MiB by default) of messages loses its oldest events at once, down
+// to 90% of the cap. While Config.Writable reports that the store cannot
+// take writes (a nearly full disk), the sink drops lines instead of
+// writing, and the usual marker line says how many.
+//
+// Shutdown is bounded: Close gives the sink Config.CloseTimeout (5 s by
+// default) to store what it holds, then cancels its writes, drops the rest
+// and logs how many events were lost.
+//
+// The package uses JetStream directly, not the internal/store interfaces
+// (key-value buckets and blobs only): reading logs needs a stream with a
+// subject per log stream, consumers starting at a sequence or a time,
+// purges by subject and sequence and direct gets, none of which a KV or
+// blob interface offers. Its metadata bucket could move onto store.KV; it
+// stays beside the stream so one package owns a log group's data.
+//
 // Store is also the worker's log sink: Append never waits on storage,
 // holds a bounded number of bytes per log stream and overall, and drops
 // lines beyond those budgets, leaving a marker line in their place

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/smithy-go"
+	"github.com/nats-io/nats.go"
 
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -19,6 +20,7 @@ import (
 type harness struct {
 	dir string
 	ns  *natsd.Server
+	nc  *nats.Conn
 	st  *Store
 	srv *httptest.Server
 	cl  *cloudwatchlogs.Client
@@ -56,7 +58,7 @@ func (h *harness) start(t testing.TB, cfg Config) {
 		ns.Shutdown()
 		t.Fatal(err)
 	}
-	h.ns, h.st = ns, st
+	h.ns, h.st, h.nc = ns, st, nc
 	h.srv = httptest.NewServer(edge.New(edge.Config{Routes: []edge.Route{{Name: "logs",
 		Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: st.Handler()}}}))
 	h.cl = cloudwatchlogs.NewFromConfig(aws.Config{

@@ -12,6 +12,17 @@ import (
 // DroppedFormat is the marker line left where the sink dropped lines.
 const DroppedFormat = "[kumo] %d log lines dropped: the function wrote faster than logs could be stored"
 
+// flushTimeout bounds storing one log stream's batch.
+const flushTimeout = 30 * time.Second
+
+// failedEvents is how many events the sink could not store since it
+// started.
+func (k *sink) failedEvents() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.failed
+}
+
 // maxEpisode bounds how long a drop episode goes without a marker line
 // when a function floods its output without pause.
 const maxEpisode = 5 * time.Second
@@ -35,6 +46,8 @@ type sink struct {
 	streams map[streamID]*pending
 	total   int64 // bytes held, over all streams
 	waiting int   // events waiting for the next flush
+	failed  int   // events that could not be stored, since the start
+	refused bool  // the last flush found the store refusing writes
 	kick    chan struct{}
 	flushed chan struct{} // closed and replaced after each flush
 }
@@ -157,17 +170,37 @@ func (k *sink) flush() {
 	k.waiting = 0
 	k.mu.Unlock()
 
-	for _, b := range work {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := k.s.ensure(ctx, b.id.group, b.id.stream)
-		if err == nil {
-			_, err = k.s.publish(ctx, b.id.group, b.id.stream, b.events)
+	var refusal error
+	if w := k.s.cfg.Writable; w != nil && len(work) > 0 {
+		refusal = w()
+		k.mu.Lock()
+		was := k.refused
+		k.refused = refusal != nil
+		k.mu.Unlock()
+		switch {
+		case refusal != nil && !was:
+			k.s.log.Warn("log events dropped while the store refuses writes", "err", refusal)
+		case refusal == nil && was:
+			k.s.log.Info("storing log events again")
 		}
-		cancel()
-		if err != nil {
-			k.s.log.Warn("storing log events", "logGroup", b.id.group, "logStream", b.id.stream, "events", len(b.events), "err", err)
+	}
+	for _, b := range work {
+		err := refusal
+		if err == nil {
+			ctx, cancel := context.WithTimeout(k.s.writes, flushTimeout)
+			err = k.s.ensure(ctx, b.id.group, b.id.stream)
+			if err == nil {
+				_, err = k.s.publish(ctx, b.id.group, b.id.stream, b.events)
+			}
+			cancel()
+			if err != nil && k.s.writes.Err() == nil {
+				k.s.log.Warn("storing log events", "logGroup", b.id.group, "logStream", b.id.stream, "events", len(b.events), "err", err)
+			}
 		}
 		k.mu.Lock()
+		if err != nil {
+			k.failed += len(b.events)
+		}
 		if p := k.streams[b.id]; p != nil {
 			p.bytes -= b.bytes
 			if err != nil {

@@ -25,6 +25,14 @@ const (
 	DefaultStreamBudget  = 1 << 20
 	DefaultGlobalBudget  = 16 << 20
 	DefaultSweepInterval = time.Hour
+	DefaultCloseTimeout  = 5 * time.Second
+	// DefaultRetentionDays is the retention of the log groups the sink
+	// creates for functions (Lambda leaves them to never expire; a server
+	// on one disk cannot).
+	DefaultRetentionDays = 30
+	// DefaultGroupMaxBytes caps the message bytes one log group keeps:
+	// past it the oldest events go first.
+	DefaultGroupMaxBytes = 256 << 20
 )
 
 // timestampHeader carries an event's timestamp (ms since the epoch); the
@@ -58,6 +66,23 @@ type Config struct {
 	// SweepInterval is how often events past their group's retention are
 	// deleted; a negative value turns the sweeper off (Sweep still works).
 	SweepInterval time.Duration
+	// RetentionDays is the retention given to log groups the sink creates
+	// (a function's first log line); default DefaultRetentionDays, a
+	// negative value for never expire. Groups created through the API keep
+	// CloudWatch Logs' default, never expire.
+	RetentionDays int32
+	// GroupMaxBytes caps the message bytes each log group keeps (default
+	// DefaultGroupMaxBytes; negative for no cap): a group past it has its
+	// oldest events deleted by the sweeper, at once rather than at the next
+	// SweepInterval.
+	GroupMaxBytes int64
+	// Writable, if set, is asked before the sink stores a batch: while it
+	// returns an error (a nearly full disk) the sink drops what it holds
+	// and leaves a marker line once it can write again.
+	Writable func() error
+	// CloseTimeout bounds Close: what the sink could not store by then is
+	// dropped, and a log line says how much; default DefaultCloseTimeout.
+	CloseTimeout time.Duration
 }
 
 // Store holds log groups, log streams and their events. Its methods are
@@ -75,8 +100,12 @@ type Store struct {
 
 	sink *sink
 	stop chan struct{}
+	over chan string // log groups past GroupMaxBytes, for the sweeper
 	wg   sync.WaitGroup
 	once sync.Once
+	// writes bounds the sink's writes; Close cancels it after CloseTimeout.
+	writes      context.Context
+	cancelWrite context.CancelFunc
 }
 
 type group struct {
@@ -132,6 +161,15 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
+	if cfg.RetentionDays == 0 {
+		cfg.RetentionDays = DefaultRetentionDays
+	}
+	if cfg.GroupMaxBytes == 0 {
+		cfg.GroupMaxBytes = DefaultGroupMaxBytes
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = DefaultCloseTimeout
+	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
@@ -167,7 +205,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, js: js, stream: stream, kv: kv,
 		groups: map[string]*group{},
 		stop:   make(chan struct{}),
+		over:   make(chan string, 64),
 	}
+	s.writes, s.cancelWrite = context.WithCancel(context.Background())
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
@@ -178,16 +218,38 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.sweeper() }()
 	}
+	if cfg.GroupMaxBytes > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.capper() }()
+	}
 	return s, nil
 }
 
 // Close stops the sweeper and the sink's flusher after a last flush of what
-// the sink holds, and waits for them. Lines appended afterwards are not
-// stored. It is idempotent; the caller closes nc after it.
+// the sink holds, and waits for them. It returns within CloseTimeout (plus
+// a moment) even when the store cannot be written: the sink's writes are
+// then cancelled, what it held is dropped, and a warning says how many
+// events were lost. Lines appended afterwards are not stored. It is
+// idempotent; the caller closes nc after it.
 func (s *Store) Close() error {
 	s.once.Do(func() {
+		failed := s.sink.failedEvents()
 		close(s.stop)
-		s.wg.Wait()
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		t := time.NewTimer(s.cfg.CloseTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			s.cancelWrite()
+			<-done
+		}
+		s.cancelWrite()
+		if n := s.sink.failedEvents() - failed; n > 0 {
+			s.log.Warn("log events could not be stored before shutdown and were dropped",
+				"events", n, "close_timeout", s.cfg.CloseTimeout)
+		}
 	})
 	return nil
 }
@@ -283,14 +345,21 @@ func (s *Store) putMeta(ctx context.Context, key string, v any) error {
 	return err
 }
 
-// createGroup creates a group; errGroupExists if it exists.
+// createGroup creates a group that never expires; errGroupExists if it
+// exists.
 func (s *Store) createGroup(ctx context.Context, name string) error {
+	return s.createGroupRetained(ctx, name, 0)
+}
+
+// createGroupRetained creates a group with a retention in days (0: never
+// expire); errGroupExists if it exists.
+func (s *Store) createGroupRetained(ctx context.Context, name string, retention int32) error {
 	s.mu.Lock()
 	if s.groups[name] != nil {
 		s.mu.Unlock()
 		return errGroupExists
 	}
-	g := &group{meta: groupMeta{Name: name, Created: s.now().UnixMilli()}, streams: map[string]*streamMeta{}}
+	g := &group{meta: groupMeta{Name: name, Created: s.now().UnixMilli(), Retention: retention}, streams: map[string]*streamMeta{}}
 	s.groups[name] = g
 	meta := g.meta
 	s.mu.Unlock()
@@ -342,7 +411,7 @@ func (s *Store) ensure(ctx context.Context, gname, name string) error {
 	if ok {
 		return nil
 	}
-	if err := s.createGroup(ctx, gname); err != nil && !errors.Is(err, errGroupExists) {
+	if err := s.createGroupRetained(ctx, gname, max(s.cfg.RetentionDays, 0)); err != nil && !errors.Is(err, errGroupExists) {
 		return err
 	}
 	if err := s.createStream(ctx, gname, name); err != nil && !errors.Is(err, errStreamExists) {
@@ -439,8 +508,102 @@ func (s *Store) noteStored(ctx context.Context, gname, name string, evs []stored
 	}
 	m.LastIngest = s.now().UnixMilli()
 	meta := *m
+	over := s.cfg.GroupMaxBytes > 0 && groupBytes(g) > s.cfg.GroupMaxBytes
 	s.mu.Unlock()
+	if over {
+		select {
+		case s.over <- gname:
+		default: // the capper is busy; a later batch asks again
+		}
+	}
 	return s.putMeta(ctx, streamKey(gname, name), meta)
+}
+
+// groupBytes is the message bytes a group stores. Caller holds s.mu.
+func groupBytes(g *group) int64 {
+	var n int64
+	for _, m := range g.streams {
+		n += m.StoredBytes
+	}
+	return n
+}
+
+// capper deletes the oldest events of the groups noteStored finds past
+// GroupMaxBytes, down to 90% of it.
+func (s *Store) capper() {
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() { <-s.stop; stop() }()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case name := <-s.over:
+			ctx, cancel := context.WithTimeout(base, 10*time.Minute)
+			if err := s.capGroup(ctx, name, s.cfg.GroupMaxBytes/10*9); err != nil && base.Err() == nil {
+				s.log.Warn("deleting the oldest events of a log group past its size cap", "logGroup", name, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// capGroup deletes a group's oldest events (in the order they were
+// stored) until it keeps at most keep message bytes.
+func (s *Store) capGroup(ctx context.Context, name string, keep int64) error {
+	s.mu.Lock()
+	g := s.groups[name]
+	var excess int64
+	if g != nil {
+		excess = groupBytes(g) - keep
+	}
+	s.mu.Unlock()
+	if excess <= 0 {
+		return nil
+	}
+	type cut struct {
+		to    uint64 // first sequence kept
+		freed int64
+	}
+	cuts := map[string]*cut{}
+	var freed int64
+	err := s.scan(ctx, []string{natsd.LogsGroupSubjects(encodeToken(name))}, 0, time.Time{}, func(e event) bool {
+		c := cuts[e.Stream]
+		if c == nil {
+			c = &cut{}
+			cuts[e.Stream] = c
+		}
+		c.to = e.Seq + 1
+		c.freed += int64(len(e.Message))
+		freed += int64(len(e.Message))
+		return freed < excess
+	})
+	if err != nil {
+		return err
+	}
+	for st, c := range cuts {
+		if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subject(name, st)), jetstream.WithPurgeSequence(c.to)); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		var meta streamMeta
+		var m *streamMeta
+		if g := s.groups[name]; g != nil {
+			m = g.streams[st]
+		}
+		if m != nil {
+			m.StoredBytes = max(0, m.StoredBytes-c.freed)
+			meta = *m
+		}
+		s.mu.Unlock()
+		if m != nil {
+			if err := s.putMeta(ctx, streamKey(name, st), meta); err != nil {
+				return err
+			}
+		}
+	}
+	s.log.Info("log group past its size cap: oldest events deleted", "logGroup", name, "bytes", freed, "cap", s.cfg.GroupMaxBytes)
+	return nil
 }
 
 // publish stores events in one log stream and waits for their acks.

@@ -1,7 +1,9 @@
 package logs
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,6 +15,9 @@ import (
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/worker"
 )
 
@@ -274,4 +279,130 @@ func TestFloodBoundsMemory(t *testing.T) {
 		t.Errorf("markers in %d streams, want %d", len(seen), producers)
 	}
 
+}
+
+// Close returns within its bound when the store never answers the sink's
+// writes, and says how many events it dropped.
+func TestCloseBoundedWhenStoreHangs(t *testing.T) {
+	var buf syncBuffer
+	h := newHarness(t, "", Config{CloseTimeout: 200 * time.Millisecond, FlushInterval: time.Hour, FlushEvents: 1 << 30,
+		Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	// Writes to the log stream get no answer: the stream is gone and a
+	// silent subscriber takes its subject.
+	js, err := jetstream.New(h.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctxT(t), natsd.LogsStream); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := h.nc.SubscribeSync(natsd.LogsSubjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	for i := range 3 {
+		h.st.Append("/aws/lambda/fn", fmt.Sprintf("s%d", i), []worker.LogEvent{{Time: time.Now(), Message: "lost"}})
+	}
+	closed := make(chan struct{})
+	go func() { h.st.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second): // 90 s without the bound
+		t.Fatal("Close did not return")
+	}
+	if !strings.Contains(buf.String(), "could not be stored before shutdown") || !strings.Contains(buf.String(), "events=3") {
+		t.Errorf("log: %s", buf.String())
+	}
+}
+
+// A log group past its byte cap loses its oldest events first.
+func TestGroupByteCap(t *testing.T) {
+	h := newHarness(t, "", Config{GroupMaxBytes: 10 << 10})
+	g := "/aws/lambda/big"
+	line := strings.Repeat("y", 1000)
+	for i := range 40 {
+		h.st.Append(g, fmt.Sprintf("s%d", i%2), []worker.LogEvent{{Time: time.Now(), Message: fmt.Sprintf("%03d %s", i, line)}})
+		if err := h.st.Flush(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "group under its cap", func() bool {
+		_, streams, _ := h.st.groupInfo(g)
+		var n int64
+		for _, m := range streams {
+			n += m.StoredBytes
+		}
+		return n <= 10<<10
+	})
+	got := messages(t, h, g, "s1")
+	if len(got) == 0 || len(got) >= 20 || !strings.HasPrefix(got[len(got)-1], "039 ") {
+		t.Fatalf("%d events kept in s1, last %q", len(got), got[len(got)-1])
+	}
+	if strings.HasPrefix(got[0], "001 ") {
+		t.Errorf("oldest event kept: %q", got[0][:4])
+	}
+}
+
+// Groups the sink creates for functions expire after RetentionDays;
+// groups created through the API never expire, as in CloudWatch Logs.
+func TestRetentionDefault(t *testing.T) {
+	h := newHarness(t, "", Config{})
+	h.st.Append("/aws/lambda/fn", "s", []worker.LogEvent{{Time: time.Now(), Message: "x"}})
+	h.st.Flush(ctxT(t))
+	if _, err := h.cl.CreateLogGroup(ctxT(t), &cwl.CreateLogGroupInput{LogGroupName: aws.String("/mine")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.cl.DescribeLogGroups(ctxT(t), &cwl.DescribeLogGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int32{}
+	for _, lg := range out.LogGroups {
+		got[*lg.LogGroupName] = aws.ToInt32(lg.RetentionInDays)
+	}
+	if got["/aws/lambda/fn"] != DefaultRetentionDays || got["/mine"] != 0 {
+		t.Errorf("retention %v", got)
+	}
+}
+
+// While the store refuses writes the sink drops lines and says so with a
+// marker once it can write again.
+func TestSinkRespectsWritable(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	h := newHarness(t, "", Config{Writable: func() error {
+		if refuse.Load() {
+			return errors.New("disk full")
+		}
+		return nil
+	}})
+	g, s := "/aws/lambda/fn", "s"
+	h.st.Append(g, s, []worker.LogEvent{{Time: time.Now(), Message: "dropped"}})
+	h.st.Flush(ctxT(t))
+	refuse.Store(false)
+	h.st.Append(g, s, []worker.LogEvent{{Time: time.Now(), Message: "kept"}})
+	h.st.Flush(ctxT(t))
+	h.st.Flush(ctxT(t))
+	got := messages(t, h, g, s)
+	if len(got) != 2 || got[0] != "kept" || got[1] != fmt.Sprintf(DroppedFormat, 1) {
+		t.Errorf("events %q", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -14,6 +14,24 @@
 //
 // It must never interpret what is stored: that is the store package's job.
 //
+// # Disk space
+//
+// JetStream's cap on stored bytes (Config.MaxStore, the server's
+// --store-max-bytes) defaults to the data dir's file system size less half
+// of a reserve (5% of the file system, 8 MiB to 2 GiB) — never to
+// nats-server's default of 75% of the space free at start, which left a
+// server that stopped on a full disk unable to start normally. Writable
+// refuses writes, with a message naming the disk, once the free space
+// falls below the reserve or the store comes within half a reserve of its
+// cap: requests that would add data are refused while deletes (which
+// write small markers) still have room. A watcher logs a warning below
+// twice the reserve, and when space returns. A write that fails anyway
+// (the disk filled by something else, a descriptor limit) leaves
+// nats-server's stream refusing or never answering writes until its store
+// is opened again; the watcher sees the "critical write error" in the
+// server's log and, once there is room, reopens JetStream in place
+// (ResetJetStream), so the server recovers without a restart.
+//
 // # Durability and fsync
 //
 // Kumo promises that an acknowledged write survives a crash. What that

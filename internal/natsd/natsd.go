@@ -53,6 +53,15 @@ type Config struct {
 	Sync SyncPolicy
 	// Logger receives nats-server's log; default slog.Default().
 	Logger *slog.Logger
+	// MaxStore caps the bytes JetStream keeps on disk; past it a write is
+	// refused (JetStream's "insufficient resources") instead of reaching
+	// a full disk. Zero takes DefaultMaxStore of the data dir's file
+	// system size (never nats-server's own default, 75% of the space free
+	// at start, which shrinks each time the server starts on a fuller disk).
+	MaxStore int64
+	// Reserve is the free space below which Writable refuses writes; zero
+	// takes DefaultReserve of the file system's size.
+	Reserve uint64
 }
 
 // ErrLocked is returned by Start when another server holds the data dir.
@@ -71,10 +80,19 @@ type Server struct {
 	dataDir string
 	log     *slog.Logger
 
-	mu    sync.Mutex
-	conns []*nats.Conn
-	down  bool
-	once  sync.Once
+	maxStore int64
+	reserve  uint64
+	kick     chan struct{} // a critical write error was seen
+	quit     chan struct{} // closed by Shutdown
+	watched  chan struct{} // closed when watch returns
+
+	mu      sync.Mutex
+	conns   []*nats.Conn
+	down    bool
+	broken  string    // the critical write error awaiting repair, if any
+	space   Space     // Writable's last measurement
+	spaceAt time.Time // when it was taken
+	once    sync.Once
 }
 
 // Start locks cfg.DataDir, starts the server and returns once it accepts
@@ -104,6 +122,19 @@ func Start(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("natsd: create data dir: %w", err)
 	}
+	total, _, err := statfs(dir)
+	if err != nil && (cfg.MaxStore == 0 || cfg.Reserve == 0) {
+		return nil, fmt.Errorf("natsd: size of the file system of %s: %w", dir, err)
+	}
+	if cfg.Reserve == 0 {
+		cfg.Reserve = DefaultReserve(total)
+	}
+	if cfg.MaxStore == 0 {
+		cfg.MaxStore = DefaultMaxStore(total)
+	}
+	if cfg.MaxStore < 0 {
+		return nil, fmt.Errorf("natsd: MaxStore %d < 0", cfg.MaxStore)
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -120,6 +151,7 @@ func Start(cfg Config) (*Server, error) {
 		// carrying a response, exceed nats-server's 1 MB default.
 		MaxPayload: 8 << 20,
 		// No HTTP monitoring port: HTTPPort stays 0.
+		JetStreamMaxStore: cfg.MaxStore,
 	}
 	switch cfg.Sync {
 	case SyncAlways:
@@ -141,7 +173,9 @@ func Start(cfg Config) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("natsd: %w", err)
 	}
-	logger := &logAdapter{log: log}
+	srv := &Server{ns: ns, lock: lock, dataDir: dir, log: log, maxStore: cfg.MaxStore, reserve: cfg.Reserve,
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
+	logger := &logAdapter{log: log, onError: srv.critical}
 	ns.SetLoggerV2(logger, log.Enabled(context.Background(), levelServerDebug), false, false)
 
 	// Start returns once JetStream is enabled, or early after a fatal error.
@@ -161,8 +195,10 @@ func Start(cfg Config) (*Server, error) {
 	if !ns.JetStreamEnabled() {
 		return fail(errors.New("natsd: JetStream did not start"))
 	}
-	log.Debug("nats-server started", "data_dir", dir, "sync", cfg.Sync.String(), "listen", cfg.Listen)
-	return &Server{ns: ns, lock: lock, dataDir: dir, log: log}, nil
+	log.Debug("nats-server started", "data_dir", dir, "sync", cfg.Sync.String(), "listen", cfg.Listen,
+		"max_store", cfg.MaxStore, "reserve", cfg.Reserve)
+	go srv.watch()
+	return srv, nil
 }
 
 func splitListen(addr string) (string, int, error) {
@@ -212,6 +248,24 @@ func (s *Server) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
+// ResetJetStream stops every stream and consumer and opens them again from
+// their files. nats-server keeps a stream that met a write error (a full
+// disk, a descriptor limit) refusing every later write until its store is
+// opened again; this does that without restarting the process. Data
+// already stored is kept and durable consumers come back; connections
+// stay open, requests under way may fail, and ordered consumers (KV
+// watchers) resume once they notice their missed heartbeats (about 20 s).
+func (s *Server) ResetJetStream() error {
+	acc := s.ns.GlobalAccount()
+	if err := acc.DisableJetStream(); err != nil {
+		return fmt.Errorf("natsd: reset JetStream: %w", err)
+	}
+	if err := acc.EnableJetStream(nil, nil); err != nil {
+		return fmt.Errorf("natsd: reset JetStream: %w", err)
+	}
+	return nil
+}
+
 // DataDir is the absolute data directory.
 func (s *Server) DataDir() string { return s.dataDir }
 
@@ -225,6 +279,8 @@ func (s *Server) Shutdown() {
 		conns := s.conns
 		s.conns = nil
 		s.mu.Unlock()
+		close(s.quit)
+		<-s.watched
 		for _, nc := range conns {
 			nc.Close()
 		}
@@ -245,7 +301,8 @@ const levelServerDebug = slog.LevelDebug - 4
 // levels, notices (startup banner, lifecycle) at Debug, its debug log
 // below that, and never its protocol trace.
 type logAdapter struct {
-	log *slog.Logger
+	log     *slog.Logger
+	onError func(msg string) // sees every error line
 
 	mu       sync.Mutex
 	fatalMsg string
@@ -260,9 +317,14 @@ func (a *logAdapter) logf(level slog.Level, format string, v []any) {
 
 func (a *logAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
 func (a *logAdapter) Warnf(format string, v ...any)   { a.logf(slog.LevelWarn, format, v) }
-func (a *logAdapter) Errorf(format string, v ...any)  { a.logf(slog.LevelError, format, v) }
-func (a *logAdapter) Debugf(format string, v ...any)  { a.logf(levelServerDebug, format, v) }
-func (a *logAdapter) Tracef(string, ...any)           {}
+func (a *logAdapter) Errorf(format string, v ...any) {
+	a.logf(slog.LevelError, format, v)
+	if a.onError != nil {
+		a.onError(fmt.Sprintf(format, v...))
+	}
+}
+func (a *logAdapter) Debugf(format string, v ...any) { a.logf(levelServerDebug, format, v) }
+func (a *logAdapter) Tracef(string, ...any)          {}
 
 // Fatalf records the first fatal message so that Start can return it; the
 // server stops what it was doing after calling it.
