@@ -1,0 +1,29 @@
+// Package iam is Kumo's policy language: it parses IAM policy documents the
+// way IAM validates them on write, and evaluates a request against the
+// policies that apply to it with AWS's documented evaluation logic. Every
+// service authorizes through Evaluate, so a policy means the same thing on
+// every API.
+//
+// It owns:
+//   - the policy grammar (policy.go, policy_principal.go): Version
+//     2012-10-17 and 2008-10-17, Statement as an object or an array,
+//     string-or-array elements, Principal forms, the checks and the
+//     MalformedPolicyDocument sentences IAM answers with, and IAM's size
+//     quotas as data;
+//   - matching (policy_match.go): actions without case with `*` and `?`,
+//     resource ARNs segment by segment, policy variables (${aws:username},
+//     ${aws:PrincipalTag/team}, defaults, ${*} ${?} ${$});
+//   - conditions (condition.go): every operator of the IAM reference, the
+//     IfExists suffix, the ForAnyValue/ForAllValues set operators;
+//   - evaluation (eval.go): explicit deny, resource-based grants,
+//     identity-based policies, permissions boundaries, session policies,
+//     implicit deny, and a Decision that words denials as AWS does.
+//
+// It must stay pure: no store, no network, no clock (aws:CurrentTime comes
+// in the Request), no logging. Identities, credentials, the IAM and STS
+// APIs and the operation-to-action tables live elsewhere and call in.
+//
+// A parsed *Policy is immutable and safe for concurrent Evaluate calls;
+// callers cache them (parse once on write or on a registry watch, evaluate
+// on every request). Evaluate allocates nothing on the common path.
+package iam

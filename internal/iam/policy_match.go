@@ -1,0 +1,307 @@
+package iam
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A value is one string of a policy as compiled for matching: a Resource
+// or NotResource entry, an Action, or a condition value.
+//
+// Its glob form escapes what must be taken literally with a backslash:
+// `\*`, `\?` and `\\` are the characters themselves, an unescaped `*` or
+// `?` is a wildcard where the comparison allows wildcards. Policy variables
+// (${aws:username}) are kept as parts and substituted per request; the
+// substituted text is always literal.
+type value struct {
+	raw   string // as written in the policy
+	glob  string // escaped form; valid when parts is nil
+	parts []part // the value split around policy variables, nil if none
+}
+
+// part is literal escaped text, or a variable when key is set.
+type part struct {
+	lit    string
+	key    string // lower-case context key
+	def    string // default value, literal
+	hasDef bool
+}
+
+// compileValue compiles s; vars says whether ${...} is a policy variable
+// (Version 2012-10-17) or plain text (2008-10-17, Action).
+func compileValue(s string, vars bool) value {
+	v := value{raw: s}
+	if !vars || !strings.Contains(s, "${") {
+		v.glob = escapeBackslash(s)
+		return v
+	}
+	var lit strings.Builder
+	var parts []part
+	hasVar := false
+	for i := 0; i < len(s); {
+		if s[i] != '$' || i+1 >= len(s) || s[i+1] != '{' {
+			if s[i] == '\\' {
+				lit.WriteString(`\\`)
+			} else {
+				lit.WriteByte(s[i])
+			}
+			i++
+			continue
+		}
+		p, n, ok := parseVariable(s[i:])
+		if !ok {
+			lit.WriteByte('$')
+			i++
+			continue
+		}
+		i += n
+		if p.key == "" {
+			lit.WriteString(p.lit)
+			continue
+		}
+		hasVar = true
+		if lit.Len() > 0 {
+			parts = append(parts, part{lit: lit.String()})
+			lit.Reset()
+		}
+		parts = append(parts, p)
+	}
+	if lit.Len() > 0 {
+		parts = append(parts, part{lit: lit.String()})
+	}
+	if !hasVar {
+		for _, p := range parts {
+			v.glob += p.lit
+		}
+		return v
+	}
+	v.parts = parts
+	return v
+}
+
+// parseVariable reads "${...}" at the start of s. It returns the part
+// (a literal part for ${*}, ${?} and ${$}), the bytes consumed, and false
+// when s does not start with a well-formed variable.
+func parseVariable(s string) (part, int, bool) {
+	end := -1
+	inQuote := false
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if inQuote {
+			if c == '\'' {
+				if i+1 < len(s) && s[i+1] == '\'' {
+					i++
+					continue
+				}
+				inQuote = false
+			}
+			continue
+		}
+		if c == '\'' {
+			inQuote = true
+			continue
+		}
+		if c == '}' {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return part{}, 0, false
+	}
+	body := strings.TrimSpace(s[2:end])
+	switch body {
+	case "*":
+		return part{lit: `\*`}, end + 1, true
+	case "?":
+		return part{lit: `\?`}, end + 1, true
+	case "$":
+		return part{lit: "$"}, end + 1, true
+	case "":
+		return part{}, 0, false
+	}
+	key, def, hasDef := strings.Cut(body, ",")
+	key = strings.TrimSpace(key)
+	if key == "" || strings.ContainsAny(key, " '") {
+		return part{}, 0, false
+	}
+	p := part{key: strings.ToLower(key)}
+	if hasDef {
+		def = strings.TrimSpace(def)
+		if len(def) < 2 || def[0] != '\'' || def[len(def)-1] != '\'' {
+			return part{}, 0, false
+		}
+		p.def = strings.ReplaceAll(def[1:len(def)-1], "''", "'")
+		p.hasDef = true
+	}
+	return p, end + 1, true
+}
+
+func escapeBackslash(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return strings.ReplaceAll(s, `\`, `\\`)
+}
+
+// appendLiteral appends s escaped so that no character of it is a wildcard.
+func appendLiteral(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '\\':
+			buf = append(buf, '\\')
+		}
+		buf = append(buf, s[i])
+	}
+	return buf
+}
+
+// resolve appends v's glob form with its variables substituted from r. It
+// reports false when a variable has no single value and no default: AWS
+// then treats the element as matching nothing.
+func (v *value) resolve(buf []byte, r *Request) ([]byte, bool) {
+	for i := range v.parts {
+		p := &v.parts[i]
+		if p.key == "" {
+			buf = append(buf, p.lit...)
+			continue
+		}
+		vals := r.lookup(p.key)
+		switch {
+		case vals.n == 1:
+			buf = appendLiteral(buf, vals.at(0))
+		case p.hasDef:
+			buf = appendLiteral(buf, p.def)
+		default:
+			return buf, false
+		}
+	}
+	return buf, true
+}
+
+// matchGlob reports whether s matches v for request r (see glob),
+// substituting variables into scratch when v has any.
+func (v *value) matchGlob(r *Request, scratch []byte, s string, wild, fold bool) bool {
+	if v.parts == nil {
+		return glob(v.glob, s, wild, fold)
+	}
+	b, ok := v.resolve(scratch[:0], r)
+	return ok && glob(b, s, wild, fold)
+}
+
+// matchARN reports whether the ARN s matches v for request r (see
+// matchARN).
+func (v *value) matchARN(r *Request, scratch []byte, s string) bool {
+	if v.parts == nil {
+		return matchARN(v.glob, s)
+	}
+	b, ok := v.resolve(scratch[:0], r)
+	return ok && matchARN(b, s)
+}
+
+// pattern is the glob form of a value: bytes when substituted, a string
+// otherwise. Exactly one is used.
+type pattern interface{ ~string | ~[]byte }
+
+// glob reports whether s matches the escaped pattern p. With wild false
+// '*' and '?' are literal; with fold, letters compare without case.
+func glob[P pattern](p P, s string, wild, fold bool) bool {
+	pi, si := 0, 0
+	starP, starS := -1, -1
+	for si < len(s) {
+		if pi < len(p) {
+			c := p[pi]
+			switch {
+			case wild && c == '*':
+				pi++
+				starP, starS = pi, si
+				continue
+			case wild && c == '?':
+				_, w := utf8.DecodeRuneInString(s[si:])
+				pi++
+				si += w
+				continue
+			}
+			if c == '\\' && pi+1 < len(p) {
+				pi++
+			}
+			pr, pw := decodeRune(p, pi)
+			sr, sw := utf8.DecodeRuneInString(s[si:])
+			if pr == sr || (fold && equalFoldRune(pr, sr)) {
+				pi += pw
+				si += sw
+				continue
+			}
+		}
+		if starP < 0 {
+			return false
+		}
+		_, w := utf8.DecodeRuneInString(s[starS:])
+		starS += w
+		si, pi = starS, starP
+	}
+	for pi < len(p) && wild && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+func decodeRune[P pattern](p P, i int) (rune, int) {
+	if p[i] < utf8.RuneSelf {
+		return rune(p[i]), 1
+	}
+	var b [utf8.UTFMax]byte
+	n := copy(b[:], p[i:min(i+utf8.UTFMax, len(p))])
+	return utf8.DecodeRune(b[:n])
+}
+
+func equalFoldRune(a, b rune) bool {
+	if a < utf8.RuneSelf && b < utf8.RuneSelf {
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		return a == b
+	}
+	return unicode.ToLower(a) == unicode.ToLower(b)
+}
+
+// matchARN matches an ARN the way IAM matches Resource entries and the
+// Arn* condition operators: the partition, service, region and account
+// segments are each matched on their own (a wildcard there does not cross a
+// colon), and the rest — the resource part, which may hold colons and
+// slashes — is matched as one. A pattern with fewer segments matches its
+// last segment against the rest of the ARN, so "*" matches everything. A
+// string that is not an ARN is matched as a whole.
+func matchARN[P pattern](p P, s string) bool {
+	if segments(s) < 6 {
+		return glob(p, s, true, false)
+	}
+	pi, si := 0, 0
+	for seg := 0; seg < 5; seg++ {
+		pe := indexColon(p, pi)
+		se := strings.IndexByte(s[si:], ':') + si
+		if pe < 0 {
+			return glob(p[pi:], s[si:], true, false)
+		}
+		if !glob(p[pi:pe], s[si:se], true, false) {
+			return false
+		}
+		pi, si = pe+1, se+1
+	}
+	return glob(p[pi:], s[si:], true, false)
+}
+
+func segments(s string) int { return strings.Count(s, ":") + 1 }
+
+func indexColon[P pattern](p P, from int) int {
+	for i := from; i < len(p); i++ {
+		if p[i] == ':' {
+			return i
+		}
+	}
+	return -1
+}
