@@ -10,12 +10,12 @@ import (
 type PrincipalType uint8
 
 const (
-	PrincipalAnonymous PrincipalType = iota // no credentials
-	PrincipalRoot                           // the account's root user
-	PrincipalUser                           // an IAM user
-	PrincipalAssumedRole                    // a role session from AssumeRole
-	PrincipalFederatedUser                  // a session from GetFederationToken
-	PrincipalService                        // an AWS service principal (s3.amazonaws.com)
+	PrincipalAnonymous     PrincipalType = iota // no credentials
+	PrincipalRoot                               // the account's root user
+	PrincipalUser                               // an IAM user
+	PrincipalAssumedRole                        // a role session from AssumeRole
+	PrincipalFederatedUser                      // a session from GetFederationToken
+	PrincipalService                            // an AWS service principal (s3.amazonaws.com)
 )
 
 // awsType is the value of aws:PrincipalType.
