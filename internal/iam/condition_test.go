@@ -21,8 +21,6 @@ func holds(t *testing.T, block string, r *Request) bool {
 	return true
 }
 
-
-
 func withKeys(m map[string][]string) *Request {
 	r := &Request{}
 	for k, v := range m {

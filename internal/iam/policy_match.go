@@ -225,13 +225,22 @@ func glob[P pattern](p P, s string, wild, fold bool) bool {
 			}
 			if c == '\\' && pi+1 < len(p) {
 				pi++
+				c = p[pi]
 			}
-			pr, pw := decodeRune(p, pi)
-			sr, sw := utf8.DecodeRuneInString(s[si:])
-			if pr == sr || (fold && equalFoldRune(pr, sr)) {
-				pi += pw
-				si += sw
-				continue
+			if sc := s[si]; c < utf8.RuneSelf && sc < utf8.RuneSelf {
+				if c == sc || (fold && lowerASCII(c) == lowerASCII(sc)) {
+					pi++
+					si++
+					continue
+				}
+			} else {
+				pr, pw := decodeRune(p, pi)
+				sr, sw := utf8.DecodeRuneInString(s[si:])
+				if pr == sr || (fold && equalFoldRune(pr, sr)) {
+					pi += pw
+					si += sw
+					continue
+				}
 			}
 		}
 		if starP < 0 {
@@ -245,6 +254,13 @@ func glob[P pattern](p P, s string, wild, fold bool) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func decodeRune[P pattern](p P, i int) (rune, int) {
