@@ -2,6 +2,7 @@ package iam
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +59,28 @@ func FuzzParse(f *testing.F) {
 		}
 		if n := Size(doc); n > len(doc) {
 			t.Fatalf("Size %d > length %d", n, len(doc))
+		}
+	})
+}
+
+// FuzzMatchARN checks the ARN matcher on arbitrary patterns and ARNs: no
+// panic, "*" matches everything, and a pattern without wildcards matches
+// exactly itself.
+func FuzzMatchARN(f *testing.F) {
+	f.Add("arn:aws:lambda:*:*:function:*", "arn:aws:lambda:us-east-1:123456789012:function:f:1")
+	f.Add("arn:aws:s3:::b/*", "arn:aws:s3:::b/a:b:c")
+	f.Add("*:*", "::::")
+	f.Fuzz(func(t *testing.T, p, s string) {
+		matchARN(p, s)
+		if !matchARN("*", s) {
+			t.Fatalf("* does not match %q", s)
+		}
+		lit := string(appendLiteral(nil, s))
+		if !matchARN(lit, s) {
+			t.Fatalf("literal %q does not match itself", s)
+		}
+		if s != p && !strings.ContainsAny(p, `*?\`) && matchARN(p, s) {
+			t.Fatalf("plain %q matches %q", p, s)
 		}
 	})
 }

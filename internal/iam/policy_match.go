@@ -236,6 +236,10 @@ func glob[P pattern](p P, s string, wild, fold bool) bool {
 			} else {
 				pr, pw := decodeRune(p, pi)
 				sr, sw := utf8.DecodeRuneInString(s[si:])
+				if pr == utf8.RuneError || sr == utf8.RuneError {
+					// Invalid UTF-8 compares byte by byte.
+					pr, pw, sr, sw = rune(c), 1, rune(sc), 1
+				}
 				if pr == sr || (fold && equalFoldRune(pr, sr)) {
 					pi += pw
 					si += sw
@@ -286,29 +290,86 @@ func equalFoldRune(a, b rune) bool {
 }
 
 // matchARN matches an ARN the way IAM matches Resource entries and the
-// Arn* condition operators: the partition, service, region and account
-// segments are each matched on their own (a wildcard there does not cross a
-// colon), and the rest — the resource part, which may hold colons and
-// slashes — is matched as one. A pattern with fewer segments matches its
-// last segment against the rest of the ARN, so "*" matches everything. A
-// string that is not an ARN is matched as a whole.
+// Arn* condition operators ("IAM JSON policy elements: Resource", "Using
+// wildcards in resource ARNs"): the ARN is compared segment by segment (the
+// parts between colons), a wildcard inside a segment stays inside it, and a
+// '*' that is the last character of a pattern segment may expand across
+// colons to take in the following segments too. So "*" and
+// "arn:aws:lambda:*" match every function ARN, "...:function:*" matches
+// qualified ARNs (f:prod), and "...:function:*-prod" does not match
+// "...:function:f:x-prod". Within the segments one such '*' takes in,
+// other wildcards may cross colons as well.
 func matchARN[P pattern](p P, s string) bool {
-	if segments(s) < 6 {
-		return glob(p, s, true, false)
-	}
-	pi, si := 0, 0
-	for seg := 0; seg < 5; seg++ {
-		pe := indexColon(p, pi)
-		se := strings.IndexByte(s[si:], ':') + si
-		if pe < 0 {
-			return glob(p[pi:], s[si:], true, false)
+	// Start offsets of the request's segments; beyond maxSegments colons
+	// the rest is left as one segment.
+	var starts [maxSegments + 1]int
+	n := 1
+	for i := 0; i < len(s) && n <= maxSegments; i++ {
+		if s[i] == ':' {
+			starts[n] = i + 1
+			n++
 		}
-		if !glob(p[pi:pe], s[si:se], true, false) {
+	}
+	end := func(k int) int { // end offset of segment k (exclusive)
+		if k+1 < n {
+			return starts[k+1] - 1
+		}
+		return len(s)
+	}
+	// reach has bit k set when the pattern so far can end just before
+	// request segment k; bit n means the whole request is consumed.
+	var reach uint64 = 1
+	for pi := 0; ; {
+		pe := indexColon(p, pi)
+		last := pe < 0
+		if last {
+			pe = len(p)
+		}
+		seg := p[pi:pe]
+		spans := endsWithStar(seg)
+		var next uint64
+		for k := 0; k < n; k++ {
+			if reach&(1<<k) == 0 {
+				continue
+			}
+			from := starts[k]
+			if last {
+				// The last pattern segment must reach the end of s.
+				if (spans || k == n-1) && glob(seg, s[from:], true, false) {
+					return true
+				}
+				continue
+			}
+			for j := k; j < n; j++ {
+				if glob(seg, s[from:end(j)], true, false) {
+					next |= 1 << (j + 1)
+				}
+				if !spans {
+					break
+				}
+			}
+		}
+		// Paths that used up the request while pattern segments remain fail.
+		reach, pi = next&^(1<<n), pe+1
+		if last || reach == 0 {
 			return false
 		}
-		pi, si = pe+1, se+1
 	}
-	return glob(p[pi:], s[si:], true, false)
+}
+
+// maxSegments bounds the segments matchARN tells apart (one machine word).
+const maxSegments = 62
+
+// endsWithStar reports whether seg ends with an unescaped '*'.
+func endsWithStar[P pattern](seg P) bool {
+	if len(seg) == 0 || seg[len(seg)-1] != '*' {
+		return false
+	}
+	bs := 0
+	for i := len(seg) - 2; i >= 0 && seg[i] == '\\'; i-- {
+		bs++
+	}
+	return bs%2 == 0
 }
 
 func segments(s string) int { return strings.Count(s, ":") + 1 }

@@ -55,8 +55,19 @@ func TestMatchARN(t *testing.T) {
 		{"arn:aws:lambda:us-east-1:123456789012:function:my-function:*", fn + ":1", true},
 		{"arn:aws:lambda:us-east-1:123456789012:function:my-*", fn, true},
 		{"arn:aws:lambda:us-*-1:123456789012:function:my-function", fn, true},
-		// A wildcard in the region segment does not reach into the account.
+		// A wildcard inside a segment stays inside it; one ending a
+		// segment takes in the following segments.
 		{"arn:aws:lambda:*6789012:function:my-function", fn, false},
+		{"arn:aws:lambda:us-*:function:my-function", fn, true},
+		{"arn:aws:lambda:us-*1:function:my-function", fn, false},
+		{"arn:aws:lambda:*:*:function:*-prod", fn + ":x-prod", false},
+		{"arn:aws:lambda:*:*:function:*-prod", "arn:aws:lambda:us-east-1:123456789012:function:x-prod", true},
+		{"arn:aws:lambda:*:*:function:my-function:?", fn + ":1", true},
+		{"arn:aws:lambda:*:*:function:my-function:?", fn + ":10", false},
+		{`arn:aws:lambda:*:*:function:my-function\*`, fn, false},
+		{`arn:aws:lambda:*:*:function:my-function\*`, fn + "*", true},
+		{"arn:aws:s3:::b:", "arn:aws:s3:::b:", true},
+		{"arn:aws:s3:::b:x", "arn:aws:s3:::b", false},
 		{"arn:aws:lambda:us-east-2:123456789012:function:my-function", fn, false},
 		{"arn:aws:lambda:us-east-1:210987654321:function:my-function", fn, false},
 		{"arn:aws:lambda:*", fn, true},
