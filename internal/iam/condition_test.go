@@ -43,6 +43,8 @@ func TestConditionOperators(t *testing.T) {
 		{"StringEquals", `{"StringEquals":{"aws:PrincipalTag/job-category":"iamuser-admin"}}`, &Request{PrincipalTags: map[string]string{"job-category": "iamuser-admin"}}, true},
 		{"StringEquals is case-sensitive", `{"StringEquals":{"aws:PrincipalTag/job-category":"iamuser-admin"}}`, &Request{PrincipalTags: map[string]string{"job-category": "IAMUser-Admin"}}, false},
 		{"StringEquals key name without case", `{"StringEquals":{"AWS:PRINCIPALTAG/JOB-CATEGORY":"iamuser-admin"}}`, &Request{PrincipalTags: map[string]string{"Job-Category": "iamuser-admin"}}, true},
+		{"request key names match without case", `{"StringEquals":{"aws:SourceAccount":"123456789012"}}`, &Request{Keys: map[string][]string{"AWS:SourceAccount": {"123456789012"}}}, true},
+		{"CurrentTime set in keys wins", `{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}`, &Request{Now: now, Keys: map[string][]string{"aws:CurrentTime": {"2019-01-01T00:00:00Z"}}}, true},
 		{"StringEquals missing key", `{"StringEquals":{"aws:PrincipalTag/job-category":"iamuser-admin"}}`, &Request{}, false},
 		{"StringEquals star is literal", `{"StringEquals":{"s3:prefix":"home/*"}}`, withKeys(map[string][]string{"s3:prefix": {"home/bob"}}), false},
 		{"StringNotEquals", `{"StringNotEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}`, withKeys(map[string][]string{"aws:RequestedRegion": {"ap-south-1"}}), true},

@@ -73,9 +73,10 @@ type Request struct {
 	// Now is aws:CurrentTime and aws:EpochTime unless Keys sets them.
 	Now time.Time
 	// Keys holds the condition keys of the request (aws:SourceArn,
-	// aws:SourceIp, lambda:FunctionUrlAuthType, ...) under lower-case names
-	// (use Set). Keys derived from the fields above (aws:PrincipalArn,
-	// aws:username, the tag keys, ...) need not be repeated.
+	// aws:SourceIp, lambda:FunctionUrlAuthType, ...). Names match without
+	// case; lower-case names (Set writes them) are found fastest. Keys
+	// derived from the fields above (aws:PrincipalArn, aws:username, the tag
+	// keys, ...) need not be repeated; a key set here overrides them.
 	Keys map[string][]string
 	// Tags for aws:PrincipalTag/, aws:ResourceTag/ and aws:RequestTag/ (and
 	// aws:TagKeys from RequestTags). Tag keys match without case.
@@ -134,6 +135,11 @@ const (
 func (r *Request) lookup(k string) keyValues {
 	if vs, ok := r.Keys[k]; ok {
 		return keyValues{many: vs, n: len(vs)}
+	}
+	for name, vs := range r.Keys {
+		if strings.EqualFold(name, k) {
+			return keyValues{many: vs, n: len(vs)}
+		}
 	}
 	p := &r.Principal
 	switch k {
@@ -204,8 +210,15 @@ func tag(tags map[string]string, k string) keyValues {
 // currentTimeDerived reports whether aws:CurrentTime comes from Now, so Date
 // operators can compare Now without formatting and parsing it.
 func (r *Request) currentTimeDerived() bool {
-	_, set := r.Keys[keyCurrentTime]
-	return !set && !r.Now.IsZero()
+	if r.Now.IsZero() {
+		return false
+	}
+	for name := range r.Keys {
+		if strings.EqualFold(name, keyCurrentTime) {
+			return false
+		}
+	}
+	return true
 }
 
 // Policies are the policies that apply to one request.
@@ -391,13 +404,11 @@ func (st *Statement) applies(r *Request, scratch []byte) (grant, bool) {
 	}
 	g := grantDirect
 	if st.principals != nil {
-		g = st.principals.match(&r.Principal)
 		if st.notPrinc {
-			if g != grantNone {
+			if st.principals.excludes(&r.Principal) {
 				return grantNone, false
 			}
-			g = grantDirect
-		} else if g == grantNone {
+		} else if g = st.principals.match(&r.Principal); g == grantNone {
 			return grantNone, false
 		}
 	}

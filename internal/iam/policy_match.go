@@ -300,6 +300,9 @@ func equalFoldRune(a, b rune) bool {
 // "...:function:f:x-prod". Within the segments one such '*' takes in,
 // other wildcards may cross colons as well.
 func matchARN[P pattern](p P, s string) bool {
+	if len(p) == 1 && p[0] == '*' {
+		return true
+	}
 	// Start offsets of the request's segments; beyond maxSegments colons
 	// the rest is left as one segment.
 	var starts [maxSegments + 1]int

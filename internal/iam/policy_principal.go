@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -176,4 +177,29 @@ func (p *principals) match(c *Principal) grant {
 		}
 	}
 	return grantNone
+}
+
+// excludes reports whether a NotPrincipal element spares the caller c. A
+// request carries several principals — the caller's own ARN, for a role
+// session the role's ARN, and the account — and a NotPrincipal statement
+// applies unless every one of them is listed ("AWS JSON policy elements:
+// NotPrincipal": to spare a user, list its account too).
+func (p *principals) excludes(c *Principal) bool {
+	if p.any {
+		return true
+	}
+	switch c.Type {
+	case PrincipalService, PrincipalAnonymous:
+		return p.match(c) == grantDirect
+	}
+	if c.Federated != "" && slices.Contains(p.federated, c.Federated) {
+		return true
+	}
+	if c.ARN != "" && c.Type != PrincipalRoot && !slices.Contains(p.arns, c.ARN) {
+		return false
+	}
+	if c.RoleARN != "" && !slices.Contains(p.arns, c.RoleARN) {
+		return false
+	}
+	return slices.Contains(p.accounts, c.Account)
 }
