@@ -19,6 +19,17 @@
 //     identity-based policies, permissions boundaries, session policies,
 //     implicit deny, and a Decision that words denials as AWS does.
 //
+// Choices where AWS's documents leave room, so every service agrees:
+//   - A resource policy naming only the caller's account (123456789012,
+//     arn:aws:iam::123456789012:root) delegates to that account's identity
+//     policies: in the same account it allows nothing by itself.
+//   - A NotPrincipal element spares a caller only if its own ARN, its role
+//     (for a session) and its account are all listed, as AWS documents.
+//   - Unparseable condition values (a Numeric value that is not a number)
+//     are accepted on write and match nothing.
+//   - Messages IAM's documentation does not quote are worded like the ones
+//     it does ("Invalid Condition type : X").
+//
 // It must stay pure: no store, no network, no clock (aws:CurrentTime comes
 // in the Request), no logging. Identities, credentials, the IAM and STS
 // APIs and the operation-to-action tables live elsewhere and call in.

@@ -300,3 +300,27 @@ func TestDecisionMessage(t *testing.T) {
 		t.Errorf("Reason of an Allow = %q", r)
 	}
 }
+
+// TestInvokeOnlyUser is the issue's acceptance scenario at the evaluator:
+// a user allowed only lambda:InvokeFunction on one function may invoke it
+// and is denied everything else with Lambda's AccessDeniedException text.
+func TestInvokeOnlyUser(t *testing.T) {
+	ps := &Policies{Identity: []*Policy{mustParse(t, "invoke-f", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"`+fnARN+`"}]}`, KindIdentity)}}
+	bob := user(bobARN, "bob", acct)
+	if d := Evaluate(ps, &Request{Principal: bob, Action: invoke, Resource: fnARN}); !d.Allowed() {
+		t.Fatalf("invoke: %+v", d)
+	}
+	for _, c := range []struct{ action, resource, want string }{
+		{"lambda:InvokeFunction", fnARN + "2", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f2 because no identity-based policy allows the lambda:InvokeFunction action"},
+		{"lambda:GetFunction", fnARN, "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f because no identity-based policy allows the lambda:GetFunction action"},
+		{"lambda:ListFunctions", "*", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:ListFunctions because no identity-based policy allows the lambda:ListFunctions action"},
+	} {
+		d := Evaluate(ps, &Request{Principal: bob, Action: c.action, Resource: c.resource})
+		if d.Allowed() {
+			t.Fatalf("%s on %s allowed", c.action, c.resource)
+		}
+		if got := d.Message(bob.ARN, c.action, c.resource); got != c.want {
+			t.Errorf("message =\n  %s\nwant\n  %s", got, c.want)
+		}
+	}
+}
