@@ -223,6 +223,12 @@ func TestEvaluate(t *testing.T) {
 			r:    Request{Principal: user("arn:aws:iam::123456789012:user/carlossalazar", "carlossalazar", acct), Action: "s3:PutObject", Resource: "arn:aws:s3:::carlossalazar/notes.txt"},
 			want: Allowed, source: SourceIdentity, sid: "AllowS3Self"},
 
+		// A full-access shape: iam:PassRole only toward Lambda.
+		{name: "PassRole to lambda", identity: []pol{id("full", `[{"Effect":"Allow","Action":["lambda:*","logs:DescribeLogGroups"],"Resource":"*"},{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}}]`)},
+			r: Request{Principal: user(bobARN, "bob", acct), Action: "iam:PassRole", Resource: roleARN, Keys: map[string][]string{"iam:passedtoservice": {"lambda.amazonaws.com"}}}, want: Allowed, source: SourceIdentity},
+		{name: "PassRole to another service", identity: []pol{id("full", `[{"Effect":"Allow","Action":["lambda:*","logs:DescribeLogGroups"],"Resource":"*"},{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}}]`)},
+			r: Request{Principal: user(bobARN, "bob", acct), Action: "iam:PassRole", Resource: roleARN, Keys: map[string][]string{"iam:passedtoservice": {"ec2.amazonaws.com"}}}, want: ImplicitDeny, source: SourceIdentity},
+
 		// Policy variables in evaluation.
 		{name: "home folder by user name", identity: []pol{id("home", `[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"}]`)},
 			r: Request{Principal: user(bobARN, "bob", acct), Action: "s3:GetObject", Resource: "arn:aws:s3:::home/bob/x"}, want: Allowed, source: SourceIdentity},
