@@ -423,7 +423,8 @@ func (st *Statement) applies(r *Request, scratch []byte) (grant, bool) {
 func (st *Statement) matchAction(action string) bool {
 	m := false
 	for i := range st.actions {
-		if glob(st.actions[i].glob, action, true, true) {
+		a := &st.actions[i]
+		if (a.plain && strings.EqualFold(a.glob, action)) || (!a.plain && glob(a.glob, action, true, true)) {
 			m = true
 			break
 		}

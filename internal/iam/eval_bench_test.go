@@ -43,3 +43,22 @@ func BenchmarkEvaluate(b *testing.B) {
 		Evaluate(ps, r)
 	}
 }
+
+// BenchmarkEvaluateSession is a role session with a permissions boundary
+// and a session policy, denied by the session policy.
+func BenchmarkEvaluateSession(b *testing.B) {
+	allow := mustParse(b, "allow", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:*","s3:*"],"Resource":"*"}]}`, KindIdentity)
+	ps := &Policies{
+		Identity: []*Policy{allow},
+		Boundary: allow,
+		Session:  []*Policy{mustParse(b, "session", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team}/*"}]}`, KindIdentity)},
+	}
+	r := &Request{Principal: session(), Action: invoke, Resource: fnARN, PrincipalTags: map[string]string{"team": "blue"}}
+	if d := Evaluate(ps, r); d.Outcome != ImplicitDeny || d.Source != SourceSession {
+		b.Fatalf("Evaluate = %+v, want an implicit deny by the session policy", d)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Evaluate(ps, r)
+	}
+}

@@ -17,6 +17,7 @@ import (
 type value struct {
 	raw   string // as written in the policy
 	glob  string // escaped form; valid when parts is nil
+	plain bool   // glob holds no wildcard or escape: it is the text itself
 	parts []part // the value split around policy variables, nil if none
 }
 
@@ -34,6 +35,7 @@ func compileValue(s string, vars bool) value {
 	v := value{raw: s}
 	if !vars || !strings.Contains(s, "${") {
 		v.glob = escapeBackslash(s)
+		v.plain = !strings.ContainsAny(s, `*?\`)
 		return v
 	}
 	var lit strings.Builder
@@ -74,6 +76,7 @@ func compileValue(s string, vars bool) value {
 		for _, p := range parts {
 			v.glob += p.lit
 		}
+		v.plain = !strings.ContainsAny(v.glob, `*?\`)
 		return v
 	}
 	v.parts = parts
@@ -193,6 +196,9 @@ func (v *value) matchGlob(r *Request, scratch []byte, s string, wild, fold bool)
 // matchARN reports whether the ARN s matches v for request r (see
 // matchARN).
 func (v *value) matchARN(r *Request, scratch []byte, s string) bool {
+	if v.plain {
+		return v.glob == s
+	}
 	if v.parts == nil {
 		return matchARN(v.glob, s)
 	}
@@ -215,6 +221,9 @@ func glob[P pattern](p P, s string, wild, fold bool) bool {
 			switch {
 			case wild && c == '*':
 				pi++
+				if pi == len(p) {
+					return true // a trailing '*' takes the rest
+				}
 				starP, starS = pi, si
 				continue
 			case wild && c == '?':
