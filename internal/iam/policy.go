@@ -116,17 +116,29 @@ func malformedf(format string, a ...any) error {
 type Quota struct {
 	Name string
 	Max  int
+	// message is IAM's LimitExceeded message, formatted with Max and the
+	// entity's name ("" where IAM words it otherwise).
+	message string
+}
+
+// Message is the LimitExceeded message IAM answers when a document for the
+// user, group or role named entity is over q.
+func (q Quota) Message(entity string) string {
+	if q.message == "" {
+		return fmt.Sprintf("Cannot exceed quota for %s: %d", q.Name, q.Max)
+	}
+	return fmt.Sprintf(q.message, q.Max, entity)
 }
 
 // IAM's policy size quotas (IAM and AWS STS quotas, "IAM and STS character
 // limits"). The inline quotas are for the sum of all inline policies of one
 // user, group or role.
 var (
-	QuotaUserInline  = Quota{Name: "UserPolicySizeQuota", Max: 2048}
-	QuotaGroupInline = Quota{Name: "GroupPolicySizeQuota", Max: 5120}
-	QuotaRoleInline  = Quota{Name: "RolePolicySizeQuota", Max: 10240}
-	QuotaManaged     = Quota{Name: "PolicySizeQuota", Max: 6144}
-	QuotaTrust       = Quota{Name: "AssumeRolePolicySizeQuota", Max: 2048}
+	QuotaUserInline  = Quota{Name: "UserPolicySizeQuota", Max: 2048, message: "Maximum policy size of %d bytes exceeded for user %s"}
+	QuotaGroupInline = Quota{Name: "GroupPolicySizeQuota", Max: 5120, message: "Maximum policy size of %d bytes exceeded for group %s"}
+	QuotaRoleInline  = Quota{Name: "RolePolicySizeQuota", Max: 10240, message: "Maximum policy size of %d bytes exceeded for role %s"}
+	QuotaManaged     = Quota{Name: "PolicySizeQuota", Max: 6144, message: "Cannot exceed quota for PolicySize: %d%.0s"}
+	QuotaTrust       = Quota{Name: "AssumeRolePolicySizeQuota", Max: 2048, message: "Cannot exceed quota for ACLSizePerRole: %d%.0s"}
 	// QuotaSession is the plain-text limit of the session policies passed to
 	// AssumeRole (inline and managed together).
 	QuotaSession = Quota{Name: "SessionPolicySize", Max: 2048}

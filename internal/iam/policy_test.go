@@ -118,4 +118,19 @@ func TestSizeAndQuotas(t *testing.T) {
 			t.Errorf("%s: Max %d, want %d with Exceeds past it", c.q.Name, c.q.Max, c.want)
 		}
 	}
+	for _, c := range []struct {
+		q      Quota
+		entity string
+		want   string
+	}{
+		{QuotaUserInline, "bob", "Maximum policy size of 2048 bytes exceeded for user bob"},
+		{QuotaRoleInline, "app", "Maximum policy size of 10240 bytes exceeded for role app"},
+		{QuotaGroupInline, "devs", "Maximum policy size of 5120 bytes exceeded for group devs"},
+		{QuotaManaged, "", "Cannot exceed quota for PolicySize: 6144"},
+		{QuotaTrust, "app", "Cannot exceed quota for ACLSizePerRole: 2048"},
+	} {
+		if got := c.q.Message(c.entity); got != c.want {
+			t.Errorf("%s message = %q, want %q", c.q.Name, got, c.want)
+		}
+	}
 }
