@@ -238,6 +238,8 @@ type Policies struct {
 	Session []*Policy
 }
 
+var noPolicies Policies
+
 // Outcome is the result of an evaluation.
 type Outcome uint8
 
@@ -470,6 +472,9 @@ func (st *Statement) matchResource(r *Request, scratch []byte) bool {
 //
 // Evaluate is pure: it reads r and ps only, and is safe for concurrent use.
 func Evaluate(ps *Policies, r *Request) Decision {
+	if ps == nil {
+		ps = &noPolicies
+	}
 	var buf [256]byte
 	scratch := buf[:0]
 	root := r.Principal.Type == PrincipalRoot

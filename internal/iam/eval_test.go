@@ -330,3 +330,9 @@ func TestInvokeOnlyUser(t *testing.T) {
 		}
 	}
 }
+
+func TestEvaluateNoPolicies(t *testing.T) {
+	if d := Evaluate(nil, &Request{Principal: user(bobARN, "bob", acct), Action: invoke, Resource: fnARN}); d.Outcome != ImplicitDeny || d.Source != SourceIdentity || d.Sid() != "" {
+		t.Fatalf("Evaluate(nil) = %+v", d)
+	}
+}
