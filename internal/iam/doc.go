@@ -32,7 +32,8 @@
 //
 // It must stay pure: no store, no network, no clock (aws:CurrentTime comes
 // in the Request), no logging. Identities, credentials, the IAM and STS
-// APIs and the operation-to-action tables live elsewhere and call in.
+// APIs and the operation-to-action tables are not this evaluator's
+// business: they fill a Request and Policies and call Evaluate.
 //
 // A parsed *Policy is immutable and safe for concurrent Evaluate calls;
 // callers cache them (parse once on write or on a registry watch, evaluate
