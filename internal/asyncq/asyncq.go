@@ -643,7 +643,10 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 			q.ack(ctx, m, log)
 			return
 		}
-		if !e.Retryable() {
+		// A function that is Pending or mid-update answers
+		// ResourceConflictException: not retryable for a client that sent
+		// the request, but the queue waits for the function to settle.
+		if !e.Retryable() && e.Code != awsproto.ResourceConflictException {
 			// The same request would fail the same way: the event has
 			// failed for good, as Lambda treats errors it does not retry.
 			log.Warn("async: attempt refused with a permanent error; event failed", "err", err)

@@ -381,6 +381,27 @@ func TestThrottledRetried(t *testing.T) {
 	}
 }
 
+// TestPendingRetried: a function that is not ready yet (Pending, or
+// mid-update) answers ResourceConflictException; the queue waits for it
+// rather than failing the event.
+func TestPendingRetried(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.inv.do["pending"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		if n < 2 {
+			return nil, awsproto.Errorf(awsproto.ResourceConflictException, "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		}
+		return &invoke.Output{Status: 200, Payload: []byte(`1`)}, nil
+	}
+	e.set.set("pending", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour,
+		OnSuccess: testARNs.Function("dest"), OnFailure: testARNs.Function("fail")})
+	e.enqueue(t, "pending", `{}`)
+	e.waitCalls(t, "pending", 3)
+	e.waitCalls(t, "dest", 1)
+	if n := len(e.inv.callsOf("fail")); n != 0 {
+		t.Errorf("a pending function's event went to OnFailure %d times", n)
+	}
+}
+
 func TestGoneDiscarded(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.enqueue(t, "gone", `{}`)
