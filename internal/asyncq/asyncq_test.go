@@ -20,6 +20,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/registry"
 )
 
@@ -168,19 +169,11 @@ func (e *env) enqueue(t *testing.T, fn string, payload string) string {
 	return id
 }
 
+// eventually waits for f to succeed: timeout is a ceiling, raised to
+// poll.Default so that a loaded machine only makes a test slower.
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, max(timeout, poll.Default), what, f)
 }
 
 func records(t *testing.T, inv *fakeInvoker, fn string) []invocationRecord {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/poll"
 )
 
 type harness struct {
@@ -97,16 +98,10 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-// eventually polls cond until it holds or 10 s pass.
+// eventually polls cond until it holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.True(t, what, cond)
 }
 
 func ctxT(t *testing.T) context.Context {
