@@ -40,7 +40,7 @@ type assumeRole struct {
 	Ratio           float64
 	When            *time.Time
 	Nested          struct{ Inner struct{ Leaf string } }
-	skipped         string
+	skipped         string //lint:ignore U1000 shows that unexported fields are not decoded
 	Ignored         string `query:"-"`
 }
 
@@ -157,10 +157,6 @@ func TestBotocoreSerializer(t *testing.T) {
 		Name       string
 		Attributes map[string]string
 		Tags       []tag
-	}
-	type detachPolicies struct {
-		PolicyArns []policyARN
-		RoleArn    string
 	}
 	calls := []struct {
 		Service, Operation string
