@@ -143,3 +143,18 @@ func TestLambdaBodyLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestSTSRefusalsInQueryProtocol: the edge refuses an STS request in STS's
+// own protocol, so the SDKs' query parsers read the code.
+func TestSTSRefusalsInQueryProtocol(t *testing.T) {
+	h := edge.New(edge.Config{
+		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: awsproto.StaticCredentials{testAKID: testSecret}},
+		Routes:   routes(testServices()),
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?Action=GetCallerIdentity&Version=2011-06-15", nil))
+	if rec.Code != 403 || rec.Header().Get("Content-Type") != "text/xml" ||
+		!strings.Contains(rec.Body.String(), "<Code>MissingAuthenticationToken</Code>") {
+		t.Fatalf("unsigned STS request: %d %s", rec.Code, rec.Body)
+	}
+}
