@@ -19,8 +19,9 @@ import (
 // credentials that could expire before it ends. A sandbox thus lives at
 // most CredentialLifetime − CredentialRenewMargin (11 h 44 min by
 // default); keep-alive windows longer than that end early, at the cost of
-// one cold start. Provisioned-concurrency sandboxes are not renewed this
-// way yet: they keep the credentials they started with.
+// one cold start. Provisioned-concurrency sandboxes are renewed the same
+// way: the reconciler retires an idle one whose credentials near expiry
+// and starts its replacement in the same pass.
 
 // DefaultCredentialLifetime is Config.CredentialLifetime when zero.
 const DefaultCredentialLifetime = 12 * time.Hour

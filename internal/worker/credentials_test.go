@@ -142,3 +142,26 @@ func TestCredentialsRenewedByRetiring(t *testing.T) {
 	h.reap(h.clk.add(time.Hour - CredentialRenewMargin))
 	eventually(t, "the idle sandbox reaped", sbs[1].isDestroyed)
 }
+
+// TestProvisionedCredentialsRenewed: a provisioned sandbox whose
+// credentials near expiry is replaced by one with new credentials.
+func TestProvisionedCredentialsRenewed(t *testing.T) {
+	m := &fakeMinter{}
+	rep := &reporter{got: map[string]int{}}
+	h := newHarness(t, Config{Credentials: m, CredentialLifetime: time.Hour, Provisioned: rep})
+	m.now = h.clk.now
+	f := roleSpec("f")
+	f.Provisioned = true
+	h.w.SetProvisioned([]ProvisionedTarget{{ID: "f:1", Spec: f, Want: 1}})
+	eventually(t, "the provisioned sandbox", func() bool { return rep.allocated("f:1") == 1 })
+	first := h.d.sandboxes()[0]
+	h.clk.add(time.Hour - CredentialRenewMargin)
+	h.w.kickProvisioned()
+	eventually(t, "a replacement with new credentials", func() bool {
+		starts, live := h.d.counts()
+		return starts == 2 && live == 1 && first.isDestroyed()
+	})
+	if got := h.d.sandboxes()[1].env("AWS_SESSION_TOKEN"); got != "token-2" {
+		t.Errorf("replacement has token %q", got)
+	}
+}
