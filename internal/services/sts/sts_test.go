@@ -16,8 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
@@ -52,7 +55,16 @@ func newHarness(t *testing.T) *harness {
 	svc := kumosts.New(kumosts.Config{Issuer: is, Partition: "aws", Account: account})
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: store},
-		Routes:   []edge.Route{{Name: "sts", Match: []edge.Matcher{{Service: "sts"}}, Scope: "sts", Handler: svc, Errors: kumosts.Errors}},
+		Routes: []edge.Route{
+			{Name: "sts", Match: []edge.Matcher{{Service: "sts"}}, Scope: "sts", Handler: svc, Errors: kumosts.Errors},
+			// A rest-json route, to see the edge's refusals in Lambda's
+			// protocol and the caller it hands a service.
+			{Name: "lambda", Match: []edge.Matcher{{Service: "lambda"}}, Scope: "lambda", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, _ := awsproto.CallerFrom(r.Context())
+				w.Header().Set("X-Caller", c.Identity.ARN+" "+c.Identity.RoleARN+" "+c.Identity.SessionName)
+				awsproto.WriteJSON(w, 200, map[string]any{"Functions": []any{}})
+			})},
+		},
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -65,6 +77,15 @@ func (h *harness) client(akid, secret, session string) *sts.Client {
 		HTTPClient:       h.srv.Client(),
 		RetryMaxAttempts: 1,
 	}, func(o *sts.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
+}
+
+func (h *harness) lambda(c aws.Credentials) *lambda.Client {
+	return lambda.NewFromConfig(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.StaticCredentialsProvider{Value: c},
+		HTTPClient:       h.srv.Client(),
+		RetryMaxAttempts: 1,
+	}, func(o *lambda.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
 }
 
 func (h *harness) root() *sts.Client { return h.client(rootKey, rootSecret, "") }
@@ -278,4 +299,53 @@ func TestRawRequests(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestOtherProtocols: the edge takes temporary credentials for a JSON
+// service too, hands the service the role session as the caller, and
+// refuses expired and changed tokens with the JSON services' codes.
+func TestOtherProtocols(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	_, out := sessionClient(h, h.root(), ctx, t, 900)
+	cr := out.Credentials
+	good := aws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken}
+	var caller string
+	_, err := h.lambda(good).ListFunctions(ctx, &lambda.ListFunctionsInput{}, func(o *lambda.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("caller", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				o, md, err := next.HandleDeserialize(ctx, in)
+				if r, ok := o.RawResponse.(*smithyhttp.Response); ok {
+					caller = r.Header.Get("X-Caller")
+				}
+				return o, md, err
+			}), middleware.After)
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "arn:aws:sts::000000000000:assumed-role/lambda-role/my-function " + roleARN + " my-function"; caller != want {
+		t.Errorf("caller %q, want %q", caller, want)
+	}
+
+	bad := good
+	tok := []byte(bad.SessionToken)
+	tok[10] ^= 1
+	bad.SessionToken = string(tok)
+	_, err = h.lambda(bad).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if apiCode(err) != "UnrecognizedClientException" {
+		t.Errorf("changed token: %v", err)
+	}
+
+	h.offset.Store(int64(-2 * time.Hour))
+	_, old := sessionClient(h, h.root(), ctx, t, 3600)
+	h.offset.Store(0)
+	oc := old.Credentials
+	_, err = h.lambda(aws.Credentials{AccessKeyID: *oc.AccessKeyId, SecretAccessKey: *oc.SecretAccessKey, SessionToken: *oc.SessionToken}).
+		ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	var re interface{ HTTPStatusCode() int }
+	if apiCode(err) != "ExpiredTokenException" || !errors.As(err, &re) || re.HTTPStatusCode() != 400 {
+		t.Errorf("expired token: %v", err)
+	}
 }
