@@ -133,6 +133,8 @@ func TestStore(t *testing.T) {
 		{"root", "AKIAROOT", "", t0, "rootsecret", root.ARN, ""},
 		{"unknown key", "AKIAOTHER", "", t0, "", "", awsproto.UnrecognizedClientException},
 		{"session", c.AccessKeyID, c.SessionToken, t0, c.SecretAccessKey, id.ARN, ""},
+		{"session again (cached)", c.AccessKeyID, c.SessionToken, t0, c.SecretAccessKey, id.ARN, ""},
+		{"cached token, another key id", "ASIAAAAAAAAAAAAAAAAA", c.SessionToken, t0, "", "", awsproto.UnrecognizedClientException},
 		{"session without token", c.AccessKeyID, "", t0, "", "", awsproto.UnrecognizedClientException},
 		{"root key with a token", "AKIAROOT", c.SessionToken, t0, "", "", awsproto.UnrecognizedClientException},
 		{"expired", c.AccessKeyID, c.SessionToken, t0.Add(2 * time.Hour), "", "", awsproto.ExpiredTokenException},
@@ -175,4 +177,46 @@ func TestDecodeNeverPanics(t *testing.T) {
 	if akid, _, id, ok := decode(plain); !ok || akid != "ASIAX" || id.ARN != "a" || !id.Expires.Equal(t0) {
 		t.Errorf("decode = %q %+v %v", akid, id, ok)
 	}
+}
+
+// BenchmarkResolve is what the edge adds to every request signed with
+// temporary credentials (opening the token, deriving the secret) and with
+// the root key.
+func BenchmarkResolve(b *testing.B) {
+	is := testIssuer(b, 1, t0)
+	id, _ := is.RoleSession("arn:aws:iam::000000000000:role/lambda-role", "my-function")
+	c, _ := is.Mint(id, time.Hour)
+	s := &Store{Issuer: is, RootKeyID: "AKIAROOT", RootSecret: "rootsecret", Root: Root("aws", "000000000000")}
+	b.Run("session first use", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := is.Open(c.AccessKeyID, c.SessionToken, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("session", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := s.Resolve(c.AccessKeyID, c.SessionToken, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("root", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := s.Resolve("AKIAROOT", "", t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("mint", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := is.Mint(id, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
