@@ -182,6 +182,28 @@ func TestFunctionRoleCredentials(t *testing.T) {
 		t.Errorf("ListFunctions from inside: %v", p["functions"])
 	}
 
+	// boto3 and the AWS CLI with nothing but the sandbox's AWS_*
+	// variables: the same identity.
+	env := call(t, lc, name, "", event("echo")).ok(t, "echo")["env"].(map[string]any)
+	clientEnv := append(cleanEnv(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1", "PYTHONWARNINGS=ignore")
+	for k, v := range env {
+		if strings.HasPrefix(k, "AWS_") && !strings.HasPrefix(k, "AWS_LAMBDA_") {
+			clientEnv = append(clientEnv, k+"="+v.(string))
+		}
+	}
+	py := runCmd(t, clientEnv, nil, 60*time.Second, "python3", "-c",
+		"import boto3; print(boto3.client('sts').get_caller_identity()['Arn']); "+
+			"print(','.join(f['FunctionName'] for f in boto3.client('lambda').list_functions()['Functions']))")
+	if py.Code != 0 || py.Stdout != p["arn"].(string)+"\n"+name+"\n" {
+		t.Errorf("boto3 with the sandbox's environment: %s", py)
+	}
+	var id struct{ Arn string }
+	awsJSON(t, clientEnv, &id, "sts", "get-caller-identity")
+	if id.Arn != p["arn"] {
+		t.Errorf("the CLI with the sandbox's environment is %s", id.Arn)
+	}
+
 	// The function cannot replace its role's credentials with its own.
 	if _, err := lc.UpdateFunctionConfiguration(t.Context(), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name),
 		Environment: &types.Environment{Variables: map[string]string{"AWS_SESSION_TOKEN": "mine"}}}); err == nil {
