@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/lambdaapi"
 	"github.com/kumo-run/kumo/internal/logs"
@@ -26,6 +27,7 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
 	"github.com/kumo-run/kumo/internal/worker"
 )
@@ -96,6 +98,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if c, ok := driver.(io.Closer); ok {
 		defer c.Close() // after the worker has destroyed its sandboxes
 	}
+	tokenKey, err := loadKey(cfg.DataDir, tokenKeyFile)
+	if err != nil {
+		return fmt.Errorf("session token key: %w", err)
+	}
+	issuer, err := token.New(tokenKey)
+	if err != nil {
+		return err
+	}
+	var edgeURL sandboxEdge
+	edgeURL.set(driver, cfg.Listen) // the port may still change: set again once listening
 	prov := invoke.NewProvisioned(reg)
 	wk := worker.New(worker.Config{
 		Driver:         driver,
@@ -109,6 +121,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Live:           reg.LiveKey,
 		Runtimes:       rts,
 		Provisioned:    prov,
+		Credentials:    roleMinter{issuer},
+		SandboxEdgeURL: edgeURL.URL,
 	})
 	defer wk.Close()
 	// Provisioned concurrency follows the registry's view: watched first,
@@ -165,7 +179,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		if err != nil {
 			return fmt.Errorf("root credentials: %w", err)
 		}
-		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: awsproto.StaticCredentials{creds.AccessKeyID: creds.SecretAccessKey}}
+		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: &token.Store{Issuer: issuer,
+			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID)}}
 		if generated {
 			log.Info("generated root credentials", "file", cfg.DataDir+"/"+CredentialsFile)
 		}
@@ -183,7 +198,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
 		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
-			metrics: mx.Handler(), urls: urls, code: codeURLs}),
+			metrics: mx.Handler(), urls: urls, code: codeURLs,
+			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log})}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
@@ -194,6 +210,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("listen: %w", err)
 	}
 	ln := edge.LimitListener(tcp, cfg.MaxConnections)
+	edgeURL.set(driver, tcp.Addr().String())
 	mx.Register(metrics.GaugeFunc("kumo_edge_connections", "Edge port connections: open now (open), and refused over --max-connections since the start (refused).", "state", func() map[string]float64 {
 		return map[string]float64{"open": float64(ln.Active()), "refused": float64(ln.Refused())}
 	}))

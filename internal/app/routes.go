@@ -7,11 +7,13 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/lambdaapi"
+	"github.com/kumo-run/kumo/internal/services/sts"
 )
 
 // services is what the edge routes to.
 type services struct {
 	lambda, logs, metrics http.Handler
+	sts                   http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -32,6 +34,8 @@ func routes(s services) []edge.Route {
 		{Name: "code", Match: []edge.Matcher{{PathPrefix: lambdaapi.CodePath}}, Auth: edge.AuthNone, Handler: s.code},
 		{Name: "lambda", Match: lambdaMatch(), Scope: "lambda", Handler: s.lambda, MaxBody: lambdaBodyLimit},
 		{Name: "logs", Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: s.logs},
+		{Name: "sts", Match: []edge.Matcher{{Service: sts.SigningName}, {Query: map[string]string{"Action": "", "Version": sts.Version}}},
+			Scope: sts.SigningName, Handler: s.sts, Errors: sts.Errors},
 	}
 }
 

@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"),
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"),
 		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -76,6 +76,8 @@ func TestRoutes(t *testing.T) {
 		{"lambda by scope", "GET", "127.0.0.1:9070", "/2015-03-31/functions/", "", "lambda", "lambda"},
 		{"logs by target", "POST", "127.0.0.1:9070", "/", "Logs_20140328.PutLogEvents", "", "logs"},
 		{"logs by scope", "POST", "127.0.0.1:9070", "/", "", "logs", "logs"},
+		{"sts by scope", "POST", "127.0.0.1:9070", "/", "", "sts", "sts"},
+		{"sts by query", "GET", "127.0.0.1:9070", "/?Action=GetCallerIdentity&Version=2011-06-15", "", "", "sts"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {
@@ -139,5 +141,20 @@ func TestLambdaBodyLimits(t *testing.T) {
 		if got := lambdaBodyLimit(httptest.NewRequest(tc.method, tc.target, nil)); got != tc.want {
 			t.Errorf("%s %s: limit %d, want %d", tc.method, tc.target, got, tc.want)
 		}
+	}
+}
+
+// TestSTSRefusalsInQueryProtocol: the edge refuses an STS request in STS's
+// own protocol, so the SDKs' query parsers read the code.
+func TestSTSRefusalsInQueryProtocol(t *testing.T) {
+	h := edge.New(edge.Config{
+		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: awsproto.StaticCredentials{testAKID: testSecret}},
+		Routes:   routes(testServices()),
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/?Action=GetCallerIdentity&Version=2011-06-15", nil))
+	if rec.Code != 403 || rec.Header().Get("Content-Type") != "text/xml" ||
+		!strings.Contains(rec.Body.String(), "<Code>MissingAuthenticationToken</Code>") {
+		t.Fatalf("unsigned STS request: %d %s", rec.Code, rec.Body)
 	}
 }

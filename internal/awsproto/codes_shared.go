@@ -16,7 +16,9 @@ const (
 	SerializationException              Code = "SerializationException"
 	ValidationException                 Code = "ValidationException"
 	ThrottlingException                 Code = "ThrottlingException"
-	NotImplementedException             Code = "NotImplemented"
+	// ExpiredTokenException: temporary credentials past their expiry.
+	ExpiredTokenException   Code = "ExpiredTokenException"
+	NotImplementedException Code = "NotImplemented"
 	// Refusals of the edge itself: too many connections, a body that
 	// arrives too slowly. Both are worth retrying; the SDKs do.
 	ServiceUnavailableException Code = "ServiceUnavailableException"
@@ -24,6 +26,7 @@ const (
 
 	// Query and XML forms.
 	AccessDenied                Code = "AccessDenied"
+	ExpiredToken                Code = "ExpiredToken"
 	IncompleteSignature         Code = "IncompleteSignature"
 	InternalFailure             Code = "InternalFailure"
 	InternalError               Code = "InternalError"
@@ -48,13 +51,17 @@ const (
 // sharedCodes is the table of the codes above. The statuses of the JSON
 // forms are what Kumo's edge has always sent (Lambda's front door answers
 // 403 for signature failures, 404 for an unknown operation); the query
-// forms' are AWS's Common Errors table.
+// forms' are AWS's Common Errors table. The edge's own refusals carry
+// their query form as QueryCode, so a query or XML route's renderer sends
+// what those clients expect (InvalidClientTokenId for an unknown key,
+// ExpiredToken for an expired session).
 var sharedCodes = []Spec{
 	{Code: RequestEntityTooLargeException, Status: 413, Fault: Client},
-	{Code: InvalidSignatureException, Status: 403, Fault: Client},
-	{Code: IncompleteSignatureException, Status: 403, Fault: Client},
-	{Code: MissingAuthenticationTokenException, Status: 403, Fault: Client},
-	{Code: UnrecognizedClientException, Status: 403, Fault: Client},
+	{Code: InvalidSignatureException, Status: 403, Fault: Client, QueryCode: string(SignatureDoesNotMatch)},
+	{Code: IncompleteSignatureException, Status: 403, Fault: Client, QueryCode: string(IncompleteSignature)},
+	{Code: MissingAuthenticationTokenException, Status: 403, Fault: Client, QueryCode: string(MissingAuthenticationToken)},
+	{Code: UnrecognizedClientException, Status: 403, Fault: Client, QueryCode: string(InvalidClientTokenID)},
+	{Code: ExpiredTokenException, Status: 400, Fault: Client, QueryCode: string(ExpiredToken)},
 	{Code: AccessDeniedException, Status: 403, MessageKey: "Message", Fault: Client},
 	{Code: UnknownOperationException, Status: 404, Fault: Client},
 	{Code: SerializationException, Status: 400, Fault: Client},
@@ -65,6 +72,7 @@ var sharedCodes = []Spec{
 	{Code: RequestTimeoutException, Status: 408, Fault: Client, Retryable: true},
 
 	{Code: AccessDenied, Status: 403, Fault: Client},
+	{Code: ExpiredToken, Status: 400, Fault: Client},
 	{Code: IncompleteSignature, Status: 400, Fault: Client},
 	{Code: InternalFailure, Status: 500, Fault: Server, Retryable: true},
 	{Code: InternalError, Status: 500, Fault: Server, Retryable: true},

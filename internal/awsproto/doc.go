@@ -19,12 +19,15 @@
 //     parses every code in every protocol back with aws-sdk-go-v2 and
 //     botocore.
 //   - WriteJSON for rest-json and JSON success bodies; request ids and the
-//     authenticated caller carried in a request's context (requestid.go);
-//     SigV4 header verification (sigv4.go).
+//     authenticated caller and its Identity carried in a request's context
+//     (requestid.go); SigV4 header verification (sigv4.go), with session
+//     tokens resolved through an IdentityStore.
+//   - The query protocol's codec (query.go): ReadQuery, UnmarshalQuery and
+//     MarshalQuery between form parameters (Name.member.1,
+//     Name.entry.1.key, as botocore serializes them) and tagged Go
+//     structs, and WriteQueryResult for the XML success envelope. IAM,
+//     STS, SNS and EC2 share it.
 //   - ARNs, built and parsed in the subpackage arn.
-//
-// Request codecs for the query and XML protocols are not here yet; the
-// services that need them add them beside the renderers.
 //
 // awsproto must never know about a particular service's resources or
 // state: services build their messages and hand it a Code from the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"time"
 )
 
 type ctxKey int
@@ -50,6 +51,29 @@ type Caller struct {
 	// Anonymous is true when the request was not authenticated (auth
 	// turned off by the operator).
 	Anonymous bool
+	// Identity is the principal the credentials belong to, when the
+	// credential store knows it (see IdentityStore); zero otherwise.
+	Identity Identity
+}
+
+// Identity is the principal behind a set of credentials, as STS
+// GetCallerIdentity answers it.
+type Identity struct {
+	// Account is the 12-digit account id.
+	Account string
+	// ARN is the principal: arn:aws:iam::ACCOUNT:root for the root
+	// keys, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for a role
+	// session.
+	ARN string
+	// UserID is the account id for the root, AROA…:SESSION for a role
+	// session.
+	UserID string
+	// RoleARN and SessionName are set for a role session: the role's
+	// IAM ARN (arn:aws:iam::ACCOUNT:role/PATH/ROLE) and the session name.
+	RoleARN, SessionName string
+	// Expires is when temporary credentials stop working; zero for
+	// long-term keys.
+	Expires time.Time
 }
 
 // WithCaller returns ctx carrying the authenticated caller.

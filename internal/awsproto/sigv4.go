@@ -61,6 +61,24 @@ func (c StaticCredentials) SecretKey(accessKeyID string) (string, bool) {
 
 var _ CredentialStore = StaticCredentials(nil)
 
+// IdentityStore is a CredentialStore that also resolves temporary
+// credentials and names who credentials belong to. When a Verifier's
+// Credentials implement it, Resolve is used instead of SecretKey.
+type IdentityStore interface {
+	CredentialStore
+	// Resolve returns the secret and the identity of accessKeyID.
+	// sessionToken is the request's X-Amz-Security-Token, "" when it
+	// has none; now is the verifier's clock. An error is an *Error a
+	// client can be sent: UnrecognizedClientException for an unknown
+	// key or a token that is not valid, ExpiredTokenException for one
+	// that has expired. Like SecretKey it runs on every signed request
+	// and must not block on I/O.
+	Resolve(accessKeyID, sessionToken string, now time.Time) (secret string, id Identity, err error)
+}
+
+// SecurityTokenHeader carries the session token of temporary credentials.
+const SecurityTokenHeader = "X-Amz-Security-Token"
+
 // Verifier checks AWS Signature Version 4 header authentication
 // ("Authorization: AWS4-HMAC-SHA256 ...") the way AWS's non-S3 services do.
 //
@@ -92,6 +110,9 @@ type Authorization struct {
 	// SignedHeaders are the header names as sent: lowercase, sorted.
 	SignedHeaders []string
 	Signature     string
+	// Identity is who the credentials belong to, set by Verify when the
+	// verifier's Credentials are an IdentityStore.
+	Identity Identity
 
 	// terminator is the scope's last element, checked by Verify.
 	terminator string
@@ -308,14 +329,6 @@ func (v *Verifier) checkHeaders(r *http.Request) (a Authorization, amzDate, secr
 		return a, "", "", Errorf(InvalidSignatureException, "Credential should be scoped to correct service: ''. ")
 	}
 
-	ok := false
-	if v.Credentials != nil {
-		secret, ok = v.Credentials.SecretKey(a.AccessKeyID)
-	}
-	if !ok {
-		return a, "", "", Errorf(UnrecognizedClientException, msgUnknownKey)
-	}
-
 	// Clock skew, either way.
 	now := time.Now
 	if v.Now != nil {
@@ -326,6 +339,27 @@ func (v *Verifier) checkHeaders(r *http.Request) (a Authorization, amzDate, secr
 		skew = DefaultMaxSkew
 	}
 	at := now().UTC()
+
+	switch cs := v.Credentials.(type) {
+	case nil:
+		return a, "", "", Errorf(UnrecognizedClientException, msgUnknownKey)
+	case IdentityStore:
+		var token string
+		if t := r.Header[SecurityTokenHeader]; len(t) == 1 {
+			token = t[0]
+		} else if len(t) > 1 {
+			return a, "", "", Errorf(UnrecognizedClientException, msgUnknownKey)
+		}
+		if secret, a.Identity, err = cs.Resolve(a.AccessKeyID, token, at); err != nil {
+			return a, "", "", err
+		}
+	default:
+		ok := false
+		if secret, ok = cs.SecretKey(a.AccessKeyID); !ok {
+			return a, "", "", Errorf(UnrecognizedClientException, msgUnknownKey)
+		}
+	}
+
 	if signedAt.Before(at.Add(-skew)) {
 		return a, "", "", Errorf(InvalidSignatureException, "Signature expired: %s is now earlier than %s (%s - %s.)",
 			amzDate, at.Add(-skew).Format(amzDateLayout), at.Format(amzDateLayout), skewText(skew))

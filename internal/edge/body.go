@@ -51,7 +51,7 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 		}
 		if err != nil {
 			e.unread(w, r)
-			e.fail(ctx, w, r, id, err)
+			e.fail(ctx, w, r, id, rt, err)
 			return r, caller, false
 		}
 	}
@@ -59,7 +59,7 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 	max := e.maxBody(rt, r)
 	if r.ContentLength > max {
 		e.unread(w, r)
-		e.fail(ctx, w, r, id, e.tooLarge(max))
+		e.fail(ctx, w, r, id, rt, e.tooLarge(max))
 		return r, caller, false
 	}
 	b := &body{}
@@ -92,7 +92,7 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 			e.log.DebugContext(ctx, "reading request body", "requestId", id, "error", err)
 			err = awsproto.Errorf(awsproto.InvalidRequestContentException, "Could not read the request body.")
 		}
-		e.fail(ctx, w, r, id, err)
+		e.fail(ctx, w, r, id, rt, err)
 		return r, caller, false
 	}
 
@@ -110,10 +110,10 @@ func (e *edge) authenticate(ctx context.Context, w *responseWriter, r *http.Requ
 		}
 		if err != nil {
 			b.Close()
-			e.fail(ctx, w, r, id, err)
+			e.fail(ctx, w, r, id, rt, err)
 			return r, caller, false
 		}
-		caller = awsproto.Caller{AccessKeyID: a.AccessKeyID}
+		caller = awsproto.Caller{AccessKeyID: a.AccessKeyID, Identity: a.Identity}
 	} else {
 		caller = awsproto.Caller{Anonymous: true}
 	}

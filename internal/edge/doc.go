@@ -20,6 +20,14 @@
 // the excess with 503. The edge answers /healthz (with the version) and
 // turns a panicking handler into a 500.
 //
+// Signatures are checked against long-term keys and against temporary
+// credentials (X-Amz-Security-Token) through the verifier's
+// awsproto.IdentityStore; the caller, with the identity its credentials
+// belong to (the root, or a role session), goes to the handler in the
+// request context. A route's Errors renderer answers the edge's own
+// refusals in the route's protocol (query services get XML with their
+// codes: InvalidClientTokenId, ExpiredToken, SignatureDoesNotMatch).
+//
 // It owns no AWS resource and must never look inside a service's
 // operations: services register routes, and a service knows nothing of
 // the edge beyond the request context (awsproto.RequestID,

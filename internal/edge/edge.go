@@ -204,7 +204,7 @@ func (e *edge) tooLarge(max int64) *awsproto.Error {
 
 // fail answers with an error the edge itself found and logs it: client
 // errors at debug, so a flood of bad requests does not flood the log.
-func (e *edge) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, err error) {
+func (e *edge) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, rt *Route, err error) {
 	ae := awsproto.AsError(err)
 	level := slog.LevelDebug
 	if ae.Status() >= 500 {
@@ -212,6 +212,10 @@ func (e *edge) fail(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	}
 	e.log.Log(ctx, level, "request failed", "requestId", id,
 		"method", r.Method, "path", r.URL.Path, "status", ae.Status(), "errorType", ae.Code, "error", ae.Error())
+	if rt.Errors != nil {
+		rt.Errors.WriteError(w, r, ae)
+		return
+	}
 	awsproto.WriteError(w, ae)
 }
 

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
 )
 
 // Auth says who authenticates the requests of a route.
@@ -62,6 +64,10 @@ type Route struct {
 	// route must be scoped to, as AWS requires ("Credential should be
 	// scoped to correct service"); "" accepts any.
 	Scope string
+	// Errors renders the edge's own refusals of the route's requests
+	// (signature, body limits) in the route's wire protocol; Lambda's
+	// rest-json when nil.
+	Errors awsproto.Renderer
 	// MaxBody is the largest body the route accepts for a request, in
 	// bytes: an operation's own limit. Nil or a result ≤ 0 means
 	// DefaultMaxBody.

@@ -233,6 +233,7 @@ func Spec(key string, v *registry.Version) *worker.Spec {
 		EphemeralMB:  c.EphemeralStorage.Size,
 		Code:         v.Code.Blob,
 		LogGroup:     c.LoggingConfig.LogGroup,
+		Role:         c.Role,
 	}
 	if c.Environment != nil {
 		s.Environment = c.Environment.Variables

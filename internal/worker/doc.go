@@ -5,7 +5,10 @@
 // and pre-warms sandboxes as its keep-alive policy (package keepalive)
 // decides per version key. It keeps the provisioned-concurrency pools it is
 // given (SetProvisioned) and the node-local cache of unzipped code, one
-// directory per CodeSha256, shared read-only by sandboxes.
+// directory per CodeSha256, shared read-only by sandboxes. Each sandbox
+// gets its function's execution-role credentials and the edge's URL in its
+// environment; credentials are renewed by retiring the sandbox before they
+// expire (credentials.go).
 //
 // What to run comes as a Spec built by the invoke frontend; the worker never
 // imports the registry. Where an invocation runs (an idle sandbox, a new

@@ -171,7 +171,7 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 		live := w.cfg.Live == nil || w.cfg.Live(key)
 		win := p.KeepAlive(key, now)
 		for _, in := range list {
-			if !live || unload(win, now.Sub(in.lastUsed)) || isClosed(in.exited) {
+			if !live || unload(win, now.Sub(in.lastUsed)) || isClosed(in.exited) || in.credsStale(now) {
 				old = append(old, in)
 			}
 		}

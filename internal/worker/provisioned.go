@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/sandbox"
@@ -120,6 +121,12 @@ func (w *Worker) takeProvisionedLocked(key string) *instance {
 			if isClosed(in.exited) {
 				if w.retireLocked(in) {
 					go w.teardown(in, "provisioned runtime exited while idle")
+				}
+				continue
+			}
+			if in.credsStale(w.cfg.Now()) {
+				if w.retireLocked(in) {
+					go w.teardown(in, "role credentials expiring")
 				}
 				continue
 			}
@@ -242,6 +249,11 @@ func (w *Worker) reconcileProvisioned(ctx context.Context) {
 		for _, in := range p.ready {
 			if s, _ := in.life.State(); s == sandbox.Broken || s == sandbox.Destroyed || isClosed(in.exited) {
 				retire(in)
+			}
+		}
+		for _, in := range slices.Clone(p.idle) {
+			if in.credsStale(now) {
+				retire(in) // renewed: started again below
 			}
 		}
 		for len(p.ready) > p.want && len(p.idle) > 0 {

@@ -59,6 +59,23 @@ type Config struct {
 	// provisioned-concurrency configurations pushed with SetProvisioned.
 	// nil: nobody is told.
 	Provisioned ProvisionedReporter
+	// Credentials mints each sandbox's execution-role credentials
+	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) at
+	// its start: a session of Spec.Role named after the function. nil:
+	// sandboxes get no credentials.
+	Credentials CredentialMinter
+	// CredentialLifetime is how long those credentials last;
+	// DefaultCredentialLifetime when zero. A sandbox is retired, not
+	// reused, once its credentials have less than CredentialRenewMargin
+	// left, so a function never holds expired credentials (see
+	// credentials.go).
+	CredentialLifetime time.Duration
+	// SandboxEdgeURL returns Kumo's edge as a sandbox reaches it
+	// ("http://127.0.0.1:9070"), given to the function as
+	// AWS_ENDPOINT_URL so that an unmodified SDK calls Kumo. It is asked
+	// at each sandbox start; nil or "" (sandboxes cannot reach the edge)
+	// sets no AWS_ENDPOINT_URL.
+	SandboxEdgeURL func() string
 }
 
 // Spec is what the worker runs: one function version's configuration, as
@@ -87,6 +104,9 @@ type Spec struct {
 	// Provisioned marks a sandbox started for provisioned concurrency
 	// (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency).
 	Provisioned bool
+	// Role is the function's execution role ARN, whose credentials the
+	// sandbox gets (Config.Credentials).
+	Role string
 }
 
 // Layer is one layer of a Spec.
@@ -173,6 +193,9 @@ type instance struct {
 	launched time.Time
 	initDur  time.Duration
 	exited   chan struct{} // closed when the runtime process exited
+	// credsExpire is when the sandbox's role credentials expire; zero
+	// when it has none.
+	credsExpire time.Time
 }
 
 // ErrClosed: the worker is closed.
@@ -362,6 +385,12 @@ func (w *Worker) takeIdleLocked(key string) *instance {
 			}
 			continue
 		}
+		if in.credsStale(w.cfg.Now()) {
+			if w.retireLocked(in) {
+				go w.teardown(in, "role credentials expiring")
+			}
+			continue
+		}
 		if in.life.To(sandbox.Busy) == nil {
 			return in
 		}
@@ -508,7 +537,7 @@ func (s *Spec) initializationType() string {
 	return "on-demand"
 }
 
-func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch) []string {
+func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch, creds *RoleCredentials) []string {
 	env := []string{
 		"AWS_LAMBDA_FUNCTION_NAME=" + spec.FunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + spec.Version,
@@ -532,11 +561,23 @@ func (w *Worker) env(spec *Spec, stream string, launch runtimes.Launch) []string
 	env = append(env, launch.Env...)
 	keys := make([]string, 0, len(spec.Environment))
 	for k := range spec.Environment {
+		if creds != nil && credentialVar(k) {
+			continue // Lambda reserves them; the role's win
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+spec.Environment[k])
+	}
+	if _, own := spec.Environment[endpointVar]; !own && w.cfg.SandboxEdgeURL != nil {
+		if u := w.cfg.SandboxEdgeURL(); u != "" {
+			env = append(env, endpointVar+"="+u)
+		}
+	}
+	if creds != nil {
+		env = append(env, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+			"AWS_SESSION_TOKEN="+creds.SessionToken)
 	}
 	return env
 }
@@ -629,6 +670,10 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		}
 		return nil, nil, err
 	}
+	creds, err := w.roleCredentials(spec)
+	if err != nil {
+		return nil, nil, err
+	}
 	id := newID()
 	stream := StreamName(time.Now(), spec.Version, id)
 	logs := newCapture(w.cfg.Logs, spec.LogGroup, stream)
@@ -636,6 +681,9 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		id: id, key: spec.Key, life: sandbox.NewLifecycle(), logs: logs,
 		out: &writer{c: logs}, err: &writer{c: logs},
 		memoryMB: spec.MemoryMB, exited: make(chan struct{}),
+	}
+	if creds != nil {
+		in.credsExpire = creds.Expiration
 	}
 	if launch.Warning != "" {
 		logs.platform(launch.Warning)
@@ -648,7 +696,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		RuntimeDir:  launch.RuntimeDir,
 		HostPaths:   launch.HostPaths,
 		Args:        launch.Args,
-		Env:         w.env(spec, stream, launch),
+		Env:         w.env(spec, stream, launch, creds),
 		Dir:         "/var/task",
 		MemoryMB:    spec.MemoryMB,
 		EphemeralMB: spec.EphemeralMB,

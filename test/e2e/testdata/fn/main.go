@@ -16,6 +16,9 @@
 //	forkbomb   start copies of itself until the process limit stops it,
 //	           hold them for "holdMs", clean up and report
 //	probe      try what a sandbox must forbid and report what happened
+//	aws        call STS GetCallerIdentity and Lambda ListFunctions with
+//	           aws-sdk-go-v2 configured from the environment alone (no
+//	           endpoint, key or region in this code), report the answers
 //
 // Most answers carry "tag", the contents of $LAMBDA_TASK_ROOT/tag.txt, so
 // tests can tell code versions apart with one binary.
@@ -39,6 +42,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Argument values for the child processes of the fork bomb.
@@ -145,6 +151,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return forkbomb(ev.HoldMS), nil
 	case "probe":
 		return probe(ev), nil
+	case "aws":
+		return callAWS(ctx)
 	}
 	return nil, fmt.Errorf("unknown action %q", ev.Action)
 }
@@ -365,4 +373,38 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// callAWS calls AWS the way a function on Lambda does: the SDK's default
+// configuration, which reads the region, the role's credentials and the
+// endpoint (AWS_ENDPOINT_URL) from the environment.
+func callAWS(ctx context.Context) (map[string]any, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the SDK's configuration: %w", err)
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("sts GetCallerIdentity: %w", err)
+	}
+	var names []string
+	p := awslambda.NewListFunctionsPaginator(awslambda.NewFromConfig(cfg), &awslambda.ListFunctionsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("lambda ListFunctions: %w", err)
+		}
+		for _, f := range page.Functions {
+			names = append(names, *f.FunctionName)
+		}
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"arn": *id.Arn, "userId": *id.UserId, "account": *id.Account, "functions": names,
+		"accessKeyId": creds.AccessKeyID, "credentialSource": creds.Source,
+		"endpoint": os.Getenv("AWS_ENDPOINT_URL"),
+	}, nil
 }
