@@ -6,7 +6,7 @@ import (
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
-	"github.com/kumo-run/kumo/internal/lambdaapi"
+	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
 

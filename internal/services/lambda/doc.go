@@ -1,4 +1,4 @@
-// Package lambdaapi serves the AWS Lambda REST API (rest-json, API version
+// Package lambda serves the AWS Lambda REST API (rest-json, API version
 // 2015-03-31 and its dated siblings) on top of the registry: one file per
 // operation group. Handlers decode the request, call the registry (or, for
 // Invoke, an invoke.Invoker) and encode the response in the exact wire
@@ -9,4 +9,4 @@
 // direct read of the store is CodeURLs, which streams a code blob for the
 // signed download link GetFunction and GetLayerVersion hand out. Nothing
 // here writes to the store.
-package lambdaapi
+package lambda
