@@ -213,14 +213,22 @@ func loopbackUp() error {
 }
 
 func listenRuntimeAPI() (int, error) {
+	return listenTCP4(runtimeAPIAddr, runtimeAPIPort)
+}
+
+// listenTCP4 returns a listening TCP socket bound to addr:port, or the
+// first failure of the steps that make one (and no descriptor).
+func listenTCP4(addr [4]byte, port int) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("socket: %w", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err == nil {
-		if err = unix.Bind(fd, &unix.SockaddrInet4{Port: runtimeAPIPort, Addr: runtimeAPIAddr}); err == nil {
-			err = unix.Listen(fd, unix.SOMAXCONN)
-		}
+	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		err = fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	} else if err = unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: addr}); err != nil {
+		err = fmt.Errorf("bind: %w", err)
+	} else if err = unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		err = fmt.Errorf("listen: %w", err)
 	}
 	if err != nil {
 		unix.Close(fd)

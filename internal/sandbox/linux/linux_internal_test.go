@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/sandboxtest"
@@ -445,5 +448,40 @@ func TestInitCPUBoost(t *testing.T) {
 	}
 	if got, want := quota(), strconv.Itoa(sandbox.CPUQuota(128)); got != want {
 		t.Errorf("quota after init %s, want %s", got, want)
+	}
+}
+
+// TestListenTCP4ReportsFailures: a socket that cannot be bound or cannot
+// listen is an error, never a descriptor handed to the server.
+func TestListenTCP4ReportsFailures(t *testing.T) {
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	for _, c := range []struct {
+		name string
+		addr [4]byte
+		port int
+	}{
+		{"port in use", [4]byte{127, 0, 0, 1}, port},
+		{"address not local", [4]byte{192, 0, 2, 1}, 0},
+	} {
+		fd, err := listenTCP4(c.addr, c.port)
+		if err == nil {
+			unix.Close(fd)
+			t.Errorf("%s: got descriptor %d and no error", c.name, fd)
+		} else if fd != -1 {
+			t.Errorf("%s: %v with descriptor %d", c.name, err, fd)
+		}
+	}
+	fd, err := listenTCP4([4]byte{127, 0, 0, 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+		t.Errorf("SO_ACCEPTCONN = %d, %v; want a listening socket", v, err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +83,11 @@ func BuildProbe(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	goBin, err := exec.LookPath("go")
+	if err != nil && os.Getenv("GOROOT") != "" {
+		goBin, err = filepath.Join(os.Getenv("GOROOT"), "bin", "go"), nil
+	}
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		tb.Fatalf("building the probe needs the go command in PATH (or GOROOT set): %v", err)
 	}
 	bin := filepath.Join(tb.TempDir(), "probe")
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
