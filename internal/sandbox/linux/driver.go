@@ -338,9 +338,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err error) {
 	b.id = spec.ID
 	b.pumping = true
-	b.outFlow, b.errFlow = base.NewFlow(b.stdout), base.NewFlow(b.stderr)
-	go base.Pump(base.Writer(spec.Stdout), b.stdout, b.outDone, b.outFlow)
-	go base.Pump(base.Writer(spec.Stderr), b.stderr, b.errDone, b.errFlow)
+	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
+	go b.outFlow.Pump(b.outDone)
+	go b.errFlow.Pump(b.errDone)
 	stop := context.AfterFunc(ctx, func() { b.cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {
