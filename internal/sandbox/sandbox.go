@@ -102,6 +102,16 @@ type Sandbox interface {
 	Destroy(ctx context.Context) error
 }
 
+// DriverDescriptors is the most file descriptors a driver keeps open in
+// the server for one sandbox, from Start until Destroy: the Runtime API
+// listener, the read ends of the stdout and stderr pipes, and a handle on
+// the main process (a pidfd), with a control socket for the linux driver.
+// With what the Runtime API server keeps for the sandbox
+// (runtimeapi.Descriptors) it is the server's descriptor budget per
+// sandbox, whatever the code inside does; the conformance suite checks it.
+// Warm sandboxes a driver keeps in a pool cost the same each.
+const DriverDescriptors = 5
+
 // OutputDrainer is a Sandbox that can wait until the output its processes
 // wrote so far has been delivered to Spec.Stdout and Spec.Stderr, so that
 // a function's last lines come before the platform's END line.

@@ -289,6 +289,37 @@ func Run(t *testing.T, d sandbox.Driver, opts Options) {
 		}
 	})
 
+	t.Run("Descriptors", func(t *testing.T) {
+		count := func() int {
+			ents, err := os.ReadDir("/proc/self/fd")
+			if err != nil {
+				t.Skipf("cannot count descriptors: %v", err)
+			}
+			return len(ents)
+		}
+		const n = 8
+		// A driver may refill a pool of warm sandboxes meanwhile: room
+		// for two, and for what the test itself opens.
+		slack := 2*sandbox.DriverDescriptors + 4
+		before := count()
+		boxes := make([]*box, n)
+		for i := range boxes {
+			boxes[i] = s.start(t, s.spec(t, "x", nil, "sleep"))
+		}
+		during := count()
+		t.Logf("%d sandboxes: %d descriptors more in the server", n, during-before)
+		if during-before > n*sandbox.DriverDescriptors+slack {
+			t.Errorf("%d sandboxes hold %d descriptors in the server, want at most %d each (DriverDescriptors)",
+				n, during-before, sandbox.DriverDescriptors)
+		}
+		for _, b := range boxes {
+			b.destroy()
+		}
+		if after := count(); after-before > slack {
+			t.Errorf("%d descriptors more than before %d sandboxes were started and destroyed", after-before, n)
+		}
+	})
+
 	t.Run("EnvAndRuntimeAPI", func(t *testing.T) {
 		env := []string{"FOO=bar baz", "PATH=/usr/local/bin:/usr/bin:/bin", "EMPTY="}
 		spec := s.spec(t, "env-"+NewID()[:8], env, "report", "0")

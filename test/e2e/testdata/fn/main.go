@@ -15,6 +15,8 @@
 //	forkbomb   start copies of itself until the process limit stops it,
 //	           hold them for "holdMs", clean up and report
 //	probe      try what a sandbox must forbid and report what happened
+//	connflood  open "size" connections to the Runtime API and keep them
+//	           open after answering (until the sandbox goes)
 //
 // Most answers carry "tag", the contents of $LAMBDA_TASK_ROOT/tag.txt, so
 // tests can tell code versions apart with one binary.
@@ -136,6 +138,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return forkbomb(ev.HoldMS), nil
 	case "probe":
 		return probe(ev), nil
+	case "connflood":
+		return connFlood(ev.Size, tag), nil
 	}
 	return nil, fmt.Errorf("unknown action %q", ev.Action)
 }
@@ -173,6 +177,29 @@ func echo(ctx context.Context, raw json.RawMessage, tag string) map[string]any {
 }
 
 var hoard [][]byte
+
+// flooded holds the connections connflood opened, so that they outlive
+// the invocation.
+var flooded []net.Conn
+
+// connFlood dials the Runtime API n times and keeps what connected.
+func connFlood(n int, tag string) map[string]any {
+	opened, failed := 0, 0
+	firstErr := ""
+	for range n {
+		c, err := net.Dial("tcp", os.Getenv("AWS_LAMBDA_RUNTIME_API"))
+		if err != nil {
+			failed++
+			if firstErr == "" {
+				firstErr = err.Error()
+			}
+			continue
+		}
+		opened++
+		flooded = append(flooded, c)
+	}
+	return map[string]any{"opened": opened, "failed": failed, "firstError": firstErr, "tag": tag}
+}
 
 // membomb allocates and touches memory in 4 MB steps, forever.
 func membomb() {
