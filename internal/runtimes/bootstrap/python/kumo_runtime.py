@@ -449,7 +449,13 @@ def main():
         sys.exit(1)
 
     while True:
-        status, h, body = _api.request("GET", _BASE + "invocation/next")
+        try:
+            status, h, body = _api.request("GET", _BASE + "invocation/next")
+        except OSError:
+            # The Runtime API refused or closed the connection: the
+            # platform is retiring this sandbox. Nothing to tell the
+            # function's log.
+            sys.exit(0)
         if status != 200:
             raise SystemExit("runtime api answered %d to /next: %r" % (status, body[:200]))
         rid = h.get("lambda-runtime-aws-request-id", "")
