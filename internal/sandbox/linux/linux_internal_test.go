@@ -485,3 +485,37 @@ func TestListenTCP4ReportsFailures(t *testing.T) {
 		t.Errorf("SO_ACCEPTCONN = %d, %v; want a listening socket", v, err)
 	}
 }
+
+// TestMountinfoHidesHostPaths: the sandbox's mount table names none of
+// the host directories its code, layers and runtime come from, nor the
+// driver's state dir (all under the server's data dir in practice).
+func TestMountinfoHidesHostPaths(t *testing.T) {
+	d := testDriver(t, testParent(""), -1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "mountinfo")
+	l1, l2, rt := t.TempDir(), t.TempDir(), t.TempDir()
+	putFile(t, filepath.Join(l1, "only1"), "1")
+	putFile(t, filepath.Join(l2, "only2"), "2")
+	putFile(t, filepath.Join(rt, "r"), "r")
+	for _, c := range []struct {
+		name   string
+		layers []string
+	}{{"no layer", nil}, {"one layer", []string{l1}}, {"two layers", []string{l1, l2}}} {
+		spec := probeSpec(code, "cat", "/proc/self/mountinfo", "/var/task/marker", "/var/runtime/r")
+		spec.LayerDirs, spec.RuntimeDir = c.layers, rt
+		sb, reports := run(t, d, spec)
+		var got []string
+		report(t, sb, reports, &got)
+		if len(got) != 3 || got[1] != "mountinfo\n" || got[2] != "r" {
+			t.Fatalf("%s: the code and runtime dir are not in place: %q", c.name, got)
+		}
+		var named []string
+		for _, host := range []string{code, l1, l2, rt, d.cfg.StateDir, filepath.Dir(filepath.Dir(code))} {
+			if strings.Contains(got[0], host) {
+				named = append(named, host)
+			}
+		}
+		if len(named) > 0 {
+			t.Errorf("%s: /proc/self/mountinfo names the host paths %q:\n%s", c.name, named, got[0])
+		}
+	}
+}
