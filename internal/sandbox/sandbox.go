@@ -127,6 +127,18 @@ type InitBooster interface {
 	EndInit() error
 }
 
+// Freezer is a Sandbox whose processes can be frozen between
+// invocations, as Lambda freezes an execution environment: work a
+// function leaves running after it answered does not run, unbilled, until
+// the next invocation. Freeze returns once every process of the sandbox
+// is frozen, Thaw once they may run again; both are idempotent and safe
+// for concurrent use with everything but each other. Destroy works on a
+// frozen sandbox. After Destroy both return an error.
+type Freezer interface {
+	Freeze(ctx context.Context) error
+	Thaw(ctx context.Context) error
+}
+
 // InitCPUQuota is the CFS quota during the init phase: at least two vCPUs.
 func InitCPUQuota(memoryMB int) int {
 	return max(CPUQuota(memoryMB), 200000)

@@ -35,6 +35,11 @@
 // pids.max = MaxProcs (threads included, the init's too). Stats reads the
 // peak memory and OOM kills from the cgroup (the init's few MB included).
 //
+// A sandbox is a sandbox.Freezer: Freeze and Thaw use the cgroup freezer
+// (v1 freezer.state, v2 cgroup.freeze) and wait until the kernel reports
+// the change; Destroy thaws a frozen sandbox after sending the kill, since
+// v1 holds even SIGKILL for frozen tasks.
+//
 // Starting an init is most of a cold start, so a small pool of warm ones
 // (namespaces, cgroup, lo and socket, the function-independent part of
 // the root, a restricted thread) is kept; Start takes one when it can and

@@ -21,6 +21,7 @@
 //	next               make the first Runtime API request, then sleep forever
 //	child TOKEN        ignore SIGTERM and sleep (started by hang)
 //	sleep              sleep forever
+//	tick               print a line on stdout every millisecond, forever
 //	exit CODE          exit at once
 package main
 
@@ -99,6 +100,12 @@ func main() {
 		forever()
 	case "sleep":
 		forever()
+	case "tick":
+		next()
+		for i := 0; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(time.Millisecond)
+		}
 	case "exit":
 		os.Exit(atoi(arg(2)))
 	default:
