@@ -28,7 +28,8 @@ type cgroups struct {
 	// dirs are the hierarchies' <root>/<parent> directories: v2 one; v1
 	// memory, cpu, pids and freezer, in that order.
 	dirs  []string
-	memsw bool // v1: memory.memsw.* exists (swap accounting)
+	roots []string // the hierarchies' roots, in dirs order
+	memsw bool     // v1: memory.memsw.* exists (swap accounting)
 }
 
 // v1Controllers are the v1 hierarchies a sandbox joins, in dirs order.
@@ -51,7 +52,7 @@ func detectCgroups(root, parent string) (*cgroups, error) {
 				return nil, fmt.Errorf("cgroup v2 at %s lacks the %s controller (have %q)", root, c, have)
 			}
 		}
-		return &cgroups{v2: true, parent: parent, dirs: []string{filepath.Join(root, parent)}}, nil
+		return &cgroups{v2: true, parent: parent, dirs: []string{filepath.Join(root, parent)}, roots: []string{root}}, nil
 	}
 	cg := &cgroups{parent: parent}
 	for _, c := range v1Controllers {
@@ -60,6 +61,7 @@ func detectCgroups(root, parent string) (*cgroups, error) {
 			return nil, fmt.Errorf("no cgroup v2 at %s and no cgroup v1 %s hierarchy at %s", root, c, dir)
 		}
 		cg.dirs = append(cg.dirs, filepath.Join(dir, parent))
+		cg.roots = append(cg.roots, dir)
 	}
 	_, err := os.Stat(filepath.Join(root, "memory", "memory.memsw.limit_in_bytes"))
 	cg.memsw = err == nil

@@ -50,9 +50,13 @@
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill
 // on v2) and removes them. Mounts need no cleanup: they live in the
 // sandbox's mount namespace and vanish with it. If the server dies, every
-// init dies with it (parent-death signal); Cleanup, at the next start,
-// kills anything left in kumo-* cgroups under Config.CgroupParent and
-// removes them.
+// init is told (parent-death signal, or its control socket failing): it
+// kills everything else in its pid namespace, reaps it, moves itself to
+// the hierarchies' roots and removes its cgroups through directory
+// descriptors it opened before pivoting (abandon in init.go), then exits.
+// Cleanup, at the next start, kills anything still left in kumo-* cgroups
+// under Config.CgroupParent (a sandbox frozen when the server died: v1
+// holds even SIGKILL for it) and removes them.
 //
 // Limits of this driver worth knowing:
 //   - /tmp and /dev/shm are tmpfs: their pages count against the memory

@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +42,12 @@ var runtimeAPIAddr = [4]byte{127, 0, 0, 1}
 // backstop against that user filling the pid space.
 const nprocLimit = 1 << 16
 
+// parentDeathSignal is the init's parent-death signal: the server died.
+// Nothing in the sandbox can send it to the init (another user, and the
+// init of a pid namespace gets no signal from inside it it has no handler
+// for).
+const parentDeathSignal = unix.SIGUSR2
+
 func init() {
 	if len(os.Args) == 1 && os.Args[0] == initArg0 {
 		os.Exit(runInit())
@@ -55,8 +63,16 @@ func runInit() int {
 	// Nothing in the sandbox may read or trace the init's memory.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.CloseOnExec(ctrlFD)
+	died := make(chan os.Signal, 1)
+	signal.Notify(died, parentDeathSignal)
+	go func() {
+		<-died
+		abandon()
+	}()
 	fail := func(err error) int {
-		send(message{Kind: msgFailed, Error: err.Error()}, -1)
+		if send(message{Kind: msgFailed, Error: err.Error()}, -1) != nil {
+			abandon()
+		}
 		return 1
 	}
 	m, err := receive1(msgConfig)
@@ -64,6 +80,11 @@ func runInit() int {
 		return fail(err)
 	}
 	cfg := m.Config
+	if cfg.Cgroup != nil {
+		if err := own.open(cfg.Cgroup); err != nil {
+			return fail(err)
+		}
+	}
 	if err := loopbackUp(); err != nil {
 		return fail(fmt.Errorf("bringing up lo: %w", err))
 	}
@@ -98,7 +119,7 @@ func runInit() int {
 	err = send(message{Kind: msgListener}, lfd)
 	unix.Close(lfd)
 	if err != nil {
-		return 1
+		abandon()
 	}
 	if m, err = receive1(msgSpec); err != nil {
 		return fail(err)
@@ -118,7 +139,7 @@ func runInit() int {
 		return fail(err)
 	}
 	if err := send(message{Kind: msgStarted, Pid: pid}, -1); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
+		abandon()
 	}
 	go func() {
 		for sig := range signals {
@@ -137,13 +158,88 @@ func runInit() int {
 		if wpid != pid {
 			continue // an orphan, reaped
 		}
-		send(exitMessage(ws), -1)
+		if err := send(exitMessage(ws), -1); err != nil {
+			abandon()
+		}
 		// Returning ends the namespace: the kernel kills what is left.
 		if ws.Signaled() {
 			return 128 + int(ws.Signal())
 		}
 		return ws.ExitStatus()
 	}
+}
+
+// own is the sandbox's cgroups, for abandon.
+var own ownCgroups
+
+// ownCgroups holds descriptors of the sandbox's cgroup directories,
+// opened before the init pivots away from the host's file system.
+type ownCgroups struct {
+	name           string
+	parents, roots []int
+}
+
+func (o *ownCgroups) open(c *initCgroup) error {
+	o.name = c.Name
+	for _, list := range []struct {
+		dirs []string
+		fds  *[]int
+	}{{c.Parents, &o.parents}, {c.Roots, &o.roots}} {
+		for _, d := range list.dirs {
+			fd, err := unix.Open(d, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("cgroup dir: %w", err)
+			}
+			*list.fds = append(*list.fds, fd)
+		}
+	}
+	return nil
+}
+
+// leave moves the init to the hierarchies' roots and removes the
+// sandbox's cgroups, which must hold nothing else any more.
+func (o *ownCgroups) leave() {
+	for _, root := range o.roots {
+		if fd, err := unix.Openat(root, "cgroup.procs", unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+			unix.Write(fd, []byte("0")) // 0: the writer's thread group
+			unix.Close(fd)
+		}
+	}
+	for _, parent := range o.parents {
+		// A task on its way out can keep the cgroup busy a moment.
+		for try := 0; try < 1000; try++ {
+			if err := unix.Unlinkat(parent, o.name, unix.AT_REMOVEDIR); err != unix.EBUSY {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+var abandonOnce sync.Once
+
+// abandon ends a sandbox whose server is gone (its parent-death signal,
+// or the control socket failing): it kills every other process in the
+// sandbox, reaps them, removes the sandbox's cgroups, which nobody else
+// will, and exits. Safe to call from any goroutine; it never returns.
+func abandon() {
+	abandonOnce.Do(func() {
+		unix.Kill(-1, unix.SIGKILL) // everything in the pid namespace but the init
+		for {
+			_, err := unix.Wait4(-1, nil, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				break // ECHILD: nothing left
+			}
+		}
+		if own.name != "" {
+			own.leave()
+		}
+		os.Exit(1)
+	})
+	select {} // another goroutine is abandoning
 }
 
 // send writes one message (with fd as SCM_RIGHTS unless it is -1).

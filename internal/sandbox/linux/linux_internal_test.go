@@ -250,7 +250,7 @@ func TestCleanupKillsLeftovers(t *testing.T) {
 
 // TestCrashLeavesNothing kills a server with sandboxes (and a warm pool)
 // with SIGKILL: its sandboxes die with it, no mount is left on the host,
-// and Cleanup removes the cgroups.
+// and their cgroups are removed by the dying inits (and else by Cleanup).
 func TestCrashLeavesNothing(t *testing.T) {
 	sandboxtest.RequireRoot(t)
 	parent := testParent("crash")
@@ -315,6 +315,18 @@ func TestCrashLeavesNothing(t *testing.T) {
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), state) {
 		t.Errorf("a mount under %s is left on the host", state)
+	}
+	// The inits remove their own cgroups as they go, before any Cleanup.
+	for {
+		left, err := cg.leftovers()
+		if err == nil && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("cgroups left after the sandboxes died with their server: %v %v", left, err)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := testDriver(t, parent, -1).Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
