@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -528,6 +529,24 @@ func TestMountinfoHidesHostPaths(t *testing.T) {
 		}
 		if len(named) > 0 {
 			t.Errorf("%s: /proc/self/mountinfo names the host paths %q:\n%s", c.name, named, got[0])
+		}
+
+		// The directories list as the host's do (an interpreter's
+		// imports read them).
+		spec = probeSpec(code, "ls", "/var/task", "/var/runtime", "/opt")
+		spec.LayerDirs, spec.RuntimeDir = c.layers, rt
+		sb, reports = run(t, d, spec)
+		got = nil
+		report(t, sb, reports, &got)
+		want := []string{"bootstrap marker", "r", ""}
+		switch len(c.layers) {
+		case 1:
+			want[2] = "only1"
+		case 2:
+			want[2] = "only1 only2"
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: listing /var/task, /var/runtime and /opt: %q, want %q", c.name, got, want)
 		}
 	}
 }

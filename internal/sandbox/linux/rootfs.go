@@ -166,7 +166,7 @@ const stageDir = "/.stage"
 // is bound in a staging directory of the root r, the overlay made from
 // there with relative lowerdirs (an empty one added: an overlay without
 // an upper dir needs two), and the staging binds detached again: the
-// overlay keeps its own private references to its layers.
+// overlay keeps its own private references to its layers' mounts.
 func overlayRO(r string, dirs []string, dst string) (err error) {
 	stage := r + stageDir
 	if err := os.Mkdir(stage, 0o700); err != nil {
@@ -196,9 +196,16 @@ func overlayRO(r string, dirs []string, dst string) (err error) {
 		names = append(names, name)
 	}
 	if len(names) == 1 {
+		// An empty tmpfs, not a directory of the root: a lower layer
+		// must stay while the overlay lives, and the stage goes.
 		if err := os.Mkdir(stage+"/empty", 0o755); err != nil {
 			return err
 		}
+		if err := mount("tmpfs", stage+"/empty", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
+			"size=4k,nr_inodes=1,mode=0755"); err != nil {
+			return err
+		}
+		bound = append(bound, stage+"/empty")
 		names = append(names, "empty")
 	}
 	wd, err := os.Getwd()

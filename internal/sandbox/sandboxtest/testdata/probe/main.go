@@ -16,6 +16,7 @@
 //	forkbomb           fork until the process limit stops it, report how far
 //	                   it got, wait for the suite's answer, exit
 //	cat PATH...        report the contents of the files, in order
+//	ls DIR...          report the names in each directory, in order
 //	write PATH...      try to write each file, report the errors in order,
 //	                   then the hostname
 //	next               make the first Runtime API request, then sleep forever
@@ -78,6 +79,22 @@ func main() {
 			}
 		}
 		post("cat", r)
+	case "ls":
+		next()
+		var r []string // in argument order: the names in each directory
+		for _, p := range os.Args[2:] {
+			ents, err := os.ReadDir(p)
+			if err != nil {
+				r = append(r, "error: "+err.Error())
+				continue
+			}
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			r = append(r, strings.Join(names, " "))
+		}
+		post("ls", r)
 	case "write":
 		next()
 		var r []string // in argument order; "" where the write worked
