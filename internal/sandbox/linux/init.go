@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,7 +51,11 @@ const parentDeathSignal = unix.SIGUSR2
 
 func init() {
 	if len(os.Args) == 1 && os.Args[0] == initArg0 {
-		os.Exit(runInit())
+		code := runInit()
+		if abandoning.Load() {
+			select {} // abandon exits when it is done
+		}
+		os.Exit(code)
 	}
 }
 
@@ -196,6 +201,23 @@ func (o *ownCgroups) open(c *initCgroup) error {
 	return nil
 }
 
+// unthrottle lifts the sandbox's CPU quota and gives it a host process's
+// weight, so that what is killed exits at once even on a busy host (a
+// dying process runs its exit in its cgroup).
+func (o *ownCgroups) unthrottle() {
+	for _, parent := range o.parents {
+		for _, f := range []struct{ file, value string }{
+			{"cpu.cfs_quota_us", "-1"}, {"cpu.shares", "1024"}, // v1
+			{"cpu.max", "max"}, {"cpu.weight", "100"}, // v2
+		} {
+			if fd, err := unix.Openat(parent, o.name+"/"+f.file, unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+				unix.Write(fd, []byte(f.value))
+				unix.Close(fd)
+			}
+		}
+	}
+}
+
 // leave moves the init to the hierarchies' roots and removes the
 // sandbox's cgroups, which must hold nothing else any more.
 func (o *ownCgroups) leave() {
@@ -205,10 +227,12 @@ func (o *ownCgroups) leave() {
 			unix.Close(fd)
 		}
 	}
+	// A task on its way out can keep a cgroup busy a moment.
+	deadline := time.Now().Add(30 * time.Second)
 	for _, parent := range o.parents {
-		// A task on its way out can keep the cgroup busy a moment.
-		for try := 0; try < 1000; try++ {
-			if err := unix.Unlinkat(parent, o.name, unix.AT_REMOVEDIR); err != unix.EBUSY {
+		for {
+			err := unix.Unlinkat(parent, o.name, unix.AT_REMOVEDIR)
+			if err != unix.EBUSY || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -216,7 +240,14 @@ func (o *ownCgroups) leave() {
 	}
 }
 
-var abandonOnce sync.Once
+var (
+	abandonOnce sync.Once
+	// abandoning is set once abandon runs: from then on only it may end
+	// the process (the main goroutine, seeing its children reaped from
+	// under it, would otherwise return and exit before the cgroups are
+	// removed).
+	abandoning atomic.Bool
+)
 
 // abandon ends a sandbox whose server is gone (its parent-death signal,
 // or the control socket failing): it kills every other process in the
@@ -224,6 +255,10 @@ var abandonOnce sync.Once
 // will, and exits. Safe to call from any goroutine; it never returns.
 func abandon() {
 	abandonOnce.Do(func() {
+		abandoning.Store(true)
+		if own.name != "" {
+			own.unthrottle()
+		}
 		unix.Kill(-1, unix.SIGKILL) // everything in the pid namespace but the init
 		for {
 			_, err := unix.Wait4(-1, nil, 0, nil)

@@ -318,12 +318,17 @@ func TestCrashLeavesNothing(t *testing.T) {
 		t.Errorf("a mount under %s is left on the host", state)
 	}
 	// The inits remove their own cgroups as they go, before any Cleanup.
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		left, err := cg.leftovers()
 		if err == nil && len(left) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
+			for _, name := range left {
+				pids, err := cg.open(name).procs()
+				t.Logf("cgroup %s: processes %v %v", name, pids, err)
+			}
 			t.Errorf("cgroups left after the sandboxes died with their server: %v %v", left, err)
 			break
 		}
