@@ -251,6 +251,9 @@ function invoke(handler, id, event, ctx) {
         if (!p) p = post(`invocation/${id}/response`, body);
       }
       p.then(resolve, (e) => {
+        // The Runtime API went away (the platform retires the sandbox,
+        // possibly right after it took this result): nothing to log.
+        if (e && API_GONE.has(e.code)) process.exit(0);
         rawWrite(`Posting the result failed: ${e}`);
         process.exit(1);
       });

@@ -183,7 +183,12 @@ def _post(path, body, error_type=None):
     headers = [("Content-Type", "application/json")]
     if error_type:
         headers.append(("Lambda-Runtime-Function-Error-Type", error_type))
-    status, _, data = _api.request("POST", _BASE + path, body, headers)
+    try:
+        status, _, data = _api.request("POST", _BASE + path, body, headers)
+    except OSError:
+        # The Runtime API went away (the platform retires the sandbox,
+        # possibly right after it took this result): nothing to log.
+        sys.exit(0)
     if status >= 300 and status != 413:
         _log_raw("[ERROR] Runtime API answered %d to POST %s: %s" % (status, path, data.decode("utf-8", "replace")))
 
