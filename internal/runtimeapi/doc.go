@@ -9,6 +9,11 @@
 // runtime is ready, Invoke for each invocation, RuntimeExited when the
 // sandbox's process ends, Close when the sandbox goes.
 //
+// Code in the sandbox is untrusted, and so is what it sends here: a Server
+// keeps at most Options.MaxConnections connections open to it (8 by
+// default, Descriptors in all) and closes more as soon as it accepts them,
+// and bounds every body it reads (Options.MaxResponseBytes).
+//
 // Wire details follow Lambda and its Runtime Interface Emulator: status
 // codes, error types and messages are in errors.go, each with its source.
 //

@@ -56,6 +56,9 @@ type Options struct {
 	// MaxResponseBytes bounds a /response, /error or /init/error body.
 	// Default: DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// MaxConnections bounds the connections open at once from the
+	// sandbox; more are refused. Default: DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Server serves the Runtime API to one sandbox. Its methods are safe for
@@ -66,6 +69,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	max      int64
+	maxConns int
 	srv      *http.Server
 	tooLarge []byte // 413 body
 
@@ -97,9 +101,13 @@ func New(opts Options) *Server {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
 	s := &Server{
 		log:      opts.Logger,
 		max:      opts.MaxResponseBytes,
+		maxConns: opts.MaxConnections,
 		tooLarge: bodyTooLarge(opts.MaxResponseBytes),
 		wake:     make(chan struct{}, 1),
 		results:  make(chan *Result, 1),
@@ -118,9 +126,10 @@ func New(opts Options) *Server {
 }
 
 // Serve answers the runtime's requests on l until Close, then returns nil.
-// Call it once.
+// At most Options.MaxConnections connections are open at once; more are
+// closed as soon as they are accepted. Call it once.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(newCapListener(l, s.maxConns, s.log))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -102,6 +102,16 @@ type Sandbox interface {
 	Destroy(ctx context.Context) error
 }
 
+// DriverDescriptors is the most file descriptors a driver keeps open in
+// the server for one sandbox, from Start until Destroy: the Runtime API
+// listener, the read ends of the stdout and stderr pipes, and a handle on
+// the main process (a pidfd), with a control socket for the linux driver.
+// With what the Runtime API server keeps for the sandbox
+// (runtimeapi.Descriptors) it is the server's descriptor budget per
+// sandbox, whatever the code inside does; the conformance suite checks it.
+// Warm sandboxes a driver keeps in a pool cost the same each.
+const DriverDescriptors = 5
+
 // OutputDrainer is a Sandbox that can wait until the output its processes
 // wrote so far has been delivered to Spec.Stdout and Spec.Stderr, so that
 // a function's last lines come before the platform's END line.
@@ -115,6 +125,18 @@ type OutputDrainer interface {
 // invocation.
 type InitBooster interface {
 	EndInit() error
+}
+
+// Freezer is a Sandbox whose processes can be frozen between
+// invocations, as Lambda freezes an execution environment: work a
+// function leaves running after it answered does not run, unbilled, until
+// the next invocation. Freeze returns once every process of the sandbox
+// is frozen, Thaw once they may run again; both are idempotent and safe
+// for concurrent use with everything but each other. Destroy works on a
+// frozen sandbox. After Destroy both return an error.
+type Freezer interface {
+	Freeze(ctx context.Context) error
+	Thaw(ctx context.Context) error
 }
 
 // InitCPUQuota is the CFS quota during the init phase: at least two vCPUs.

@@ -46,14 +46,21 @@ func dirZip(t testing.TB, dir string) []byte {
 // is Active.
 func deployManaged(t *testing.T, lc *lambda.Client, name string, runtime types.Runtime, handler string, zip []byte) {
 	t.Helper()
+	deployManagedSized(t, lc, name, runtime, handler, zip, aws.Int32(256), aws.Int32(10))
+}
+
+// deployManagedSized is deployManaged with a memory size and timeout;
+// nil leaves them to the defaults (128 MB, 3 s).
+func deployManagedSized(t *testing.T, lc *lambda.Client, name string, runtime types.Runtime, handler string, zip []byte, memoryMB, timeout *int32) {
+	t.Helper()
 	must[*lambda.CreateFunctionOutput](t, "CreateFunction "+name)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name),
 		Runtime:      runtime,
 		Role:         aws.String(testRole),
 		Handler:      aws.String(handler),
 		Code:         &types.FunctionCode{ZipFile: zip},
-		MemorySize:   aws.Int32(256),
-		Timeout:      aws.Int32(10),
+		MemorySize:   memoryMB,
+		Timeout:      timeout,
 	}))
 	waitActive(t, lc, name)
 }

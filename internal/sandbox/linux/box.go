@@ -4,6 +4,7 @@ package linux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -41,8 +42,9 @@ type box struct {
 	gotExit bool // the init reported the runtime's exit
 	final   bool // stats are final: the init is gone
 
-	destroyMu sync.Mutex // serializes Destroy
+	destroyMu sync.Mutex // serializes Destroy, Freeze and Thaw
 	destroyed bool
+	frozen    bool // Freeze was called last, not Thaw
 }
 
 func (b *box) ID() string              { return b.id }
@@ -155,6 +157,13 @@ func (b *box) Destroy(ctx context.Context) error {
 		return nil
 	}
 	b.cmd.Process.Kill()
+	if b.frozen {
+		// cgroup v1 holds even SIGKILL until the group is thawed.
+		if err := b.cg.thaw(ctx); err != nil {
+			return fmt.Errorf("linux: destroying sandbox %s: %w", b.id, err)
+		}
+		b.frozen = false
+	}
 	select {
 	case <-b.exited:
 	case <-ctx.Done():
@@ -175,7 +184,40 @@ func (b *box) Destroy(ctx context.Context) error {
 	return nil
 }
 
+// errDestroyed is what Freeze and Thaw say after Destroy.
+var errDestroyed = errors.New("linux: sandbox destroyed")
+
+// Freeze stops every process of the sandbox (cgroup freezer) and returns
+// once they all are stopped.
+func (b *box) Freeze(ctx context.Context) error {
+	b.destroyMu.Lock()
+	defer b.destroyMu.Unlock()
+	if b.destroyed {
+		return errDestroyed
+	}
+	b.frozen = true
+	if err := b.cg.freeze(ctx); err != nil {
+		return fmt.Errorf("linux: freezing sandbox %s: %w", b.id, err)
+	}
+	return nil
+}
+
+// Thaw lets the sandbox's processes run again.
+func (b *box) Thaw(ctx context.Context) error {
+	b.destroyMu.Lock()
+	defer b.destroyMu.Unlock()
+	if b.destroyed {
+		return errDestroyed
+	}
+	if err := b.cg.thaw(ctx); err != nil {
+		return fmt.Errorf("linux: thawing sandbox %s: %w", b.id, err)
+	}
+	b.frozen = false
+	return nil
+}
+
 var (
+	_ sandbox.Freezer       = (*box)(nil)
 	_ sandbox.Sandbox       = (*box)(nil)
 	_ sandbox.OutputDrainer = (*box)(nil)
 	_ sandbox.InitBooster   = (*box)(nil)

@@ -28,7 +28,8 @@ type cgroups struct {
 	// dirs are the hierarchies' <root>/<parent> directories: v2 one; v1
 	// memory, cpu, pids and freezer, in that order.
 	dirs  []string
-	memsw bool // v1: memory.memsw.* exists (swap accounting)
+	roots []string // the hierarchies' roots, in dirs order
+	memsw bool     // v1: memory.memsw.* exists (swap accounting)
 }
 
 // v1Controllers are the v1 hierarchies a sandbox joins, in dirs order.
@@ -51,7 +52,7 @@ func detectCgroups(root, parent string) (*cgroups, error) {
 				return nil, fmt.Errorf("cgroup v2 at %s lacks the %s controller (have %q)", root, c, have)
 			}
 		}
-		return &cgroups{v2: true, parent: parent, dirs: []string{filepath.Join(root, parent)}}, nil
+		return &cgroups{v2: true, parent: parent, dirs: []string{filepath.Join(root, parent)}, roots: []string{root}}, nil
 	}
 	cg := &cgroups{parent: parent}
 	for _, c := range v1Controllers {
@@ -60,6 +61,7 @@ func detectCgroups(root, parent string) (*cgroups, error) {
 			return nil, fmt.Errorf("no cgroup v2 at %s and no cgroup v1 %s hierarchy at %s", root, c, dir)
 		}
 		cg.dirs = append(cg.dirs, filepath.Join(dir, parent))
+		cg.roots = append(cg.roots, dir)
 	}
 	_, err := os.Stat(filepath.Join(root, "memory", "memory.memsw.limit_in_bytes"))
 	cg.memsw = err == nil
@@ -275,6 +277,73 @@ func (g *group) kill(ctx context.Context) error {
 		}
 	}
 	return g.waitEmpty(ctx)
+}
+
+// freeze stops every process in the group and waits until the kernel
+// reports them all frozen.
+func (g *group) freeze(ctx context.Context) error {
+	if g.c.v2 {
+		if err := writeFile(filepath.Join(g.dirs[0], "cgroup.freeze"), "1"); err != nil {
+			return fmt.Errorf("freezing cgroup: %w", err)
+		}
+		return g.waitFreezer(ctx, func() (bool, error) { return v2Frozen(g.dirs[0], true) })
+	}
+	state := filepath.Join(g.dirs[v1Freezer], "freezer.state")
+	return g.waitFreezer(ctx, func() (bool, error) {
+		// Writing FROZEN again retries the tasks that were not frozen
+		// yet (FREEZING).
+		if err := writeFile(state, "FROZEN"); err != nil {
+			return false, err
+		}
+		b, err := os.ReadFile(state)
+		return strings.TrimSpace(string(b)) == "FROZEN", err
+	})
+}
+
+// thaw lets the group's processes run again and waits until the kernel
+// reports the group thawed.
+func (g *group) thaw(ctx context.Context) error {
+	if g.c.v2 {
+		if err := writeFile(filepath.Join(g.dirs[0], "cgroup.freeze"), "0"); err != nil {
+			return fmt.Errorf("thawing cgroup: %w", err)
+		}
+		return g.waitFreezer(ctx, func() (bool, error) { return v2Frozen(g.dirs[0], false) })
+	}
+	if err := writeFile(filepath.Join(g.dirs[v1Freezer], "freezer.state"), "THAWED"); err != nil {
+		return fmt.Errorf("thawing cgroup: %w", err)
+	}
+	return nil
+}
+
+// v2Frozen reports whether cgroup.events says frozen is want.
+func v2Frozen(dir string, want bool) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+	if err != nil {
+		return false, err
+	}
+	frozen := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "frozen "); ok {
+			frozen = strings.TrimSpace(v) == "1"
+		}
+	}
+	return frozen == want, nil
+}
+
+// waitFreezer polls done until it says so, fails, or ctx ends.
+func (g *group) waitFreezer(ctx context.Context, done func() (bool, error)) error {
+	for d := 100 * time.Microsecond; ; d = min(2*d, 10*time.Millisecond) {
+		ok, err := done()
+		if err != nil {
+			return fmt.Errorf("cgroup %s freezer: %w", g.name, err)
+		}
+		if ok {
+			return nil
+		}
+		if err := sleepCtx(ctx, d); err != nil {
+			return fmt.Errorf("cgroup %s freezer: %w", g.name, err)
+		}
+	}
 }
 
 // killFrozen freezes the group by writing freeze to file, waits until

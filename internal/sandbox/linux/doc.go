@@ -35,6 +35,11 @@
 // pids.max = MaxProcs (threads included, the init's too). Stats reads the
 // peak memory and OOM kills from the cgroup (the init's few MB included).
 //
+// A sandbox is a sandbox.Freezer: Freeze and Thaw use the cgroup freezer
+// (v1 freezer.state, v2 cgroup.freeze) and wait until the kernel reports
+// the change; Destroy thaws a frozen sandbox after sending the kill, since
+// v1 holds even SIGKILL for frozen tasks.
+//
 // Starting an init is most of a cold start, so a small pool of warm ones
 // (namespaces, cgroup, lo and socket, the function-independent part of
 // the root, a restricted thread) is kept; Start takes one when it can and
@@ -45,9 +50,13 @@
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill
 // on v2) and removes them. Mounts need no cleanup: they live in the
 // sandbox's mount namespace and vanish with it. If the server dies, every
-// init dies with it (parent-death signal); Cleanup, at the next start,
-// kills anything left in kumo-* cgroups under Config.CgroupParent and
-// removes them.
+// init is told (parent-death signal, or its control socket failing): it
+// kills everything else in its pid namespace, reaps it, moves itself to
+// the hierarchies' roots and removes its cgroups through directory
+// descriptors it opened before pivoting (abandon in init.go), then exits.
+// Cleanup, at the next start, kills anything still left in kumo-* cgroups
+// under Config.CgroupParent (a sandbox frozen when the server died: v1
+// holds even SIGKILL for it) and removes them.
 //
 // Limits of this driver worth knowing:
 //   - /tmp and /dev/shm are tmpfs: their pages count against the memory

@@ -239,6 +239,18 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 // waits for its Runtime API socket: a sandbox waiting for its spec.
 // Nothing of the function is in it yet, so warm ones can be pooled.
 func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
+	// The cgroup comes first: the init is told its name, to remove it if
+	// the server dies.
+	g, err := d.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if b == nil { // failed before the box (whose abort removes it) was made
+			g.remove(context.Background())
+			d.release(g.name)
+		}
+	}()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -254,6 +266,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	// The socket buffers the config until the init reads it.
 	if _, err := ctrl.Write(encode(message{Kind: msgConfig, Config: &initConfig{
 		Root: d.rootDir(), UID: d.cfg.UID, GID: d.cfg.GID,
+		Cgroup: &initCgroup{Name: g.name, Parents: d.cg.dirs, Roots: d.cg.roots},
 	}})); err != nil {
 		ctrl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -277,7 +290,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		ExtraFiles: []*os.File{childCtrl},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
-			Pdeathsig:  syscall.SIGKILL,
+			// The init kills everything in the sandbox and removes
+			// its cgroups when it gets this (abandon).
+			Pdeathsig: parentDeathSignal,
 			// Its own process group: a terminal's ^C is not for sandboxes.
 			Setpgid: true,
 		},
@@ -292,7 +307,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		return nil, fmt.Errorf("starting the sandbox init: %w", err)
 	}
 	b = &box{
-		d: d, cmd: cmd, ctrl: ctrl, stdout: pipes[0], stderr: pipes[2],
+		d: d, cmd: cmd, ctrl: ctrl, stdout: pipes[0], stderr: pipes[2], cg: g,
 		exited: make(chan struct{}), outDone: make(chan struct{}), errDone: make(chan struct{}),
 	}
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
@@ -307,9 +322,6 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			}
 		}
 	}()
-	if b.cg, err = d.acquire(); err != nil {
-		return b, err
-	}
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
 	}
@@ -338,9 +350,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err error) {
 	b.id = spec.ID
 	b.pumping = true
-	b.outFlow, b.errFlow = base.NewFlow(b.stdout), base.NewFlow(b.stderr)
-	go base.Pump(base.Writer(spec.Stdout), b.stdout, b.outDone, b.outFlow)
-	go base.Pump(base.Writer(spec.Stderr), b.stderr, b.errDone, b.errFlow)
+	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
+	go b.outFlow.Pump(b.outDone)
+	go b.errFlow.Pump(b.errDone)
 	stop := context.AfterFunc(ctx, func() { b.cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {

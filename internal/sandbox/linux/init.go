@@ -11,7 +11,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +43,19 @@ var runtimeAPIAddr = [4]byte{127, 0, 0, 1}
 // backstop against that user filling the pid space.
 const nprocLimit = 1 << 16
 
+// parentDeathSignal is the init's parent-death signal: the server died.
+// Nothing in the sandbox can send it to the init (another user, and the
+// init of a pid namespace gets no signal from inside it it has no handler
+// for).
+const parentDeathSignal = unix.SIGUSR2
+
 func init() {
 	if len(os.Args) == 1 && os.Args[0] == initArg0 {
-		os.Exit(runInit())
+		code := runInit()
+		if abandoning.Load() {
+			select {} // abandon exits when it is done
+		}
+		os.Exit(code)
 	}
 }
 
@@ -55,8 +68,16 @@ func runInit() int {
 	// Nothing in the sandbox may read or trace the init's memory.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.CloseOnExec(ctrlFD)
+	died := make(chan os.Signal, 1)
+	signal.Notify(died, parentDeathSignal)
+	go func() {
+		<-died
+		abandon()
+	}()
 	fail := func(err error) int {
-		send(message{Kind: msgFailed, Error: err.Error()}, -1)
+		if send(message{Kind: msgFailed, Error: err.Error()}, -1) != nil {
+			abandon()
+		}
 		return 1
 	}
 	m, err := receive1(msgConfig)
@@ -64,6 +85,11 @@ func runInit() int {
 		return fail(err)
 	}
 	cfg := m.Config
+	if cfg.Cgroup != nil {
+		if err := own.open(cfg.Cgroup); err != nil {
+			return fail(err)
+		}
+	}
 	if err := loopbackUp(); err != nil {
 		return fail(fmt.Errorf("bringing up lo: %w", err))
 	}
@@ -98,7 +124,7 @@ func runInit() int {
 	err = send(message{Kind: msgListener}, lfd)
 	unix.Close(lfd)
 	if err != nil {
-		return 1
+		abandon()
 	}
 	if m, err = receive1(msgSpec); err != nil {
 		return fail(err)
@@ -118,7 +144,7 @@ func runInit() int {
 		return fail(err)
 	}
 	if err := send(message{Kind: msgStarted, Pid: pid}, -1); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
+		abandon()
 	}
 	go func() {
 		for sig := range signals {
@@ -137,13 +163,118 @@ func runInit() int {
 		if wpid != pid {
 			continue // an orphan, reaped
 		}
-		send(exitMessage(ws), -1)
+		if err := send(exitMessage(ws), -1); err != nil {
+			abandon()
+		}
 		// Returning ends the namespace: the kernel kills what is left.
 		if ws.Signaled() {
 			return 128 + int(ws.Signal())
 		}
 		return ws.ExitStatus()
 	}
+}
+
+// own is the sandbox's cgroups, for abandon.
+var own ownCgroups
+
+// ownCgroups holds descriptors of the sandbox's cgroup directories,
+// opened before the init pivots away from the host's file system.
+type ownCgroups struct {
+	name           string
+	parents, roots []int
+}
+
+func (o *ownCgroups) open(c *initCgroup) error {
+	o.name = c.Name
+	for _, list := range []struct {
+		dirs []string
+		fds  *[]int
+	}{{c.Parents, &o.parents}, {c.Roots, &o.roots}} {
+		for _, d := range list.dirs {
+			fd, err := unix.Open(d, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("cgroup dir: %w", err)
+			}
+			*list.fds = append(*list.fds, fd)
+		}
+	}
+	return nil
+}
+
+// unthrottle lifts the sandbox's CPU quota and gives it a host process's
+// weight, so that what is killed exits at once even on a busy host (a
+// dying process runs its exit in its cgroup).
+func (o *ownCgroups) unthrottle() {
+	for _, parent := range o.parents {
+		for _, f := range []struct{ file, value string }{
+			{"cpu.cfs_quota_us", "-1"}, {"cpu.shares", "1024"}, // v1
+			{"cpu.max", "max"}, {"cpu.weight", "100"}, // v2
+		} {
+			if fd, err := unix.Openat(parent, o.name+"/"+f.file, unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+				unix.Write(fd, []byte(f.value))
+				unix.Close(fd)
+			}
+		}
+	}
+}
+
+// leave moves the init to the hierarchies' roots and removes the
+// sandbox's cgroups, which must hold nothing else any more.
+func (o *ownCgroups) leave() {
+	for _, root := range o.roots {
+		if fd, err := unix.Openat(root, "cgroup.procs", unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+			unix.Write(fd, []byte("0")) // 0: the writer's thread group
+			unix.Close(fd)
+		}
+	}
+	// A task on its way out can keep a cgroup busy a moment.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, parent := range o.parents {
+		for {
+			err := unix.Unlinkat(parent, o.name, unix.AT_REMOVEDIR)
+			if err != unix.EBUSY || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+var (
+	abandonOnce sync.Once
+	// abandoning is set once abandon runs: from then on only it may end
+	// the process (the main goroutine, seeing its children reaped from
+	// under it, would otherwise return and exit before the cgroups are
+	// removed).
+	abandoning atomic.Bool
+)
+
+// abandon ends a sandbox whose server is gone (its parent-death signal,
+// or the control socket failing): it kills every other process in the
+// sandbox, reaps them, removes the sandbox's cgroups, which nobody else
+// will, and exits. Safe to call from any goroutine; it never returns.
+func abandon() {
+	abandonOnce.Do(func() {
+		abandoning.Store(true)
+		if own.name != "" {
+			own.unthrottle()
+		}
+		unix.Kill(-1, unix.SIGKILL) // everything in the pid namespace but the init
+		for {
+			_, err := unix.Wait4(-1, nil, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				break // ECHILD: nothing left
+			}
+		}
+		if own.name != "" {
+			own.leave()
+		}
+		os.Exit(1)
+	})
+	select {} // another goroutine is abandoning
 }
 
 // send writes one message (with fd as SCM_RIGHTS unless it is -1).
@@ -213,14 +344,22 @@ func loopbackUp() error {
 }
 
 func listenRuntimeAPI() (int, error) {
+	return listenTCP4(runtimeAPIAddr, runtimeAPIPort)
+}
+
+// listenTCP4 returns a listening TCP socket bound to addr:port, or the
+// first failure of the steps that make one (and no descriptor).
+func listenTCP4(addr [4]byte, port int) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("socket: %w", err)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err == nil {
-		if err = unix.Bind(fd, &unix.SockaddrInet4{Port: runtimeAPIPort, Addr: runtimeAPIAddr}); err == nil {
-			err = unix.Listen(fd, unix.SOMAXCONN)
-		}
+	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		err = fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+	} else if err = unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: addr}); err != nil {
+		err = fmt.Errorf("bind: %w", err)
+	} else if err = unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		err = fmt.Errorf("listen: %w", err)
 	}
 	if err != nil {
 		unix.Close(fd)

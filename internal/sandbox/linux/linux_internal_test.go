@@ -8,15 +8,19 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/sandboxtest"
@@ -247,7 +251,7 @@ func TestCleanupKillsLeftovers(t *testing.T) {
 
 // TestCrashLeavesNothing kills a server with sandboxes (and a warm pool)
 // with SIGKILL: its sandboxes die with it, no mount is left on the host,
-// and Cleanup removes the cgroups.
+// and their cgroups are removed by the dying inits (and else by Cleanup).
 func TestCrashLeavesNothing(t *testing.T) {
 	sandboxtest.RequireRoot(t)
 	parent := testParent("crash")
@@ -312,6 +316,23 @@ func TestCrashLeavesNothing(t *testing.T) {
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), state) {
 		t.Errorf("a mount under %s is left on the host", state)
+	}
+	// The inits remove their own cgroups as they go, before any Cleanup.
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		left, err := cg.leftovers()
+		if err == nil && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, name := range left {
+				pids, err := cg.open(name).procs()
+				t.Logf("cgroup %s: processes %v %v", name, pids, err)
+			}
+			t.Errorf("cgroups left after the sandboxes died with their server: %v %v", left, err)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := testDriver(t, parent, -1).Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
@@ -445,5 +466,92 @@ func TestInitCPUBoost(t *testing.T) {
 	}
 	if got, want := quota(), strconv.Itoa(sandbox.CPUQuota(128)); got != want {
 		t.Errorf("quota after init %s, want %s", got, want)
+	}
+}
+
+// TestListenTCP4ReportsFailures: a socket that cannot be bound or cannot
+// listen is an error, never a descriptor handed to the server.
+func TestListenTCP4ReportsFailures(t *testing.T) {
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	for _, c := range []struct {
+		name string
+		addr [4]byte
+		port int
+	}{
+		{"port in use", [4]byte{127, 0, 0, 1}, port},
+		{"address not local", [4]byte{192, 0, 2, 1}, 0},
+	} {
+		fd, err := listenTCP4(c.addr, c.port)
+		if err == nil {
+			unix.Close(fd)
+			t.Errorf("%s: got descriptor %d and no error", c.name, fd)
+		} else if fd != -1 {
+			t.Errorf("%s: %v with descriptor %d", c.name, err, fd)
+		}
+	}
+	fd, err := listenTCP4([4]byte{127, 0, 0, 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+		t.Errorf("SO_ACCEPTCONN = %d, %v; want a listening socket", v, err)
+	}
+}
+
+// TestMountinfoHidesHostPaths: the sandbox's mount table names none of
+// the host directories its code, layers and runtime come from, nor the
+// driver's state dir (all under the server's data dir in practice).
+func TestMountinfoHidesHostPaths(t *testing.T) {
+	d := testDriver(t, testParent(""), -1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "mountinfo")
+	l1, l2, rt := t.TempDir(), t.TempDir(), t.TempDir()
+	putFile(t, filepath.Join(l1, "only1"), "1")
+	putFile(t, filepath.Join(l2, "only2"), "2")
+	putFile(t, filepath.Join(rt, "r"), "r")
+	for _, c := range []struct {
+		name   string
+		layers []string
+	}{{"no layer", nil}, {"one layer", []string{l1}}, {"two layers", []string{l1, l2}}} {
+		spec := probeSpec(code, "cat", "/proc/self/mountinfo", "/var/task/marker", "/var/runtime/r")
+		spec.LayerDirs, spec.RuntimeDir = c.layers, rt
+		sb, reports := run(t, d, spec)
+		var got []string
+		report(t, sb, reports, &got)
+		if len(got) != 3 || got[1] != "mountinfo\n" || got[2] != "r" {
+			t.Fatalf("%s: the code and runtime dir are not in place: %q", c.name, got)
+		}
+		var named []string
+		for _, host := range []string{code, l1, l2, rt, d.cfg.StateDir, filepath.Dir(filepath.Dir(code))} {
+			if strings.Contains(got[0], host) {
+				named = append(named, host)
+			}
+		}
+		if len(named) > 0 {
+			t.Errorf("%s: /proc/self/mountinfo names the host paths %q:\n%s", c.name, named, got[0])
+		}
+
+		// The directories list as the host's do (an interpreter's
+		// imports read them).
+		spec = probeSpec(code, "ls", "/var/task", "/var/runtime", "/opt")
+		spec.LayerDirs, spec.RuntimeDir = c.layers, rt
+		sb, reports = run(t, d, spec)
+		got = nil
+		report(t, sb, reports, &got)
+		want := []string{"bootstrap marker", "r", ""}
+		switch len(c.layers) {
+		case 1:
+			want[2] = "only1"
+		case 2:
+			want[2] = "only1 only2"
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: listing /var/task, /var/runtime and /opt: %q, want %q", c.name, got, want)
+		}
 	}
 }

@@ -50,6 +50,17 @@ type initConfig struct {
 	Root string `json:"root"`
 	UID  int    `json:"uid"`
 	GID  int    `json:"gid"`
+	// Cgroup names the sandbox's cgroups, so that the init can remove
+	// them itself if the server dies (abandon).
+	Cgroup *initCgroup `json:"cgroup,omitempty"`
+}
+
+// initCgroup is where a sandbox's cgroups are: Name in each of Parents
+// (one per hierarchy), whose roots are Roots.
+type initCgroup struct {
+	Name    string   `json:"name"`
+	Parents []string `json:"parents"`
+	Roots   []string `json:"roots"`
 }
 
 // initSpec is what the init needs to finish and run one sandbox.

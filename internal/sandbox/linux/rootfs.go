@@ -19,10 +19,9 @@ import (
 // on a small tmpfs, then made the root with pivot_root:
 //
 //	/              tmpfs, read-only once built
-//	/var/task      Spec.CodeDir, read-only bind
-//	/opt           the last of Spec.LayerDirs as a read-only bind, or a
-//	               read-only overlay of all of them (later ones win)
-//	/var/runtime   Spec.RuntimeDir, read-only bind (empty if none)
+//	/var/task      Spec.CodeDir, read-only overlay (hiddenRO)
+//	/opt           a read-only overlay of Spec.LayerDirs (later ones win)
+//	/var/runtime   Spec.RuntimeDir, read-only overlay (empty if none)
 //	<host path>    each Spec.HostPaths entry, read-only bind at the same
 //	               path (a symlink is recreated as the same symlink)
 //	/tmp           tmpfs of EphemeralMB, mode 1777, owned by the sandbox user
@@ -34,7 +33,10 @@ import (
 //	               nsswitch.conf; ssl/certs and localtime bound read-only
 //	               from the host when it has them
 //
-// Every bind is nosuid and nodev. Nothing is mounted in the host's mount
+// Every mount is nosuid and nodev. The function's directories are
+// overlays whose layers have neutral names, so that the sandbox's
+// /proc/self/mountinfo shows no host path of the server's data dir (a bind
+// mount shows its source's path). Nothing is mounted in the host's mount
 // namespace, so nothing needs unmounting when a sandbox dies: its mount
 // namespace goes away with its last process.
 
@@ -115,24 +117,16 @@ func prepareRoot(c *initConfig) error {
 // made, makes it read-only and pivots into it.
 func finishRoot(c *initConfig, s *initSpec) error {
 	r := c.Root
-	if err := bindRO(s.CodeDir, r+"/var/task"); err != nil {
+	if err := hiddenRO(r, []string{s.CodeDir}, r+"/var/task"); err != nil {
 		return err
 	}
-	switch n := len(s.LayerDirs); {
-	case n == 1:
-		if err := bindRO(s.LayerDirs[0], r+"/opt"); err != nil {
-			return err
-		}
-	case n > 1:
-		lower := slices.Clone(s.LayerDirs)
-		slices.Reverse(lower) // overlayfs: the first lowerdir is the top
-		if err := mount("overlay", r+"/opt", "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
-			"lowerdir="+strings.Join(lower, ":")); err != nil {
+	if len(s.LayerDirs) > 0 {
+		if err := hiddenRO(r, s.LayerDirs, r+"/opt"); err != nil {
 			return err
 		}
 	}
 	if s.RuntimeDir != "" {
-		if err := bindRO(s.RuntimeDir, r+"/var/runtime"); err != nil {
+		if err := hiddenRO(r, []string{s.RuntimeDir}, r+"/var/runtime"); err != nil {
 			return err
 		}
 	}
@@ -147,6 +141,89 @@ func finishRoot(c *initConfig, s *initSpec) error {
 		return fmt.Errorf("making the root read-only: %w", err)
 	}
 	return pivot(r)
+}
+
+// hiddenRO makes dirs visible read-only at dst without naming them in
+// the sandbox's mount table (overlayRO). Where overlayfs cannot serve (a
+// kernel without it, a directory on a file system it cannot stack on), a
+// single dir is bound instead, as before: the sandbox then sees its path.
+func hiddenRO(r string, dirs []string, dst string) error {
+	err := overlayRO(r, dirs, dst)
+	if err != nil && len(dirs) == 1 && (errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ELOOP)) {
+		return bindRO(dirs[0], dst)
+	}
+	return err
+}
+
+// stageDir is where overlayRO stages the layers of an overlay, in the
+// root tmpfs; it is gone before the runtime starts.
+const stageDir = "/.stage"
+
+// overlayRO mounts dirs read-only at dst as an overlay (later ones win)
+// whose options name its layers by neutral relative names: a bind mount
+// would show the host path of its source in the sandbox's
+// /proc/self/mountinfo, and an overlay the paths it was given. Each dir
+// is bound in a staging directory of the root r, the overlay made from
+// there with relative lowerdirs (an empty one added: an overlay without
+// an upper dir needs two), and the staging binds detached again: the
+// overlay keeps its own private references to its layers' mounts.
+func overlayRO(r string, dirs []string, dst string) (err error) {
+	stage := r + stageDir
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return fmt.Errorf("overlay staging dir: %w", err)
+	}
+	var names, bound []string
+	defer func() {
+		for _, b := range bound {
+			if uerr := unix.Unmount(b, unix.MNT_DETACH); uerr != nil && err == nil {
+				err = fmt.Errorf("detaching %s: %w", b, uerr)
+			}
+		}
+		if rerr := os.RemoveAll(stage); rerr != nil && err == nil {
+			err = fmt.Errorf("overlay staging dir: %w", rerr)
+		}
+	}()
+	// overlayfs: the first lowerdir is the top one.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		name := "l" + strconv.Itoa(len(names))
+		if err := os.Mkdir(stage+"/"+name, 0o755); err != nil {
+			return err
+		}
+		if err := mount(dirs[i], stage+"/"+name, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		bound = append(bound, stage+"/"+name)
+		names = append(names, name)
+	}
+	if len(names) == 1 {
+		// An empty tmpfs, not a directory of the root: a lower layer
+		// must stay while the overlay lives, and the stage goes.
+		if err := os.Mkdir(stage+"/empty", 0o755); err != nil {
+			return err
+		}
+		if err := mount("tmpfs", stage+"/empty", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
+			"size=4k,nr_inodes=1,mode=0755"); err != nil {
+			return err
+		}
+		bound = append(bound, stage+"/empty")
+		names = append(names, "empty")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := unix.Chdir(stage); err != nil {
+		return err
+	}
+	merr := unix.Mount("overlay", dst, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
+		"lowerdir="+strings.Join(names, ":"))
+	if err := unix.Chdir(wd); err != nil {
+		return err
+	}
+	if merr != nil {
+		return fmt.Errorf("mount overlay of %q on %s: %w", dirs, dst, merr)
+	}
+	return nil
 }
 
 func hostPaths(r string, paths []string) error {

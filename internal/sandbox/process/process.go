@@ -91,9 +91,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 		exited:  make(chan struct{}),
 		outDone: make(chan struct{}), errDone: make(chan struct{}),
 	}
-	s.outFlow, s.errFlow = base.NewFlow(outR), base.NewFlow(errR)
-	go base.Pump(base.Writer(spec.Stdout), outR, s.outDone, s.outFlow)
-	go base.Pump(base.Writer(spec.Stderr), errR, s.errDone, s.errFlow)
+	s.outFlow, s.errFlow = base.NewFlow(spec.Stdout, outR), base.NewFlow(spec.Stderr, errR)
+	go s.outFlow.Pump(s.outDone)
+	go s.errFlow.Pump(s.errDone)
 
 	cmd := &exec.Cmd{
 		Path: args[0], Args: args, Env: env, Dir: m.path(spec.Dir),

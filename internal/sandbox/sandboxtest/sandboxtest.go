@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +83,11 @@ func BuildProbe(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	goBin, err := exec.LookPath("go")
+	if err != nil && os.Getenv("GOROOT") != "" {
+		goBin, err = filepath.Join(os.Getenv("GOROOT"), "bin", "go"), nil
+	}
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		tb.Fatalf("building the probe needs the go command in PATH (or GOROOT set): %v", err)
 	}
 	bin := filepath.Join(tb.TempDir(), "probe")
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
@@ -268,6 +270,27 @@ func (b *box) exited() sandbox.Stats {
 	}
 }
 
+// drained returns how much the sandbox wrote to stdout once what it wrote
+// so far has arrived.
+func (b *box) drained() int {
+	if d, ok := b.sb.(sandbox.OutputDrainer); ok {
+		d.DrainOutput(time.Second)
+	}
+	return len(b.out.String())
+}
+
+// waitOutput waits until the sandbox wrote more than n bytes to stdout.
+func (b *box) waitOutput(n int) {
+	b.t.Helper()
+	deadline := time.Now().Add(b.timeout)
+	for len(b.out.String()) <= n {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no output past %d bytes within %v\nstderr: %s", n, b.timeout, b.err.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (b *box) destroy() {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
@@ -284,6 +307,80 @@ func Run(t *testing.T, d sandbox.Driver, opts Options) {
 	t.Run("Name", func(t *testing.T) {
 		if d.Name() == "" {
 			t.Error("Name is empty")
+		}
+	})
+
+	t.Run("Descriptors", func(t *testing.T) {
+		count := func() int {
+			ents, err := os.ReadDir("/proc/self/fd")
+			if err != nil {
+				t.Skipf("cannot count descriptors: %v", err)
+			}
+			return len(ents)
+		}
+		const n = 8
+		// A driver may refill a pool of warm sandboxes meanwhile: room
+		// for two, and for what the test itself opens.
+		slack := 2*sandbox.DriverDescriptors + 4
+		before := count()
+		boxes := make([]*box, n)
+		for i := range boxes {
+			boxes[i] = s.start(t, s.spec(t, "x", nil, "sleep"))
+		}
+		during := count()
+		t.Logf("%d sandboxes: %d descriptors more in the server", n, during-before)
+		if during-before > n*sandbox.DriverDescriptors+slack {
+			t.Errorf("%d sandboxes hold %d descriptors in the server, want at most %d each (DriverDescriptors)",
+				n, during-before, sandbox.DriverDescriptors)
+		}
+		for _, b := range boxes {
+			b.destroy()
+		}
+		if after := count(); after-before > slack {
+			t.Errorf("%d descriptors more than before %d sandboxes were started and destroyed", after-before, n)
+		}
+	})
+
+	t.Run("Freezer", func(t *testing.T) {
+		b := s.start(t, s.spec(t, "x", nil, "tick"))
+		fz, ok := b.sb.(sandbox.Freezer)
+		if !ok {
+			t.Skip("driver has no freezer")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+		defer cancel()
+		b.waitOutput(0)
+		for range 2 { // idempotent
+			if err := fz.Freeze(ctx); err != nil {
+				t.Fatalf("Freeze: %v", err)
+			}
+		}
+		frozen := b.drained()
+		// A running probe prints a line every millisecond: a window in
+		// which a frozen one prints none. Load can only make it print
+		// less, never make a frozen one print.
+		time.Sleep(300 * time.Millisecond)
+		if n := b.drained(); n != frozen {
+			t.Errorf("the frozen sandbox wrote %d bytes", n-frozen)
+		}
+		for range 2 {
+			if err := fz.Thaw(ctx); err != nil {
+				t.Fatalf("Thaw: %v", err)
+			}
+		}
+		b.waitOutput(frozen)
+		// A frozen sandbox can be destroyed.
+		if err := fz.Freeze(ctx); err != nil {
+			t.Fatalf("Freeze: %v", err)
+		}
+		b.destroy()
+		select {
+		case <-b.sb.Exited():
+		default:
+			t.Error("Destroy of a frozen sandbox returned before it exited")
+		}
+		if err := fz.Freeze(ctx); err == nil {
+			t.Error("Freeze after Destroy succeeded")
 		}
 	})
 

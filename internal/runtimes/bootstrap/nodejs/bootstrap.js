@@ -17,6 +17,9 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 let currentRequestId; // undefined outside an invocation, as Lambda prints it
 
+// Error codes of a Runtime API that refused or dropped the connection.
+const API_GONE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 // --- Runtime API client -----------------------------------------------------
 
 function request(method, p, body, headers) {
@@ -248,6 +251,9 @@ function invoke(handler, id, event, ctx) {
         if (!p) p = post(`invocation/${id}/response`, body);
       }
       p.then(resolve, (e) => {
+        // The Runtime API went away (the platform retires the sandbox,
+        // possibly right after it took this result): nothing to log.
+        if (e && API_GONE.has(e.code)) process.exit(0);
         rawWrite(`Posting the result failed: ${e}`);
         process.exit(1);
       });
@@ -307,7 +313,15 @@ async function main() {
     p.finally(() => process.exit(128));
   });
   for (;;) {
-    const r = await request('GET', 'invocation/next');
+    let r;
+    try {
+      r = await request('GET', 'invocation/next');
+    } catch (e) {
+      // The Runtime API refused or closed the connection: the platform
+      // is retiring this sandbox. Nothing to tell the function's log.
+      if (e && API_GONE.has(e.code)) process.exit(0);
+      throw e;
+    }
     if (r.status !== 200) {
       rawWrite(`Runtime API answered ${r.status} to /next: ${r.body.toString().slice(0, 200)}`);
       process.exit(1);

@@ -108,7 +108,12 @@ class _API:
                 b"Content-Length: " + str(len(body)).encode()]
         for k, v in headers:
             head.append(k.encode() + b": " + v.encode("utf-8", "replace").replace(b"\r", b"").replace(b"\n", b""))
-        self.sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        head = b"\r\n".join(head) + b"\r\n\r\n"
+        if len(body) <= 65536:
+            self.sock.sendall(head + body)
+        else:
+            self.sock.sendall(head)
+            self.sock.sendall(body)
         while b"\r\n\r\n" not in self.buf:
             self._fill()
         raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
@@ -121,19 +126,38 @@ class _API:
         if hdrs.get("transfer-encoding", "").lower() == "chunked":
             data = self._chunked()
         else:
-            n = int(hdrs.get("content-length", "0"))
-            while len(self.buf) < n:
-                self._fill()
-            data, self.buf = self.buf[:n], self.buf[n:]
+            data = self._take(int(hdrs.get("content-length", "0")))
         if hdrs.get("connection", "").lower() == "close":
             self.close()
         return status, hdrs, data
 
     def _fill(self):
+        # Only for headers and chunk-size lines, which are short: bodies
+        # are read by _take, in time linear in their size.
         b = self.sock.recv(65536)
         if not b:
             raise ConnectionError("runtime api closed the connection")
         self.buf += b
+
+    def _take(self, n):
+        """Returns the next n bytes of the stream (bytes or a bytearray):
+        what is buffered, then read from the socket straight into one
+        buffer of the full size."""
+        if len(self.buf) >= n:
+            data, self.buf = self.buf[:n], self.buf[n:]
+            return data
+        out = bytearray(n)
+        have = len(self.buf)
+        out[:have] = self.buf
+        self.buf = b""
+        view = memoryview(out)
+        while have < n:
+            got = self.sock.recv_into(view[have:], n - have)
+            if not got:
+                raise ConnectionError("runtime api closed the connection")
+            have += got
+        view.release()
+        return out
 
     def _chunked(self):
         out = []
@@ -142,16 +166,13 @@ class _API:
                 self._fill()
             line, self.buf = self.buf.split(b"\r\n", 1)
             n = int(line.split(b";")[0], 16)
-            while len(self.buf) < n + 2:
-                self._fill()
             if n == 0:
                 # Trailers, if any, end with an empty line.
                 while not self.buf.startswith(b"\r\n") and b"\r\n\r\n" not in self.buf:
                     self._fill()
                 self.buf = self.buf[2:] if self.buf.startswith(b"\r\n") else self.buf.split(b"\r\n\r\n", 1)[1]
                 return b"".join(out)
-            out.append(self.buf[:n])
-            self.buf = self.buf[n + 2:]
+            out.append(self._take(n + 2)[:n])
 
 
 _api = _API(os.environ["AWS_LAMBDA_RUNTIME_API"])
@@ -162,7 +183,12 @@ def _post(path, body, error_type=None):
     headers = [("Content-Type", "application/json")]
     if error_type:
         headers.append(("Lambda-Runtime-Function-Error-Type", error_type))
-    status, _, data = _api.request("POST", _BASE + path, body, headers)
+    try:
+        status, _, data = _api.request("POST", _BASE + path, body, headers)
+    except OSError:
+        # The Runtime API went away (the platform retires the sandbox,
+        # possibly right after it took this result): nothing to log.
+        sys.exit(0)
     if status >= 300 and status != 413:
         _log_raw("[ERROR] Runtime API answered %d to POST %s: %s" % (status, path, data.decode("utf-8", "replace")))
 
@@ -428,7 +454,13 @@ def main():
         sys.exit(1)
 
     while True:
-        status, h, body = _api.request("GET", _BASE + "invocation/next")
+        try:
+            status, h, body = _api.request("GET", _BASE + "invocation/next")
+        except OSError:
+            # The Runtime API refused or closed the connection: the
+            # platform is retiring this sandbox. Nothing to tell the
+            # function's log.
+            sys.exit(0)
         if status != 200:
             raise SystemExit("runtime api answered %d to /next: %r" % (status, body[:200]))
         rid = h.get("lambda-runtime-aws-request-id", "")
@@ -448,6 +480,9 @@ def main():
         err = None
         try:
             event = _loads(body) if body else {}
+            # A large event's bytes are not kept while the handler runs:
+            # the memory counts against the function's limit.
+            body = None
             result = handler(event, ctx)
         except _Fault as f:
             err = _error(f.msg, f.typ, f.trace, rid)

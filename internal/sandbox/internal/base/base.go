@@ -6,8 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
-	"runtime"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,95 +69,123 @@ func Writer(w io.Writer) io.Writer {
 	return w
 }
 
-// Flow counts the bytes a Pump moves so that a caller can wait until the
-// output a sandbox already wrote has reached the writer.
+// Flow copies one output pipe of a sandbox to its writer. Every byte
+// moves from the pipe to the writer under one lock, whether the pump
+// goroutine moves it or Drain does, so output keeps its order and Drain
+// knows, once the pipe is empty under the lock, that everything written
+// into the pipe before has reached the writer — without waiting for the
+// pump goroutine to be scheduled, which on a loaded machine can take
+// longer than any deadline the invoke path can afford.
 type Flow struct {
-	r        *os.File
-	consumed atomic.Int64 // bytes read from the pipe
-	written  atomic.Int64 // bytes handed to the writer
+	w  io.Writer
+	r  *os.File
+	rc syscall.RawConn // nil if r cannot be read without blocking
+
+	mu  sync.Mutex // held while bytes are out of the pipe and not yet written
+	buf []byte
 }
 
-// NewFlow tracks the pipe read end r.
-func NewFlow(r *os.File) *Flow { return &Flow{r: r} }
+// NewFlow copies the pipe read end r to w (nil: discarded) once Pump
+// runs. r should be non-blocking (os.Pipe makes it so); if it is not,
+// Drain cannot take bytes from it and only the pump moves them.
+func NewFlow(w io.Writer, r *os.File) *Flow {
+	f := &Flow{w: Writer(w), r: r, buf: make([]byte, 32<<10)}
+	if rc, err := r.SyscallConn(); err == nil && nonblocking(r) {
+		f.rc = rc
+	}
+	return f
+}
 
-// pending reports whether output may still be on its way: bytes in the
-// pipe, or read and not yet written.
-func (f *Flow) pending() bool {
-	if f.consumed.Load() != f.written.Load() {
-		return true
-	}
-	rc, err := f.r.SyscallConn()
+// nonblocking reports whether r's descriptor is in non-blocking mode.
+func nonblocking(r *os.File) bool {
+	rc, err := r.SyscallConn()
 	if err != nil {
-		return false // closed: nothing more will come
-	}
-	n := 0
-	if cerr := rc.Control(func(fd uintptr) {
-		n, err = unix.IoctlGetInt(int(fd), fionread)
-	}); cerr != nil || err != nil {
 		return false
 	}
-	return n > 0
+	nb := false
+	rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		nb = err == nil && fl&unix.O_NONBLOCK != 0
+	})
+	return nb
 }
 
-// Drain waits, at most max, until everything written into the pipes
-// before the call has been handed to the writers. A byte the pump has
-// taken from the pipe but not yet counted can escape it; the second look,
-// after yielding to the pump, closes most of that window without sleeping
-// on the invoke path.
-func Drain(max time.Duration, flows ...*Flow) {
-	deadline := time.Now().Add(max)
+// moveLocked reads once from fd into the writer. It returns the number of
+// bytes moved and the read error (unix.EAGAIN: the pipe is empty; n == 0
+// and no error: EOF). Write errors are ignored so that a slow or failing
+// sink never blocks the sandbox's pipe forever: output is dropped instead.
+func (f *Flow) moveLocked(fd uintptr) (int, error) {
 	for {
-		busy := false
-		for _, f := range flows {
-			if f.pending() {
-				busy = true
-				break
-			}
+		n, err := unix.Read(int(fd), f.buf)
+		if err == unix.EINTR {
+			continue
 		}
-		if !busy {
-			// A pump that has just taken bytes from the pipe is runnable
-			// or running: let it count them before the second look.
-			for range 3 {
-				runtime.Gosched()
+		if n > 0 {
+			f.w.Write(f.buf[:n])
+			return n, nil
+		}
+		return 0, err
+	}
+}
+
+// Pump copies the pipe into the writer until it reports EOF or an error,
+// then closes the pipe and closes done. Run it in a goroutine of its own,
+// once.
+func (f *Flow) Pump(done chan<- struct{}) {
+	defer close(done)
+	defer f.r.Close()
+	if f.rc == nil {
+		for {
+			n, err := f.r.Read(f.buf)
+			if n > 0 {
+				f.mu.Lock()
+				f.w.Write(f.buf[:n])
+				f.mu.Unlock()
 			}
-			for _, f := range flows {
-				if f.pending() {
-					busy = true
-					break
-				}
-			}
-			if !busy {
+			if err != nil {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
+	}
+	for {
+		var n int
+		var rerr error
+		err := f.rc.Read(func(fd uintptr) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			n, rerr = f.moveLocked(fd)
+			return rerr != unix.EAGAIN // empty: wait until readable
+		})
+		if err != nil || rerr != nil || n == 0 {
 			return
 		}
-		time.Sleep(50 * time.Microsecond)
 	}
 }
 
-// Pump copies r into w until r reports EOF or an error, then closes r and
-// closes done. Write errors are ignored so that a slow or failing sink
-// never blocks the sandbox's pipe forever: output is dropped instead. f,
-// if not nil, counts what moves.
-func Pump(w io.Writer, r *os.File, done chan<- struct{}, f *Flow) {
-	defer close(done)
-	defer r.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if f != nil {
-				f.consumed.Add(int64(n))
-			}
-			w.Write(buf[:n])
-			if f != nil {
-				f.written.Add(int64(n))
+// drain moves what is in the pipe now to the writer, until the pipe is
+// empty or deadline passes (a sandbox may write without end).
+func (f *Flow) drain(deadline time.Time) {
+	if f.rc == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rc.Control(func(fd uintptr) {
+		for {
+			n, err := f.moveLocked(fd)
+			if err != nil || n == 0 || time.Now().After(deadline) {
+				return
 			}
 		}
-		if err != nil {
-			return
-		}
+	})
+}
+
+// Drain hands everything written into the flows' pipes before the call to
+// their writers, taking it from the pipes itself, and returns. max bounds
+// the time it spends on a sandbox that keeps writing.
+func Drain(max time.Duration, flows ...*Flow) {
+	deadline := time.Now().Add(max)
+	for _, f := range flows {
+		f.drain(deadline)
 	}
 }

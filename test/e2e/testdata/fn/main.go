@@ -19,6 +19,8 @@
 //	aws        call STS GetCallerIdentity and Lambda ListFunctions with
 //	           aws-sdk-go-v2 configured from the environment alone (no
 //	           endpoint, key or region in this code), report the answers
+//	connflood  open "size" connections to the Runtime API and keep them
+//	           open after answering (until the sandbox goes)
 //
 // Most answers carry "tag", the contents of $LAMBDA_TASK_ROOT/tag.txt, so
 // tests can tell code versions apart with one binary.
@@ -153,6 +155,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return probe(ev), nil
 	case "aws":
 		return callAWS(ctx)
+	case "connflood":
+		return connFlood(ev.Size, tag), nil
 	}
 	return nil, fmt.Errorf("unknown action %q", ev.Action)
 }
@@ -190,6 +194,29 @@ func echo(ctx context.Context, raw json.RawMessage, tag string) map[string]any {
 }
 
 var hoard [][]byte
+
+// flooded holds the connections connflood opened, so that they outlive
+// the invocation.
+var flooded []net.Conn
+
+// connFlood dials the Runtime API n times and keeps what connected.
+func connFlood(n int, tag string) map[string]any {
+	opened, failed := 0, 0
+	firstErr := ""
+	for range n {
+		c, err := net.Dial("tcp", os.Getenv("AWS_LAMBDA_RUNTIME_API"))
+		if err != nil {
+			failed++
+			if firstErr == "" {
+				firstErr = err.Error()
+			}
+			continue
+		}
+		opened++
+		flooded = append(flooded, c)
+	}
+	return map[string]any{"opened": opened, "failed": failed, "firstError": firstErr, "tag": tag}
+}
 
 // membomb allocates and touches memory in 4 MB steps, forever.
 func membomb() {

@@ -16,11 +16,13 @@
 //	forkbomb           fork until the process limit stops it, report how far
 //	                   it got, wait for the suite's answer, exit
 //	cat PATH...        report the contents of the files, in order
+//	ls DIR...          report the names in each directory, in order
 //	write PATH...      try to write each file, report the errors in order,
 //	                   then the hostname
 //	next               make the first Runtime API request, then sleep forever
 //	child TOKEN        ignore SIGTERM and sleep (started by hang)
 //	sleep              sleep forever
+//	tick               print a line on stdout every millisecond, forever
 //	exit CODE          exit at once
 package main
 
@@ -77,6 +79,22 @@ func main() {
 			}
 		}
 		post("cat", r)
+	case "ls":
+		next()
+		var r []string // in argument order: the names in each directory
+		for _, p := range os.Args[2:] {
+			ents, err := os.ReadDir(p)
+			if err != nil {
+				r = append(r, "error: "+err.Error())
+				continue
+			}
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			r = append(r, strings.Join(names, " "))
+		}
+		post("ls", r)
 	case "write":
 		next()
 		var r []string // in argument order; "" where the write worked
@@ -99,6 +117,12 @@ func main() {
 		forever()
 	case "sleep":
 		forever()
+	case "tick":
+		next()
+		for i := 0; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(time.Millisecond)
+		}
 	case "exit":
 		os.Exit(atoi(arg(2)))
 	default:
