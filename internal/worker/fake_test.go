@@ -51,6 +51,8 @@ type fakeDriver struct {
 	gate chan struct{}
 	// destroying is signalled when a Destroy begins.
 	destroying chan string
+	// freezer makes the sandboxes sandbox.Freezers.
+	freezer bool
 }
 
 func (d *fakeDriver) Name() string { return "fake" }
@@ -71,6 +73,9 @@ func (d *fakeDriver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sand
 	d.live++
 	d.mu.Unlock()
 	go sb.run(rctx)
+	if d.freezer {
+		return &freezableSandbox{sb}, nil
+	}
 	return sb, nil
 }
 
@@ -103,6 +108,28 @@ type fakeSandbox struct {
 	apiLost  atomic.Bool
 	exitOnce sync.Once
 	exited   chan struct{}
+	// frozen is set between Freeze and Thaw; ranFrozen records an event
+	// that reached the runtime while it was frozen.
+	frozen, ranFrozen atomic.Bool
+}
+
+// freezableSandbox is a fakeSandbox that is also a sandbox.Freezer.
+type freezableSandbox struct{ *fakeSandbox }
+
+func (f *freezableSandbox) Freeze(context.Context) error {
+	if f.isDestroyed() {
+		return fmt.Errorf("sandbox %s destroyed", f.id)
+	}
+	f.frozen.Store(true)
+	return nil
+}
+
+func (f *freezableSandbox) Thaw(context.Context) error {
+	if f.isDestroyed() {
+		return fmt.Errorf("sandbox %s destroyed", f.id)
+	}
+	f.frozen.Store(false)
+	return nil
 }
 
 func (f *fakeSandbox) ID() string              { return f.id }
@@ -213,6 +240,9 @@ func (f *fakeSandbox) run(ctx context.Context) {
 		}
 		event, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		if f.frozen.Load() {
+			f.ranFrozen.Store(true)
+		}
 		id := res.Header.Get("Lambda-Runtime-Aws-Request-Id")
 		var s script
 		json.Unmarshal(event, &s)
@@ -247,6 +277,7 @@ func (f *fakeSandbox) lost() {
 
 var _ sandbox.Driver = (*fakeDriver)(nil)
 var _ sandbox.Sandbox = (*fakeSandbox)(nil)
+var _ sandbox.Freezer = (*freezableSandbox)(nil)
 
 // clock is a settable Config.Now.
 type clock struct{ ns atomic.Int64 }

@@ -196,6 +196,9 @@ type instance struct {
 	// credsExpire is when the sandbox's role credentials expire; zero
 	// when it has none.
 	credsExpire time.Time
+	// freeze freezes the sandbox while it is idle (freeze.go); nil when
+	// the driver cannot.
+	freeze *freezer
 }
 
 // ErrClosed: the worker is closed.
@@ -408,6 +411,7 @@ func (w *Worker) release(in *instance, peakBytes int64) {
 	}
 	w.measuredLocked(in, peakBytes)
 	in.lastUsed = w.cfg.Now()
+	w.scheduleFreezeLocked(in)
 	if w.releaseProvisionedLocked(in) {
 		return
 	}
@@ -708,6 +712,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sb = sb
+	in.freeze = newFreezer(sb)
 	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log})
 	go in.api.Serve(sb.Listener())
 	go func() {
@@ -776,6 +781,12 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 		}
 		if err := in.life.To(sandbox.Busy); err != nil {
 			w.retire(in, "claimed while starting")
+			return nil, err
+		}
+	}
+	if !cold {
+		if err := in.thaw(); err != nil {
+			w.retireAsync(in, "could not be thawed")
 			return nil, err
 		}
 	}

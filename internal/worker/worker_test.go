@@ -440,3 +440,69 @@ func TestMemoryChargedByUse(t *testing.T) {
 		t.Errorf("charge above the limit: %d MB, want the limit", c)
 	}
 }
+
+// TestFreezeIdle: a sandbox that sat idle is frozen, and the next
+// invocation thaws it before the runtime gets the event; back-to-back
+// invocations on a sandbox that is not frozen yet need no thaw.
+func TestFreezeIdle(t *testing.T) {
+	h := newHarness(t, Config{Driver: &fakeDriver{freezer: true}})
+	s := spec("cold", "ok", 128)
+	h.mustInvoke(s, "echo")
+	sbs := h.d.sandboxes()
+	if len(sbs) != 1 {
+		t.Fatalf("%d sandboxes started, want 1", len(sbs))
+	}
+	sb := sbs[0]
+	eventually(t, "the idle sandbox frozen", sb.frozen.Load)
+
+	out := h.mustInvoke(s, "echo")
+	if out.FunctionError != "" || out.ColdStart {
+		t.Fatalf("invoke of a frozen sandbox: %+v", out)
+	}
+	if sb.ranFrozen.Load() {
+		t.Fatal("the runtime received an event while frozen")
+	}
+	if n, _ := h.d.counts(); n != 1 {
+		t.Fatalf("%d sandboxes started, want the frozen one reused", n)
+	}
+	h.w.mu.Lock()
+	var in *instance
+	for _, i := range h.w.all {
+		in = i
+	}
+	h.w.mu.Unlock()
+	in.freeze.mu.Lock()
+	freezes, thaws := in.freeze.freezes, in.freeze.thaws
+	in.freeze.mu.Unlock()
+	if freezes < 1 || thaws != 1 {
+		t.Errorf("freezes %d thaws %d, want at least 1 and exactly 1", freezes, thaws)
+	}
+
+	// A frozen sandbox is destroyed all the same when the worker closes.
+	eventually(t, "frozen again", sb.frozen.Load)
+	h.w.Close()
+	if !sb.isDestroyed() {
+		t.Error("a frozen sandbox survived Close")
+	}
+}
+
+// TestThawFailureRunsElsewhere: a sandbox that cannot be thawed is retired
+// and the invocation runs on a new one.
+func TestThawFailureRunsElsewhere(t *testing.T) {
+	h := newHarness(t, Config{Driver: &fakeDriver{freezer: true}})
+	s := spec("stuck", "ok", 128)
+	h.mustInvoke(s, "echo")
+	sb := h.d.sandboxes()[0]
+	eventually(t, "the idle sandbox frozen", sb.frozen.Load)
+	// Destroyed behind the worker's back: Thaw fails.
+	sb.mu.Lock()
+	sb.destroyed = true
+	sb.mu.Unlock()
+	out := h.mustInvoke(s, "echo")
+	if out.FunctionError != "" || !out.ColdStart {
+		t.Fatalf("invoke after a failed thaw: %+v, want a cold start elsewhere", out)
+	}
+	if n, _ := h.d.counts(); n != 2 {
+		t.Fatalf("%d sandboxes started, want 2", n)
+	}
+}
