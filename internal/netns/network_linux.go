@@ -59,6 +59,8 @@ type Network struct {
 	seq    atomic.Uint64
 	dns    *forwarder
 
+	detaching sync.WaitGroup // Detach's removals in the background
+
 	mu      sync.Mutex
 	edge    *net.TCPAddr // where the edge listens for sandboxes, once ListenEdge did
 	closed  bool
@@ -363,21 +365,29 @@ func (n *Network) AttachNS(ctx context.Context, ns netns.NsHandle) (_ *Attachmen
 	return a, nil
 }
 
-// Detach removes the veth pair (if the namespace is not gone already,
-// which removes it too) and frees the address. Idempotent.
+// Detach frees the sandbox's place: it removes the veth pair in the
+// background (deleting a network device waits for the kernel's RCU grace
+// periods, tens of milliseconds under load, which a sandbox's destruction
+// need not wait for; the pair goes with the namespace anyway) and frees
+// the address once the pair is gone, so no two sandboxes ever share one.
+// Idempotent; Close waits for what is left in the background.
 func (a *Attachment) Detach() error {
-	var err error
 	a.once.Do(func() {
-		if a.host != "" {
-			if l, lerr := netlink.LinkByName(a.host); lerr == nil {
-				if derr := netlink.LinkDel(l); derr != nil && !errors.Is(derr, unix.ENODEV) {
-					err = fmt.Errorf("netns: removing %s: %w", a.host, derr)
+		a.n.detaching.Add(1)
+		go func() {
+			defer a.n.detaching.Done()
+			if a.host != "" {
+				if l, err := netlink.LinkByName(a.host); err == nil {
+					if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+						a.n.log.Warn("sandbox network: removing a veth", "veth", a.host, "err", err)
+						return // keep the address: the veth may still hold it
+					}
 				}
 			}
-		}
-		a.n.alloc.put(a.addr)
+			a.n.alloc.put(a.addr)
+		}()
 	})
-	return err
+	return nil
 }
 
 // Close stops the DNS forwarder and removes the veths, the table and the
@@ -394,6 +404,7 @@ func (n *Network) Close() error {
 	if n.dns != nil {
 		n.dns.close()
 	}
+	n.detaching.Wait()
 	return Cleanup(n.cfg.ID, n.log)
 }
 

@@ -118,6 +118,14 @@ func (d *Driver) prepare() error {
 	return d.prepareErr
 }
 
+// resolvConf is the sandboxes' /etc/resolv.conf: empty without a network.
+func (d *Driver) resolvConf() string {
+	if d.cfg.Network == nil {
+		return ""
+	}
+	return string(d.cfg.Network.ResolvConf())
+}
+
 func (d *Driver) rootDir() string { return filepath.Join(d.cfg.StateDir, "root") }
 
 // Cleanup kills every process in a kumo-* cgroup under CgroupParent that
@@ -253,7 +261,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	ctrl := conn.(*net.UnixConn)
 	// The socket buffers the config until the init reads it.
 	if _, err := ctrl.Write(encode(message{Kind: msgConfig, Config: &initConfig{
-		Root: d.rootDir(), UID: d.cfg.UID, GID: d.cfg.GID,
+		Root: d.rootDir(), UID: d.cfg.UID, GID: d.cfg.GID, ResolvConf: d.resolvConf(),
 	}})); err != nil {
 		ctrl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -312,6 +320,11 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	}
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
+	}
+	if n := d.cfg.Network; n != nil {
+		if b.detach, err = n.Attach(ctx, cmd.Process.Pid); err != nil {
+			return b, fmt.Errorf("sandbox network: %w", err)
+		}
 	}
 	m, fd, err := receive(ctrl)
 	if err != nil {

@@ -50,6 +50,8 @@ type initConfig struct {
 	Root string `json:"root"`
 	UID  int    `json:"uid"`
 	GID  int    `json:"gid"`
+	// ResolvConf is /etc/resolv.conf (empty without a network).
+	ResolvConf string `json:"resolv_conf,omitempty"`
 }
 
 // initSpec is what the init needs to finish and run one sandbox.
