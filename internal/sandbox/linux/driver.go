@@ -322,9 +322,19 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		return b, err
 	}
 	if n := d.cfg.Network; n != nil {
-		if b.detach, err = n.Attach(ctx, cmd.Process.Pid); err != nil {
-			return b, fmt.Errorf("sandbox network: %w", err)
-		}
+		// Attached while the init builds the root; waited for before
+		// spawn returns (and before the deferred abort reads detach).
+		attached := make(chan error, 1)
+		go func() {
+			var aerr error
+			b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
+			attached <- aerr
+		}()
+		defer func() {
+			if aerr := <-attached; aerr != nil && err == nil {
+				err = fmt.Errorf("sandbox network: %w", aerr)
+			}
+		}()
 	}
 	m, fd, err := receive(ctrl)
 	if err != nil {
