@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -470,7 +469,6 @@ func TestCrashChild(t *testing.T) {
 	select {}
 }
 
-var _ = errors.New
 
 // BenchmarkAttach measures what attaching adds to a sandbox's start (the
 // namespace exists already, as in the sandbox driver), and Detach apart.
