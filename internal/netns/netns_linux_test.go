@@ -469,7 +469,6 @@ func TestCrashChild(t *testing.T) {
 	select {}
 }
 
-
 // BenchmarkAttach measures what attaching adds to a sandbox's start (the
 // namespace exists already, as in the sandbox driver), and Detach apart.
 func BenchmarkAttach(b *testing.B) {
