@@ -35,10 +35,12 @@ func requireNetwork(t testing.TB) {
 	}
 }
 
+// randomID is a network ID for a test: "t" and 7 hex digits, which no
+// server's ID (8 hex digits) can be.
 func randomID(t testing.TB) string {
-	b := make([]byte, 3)
+	b := make([]byte, 4)
 	rand.Read(b)
-	return "t" + hex.EncodeToString(b)
+	return "t" + hex.EncodeToString(b)[:7]
 }
 
 // newNS returns a new network namespace with lo up; it is removed when
@@ -143,7 +145,7 @@ func newInternet(t testing.TB) *internet {
 	rand.Read(b)
 	host := netip.AddrFrom4([4]byte{198, 18, b[0], 1})
 	far := netip.AddrFrom4([4]byte{198, 18, b[0], 2})
-	name := "ki" + randomID(t)
+	name := "ki" + randomID(t)[1:]
 	la := netlink.NewLinkAttrs()
 	la.Name = name
 	la.Flags = net.FlagUp

@@ -24,8 +24,9 @@ import (
 type Config struct {
 	// ID names what the network creates on the host, so that two servers
 	// on one machine keep apart: the bridge and the nftables table are
-	// kumo-ID, the host ends of the veths kvID…. 1 to 8 lowercase letters
-	// and digits.
+	// kumo-ID, the host ends of the veths kvID…. Exactly 8 lowercase
+	// letters and digits (one length, so that no server's names are a
+	// prefix of another's).
 	ID string
 	// Range is the IPv4 prefix the sandboxes' addresses come from, e.g.
 	// "10.200.0.0/16"; "" picks a free /16 (see PickRange).
@@ -84,8 +85,8 @@ func Available() error {
 }
 
 func checkID(id string) error {
-	if id == "" || len(id) > 8 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
-		return fmt.Errorf("netns: bad ID %q: want 1 to 8 lowercase letters and digits", id)
+	if len(id) != 8 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return fmt.Errorf("netns: bad ID %q: want 8 lowercase letters and digits", id)
 	}
 	return nil
 }

@@ -195,3 +195,11 @@ func TestRulesChains(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckID(t *testing.T) {
+	for id, ok := range map[string]bool{"1a2b3c4d": true, "t1a2b3c4": true, "1a2b3c4": false, "1a2b3c4d5": false, "1A2B3C4D": false, "1a2b-c4d": false, "": false} {
+		if err := checkID(id); (err == nil) != ok {
+			t.Errorf("checkID(%q) = %v", id, err)
+		}
+	}
+}

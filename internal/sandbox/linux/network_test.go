@@ -35,7 +35,7 @@ func BenchmarkStartNetwork(b *testing.B) {
 				if err := netns.Available(); err != nil {
 					b.Skip(err)
 				}
-				n, err := netns.Start(context.Background(), netns.Config{ID: "bench", Resolvers: []string{"127.0.0.1"}, Logger: cfg.Logger})
+				n, err := netns.Start(context.Background(), netns.Config{ID: "benchnet", Resolvers: []string{"127.0.0.1"}, Logger: cfg.Logger})
 				if err != nil {
 					b.Fatal(err)
 				}
