@@ -66,8 +66,9 @@
 // (per sandbox, given the pid of a process in its network namespace):
 // one veth pair created with its peer directly in the sandbox's
 // namespace, the port isolated, then eth0's address, link and default
-// route set through a netlink handle in that namespace; no host process
-// enters the namespace. It costs about 1.2 ms on an idle machine (more
+// route set through a netlink handle in that namespace (a server thread
+// enters the namespace only to open that handle's socket, before any
+// function code runs there, and leaves it at once). It costs about 1.2 ms on an idle machine (more
 // when namespaces are being torn down at the same time), which is why
 // the linux sandbox driver attaches its warm sandboxes when it makes
 // them, off the cold-start path. Detach removes the pair in the
