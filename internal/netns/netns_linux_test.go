@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -376,6 +377,9 @@ func leftovers(t *testing.T, id string) []string {
 	t.Helper()
 	var out []string
 	links, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 100; i++ {
+		links, err = netlink.LinkList() // links changed during the dump
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,9 @@ func Start(ctx context.Context, cfg Config) (n *Network, err error) {
 // IPv4 addresses (what a range must not overlap), and the MTU of the
 // default route's interface (1500 if none).
 func hostRoutes() ([]netip.Prefix, int, error) {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -173,7 +175,7 @@ func hostRoutes() ([]netip.Prefix, int, error) {
 			used = append(used, p)
 		}
 	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, 0, err
 	}
@@ -183,6 +185,18 @@ func hostRoutes() ([]netip.Prefix, int, error) {
 		}
 	}
 	return used, mtu, nil
+}
+
+// dump runs a netlink dump again while it is interrupted (the kernel's
+// tables changed during it, as they do while other sandboxes come and
+// go), so that its result is consistent.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
+	for i := 0; ; i++ {
+		out, err := list()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 100 {
+			return out, err
+		}
+	}
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
@@ -420,7 +434,7 @@ func Cleanup(id string, log *slog.Logger) error {
 		log = slog.Default()
 	}
 	var errs []error
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("netns: listing links: %w", err)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,8 +45,8 @@ func TestNetwork(t *testing.T) {
 	gw := strings.Split(strings.TrimPrefix(edgeURL, "http://"), ":")[0]
 	lc := newSDK(t, s)
 	fnBootstrap(t)
-	deployFn(t, lc, "net-a", "a", fnConfig{})
-	deployFn(t, lc, "net-b", "b", fnConfig{})
+	deployFn(t, lc, "net-a", "a", fnConfig{Memory: 1024})
+	deployFn(t, lc, "net-b", "b", fnConfig{Memory: 1024})
 
 	// The host's own listeners; none may see a connection.
 	var hostConns atomic.Int64
@@ -188,6 +189,9 @@ func netLeftovers(t *testing.T, id string) []string {
 	t.Helper()
 	var out []string
 	links, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 100; i++ {
+		links, err = netlink.LinkList() // links changed during the dump
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -395,7 +395,7 @@ func network(ev event) map[string]any {
 	fail := func(err error) map[string]any { out["error"] = err.Error(); return out }
 	switch ev.Action {
 	case "dial":
-		c, err := net.DialTimeout("tcp", ev.Addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", ev.Addr, 10*time.Second)
 		if err != nil {
 			return fail(err)
 		}
