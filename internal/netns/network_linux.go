@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -333,6 +334,8 @@ func (n *Network) AttachNS(ctx context.Context, ns netns.NsHandle) (_ *Attachmen
 		return nil, err
 	}
 	a := &Attachment{n: n, addr: ip}
+	t0 := time.Now()
+	defer func() { n.log.Debug("sandbox network: attached", "addr", ip.String(), "took", time.Since(t0), "err", err) }()
 	defer func() {
 		if err != nil {
 			a.Detach()

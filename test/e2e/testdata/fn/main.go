@@ -435,11 +435,17 @@ func network(ev event) map[string]any {
 		}
 		out["port"] = listener.Addr().(*net.TCPAddr).Port
 		// The listener works: the function reaches it itself.
-		c, err := net.DialTimeout("tcp", listener.Addr().String(), 5*time.Second)
+		c, err := net.DialTimeout("tcp", listener.Addr().String(), 10*time.Second)
 		if err != nil {
 			return fail(err)
 		}
+		// The greeting comes after the count went up.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = bufio.NewReader(c).ReadString('\n')
 		c.Close()
+		if err != nil {
+			return fail(err)
+		}
 		out["accepted"] = accepted.Load()
 	case "accepted":
 		out["accepted"] = accepted.Load()
