@@ -335,7 +335,9 @@ func (n *Network) AttachNS(ctx context.Context, ns netns.NsHandle) (_ *Attachmen
 	}
 	a := &Attachment{n: n, addr: ip}
 	t0 := time.Now()
-	defer func() { n.log.Debug("sandbox network: attached", "addr", ip.String(), "took", time.Since(t0), "err", err) }()
+	defer func() {
+		n.log.Debug("sandbox network: attached", "addr", ip.String(), "took", time.Since(t0), "err", err)
+	}()
 	defer func() {
 		if err != nil {
 			a.Detach()
