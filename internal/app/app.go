@@ -88,9 +88,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer reg.Close()
 
-	driver, err := pickDriver(cfg, log)
+	driver, sandboxNet, err := pickDriver(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	if sandboxNet != nil {
+		defer sandboxNet.Close() // after the driver and the worker
 	}
 	if err := driver.Cleanup(ctx); err != nil {
 		return fmt.Errorf("cleaning up sandboxes of an earlier run: %w", err)
@@ -219,8 +222,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// request ReadTimeout would cut large uploads on slow links).
 	srv := &http.Server{Handler: edgeHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ConnState: ln.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
+	if sandboxNet != nil {
+		// Sandboxes reach the edge on the bridge address (EdgeURL), at
+		// the edge's own port when it is free there.
+		eln, err := sandboxNet.ListenEdge(ln.Addr().(*net.TCPAddr).Port)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		go func() { errc <- srv.Serve(eln) }()
+		log.Info("sandboxes reach the edge", "url", sandboxNet.EdgeURL())
+	}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {

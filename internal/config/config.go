@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +70,19 @@ type Config struct {
 	// StoreMaxBytes caps the bytes the store keeps on disk; 0 derives it
 	// from the size of the data dir's file system (natsd.DefaultMaxStore).
 	StoreMaxBytes int64
+	// Network is how the linux driver's sandboxes reach the network:
+	// NetworkBridge (a veth into Kumo's bridge, NAT out; package netns)
+	// or NetworkNone (lo only). NetworkRange is the sandboxes' IPv4
+	// range; "" picks a free /16.
+	Network      string
+	NetworkRange string
 }
+
+// Values of --network.
+const (
+	NetworkBridge = "bridge"
+	NetworkNone   = "none"
+)
 
 // RootCredentials is an access key pair given in the environment.
 type RootCredentials struct {
@@ -162,6 +175,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.str(fs, &c.MetricsListen, "metrics-listen", "KUMO_METRICS_LISTEN", "", "also serve GET /metrics, unauthenticated, on this `address`, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4)")
 	b.bind(fs, "max-connections", "KUMO_MAX_CONNECTIONS", intValue(&c.MaxConnections, DefaultMaxConnections), "`connections` the edge port serves at once; more are answered 503")
 	b.bind(fs, "store-max-bytes", "KUMO_STORE_MAX_BYTES", int64Value(&c.StoreMaxBytes, 0), "`bytes` the store may keep on disk (0: the data dir's file system size less half of a 5% reserve; writes are refused when the disk's free space falls below that reserve)")
+	b.str(fs, &c.Network, "network", "KUMO_NETWORK", NetworkBridge, "sandbox `network` (linux driver): \"bridge\" (outbound TCP/UDP through NAT, the edge and DNS reachable, nothing else on the host) or \"none\" (loopback only)")
+	b.str(fs, &c.NetworkRange, "network-range", "KUMO_NETWORK_RANGE", "", "IPv4 `prefix` of the sandboxes' addresses with --network bridge, e.g. 10.200.0.0/16 (default: a free /16 from 10.200-254.0.0)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -298,6 +313,17 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConnections < MinMaxConnections {
 		return bad("max-connections", c.MaxConnections, "must be at least %d", MinMaxConnections)
+	}
+	if c.Network == "" {
+		c.Network = NetworkBridge
+	}
+	if c.Network != NetworkBridge && c.Network != NetworkNone {
+		return bad("network", c.Network, "must be %q or %q", NetworkBridge, NetworkNone)
+	}
+	if c.NetworkRange != "" {
+		if p, err := netip.ParsePrefix(c.NetworkRange); err != nil || !p.Addr().Is4() || p.Masked() != p || p.Bits() < 8 || p.Bits() > 28 {
+			return bad("network-range", c.NetworkRange, "must be an IPv4 network of /8 to /28 such as 10.200.0.0/16")
+		}
 	}
 	if c.AsyncAckWait != 0 && c.AsyncAckWait < MinAsyncAckWait {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}

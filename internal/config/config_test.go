@@ -100,6 +100,9 @@ func TestEnvRefused(t *testing.T) {
 		{map[string]string{"KUMO_LISTEN": "nohost"}, `KUMO_LISTEN="nohost" (--listen)`},
 		{map[string]string{"KUMO_ASYNC_RETRY_DELAYS": "1s,soon"}, `KUMO_ASYNC_RETRY_DELAYS="1s,soon": "soon": must be a duration`},
 		{map[string]string{"KUMO_ASYNC_RETRY_DELAYS": "1s,-1s"}, `KUMO_ASYNC_RETRY_DELAYS="1s,-1s": "-1s": must not be negative`},
+		{map[string]string{"KUMO_NETWORK": "host"}, `KUMO_NETWORK="host" (--network): must be "bridge" or "none"`},
+		{map[string]string{"KUMO_NETWORK_RANGE": "10.9.0.1/16"}, `KUMO_NETWORK_RANGE="10.9.0.1/16" (--network-range): must be an IPv4 network`},
+		{map[string]string{"KUMO_NETWORK_RANGE": "fd00::/64"}, `(--network-range): must be an IPv4 network`},
 		{map[string]string{"KUMO_ASYNC_ACK_WAIT": "later"}, `KUMO_ASYNC_ACK_WAIT="later": must be a duration`},
 		{map[string]string{"KUMO_ASYNC_ACK_WAIT": "100ms"}, `KUMO_ASYNC_ACK_WAIT="100ms": must be at least 1s`},
 		{map[string]string{"KUMO_RUNTIME_INTERPRETERS": "python3.12"}, `KUMO_RUNTIME_INTERPRETERS="python3.12": runtime interpreters: "python3.12": want runtime=path`},
@@ -130,7 +133,7 @@ func TestEnvAccepted(t *testing.T) {
 		"KUMO_KEEP_ALIVE": "5m", "KUMO_KEEP_ALIVE_POLICY": "fixed", "KUMO_MEMORY_BUDGET": "2048",
 		"KUMO_ROOT_ACCESS_KEY_ID": "AKIAEXAMPLE", "KUMO_ROOT_SECRET_ACCESS_KEY": "secret",
 		"KUMO_RUNTIME_INTERPRETERS": "python3.12=/opt/py/bin/python3", "KUMO_ASYNC_RETRY_DELAYS": "200ms, 400ms",
-		"KUMO_ASYNC_ACK_WAIT": "2s",
+		"KUMO_ASYNC_ACK_WAIT": "2s", "KUMO_NETWORK": "none", "KUMO_NETWORK_RANGE": "10.9.0.0/16",
 	}
 	c, err := Parse(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -144,6 +147,7 @@ func TestEnvAccepted(t *testing.T) {
 		RuntimeInterpreters: map[string]string{"python3.12": "/opt/py/bin/python3"},
 		AsyncRetryDelays:    []time.Duration{200 * time.Millisecond, 400 * time.Millisecond},
 		AsyncAckWait:        2 * time.Second,
+		Network:             NetworkNone, NetworkRange: "10.9.0.0/16",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", c, want)

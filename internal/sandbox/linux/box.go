@@ -25,6 +25,8 @@ type box struct {
 	ctrl *net.UnixConn
 	cg   *group
 	ln   net.Listener
+	// detach takes the sandbox off Config.Network (nil if none).
+	detach func() error
 	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
 	cpuQuota int
 
@@ -137,6 +139,9 @@ func (b *box) abort() {
 		b.stdout.Close()
 		b.stderr.Close()
 	}
+	if b.detach != nil {
+		b.detach()
+	}
 	if b.cg != nil {
 		ctx := context.Background()
 		if err := b.cg.kill(ctx); err == nil {
@@ -178,6 +183,9 @@ func (b *box) Destroy(ctx context.Context) error {
 		return fmt.Errorf("linux: destroying sandbox %s: %w", b.id, err)
 	}
 	b.d.release(b.cg.name)
+	if b.detach != nil {
+		b.detach()
+	}
 	b.ln.Close()
 	b.ctrl.Close()
 	b.destroyed = true

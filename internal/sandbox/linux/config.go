@@ -1,6 +1,9 @@
 package linux
 
-import "log/slog"
+import (
+	"context"
+	"log/slog"
+)
 
 // Config configures the linux driver. Zero values take the defaults.
 type Config struct {
@@ -28,6 +31,20 @@ type Config struct {
 	Pool int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Network, if set, gives each sandbox an interface besides lo; nil
+	// leaves lo its only one.
+	Network Network
+}
+
+// Network connects sandboxes' network namespaces to a network (package
+// netns has the real one).
+type Network interface {
+	// Attach connects the network namespace of process pid. The driver
+	// calls it when it makes a sandbox, before any function code runs
+	// in it, and detach when the sandbox is gone.
+	Attach(ctx context.Context, pid int) (detach func() error, err error)
+	// ResolvConf is the sandboxes' /etc/resolv.conf.
+	ResolvConf() []byte
 }
 
 func (c Config) withDefaults() Config {

@@ -14,7 +14,10 @@
 //     127.0.0.1:9001 inside the sandbox, and passes it to the driver over
 //     a socket pair (SCM_RIGHTS): the server accepts on it from the host,
 //     so no host process joins the sandbox's namespaces and no route
-//     leads into or out of it (lo is its only interface);
+//     leads into or out of it (lo is its only interface, unless
+//     Config.Network gives it one more: the driver attaches every
+//     sandbox when it makes it, warm ones included, before any function
+//     code runs, and detaches it when the sandbox is gone);
 //   - builds the root file system on a tmpfs in its own mount namespace
 //     (layout in rootfs.go), makes it read-only and pivots into it;
 //   - sets the hostname (sandbox) and rlimits (RLIMIT_NOFILE 1024,

@@ -118,6 +118,14 @@ func (d *Driver) prepare() error {
 	return d.prepareErr
 }
 
+// resolvConf is the sandboxes' /etc/resolv.conf: empty without a network.
+func (d *Driver) resolvConf() string {
+	if d.cfg.Network == nil {
+		return ""
+	}
+	return string(d.cfg.Network.ResolvConf())
+}
+
 func (d *Driver) rootDir() string { return filepath.Join(d.cfg.StateDir, "root") }
 
 // Cleanup kills every process in a kumo-* cgroup under CgroupParent that
@@ -265,7 +273,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	ctrl := conn.(*net.UnixConn)
 	// The socket buffers the config until the init reads it.
 	if _, err := ctrl.Write(encode(message{Kind: msgConfig, Config: &initConfig{
-		Root: d.rootDir(), UID: d.cfg.UID, GID: d.cfg.GID,
+		Root: d.rootDir(), UID: d.cfg.UID, GID: d.cfg.GID, ResolvConf: d.resolvConf(),
 		Cgroup: &initCgroup{Name: g.name, Parents: d.cg.dirs, Roots: d.cg.roots},
 	}})); err != nil {
 		ctrl.Close()
@@ -324,6 +332,21 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	}()
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
+	}
+	if n := d.cfg.Network; n != nil {
+		// Attached while the init builds the root; waited for before
+		// spawn returns (and before the deferred abort reads detach).
+		attached := make(chan error, 1)
+		go func() {
+			var aerr error
+			b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
+			attached <- aerr
+		}()
+		defer func() {
+			if aerr := <-attached; aerr != nil && err == nil {
+				err = fmt.Errorf("sandbox network: %w", aerr)
+			}
+		}()
 	}
 	m, fd, err := receive(ctrl)
 	if err != nil {

@@ -50,6 +50,8 @@ type initConfig struct {
 	Root string `json:"root"`
 	UID  int    `json:"uid"`
 	GID  int    `json:"gid"`
+	// ResolvConf is /etc/resolv.conf (empty without a network).
+	ResolvConf string `json:"resolv_conf,omitempty"`
 	// Cgroup names the sandbox's cgroups, so that the init can remove
 	// them itself if the server dies (abandon).
 	Cgroup *initCgroup `json:"cgroup,omitempty"`

@@ -29,7 +29,8 @@ import (
 //	               sched_debug and sysrq-trigger masked, /proc/sys read-only
 //	/dev           null zero full random urandom tty bound from the host,
 //	               fd/stdin/stdout/stderr symlinks, /dev/shm a 64 MB tmpfs
-//	/etc           generated passwd, group, hosts, resolv.conf (empty),
+//	/etc           generated passwd, group, hosts, resolv.conf (empty
+//	               without Config.Network),
 //	               nsswitch.conf; ssl/certs and localtime bound read-only
 //	               from the host when it has them
 //
@@ -329,7 +330,7 @@ func etc(c *initConfig) error {
 			"sbx_user1051:x:" + uid + ":" + gid + "::/tmp:/sbin/nologin\n",
 		"group":         "root:x:0:\nsbx_user1051:x:" + gid + ":\n",
 		"hosts":         "127.0.0.1\tlocalhost " + sandboxHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-		"resolv.conf":   "",
+		"resolv.conf":   c.ResolvConf,
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
 	}
 	for name, content := range files {

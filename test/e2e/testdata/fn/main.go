@@ -21,6 +21,12 @@
 //	           endpoint, key or region in this code), report the answers
 //	connflood  open "size" connections to the Runtime API and keep them
 //	           open after answering (until the sandbox goes)
+//	dial       connect to "addr" over TCP, read a line if one comes, report
+//	fetch      GET "url", report the status and body
+//	listen     listen on a TCP port of every interface (kept for the life
+//	           of the sandbox), check it from inside, report the address
+//	accepted   report how many connections the listener accepted
+//	netinfo    report /etc/resolv.conf and the interfaces' addresses
 //
 // Most answers carry "tag", the contents of $LAMBDA_TASK_ROOT/tag.txt, so
 // tests can tell code versions apart with one binary.
@@ -33,12 +39,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,6 +92,9 @@ type event struct {
 	Connect []string `json:"connect"`
 	// FillMB is how much the probe writes to /tmp.
 	FillMB int `json:"fillMb"`
+	// Addr and URL are what dial and fetch reach.
+	Addr string `json:"addr"`
+	URL  string `json:"url"`
 }
 
 // TestError is the error type the "error" action returns; the runtime
@@ -157,6 +169,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return callAWS(ctx)
 	case "connflood":
 		return connFlood(ev.Size, tag), nil
+	case "dial", "fetch", "listen", "accepted", "netinfo":
+		return network(ev), nil
 	}
 	return nil, fmt.Errorf("unknown action %q", ev.Action)
 }
@@ -434,4 +448,91 @@ func callAWS(ctx context.Context) (map[string]any, error) {
 		"accessKeyId": creds.AccessKeyID, "credentialSource": creds.Source,
 		"endpoint": os.Getenv("AWS_ENDPOINT_URL"),
 	}, nil
+}
+
+// The listener of the listen action and what it accepted, for the life of
+// the sandbox.
+var (
+	listener net.Listener
+	accepted atomic.Int64
+)
+
+// network does the network actions; every failure is reported in
+// "error", never returned.
+func network(ev event) map[string]any {
+	out := map[string]any{}
+	fail := func(err error) map[string]any { out["error"] = err.Error(); return out }
+	switch ev.Action {
+	case "dial":
+		c, err := net.DialTimeout("tcp", ev.Addr, 10*time.Second)
+		if err != nil {
+			return fail(err)
+		}
+		defer c.Close()
+		out["connected"] = true
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		out["read"] = line
+	case "fetch":
+		cl := &http.Client{Timeout: 10 * time.Second}
+		resp, err := cl.Get(ev.URL)
+		if err != nil {
+			return fail(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		out["status"] = resp.StatusCode
+		out["body"] = string(b)
+	case "listen":
+		if listener == nil {
+			ln, err := net.Listen("tcp", "0.0.0.0:0")
+			if err != nil {
+				return fail(err)
+			}
+			listener = ln
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					accepted.Add(1)
+					fmt.Fprintln(c, "hello from the function")
+					c.Close()
+				}
+			}()
+		}
+		out["port"] = listener.Addr().(*net.TCPAddr).Port
+		// The listener works: the function reaches it itself.
+		c, err := net.DialTimeout("tcp", listener.Addr().String(), 10*time.Second)
+		if err != nil {
+			return fail(err)
+		}
+		// The greeting comes after the count went up.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil {
+			return fail(err)
+		}
+		out["accepted"] = accepted.Load()
+	case "accepted":
+		out["accepted"] = accepted.Load()
+	case "netinfo":
+		b, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil {
+			return fail(err)
+		}
+		out["resolvConf"] = string(b)
+		var addrs []string
+		ifs, _ := net.Interfaces()
+		for _, i := range ifs {
+			as, _ := i.Addrs()
+			for _, a := range as {
+				addrs = append(addrs, i.Name+" "+a.String())
+			}
+		}
+		out["addrs"] = addrs
+	}
+	return out
 }
