@@ -233,6 +233,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return err
 		}
 		go func() { errc <- srv.Serve(eln) }()
+		edgeURL.setURL(sandboxNet.EdgeURL())
 		log.Info("sandboxes reach the edge", "url", sandboxNet.EdgeURL())
 	}
 	if cfg.MetricsListen != "" {

@@ -68,6 +68,10 @@ func (e *sandboxEdge) set(d sandbox.Driver, listenAddr string) {
 	e.url.Store(&u)
 }
 
+// setURL records the edge's URL as sandboxes on a network of their own
+// reach it (a listener on the sandbox network's bridge address).
+func (e *sandboxEdge) setURL(u string) { e.url.Store(&u) }
+
 // hostLoopbackURL is http://host:port for a listening address, with an
 // unspecified host ("", 0.0.0.0, ::) replaced by the loopback address.
 func hostLoopbackURL(addr string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	knet "github.com/kumo-run/kumo/internal/netns"
 )
 
 // stsCreds is the Credentials member of the CLI's assume-role and
@@ -208,5 +209,31 @@ func TestFunctionRoleCredentials(t *testing.T) {
 	if _, err := lc.UpdateFunctionConfiguration(t.Context(), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name),
 		Environment: &types.Environment{Variables: map[string]string{"AWS_SESSION_TOKEN": "mine"}}}); err == nil {
 		t.Error("a function was given its own AWS_SESSION_TOKEN")
+	}
+}
+
+// TestFunctionRoleCredentialsOnTheNetwork: an isolated sandbox on the
+// sandbox network reaches the edge at the bridge address with its role's
+// credentials, through aws-sdk-go-v2 configured from its environment alone.
+func TestFunctionRoleCredentialsOnTheNetwork(t *testing.T) {
+	requireLinuxDriver(t)
+	if err := knet.Available(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "linux")
+	edgeURL := logValue(t, s, "sandboxes reach the edge", "url")
+	lc := newSDK(t, s)
+	const name = "net-role-caller"
+	deployFn(t, lc, name, "aws", fnConfig{Timeout: 30, Memory: 1024})
+	p := call(t, lc, name, "", event("aws")).ok(t, "aws")
+	if want := "arn:aws:sts::" + accountID + ":assumed-role/lambda-role/" + name; p["arn"] != want {
+		t.Errorf("the function is %v, want %s", p["arn"], want)
+	}
+	if p["endpoint"] != edgeURL {
+		t.Errorf("AWS_ENDPOINT_URL in the sandbox is %v, want the bridge's %s", p["endpoint"], edgeURL)
+	}
+	if fns, _ := p["functions"].([]any); len(fns) != 1 || fns[0] != name {
+		t.Errorf("ListFunctions from inside: %v", p["functions"])
 	}
 }
