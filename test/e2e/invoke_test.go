@@ -1056,7 +1056,7 @@ func TestIsolation(t *testing.T) {
 			select {
 			case res := <-done:
 				done <- res
-				return stopPolling{fmt.Errorf("the fork bomb ended before it was seen at its limit: %v %v", res.err, res.r)}
+				return stopPolling(fmt.Errorf("the fork bomb ended before it was seen at its limit: %v %v", res.err, res.r))
 			default:
 			}
 			for name := range sandboxCgroups(t, dataDir) {

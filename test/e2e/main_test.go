@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	kpoll "github.com/kumo-run/kumo/internal/poll"
 )
 
 // Fixed root credentials every test server runs with.
@@ -166,7 +168,7 @@ func tryLaunch(t testing.TB, dataDir string, env, extraArgs []string) (*server, 
 	err = poll(30*time.Second, func() error {
 		select {
 		case <-s.done:
-			return stopPolling{fmt.Errorf("kumo exited before it was ready: %v", s.exitErr)}
+			return stopPolling(fmt.Errorf("kumo exited before it was ready: %v", s.exitErr))
 		default:
 		}
 		resp, err := healthClient.Get(s.url + "/healthz")
@@ -254,38 +256,16 @@ func freeAddr() (string, error) {
 }
 
 // stopPolling makes poll give up at once with the wrapped error.
-type stopPolling struct{ err error }
+func stopPolling(err error) error { return kpoll.Stop{Err: err} }
 
-func (s stopPolling) Error() string { return s.err.Error() }
-
-// poll calls f until it returns nil, returns stopPolling, or timeout passes;
-// the wait between calls grows from 20ms to 500ms.
-func poll(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 20 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		var sp stopPolling
-		if errors.As(err, &sp) {
-			return sp.err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still failing after %v: %w", timeout, err)
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 500*time.Millisecond)
-	}
-}
+// poll calls f until it returns nil, returns stopPolling, or timeout
+// passes (package poll).
+func poll(timeout time.Duration, f func() error) error { return kpoll.Wait(timeout, f) }
 
 // eventually fails the test if f does not succeed within timeout.
 func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	if err := poll(timeout, f); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	kpoll.Until(t, timeout, what, f)
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.

@@ -22,10 +22,10 @@ func waitProvisionedReady(t *testing.T, lc *lambda.Client, name, qualifier strin
 		out, err = lc.GetProvisionedConcurrencyConfig(t.Context(), &lambda.GetProvisionedConcurrencyConfigInput{
 			FunctionName: aws.String(name), Qualifier: aws.String(qualifier)})
 		if err != nil {
-			return stopPolling{err}
+			return stopPolling(err)
 		}
 		if out.Status == types.ProvisionedConcurrencyStatusEnumFailed {
-			return stopPolling{fmt.Errorf("FAILED: %s", aws.ToString(out.StatusReason))}
+			return stopPolling(fmt.Errorf("FAILED: %s", aws.ToString(out.StatusReason)))
 		}
 		if out.Status != types.ProvisionedConcurrencyStatusEnumReady {
 			return fmt.Errorf("status %s, allocated %d", out.Status, aws.ToInt32(out.AllocatedProvisionedConcurrentExecutions))
@@ -125,7 +125,7 @@ func TestProvisionedConcurrencyInitFailure(t *testing.T) {
 		out, err := lc.GetProvisionedConcurrencyConfig(t.Context(), &lambda.GetProvisionedConcurrencyConfigInput{
 			FunctionName: aws.String("pcfail"), Qualifier: aws.String("1")})
 		if err != nil {
-			return stopPolling{err}
+			return stopPolling(err)
 		}
 		if out.Status != types.ProvisionedConcurrencyStatusEnumFailed || aws.ToString(out.StatusReason) == "" {
 			return fmt.Errorf("status %s, reason %q", out.Status, aws.ToString(out.StatusReason))
