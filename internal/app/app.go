@@ -227,12 +227,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if sandboxNet != nil {
 		// Sandboxes reach the edge on the bridge address (EdgeURL), at
 		// the edge's own port when it is free there.
-		eln, err := sandboxNet.ListenEdge(ln.Addr().(*net.TCPAddr).Port)
+		raw, err := sandboxNet.ListenEdge(ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {
 			srv.Close()
 			return err
 		}
-		go func() { errc <- srv.Serve(eln) }()
+		// Sandboxes have a connection limit of their own, so that
+		// functions opening connections by the thousand cannot crowd
+		// out the edge port's clients (nor the reverse).
+		eln := edge.LimitListener(raw, cfg.MaxConnections)
+		ssrv := &http.Server{Handler: edgeHandler, ReadHeaderTimeout: srv.ReadHeaderTimeout, IdleTimeout: srv.IdleTimeout,
+			MaxHeaderBytes: srv.MaxHeaderBytes, ConnState: eln.ConnState, ErrorLog: srv.ErrorLog}
+		go func() { errc <- ssrv.Serve(eln) }()
+		defer ssrv.Close()
 		edgeURL.setURL(sandboxNet.EdgeURL())
 		log.Info("sandboxes reach the edge", "url", sandboxNet.EdgeURL())
 	}
