@@ -201,11 +201,11 @@ func TestResolveManaged(t *testing.T) {
 
 func TestRuntimeDir(t *testing.T) {
 	parent := t.TempDir()
-	a, err := writeRuntimeDir(parent)
+	a, err := writeRuntimeDir(parent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := writeRuntimeDir(parent)
+	b, err := writeRuntimeDir(parent, nil)
 	if err != nil || a != b {
 		t.Fatalf("second write: %q, %v; first %q", b, err, a)
 	}
@@ -333,7 +333,7 @@ func TestHostPathsOfHostInterpreters(t *testing.T) {
 // TestBootstrapsParse checks that the embedded bootstraps are valid
 // programs for the host's interpreters.
 func TestBootstrapsParse(t *testing.T) {
-	dir, err := writeRuntimeDir(t.TempDir())
+	dir, err := writeRuntimeDir(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

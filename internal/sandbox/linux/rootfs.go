@@ -22,7 +22,10 @@ import (
 //	/var/task      Spec.CodeDir, read-only bind
 //	/opt           the last of Spec.LayerDirs as a read-only bind, or a
 //	               read-only overlay of all of them (later ones win)
-//	/var/runtime   Spec.RuntimeDir, read-only bind (empty if none)
+//	/var/runtime   Spec.RuntimeDir, read-only bind (empty if none); a
+//	               symlink at its top level to an absolute host directory
+//	               (the AWS SDKs Kumo keeps beside its bootstraps) is
+//	               bound as that directory instead
 //	<host path>    each Spec.HostPaths entry, read-only bind at the same
 //	               path (a symlink is recreated as the same symlink)
 //	/tmp           tmpfs of EphemeralMB, mode 1777, owned by the sandbox user
@@ -132,7 +135,7 @@ func finishRoot(c *initConfig, s *initSpec) error {
 		}
 	}
 	if s.RuntimeDir != "" {
-		if err := bindRO(s.RuntimeDir, r+"/var/runtime"); err != nil {
+		if err := runtimeDir(s.RuntimeDir, r+"/var/runtime"); err != nil {
 			return err
 		}
 	}
@@ -147,6 +150,50 @@ func finishRoot(c *initConfig, s *initSpec) error {
 		return fmt.Errorf("making the root read-only: %w", err)
 	}
 	return pivot(r)
+}
+
+// runtimeDir binds dir at target (an empty directory of the root): whole
+// when no entry of it is a symlink, else entry by entry, each symlink to
+// an absolute directory bound as that directory, so that the sandbox sees
+// one tree where the host keeps the SDKs apart.
+func runtimeDir(dir, target string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("runtime dir: %w", err)
+	}
+	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Type()&os.ModeSymlink != 0 }) {
+		return bindRO(dir, target)
+	}
+	for _, e := range entries {
+		src := filepath.Join(dir, e.Name())
+		if e.Type()&os.ModeSymlink != 0 {
+			dest, err := os.Readlink(src)
+			if err != nil {
+				return fmt.Errorf("runtime dir: %w", err)
+			}
+			if !filepath.IsAbs(dest) {
+				return fmt.Errorf("runtime dir: %s -> %s: want an absolute path", src, dest)
+			}
+			src = dest
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
+		dst := filepath.Join(target, e.Name())
+		if fi.IsDir() {
+			err = os.Mkdir(dst, 0o755)
+		} else {
+			err = touch(dst)
+		}
+		if err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
+		if err := bindRO(src, dst); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func hostPaths(r string, paths []string) error {

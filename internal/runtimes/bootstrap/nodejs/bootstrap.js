@@ -128,7 +128,55 @@ function hasTypeModule(file) {
   }
 }
 
+// esmParents are module URLs from which an ES module's bare import is
+// resolved when Node.js finds nothing next to the importer: one beside each
+// node_modules directory of NODE_PATH (layers, then the AWS SDK at
+// /var/runtime/node_modules), as Lambda resolves them.
+function esmParents() {
+  const url = require('url');
+  return (process.env.NODE_PATH || '')
+    .split(':')
+    .filter((d) => path.basename(d) === 'node_modules' && fs.existsSync(d))
+    .map((d) => url.pathToFileURL(path.join(path.dirname(d), 'kumo-resolve.js')).href);
+}
+
+let esmHooked = false;
+
+// hookESM installs the resolution fallback before the first ES module is
+// imported: in the loading thread where Node.js can (module.registerHooks),
+// else with a loader (module.register). CommonJS handlers never pay for it.
+function hookESM() {
+  if (esmHooked) return;
+  esmHooked = true;
+  const parents = esmParents();
+  if (parents.length === 0) return;
+  const mod = require('module');
+  const bare = (s) => !s.startsWith('.') && !s.startsWith('/') && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s);
+  if (typeof mod.registerHooks === 'function') {
+    mod.registerHooks({
+      resolve(specifier, context, next) {
+        try {
+          return next(specifier, context);
+        } catch (e) {
+          if (!e || e.code !== 'ERR_MODULE_NOT_FOUND' || !bare(specifier)) throw e;
+          for (const parentURL of parents) {
+            try {
+              return next(specifier, { ...context, parentURL });
+            } catch (_) {
+              // not there either
+            }
+          }
+          throw e;
+        }
+      },
+    });
+  } else if (typeof mod.register === 'function') {
+    mod.register(require('url').pathToFileURL(path.join(__dirname, 'kumo-resolve.mjs')).href, { data: { parents } });
+  }
+}
+
 async function importFile(file) {
+  hookESM();
   return import(require('url').pathToFileURL(file).href);
 }
 
