@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
-	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: cfg.RuntimeInterpreters})
+	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: cfg.RuntimeInterpreters, SDKDir: cfg.SDKDir()})
 	if err != nil {
 		return fmt.Errorf("runtimes: %w", err)
 	}

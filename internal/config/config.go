@@ -48,6 +48,10 @@ type Config struct {
 	// it (KUMO_RUNTIME_INTERPRETERS="python3.12=/opt/py/bin/python3.12,…"),
 	// overriding the ones found on the host.
 	RuntimeInterpreters map[string]string
+	// RuntimeSDKDir holds the AWS SDKs given to managed runtimes besides
+	// the host's boto3 (kumo runtimes install-sdk fills it); "" for
+	// <data-dir>/runtimes/sdk (see SDKDir).
+	RuntimeSDKDir string
 	// AsyncRetryDelays are the waits before the retries of an
 	// asynchronous invocation's function error (KUMO_ASYNC_RETRY_DELAYS,
 	// "200ms,400ms"); nil for Lambda's.
@@ -104,6 +108,9 @@ const (
 	EnvRuntimeInterpreters = "KUMO_RUNTIME_INTERPRETERS"
 	EnvAsyncRetryDelays    = "KUMO_ASYNC_RETRY_DELAYS"
 	EnvAsyncAckWait        = "KUMO_ASYNC_ACK_WAIT"
+	// EnvRuntimeSDKDir is --runtime-sdk-dir's variable, which kumo
+	// runtimes install-sdk reads too.
+	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
 )
 
 // Error is a setting Parse refused. It names the flag, the environment
@@ -156,6 +163,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
 	b.str(fs, &c.MetricsListen, "metrics-listen", "KUMO_METRICS_LISTEN", "", "also serve GET /metrics, unauthenticated, on this `address`, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4)")
 	b.bind(fs, "max-connections", "KUMO_MAX_CONNECTIONS", intValue(&c.MaxConnections, DefaultMaxConnections), "`connections` the edge port serves at once; more are answered 503")
+	b.str(fs, &c.RuntimeSDKDir, "runtime-sdk-dir", EnvRuntimeSDKDir, "", "`directory` of the AWS SDKs for managed runtimes, filled by kumo runtimes install-sdk (default <data-dir>/runtimes/sdk)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -252,6 +260,11 @@ func (c *Config) Validate() error {
 		return bad("data-dir", c.DataDir, "%v", err)
 	}
 	c.DataDir = abs
+	if c.RuntimeSDKDir != "" {
+		if c.RuntimeSDKDir, err = filepath.Abs(c.RuntimeSDKDir); err != nil {
+			return bad("runtime-sdk-dir", c.RuntimeSDKDir, "%v", err)
+		}
+	}
 	if !validRegion(c.Region) {
 		return bad("region", c.Region, "is not a region name like us-east-1")
 	}
@@ -294,6 +307,19 @@ func (c *Config) Validate() error {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}
 	}
 	return nil
+}
+
+// DefaultRuntimeSDKDir is the SDK directory of a server with dataDir.
+func DefaultRuntimeSDKDir(dataDir string) string {
+	return filepath.Join(dataDir, "runtimes", "sdk")
+}
+
+// SDKDir is RuntimeSDKDir, or its default.
+func (c *Config) SDKDir() string {
+	if c.RuntimeSDKDir != "" {
+		return c.RuntimeSDKDir
+	}
+	return DefaultRuntimeSDKDir(c.DataDir)
 }
 
 // NewKeepAlivePolicy returns a fresh policy as --keep-alive-policy and

@@ -140,7 +140,9 @@ func TestHostBoto3(t *testing.T) {
 		t.Errorf("SDK path %q (%q), python imports boto3 from %q", dir, real, want)
 	}
 	for _, m := range []string{"boto3", "botocore", "jmespath", "dateutil"} {
-		if !slices.ContainsFunc(l.HostPaths, func(p string) bool { return p == filepath.Join(real, m) || strings.HasPrefix(filepath.Join(real, m), p+"/") }) {
+		if !slices.ContainsFunc(l.HostPaths, func(p string) bool {
+			return p == filepath.Join(real, m) || strings.HasPrefix(filepath.Join(real, m), p+"/")
+		}) {
 			t.Errorf("HostPaths lack %s: %q", m, l.HostPaths)
 		}
 	}
