@@ -33,11 +33,16 @@
 //     install-sdk` fills from the npm registry with the pinned packages of
 //     NodeSDK (InstallSDK), seen at /var/runtime/node_modules as on Lambda,
 //     where Lambda's NODE_PATH names it after the layers'. Node.js's own
-//     ES module resolution ignores NODE_PATH; Lambda's does not, so the
-//     bootstrap installs a resolution fallback (kumo-resolve.mjs) before
-//     it imports an ES module handler: an import found nowhere next to the
-//     importer is looked up in NODE_PATH's node_modules directories.
-//     CommonJS handlers never load it.
+//     ES module resolution ignores NODE_PATH; Lambda's does not. Without
+//     layers the linux driver links /var/node_modules to the SDK, where
+//     Node.js's resolution finds it from /var/task in Lambda's order, at no
+//     cost. Otherwise (layers with packages, the process driver) the
+//     bootstrap installs resolution hooks (kumo-resolve.mjs) before it
+//     imports an ES module handler, which resolve imports through NODE_PATH
+//     in Lambda's order: in the loading thread on Node.js 22.15 and later
+//     (module.registerHooks), in a loader thread before that
+//     (module.register, tens of milliseconds of CPU at init). CommonJS
+//     handlers never load them.
 //
 // The SDKs are found when the table is made (the server's start): an SDK
 // installed later is given to sandboxes after a restart. The runtime

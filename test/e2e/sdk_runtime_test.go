@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
@@ -159,6 +160,25 @@ const nodeOwnHandler = `const s3 = require('@aws-sdk/client-s3');
 exports.handler = async () => ({ version: s3.version, resolved: require.resolve('@aws-sdk/client-s3') });
 `
 
+const nodeLayerESM = `import { version } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
+import { createRequire } from 'node:module';
+
+export const handler = async () => ({
+  sqs: version,
+  sts: typeof STSClient === 'function' ? createRequire(import.meta.url)('@aws-sdk/client-sts/package.json').version : '',
+});
+`
+
+const nodeLayerCJS = `const { version } = require('@aws-sdk/client-sqs');
+const { STSClient } = require('@aws-sdk/client-sts');
+
+exports.handler = async () => ({
+  sqs: version,
+  sts: typeof STSClient === 'function' ? require('@aws-sdk/client-sts/package.json').version : '',
+});
+`
+
 // sdkDrivers are the sandbox drivers this machine runs: linux as root,
 // process always.
 func sdkDrivers() []string {
@@ -241,6 +261,25 @@ func TestSDKRuntimes(t *testing.T) {
 					p := call(t, lc, name, "", []byte(`{}`)).ok(t, "import { SQSClient } from '@aws-sdk/client-sqs'")
 					if jstr(p, "version") == "" || jstr(p, "region") != "eu-west-1" || jstr(p, "doc") != "function" {
 						t.Errorf("%s: ES module imports of the v3 clients: %v", rt, p)
+					}
+				}
+			})
+
+			t.Run("NodeLayerSDK", func(t *testing.T) {
+				// A layer's SDK package wins over the runtime's, for CommonJS
+				// and ES modules alike; what the layer lacks is the runtime's.
+				t.Parallel()
+				layer := publishLayer(t, lc, "sdk-layer", makeZip(t,
+					zipEntry{Name: "nodejs/node_modules/@aws-sdk/client-sqs/package.json", Body: `{"name":"@aws-sdk/client-sqs","version":"0.0.0-layer","main":"main.js"}`},
+					zipEntry{Name: "nodejs/node_modules/@aws-sdk/client-sqs/main.js", Body: `exports.version = '0.0.0-layer';`}))
+				arn := aws.ToString(layer.LayerVersionArn)
+				createWithLayers(t, lc, "sdk-layer-esm", types.RuntimeNodejs20x, "index.handler", makeZip(t, zipEntry{Name: "index.mjs", Body: nodeLayerESM}), arn)
+				createWithLayers(t, lc, "sdk-layer-cjs", types.RuntimeNodejs20x, "index.handler", makeZip(t, zipEntry{Name: "index.js", Body: nodeLayerCJS}), arn)
+				for _, name := range []string{"sdk-layer-esm", "sdk-layer-cjs"} {
+					p := call(t, lc, name, "", []byte(`{}`)).ok(t, name)
+					expectEq(t, name+": client-sqs", jstr(p, "sqs"), "0.0.0-layer")
+					if jstr(p, "sts") == "" || jstr(p, "sts") == "0.0.0-layer" {
+						t.Errorf("%s: client-sts %q, want the runtime's", name, jstr(p, "sts"))
 					}
 				}
 			})

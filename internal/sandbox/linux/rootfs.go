@@ -26,6 +26,11 @@ import (
 //	               symlink at its top level to an absolute host directory
 //	               (the AWS SDKs Kumo keeps beside its bootstraps) is
 //	               bound as that directory instead
+//	/var/node_modules
+//	               -> runtime/node_modules when the runtime has one (the
+//	               AWS SDK for JavaScript) and there are no layers: ES
+//	               modules in /var/task find it by Node.js's own
+//	               resolution, after their own, as NODE_PATH has it
 //	<host path>    each Spec.HostPaths entry, read-only bind at the same
 //	               path (a symlink is recreated as the same symlink)
 //	/tmp           tmpfs of EphemeralMB, mode 1777, owned by the sandbox user
@@ -135,7 +140,7 @@ func finishRoot(c *initConfig, s *initSpec) error {
 		}
 	}
 	if s.RuntimeDir != "" {
-		if err := runtimeDir(s.RuntimeDir, r+"/var/runtime"); err != nil {
+		if err := runtimeDir(s.RuntimeDir, r+"/var/runtime", len(s.LayerDirs) == 0); err != nil {
 			return err
 		}
 	}
@@ -155,11 +160,22 @@ func finishRoot(c *initConfig, s *initSpec) error {
 // runtimeDir binds dir at target (an empty directory of the root): whole
 // when no entry of it is a symlink, else entry by entry, each symlink to
 // an absolute directory bound as that directory, so that the sandbox sees
-// one tree where the host keeps the SDKs apart.
-func runtimeDir(dir, target string) error {
+// one tree where the host keeps the SDKs apart. With linkModules, a
+// node_modules in it is linked from target's parent too
+// (/var/node_modules), where Node.js looks for the packages a module in
+// /var/task imports after /var/task/node_modules: without layers, that is
+// the order NODE_PATH gives CommonJS and Lambda gives ES modules, which
+// then need no resolution hooks (a layer's packages must come first, so
+// with layers the runtime resolves ES modules itself).
+func runtimeDir(dir, target string, linkModules bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("runtime dir: %w", err)
+	}
+	if linkModules && slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "node_modules" }) {
+		if err := os.Symlink("runtime/node_modules", filepath.Join(filepath.Dir(target), "node_modules")); err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
 	}
 	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Type()&os.ModeSymlink != 0 }) {
 		return bindRO(dir, target)
