@@ -56,12 +56,10 @@ var pythonSDKModules = []string{
 	"requests", "certifi", "idna", "charset_normalizer", "chardet",
 }
 
-// pythonSDKDists are the distribution names of pythonSDKModules, for their
-// metadata (importlib.metadata.version("boto3")).
-var pythonSDKDists = []string{
-	"boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "python-dateutil", "six", "urllib3",
-	"requests", "certifi", "idna", "charset_normalizer", "chardet",
-}
+// pythonSDKDists are the distributions whose metadata is bound too
+// (importlib.metadata.version("boto3")); each is a bind mount more at
+// every cold start, so only the SDK's own.
+var pythonSDKDists = []string{"boto3", "botocore"}
 
 // Names of the SDKs in the runtime directory (see writeRuntimeDir).
 const (
