@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
@@ -179,6 +180,36 @@ exports.handler = async () => ({
 });
 `
 
+const pyListFunctions = `import os
+
+import boto3
+
+
+def handler(event, context):
+    c = boto3.client("lambda", endpoint_url=os.environ["KUMO_TEST_ENDPOINT"], region_name="us-east-1",
+                     aws_access_key_id=os.environ["KUMO_TEST_KEY"], aws_secret_access_key=os.environ["KUMO_TEST_SECRET"])
+    names = []
+    for page in c.get_paginator("list_functions").paginate():
+        names += [f["FunctionName"] for f in page["Functions"]]
+    return {"names": names}
+`
+
+const nodeListFunctions = `import { LambdaClient, paginateListFunctions } from '@aws-sdk/client-lambda';
+
+export const handler = async () => {
+  const client = new LambdaClient({
+    endpoint: process.env.KUMO_TEST_ENDPOINT,
+    region: 'us-east-1',
+    credentials: { accessKeyId: process.env.KUMO_TEST_KEY, secretAccessKey: process.env.KUMO_TEST_SECRET },
+  });
+  const names = [];
+  for await (const page of paginateListFunctions({ client }, {})) {
+    names.push(...page.Functions.map((f) => f.FunctionName));
+  }
+  return { names };
+};
+`
+
 // sdkDrivers are the sandbox drivers this machine runs: linux as root,
 // process always.
 func sdkDrivers() []string {
@@ -283,6 +314,42 @@ func TestSDKRuntimes(t *testing.T) {
 					}
 				}
 			})
+
+			if driver == "process" {
+				// The process driver's sandboxes reach the edge on loopback:
+				// the runtimes' SDKs call Kumo's Lambda API with the keys
+				// and endpoint the test gives them.
+				t.Run("CallKumo", func(t *testing.T) {
+					t.Parallel()
+					env := &types.Environment{Variables: map[string]string{
+						"KUMO_TEST_ENDPOINT": s.url, "KUMO_TEST_KEY": rootAccessKeyID, "KUMO_TEST_SECRET": rootSecretAccessKey,
+					}}
+					for _, c := range []struct {
+						name    string
+						runtime types.Runtime
+						file    zipEntry
+						handler string
+					}{
+						{"sdk-call-py", types.RuntimePython311, zipEntry{Name: "app.py", Body: pyListFunctions}, "app.handler"},
+						{"sdk-call-node", types.RuntimeNodejs20x, zipEntry{Name: "index.mjs", Body: nodeListFunctions}, "index.handler"},
+					} {
+						must[*lambda.CreateFunctionOutput](t, "CreateFunction "+c.name)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+							FunctionName: aws.String(c.name), Runtime: c.runtime, Role: aws.String(testRole), Handler: aws.String(c.handler),
+							Code: &types.FunctionCode{ZipFile: makeZip(t, c.file)}, Timeout: aws.Int32(30), Environment: env,
+						}))
+						waitActive(t, lc, c.name)
+						p := call(t, lc, c.name, "", []byte(`{}`)).ok(t, c.name+" ListFunctions")
+						names, _ := jget(p, "names").([]any)
+						found := false
+						for _, n := range names {
+							found = found || n == c.name
+						}
+						if !found {
+							t.Errorf("%s: ListFunctions through the runtime's SDK = %v, want its own name among them", c.name, p)
+						}
+					}
+				})
+			}
 
 			t.Run("NodeOwnSDK", func(t *testing.T) {
 				t.Parallel()
