@@ -120,9 +120,11 @@ for n in sys.argv[1:]:
 `
 
 // hostPythonSDK asks the interpreter where it finds boto3 and the modules
-// boto3 needs, and keeps those in boto3's directory.
+// boto3 needs, and keeps those in boto3's directory. The interpreter runs
+// isolated (-I: no current directory, user site-packages or PYTHON*
+// variables on its path), as it runs in a sandbox.
 func hostPythonSDK(interpreter string) pythonSDK {
-	out, err := run(interpreter, append([]string{"-c", findSpecs}, pythonSDKModules...)...)
+	out, err := run(interpreter, append([]string{"-I", "-c", findSpecs}, pythonSDKModules...)...)
 	if err != nil {
 		return pythonSDK{}
 	}
