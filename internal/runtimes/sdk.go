@@ -76,6 +76,9 @@ type pythonSDK struct {
 	// metadata), none when the SDK is in the runtime directory.
 	Files   []string
 	Version string
+	// Problem says why a boto3 the interpreter has cannot be given to
+	// sandboxes ("" when there is none or it can).
+	Problem string
 }
 
 // SDKStatus says which SDKs a server gives its functions.
@@ -139,6 +142,10 @@ func hostPythonSDK(interpreter string) pythonSDK {
 		return pythonSDK{}
 	}
 	dir := filepath.Dir(boto3)
+	if overlaps(dir, sandboxOwned) {
+		return pythonSDK{Problem: fmt.Sprintf("WARNING: the AWS SDK for Python (boto3) is not available to functions: "+
+			"%s imports it from %s, which sandboxes have their own of; install python3-boto3 or boto3 elsewhere", interpreter, dir)}
+	}
 	sdk := pythonSDK{Path: dir, Version: boto3Version(dir)}
 	for _, n := range pythonSDKModules {
 		if p, ok := found[n]; ok && filepath.Dir(p) == dir {

@@ -150,3 +150,31 @@ func TestHostBoto3(t *testing.T) {
 		t.Errorf("HostPaths bind all of %s", real)
 	}
 }
+
+// TestHostBoto3UnderTmp: a boto3 the interpreter imports from a path a
+// sandbox has its own of cannot be bound; the log says so.
+func TestHostBoto3UnderTmp(t *testing.T) {
+	in := fakeInterpreters(t, "python3.12")
+	// The stand-in answers the module lookup as an interpreter whose
+	// boto3 is under /tmp would.
+	if err := os.WriteFile(in["python3.12"], []byte("#!/bin/sh\necho boto3 /tmp/site/boto3\necho botocore /tmp/site/botocore\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := New(Config{Dir: t.TempDir(), Interpreters: in, NoProbe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tb.Resolve("python3.12", "app.handler", t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "WARNING: the AWS SDK for Python (boto3) is not available to functions: " + in["python3.12"] + " imports it from /tmp/site"
+	if !strings.HasPrefix(l.Warning, want) || len(l.Args) != 2 {
+		t.Errorf("launch = %+v, want a warning starting %q", l, want)
+	}
+	for _, p := range l.HostPaths {
+		if strings.HasPrefix(p, "/tmp/") {
+			t.Errorf("HostPaths has %s", p)
+		}
+	}
+}

@@ -416,9 +416,12 @@ func (t *Table) Resolve(runtime, handler, codeDir, layerDir string) (Launch, err
 	case python:
 		// bootstrap.py appends its arguments to sys.path, after the
 		// function's code, its layers and the standard library.
-		if sdk := t.pySDK[in.Path]; sdk.Path != "" {
+		switch sdk := t.pySDK[in.Path]; {
+		case sdk.Path != "":
 			launch.Args = append(launch.Args, sdk.Path)
-		} else {
+		case sdk.Problem != "":
+			warnings = append(warnings, sdk.Problem)
+		default:
 			warnings = append(warnings, pythonSDKWarning(t.sdkDir))
 		}
 	case node:
