@@ -2,6 +2,8 @@
 //
 //	kumo server [flags]   run the server (kumo server -h for flags)
 //	kumo env [flags]      print the shell exports that point AWS clients at a server
+//	kumo runtimes install-sdk [flags]
+//	                      install the AWS SDK for JavaScript v3 for nodejs functions
 //	kumo version          print the version of this build
 package main
 
@@ -34,6 +36,7 @@ type command struct {
 var commands = []command{
 	{"server", "[flags]", "run the server (see kumo server -h)", serve},
 	{"env", "[flags]", "print shell exports that point the AWS CLI and SDKs at a server (see kumo env -h)", printEnv},
+	{"runtimes", "", "install-sdk: install the AWS SDK for JavaScript v3 for nodejs functions (see kumo runtimes -h)", runtimesCmd},
 	{"version", "", "print the version of this build", printVersion},
 }
 

@@ -74,9 +74,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
-	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: cfg.RuntimeInterpreters})
+	rts, err := runtimes.New(runtimes.Config{Dir: filepath.Join(cfg.DataDir, "runtimes"), Interpreters: cfg.RuntimeInterpreters, SDKDir: cfg.SDKDir()})
 	if err != nil {
 		return fmt.Errorf("runtimes: %w", err)
+	}
+	if sdk := rts.SDKs(); sdk.Node == "" {
+		log.Warn("the AWS SDK for JavaScript v3 is not installed: nodejs functions cannot use it; run kumo runtimes install-sdk", "dir", cfg.SDKDir())
 	}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{

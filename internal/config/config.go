@@ -49,6 +49,10 @@ type Config struct {
 	// it (KUMO_RUNTIME_INTERPRETERS="python3.12=/opt/py/bin/python3.12,…"),
 	// overriding the ones found on the host.
 	RuntimeInterpreters map[string]string
+	// RuntimeSDKDir holds the AWS SDKs given to managed runtimes besides
+	// the host's boto3 (kumo runtimes install-sdk fills it); "" for
+	// <data-dir>/runtimes/sdk (see SDKDir).
+	RuntimeSDKDir string
 	// AsyncRetryDelays are the waits before the retries of an
 	// asynchronous invocation's function error (KUMO_ASYNC_RETRY_DELAYS,
 	// "200ms,400ms"); nil for Lambda's.
@@ -122,6 +126,9 @@ const (
 	EnvRuntimeInterpreters = "KUMO_RUNTIME_INTERPRETERS"
 	EnvAsyncRetryDelays    = "KUMO_ASYNC_RETRY_DELAYS"
 	EnvAsyncAckWait        = "KUMO_ASYNC_ACK_WAIT"
+	// EnvRuntimeSDKDir is --runtime-sdk-dir's variable, which kumo
+	// runtimes install-sdk reads too.
+	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
 )
 
 // Error is a setting Parse refused. It names the flag, the environment
@@ -177,6 +184,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.bind(fs, "store-max-bytes", "KUMO_STORE_MAX_BYTES", int64Value(&c.StoreMaxBytes, 0), "`bytes` the store may keep on disk (0: the data dir's file system size less half of a 5% reserve; writes are refused when the disk's free space falls below that reserve)")
 	b.str(fs, &c.Network, "network", "KUMO_NETWORK", NetworkBridge, "sandbox `network` (linux driver): \"bridge\" (outbound TCP/UDP through NAT, the edge and DNS reachable, nothing else on the host) or \"none\" (loopback only)")
 	b.str(fs, &c.NetworkRange, "network-range", "KUMO_NETWORK_RANGE", "", "IPv4 `prefix` of the sandboxes' addresses with --network bridge, e.g. 10.200.0.0/16 (default: a free /16 from 10.200-254.0.0)")
+	b.str(fs, &c.RuntimeSDKDir, "runtime-sdk-dir", EnvRuntimeSDKDir, "", "`directory` of the AWS SDKs for managed runtimes, filled by kumo runtimes install-sdk (default <data-dir>/runtimes/sdk)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -273,6 +281,11 @@ func (c *Config) Validate() error {
 		return bad("data-dir", c.DataDir, "%v", err)
 	}
 	c.DataDir = abs
+	if c.RuntimeSDKDir != "" {
+		if c.RuntimeSDKDir, err = filepath.Abs(c.RuntimeSDKDir); err != nil {
+			return bad("runtime-sdk-dir", c.RuntimeSDKDir, "%v", err)
+		}
+	}
 	if !validRegion(c.Region) {
 		return bad("region", c.Region, "is not a region name like us-east-1")
 	}
@@ -329,6 +342,19 @@ func (c *Config) Validate() error {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}
 	}
 	return nil
+}
+
+// DefaultRuntimeSDKDir is the SDK directory of a server with dataDir.
+func DefaultRuntimeSDKDir(dataDir string) string {
+	return filepath.Join(dataDir, "runtimes", "sdk")
+}
+
+// SDKDir is RuntimeSDKDir, or its default.
+func (c *Config) SDKDir() string {
+	if c.RuntimeSDKDir != "" {
+		return c.RuntimeSDKDir
+	}
+	return DefaultRuntimeSDKDir(c.DataDir)
 }
 
 // NewKeepAlivePolicy returns a fresh policy as --keep-alive-policy and

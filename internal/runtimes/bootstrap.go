@@ -15,21 +15,25 @@ import (
 // The bootstraps of the managed runtimes, written to one directory that
 // sandboxes see at /var/runtime.
 //
-//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/nodejs/bootstrap.js
+//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/nodejs/bootstrap.js bootstrap/nodejs/kumo-resolve.mjs
 var bootstraps embed.FS
 
 // runtimeFiles are the files of the runtime directory: name in the
 // directory → path in bootstraps.
 var runtimeFiles = map[string]string{
-	"bootstrap.py":    "bootstrap/python/bootstrap.py",
-	"kumo_runtime.py": "bootstrap/python/kumo_runtime.py",
-	"bootstrap.js":    "bootstrap/nodejs/bootstrap.js",
+	"bootstrap.py":     "bootstrap/python/bootstrap.py",
+	"kumo_runtime.py":  "bootstrap/python/kumo_runtime.py",
+	"bootstrap.js":     "bootstrap/nodejs/bootstrap.js",
+	"kumo-resolve.mjs": "bootstrap/nodejs/kumo-resolve.mjs",
 }
 
 // writeRuntimeDir writes the bootstraps under parent, in a directory named
-// by their content, and returns it. It is idempotent and safe against
-// other servers sharing parent: a directory is complete once it exists.
-func writeRuntimeDir(parent string) (string, error) {
+// by its content, and returns it. links are symlinks to add beside them
+// (name → absolute host directory: the SDKs), which the linux driver binds
+// as the directories they name and the process driver follows. It is
+// idempotent and safe against other servers sharing parent: a directory is
+// complete once it exists.
+func writeRuntimeDir(parent string, links map[string]string) (string, error) {
 	names := make([]string, 0, len(runtimeFiles))
 	for n := range runtimeFiles {
 		names = append(names, n)
@@ -46,6 +50,17 @@ func writeRuntimeDir(parent string) (string, error) {
 		fmt.Fprintf(h, "%s %d\n", n, len(b))
 		h.Write(b)
 	}
+	linkNames := make([]string, 0, len(links))
+	for n := range links {
+		if _, ok := runtimeFiles[n]; ok || !filepath.IsAbs(links[n]) {
+			return "", fmt.Errorf("runtime dir: bad link %s -> %s", n, links[n])
+		}
+		linkNames = append(linkNames, n)
+	}
+	sort.Strings(linkNames)
+	for _, n := range linkNames {
+		fmt.Fprintf(h, "link %s %s\n", n, links[n])
+	}
 	dir := filepath.Join(parent, hex.EncodeToString(h.Sum(nil))[:16])
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir, nil
@@ -60,6 +75,11 @@ func writeRuntimeDir(parent string) (string, error) {
 	defer os.RemoveAll(tmp)
 	for _, n := range names {
 		if err := os.WriteFile(filepath.Join(tmp, n), contents[n], 0o644); err != nil {
+			return "", fmt.Errorf("runtime dir: %w", err)
+		}
+	}
+	for _, n := range linkNames {
+		if err := os.Symlink(links[n], filepath.Join(tmp, n)); err != nil {
 			return "", fmt.Errorf("runtime dir: %w", err)
 		}
 	}

@@ -32,7 +32,7 @@ func runBootstrap(t *testing.T, c bootstrapCase, addr string, out *bytes.Buffer)
 	if err != nil {
 		t.Skipf("no %s here", c.interpreter)
 	}
-	dir, err := writeRuntimeDir(t.TempDir())
+	dir, err := writeRuntimeDir(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package runtimes maps Lambda runtime identifiers to how a sandbox starts
 // them: the command, the host files the runtime needs inside the sandbox,
 // and, for the managed runtimes (pythonX.Y, nodejsN.x), Kumo's own
-// bootstraps and the host interpreter that runs them.
+// bootstraps, the host interpreter that runs them and the AWS SDK Lambda
+// ships with them.
 //
 // It owns the runtime table (runtime id → host interpreter, probed on the
 // host or configured, with the nearest version standing in for a missing
@@ -10,6 +11,50 @@
 // /var/runtime. The bootstraps use only their language's standard library
 // and speak the Lambda Runtime API like any other runtime client.
 //
-// It never starts anything itself, and never names a host path a sandbox
-// has its own of (/tmp, /proc, /dev, /etc/ssl/certs, …).
+// # The AWS SDKs
+//
+// As on Lambda, boto3 imports in every python3.x runtime and the AWS SDK
+// for JavaScript v3 (@aws-sdk/client-*) resolves in nodejs18.x and later,
+// after the function's own code and layers, so a function that bundles its
+// own SDK gets its own:
+//
+//   - Python: the boto3 the runtime's interpreter imports on the host
+//     (Debian's python3-boto3, or pip's in the interpreter's own
+//     site-packages), located once per interpreter when the table is made,
+//     without importing it. boto3 and the modules it needs beside it
+//     (botocore, s3transfer, jmespath, dateutil, six, urllib3, and
+//     requests with its own on Debian) are bound into the sandbox at their
+//     host paths — not the directory around them, which holds everything
+//     else the host installed — and bootstrap.py is given that directory
+//     to append to sys.path, after the standard library. When
+//     <SDKDir>/python exists it is the SDK instead (pip install --target),
+//     seen at /var/runtime/python-sdk, and the host's is not used.
+//   - Node.js: <SDKDir>/nodejs/node_modules, which `kumo runtimes
+//     install-sdk` fills from the npm registry with the pinned packages of
+//     NodeSDK (InstallSDK), seen at /var/runtime/node_modules as on Lambda,
+//     where Lambda's NODE_PATH names it after the layers'. Node.js's own
+//     ES module resolution ignores NODE_PATH; Lambda's does not. Without
+//     layers the linux driver links /var/node_modules to the SDK, where
+//     Node.js's resolution finds it from /var/task in Lambda's order, at no
+//     cost. Otherwise (layers with packages, the process driver) the
+//     bootstrap installs resolution hooks (kumo-resolve.mjs) before it
+//     imports an ES module handler, which resolve imports through NODE_PATH
+//     in Lambda's order: in the loading thread on Node.js 22.15 and later
+//     (module.registerHooks), in a loader thread before that
+//     (module.register, tens of milliseconds of CPU at init). CommonJS
+//     handlers never load them.
+//
+// The SDKs are found when the table is made (the server's start): an SDK
+// installed later is given to sandboxes after a restart. The runtime
+// directory links them by absolute path (node_modules, python-sdk); the
+// linux driver binds the linked directories in their place, the process
+// driver follows the links. A runtime that lacks its SDK still runs, and
+// every sandbox of it starts with a WARNING line in the function's log
+// saying what to install (Launch.Warning), never a silent difference.
+// With the process driver the host interpreter's own site-packages stay on
+// its path, as everything of the host does.
+//
+// It never starts anything itself, never runs npm but from InstallSDK,
+// and never names a host path a sandbox has its own of (/tmp, /proc, /dev,
+// /etc/ssl/certs, …).
 package runtimes

@@ -21,8 +21,10 @@ type Launch struct {
 	Env []string
 	// ExecutionEnv is AWS_EXECUTION_ENV ("" for OS-only runtimes).
 	ExecutionEnv string
-	// Warning, when not empty, is a line for the function's log: the
-	// runtime runs on another version of its interpreter than it names.
+	// Warning, when not empty, is for the function's log, once when the
+	// sandbox starts: the runtime runs on another version of its
+	// interpreter than it names, or lacks the AWS SDK Lambda ships with
+	// it (one line each).
 	Warning string
 }
 

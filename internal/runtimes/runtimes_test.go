@@ -174,8 +174,12 @@ func TestResolveManaged(t *testing.T) {
 	if !slices.Equal(l.Args, []string{in["python3.12"], "/var/runtime/bootstrap.py"}) {
 		t.Errorf("python Args = %q", l.Args)
 	}
-	if l.ExecutionEnv != "AWS_Lambda_python3.12" || l.RuntimeDir != tb.Dir() || l.Warning != "" {
+	if l.ExecutionEnv != "AWS_Lambda_python3.12" || l.RuntimeDir != tb.Dir() {
 		t.Errorf("python launch = %+v", l)
+	}
+	// The stand-in interpreter has no boto3.
+	if l.Warning != pythonSDKWarning("") {
+		t.Errorf("python Warning = %q", l.Warning)
 	}
 	if !slices.Contains(l.HostPaths, in["python3.12"]) {
 		t.Errorf("python HostPaths %q lack the interpreter", l.HostPaths)
@@ -201,11 +205,11 @@ func TestResolveManaged(t *testing.T) {
 
 func TestRuntimeDir(t *testing.T) {
 	parent := t.TempDir()
-	a, err := writeRuntimeDir(parent)
+	a, err := writeRuntimeDir(parent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := writeRuntimeDir(parent)
+	b, err := writeRuntimeDir(parent, nil)
 	if err != nil || a != b {
 		t.Fatalf("second write: %q, %v; first %q", b, err, a)
 	}
@@ -333,7 +337,7 @@ func TestHostPathsOfHostInterpreters(t *testing.T) {
 // TestBootstrapsParse checks that the embedded bootstraps are valid
 // programs for the host's interpreters.
 func TestBootstrapsParse(t *testing.T) {
-	dir, err := writeRuntimeDir(t.TempDir())
+	dir, err := writeRuntimeDir(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

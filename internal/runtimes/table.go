@@ -3,10 +3,12 @@ package runtimes
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,14 +119,23 @@ type Config struct {
 	Interpreters map[string]string
 	// NoProbe: only Interpreters, nothing found on the host.
 	NoProbe bool
+	// SDKDir holds the AWS SDKs Kumo gives functions besides the host's:
+	// nodejs/node_modules (kumo runtimes install-sdk) and, optionally,
+	// python (see sdk.go). "" for none but the host's boto3.
+	SDKDir string
 }
 
 // Table resolves runtimes: OS-only ones as Resolve does, managed ones to
 // Kumo's bootstraps run by a host interpreter of the nearest available
 // version. Safe for concurrent use.
 type Table struct {
-	dir     string
-	byLang  map[*language][]Interpreter // sorted by version
+	dir    string
+	sdkDir string
+	byLang map[*language][]Interpreter // sorted by version
+	// pySDK is the boto3 of each Python interpreter, nodeSDK the version
+	// of the Node.js SDK ("" when missing); both fixed by New.
+	pySDK   map[string]pythonSDK
+	nodeSDK string
 	pathsMu sync.Mutex
 	paths   map[string]*hostPaths // by interpreter path
 }
@@ -138,11 +149,34 @@ type hostPaths struct {
 // New writes the bootstraps under c.Dir and finds the interpreters: those
 // c.Interpreters names, then those probing finds on the host.
 func New(c Config) (*Table, error) {
-	dir, err := writeRuntimeDir(c.Dir)
+	sdkDir := c.SDKDir
+	if sdkDir != "" {
+		abs, err := filepath.Abs(sdkDir)
+		if err != nil {
+			return nil, fmt.Errorf("runtime sdk dir: %w", err)
+		}
+		sdkDir = abs
+	}
+	// The SDKs are linked from the runtime directory, which sandboxes see
+	// at /var/runtime.
+	links := map[string]string{}
+	nodeModules := filepath.Join(sdkDir, "nodejs", "node_modules")
+	nodeSDK := ""
+	if sdkDir != "" {
+		nodeSDK = nodeSDKVersion(nodeModules)
+	}
+	if nodeSDK != "" {
+		links[nodeModulesName] = nodeModules
+	}
+	if py := filepath.Join(sdkDir, "python"); sdkDir != "" && isDir(py) {
+		links[pythonSDKName] = py
+	}
+	dir, err := writeRuntimeDir(c.Dir, links)
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{dir: dir, byLang: map[*language][]Interpreter{}, paths: map[string]*hostPaths{}}
+	t := &Table{dir: dir, sdkDir: sdkDir, nodeSDK: nodeSDK, pySDK: map[string]pythonSDK{},
+		byLang: map[*language][]Interpreter{}, paths: map[string]*hostPaths{}}
 	seen := map[*language]map[int]bool{}
 	add := func(l *language, in Interpreter) {
 		if seen[l] == nil {
@@ -178,15 +212,22 @@ func New(c Config) (*Table, error) {
 	for _, l := range languages {
 		sort.Slice(t.byLang[l], func(i, j int) bool { return t.byLang[l][i].Version < t.byLang[l][j].Version })
 	}
-	var wg sync.WaitGroup
-	for _, in := range t.byLang[python] {
+	var (
+		wg   sync.WaitGroup
+		sdks = make([]pythonSDK, len(t.byLang[python]))
+	)
+	for i, in := range t.byLang[python] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			compilePython(dir, in.Path) // best effort
+			sdks[i] = findPythonSDK(in.Path, sdkDir)
 		}()
 	}
 	wg.Wait()
+	for i, in := range t.byLang[python] {
+		t.pySDK[in.Path] = sdks[i]
+	}
 	return t, nil
 }
 
@@ -368,10 +409,46 @@ func (t *Table) Resolve(runtime, handler, codeDir, layerDir string) (Launch, err
 		HostPaths:    paths,
 		RuntimeDir:   t.dir,
 		ExecutionEnv: "AWS_Lambda_" + runtime,
-		Warning:      warningFor(l, runtime, v, in),
 	}
 	l.launch(&launch, v, in.Version)
+	warnings := []string{warningFor(l, runtime, v, in)}
+	switch l {
+	case python:
+		// bootstrap.py appends its arguments to sys.path, after the
+		// function's code, its layers and the standard library.
+		switch sdk := t.pySDK[in.Path]; {
+		case sdk.Path != "":
+			launch.Args = append(launch.Args, sdk.Path)
+		case sdk.Problem != "":
+			warnings = append(warnings, sdk.Problem)
+		default:
+			warnings = append(warnings, pythonSDKWarning(t.sdkDir))
+		}
+	case node:
+		if v >= 18 && t.nodeSDK == "" {
+			warnings = append(warnings, nodeSDKWarning)
+		}
+	}
+	launch.Warning = strings.Join(slices.DeleteFunc(warnings, func(w string) bool { return w == "" }), "\n")
 	return launch, nil
+}
+
+// SDKs says which AWS SDKs the table gives functions.
+func (t *Table) SDKs() SDKStatus {
+	st := SDKStatus{Python: map[string]string{}, PythonDir: map[string]string{}, Node: t.nodeSDK}
+	if t.nodeSDK != "" {
+		st.NodeDir = filepath.Join(t.sdkDir, "nodejs", "node_modules")
+	}
+	for p, sdk := range t.pySDK {
+		st.Python[p] = sdk.Version
+		if sdk.Path != "" {
+			st.PythonDir[p] = sdk.Path
+			if len(sdk.Files) == 0 {
+				st.PythonDir[p] = filepath.Join(t.sdkDir, "python")
+			}
+		}
+	}
+	return st
 }
 
 // hostPaths computes, once per interpreter, the host files it needs.
@@ -392,6 +469,9 @@ func (t *Table) hostPaths(l *language, in Interpreter) ([]string, error) {
 		if err == nil {
 			err = l.hostPaths(s, real, in.Version)
 		}
+		if err == nil && l == python {
+			err = sdkPaths(s, t.pySDK[in.Path].Files)
+		}
 		if err == nil {
 			tls(s)
 		}
@@ -408,4 +488,25 @@ func tls(s *hostSet) {
 			s.add(p)
 		}
 	}
+}
+
+// sdkPaths adds the host's boto3 and the modules it needs, and the
+// libraries of their extension modules.
+func sdkPaths(s *hostSet, files []string) error {
+	for _, f := range files {
+		real, err := s.add(f)
+		if err != nil {
+			return fmt.Errorf("AWS SDK: %w", err)
+		}
+		err = filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".so") {
+				return err
+			}
+			return s.deps(p)
+		})
+		if err != nil {
+			return fmt.Errorf("AWS SDK: %w", err)
+		}
+	}
+	return nil
 }

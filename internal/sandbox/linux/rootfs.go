@@ -21,7 +21,15 @@ import (
 //	/              tmpfs, read-only once built
 //	/var/task      Spec.CodeDir, read-only overlay (hiddenRO)
 //	/opt           a read-only overlay of Spec.LayerDirs (later ones win)
-//	/var/runtime   Spec.RuntimeDir, read-only overlay (empty if none)
+//	/var/runtime   Spec.RuntimeDir, read-only overlay (empty if none); a
+//	               symlink at its top level to an absolute host directory
+//	               (the AWS SDKs Kumo keeps beside its bootstraps) is
+//	               mounted as that directory instead
+//	/var/node_modules
+//	               -> runtime/node_modules when the runtime has one (the
+//	               AWS SDK for JavaScript) and there are no layers: ES
+//	               modules in /var/task find it by Node.js's own
+//	               resolution, after their own, as NODE_PATH has it
 //	<host path>    each Spec.HostPaths entry, read-only bind at the same
 //	               path (a symlink is recreated as the same symlink)
 //	/tmp           tmpfs of EphemeralMB, mode 1777, owned by the sandbox user
@@ -127,7 +135,7 @@ func finishRoot(c *initConfig, s *initSpec) error {
 		}
 	}
 	if s.RuntimeDir != "" {
-		if err := hiddenRO(r, []string{s.RuntimeDir}, r+"/var/runtime"); err != nil {
+		if err := runtimeDir(r, s.RuntimeDir, r+"/var/runtime", len(s.LayerDirs) == 0); err != nil {
 			return err
 		}
 	}
@@ -223,6 +231,66 @@ func overlayRO(r string, dirs []string, dst string) (err error) {
 	}
 	if merr != nil {
 		return fmt.Errorf("mount overlay of %q on %s: %w", dirs, dst, merr)
+	}
+	return nil
+}
+
+// runtimeDir mounts dir read-only at target (an empty directory of the
+// root), its host path hidden as hiddenRO does: whole when no entry of it
+// is a symlink, else entry by entry, each symlink to an absolute
+// directory mounted as that directory, so that the sandbox sees
+// one tree where the host keeps the SDKs apart. With linkModules, a
+// node_modules in it is linked from target's parent too
+// (/var/node_modules), where Node.js looks for the packages a module in
+// /var/task imports after /var/task/node_modules: without layers, that is
+// the order NODE_PATH gives CommonJS and Lambda gives ES modules, which
+// then need no resolution hooks (a layer's packages must come first, so
+// with layers the runtime resolves ES modules itself).
+func runtimeDir(r, dir, target string, linkModules bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("runtime dir: %w", err)
+	}
+	if linkModules && slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "node_modules" }) {
+		if err := os.Symlink("runtime/node_modules", filepath.Join(filepath.Dir(target), "node_modules")); err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
+	}
+	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Type()&os.ModeSymlink != 0 }) {
+		return hiddenRO(r, []string{dir}, target)
+	}
+	for _, e := range entries {
+		src := filepath.Join(dir, e.Name())
+		if e.Type()&os.ModeSymlink != 0 {
+			dest, err := os.Readlink(src)
+			if err != nil {
+				return fmt.Errorf("runtime dir: %w", err)
+			}
+			if !filepath.IsAbs(dest) {
+				return fmt.Errorf("runtime dir: %s -> %s: want an absolute path", src, dest)
+			}
+			src = dest
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
+		dst := filepath.Join(target, e.Name())
+		if fi.IsDir() {
+			err = os.Mkdir(dst, 0o755)
+		} else {
+			err = touch(dst)
+		}
+		if err != nil {
+			return fmt.Errorf("runtime dir: %w", err)
+		}
+		mnt := func() error { return bindRO(src, dst) }
+		if fi.IsDir() {
+			mnt = func() error { return hiddenRO(r, []string{src}, dst) }
+		}
+		if err := mnt(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -131,7 +131,91 @@ function hasTypeModule(file) {
   }
 }
 
+// realpath is fs.realpathSync, or undefined where nothing is.
+function realpath(p) {
+  try {
+    return fs.realpathSync(p);
+  } catch (_) {
+    return undefined;
+  }
+}
+
+// esmDirs are NODE_PATH's node_modules directories (layers', then the AWS
+// SDK's at /var/runtime/node_modules), for the resolution hooks of
+// kumo-resolve.mjs, or none when Node.js's own resolution already finds
+// them as Lambda does: no layer has any, and the SDK's is reached from the
+// task root (the linux sandbox links /var/node_modules to it).
+function esmDirs(root) {
+  const url = require('url');
+  const reached = new Set();
+  for (let dir = realpath(root) || root; ; dir = path.dirname(dir)) {
+    const r = realpath(path.join(dir, 'node_modules'));
+    if (r) reached.add(r);
+    if (path.dirname(dir) === dir) break;
+  }
+  const dirs = [];
+  let needed = false;
+  for (const d of (process.env.NODE_PATH || '').split(':')) {
+    const r = path.basename(d) === 'node_modules' && realpath(d);
+    if (!r) continue;
+    needed = needed || !reached.has(r);
+    dirs.push({ url: url.pathToFileURL(r).href + '/', parent: url.pathToFileURL(path.join(path.dirname(r), 'kumo-resolve.js')).href });
+  }
+  return needed ? dirs : [];
+}
+
+let esmHooked = false;
+
+// hookESM installs the resolution hooks before the first ES module is
+// imported, when they are needed: in the loading thread where Node.js can
+// (module.registerHooks), else in a loader thread (module.register), which
+// costs tens of milliseconds. CommonJS handlers never pay for it.
+function hookESM() {
+  if (esmHooked) return;
+  esmHooked = true;
+  const dirs = esmDirs(process.env.LAMBDA_TASK_ROOT || '/var/task');
+  if (dirs.length === 0) return;
+  const mod = require('module');
+  if (typeof mod.registerHooks !== 'function') {
+    if (typeof mod.register === 'function') {
+      mod.register(require('url').pathToFileURL(path.join(__dirname, 'kumo-resolve.mjs')).href, { data: { dirs } });
+    }
+    return;
+  }
+  // As kumo-resolve.mjs's resolve, synchronously.
+  const bare = (s) => !s.startsWith('.') && !s.startsWith('/') && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s);
+  const dirOf = (u) => (u ? dirs.findIndex((d) => u.startsWith(d.url)) : -1);
+  mod.registerHooks({
+    resolve(specifier, context, next) {
+      if (!bare(specifier)) return next(specifier, context);
+      let res;
+      let err;
+      try {
+        res = next(specifier, context);
+      } catch (e) {
+        if (!e || e.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+        err = e;
+      }
+      let upto = dirs.length;
+      if (res) {
+        upto = dirOf(res.url);
+        if (upto <= 0 || dirOf(context.parentURL) >= 0) return res;
+      }
+      for (let i = 0; i < upto; i++) {
+        try {
+          return next(specifier, { ...context, parentURL: dirs[i].parent });
+        } catch (_) {
+          // not there
+        }
+      }
+      if (res) return res;
+      throw err;
+    },
+  });
+}
+
 async function importFile(file) {
+  hookESM();
   return import(require('url').pathToFileURL(file).href);
 }
 

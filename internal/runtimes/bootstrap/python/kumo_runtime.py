@@ -413,7 +413,7 @@ def _runtime_version():
     return sys.version_info[:2]
 
 
-def _set_path():
+def _set_path(sdk):
     major, minor = _runtime_version()
     versions = ["python%d.%d" % (major, minor)]
     actual = "python%d.%d" % sys.version_info[:2]
@@ -422,7 +422,9 @@ def _set_path():
     task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     front = [task] + ["/opt/python/lib/%s/site-packages" % v for v in versions] + ["/opt/python"]
     rest = [p for p in sys.path if p not in front and p not in ("", _RUNTIME_DIR)]
-    sys.path[:] = front + rest
+    # The AWS SDK comes last, as on Lambda: a function's own boto3 (in its
+    # code or a layer) wins.
+    sys.path[:] = front + rest + [p for p in sdk if p not in front and p not in rest]
 
 
 
@@ -435,7 +437,11 @@ def main():
         except (AttributeError, ValueError):
             pass
     sys.meta_path.insert(0, _LoggingHook())
-    _set_path()
+    # bootstrap.py's arguments are the directories of the AWS SDK; the
+    # function sees sys.argv as on Lambda.
+    sdk = sys.argv[1:]
+    del sys.argv[1:]
+    _set_path(sdk)
     # Python 3.12 and later answer with Unicode characters unescaped.
     ensure_ascii = _runtime_version() < (3, 12)
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
