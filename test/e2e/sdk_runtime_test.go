@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	knet "github.com/kumo-run/kumo/internal/netns"
 )
 
 // The AWS SDKs inside functions: boto3 in the python3.x runtimes and the
@@ -194,6 +196,30 @@ def handler(event, context):
     return {"names": names}
 `
 
+const pyCallerIdentity = `import boto3
+
+
+def handler(event, context):
+    arn = boto3.client("sts").get_caller_identity()["Arn"]
+    names = []
+    for page in boto3.client("lambda").get_paginator("list_functions").paginate():
+        names += [f["FunctionName"] for f in page["Functions"]]
+    return {"arn": arn, "names": names}
+`
+
+const nodeCallerIdentity = `import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { LambdaClient, paginateListFunctions } from '@aws-sdk/client-lambda';
+
+export const handler = async () => {
+  const id = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+  const names = [];
+  for await (const page of paginateListFunctions({ client: new LambdaClient({}) }, {})) {
+    names.push(...page.Functions.map((f) => f.FunctionName));
+  }
+  return { arn: id.Arn, names };
+};
+`
+
 const nodeListFunctions = `import { LambdaClient, paginateListFunctions } from '@aws-sdk/client-lambda';
 
 export const handler = async () => {
@@ -311,6 +337,43 @@ func TestSDKRuntimes(t *testing.T) {
 					expectEq(t, name+": client-sqs", jstr(p, "sqs"), "0.0.0-layer")
 					if jstr(p, "sts") == "" || jstr(p, "sts") == "0.0.0-layer" {
 						t.Errorf("%s: client-sts %q, want the runtime's", name, jstr(p, "sts"))
+					}
+				}
+			})
+
+			// Nothing in the code but the SDK's defaults: the region, the
+			// role's credentials and the endpoint come from the sandbox's
+			// environment, as on Lambda (through the sandbox network's
+			// bridge with the linux driver, loopback with the process one).
+			t.Run("RoleFromEnvironment", func(t *testing.T) {
+				if driver == "linux" {
+					if err := knet.Available(); err != nil {
+						t.Skipf("skipping: %v", err)
+					}
+				}
+				t.Parallel()
+				for _, c := range []struct {
+					name    string
+					runtime types.Runtime
+					file    zipEntry
+					handler string
+				}{
+					{"sdk-role-py", types.RuntimePython311, zipEntry{Name: "app.py", Body: pyCallerIdentity}, "app.handler"},
+					{"sdk-role-node", types.RuntimeNodejs20x, zipEntry{Name: "index.mjs", Body: nodeCallerIdentity}, "index.handler"},
+				} {
+					must[*lambda.CreateFunctionOutput](t, "CreateFunction "+c.name)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+						FunctionName: aws.String(c.name), Runtime: c.runtime, Role: aws.String(testRole), Handler: aws.String(c.handler),
+						Code: &types.FunctionCode{ZipFile: makeZip(t, c.file)}, Timeout: aws.Int32(30), MemorySize: aws.Int32(512),
+					}))
+					waitActive(t, lc, c.name)
+					p := call(t, lc, c.name, "", []byte(`{}`)).ok(t, c.name+" GetCallerIdentity")
+					role := testRole[strings.LastIndex(testRole, "/")+1:]
+					if want := "arn:aws:sts::" + accountID + ":assumed-role/" + role + "/" + c.name; jstr(p, "arn") != want {
+						t.Errorf("%s: GetCallerIdentity through the runtime's SDK = %v, want %s", c.name, p, want)
+					}
+					names, _ := jget(p, "names").([]any)
+					if !slices.Contains(names, any(c.name)) {
+						t.Errorf("%s: ListFunctions through the runtime's SDK = %v, want its own name among them", c.name, p)
 					}
 				}
 			})

@@ -274,6 +274,61 @@ class _LoggingHook:
         return spec
 
 
+class _EndpointHook:
+    """Makes a botocore older than 1.31.57 (boto3 1.28.57, the first to read
+    AWS_ENDPOINT_URL) send clients to AWS_ENDPOINT_URL, as a current one
+    does: a host's boto3 may be that old (Debian 12 ships 1.26). It acts the
+    first time anything imports botocore.session, so functions that never
+    use the SDK do not pay for it; a client given its own endpoint_url keeps
+    it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            _patch_botocore(module)
+
+        loader.exec_module = exec_and_patch
+        return spec
+
+
+def _patch_botocore(session_module):
+    url = os.environ.get("AWS_ENDPOINT_URL", "")
+    if not url or os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return
+    try:
+        import botocore
+        version = tuple(int(x) for x in botocore.__version__.split(".")[:3])
+    except (ImportError, ValueError):
+        return
+    if version >= (1, 31, 57):
+        return
+    create_client = session_module.Session.create_client
+
+    def create_client_at_endpoint(self, service_name, *args, **kwargs):
+        # endpoint_url is the fifth parameter after service_name.
+        if len(args) < 5 and kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = url
+        return create_client(self, service_name, *args, **kwargs)
+
+    session_module.Session.create_client = create_client_at_endpoint
+
+
 # --- Errors ---------------------------------------------------------------
 
 def _error(message, typ, trace, request_id):
@@ -437,6 +492,7 @@ def main():
         except (AttributeError, ValueError):
             pass
     sys.meta_path.insert(0, _LoggingHook())
+    sys.meta_path.insert(0, _EndpointHook())
     # bootstrap.py's arguments are the directories of the AWS SDK; the
     # function sees sys.argv as on Lambda.
     sdk = sys.argv[1:]
