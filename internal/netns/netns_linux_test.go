@@ -437,6 +437,18 @@ func TestCleanupAfterCrash(t *testing.T) {
 	if len(left) < 3 { // bridge, veth, table
 		t.Fatalf("after the crash: %v, want the bridge, a veth and the table", left)
 	}
+	// A server of another ID that starts now removes the network of the
+	// one that is gone: its owner record names a dead process.
+	other, err := knet.Start(context.Background(), knet.Config{ID: randomID(t), Resolvers: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, id); len(left) > 0 {
+		t.Errorf("a server of another ID left the dead server's %v", left)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
 	n, err := knet.Start(context.Background(), knet.Config{ID: id, Resolvers: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -109,6 +109,15 @@ func Start(ctx context.Context, cfg Config) (n *Network, err error) {
 	if err := Cleanup(cfg.ID, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("netns: removing what an earlier run left: %w", err)
 	}
+	reapOrphans(cfg.ID, cfg.Logger)
+	if err := claim(cfg.ID); err != nil {
+		return nil, fmt.Errorf("netns: recording this server as the network's owner: %w", err)
+	}
+	defer func() {
+		if err != nil && n == nil {
+			release(cfg.ID)
+		}
+	}()
 	resolvers := cfg.Resolvers
 	if resolvers == nil {
 		resolvers = hostResolvers("/etc/resolv.conf")
@@ -425,7 +434,11 @@ func (n *Network) Close() error {
 		n.dns.close()
 	}
 	n.detaching.Wait()
-	return Cleanup(n.cfg.ID, n.log)
+	err := Cleanup(n.cfg.ID, n.log)
+	if err == nil {
+		release(n.cfg.ID)
+	}
+	return err
 }
 
 // Cleanup removes everything a server with this ID creates on the host:

@@ -147,8 +147,16 @@ func tryLaunch(t testing.TB, dataDir string, env, extraArgs []string) (*server, 
 		select {
 		case <-s.done:
 		default:
-			cmd.Process.Kill()
-			<-s.done
+			// A graceful stop, so that the server removes what it made
+			// on the host (its sandboxes' network, cgroups); SIGKILL if
+			// it does not go in time.
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-s.done
+			}
 		}
 		// An ERROR line is an internal failure a client saw as a 5xx or
 		// that was hidden from it; either way the test should say so.
