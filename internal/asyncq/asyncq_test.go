@@ -436,7 +436,10 @@ func TestFairness(t *testing.T) {
 		}
 		return nil
 	})
-	if n := waitCalls(); n > 40 {
+	// Served in arrival order, quiet would wait for all 200; how soon it
+	// runs depends on the machine, so the bound is loose: well before the
+	// backlog is through.
+	if n := waitCalls(); n > 150 {
 		t.Errorf("quiet waited for %d of busy's 200 events", n)
 	}
 }

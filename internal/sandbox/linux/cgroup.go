@@ -358,6 +358,9 @@ func (g *group) killFrozen(ctx context.Context, file, freeze, thaw string, froze
 	}
 	defer writeFile(file, thaw)
 	for frozen != nil && !frozen() {
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			return nil // removed meanwhile: empty
+		}
 		if err := sleepCtx(ctx, time.Millisecond); err != nil {
 			return fmt.Errorf("freezing cgroup: %w", err)
 		}

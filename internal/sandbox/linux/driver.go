@@ -15,11 +15,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kumo-run/kumo/internal/owners"
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/internal/base"
 )
@@ -85,6 +87,7 @@ func (d *Driver) Close() error {
 	d.pool.close()
 	if d.cg != nil {
 		d.cg.removeParent()
+		owners.Release(cgroupOwners, strings.ReplaceAll(d.cfg.CgroupParent, "/", "~"))
 	}
 	return nil
 }
@@ -105,6 +108,10 @@ func (d *Driver) prepare() error {
 	d.prepareOnce.Do(func() {
 		if err := d.cg.ensureParent(); err != nil {
 			d.prepareErr = fmt.Errorf("linux: cgroups: %w", err)
+			return
+		}
+		if err := owners.Claim(cgroupOwners, strings.ReplaceAll(d.cfg.CgroupParent, "/", "~")); err != nil {
+			d.prepareErr = fmt.Errorf("linux: recording this server as the cgroups' owner: %w", err)
 			return
 		}
 		if err := os.MkdirAll(d.rootDir(), 0o700); err != nil {
@@ -162,6 +169,54 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 			continue
 		}
 		d.log.Info("removed a leftover sandbox cgroup", "cgroup", name, "killed", len(pids))
+	}
+	errs = append(errs, d.reapOrphans(ctx))
+	return errors.Join(errs...)
+}
+
+// cgroupOwners holds the records of which running server owns which
+// cgroup parent (package owners), named after the parent with "/" as "~".
+var cgroupOwners = filepath.Join(owners.Dir, "cgroup")
+
+// reapOrphans kills and removes the sandboxes under the cgroup parents of
+// servers that are gone: a server killed with SIGKILL whose data dir is
+// not served again would otherwise leave sandboxes that were frozen when
+// it died (a frozen init cannot notice its parent's death) for good.
+func (d *Driver) reapOrphans(ctx context.Context) error {
+	var errs []error
+	for _, rec := range owners.Orphans(cgroupOwners) {
+		parent := strings.ReplaceAll(rec, "~", "/")
+		if parent == d.cfg.CgroupParent || filepath.Clean(parent) != parent || filepath.IsAbs(parent) || strings.HasPrefix(parent, "..") {
+			continue
+		}
+		cg, err := detectCgroups(d.cfg.CgroupRoot, parent)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		names, err := cg.leftovers()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		killed := 0
+		for _, name := range names {
+			g := cg.open(name)
+			pids, _ := g.procs()
+			if err := g.kill(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			killed += len(pids)
+			if err := g.remove(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		cg.removeParent()
+		if err := owners.Forget(cgroupOwners, rec); err != nil {
+			errs = append(errs, err)
+		}
+		d.log.Info("removed the sandboxes of a server that is gone", "cgroup_parent", parent, "sandboxes", len(names), "killed", killed)
 	}
 	return errors.Join(errs...)
 }

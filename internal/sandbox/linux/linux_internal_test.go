@@ -555,3 +555,42 @@ func TestMountinfoHidesHostPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReapOrphans: the sandboxes of a server that is gone — frozen, so
+// that they cannot notice their parent's death — are killed and their
+// cgroups removed by the next driver to clean up, whatever its parent.
+func TestReapOrphans(t *testing.T) {
+	gone := testDriver(t, testParent("gone"), -1) // no warm pool: its sandboxes are the test's own
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "orphan")
+	sb, err := gone.Start(context.Background(), probeSpec(code, "hang", "orphan-"+sandboxtest.NewID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if err := sb.(sandbox.Freezer).Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dirs := sb.(*box).cg.dirs
+	// The server is gone: its record names a process that is not running.
+	rec := filepath.Join(cgroupOwners, strings.ReplaceAll(testParent("gone"), "/", "~"))
+	if err := os.WriteFile(rec, []byte("1 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	testDriver(t, testParent("next"), -1) // its Cleanup reaps
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s of the gone server's frozen sandbox still there (%v)", dir, err)
+		}
+	}
+	select {
+	case <-sb.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gone server's frozen sandbox still runs")
+	}
+	for _, p := range []string{rec, rec + ".reaping"} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("the gone server's record is still there (%v)", err)
+		}
+	}
+}
