@@ -27,6 +27,7 @@ func reapOrphans(self string, log *slog.Logger) {
 		}
 		if err := Cleanup(id, log); err != nil {
 			log.Warn("removing the network of a server that is gone failed", "id", id, "err", err)
+			owners.Return(ownerDir, id)
 			continue
 		}
 		if err := owners.Forget(ownerDir, id); err != nil {

@@ -101,6 +101,13 @@ func Orphans(dir string) []string {
 	return out
 }
 
+// Return gives back an orphan the caller took but could not remove, so
+// that a later look tries again.
+func Return(dir, name string) {
+	p := filepath.Join(dir, name)
+	os.Rename(p+reaping, p)
+}
+
 // Forget removes the record of an orphan the caller took.
 func Forget(dir, name string) error {
 	if err := os.Remove(filepath.Join(dir, name+reaping)); err != nil && !errors.Is(err, os.ErrNotExist) {

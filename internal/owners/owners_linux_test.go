@@ -43,6 +43,11 @@ func TestOrphans(t *testing.T) {
 	if again := Orphans(dir); len(again) != 0 {
 		t.Errorf("orphans given out twice: %v", again)
 	}
+	// One given back is handed out again.
+	Return(dir, "gone")
+	if again := Orphans(dir); !slices.Equal(again, []string{"gone"}) {
+		t.Errorf("after Return: %v, want [gone]", again)
+	}
 	for _, n := range got {
 		if err := Forget(dir, n); err != nil {
 			t.Fatal(err)

@@ -192,11 +192,13 @@ func (d *Driver) reapOrphans(ctx context.Context) error {
 		cg, err := detectCgroups(d.cfg.CgroupRoot, parent)
 		if err != nil {
 			errs = append(errs, err)
+			owners.Return(cgroupOwners, rec)
 			continue
 		}
 		names, err := cg.leftovers()
 		if err != nil {
 			errs = append(errs, err)
+			owners.Return(cgroupOwners, rec)
 			continue
 		}
 		killed := 0
