@@ -1,0 +1,22 @@
+// Package ec2 serves the subset of Amazon EC2's API that describes VPC
+// networks — VPCs, subnets, security groups and NAT gateways — on the
+// edge, in EC2's query protocol (form parameters in, XML with item lists
+// out, errors as Response>Errors>Error). It is what tools call to make the
+// networks a function's VpcConfig names.
+//
+// State lives in the JetStream KV bucket natsd.EC2Bucket ("kumo-ec2"),
+// one JSON value per resource under "<kind>.<region>.<id>" (kind is vpc,
+// subnet, sg or nat); nothing is kept only in memory. Open creates the
+// region's default VPC (172.31.0.0/16, a default /20 subnet in each of
+// three availability zones and a default security group allowing all
+// egress) when the bucket has none, as every AWS region has one.
+//
+// Writes are serialised by the service's one mutex (a check such as
+// "this VPC has no subnets" and the delete that follows it must not
+// interleave with a CreateSubnet); reads take no lock. One Kumo process
+// owns the bucket.
+//
+// The package only stores and describes. Lambda reads subnets and
+// security groups through Network to validate a VpcConfig; enforcing
+// them on a sandbox's traffic is the network driver's job.
+package ec2
