@@ -155,18 +155,30 @@ func (s *Service) describeVpcs(ctx context.Context, q awsproto.QueryRequest) (an
 }
 
 func notFoundVPC(id string) error {
+	if !validID(kindVPC, id) {
+		return awsproto.Errorf(awsproto.EC2InvalidVpcIDMalformed, "Invalid id: \"%s\"", clip(id))
+	}
 	return awsproto.Errorf(awsproto.EC2InvalidVpcIDNotFound, "The vpc ID '%s' does not exist", clip(id))
 }
 
 func notFoundSubnet(id string) error {
+	if !validID(kindSubnet, id) {
+		return awsproto.Errorf(awsproto.EC2InvalidSubnetIDMalformed, "Invalid id: \"%s\"", clip(id))
+	}
 	return awsproto.Errorf(awsproto.EC2InvalidSubnetIDNotFound, "The subnet ID '%s' does not exist", clip(id))
 }
 
 func notFoundGroup(id string) error {
+	if strings.HasPrefix(id, kindGroup+"-") && !validID(kindGroup, id) {
+		return awsproto.Errorf(awsproto.EC2InvalidGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", clip(id))
+	}
 	return awsproto.Errorf(awsproto.EC2InvalidGroupNotFound, "The security group '%s' does not exist", clip(id))
 }
 
 func notFoundNAT(id string) error {
+	if !validID(kindNAT, id) {
+		return awsproto.Errorf(awsproto.EC2InvalidNatGatewayIDMalformed, "The natGatewayId '%s' is malformed", clip(id))
+	}
 	return awsproto.Errorf(awsproto.EC2NatGatewayNotFound, "The Nat Gateway %s was not found", clip(id))
 }
 
@@ -272,7 +284,9 @@ func (s *Service) azID(az string) string {
 	}
 	short := parts[0]
 	for _, p := range parts[1 : len(parts)-1] {
-		short += p[:1]
+		if p != "" {
+			short += p[:1]
+		}
 	}
 	return short + parts[len(parts)-1] + "-az" + strconv.Itoa(int(az[len(az)-1]-'a'+1))
 }

@@ -95,7 +95,7 @@ type xmlTag struct {
 func xmlTags(ts []Tag) []xmlTag {
 	out := make([]xmlTag, len(ts))
 	for i, t := range ts {
-		out[i] = xmlTag{t.Key, t.Value}
+		out[i] = xmlTag(t)
 	}
 	return out
 }
