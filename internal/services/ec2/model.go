@@ -220,3 +220,15 @@ func parseCIDR(s string) (netip.Prefix, bool) {
 	}
 	return p, true
 }
+
+// SubnetVPC returns the VPC of a subnet (registry.Networks).
+func (s *Service) SubnetVPC(ctx context.Context, id string) (string, bool, error) {
+	sn, ok, err := s.Subnet(ctx, id)
+	return sn.VpcID, ok, err
+}
+
+// GroupVPC returns the VPC of a security group (registry.Networks).
+func (s *Service) GroupVPC(ctx context.Context, id string) (string, bool, error) {
+	g, ok, err := s.Group(ctx, id)
+	return g.VpcID, ok, err
+}
