@@ -301,6 +301,9 @@ type Attachment struct {
 	addr netip.Addr
 	host string // the host end of the veth
 	once sync.Once
+	// policy is whether the sandbox has a policy chain (policy_linux.go);
+	// guarded by n.mu.
+	policy bool
 }
 
 // Addr is the sandbox's address.
@@ -393,6 +396,15 @@ func (n *Network) AttachNS(ctx context.Context, ns netns.NsHandle) (_ *Attachmen
 // Idempotent; Close waits for what is left in the background.
 func (a *Attachment) Detach() error {
 	a.once.Do(func() {
+		a.n.mu.Lock()
+		kept := false // a policy left behind keeps its address from reuse
+		if !a.n.closed {
+			if err := a.removePolicy(); err != nil {
+				a.n.log.Warn("sandbox network: removing a policy", "addr", a.addr.String(), "err", err)
+				kept = true
+			}
+		}
+		a.n.mu.Unlock()
 		a.n.detaching.Add(1)
 		go func() {
 			defer a.n.detaching.Done()
@@ -404,7 +416,9 @@ func (a *Attachment) Detach() error {
 					}
 				}
 			}
-			a.n.alloc.put(a.addr)
+			if !kept {
+				a.n.alloc.put(a.addr)
+			}
 		}()
 	})
 	return nil
