@@ -16,7 +16,9 @@
 // interleave with a CreateSubnet); reads take no lock. One Kumo process
 // owns the bucket.
 //
-// The package only stores and describes. Lambda reads subnets and
-// security groups through Network to validate a VpcConfig; enforcing
-// them on a sandbox's traffic is the network driver's job.
+// The package only stores and describes. Lambda checks a VpcConfig
+// through SubnetVPC and GroupVPC (registry.Networks); Policy turns a
+// VpcConfig into the netns.Policy that the sandbox network enforces
+// (egress rules of the groups, the VPC's CIDR, the internet only with a
+// NAT gateway).
 package ec2
