@@ -26,8 +26,8 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
-	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
 	"github.com/kumo-run/kumo/internal/worker"
@@ -126,6 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	prov := invoke.NewProvisioned(reg)
 	wk := worker.New(worker.Config{
 		Driver:         driver,
+		Policy:         ec2Svc.Policy,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
 		Region:         cfg.Region,
 		Logs:           logStore,

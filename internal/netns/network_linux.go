@@ -324,6 +324,21 @@ func (n *Network) Attach(ctx context.Context, pid int) (detach func() error, err
 	return a.Detach, nil
 }
 
+// AttachPolicy is Attach that also returns the attachment's SetPolicy,
+// for the sandbox driver (linux.PolicyNetwork).
+func (n *Network) AttachPolicy(ctx context.Context, pid int) (detach func() error, setPolicy func(*Policy) error, err error) {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("netns: namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	a, err := n.AttachNS(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.Detach, a.SetPolicy, nil
+}
+
 // AttachNS connects a network namespace: a veth pair with its host end
 // on the bridge (isolated from the other ports) and its other end, eth0,
 // in ns with an address of the range and a default route via the
