@@ -329,12 +329,12 @@ func TestCreateVpcRefusals(t *testing.T) {
 func TestPolicy(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	vpc := aws.ToString(must(h.cl.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.3.0.0/16")})).Vpc.VpcId)
-	subnet := aws.ToString(must(h.cl.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.3.1.0/24")})).Subnet.SubnetId)
-	sg := aws.ToString(must(h.cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("db"), Description: aws.String("db"), VpcId: aws.String(vpc)})).GroupId)
-	must(h.cl.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(sg),
+	vpc := aws.ToString(must[*ec2.CreateVpcOutput](t)(h.cl.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.3.0.0/16")})).Vpc.VpcId)
+	subnet := aws.ToString(must[*ec2.CreateSubnetOutput](t)(h.cl.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.3.1.0/24")})).Subnet.SubnetId)
+	sg := aws.ToString(must[*ec2.CreateSecurityGroupOutput](t)(h.cl.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("db"), Description: aws.String("db"), VpcId: aws.String(vpc)})).GroupId)
+	must[*ec2.RevokeSecurityGroupEgressOutput](t)(h.cl.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(sg),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}))
-	must(h.cl.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(sg),
+	must[*ec2.AuthorizeSecurityGroupEgressOutput](t)(h.cl.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(sg),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(5432), ToPort: aws.Int32(5433),
 			IpRanges: []types.IpRange{{CidrIp: aws.String("10.3.2.0/24")}}}}}))
 
@@ -346,15 +346,19 @@ func TestPolicy(t *testing.T) {
 		p.Egress[0].Prefix.String() != "10.3.2.0/24" || p.Egress[0].Proto != knet.ProtoTCP || p.Egress[0].From != 5432 || p.Egress[0].To != 5433 {
 		t.Fatalf("policy without a NAT gateway: %+v", p)
 	}
-	must(h.cl.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: aws.String(subnet)}))
+	must[*ec2.CreateNatGatewayOutput](t)(h.cl.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: aws.String(subnet)}))
 	if p, err = h.svc.Policy(ctx, []string{subnet}, []string{sg}); err != nil || !p.Internet {
 		t.Fatalf("policy with a NAT gateway: %+v, %v", p, err)
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
+// must returns v, failing the test on err.
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	return v
 }
