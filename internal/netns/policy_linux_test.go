@@ -103,3 +103,21 @@ func policyChains(t *testing.T, id string) []string {
 	}
 	return out
 }
+
+// BenchmarkSetPolicy is what a VPC policy adds to a sandbox's start: one
+// SetPolicy of a few rules, replacing the one before (which is what
+// Detach's removal costs too).
+func BenchmarkSetPolicy(b *testing.B) {
+	requireNetwork(b)
+	n, _ := startNetwork(b)
+	_, a := attach(b, n)
+	p := &knet.Policy{Egress: []knet.Egress{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Proto: knet.ProtoAll},
+		{Prefix: netip.MustParsePrefix("10.1.2.0/24"), Proto: knet.ProtoTCP, From: 5432, To: 5432},
+	}, Local: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	for b.Loop() {
+		if err := a.SetPolicy(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,6 +11,11 @@
 // three availability zones and a default security group allowing all
 // egress) when the bucket has none, as every AWS region has one.
 //
+// Describe calls answer every match in one page (MaxResults and NextToken
+// are ignored); filters take EC2's names for the members served (vpc-id,
+// subnet-id, group-name, cidr-block, state, is-default, tag:K, …) with *
+// and ? wildcards, and an unknown filter name is InvalidParameterValue.
+//
 // Writes are serialised by the service's one mutex (a check such as
 // "this VPC has no subnets" and the delete that follows it must not
 // interleave with a CreateSubnet); reads take no lock. One Kumo process
