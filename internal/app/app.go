@@ -26,6 +26,7 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/services/ec2"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
@@ -81,10 +82,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if sdk := rts.SDKs(); sdk.Node == "" {
 		log.Warn("the AWS SDK for JavaScript v3 is not installed: nodejs functions cannot use it; run kumo runtimes install-sdk", "dir", cfg.SDKDir())
 	}
+	ec2KV, err := st.KV(ctx, natsd.EC2Bucket)
+	if err != nil {
+		return fmt.Errorf("ec2 bucket: %w", err)
+	}
+	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	if err != nil {
+		return err
+	}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
-		CheckRuntime: rts.Check,
+		CheckRuntime: rts.Check, Networks: ec2Svc,
 	})
 	if err != nil {
 		return err
@@ -117,6 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	prov := invoke.NewProvisioned(reg)
 	wk := worker.New(worker.Config{
 		Driver:         driver,
+		Policy:         ec2Svc.Policy,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
 		Region:         cfg.Region,
 		Logs:           logStore,
@@ -205,7 +215,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Verifier: verifier,
 		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
-			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log})}),
+			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log}),
+			ec2: ec2Svc}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -6,6 +6,7 @@ import (
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/services/ec2"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
@@ -14,6 +15,7 @@ import (
 type services struct {
 	lambda, logs, metrics http.Handler
 	sts                   http.Handler
+	ec2                   http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -36,6 +38,8 @@ func routes(s services) []edge.Route {
 		{Name: "logs", Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: s.logs},
 		{Name: "sts", Match: []edge.Matcher{{Service: sts.SigningName}, {Query: map[string]string{"Action": "", "Version": sts.Version}}},
 			Scope: sts.SigningName, Handler: s.sts, Errors: sts.Errors},
+		{Name: "ec2", Match: []edge.Matcher{{Service: ec2.SigningName}, {Query: map[string]string{"Action": "", "Version": ec2.Version}}},
+			Scope: ec2.SigningName, Handler: s.ec2, Errors: ec2.Errors},
 	}
 }
 

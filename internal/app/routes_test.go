@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"),
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"),
 		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -78,6 +78,8 @@ func TestRoutes(t *testing.T) {
 		{"logs by scope", "POST", "127.0.0.1:9070", "/", "", "logs", "logs"},
 		{"sts by scope", "POST", "127.0.0.1:9070", "/", "", "sts", "sts"},
 		{"sts by query", "GET", "127.0.0.1:9070", "/?Action=GetCallerIdentity&Version=2011-06-15", "", "", "sts"},
+		{"ec2 by scope", "POST", "127.0.0.1:9070", "/", "", "ec2", "ec2"},
+		{"ec2 by query", "GET", "127.0.0.1:9070", "/?Action=DescribeVpcs&Version=2016-11-15", "", "", "ec2"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {

@@ -238,6 +238,9 @@ func Spec(key string, v *registry.Version) *worker.Spec {
 	if c.Environment != nil {
 		s.Environment = c.Environment.Variables
 	}
+	if vc := c.VpcConfig; vc != nil && len(vc.SubnetIds) > 0 {
+		s.Vpc = &worker.Vpc{SubnetIDs: vc.SubnetIds, SecurityGroupIDs: vc.SecurityGroupIds}
+	}
 	if len(c.Layers) > 0 {
 		s.Layers = make([]worker.Layer, len(c.Layers))
 		for i, l := range c.Layers {

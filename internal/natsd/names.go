@@ -64,3 +64,7 @@ func AsyncSubject(function string) string {
 func AsyncConsumer(function string) string {
 	return prefix + "-async-" + function
 }
+
+// EC2Bucket is the KV bucket of the EC2 network resources (VPCs, subnets,
+// security groups, NAT gateways): "kumo-ec2".
+const EC2Bucket = prefix + "-ec2"

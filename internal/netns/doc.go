@@ -75,6 +75,19 @@
 // background (deleting a device waits for RCU grace periods) and frees
 // the address only then.
 //
+// # Functions in a VPC
+//
+// A sandbox of a function in a VPC gets a Policy (Attachment.SetPolicy,
+// before its runtime starts): a regular chain sb-<address in hex> in the
+// table, reached from the head of the forward chain by "iif bridge ip
+// saddr S jump sb-S". The chain returns what the security groups' egress
+// rules allow — narrowed to the VPC's CIDR without a NAT gateway — and
+// rejects the rest; what returns still meets the forward chain's rules
+// for every sandbox (no sandbox to sandbox, no SMTP). The edge and the
+// DNS forwarder (input chain) stay reachable. Detach removes the chain
+// and its jump before the address can be reused; Cleanup removes them
+// with the table.
+//
 // # Crashes and cleanup
 //
 // Everything is named after X: the bridge kumo-X (its address and route

@@ -310,6 +310,9 @@ type Attachment struct {
 	addr netip.Addr
 	host string // the host end of the veth
 	once sync.Once
+	// policy is whether the sandbox has a policy chain (policy_linux.go);
+	// guarded by n.mu.
+	policy bool
 }
 
 // Addr is the sandbox's address.
@@ -328,6 +331,21 @@ func (n *Network) Attach(ctx context.Context, pid int) (detach func() error, err
 		return nil, err
 	}
 	return a.Detach, nil
+}
+
+// AttachPolicy is Attach that also returns the attachment's SetPolicy,
+// for the sandbox driver (linux.PolicyNetwork).
+func (n *Network) AttachPolicy(ctx context.Context, pid int) (detach func() error, setPolicy func(*Policy) error, err error) {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("netns: namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	a, err := n.AttachNS(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.Detach, a.SetPolicy, nil
 }
 
 // AttachNS connects a network namespace: a veth pair with its host end
@@ -402,6 +420,15 @@ func (n *Network) AttachNS(ctx context.Context, ns netns.NsHandle) (_ *Attachmen
 // Idempotent; Close waits for what is left in the background.
 func (a *Attachment) Detach() error {
 	a.once.Do(func() {
+		a.n.mu.Lock()
+		kept := false // a policy left behind keeps its address from reuse
+		if !a.n.closed {
+			if err := a.removePolicy(); err != nil {
+				a.n.log.Warn("sandbox network: removing a policy", "addr", a.addr.String(), "err", err)
+				kept = true
+			}
+		}
+		a.n.mu.Unlock()
 		a.n.detaching.Add(1)
 		go func() {
 			defer a.n.detaching.Done()
@@ -413,7 +440,9 @@ func (a *Attachment) Detach() error {
 					}
 				}
 			}
-			a.n.alloc.put(a.addr)
+			if !kept {
+				a.n.alloc.put(a.addr)
+			}
 		}()
 	})
 	return nil

@@ -39,3 +39,6 @@ func (n *Network) EdgeURL() string                                   { return ""
 func (n *Network) ListenEdge(int) (net.Listener, error)              { return nil, errNotLinux }
 func (n *Network) Close() error                                      { return nil }
 func (n *Network) Attach(context.Context, int) (func() error, error) { return nil, errNotLinux }
+func (n *Network) AttachPolicy(context.Context, int) (func() error, func(*Policy) error, error) {
+	return nil, nil, errNotLinux
+}

@@ -190,12 +190,11 @@ func (r *Registry) applyConfig(ctx context.Context, c *FunctionConfig, in *Confi
 		c.KMSKeyArn = *in.KMSKeyArn
 	}
 	if in.VpcConfig != nil {
-		if len(in.VpcConfig.SubnetIds) == 0 && len(in.VpcConfig.SecurityGroupIds) == 0 {
-			c.VpcConfig = nil
-		} else {
-			vc := *in.VpcConfig
-			c.VpcConfig = &vc
+		vc, err := r.resolveVpc(ctx, *in.VpcConfig)
+		if err != nil {
+			return err
 		}
+		c.VpcConfig = vc
 	}
 	if in.SnapStart != nil {
 		switch in.SnapStart.ApplyOn {

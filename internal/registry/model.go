@@ -39,7 +39,8 @@ type FunctionConfig struct {
 	RuntimeVersionConfig       *RuntimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
 }
 
-// VpcConfig is accepted and echoed; Kumo has no VPCs.
+// VpcConfig places a function in a VPC: its subnets and security groups
+// (kept by the EC2 service) and the VPC they share.
 type VpcConfig struct {
 	SubnetIds               []string `json:"SubnetIds"`
 	SecurityGroupIds        []string `json:"SecurityGroupIds"`

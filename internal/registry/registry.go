@@ -36,6 +36,20 @@ type Config struct {
 	// refuses it, a warning is logged (it runs on a nearby version). nil
 	// accepts every runtime.
 	CheckRuntime func(runtime string) (warning string, err error)
+	// Networks resolves the subnets and security groups a VpcConfig
+	// names; nil accepts and echoes every VpcConfig without a VpcId.
+	Networks Networks
+}
+
+// Networks looks up the VPC network resources a function's VpcConfig
+// names (the EC2 service keeps them).
+type Networks interface {
+	// SubnetVPC returns the VPC of a subnet; ok is false when the
+	// subnet does not exist.
+	SubnetVPC(ctx context.Context, id string) (vpc string, ok bool, err error)
+	// GroupVPC returns the VPC of a security group; ok is false when the
+	// group does not exist.
+	GroupVPC(ctx context.Context, id string) (vpc string, ok bool, err error)
 }
 
 // LayerResolver looks up layer versions referenced by functions.

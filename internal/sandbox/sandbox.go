@@ -17,6 +17,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/netns"
 )
 
 // Spec describes one sandbox.
@@ -51,6 +53,10 @@ type Spec struct {
 	EphemeralMB int
 	// MaxProcs bounds the number of processes and threads (1,024).
 	MaxProcs int
+	// Network restricts the sandbox's outbound traffic (a function in a
+	// VPC); nil leaves it to the network's rules for every sandbox. A
+	// driver that cannot enforce it refuses the spec.
+	Network *netns.Policy
 	// Stdout and Stderr receive the sandbox's output. The driver copies
 	// into them from its own goroutines; they must not block for long.
 	Stdout, Stderr io.Writer

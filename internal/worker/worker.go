@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/keepalive"
+	"github.com/kumo-run/kumo/internal/netns"
 	"github.com/kumo-run/kumo/internal/placement"
 	"github.com/kumo-run/kumo/internal/runtimeapi"
 	"github.com/kumo-run/kumo/internal/runtimes"
@@ -25,6 +26,10 @@ import (
 // Config wires a Worker.
 type Config struct {
 	Driver sandbox.Driver
+	// Policy resolves the network policy of a function in a VPC when
+	// one of its sandboxes starts (the EC2 service's Policy). nil: a
+	// Spec with a Vpc does not start.
+	Policy func(ctx context.Context, subnetIDs, securityGroupIDs []string) (netns.Policy, error)
 	Code   *CodeCache
 	Region string
 	Logs   LogSink
@@ -107,6 +112,17 @@ type Spec struct {
 	// Role is the function's execution role ARN, whose credentials the
 	// sandbox gets (Config.Credentials).
 	Role string
+	// Vpc places the function in a VPC: each sandbox's outbound traffic
+	// follows the policy Config.Policy resolves for it when the sandbox
+	// starts (so the warm path costs nothing; a sandbox keeps the policy
+	// it started with). nil: not in a VPC.
+	Vpc *Vpc
+}
+
+// Vpc is the VPC side of a Spec: a function's subnets and security
+// groups.
+type Vpc struct {
+	SubnetIDs, SecurityGroupIDs []string
 }
 
 // Layer is one layer of a Spec.
@@ -692,8 +708,20 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 	if launch.Warning != "" {
 		logs.platform(launch.Warning)
 	}
+	var policy *netns.Policy
+	if spec.Vpc != nil {
+		if w.cfg.Policy == nil {
+			return nil, nil, errors.New("starting sandbox: the function is in a VPC and this server resolves no VPC policy")
+		}
+		p, err := w.cfg.Policy(ctx, spec.Vpc.SubnetIDs, spec.Vpc.SecurityGroupIDs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting sandbox: VPC policy: %w", err)
+		}
+		policy = &p
+	}
 	in.launched = time.Now()
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
+		Network:     policy,
 		ID:          id,
 		CodeDir:     codeDir,
 		LayerDirs:   layerDirs,

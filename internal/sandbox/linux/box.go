@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/netns"
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/internal/base"
 )
@@ -27,6 +28,9 @@ type box struct {
 	ln   net.Listener
 	// detach takes the sandbox off Config.Network (nil if none).
 	detach func() error
+	// setPolicy restricts the sandbox's traffic (nil when the network
+	// cannot).
+	setPolicy func(*netns.Policy) error
 	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
 	cpuQuota int
 

@@ -3,6 +3,8 @@ package linux
 import (
 	"context"
 	"log/slog"
+
+	"github.com/kumo-run/kumo/internal/netns"
 )
 
 // Config configures the linux driver. Zero values take the defaults.
@@ -45,6 +47,15 @@ type Network interface {
 	Attach(ctx context.Context, pid int) (detach func() error, err error)
 	// ResolvConf is the sandboxes' /etc/resolv.conf.
 	ResolvConf() []byte
+}
+
+// PolicyNetwork is a Network that can restrict one sandbox's outbound
+// traffic (netns.Network). The driver attaches through AttachPolicy when
+// the network has it, and sets a spec's Network policy before the
+// runtime starts; without it, a spec with a policy is refused.
+type PolicyNetwork interface {
+	Network
+	AttachPolicy(ctx context.Context, pid int) (detach func() error, setPolicy func(*netns.Policy) error, err error)
 }
 
 func (c Config) withDefaults() Config {

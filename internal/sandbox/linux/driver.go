@@ -396,7 +396,11 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		attached := make(chan error, 1)
 		go func() {
 			var aerr error
-			b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
+			if pn, ok := n.(PolicyNetwork); ok {
+				b.detach, b.setPolicy, aerr = pn.AttachPolicy(ctx, cmd.Process.Pid)
+			} else {
+				b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
+			}
 			attached <- aerr
 		}()
 		defer func() {
@@ -446,6 +450,15 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 		}
 	}()
 	b.d.log.Debug("linux sandbox starting", "id", spec.ID, "cgroup", b.cg.name, "init_pid", b.cmd.Process.Pid)
+	if spec.Network != nil {
+		// Before the runtime starts: no function code runs unrestricted.
+		if b.setPolicy == nil {
+			return errors.New("linux: a function in a VPC needs the sandbox network (not --network none)")
+		}
+		if err := b.setPolicy(spec.Network); err != nil {
+			return fmt.Errorf("sandbox network policy: %w", err)
+		}
+	}
 	// The init phase runs with the boosted quota; EndInit applies the
 	// one the memory size buys.
 	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)

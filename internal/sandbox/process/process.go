@@ -51,6 +51,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	if err := base.CheckSpec(spec); err != nil {
 		return nil, err
 	}
+	if spec.Network != nil {
+		return nil, errors.New("process: this driver cannot restrict a sandbox's network: a function in a VPC needs --sandbox linux with its network")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
