@@ -71,6 +71,10 @@ type Identity struct {
 	// RoleARN and SessionName are set for a role session: the role's
 	// IAM ARN (arn:aws:iam::ACCOUNT:role/PATH/ROLE) and the session name.
 	RoleARN, SessionName string
+	// SessionPolicy is the session policy a role session was given
+	// (AssumeRole's Policy and the documents of its PolicyArns, as one
+	// JSON array of policy documents); "" if none.
+	SessionPolicy string
 	// Expires is when temporary credentials stop working; zero for
 	// long-term keys.
 	Expires time.Time

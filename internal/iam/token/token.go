@@ -204,12 +204,17 @@ func Root(partition, account string) awsproto.Identity {
 
 // encode lays out a token's plain text: the issue and expiry times (Unix
 // seconds, big endian), then the access key id and the identity's strings,
-// each preceded by its length (uvarint).
+// each preceded by its length (uvarint); the session policy, last, only
+// when there is one.
 func encode(akid string, issued int64, id awsproto.Identity) []byte {
-	b := make([]byte, 0, 64+len(akid)+len(id.Account)+len(id.ARN)+len(id.UserID)+len(id.RoleARN)+len(id.SessionName))
+	b := make([]byte, 0, 64+len(akid)+len(id.Account)+len(id.ARN)+len(id.UserID)+len(id.RoleARN)+len(id.SessionName)+len(id.SessionPolicy))
 	b = binary.BigEndian.AppendUint64(b, uint64(issued))
 	b = binary.BigEndian.AppendUint64(b, uint64(id.Expires.Unix()))
-	for _, s := range []string{akid, id.Account, id.ARN, id.UserID, id.RoleARN, id.SessionName} {
+	fields := []string{akid, id.Account, id.ARN, id.UserID, id.RoleARN, id.SessionName}
+	if id.SessionPolicy != "" {
+		fields = append(fields, id.SessionPolicy)
+	}
+	for _, s := range fields {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -223,8 +228,11 @@ func decode(b []byte) (akid string, issued int64, id awsproto.Identity, ok bool)
 	issued = int64(binary.BigEndian.Uint64(b))
 	id.Expires = time.Unix(int64(binary.BigEndian.Uint64(b[8:])), 0).UTC()
 	b = b[16:]
-	fields := []*string{&akid, &id.Account, &id.ARN, &id.UserID, &id.RoleARN, &id.SessionName}
-	for _, f := range fields {
+	fields := []*string{&akid, &id.Account, &id.ARN, &id.UserID, &id.RoleARN, &id.SessionName, &id.SessionPolicy}
+	for i, f := range fields {
+		if i == len(fields)-1 && len(b) == 0 {
+			break // no session policy
+		}
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
 			return "", 0, id, false
