@@ -78,6 +78,8 @@ type fnConfig struct {
 	Memory, Timeout, Ephemeral int32
 	Env                        map[string]string
 	Publish                    bool
+	// Role is the execution role; the suite's testRole when empty.
+	Role string
 }
 
 // deployFn creates the test function as provided.al2023 and waits until
@@ -105,6 +107,9 @@ func deployFn(t *testing.T, lc *lambda.Client, name, tag string, c fnConfig) *la
 	}
 	if c.Env != nil {
 		in.Environment = &types.Environment{Variables: c.Env}
+	}
+	if c.Role != "" {
+		in.Role = aws.String(c.Role)
 	}
 	out := must[*lambda.CreateFunctionOutput](t, "CreateFunction "+name)(lc.CreateFunction(t.Context(), in))
 	waitActive(t, lc, name)
