@@ -225,8 +225,7 @@ func TestIAMAssumeRole(t *testing.T) {
 		"lambda", "delete-function", "--function-name", "target"); err != nil {
 		t.Error(err)
 	}
-	// Bob's own policy is not the role's: the session cannot assume again
-	// what only bob may.
+	// Bob's own keys still act with bob's policies alone.
 	if err := cliFails(bob, t, "(AccessDeniedException)", "lambda", "list-functions"); err != nil {
 		t.Errorf("bob himself: %v", err)
 	}
