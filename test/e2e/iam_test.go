@@ -274,3 +274,34 @@ func TestIAMFunctionRole(t *testing.T) {
 		return nil
 	})
 }
+
+// grantTestRole makes the suite's execution role, testRole, an IAM role
+// that Lambda and the account may assume, allowed to list functions, and
+// waits until the server acts on it.
+func grantTestRole(t *testing.T, s *server) {
+	t.Helper()
+	root := s.env()
+	trust, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{"Effect": "Allow", "Action": "sts:AssumeRole",
+			"Principal": map[string]string{"Service": "lambda.amazonaws.com", "AWS": "arn:aws:iam::" + accountID + ":root"}}},
+	})
+	awsOK(t, root, "iam", "create-role", "--role-name", "lambda-role", "--assume-role-policy-document", string(trust))
+	awsOK(t, root, "iam", "put-role-policy", "--role-name", "lambda-role", "--policy-name", "list-functions",
+		"--policy-document", policyDoc("Allow", []string{"lambda:ListFunctions"}, "*"))
+	eventually(t, 30*time.Second, "the test role in force", func() error {
+		var a struct{ Credentials stsCreds }
+		r := runCmd(t, root, nil, 60*time.Second, "aws", "--output", "json", "sts", "assume-role",
+			"--role-arn", testRole, "--role-session-name", "probe")
+		if r.Code != 0 {
+			return errors.New(r.String())
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
+			return err
+		}
+		if r := runCmd(t, withCreds(root, a.Credentials), nil, 60*time.Second, "aws", "lambda", "list-functions"); r.Code != 0 {
+			return errors.New(r.String())
+		}
+		return nil
+	})
+}

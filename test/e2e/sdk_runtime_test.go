@@ -352,6 +352,7 @@ func TestSDKRuntimes(t *testing.T) {
 					}
 				}
 				t.Parallel()
+				grantTestRole(t, s)
 				for _, c := range []struct {
 					name    string
 					runtime types.Runtime

@@ -54,6 +54,7 @@ func awsJSON(t *testing.T, env []string, v any, args ...string) {
 func TestSTSCLI(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	grantTestRole(t, s)
 	env := s.env()
 
 	var id struct{ UserId, Account, Arn string }
@@ -125,6 +126,7 @@ func TestSTSSessionSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServer(t, dir, "--sandbox", "process")
+	grantTestRole(t, s)
 	root := stsClient(t, s, credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, ""))
 	out := must[*sts.AssumeRoleOutput](t, "AssumeRole")(root.AssumeRole(t.Context(), &sts.AssumeRoleInput{
 		RoleArn: aws.String(testRole), RoleSessionName: aws.String("restart")}))
@@ -161,6 +163,7 @@ func stsClient(t *testing.T, s *server, p aws.CredentialsProvider) *sts.Client {
 func TestFunctionRoleCredentials(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	grantTestRole(t, s)
 	lc := newSDK(t, s)
 	const name = "role-caller"
 	deployFn(t, lc, name, "aws", fnConfig{Timeout: 30})
@@ -223,6 +226,7 @@ func TestFunctionRoleCredentialsOnTheNetwork(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "linux")
 	edgeURL := logValue(t, s, "sandboxes reach the edge", "url")
+	grantTestRole(t, s)
 	lc := newSDK(t, s)
 	const name = "net-role-caller"
 	deployFn(t, lc, name, "aws", fnConfig{Timeout: 30, Memory: 1024})
