@@ -182,16 +182,18 @@ func (d *Directory) apply(e store.Entry) {
 // view is the current snapshot.
 func (d *Directory) view() *snapshot { return d.snap.Load() }
 
-func (d *Directory) scope() arn.Scope { return arn.Scope{Partition: d.cfg.Partition, Account: d.cfg.Account} }
+func (d *Directory) scope() arn.Scope {
+	return arn.Scope{Partition: d.cfg.Partition, Account: d.cfg.Account}
+}
 
 // entityARN is arn:PARTITION:iam::ACCOUNT:KIND/PATH…NAME.
 func (d *Directory) entityARN(kind, path, name string) string {
 	return arn.ARN{Partition: d.cfg.Partition, Service: "iam", Account: d.cfg.Account, Resource: kind + path + name}.String()
 }
 
-func (d *Directory) userARN(u *user) string    { return d.entityARN("user", u.Path, u.Name) }
-func (d *Directory) groupARN(g *group) string  { return d.entityARN("group", g.Path, g.Name) }
-func (d *Directory) roleARN(r *role) string    { return d.entityARN("role", r.Path, r.Name) }
+func (d *Directory) userARN(u *user) string     { return d.entityARN("user", u.Path, u.Name) }
+func (d *Directory) groupARN(g *group) string   { return d.entityARN("group", g.Path, g.Name) }
+func (d *Directory) roleARN(r *role) string     { return d.entityARN("role", r.Path, r.Name) }
 func (d *Directory) policyARN(p *policy) string { return d.entityARN("policy", p.Path, p.Name) }
 
 // rebuild publishes a snapshot of d.docs. Called with mu held. Policies
