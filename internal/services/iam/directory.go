@@ -182,10 +182,6 @@ func (d *Directory) apply(e store.Entry) {
 // view is the current snapshot.
 func (d *Directory) view() *snapshot { return d.snap.Load() }
 
-func (d *Directory) scope() arn.Scope {
-	return arn.Scope{Partition: d.cfg.Partition, Account: d.cfg.Account}
-}
-
 // entityARN is arn:PARTITION:iam::ACCOUNT:KIND/PATH…NAME.
 func (d *Directory) entityARN(kind, path, name string) string {
 	return arn.ARN{Partition: d.cfg.Partition, Service: "iam", Account: d.cfg.Account, Resource: kind + path + name}.String()
