@@ -72,3 +72,22 @@ func (a action) resource(s *Service, ctx context.Context, q awsproto.QueryReques
 	}
 	return s.dir.entityARN(strings.ToLower(a.on.word()), path, name)
 }
+
+// tags are the tags of the user, role or policy q's operation acts on
+// (iam:ResourceTag/…), nil for other kinds or an entity that does not
+// exist (yet).
+func (a action) tags(s *Service, q awsproto.QueryRequest) map[string]string {
+	var name string
+	switch a.on {
+	case kindUser, kindRole:
+		name = q.Params.Get(a.on.param())
+	case kindPolicy:
+		name = q.Params.Get("PolicyArn")
+	default:
+		return nil
+	}
+	if f, ok := s.viewEntity(a.on, name); ok && f.tags != nil {
+		return tagMap(*f.tags)
+	}
+	return nil
+}

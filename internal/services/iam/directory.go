@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,8 +268,8 @@ func (d *Directory) rebuild() {
 		return denyAll // a boundary that is gone allows nothing
 	}
 	collect := func(out []*iampolicy.Policy, owner string, inline map[string]string, attached []string) []*iampolicy.Policy {
-		for name, doc := range inline {
-			out = append(out, parse("inline:"+owner+"/"+name, doc, iampolicy.KindIdentity))
+		for _, name := range slices.Sorted(maps.Keys(inline)) {
+			out = append(out, parse("inline:"+owner+"/"+name, inline[name], iampolicy.KindIdentity))
 		}
 		for _, a := range attached {
 			if p := managed(a); p != nil {

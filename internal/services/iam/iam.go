@@ -133,7 +133,15 @@ func (s *Service) authorize(ctx context.Context, q awsproto.QueryRequest) error 
 	if !ok {
 		return awsproto.Internal(fmt.Errorf("iam: operation %s has no action", q.Action))
 	}
-	return s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "iam:" + q.Action, Resource: a.resource(s, ctx, q), Denied: awsproto.AccessDenied})
+	c := authz.Check{Action: "iam:" + q.Action, Resource: a.resource(s, ctx, q), ResourceTags: a.tags(s, q), Denied: awsproto.AccessDenied}
+	if q.Params.Has("Tags.member.1.Key") {
+		var in struct{ Tags []Tag }
+		if err := awsproto.UnmarshalQuery(q.Params, &in); err != nil {
+			return err
+		}
+		c.RequestTags = tagMap(in.Tags)
+	}
+	return s.cfg.Authorizer.Authorize(ctx, c)
 }
 
 // caller is who signed the request; the root when the edge does not

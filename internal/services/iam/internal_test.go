@@ -70,7 +70,7 @@ func TestActionResources(t *testing.T) {
 	defer d.Close()
 	s := New(Config{Directory: d})
 	ctx := context.Background()
-	u := &user{Name: "Bob", Path: "/dev/", ID: "AIDAX"}
+	u := &user{Name: "Bob", Path: "/dev/", ID: "AIDAX", Tags: []Tag{{"team", "core"}}}
 	if err := create(ctx, s, userKey("Bob"), u, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,12 @@ func TestActionResources(t *testing.T) {
 		if got := actions[tc.q.Action].resource(s, ctx, tc.q); got != tc.want {
 			t.Errorf("%s: resource %s, want %s", tc.q.Action, got, tc.want)
 		}
+	}
+	if tags := actions["TagUser"].tags(s, q("UserName", "bob")); tags["team"] != "core" {
+		t.Errorf("resource tags %v", tags)
+	}
+	if tags := actions["ListUsers"].tags(s, q()); tags != nil {
+		t.Errorf("ListUsers resource tags %v", tags)
 	}
 }
 
