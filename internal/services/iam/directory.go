@@ -70,6 +70,9 @@ type snapshot struct {
 	// attachments counts the users, groups and roles a managed policy
 	// (customer or AWS) is attached to, by ARN.
 	attachments map[string]int
+	// boundaries counts the users and roles a managed policy is the
+	// permissions boundary of, by ARN.
+	boundaries map[string]int
 	// keyOwner is the user of every access key, active or not.
 	keyOwner map[string]string
 
@@ -201,7 +204,7 @@ func (d *Directory) rebuild() {
 	old := d.snap.Load()
 	s := &snapshot{
 		users: map[string]*user{}, groups: map[string]*group{}, roles: map[string]*role{}, policies: map[string]*policy{},
-		members: map[string][]*user{}, attachments: map[string]int{}, keyOwner: map[string]string{},
+		members: map[string][]*user{}, attachments: map[string]int{}, boundaries: map[string]int{}, keyOwner: map[string]string{},
 		keys: map[string]keyEntry{}, principals: map[string]principalEntry{}, roleByARN: map[string]authz.Role{},
 		parsed: map[string]*iampolicy.Policy{}, secrets: map[string]string{},
 	}
@@ -215,6 +218,9 @@ func (d *Directory) rebuild() {
 			for _, a := range v.Attached {
 				s.attachments[a]++
 			}
+			if v.Boundary != "" {
+				s.boundaries[v.Boundary]++
+			}
 		case *group:
 			s.groups[strings.ToLower(v.Name)] = v
 			for _, a := range v.Attached {
@@ -224,6 +230,9 @@ func (d *Directory) rebuild() {
 			s.roles[strings.ToLower(v.Name)] = v
 			for _, a := range v.Attached {
 				s.attachments[a]++
+			}
+			if v.Boundary != "" {
+				s.boundaries[v.Boundary]++
 			}
 		case *policy:
 			s.policies[strings.ToLower(v.Name)] = v

@@ -558,6 +558,9 @@ func TestGroupsTagsBoundaries(t *testing.T) {
 	if _, err := c.PutUserPermissionsBoundary(ctx, &iam.PutUserPermissionsBoundaryInput{UserName: aws.String("ann"), PermissionsBoundary: aws.String(admin)}); err != nil {
 		t.Fatal(err)
 	}
+	if ap, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(admin)}); err != nil || *ap.Policy.PermissionsBoundaryUsageCount != 1 {
+		t.Errorf("GetPolicy(boundary) = %+v, %v", ap, err)
+	}
 	id := awsproto.Identity{Account: account, ARN: *u.User.Arn, UserID: *u.User.UserId}
 	p, ok := h.dir.Principal(id)
 	if !ok || len(p.Policies) != 3 || p.Boundary == nil || p.Boundary.Name != admin || p.Tags["team"] != "a" {

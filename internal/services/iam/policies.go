@@ -202,7 +202,7 @@ type policyXML struct {
 func (s *Service) policyXML(v *snapshot, p *policy, withTags bool) policyXML {
 	a := s.dir.policyARN(p)
 	x := policyXML{PolicyName: p.Name, PolicyID: p.ID, ARN: a, Path: p.Path, DefaultVersionID: p.Default,
-		AttachmentCount: v.attachments[a], IsAttachable: true, Description: p.Description, CreateDate: p.Created, UpdateDate: p.Updated}
+		AttachmentCount: v.attachments[a], PermissionsBoundaryUsageCount: v.boundaries[a], IsAttachable: true, Description: p.Description, CreateDate: p.Created, UpdateDate: p.Updated}
 	if withTags {
 		x.Tags = p.Tags
 	}
@@ -211,7 +211,7 @@ func (s *Service) policyXML(v *snapshot, p *policy, withTags bool) policyXML {
 
 func awsPolicyXML(v *snapshot, p *awsPolicy) policyXML {
 	return policyXML{PolicyName: p.name, PolicyID: p.id, ARN: p.arn, Path: p.path, DefaultVersionID: p.version,
-		AttachmentCount: v.attachments[p.arn], IsAttachable: true, CreateDate: p.created, UpdateDate: p.updated}
+		AttachmentCount: v.attachments[p.arn], PermissionsBoundaryUsageCount: v.boundaries[p.arn], IsAttachable: true, CreateDate: p.created, UpdateDate: p.updated}
 }
 
 type createPolicyInput struct {

@@ -110,7 +110,7 @@ func (s *Service) userName(ctx context.Context, name string) (string, error) {
 		n := id.ARN[i+len(":user/"):]
 		return n[strings.LastIndexByte(n, '/')+1:], nil
 	}
-	return "", validation("Value null at 'userName' failed to satisfy constraint: Member must not be null")
+	return "", awsproto.Errorf(awsproto.ValidationError, "Must specify userName when calling with non-User credentials")
 }
 
 func (s *Service) getUser(ctx context.Context, q awsproto.QueryRequest) (any, error) {
