@@ -150,7 +150,7 @@ func newSecret() string {
 
 // maxAttempts bounds how often a write is tried again after losing a race
 // with another writer of the same document.
-const maxAttempts = 16
+const maxAttempts = 32
 
 func concurrent() error {
 	return awsproto.Errorf(awsproto.IAMConcurrentModification, "Another request changed this entity at the same time. Try again.")
