@@ -265,6 +265,25 @@ func TestUsersAndAccessKeys(t *testing.T) {
 		}
 	}
 
+	// Renamed, the user keeps its id, tags, keys and groups' view.
+	if _, err := c.UpdateUser(ctx, &iam.UpdateUserInput{UserName: aws.String("Bob"), NewUserName: aws.String("Robert"), NewPath: aws.String("/ops/")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.UpdateUser(ctx, &iam.UpdateUserInput{UserName: aws.String("Robert"), NewUserName: aws.String("alice")})
+	wantErr(t, err, "EntityAlreadyExists", "User with name alice already exists.")
+	_, err = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("Bob")})
+	wantErr(t, err, "NoSuchEntity", "cannot be found")
+	got, err = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("robert")})
+	if err != nil || *got.User.Arn != "arn:aws:iam::000000000000:user/ops/Robert" || *got.User.UserId != *u.UserId || len(got.User.Tags) != 1 {
+		t.Fatalf("GetUser after a rename = %+v, %v", got, err)
+	}
+	if _, id, ok := h.dir.AccessKey(*keys.AccessKeyMetadata[1].AccessKeyId); !ok || id.ARN != *got.User.Arn {
+		t.Errorf("the renamed user's key: %+v %v", id, ok)
+	}
+	if _, err := c.UpdateUser(ctx, &iam.UpdateUserInput{UserName: aws.String("Robert"), NewUserName: aws.String("Bob"), NewPath: aws.String("/dev/")}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A user with keys cannot be deleted.
 	_, err = c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("Bob")})
 	wantErr(t, err, "DeleteConflict", "Cannot delete entity, must delete access keys first.")

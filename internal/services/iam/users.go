@@ -2,6 +2,8 @@ package iam
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/store"
 )
 
 // boundaryXML is an entity's PermissionsBoundary member.
@@ -181,9 +184,13 @@ func (s *Service) updateUser(ctx context.Context, q awsproto.QueryRequest) (any,
 	if err := validation(p...); err != nil {
 		return nil, err
 	}
-	if in.NewUserName != "" && !strings.EqualFold(in.NewUserName, in.UserName) {
-		// Renaming moves the document to another key: not served.
-		return nil, awsproto.Errorf(awsproto.IAMInvalidInput, "Kumo does not rename users; create a new user instead.")
+	if in.NewUserName != "" {
+		if err := validation(checkName(nil, "newUserName", in.NewUserName, 64)...); err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(in.NewUserName, in.UserName) {
+			return nil, s.renameUser(ctx, in.UserName, in.NewUserName, in.NewPath)
+		}
 	}
 	_, err := modify(ctx, s, userKey(in.UserName), noUser(in.UserName), func(u *user) error {
 		if in.NewPath != "" {
@@ -355,4 +362,53 @@ func (s *Service) deleteAccessKey(ctx context.Context, q awsproto.QueryRequest) 
 		return nil
 	})
 	return nil, err
+}
+
+// renameUser moves a user's document to its new name's key: created
+// there, then deleted at the revision read, or the copy is taken back and
+// the move tried again. Groups name their members in the users'
+// documents and attachments are the user's own, so nothing else changes.
+func (s *Service) renameUser(ctx context.Context, name, newName, newPath string) error {
+	from, to := userKey(name), userKey(newName)
+	for range maxAttempts {
+		e, err := s.kv.Get(ctx, from)
+		if errors.Is(err, store.ErrNotFound) {
+			return noUser(name)
+		}
+		if err != nil {
+			return awsproto.Internal(fmt.Errorf("reading %s: %w", from, err))
+		}
+		var u user
+		if err := json.Unmarshal(e.Value, &u); err != nil {
+			return awsproto.Internal(fmt.Errorf("decoding %s: %w", from, err))
+		}
+		u.Name = newName
+		if newPath != "" {
+			u.Path = newPath
+		}
+		b, err := json.Marshal(&u)
+		if err != nil {
+			return awsproto.Internal(err)
+		}
+		rev, err := s.kv.Create(ctx, to, b)
+		if errors.Is(err, store.ErrExists) {
+			return awsproto.Errorf(awsproto.IAMEntityAlreadyExists, "User with name %s already exists.", newName)
+		}
+		if err != nil {
+			return awsproto.Internal(fmt.Errorf("creating %s: %w", to, err))
+		}
+		if err := s.kv.Delete(ctx, from, e.Revision); err != nil {
+			if derr := s.kv.Delete(ctx, to, rev); derr != nil {
+				return awsproto.Internal(fmt.Errorf("taking back %s: %w", to, derr))
+			}
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			return awsproto.Internal(fmt.Errorf("deleting %s: %w", from, err))
+		}
+		s.dir.apply(store.Entry{Key: to, Value: b, Revision: rev})
+		s.dir.apply(store.Entry{Key: from, Revision: e.Revision + 1, Deleted: true})
+		return nil
+	}
+	return concurrent()
 }
