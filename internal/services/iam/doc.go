@@ -21,6 +21,9 @@
 // attached, a group that still has members) read the view and may miss a
 // write racing on another node; what such a race leaves behind (an
 // attachment to a policy that is gone) is ignored by the Directory.
+// Renaming a user moves its document: a create under the new key, then a
+// delete of the old one at the revision read (the copy is taken back when
+// that delete loses a race).
 // Secret access keys are stored sealed with token.Issuer.StoredSecrets
 // (AES-256-GCM with a subkey of the node key, the access key id as
 // additional data), never in clear text.
