@@ -27,6 +27,7 @@ import (
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
@@ -121,6 +122,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	// IAM's state: iamDir answers who an access key is and which
+	// policies apply to a caller, for the edge and for authorization.
+	iamKV, err := st.KV(ctx, natsd.IAMBucket)
+	if err != nil {
+		return fmt.Errorf("iam bucket: %w", err)
+	}
+	iamDir, err := kumoiam.OpenDirectory(ctx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer iamDir.Close()
 	var edgeURL sandboxEdge
 	edgeURL.set(driver, cfg.Listen) // the port may still change: set again once listening
 	prov := invoke.NewProvisioned(reg)
@@ -196,7 +208,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return fmt.Errorf("root credentials: %w", err)
 		}
 		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: &token.Store{Issuer: issuer,
-			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID)}}
+			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID), Keys: iamDir},
+			GlobalRegions: map[string]string{kumoiam.SigningName: kumoiam.SigningRegion}}
 		if generated {
 			log.Info("generated root credentials", "file", cfg.DataDir+"/"+CredentialsFile)
 		}
@@ -216,7 +229,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log}),
-			ec2: ec2Svc}),
+			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log})}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

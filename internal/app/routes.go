@@ -7,6 +7,7 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
@@ -16,6 +17,7 @@ type services struct {
 	lambda, logs, metrics http.Handler
 	sts                   http.Handler
 	ec2                   http.Handler
+	iam                   http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -40,6 +42,8 @@ func routes(s services) []edge.Route {
 			Scope: sts.SigningName, Handler: s.sts, Errors: sts.Errors},
 		{Name: "ec2", Match: []edge.Matcher{{Service: ec2.SigningName}, {Query: map[string]string{"Action": "", "Version": ec2.Version}}},
 			Scope: ec2.SigningName, Handler: s.ec2, Errors: ec2.Errors},
+		{Name: "iam", Match: []edge.Matcher{{Service: iam.SigningName}, {Query: map[string]string{"Action": "", "Version": iam.Version}}},
+			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
 	}
 }
 

@@ -3,8 +3,7 @@ package awsproto
 // A first few codes of the services that come next, each table in the
 // shape its service package will register on its own: SQS (a JSON 1.0
 // service that kept its query codes: the awsQueryError trait of its
-// Smithy model), S3 (REST-XML) and IAM (query; the botocore iam model's
-// "error" trait gives code and status).
+// Smithy model) and S3 (REST-XML). IAM's are in codes_iam.go.
 const (
 	SQSQueueDoesNotExist      Code = "sqs#QueueDoesNotExist"
 	SQSQueueNameExists        Code = "sqs#QueueNameExists"
@@ -14,9 +13,6 @@ const (
 	S3NoSuchKey               Code = "s3#NoSuchKey"
 	S3BucketAlreadyOwnedByYou Code = "s3#BucketAlreadyOwnedByYou"
 	S3SlowDown                Code = "s3#SlowDown"
-	IAMNoSuchEntity           Code = "iam#NoSuchEntity"
-	IAMEntityAlreadyExists    Code = "iam#EntityAlreadyExists"
-	IAMServiceFailure         Code = "iam#ServiceFailure"
 )
 
 var sqsCodes = []Spec{
@@ -33,14 +29,7 @@ var s3Codes = []Spec{
 	{Code: S3SlowDown, Status: 503, Fault: Server, Retryable: true},
 }
 
-var iamCodes = []Spec{
-	{Code: IAMNoSuchEntity, Status: 404, Fault: Client},
-	{Code: IAMEntityAlreadyExists, Status: 409, Fault: Client},
-	{Code: IAMServiceFailure, Status: 500, Fault: Server, Retryable: true},
-}
-
 func init() {
 	Register(sqsCodes...)
 	Register(s3Codes...)
-	Register(iamCodes...)
 }

@@ -88,6 +88,10 @@ const SecurityTokenHeader = "X-Amz-Security-Token"
 type Verifier struct {
 	// Region every credential scope must name, e.g. "us-east-1".
 	Region string
+	// GlobalRegions are regions a global service's credential scope may
+	// name besides Region, by service: AWS's clients sign IAM requests
+	// for us-east-1 whatever region they are configured with.
+	GlobalRegions map[string]string
 	// Credentials resolves access key ids; nil rejects every key.
 	Credentials CredentialStore
 	// MaxSkew is how far the signing time may be from Now; DefaultMaxSkew
@@ -319,7 +323,7 @@ func (v *Verifier) checkHeaders(r *http.Request) (a Authorization, amzDate, secr
 	if a.Date != amzDate[:8] {
 		return a, "", "", Errorf(InvalidSignatureException, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(a.Date), amzDate[:8], amzDate)
 	}
-	if a.Region != v.Region {
+	if a.Region != v.Region && (a.Region == "" || v.GlobalRegions[a.Service] != a.Region) {
 		return a, "", "", Errorf(InvalidSignatureException, "Credential should be scoped to a valid region, not '%s'. ", clip(a.Region))
 	}
 	if a.terminator != sigV4Terminator {

@@ -459,6 +459,31 @@ func TestVerifyNilCredentials(t *testing.T) {
 	wantCode(t, err, UnrecognizedClientException, "invalid")
 }
 
+// TestVerifyGlobalRegions: a server of another region accepts the scope
+// a global service's clients sign with for that service only.
+func TestVerifyGlobalRegions(t *testing.T) {
+	v := testVerifier(signTime)
+	v.Region = "eu-west-1"
+	v.GlobalRegions = map[string]string{"iam": "us-east-1"}
+	for _, tc := range []struct {
+		service, region string
+		ok              bool
+	}{
+		{"iam", "us-east-1", true},
+		{"iam", "eu-west-1", true},
+		{"iam", "us-west-2", false},
+		{"lambda", "us-east-1", false},
+		{"lambda", "eu-west-1", true},
+	} {
+		req := newRequest(t, "GET", "/", nil, nil)
+		sdkSign(t, req, nil, signOpts{service: tc.service, region: tc.region})
+		_, err := v.Verify(req, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s signed for %s: %v, want ok %v", tc.service, tc.region, err, tc.ok)
+		}
+	}
+}
+
 func TestVerifyCustomSkew(t *testing.T) {
 	req := newRequest(t, "GET", "/2015-03-31/functions", nil, nil)
 	sdkSign(t, req, nil, signOpts{})

@@ -68,3 +68,7 @@ func AsyncConsumer(function string) string {
 // EC2Bucket is the KV bucket of the EC2 network resources (VPCs, subnets,
 // security groups, NAT gateways): "kumo-ec2".
 const EC2Bucket = prefix + "-ec2"
+
+// IAMBucket is the KV bucket of IAM's state (users and their access keys,
+// groups, roles, policies): "kumo-iam".
+const IAMBucket = prefix + "-iam"

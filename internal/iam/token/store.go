@@ -9,8 +9,9 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 )
 
-// Store resolves the credentials the edge accepts: the long-term root key
-// and the temporary credentials Issuer minted. It implements
+// Store resolves the credentials the edge accepts: the long-term root key,
+// the IAM users' long-term keys Keys knows, and the temporary credentials
+// Issuer minted. It implements
 // awsproto.IdentityStore and is safe for concurrent use; its exported
 // fields must not change once it is in use, and it must not be copied.
 type Store struct {
@@ -19,6 +20,13 @@ type Store struct {
 	RootKeyID, RootSecret string
 	// Root is the root key's identity (see Root).
 	Root awsproto.Identity
+	// Keys, when not nil, resolves the other long-term access keys (IAM
+	// users'): the secret and the identity of an active key. It is asked
+	// for keys sent without a session token that are not the root's,
+	// and must not block on I/O.
+	Keys interface {
+		AccessKey(accessKeyID string) (secret string, id awsproto.Identity, ok bool)
+	}
 
 	// opened caches tokens that opened, so a sandbox's steady stream of
 	// calls pays for the AES-GCM open once. Only tokens that opened are
@@ -54,6 +62,11 @@ func (s *Store) Resolve(accessKeyID, sessionToken string, now time.Time) (string
 	if sessionToken == "" {
 		if secret, ok := s.SecretKey(accessKeyID); ok {
 			return secret, s.Root, nil
+		}
+		if s.Keys != nil {
+			if secret, id, ok := s.Keys.AccessKey(accessKeyID); ok {
+				return secret, id, nil
+			}
 		}
 		return "", awsproto.Identity{}, awsproto.Errorf(awsproto.UnrecognizedClientException, msgInvalid)
 	}

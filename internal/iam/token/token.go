@@ -68,6 +68,7 @@ type Issuer struct {
 	aead      cipher.AEAD
 	secretKey []byte
 	idKey     []byte
+	stored    cipher.AEAD
 	// Now is the clock of issue times; time.Now when nil.
 	Now func() time.Time
 }
@@ -85,8 +86,22 @@ func New(key []byte) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{aead: aead, secretKey: subkey(key, "kumo session secret v1"), idKey: subkey(key, "kumo role id v1")}, nil
+	block, err = aes.NewCipher(subkey(key, "kumo stored secret seal v1"))
+	if err != nil {
+		return nil, err
+	}
+	stored, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{aead: aead, secretKey: subkey(key, "kumo session secret v1"), idKey: subkey(key, "kumo role id v1"), stored: stored}, nil
 }
+
+// StoredSecrets is the AES-256-GCM cipher, keyed by a subkey of the node
+// key of its own, that seals secrets Kumo keeps in its store (IAM users'
+// secret access keys): every node holding the key opens them, nothing
+// else does.
+func (i *Issuer) StoredSecrets() cipher.AEAD { return i.stored }
 
 func subkey(key []byte, label string) []byte {
 	m := hmac.New(sha256.New, key)

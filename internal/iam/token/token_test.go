@@ -220,3 +220,51 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	})
 }
+
+type userKeys map[string]string
+
+func (k userKeys) AccessKey(akid string) (string, awsproto.Identity, bool) {
+	secret, ok := k[akid]
+	return secret, awsproto.Identity{Account: "000000000000", ARN: "arn:aws:iam::000000000000:user/bob", UserID: "AIDABOB"}, ok
+}
+
+// TestStoreUserKeys: keys Keys knows resolve to their user without a
+// session token, never with one; the root key is the root's whatever
+// Keys says; a user's GetSessionToken credentials carry the user.
+func TestStoreUserKeys(t *testing.T) {
+	is := testIssuer(t, 1, t0)
+	s := &Store{Issuer: is, RootKeyID: "AKIAROOT", RootSecret: "rootsecret", Root: Root("aws", "000000000000"),
+		Keys: userKeys{"AKIABOB": "bobsecret", "AKIAROOT": "not-root"}}
+	secret, id, err := s.Resolve("AKIABOB", "", t0)
+	if err != nil || secret != "bobsecret" || id.ARN != "arn:aws:iam::000000000000:user/bob" {
+		t.Fatalf("user key = %q %+v %v", secret, id, err)
+	}
+	if secret, id, err := s.Resolve("AKIAROOT", "", t0); err != nil || secret != "rootsecret" || id.ARN != s.Root.ARN {
+		t.Errorf("root key = %q %+v %v", secret, id, err)
+	}
+	if _, _, err := s.Resolve("AKIAOTHER", "", t0); err == nil {
+		t.Error("unknown key resolved")
+	}
+	c, _ := is.Mint(id, time.Hour)
+	if _, _, err := s.Resolve("AKIABOB", c.SessionToken, t0); err == nil {
+		t.Error("long-term user key with a session token resolved")
+	}
+	secret, got, err := s.Resolve(c.AccessKeyID, c.SessionToken, t0)
+	if err != nil || secret != c.SecretAccessKey || got.ARN != id.ARN || got.UserID != "AIDABOB" {
+		t.Errorf("user session = %q %+v %v", secret, got, err)
+	}
+}
+
+// TestStoredSecrets: the stored-secret cipher is the same for the same
+// node key and differs from another key's.
+func TestStoredSecrets(t *testing.T) {
+	a, b, other := testIssuer(t, 1, t0).StoredSecrets(), testIssuer(t, 1, t0).StoredSecrets(), testIssuer(t, 2, t0).StoredSecrets()
+	nonce := make([]byte, a.NonceSize())
+	sealed := a.Seal(nil, nonce, []byte("secret"), nil)
+	if plain, err := b.Open(nil, nonce, sealed, nil); err != nil || string(plain) != "secret" {
+		t.Errorf("same key: %q %v", plain, err)
+	}
+	if _, err := other.Open(nil, nonce, sealed, nil); err == nil {
+		t.Error("another key opened the sealed secret")
+	}
+}
