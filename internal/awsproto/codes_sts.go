@@ -1,0 +1,20 @@
+package awsproto
+
+// STS's own codes (the query protocol; the botocore sts model's "error"
+// trait gives code and status). Its other errors are the shared ones
+// (AccessDenied, ValidationError, ExpiredToken).
+const (
+	// STSMalformedPolicyDocument: a session policy (AssumeRole's Policy)
+	// that IAM's grammar refuses.
+	STSMalformedPolicyDocument Code = "sts#MalformedPolicyDocument"
+	// STSPackedPolicyTooLarge: session policies and tags over the packed
+	// size STS allows.
+	STSPackedPolicyTooLarge Code = "sts#PackedPolicyTooLarge"
+)
+
+var stsCodes = []Spec{
+	{Code: STSMalformedPolicyDocument, Status: 400, Fault: Client},
+	{Code: STSPackedPolicyTooLarge, Status: 400, Fault: Client},
+}
+
+func init() { Register(stsCodes...) }
