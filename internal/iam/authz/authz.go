@@ -140,6 +140,22 @@ func (a *Authorizer) Role(roleARN string) (Role, bool) {
 	return a.dir.Role(roleARN)
 }
 
+// ManagedPolicies is what a Directory may also offer: the documents of
+// managed policies by ARN, for the PolicyArns of AssumeRole.
+type ManagedPolicies interface {
+	ManagedPolicy(policyARN string) (doc string, ok bool)
+}
+
+// Policies returns the Directory's managed policies, nil when it has none
+// to offer.
+func (a *Authorizer) Policies() ManagedPolicies {
+	if a == nil {
+		return nil
+	}
+	mp, _ := a.dir.(ManagedPolicies)
+	return mp
+}
+
 // keySet is the condition keys of one request, pooled so that a request
 // adds keys without allocating.
 type keySet struct {
@@ -210,6 +226,23 @@ func principal(ctx context.Context) (p iam.Principal, svc service, allowed bool)
 // denies it; the caller's identity is otherwise worth what the Directory
 // says of it now, so a policy change applies to the next request.
 func (a *Authorizer) Authorize(ctx context.Context, c Check) error {
+	return a.authorize(ctx, c, false)
+}
+
+// AuthorizeAssumeRole checks sts:AssumeRole on a role (c.Resource, with
+// c.ResourcePolicy its trust policy): the caller's policies must allow it
+// as for any action, and the trust policy must name the caller (or its
+// account) itself, even when an identity policy allows the action.
+func (a *Authorizer) AuthorizeAssumeRole(ctx context.Context, c Check) error {
+	if err := a.authorize(ctx, c, false); err != nil {
+		return err
+	}
+	return a.authorize(ctx, c, true)
+}
+
+// authorize evaluates c; trustOnly leaves out the caller's own policies,
+// so only the resource policy can allow.
+func (a *Authorizer) authorize(ctx context.Context, c Check, trustOnly bool) error {
 	if a == nil {
 		return nil
 	}
@@ -227,6 +260,9 @@ func (a *Authorizer) Authorize(ctx context.Context, c Check) error {
 		Now: a.now(), ResourceTags: c.ResourceTags, RequestTags: c.RequestTags}
 	switch p.Type {
 	case iam.PrincipalUser, iam.PrincipalAssumedRole:
+		if trustOnly {
+			break
+		}
 		caller, _ := awsproto.CallerFrom(ctx)
 		var who Principal
 		if a.dir != nil {
@@ -265,12 +301,25 @@ func (a *Authorizer) Authorize(ctx context.Context, c Check) error {
 		ks.m[keySourceAccount] = ks.sc[:]
 	}
 	req.Keys = ks.m
+	if trustOnly {
+		// Evaluated as if cross-account, a request needs the resource
+		// policy to name the caller, its role or its account: the
+		// evaluator then denies for want of a resource grant
+		// (SourceResource) before it looks for an identity grant.
+		req.ResourceAccount = crossAccount
+	}
 	d := iam.Evaluate(&ps, &req)
+	if trustOnly && d.Outcome == iam.ImplicitDeny && d.Source != iam.SourceResource {
+		return nil
+	}
 	if d.Allowed() {
 		return nil
 	}
 	return a.deny(ctx, &p, c, d)
 }
+
+// crossAccount is a ResourceAccount no caller has.
+const crossAccount = "-"
 
 // deny counts and logs a denial and returns the error the service answers.
 func (a *Authorizer) deny(ctx context.Context, p *iam.Principal, c Check, d iam.Decision) error {

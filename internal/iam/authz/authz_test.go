@@ -209,3 +209,39 @@ func denied(t *testing.T, a *authz.Authorizer, service, action string) float64 {
 	}
 	return 0
 }
+
+// TestNamedRoles: roles the directory does not know are names whose
+// sessions may do anything the account may, within their session
+// policies; users stay the directory's.
+func TestNamedRoles(t *testing.T) {
+	a := authz.New(authz.Config{Directory: authz.NewNamedRoles(directory(t), acct), Region: "us-east-1"})
+	lambdaRole := awsproto.Identity{Account: acct, ARN: "arn:aws:sts::123456789012:assumed-role/lambda-role/f", UserID: "AROAX:f",
+		RoleARN: "arn:aws:iam::123456789012:role/service-role/lambda-role", SessionName: "f"}
+	if err := a.Authorize(as(lambdaRole), authz.Check{Action: "lambda:DeleteFunction", Resource: fnARN, Denied: awsproto.AccessDeniedException}); err != nil {
+		t.Errorf("session of a named role: %v", err)
+	}
+	lambdaRole.SessionPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:ListFunctions","Resource":"*"}]}`
+	if err := a.Authorize(as(lambdaRole), authz.Check{Action: "lambda:DeleteFunction", Resource: fnARN, Denied: awsproto.AccessDeniedException}); err == nil {
+		t.Errorf("session policy of a named role's session not applied")
+	}
+	foreign := lambdaRole
+	foreign.SessionPolicy, foreign.RoleARN = "", "arn:aws:iam::210987654321:role/x"
+	if err := a.Authorize(as(foreign), authz.Check{Action: "lambda:ListFunctions", Resource: listARN, Denied: awsproto.AccessDeniedException}); err == nil {
+		t.Errorf("session of another account's role allowed")
+	}
+	if err := a.Authorize(as(ghost), authz.Check{Action: "lambda:ListFunctions", Resource: listARN, Denied: awsproto.AccessDeniedException}); err == nil {
+		t.Errorf("unknown user allowed")
+	}
+	// A named role trusts its account: bob needs an identity policy.
+	role, ok := a.Role("arn:aws:iam::123456789012:role/service-role/lambda-role")
+	if !ok {
+		t.Fatal("named role unknown")
+	}
+	err := a.AuthorizeAssumeRole(as(bob), authz.Check{Action: "sts:AssumeRole", Resource: role.ARN, ResourcePolicy: role.Trust, Denied: awsproto.AccessDenied})
+	if e := awsproto.AsError(err); err == nil || !strings.HasSuffix(e.Message, "because no identity-based policy allows the sts:AssumeRole action") {
+		t.Errorf("bob assumes a named role: %v", err)
+	}
+	if err := a.AuthorizeAssumeRole(as(appSess), authz.Check{Action: "sts:AssumeRole", Resource: role.ARN, ResourcePolicy: role.Trust, Denied: awsproto.AccessDenied}); err == nil {
+		t.Errorf("app's session, whose role allows no sts:AssumeRole, assumed a named role")
+	}
+}

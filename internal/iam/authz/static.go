@@ -14,6 +14,7 @@ type Static struct {
 	keys  map[string]staticKey
 	users map[string]staticUser // by user ARN
 	roles map[string]staticRole // by role ARN
+	docs  map[string]string     // managed policy documents by ARN
 }
 
 type staticKey struct {
@@ -30,7 +31,10 @@ type staticRole struct {
 	p Principal
 }
 
-var _ Directory = (*Static)(nil)
+var (
+	_ Directory       = (*Static)(nil)
+	_ ManagedPolicies = (*Static)(nil)
+)
 
 // SetUser adds or replaces the IAM user id (ARN, Account and UserID set)
 // with the policies p.
@@ -103,4 +107,22 @@ func (s *Static) Role(roleARN string) (Role, bool) {
 	defer s.mu.RUnlock()
 	r, ok := s.roles[roleARN]
 	return r.r, ok
+}
+
+// SetManagedPolicy adds or replaces the document of a managed policy.
+func (s *Static) SetManagedPolicy(policyARN, doc string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.docs == nil {
+		s.docs = make(map[string]string)
+	}
+	s.docs[policyARN] = doc
+}
+
+// ManagedPolicy implements ManagedPolicies.
+func (s *Static) ManagedPolicy(policyARN string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d, ok := s.docs[policyARN]
+	return d, ok
 }
