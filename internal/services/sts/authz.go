@@ -111,4 +111,3 @@ func malformed(err error) error {
 	}
 	return awsproto.Internal(err)
 }
-
