@@ -95,6 +95,11 @@ func (s *Service) sessionPolicy(in assumeRoleInput) (string, error) {
 				return "", awsproto.Errorf(awsproto.STSMalformedPolicyDocument, "Policy %s does not exist or is not attachable.", clipName(p.ARN))
 			}
 			doc, ok := src.ManagedPolicy(p.ARN)
+			if ok {
+				if _, err := iam.Parse(doc, iam.KindIdentity); err != nil {
+					return "", malformed(err)
+				}
+			}
 			if !ok {
 				return "", awsproto.Errorf(awsproto.STSMalformedPolicyDocument, "Policy %s does not exist or is not attachable.", clipName(p.ARN))
 			}
