@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
-	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
