@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
@@ -86,7 +87,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("ec2 bucket: %w", err)
 	}
-	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	// Authorization, when authentication is on. The IAM Directory takes
+	// the place of this empty one once IAM's state is served; until then
+	// roles are names only (authz.NamedRoles) and only the root key and
+	// role sessions exist.
+	var az *authz.Authorizer
+	dir := authz.NewNamedRoles(&authz.Static{}, cfg.AccountID)
+	if !cfg.AuthDisabled {
+		az = authz.New(authz.Config{Directory: dir, Region: cfg.Region, Logger: log})
+	}
+	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
@@ -183,7 +193,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("url signing key: %w", err)
 	}
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
-	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker})
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker, Authorizer: az})
 
 	var verifier *awsproto.Verifier
 	var creds Credentials
@@ -195,8 +205,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		if err != nil {
 			return fmt.Errorf("root credentials: %w", err)
 		}
-		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: &token.Store{Issuer: issuer,
-			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID)}}
+		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: authz.Keys{Directory: dir, Next: &token.Store{Issuer: issuer,
+			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID)}}}
+		mx.Register(az.Collector())
 		if generated {
 			log.Info("generated root credentials", "file", cfg.DataDir+"/"+CredentialsFile)
 		}
@@ -213,9 +224,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
-		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
+		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.HandlerWith(az)),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
-			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log}),
+			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc}),
 		Ready:    isReady.Load,
 		Logger:   log,
