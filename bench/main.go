@@ -298,12 +298,13 @@ func (b *bench) header(rep *Report) {
   go run ./bench [-suite %s] [-quick] [-json out.json]
                  [-endpoint URL] [-sandbox linux|process]
                  [-compare-invoke URL] [-compare-function NAME]
-                 [-compare-runtime-api URL] [-compare-runtime-invoke URL]
+                 [-compare-runtime-api URL] [-compare-runtime-invoke URL] [-caller key|role]
   Without -endpoint a server is built from ./cmd/kumo and started on a free loopback port with a
   fresh data dir; every function it measures is deployed by this program and deleted afterwards.
+  Invokes are signed by %s.
   %s
 Machine: %s, %d cores, %.1f GB, Linux %s, %s, %s, load average %.2f
-`, b.opts.Suite, mode, strings.Join(suites, "|"), compareUsage, m.CPU, m.Cores, m.MemoryGB, m.Kernel, m.Go,
+`, b.opts.Suite, mode, strings.Join(suites, "|"), map[bool]string{false: "the server's key", true: "a role session (-caller role)"}[b.opts.Caller == callerRole], compareUsage, m.CPU, m.Cores, m.MemoryGB, m.Kernel, m.Go,
 		map[bool]string{true: "root", false: "not root"}[m.Root], m.Load)
 	if m.Load > float64(m.Cores)/2 {
 		fmt.Fprintf(b.out, "WARNING: the machine is busy (load %.2f on %d cores): every figure below is skewed by what else runs.\n", m.Load, m.Cores)
