@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
-	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier,
+	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
