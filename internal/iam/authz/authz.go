@@ -4,7 +4,35 @@
 // the pure evaluator in internal/iam.
 //
 // Every service calls Authorize before an operation runs, with the IAM
-// action and resource ARN its operation table names.
+// action and resource ARN its operation table names (each service keeps
+// its table beside its dispatch, with a test that every operation has an
+// entry). A nil *Authorizer allows everything: authentication is off.
+//
+// Who the caller is comes from the context: the edge's awsproto.Caller
+// (the root key, an IAM user's key, a role session's temporary
+// credentials), or WithService for a Kumo service invoking on behalf of an
+// AWS service principal. A context with no caller is Kumo's own work and
+// is not checked.
+//
+// It owns:
+//   - the mapping of identities to the evaluator's principals, and the
+//     condition keys every request gets (aws:CurrentTime from the clock,
+//     aws:SourceIp, aws:RequestedRegion, a service's aws:SourceArn and
+//     aws:SourceAccount);
+//   - the caches that keep parsing off the request path: session policies
+//     by their text (session.go), function policies by the registry's
+//     statement slices (function.go). Identity policies come parsed from
+//     the Directory;
+//   - the wording of denials per service (EC2's prefix), their count
+//     (kumo_authz_denied_total{service,action}) and their log line;
+//   - Directories: Static (in memory, filled by its owner), NamedRoles
+//     (roles that are names only, for a server without IAM's state), and
+//     Keys, which lets the edge resolve IAM users' access keys.
+//
+// It must never read the store or block on I/O: Authorize runs on every
+// request and allocates nothing on the common path (see
+// BenchmarkAuthorize). The Authorizer is safe for concurrent use; its
+// caches each have one lock, never held while another is taken.
 package authz
 
 import (
