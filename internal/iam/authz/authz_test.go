@@ -1,7 +1,10 @@
 package authz_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -243,5 +247,60 @@ func TestNamedRoles(t *testing.T) {
 	}
 	if err := a.AuthorizeAssumeRole(as(appSess), authz.Check{Action: "sts:AssumeRole", Resource: role.ARN, ResourcePolicy: role.Trust, Denied: awsproto.AccessDenied}); err == nil {
 		t.Errorf("app's session, whose role allows no sts:AssumeRole, assumed a named role")
+	}
+}
+
+// TestFunctionPolicies: a function's statements are compiled once, again
+// when the registry replaces them, and forgotten when they are removed.
+func TestFunctionPolicies(t *testing.T) {
+	stmt := func(sid string) registry.Statement {
+		return registry.Statement{Sid: sid, Effect: "Allow", Principal: map[string]any{"Service": "s3.amazonaws.com"},
+			Action: "lambda:InvokeFunction", Resource: fnARN}
+	}
+	current := []registry.Statement{stmt("a")}
+	calls := 0
+	fp := &authz.FunctionPolicies{Statements: func(name, q string) []registry.Statement {
+		calls++
+		if name != "f" || q != "" {
+			t.Errorf("Statements(%q, %q), want f and \"\" for $LATEST", name, q)
+		}
+		return current
+	}}
+	p1 := fp.Get("f", "$LATEST")
+	if p1 == nil || len(p1.Statements) != 1 || p1.Statements[0].Sid != "a" {
+		t.Fatalf("compiled %+v", p1)
+	}
+	if p2 := fp.Get("f", ""); p2 != p1 {
+		t.Errorf("unchanged statements compiled again")
+	}
+	current = append(current[:1:1], stmt("b"))
+	if p3 := fp.Get("f", ""); p3 == p1 || len(p3.Statements) != 2 {
+		t.Errorf("replaced statements not compiled again: %+v", p3)
+	}
+	current = nil
+	if p4 := fp.Get("f", ""); p4 != nil {
+		t.Errorf("removed statements still give %+v", p4)
+	}
+	if calls != 4 {
+		t.Errorf("%d reads of the registry, want 4", calls)
+	}
+	var none *authz.FunctionPolicies
+	if none.Get("f", "") != nil {
+		t.Errorf("nil FunctionPolicies has a policy")
+	}
+}
+
+// TestDenialLogged: a denial is logged with the principal, action and
+// resource.
+func TestDenialLogged(t *testing.T) {
+	var buf bytes.Buffer
+	a := authz.New(authz.Config{Directory: directory(t), Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	a.Authorize(as(bob), authz.Check{Action: "lambda:DeleteFunction", Resource: fnARN, Denied: awsproto.AccessDeniedException})
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", buf.String(), err)
+	}
+	if line["principal"] != bobARN || line["action"] != "lambda:DeleteFunction" || line["resource"] != fnARN || line["msg"] != "access denied" {
+		t.Errorf("log line %v", line)
 	}
 }
