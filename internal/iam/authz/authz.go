@@ -100,6 +100,9 @@ type Check struct {
 	// role's trust policy), nil if it has none.
 	ResourcePolicy *iam.Policy
 	// Keys, ResourceTags and RequestTags fill the evaluator's request.
+	// Keys are the operation's own condition keys, named in lower case
+	// (lambda:functionurlauthtype) so that they are passed on without
+	// allocating; Authorize adds the global ones. Keys is only read.
 	Keys         map[string][]string
 	ResourceTags map[string]string
 	RequestTags  map[string]string
