@@ -121,6 +121,9 @@ func (a *API) authorize(r *http.Request, op operation) error {
 			break
 		}
 		c.Resource, c.ResourcePolicy = a.functionARN(ref), a.policies.Get(ref.Name, ref.Qualifier)
+		if a.reg != nil {
+			c.ResourceTags = a.reg.FunctionTags(ref.Name)
+		}
 	case resNewFunction:
 		c.Resource = a.arns.Function(peekFunctionName(r))
 	case resLayer:

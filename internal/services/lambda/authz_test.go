@@ -94,7 +94,8 @@ func newHarness(t *testing.T) *harness {
 	dir.SetUser(awsproto.Identity{Account: account, ARN: bobARN, UserID: "AIDABOB"}, authz.Principal{Policies: []*iam.Policy{
 		identity(t, `{"Version":"2012-10-17","Statement":[
 			{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f"},
-			{"Effect":"Allow","Action":["lambda:GetFunction","lambda:AddPermission"],"Resource":"*"}]}`),
+			{"Effect":"Allow","Action":["lambda:GetFunction","lambda:AddPermission"],"Resource":"*"},
+			{"Effect":"Allow","Action":"lambda:GetFunctionConfiguration","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}`),
 	}})
 	dir.SetAccessKey(bobKey, bobSecret, bobARN)
 	dir.SetUser(awsproto.Identity{Account: other, ARN: carolARN, UserID: "AIDACAROL"}, authz.Principal{Policies: []*iam.Policy{
@@ -244,5 +245,22 @@ func TestInvokeGuardServicePrincipal(t *testing.T) {
 	}
 	if n := h.invoker.n.Load(); n != 1 {
 		t.Errorf("%d invocations ran, want 1", n)
+	}
+}
+
+// TestResourceTags: a policy's aws:ResourceTag conditions see the
+// function's tags as they are now.
+func TestResourceTags(t *testing.T) {
+	h := newHarness(t)
+	h.create(t, "f")
+	ctx := t.Context()
+	bob := h.client(bobKey, bobSecret)
+	_, err := bob.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("f")})
+	wantDenied(t, err, "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:GetFunctionConfiguration on resource: arn:aws:lambda:us-east-1:123456789012:function:f because no identity-based policy allows the lambda:GetFunctionConfiguration action")
+	if _, err := h.client(rootKey, rootSecret).TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arns.Function("f")), Tags: map[string]string{"team": "blue"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("f")}); err != nil {
+		t.Errorf("GetFunctionConfiguration of a function tagged team=blue: %v", err)
 	}
 }
