@@ -7,14 +7,10 @@ const (
 	// STSMalformedPolicyDocument: a session policy (AssumeRole's Policy)
 	// that IAM's grammar refuses.
 	STSMalformedPolicyDocument Code = "sts#MalformedPolicyDocument"
-	// STSPackedPolicyTooLarge: session policies and tags over the packed
-	// size STS allows.
-	STSPackedPolicyTooLarge Code = "sts#PackedPolicyTooLarge"
 )
 
 var stsCodes = []Spec{
 	{Code: STSMalformedPolicyDocument, Status: 400, Fault: Client},
-	{Code: STSPackedPolicyTooLarge, Status: 400, Fault: Client},
 }
 
 func init() { Register(stsCodes...) }
