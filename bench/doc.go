@@ -8,6 +8,7 @@
 //	               [-json out.json] [-endpoint URL] [-sandbox linux|process]
 //	               [-compare-invoke URL] [-compare-function NAME]
 //	               [-compare-runtime-api URL] [-compare-runtime-invoke URL]
+//	               [-caller key|role]
 //
 // Unless -endpoint is given it builds ./cmd/kumo into a temporary
 // directory and runs it on a free loopback port with a fresh data dir. It
@@ -15,6 +16,11 @@
 // aws-lambda-go, and Python and Node.js no-ops) with aws-sdk-go-v2, prints
 // a table per measurement and, last, a markdown table for a README; -json
 // writes every figure to a file as well.
+//
+// Invokes are signed with the server's key unless -caller role is given:
+// then with a session of a role assumed with that key and a session
+// policy, so that every invoke is authorized through identity and session
+// policies as a non-root caller's is.
 //
 // It measures the server from the outside only: through the Lambda API,
 // the CloudWatch Logs API and /proc and /sys/fs/cgroup of this machine.

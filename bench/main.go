@@ -29,6 +29,8 @@ type options struct {
 	// CompareRuntimeAPI; default CompareInvoke.
 	CompareRuntimeInvoke string
 	CompareFunction      string
+	// Caller is who invokes: callerKey or callerRole.
+	Caller string
 }
 
 var suites = []string{"all", "cold", "warm", "churn", "density", "async", "floor", "compare"}
@@ -46,6 +48,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.StringVar(&o.CompareRuntimeAPI, "compare-runtime-api", "", "also measure next/response round trips against this Runtime API endpoint")
 	fs.StringVar(&o.CompareRuntimeInvoke, "compare-runtime-invoke", "", "Invoke endpoint whose invocations reach -compare-runtime-api (default: -compare-invoke)")
 	fs.StringVar(&o.CompareFunction, "compare-function", "kumo-bench-noop", "name of the warm no-op function, on Kumo and on -compare-invoke")
+	fs.StringVar(&o.Caller, "caller", callerKey, "who invokes: key (the server's key, the root for a server started here) or role (a session of a role assumed with it, with a session policy)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -61,6 +64,9 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	}
 	if o.Sandbox != "" && o.Sandbox != "linux" && o.Sandbox != "process" {
 		return o, fmt.Errorf(`-sandbox %q: want "linux" or "process"`, o.Sandbox)
+	}
+	if o.Caller != callerKey && o.Caller != callerRole {
+		return o, fmt.Errorf(`-caller %q: want "key" or "role"`, o.Caller)
 	}
 	if o.CompareRuntimeInvoke == "" {
 		o.CompareRuntimeInvoke = o.CompareInvoke
@@ -170,6 +176,13 @@ func run(ctx context.Context, opts options, out io.Writer) (*Report, error) {
 		}
 		b.dep = &deployer{api: api}
 		b.inv = newInvoker(b.tgt.URL, b.tgt.Region, b.tgt.Key, b.tgt.Secret, b.hc)
+		if opts.Caller == callerRole {
+			var who string
+			if b.inv, who, err = roleInvoker(ctx, b.tgt, b.inv); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(out, "invoking as %s\n", who)
+		}
 		fmt.Fprintf(out, "server: %s (pid %d, %s)\n", b.tgt.URL, b.tgt.PID, map[bool]string{true: "started by this program", false: "given with -endpoint"}[b.tgt.own != nil])
 	}
 	problem := func(section string, err error) {
@@ -285,12 +298,13 @@ func (b *bench) header(rep *Report) {
   go run ./bench [-suite %s] [-quick] [-json out.json]
                  [-endpoint URL] [-sandbox linux|process]
                  [-compare-invoke URL] [-compare-function NAME]
-                 [-compare-runtime-api URL] [-compare-runtime-invoke URL]
+                 [-compare-runtime-api URL] [-compare-runtime-invoke URL] [-caller key|role]
   Without -endpoint a server is built from ./cmd/kumo and started on a free loopback port with a
   fresh data dir; every function it measures is deployed by this program and deleted afterwards.
+  Invokes are signed by %s.
   %s
 Machine: %s, %d cores, %.1f GB, Linux %s, %s, %s, load average %.2f
-`, b.opts.Suite, mode, strings.Join(suites, "|"), compareUsage, m.CPU, m.Cores, m.MemoryGB, m.Kernel, m.Go,
+`, b.opts.Suite, mode, strings.Join(suites, "|"), map[bool]string{false: "the server's key", true: "a role session (-caller role)"}[b.opts.Caller == callerRole], compareUsage, m.CPU, m.Cores, m.MemoryGB, m.Kernel, m.Go,
 		map[bool]string{true: "root", false: "not root"}[m.Root], m.Load)
 	if m.Load > float64(m.Cores)/2 {
 		fmt.Fprintf(b.out, "WARNING: the machine is busy (load %.2f on %d cores): every figure below is skewed by what else runs.\n", m.Load, m.Cores)

@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
@@ -87,7 +88,32 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("ec2 bucket: %w", err)
 	}
-	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	tokenKey, err := loadKey(cfg.DataDir, tokenKeyFile)
+	if err != nil {
+		return fmt.Errorf("session token key: %w", err)
+	}
+	issuer, err := token.New(tokenKey)
+	if err != nil {
+		return err
+	}
+	// IAM's state: iamDir answers who an access key is and which
+	// policies apply to a caller, for the edge and for authorization.
+	iamKV, err := st.KV(ctx, natsd.IAMBucket)
+	if err != nil {
+		return fmt.Errorf("iam bucket: %w", err)
+	}
+	iamDir, err := kumoiam.OpenDirectory(ctx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer iamDir.Close()
+	// Authorization, when authentication is on: every service asks az
+	// before an operation runs, with IAM's state as the directory.
+	var az *authz.Authorizer
+	if !cfg.AuthDisabled {
+		az = authz.New(authz.Config{Directory: iamDir, Region: cfg.Region, Logger: log})
+	}
+	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
@@ -114,25 +140,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if c, ok := driver.(io.Closer); ok {
 		defer c.Close() // after the worker has destroyed its sandboxes
 	}
-	tokenKey, err := loadKey(cfg.DataDir, tokenKeyFile)
-	if err != nil {
-		return fmt.Errorf("session token key: %w", err)
-	}
-	issuer, err := token.New(tokenKey)
-	if err != nil {
-		return err
-	}
-	// IAM's state: iamDir answers who an access key is and which
-	// policies apply to a caller, for the edge and for authorization.
-	iamKV, err := st.KV(ctx, natsd.IAMBucket)
-	if err != nil {
-		return fmt.Errorf("iam bucket: %w", err)
-	}
-	iamDir, err := kumoiam.OpenDirectory(ctx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer iamDir.Close()
 	var edgeURL sandboxEdge
 	edgeURL.set(driver, cfg.Listen) // the port may still change: set again once listening
 	prov := invoke.NewProvisioned(reg)
@@ -195,7 +202,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("url signing key: %w", err)
 	}
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
-	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker})
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker, Authorizer: az})
 
 	var verifier *awsproto.Verifier
 	var creds Credentials
@@ -210,6 +217,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		verifier = &awsproto.Verifier{Region: cfg.Region, Credentials: &token.Store{Issuer: issuer,
 			RootKeyID: creds.AccessKeyID, RootSecret: creds.SecretAccessKey, Root: token.Root(arns.Partition, cfg.AccountID), Keys: iamDir},
 			GlobalRegions: map[string]string{kumoiam.SigningName: kumoiam.SigningRegion}}
+		mx.Register(az.Collector())
 		if generated {
 			log.Info("generated root credentials", "file", cfg.DataDir+"/"+CredentialsFile)
 		}
@@ -222,14 +230,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
-	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier,
+	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
-		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.Handler()),
+		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.HandlerWith(az)),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
-			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log}),
-			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log})}),
+			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
+			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az})}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -1,8 +1,9 @@
 package awsproto
 
-// EC2's codes (the VPC subset Kumo serves). EC2 sends every client error
-// with status 400 and the code in Errors>Error>Code; the codes and
-// messages are those of the EC2 API reference's "Error codes" page.
+// EC2's codes (the VPC subset Kumo serves). EC2 sends client errors with
+// status 400 (UnauthorizedOperation with 403) and the code in
+// Errors>Error>Code; the codes and messages are those of the EC2 API
+// reference's "Error codes" page.
 const (
 	EC2InvalidVpcIDNotFound         Code = "ec2#InvalidVpcID.NotFound"
 	EC2InvalidVpcIDMalformed        Code = "ec2#InvalidVpcID.Malformed"
@@ -26,6 +27,9 @@ const (
 	EC2MissingParameter             Code = "ec2#MissingParameter"
 	EC2InvalidAction                Code = "ec2#InvalidAction"
 	EC2InternalError                Code = "ec2#InternalError"
+	// EC2UnauthorizedOperation is EC2's authorization failure; unlike its
+	// other client errors it is sent with status 403.
+	EC2UnauthorizedOperation Code = "ec2#UnauthorizedOperation"
 )
 
 var ec2Codes = []Spec{
@@ -51,6 +55,7 @@ var ec2Codes = []Spec{
 	{Code: EC2MissingParameter, Status: 400, Fault: Client},
 	{Code: EC2InvalidAction, Status: 400, Fault: Client},
 	{Code: EC2InternalError, Status: 500, Fault: Server, Retryable: true},
+	{Code: EC2UnauthorizedOperation, Status: 403, Fault: Client},
 }
 
 func init() { Register(ec2Codes...) }

@@ -72,10 +72,10 @@ func TestIAMHeadersFirst(t *testing.T) {
 		if rep != nil {
 			t.Fatalf("header=%v: refused on headers: %s", header, rep.Body)
 		}
-		if iam, rep := s.authIAM(r, []byte("{}"), claimed); rep != nil || iam == nil || iam.AccessKey != akid {
+		if iam, rep := s.authIAM(r, target{function: "f"}, []byte("{}"), claimed); rep != nil || iam == nil || iam.AccessKey != akid {
 			t.Fatalf("header=%v: good request refused: %+v", header, rep)
 		}
-		if _, rep := s.authIAM(r, []byte("{tampered}"), claimed); rep == nil || rep.Status != http.StatusForbidden {
+		if _, rep := s.authIAM(r, target{function: "f"}, []byte("{tampered}"), claimed); rep == nil || rep.Status != http.StatusForbidden {
 			t.Fatalf("header=%v: a body not signed was accepted", header)
 		}
 	}

@@ -2,8 +2,9 @@
 // addressed to a URL — by host name, <url-id>.lambda-url.<region>.localhost
 // (which resolves to loopback without any DNS setup), or by path,
 // /lambda-url/<url-id>/<path…>, for clients that cannot choose a host name —
-// is authorized (AWS_IAM: a SigV4 signature for service "lambda"; NONE: the
-// function's resource policy), answered by the platform when it is a CORS
+// is authorized (AWS_IAM: a SigV4 signature for service "lambda" whose
+// signer may call lambda:InvokeFunctionUrl on the function, by its identity
+// policies or the function's; NONE: the function's resource policy), answered by the platform when it is a CORS
 // preflight, and otherwise turned into a payload format 2.0 event, invoked
 // synchronously through the invoke frontend, and answered from the
 // function's result by Lambda's 2.0 response rules.

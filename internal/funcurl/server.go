@@ -17,6 +17,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 )
@@ -57,6 +58,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Authorizer checks lambda:InvokeFunctionUrl for requests to AWS_IAM
+	// URLs, with the function's policy; nil lets every signed request
+	// through, as for the account root.
+	Authorizer *authz.Authorizer
 	// MaxBodyBytesInFlight bounds the request bodies of all URL requests
 	// being served, counted at their Content-Length (MaxRequestBody when
 	// unknown); beyond it a request is answered 429.
@@ -77,6 +82,7 @@ type Server struct {
 
 	maxInFlight int64
 	inFlight    atomic.Int64 // request body bytes being read or held
+	policies    *authz.FunctionPolicies
 }
 
 // target is what a url-id names.
@@ -95,6 +101,9 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.Registry != nil {
+		s.policies = &authz.FunctionPolicies{Statements: cfg.Registry.Policy}
 	}
 	return s
 }
@@ -221,7 +230,7 @@ func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
 	}
 	q.body = body
 	if iamURL {
-		iam, rep := s.authIAM(r, body, claimed)
+		iam, rep := s.authIAM(r, t, body, claimed)
 		if rep != nil {
 			return rep, c.Cors
 		}
@@ -310,9 +319,10 @@ func (s *Server) authHeaders(r *http.Request) (claimed string, rep *Reply) {
 }
 
 // authIAM finishes the SigV4 check of a request to an AWS_IAM URL once its
-// body is read. Every credential the server knows is the account root,
-// which may call lambda:InvokeFunctionUrl on any function of its account.
-func (s *Server) authIAM(r *http.Request, body []byte, claimed string) (*IAM, *Reply) {
+// body is read, and checks that the signer may call
+// lambda:InvokeFunctionUrl on the URL's function: its identity policies
+// or the function's policy must allow it (the account root always may).
+func (s *Server) authIAM(r *http.Request, t target, body []byte, claimed string) (*IAM, *Reply) {
 	v := s.cfg.Verifier
 	if v == nil {
 		return nil, nil
@@ -336,14 +346,34 @@ func (s *Server) authIAM(r *http.Request, body []byte, claimed string) (*IAM, *R
 	if err != nil {
 		return nil, platformReply(http.StatusForbidden, messageBody(awsproto.AsError(err).Message))
 	}
-	return &IAM{
+	if az := s.cfg.Authorizer; az != nil {
+		scope := arn.Scope{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
+		res := scope.Function(t.function)
+		if t.qualifier != "" {
+			res = scope.FunctionVersion(t.function, t.qualifier)
+		}
+		ctx := awsproto.WithCaller(r.Context(), awsproto.Caller{AccessKeyID: a.AccessKeyID, Identity: a.Identity})
+		if err := az.Authorize(ctx, authz.Check{Action: "lambda:InvokeFunctionUrl", Resource: res,
+			ResourcePolicy: s.policies.Get(t.function, t.qualifier), Keys: iamURLKeys, SourceIP: authz.SourceIP(r),
+			Denied: awsproto.AccessDeniedException}); err != nil {
+			return nil, platformReply(http.StatusForbidden, bodyForbidden)
+		}
+	}
+	id := &IAM{
 		AccessKey: a.AccessKeyID,
 		AccountID: s.cfg.Account,
 		CallerID:  s.cfg.Account,
 		UserARN:   arn.Scope{Partition: "aws", Account: s.cfg.Account}.Root(),
 		UserID:    s.cfg.Account,
-	}, nil
+	}
+	if a.Identity.ARN != "" {
+		id.AccountID, id.CallerID, id.UserARN, id.UserID = a.Identity.Account, a.Identity.UserID, a.Identity.ARN, a.Identity.UserID
+	}
+	return id, nil
 }
+
+// iamURLKeys are the condition keys of a request to an AWS_IAM URL.
+var iamURLKeys = map[string][]string{"lambda:functionurlauthtype": {"AWS_IAM"}}
 
 // PublicAllowed reports whether a resource policy lets anyone call a NONE
 // function URL: an Allow statement for principal * and

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -61,7 +62,10 @@ const contentType = "application/x-amz-json-1.1"
 // service.
 func (s *Store) Handler() http.Handler { return &api{s: s} }
 
-type api struct{ s *Store }
+type api struct {
+	s  *Store
+	az *authz.Authorizer
+}
 
 type opFunc func(a *api, ctx context.Context, body []byte) (any, error)
 
@@ -94,6 +98,10 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
+	}
+	if err := a.authorize(r, strings.TrimPrefix(target, targetPrefix), body); err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	out, err := op(a, r.Context(), body)
 	if err != nil {

@@ -1,5 +1,7 @@
 // Package logs stores function logs and serves them through a CloudWatch
-// Logs-compatible API (JSON 1.1, X-Amz-Target Logs_20140328.<Op>).
+// Logs-compatible API (JSON 1.1, X-Amz-Target Logs_20140328.<Op>). The
+// handler of HandlerWith checks each operation before it runs, as the IAM
+// action and log group or stream authz.go's table names.
 //
 // Events live in one JetStream stream (natsd.LogsStream), one subject per
 // log stream, with the group and stream names encoded as base64url subject

@@ -21,6 +21,10 @@
 // interleave with a CreateSubnet); reads take no lock. One Kumo process
 // owns the bucket.
 //
+// With an Authorizer every operation is checked before it runs, as the
+// IAM action and resource (type/ID) authz.go's table names; a denial is
+// UnauthorizedOperation (403).
+//
 // The package only stores and describes. Lambda checks a VpcConfig
 // through SubnetVPC and GroupVPC (registry.Networks); Policy turns a
 // VpcConfig into the netns.Policy that the sandbox network enforces

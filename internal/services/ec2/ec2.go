@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Authorizer checks every operation before it runs (authz.go); nil
+	// allows everything (authentication is off).
+	Authorizer *authz.Authorizer
 }
 
 type op func(ctx context.Context, q awsproto.QueryRequest) (any, error)
@@ -63,24 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
-	s.ops = map[string]op{
-		"CreateVpc":                     s.createVpc,
-		"DescribeVpcs":                  s.describeVpcs,
-		"DeleteVpc":                     s.deleteVpc,
-		"CreateSubnet":                  s.createSubnet,
-		"DescribeSubnets":               s.describeSubnets,
-		"DeleteSubnet":                  s.deleteSubnet,
-		"CreateSecurityGroup":           s.createSecurityGroup,
-		"DescribeSecurityGroups":        s.describeSecurityGroups,
-		"DeleteSecurityGroup":           s.deleteSecurityGroup,
-		"AuthorizeSecurityGroupEgress":  s.authorize(true),
-		"AuthorizeSecurityGroupIngress": s.authorize(false),
-		"RevokeSecurityGroupEgress":     s.revoke(true),
-		"RevokeSecurityGroupIngress":    s.revoke(false),
-		"CreateNatGateway":              s.createNatGateway,
-		"DescribeNatGateways":           s.describeNatGateways,
-		"DeleteNatGateway":              s.deleteNatGateway,
-	}
+	s.ops = s.dispatch()
 	if err := s.ensureDefaultVPC(ctx); err != nil {
 		return nil, fmt.Errorf("ec2: default VPC: %w", err)
 	}
@@ -95,7 +82,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o, ok := s.ops[q.Action]
 		if !ok {
 			err = awsproto.Errorf(awsproto.EC2InvalidAction, "The action %s is not valid for this web service.", clip(q.Action))
-		} else {
+		} else if err = s.authorizeOp(r, q); err == nil {
 			out, err = o(r.Context(), q)
 		}
 	}
@@ -160,4 +147,26 @@ func missing(param string) error {
 
 func invalid(format string, args ...any) error {
 	return awsproto.Errorf(awsproto.EC2InvalidParameterValue, format, args...)
+}
+
+// dispatch is the operations the service serves, by action.
+func (s *Service) dispatch() map[string]op {
+	return map[string]op{
+		"CreateVpc":                     s.createVpc,
+		"DescribeVpcs":                  s.describeVpcs,
+		"DeleteVpc":                     s.deleteVpc,
+		"CreateSubnet":                  s.createSubnet,
+		"DescribeSubnets":               s.describeSubnets,
+		"DeleteSubnet":                  s.deleteSubnet,
+		"CreateSecurityGroup":           s.createSecurityGroup,
+		"DescribeSecurityGroups":        s.describeSecurityGroups,
+		"DeleteSecurityGroup":           s.deleteSecurityGroup,
+		"AuthorizeSecurityGroupEgress":  s.authorize(true),
+		"AuthorizeSecurityGroupIngress": s.authorize(false),
+		"RevokeSecurityGroupEgress":     s.revoke(true),
+		"RevokeSecurityGroupIngress":    s.revoke(false),
+		"CreateNatGateway":              s.createNatGateway,
+		"DescribeNatGateways":           s.describeNatGateways,
+		"DeleteNatGateway":              s.deleteNatGateway,
+	}
 }

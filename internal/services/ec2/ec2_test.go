@@ -16,6 +16,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/natsd"
 	knet "github.com/kumo-run/kumo/internal/netns"
@@ -33,6 +34,9 @@ type harness struct {
 	kv  store.KV
 	svc *kumoec2.Service
 	cl  *ec2.Client
+	srv *httptest.Server
+	dir *authz.Static
+	az  *authz.Authorizer
 }
 
 // newHarness starts NATS, opens the service on the kumo-ec2 bucket and
@@ -57,19 +61,21 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{kv: kv}
+	h := &harness{kv: kv, dir: &authz.Static{}}
+	h.az = authz.New(authz.Config{Directory: h.dir, Region: "us-east-1"})
 	h.open(t)
 	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account)}
+	creds := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account), Keys: h.dir}
 	srv := httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: creds},
 		Routes: []edge.Route{{Name: "ec2", Match: []edge.Matcher{{Service: kumoec2.SigningName}}, Scope: kumoec2.SigningName,
 			Handler: h, Errors: kumoec2.Errors}},
 	}))
 	t.Cleanup(srv.Close)
+	h.srv = srv
 	h.cl = ec2.NewFromConfig(aws.Config{
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider(rootKey, rootSecret, ""),
@@ -82,7 +88,7 @@ func newHarness(t *testing.T) *harness {
 // open (re)opens the service on the bucket, as a restart does.
 func (h *harness) open(t *testing.T) {
 	t.Helper()
-	svc, err := kumoec2.Open(context.Background(), kumoec2.Config{KV: h.kv, Region: "us-east-1", Account: account})
+	svc, err := kumoec2.Open(context.Background(), kumoec2.Config{KV: h.kv, Region: "us-east-1", Account: account, Authorizer: h.az})
 	if err != nil {
 		t.Fatal(err)
 	}

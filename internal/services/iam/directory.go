@@ -56,7 +56,10 @@ type Directory struct {
 	done   sync.WaitGroup
 }
 
-var _ authz.Directory = (*Directory)(nil)
+var (
+	_ authz.Directory       = (*Directory)(nil)
+	_ authz.ManagedPolicies = (*Directory)(nil)
+)
 
 // snapshot is one immutable state of the view. Nothing in it is changed
 // after it is published: a change builds a new one.
@@ -396,4 +399,17 @@ func (d *Directory) Principal(id awsproto.Identity) (authz.Principal, bool) {
 func (d *Directory) Role(roleARN string) (authz.Role, bool) {
 	r, ok := d.snap.Load().roleByARN[roleARN]
 	return r, ok
+}
+
+// ManagedPolicy implements authz.ManagedPolicies: the default version's
+// document of a managed policy (an AWS managed one or the account's), for
+// the PolicyArns of sts:AssumeRole.
+func (d *Directory) ManagedPolicy(policyARN string) (string, bool) {
+	if m := awsManaged[policyARN]; m != nil {
+		return m.document, true
+	}
+	if p := d.snap.Load().policyByARN(d, policyARN); p != nil {
+		return p.defaultDocument(), true
+	}
+	return "", false
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 )
@@ -25,6 +26,9 @@ type Config struct {
 	CodeURLs *CodeURLs
 	// Invoker runs invocations; nil when this server cannot run code.
 	Invoker invoke.Invoker
+	// Authorizer checks every operation before it runs (see authz.go);
+	// nil allows everything (authentication is off).
+	Authorizer *authz.Authorizer
 }
 
 // API is the Lambda REST API handler.
@@ -35,11 +39,19 @@ type API struct {
 	urls    *CodeURLs
 	invoker invoke.Invoker
 	mux     *http.ServeMux
+
+	az       *authz.Authorizer
+	policies *authz.FunctionPolicies
+	patterns []string // every route, for the operation table's test
 }
 
 // New returns the API with every operation routed.
 func New(cfg Config) *API {
-	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, invoker: cfg.Invoker, mux: http.NewServeMux()}
+	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, invoker: cfg.Invoker, mux: http.NewServeMux(),
+		az: cfg.Authorizer}
+	if cfg.Registry != nil {
+		a.policies = &authz.FunctionPolicies{Statements: cfg.Registry.Policy}
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -50,7 +62,8 @@ func New(cfg Config) *API {
 type handler func(w http.ResponseWriter, r *http.Request) error
 
 func (a *API) handle(pattern string, h handler) {
-	a.mux.Handle(pattern, a.serve(h))
+	a.patterns = append(a.patterns, pattern)
+	a.mux.Handle(pattern, a.serve(a.authorized(pattern, h)))
 }
 
 // serve renders a handler's error. Internal causes are logged with the

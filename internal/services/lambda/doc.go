@@ -5,6 +5,9 @@
 // shapes; they return errors, which are rendered in one place (serve).
 //
 // The edge has already authenticated the request and bounded its body.
+// With an Authorizer every route is checked before its handler runs, as
+// the IAM action and resource authz.go's table names, with the function's
+// policy for operations on a function (compiled once per change).
 // Function and layer state is reached only through the registry; the one
 // direct read of the store is CodeURLs, which streams a code blob for the
 // signed download link GetFunction and GetLayerVersion hand out. Nothing

@@ -16,11 +16,20 @@
 // The credentials are package token's: stateless, sealed with the node
 // key, verified by the edge on every request.
 //
-// IAM does not exist in Kumo yet, so nothing is authorized here: any
-// caller may assume any role name of the account; trust policies, session
-// policies (Policy, PolicyArns), tags, ExternalId and MFA parameters are
-// accepted and ignored. Enforcing them is the IAM service's job when it
-// arrives; until then a role identity is only a name.
+// With an Authorizer (authentication on), AssumeRole is authorized as on
+// AWS: the caller's policies must allow sts:AssumeRole on the role and the
+// role's trust policy must name the caller (the account root may assume
+// any role); an unknown role is refused like one the caller may not
+// assume; DurationSeconds may not exceed the role's maximum session. The
+// session policies (Policy, and PolicyArns when the Directory has their
+// documents) are validated with IAM's MalformedPolicyDocument sentences
+// and sealed into the credentials, which then allow only what both the
+// role and the session policies allow. Tags, ExternalId and the MFA
+// parameters are accepted and not enforced. GetCallerIdentity and
+// GetSessionToken need no permission, as on AWS; session credentials
+// cannot call GetSessionToken. Every operation's authorization is in
+// authz.go's table. Without an Authorizer any caller may assume any role
+// name of the account.
 //
 // The package keeps no state and must never read the store: every answer
 // comes from the request's authenticated identity and the node key.

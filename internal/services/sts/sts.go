@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	Partition, Account string
 	// Logger receives internal failures; nil discards.
 	Logger *slog.Logger
+	// Authorizer checks AssumeRole against the caller's policies and the
+	// role's trust policy, and knows the roles; nil (authentication off)
+	// lets any caller assume any role name of the account.
+	Authorizer *authz.Authorizer
 }
 
 // Service is the STS API handler. It is safe for concurrent use.
@@ -78,7 +83,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case !ok || (q.Version != "" && q.Version != Version):
 			err = awsproto.Errorf(awsproto.InvalidAction, "Could not find operation %s for version %s", clipName(q.Action), clipName(q.Version))
 		default:
-			err = op(w, r, q)
+			if err = s.authorize(r, q.Action); err == nil {
+				err = op(w, r, q)
+			}
 		}
 	}
 	if err != nil {
@@ -178,7 +185,17 @@ func (s *Service) assumeRole(w http.ResponseWriter, r *http.Request, q awsproto.
 			problems = append(problems, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", *in.DurationSeconds))
 		}
 	}
+	if len(in.Policy) > maxSessionPolicy {
+		problems = append(problems, fmt.Sprintf("Value '%s' at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", clipName(in.Policy), maxSessionPolicy))
+	}
+	if len(in.PolicyArns) > maxPolicyArns {
+		problems = append(problems, fmt.Sprintf("Value '[%d elements]' at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", len(in.PolicyArns), maxPolicyArns))
+	}
 	if err := validation(problems); err != nil {
+		return err
+	}
+	session, err := s.sessionPolicy(in)
+	if err != nil {
 		return err
 	}
 	if caller.RoleARN != "" && d > chainedRoleDuration {
@@ -191,6 +208,17 @@ func (s *Service) assumeRole(w http.ResponseWriter, r *http.Request, q awsproto.
 	if id.Account != s.cfg.Account {
 		return awsproto.Errorf(awsproto.AccessDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, clipName(in.RoleArn))
 	}
+	if role, checked, err := s.authorizeAssumeRole(r, in.RoleArn); err != nil {
+		return err
+	} else if checked {
+		if role.MaxSession > 0 && d > role.MaxSession {
+			return awsproto.Errorf(awsproto.ValidationError, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+		}
+		if role.ID != "" {
+			id.UserID = role.ID + ":" + in.RoleSessionName
+		}
+	}
+	id.SessionPolicy = session
 	c, err := s.cfg.Issuer.Mint(id, d)
 	if err != nil {
 		return awsproto.Internal(err)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	kumosts "github.com/kumo-run/kumo/internal/services/sts"
 )
@@ -42,17 +44,26 @@ const (
 type harness struct {
 	srv    *httptest.Server
 	offset atomic.Int64
+	dir    *authz.Static
+	az     *authz.Authorizer
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{}
+	h := &harness{dir: &authz.Static{}}
+	h.az = authz.New(authz.Config{Directory: h.dir, Region: "us-east-1"})
+	// The role sessions of these tests assume their role again and call
+	// Lambda: the role trusts the account, and allows both.
+	h.dir.SetRole(authz.Role{ARN: roleARN, MaxSession: 12 * time.Hour, Trust: parse(t,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"sts:AssumeRole"}]}`, iam.KindTrust)},
+		authz.Principal{Policies: []*iam.Policy{parse(t,
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","lambda:*"],"Resource":"*"}]}`, iam.KindIdentity)}})
 	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	is.Now = func() time.Time { return time.Now().Add(time.Duration(h.offset.Load())) }
-	store := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account)}
-	svc := kumosts.New(kumosts.Config{Issuer: is, Partition: "aws", Account: account})
+	store := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account), Keys: h.dir}
+	svc := kumosts.New(kumosts.Config{Issuer: is, Partition: "aws", Account: account, Authorizer: h.az})
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: store},
 		Routes: []edge.Route{
@@ -62,6 +73,10 @@ func newHarness(t *testing.T) *harness {
 			{Name: "lambda", Match: []edge.Matcher{{Service: "lambda"}}, Scope: "lambda", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				c, _ := awsproto.CallerFrom(r.Context())
 				w.Header().Set("X-Caller", c.Identity.ARN+" "+c.Identity.RoleARN+" "+c.Identity.SessionName)
+				if err := h.az.Authorize(r.Context(), authz.Check{Action: "lambda:ListFunctions", Resource: "*", Denied: awsproto.AccessDeniedException}); err != nil {
+					awsproto.WriteError(w, awsproto.AsError(err))
+					return
+				}
 				awsproto.WriteJSON(w, 200, map[string]any{"Functions": []any{}})
 			})},
 		},
