@@ -20,6 +20,10 @@ import (
 func TestSessionPolicyEnforced(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	// A role that may do anything: what its sessions may do is their
+	// session policy's.
+	awsOK(t, s.env(), "iam", "create-role", "--role-name", "app", "--assume-role-policy-document", trustDoc("AWS", "arn:aws:iam::"+accountID+":root"))
+	awsOK(t, s.env(), "iam", "attach-role-policy", "--role-name", "app", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess")
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, "")),

@@ -65,21 +65,29 @@ func newUser(t *testing.T, root []string, name string) []string {
 	return append(out, "AWS_ACCESS_KEY_ID="+k.AccessKey.AccessKeyId, "AWS_SECRET_ACCESS_KEY="+k.AccessKey.SecretAccessKey)
 }
 
-// denied is the CLI's line for an AccessDenied answer of op, with AWS's
-// wording up to the action.
-func denied(code, op, principal, action, resource string) string {
-	return fmt.Sprintf("An error occurred (%s) when calling the %s operation: User: %s is not authorized to perform: %s on resource: %s",
-		code, op, principal, action, resource)
+// denial is what the CLI prints for an access denial of op: the error
+// code and operation (the CLI may add its retry count after them), then
+// AWS's message up to the resource; why is the message's end.
+type denial struct{ code, op, principal, action, resource, why string }
+
+func (d denial) lines() []string {
+	return []string{fmt.Sprintf("An error occurred (%s) when calling the %s operation", d.code, d.op),
+		fmt.Sprintf(": User: %s is not authorized to perform: %s on resource: %s%s", d.principal, d.action, d.resource, d.why)}
 }
 
-// cliFails runs the CLI, which must fail with a stderr holding want.
-func cliFails(env []string, t *testing.T, want string, args ...string) error {
+const noIdentityPolicy = " because no identity-based policy allows the "
+
+// cliFails runs the CLI, which must fail with a stderr holding every one
+// of want.
+func cliFails(env []string, t *testing.T, want []string, args ...string) error {
 	r := runCmd(t, env, nil, 60*time.Second, append([]string{"aws", "--output", "json"}, args...)...)
 	if r.Code == 0 {
 		return fmt.Errorf("succeeded, want %q: %s", want, r)
 	}
-	if !strings.Contains(r.Stderr, want) {
-		return fmt.Errorf("want %q in: %s", want, r)
+	for _, w := range want {
+		if !strings.Contains(r.Stderr, w) {
+			return fmt.Errorf("want %q in: %s", w, r)
+		}
 	}
 	return nil
 }
@@ -99,24 +107,25 @@ func TestIAMUserPolicies(t *testing.T) {
 	alice := newUser(t, root, "alice")
 	aliceARN := "arn:aws:iam::" + accountID + ":user/alice"
 	out := filepath.Join(t.TempDir(), "out.json")
+	ev := writeTemp(t, "event.json", event("echo"))
 
 	// No policy yet: nothing is allowed, not even the function.
-	if err := cliFails(alice, t, denied("AccessDeniedException", "Invoke", aliceARN, "lambda:InvokeFunction", functionARN("open"))+
-		" because no identity-based policy allows the lambda:InvokeFunction action",
-		"lambda", "invoke", "--function-name", "open", out); err != nil {
+	if err := cliFails(alice, t, denial{"AccessDeniedException", "Invoke", aliceARN, "lambda:InvokeFunction", functionARN("open"),
+		noIdentityPolicy + "lambda:InvokeFunction action"}.lines(),
+		"lambda", "invoke", "--function-name", "open", "--payload", "fileb://"+ev, out); err != nil {
 		t.Error(err)
 	}
 
 	awsOK(t, root, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "invoke-open",
 		"--policy-document", policyDoc("Allow", []string{"lambda:InvokeFunction"}, functionARN("open")))
 	eventually(t, 30*time.Second, "alice invokes the function her policy names", func() error {
-		r := runCmd(t, alice, nil, 60*time.Second, "aws", "lambda", "invoke", "--function-name", "open", out)
+		r := runCmd(t, alice, nil, 60*time.Second, "aws", "lambda", "invoke", "--function-name", "open", "--payload", "fileb://"+ev, out)
 		if r.Code != 0 {
 			return errors.New(r.String())
 		}
 		return nil
 	})
-	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), `"tag"`) {
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), `"tag":"iam"`) {
 		t.Errorf("alice's invocation answered %q (%v)", b, err)
 	}
 
@@ -129,13 +138,13 @@ func TestIAMUserPolicies(t *testing.T) {
 		{[]string{"lambda", "delete-function", "--function-name", "open"}, "AccessDeniedException", "DeleteFunction", "lambda:DeleteFunction", functionARN("open")},
 		{[]string{"iam", "list-users"}, "AccessDenied", "ListUsers", "iam:ListUsers", "arn:aws:iam::" + accountID + ":user/"},
 	} {
-		want := denied(c.code, c.op, aliceARN, c.action, c.res) + " because no identity-based policy allows the " + c.action + " action"
-		if err := cliFails(alice, t, want, c.args...); err != nil {
+		d := denial{c.code, c.op, aliceARN, c.action, c.res, noIdentityPolicy + c.action + " action"}
+		if err := cliFails(alice, t, d.lines(), c.args...); err != nil {
 			t.Errorf("%s: %v", c.op, err)
 		}
 	}
-	if err := cliFails(alice, t, "An error occurred (AccessDeniedException) when calling the ListFunctions operation: User: "+aliceARN+
-		" is not authorized to perform: lambda:ListFunctions", "lambda", "list-functions"); err != nil {
+	if err := cliFails(alice, t, []string{"An error occurred (AccessDeniedException) when calling the ListFunctions operation",
+		": User: " + aliceARN + " is not authorized to perform: lambda:ListFunctions"}, "lambda", "list-functions"); err != nil {
 		t.Error(err)
 	}
 	// The denied calls changed nothing.
@@ -159,8 +168,8 @@ except botocore.exceptions.ClientError as e:
 	awsOK(t, root, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "no-invoke",
 		"--policy-document", policyDoc("Deny", []string{"lambda:Invoke*"}, "*"))
 	eventually(t, 30*time.Second, "the explicit deny", func() error {
-		return cliFails(alice, t, denied("AccessDeniedException", "Invoke", aliceARN, "lambda:InvokeFunction", functionARN("open"))+
-			" with an explicit deny in an identity-based policy", "lambda", "invoke", "--function-name", "open", out)
+		return cliFails(alice, t, denial{"AccessDeniedException", "Invoke", aliceARN, "lambda:InvokeFunction", functionARN("open"),
+			" with an explicit deny in an identity-based policy"}.lines(), "lambda", "invoke", "--function-name", "open", out)
 	})
 	// Taking it away restores the Allow.
 	awsOK(t, root, "iam", "delete-user-policy", "--user-name", "alice", "--policy-name", "no-invoke")
@@ -220,19 +229,18 @@ func TestIAMAssumeRole(t *testing.T) {
 		t.Errorf("the role lists %+v", fns.Functions)
 	}
 	awsOK(t, reader, "lambda", "get-function", "--function-name", "target")
-	if err := cliFails(reader, t, denied("AccessDeniedException", "DeleteFunction", sessionARN, "lambda:DeleteFunction", functionARN("target"))+
-		" because no identity-based policy allows the lambda:DeleteFunction action",
+	if err := cliFails(reader, t, denial{"AccessDeniedException", "DeleteFunction", sessionARN, "lambda:DeleteFunction", functionARN("target"),
+		noIdentityPolicy + "lambda:DeleteFunction action"}.lines(),
 		"lambda", "delete-function", "--function-name", "target"); err != nil {
 		t.Error(err)
 	}
 	// Bob's own keys still act with bob's policies alone.
-	if err := cliFails(bob, t, "(AccessDeniedException)", "lambda", "list-functions"); err != nil {
+	if err := cliFails(bob, t, []string{"(AccessDeniedException)"}, "lambda", "list-functions"); err != nil {
 		t.Errorf("bob himself: %v", err)
 	}
 
 	// Carol may call AssumeRole but the role does not trust her.
-	if err := cliFails(carol, t, "An error occurred (AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::"+accountID+
-		":user/carol is not authorized to perform: sts:AssumeRole on resource: "+roleARN,
+	if err := cliFails(carol, t, denial{"AccessDenied", "AssumeRole", "arn:aws:iam::" + accountID + ":user/carol", "sts:AssumeRole", roleARN, ""}.lines(),
 		"sts", "assume-role", "--role-arn", roleARN, "--role-session-name", "carol"); err != nil {
 		t.Error(err)
 	}

@@ -25,9 +25,8 @@
 //     the Directory;
 //   - the wording of denials per service (EC2's prefix), their count
 //     (kumo_authz_denied_total{service,action}) and their log line;
-//   - Directories: Static (in memory, filled by its owner), NamedRoles
-//     (roles that are names only, for a server without IAM's state), and
-//     Keys, which lets the edge resolve IAM users' access keys.
+//   - Static, a Directory held in memory and filled by its owner (for
+//     tests and embedders; the server's is IAM's, internal/services/iam).
 //
 // It must never read the store or block on I/O: Authorize runs on every
 // request and allocates nothing on the common path (see

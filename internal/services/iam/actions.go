@@ -15,40 +15,47 @@ import (
 type action struct {
 	// on is the kind of entity whose ARN is the resource; 0 for "*".
 	on kind
+	// list is the kind a List operation lists: its resource is the ARN
+	// prefix its PathPrefix selects (arn:aws:iam::123456789012:user/), as
+	// IAM's denials name it.
+	list kind
 }
 
 // actions is every operation's authorization; TestActionTable checks it
 // against the operation table.
 var actions = map[string]action{
-	"CreateUser": {kindUser}, "GetUser": {kindUser}, "ListUsers": {}, "DeleteUser": {kindUser}, "UpdateUser": {kindUser},
-	"CreateAccessKey": {kindUser}, "ListAccessKeys": {kindUser}, "UpdateAccessKey": {kindUser}, "DeleteAccessKey": {kindUser},
+	"CreateUser": {on: kindUser}, "GetUser": {on: kindUser}, "ListUsers": {list: kindUser}, "DeleteUser": {on: kindUser}, "UpdateUser": {on: kindUser},
+	"CreateAccessKey": {on: kindUser}, "ListAccessKeys": {on: kindUser}, "UpdateAccessKey": {on: kindUser}, "DeleteAccessKey": {on: kindUser},
 
-	"CreateRole": {kindRole}, "GetRole": {kindRole}, "ListRoles": {}, "DeleteRole": {kindRole},
-	"UpdateAssumeRolePolicy": {kindRole}, "UpdateRole": {kindRole}, "UpdateRoleDescription": {kindRole},
+	"CreateRole": {on: kindRole}, "GetRole": {on: kindRole}, "ListRoles": {list: kindRole}, "DeleteRole": {on: kindRole},
+	"UpdateAssumeRolePolicy": {on: kindRole}, "UpdateRole": {on: kindRole}, "UpdateRoleDescription": {on: kindRole},
 
-	"PutUserPolicy": {kindUser}, "GetUserPolicy": {kindUser}, "ListUserPolicies": {kindUser}, "DeleteUserPolicy": {kindUser},
-	"PutGroupPolicy": {kindGroup}, "GetGroupPolicy": {kindGroup}, "ListGroupPolicies": {kindGroup}, "DeleteGroupPolicy": {kindGroup},
-	"PutRolePolicy": {kindRole}, "GetRolePolicy": {kindRole}, "ListRolePolicies": {kindRole}, "DeleteRolePolicy": {kindRole},
+	"PutUserPolicy": {on: kindUser}, "GetUserPolicy": {on: kindUser}, "ListUserPolicies": {on: kindUser}, "DeleteUserPolicy": {on: kindUser},
+	"PutGroupPolicy": {on: kindGroup}, "GetGroupPolicy": {on: kindGroup}, "ListGroupPolicies": {on: kindGroup}, "DeleteGroupPolicy": {on: kindGroup},
+	"PutRolePolicy": {on: kindRole}, "GetRolePolicy": {on: kindRole}, "ListRolePolicies": {on: kindRole}, "DeleteRolePolicy": {on: kindRole},
 
-	"CreatePolicy": {kindPolicy}, "GetPolicy": {kindPolicy}, "ListPolicies": {}, "DeletePolicy": {kindPolicy},
-	"CreatePolicyVersion": {kindPolicy}, "GetPolicyVersion": {kindPolicy}, "ListPolicyVersions": {kindPolicy},
-	"DeletePolicyVersion": {kindPolicy}, "SetDefaultPolicyVersion": {kindPolicy}, "ListEntitiesForPolicy": {kindPolicy},
-	"AttachUserPolicy": {kindUser}, "DetachUserPolicy": {kindUser}, "ListAttachedUserPolicies": {kindUser},
-	"AttachGroupPolicy": {kindGroup}, "DetachGroupPolicy": {kindGroup}, "ListAttachedGroupPolicies": {kindGroup},
-	"AttachRolePolicy": {kindRole}, "DetachRolePolicy": {kindRole}, "ListAttachedRolePolicies": {kindRole},
+	"CreatePolicy": {on: kindPolicy}, "GetPolicy": {on: kindPolicy}, "ListPolicies": {list: kindPolicy}, "DeletePolicy": {on: kindPolicy},
+	"CreatePolicyVersion": {on: kindPolicy}, "GetPolicyVersion": {on: kindPolicy}, "ListPolicyVersions": {on: kindPolicy},
+	"DeletePolicyVersion": {on: kindPolicy}, "SetDefaultPolicyVersion": {on: kindPolicy}, "ListEntitiesForPolicy": {on: kindPolicy},
+	"AttachUserPolicy": {on: kindUser}, "DetachUserPolicy": {on: kindUser}, "ListAttachedUserPolicies": {on: kindUser},
+	"AttachGroupPolicy": {on: kindGroup}, "DetachGroupPolicy": {on: kindGroup}, "ListAttachedGroupPolicies": {on: kindGroup},
+	"AttachRolePolicy": {on: kindRole}, "DetachRolePolicy": {on: kindRole}, "ListAttachedRolePolicies": {on: kindRole},
 
-	"CreateGroup": {kindGroup}, "GetGroup": {kindGroup}, "ListGroups": {}, "DeleteGroup": {kindGroup},
-	"AddUserToGroup": {kindGroup}, "RemoveUserFromGroup": {kindGroup}, "ListGroupsForUser": {kindUser},
+	"CreateGroup": {on: kindGroup}, "GetGroup": {on: kindGroup}, "ListGroups": {list: kindGroup}, "DeleteGroup": {on: kindGroup},
+	"AddUserToGroup": {on: kindGroup}, "RemoveUserFromGroup": {on: kindGroup}, "ListGroupsForUser": {on: kindUser},
 
-	"TagUser": {kindUser}, "UntagUser": {kindUser}, "ListUserTags": {kindUser},
-	"TagRole": {kindRole}, "UntagRole": {kindRole}, "ListRoleTags": {kindRole},
-	"TagPolicy": {kindPolicy}, "UntagPolicy": {kindPolicy}, "ListPolicyTags": {kindPolicy},
-	"PutUserPermissionsBoundary": {kindUser}, "DeleteUserPermissionsBoundary": {kindUser},
-	"PutRolePermissionsBoundary": {kindRole}, "DeleteRolePermissionsBoundary": {kindRole},
+	"TagUser": {on: kindUser}, "UntagUser": {on: kindUser}, "ListUserTags": {on: kindUser},
+	"TagRole": {on: kindRole}, "UntagRole": {on: kindRole}, "ListRoleTags": {on: kindRole},
+	"TagPolicy": {on: kindPolicy}, "UntagPolicy": {on: kindPolicy}, "ListPolicyTags": {on: kindPolicy},
+	"PutUserPermissionsBoundary": {on: kindUser}, "DeleteUserPermissionsBoundary": {on: kindUser},
+	"PutRolePermissionsBoundary": {on: kindRole}, "DeleteRolePermissionsBoundary": {on: kindRole},
 }
 
 // resource is the ARN q's operation acts on.
 func (a action) resource(s *Service, ctx context.Context, q awsproto.QueryRequest) string {
+	if a.list != 0 {
+		return s.dir.entityARN(strings.ToLower(a.list.word()), pathOr(q.Params.Get("PathPrefix")), "")
+	}
 	if a.on == 0 {
 		return "*"
 	}
