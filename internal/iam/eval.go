@@ -345,7 +345,7 @@ func (d Decision) Message(principal, action, resource string) string {
 	b.WriteString(principal)
 	b.WriteString(" is not authorized to perform: ")
 	b.WriteString(action)
-	if resource != "" && resource != "*" {
+	if resource != "" {
 		b.WriteString(" on resource: ")
 		b.WriteString(resource)
 	}

@@ -290,7 +290,7 @@ func TestDecisionMessage(t *testing.T) {
 		{Decision{Outcome: ImplicitDeny, Source: SourceBoundary}, fnARN,
 			"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f because no permissions boundary allows the lambda:InvokeFunction action"},
 		{Decision{Outcome: ExplicitDeny, Source: SourceSession}, "*",
-			"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction with an explicit deny in a session policy"},
+			"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction on resource: * with an explicit deny in a session policy"},
 		{Decision{Outcome: ImplicitDeny, Source: SourceSession}, "",
 			"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction because no session policy allows the lambda:InvokeFunction action"},
 	}
@@ -319,7 +319,7 @@ func TestInvokeOnlyUser(t *testing.T) {
 	for _, c := range []struct{ action, resource, want string }{
 		{"lambda:InvokeFunction", fnARN + "2", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f2 because no identity-based policy allows the lambda:InvokeFunction action"},
 		{"lambda:GetFunction", fnARN, "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:f because no identity-based policy allows the lambda:GetFunction action"},
-		{"lambda:ListFunctions", "*", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:ListFunctions because no identity-based policy allows the lambda:ListFunctions action"},
+		{"lambda:ListFunctions", "*", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:ListFunctions on resource: * because no identity-based policy allows the lambda:ListFunctions action"},
 	} {
 		d := Evaluate(ps, &Request{Principal: bob, Action: c.action, Resource: c.resource})
 		if d.Allowed() {

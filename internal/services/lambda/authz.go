@@ -19,8 +19,7 @@ import (
 type resourceKind uint8
 
 const (
-	resAny          resourceKind = iota // "*": the action has no resource
-	resFunctions                        // arn:…:function:*, as AWS names ListFunctions'
+	resAny          resourceKind = iota // "*": the action has no resource (ListFunctions' too, as AWS's denials show)
 	resFunction                         // {FunctionName}, with its qualifier when it has one
 	resNewFunction                      // the body's FunctionName (CreateFunction)
 	resLayer                            // {LayerName}
@@ -41,8 +40,8 @@ type operation struct {
 var operations = map[string]operation{
 	"POST /2015-03-31/functions":                                                          {"lambda:CreateFunction", resNewFunction},
 	"POST /2015-03-31/functions/":                                                         {"lambda:CreateFunction", resNewFunction},
-	"GET /2015-03-31/functions":                                                           {"lambda:ListFunctions", resFunctions},
-	"GET /2015-03-31/functions/":                                                          {"lambda:ListFunctions", resFunctions},
+	"GET /2015-03-31/functions":                                                           {"lambda:ListFunctions", resAny},
+	"GET /2015-03-31/functions/":                                                          {"lambda:ListFunctions", resAny},
 	"GET /2015-03-31/functions/{FunctionName}":                                            {"lambda:GetFunction", resFunction},
 	"DELETE /2015-03-31/functions/{FunctionName}":                                         {"lambda:DeleteFunction", resFunction},
 	"GET /2015-03-31/functions/{FunctionName}/configuration":                              {"lambda:GetFunctionConfiguration", resFunction},
@@ -112,8 +111,6 @@ func (a *API) authorized(pattern string, h handler) handler {
 func (a *API) authorize(r *http.Request, op operation) error {
 	c := authz.Check{Action: op.action, Resource: "*", SourceIP: authz.SourceIP(r), Denied: awsproto.AccessDeniedException}
 	switch op.res {
-	case resFunctions:
-		c.Resource = a.arns.Function("*")
 	case resFunction:
 		ref, err := a.ref(r, namespacedFunctionName)
 		if err != nil {
