@@ -6,6 +6,7 @@ import (
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
@@ -37,7 +38,7 @@ func routes(s services) []edge.Route {
 		// Code download links carry their own signature.
 		{Name: "code", Match: []edge.Matcher{{PathPrefix: lambdaapi.CodePath}}, Auth: edge.AuthNone, Handler: s.code},
 		{Name: "lambda", Match: lambdaMatch(), Scope: "lambda", Handler: s.lambda, MaxBody: lambdaBodyLimit},
-		{Name: "logs", Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: s.logs},
+		{Name: "logs", Match: []edge.Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: s.logs, Errors: logs.Errors},
 		{Name: "sts", Match: []edge.Matcher{{Service: sts.SigningName}, {Query: map[string]string{"Action": "", "Version": sts.Version}}},
 			Scope: sts.SigningName, Handler: s.sts, Errors: sts.Errors},
 		{Name: "ec2", Match: []edge.Matcher{{Service: ec2.SigningName}, {Query: map[string]string{"Action": "", "Version": ec2.Version}}},

@@ -9,16 +9,17 @@ import (
 
 // writeGuard refuses requests that would write to the store while
 // writable returns an error (the data disk is nearly full, or the store is
-// being reopened after a failed write), with a ServiceException naming
-// the cause. Reads, deletes and synchronous invokes pass: deletes are how
-// space is freed, and a synchronous invoke stores nothing it needs (its
-// log lines are dropped and counted by the log sink).
-func writeGuard(writable func() error, next http.Handler) http.Handler {
+// being reopened after a failed write), with the service's own
+// unavailable error (code, rendered by errs in the service's protocol)
+// naming the cause. Reads, deletes and synchronous invokes pass: deletes
+// are how space is freed, and a synchronous invoke stores nothing it
+// needs (its log lines are dropped and counted by the log sink).
+func writeGuard(writable func() error, errs awsproto.Renderer, code awsproto.Code, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if writes(r) {
 			if err := writable(); err != nil {
 				w.Header().Set("Retry-After", "30")
-				awsproto.WriteError(w, awsproto.Errorf(awsproto.ServiceException, "%s", err.Error()))
+				errs.WriteError(w, r, awsproto.Errorf(code, "%s", err.Error()))
 				return
 			}
 		}

@@ -7,12 +7,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/logs"
 )
 
 func TestWriteGuard(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
 	full := errors.New("Kumo's data disk is nearly full (/data: 1.0 MiB free)")
-	h := writeGuard(func() error { return full }, next)
+	h := writeGuard(func() error { return full }, awsproto.Lambda, awsproto.ServiceException, next)
 	for _, tc := range []struct {
 		method, path, target, invType string
 		refused                       bool
@@ -48,9 +51,18 @@ func TestWriteGuard(t *testing.T) {
 			t.Errorf("%s %s: refusal %d %v %s", tc.method, tc.path, w.Code, w.Header(), w.Body)
 		}
 	}
-	// With room, everything passes.
-	h = writeGuard(func() error { return nil }, next)
+	// Another service's refusal is in its own protocol.
+	h = writeGuard(func() error { return full }, logs.Errors, awsproto.LogsServiceUnavailable, next)
 	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+	r.Header.Set("X-Amz-Target", "Logs_20140328.PutLogEvents")
+	h.ServeHTTP(w, r)
+	if w.Code != 500 || !strings.Contains(w.Body.String(), `"__type":"ServiceUnavailableException"`) || !strings.Contains(w.Body.String(), "data disk") {
+		t.Errorf("logs refusal: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	// With room, everything passes.
+	h = writeGuard(func() error { return nil }, awsproto.Lambda, awsproto.ServiceException, next)
+	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/2015-03-31/functions", nil))
 	if w.Code != 299 {
 		t.Errorf("with room: %d", w.Code)

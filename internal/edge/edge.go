@@ -145,7 +145,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt == nil {
 		rt = &e.unknown
 	}
-	defer e.recoverPanic(rw, r, id, rt.Name)
+	defer e.recoverPanic(rw, r, id, rt)
 
 	var caller awsproto.Caller
 	switch rt.Auth {
@@ -237,7 +237,7 @@ func (e *edge) health(w http.ResponseWriter, r *http.Request) {
 // request id. If the response had already begun it cannot be replaced, so
 // the connection is aborted instead, and the client sees a broken response
 // rather than a short one that looks whole.
-func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id, route string) {
+func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id string, rt *Route) {
 	p := recover()
 	if p == nil {
 		return
@@ -245,7 +245,7 @@ func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id, route string
 	if p == http.ErrAbortHandler {
 		panic(p)
 	}
-	e.log.Error("panic serving request", "requestId", id, "route", route,
+	e.log.Error("panic serving request", "requestId", id, "route", rt.Name,
 		"method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 	if w.wrote {
 		panic(http.ErrAbortHandler)
@@ -257,7 +257,12 @@ func (e *edge) recoverPanic(w *responseWriter, r *http.Request, id, route string
 			delete(h, k)
 		}
 	}
-	awsproto.WriteError(w, awsproto.Internal(fmt.Errorf("panic: %v", p)))
+	err := awsproto.Internal(fmt.Errorf("panic: %v", p))
+	if rt.Errors != nil {
+		rt.Errors.WriteError(w, r, err)
+		return
+	}
+	awsproto.WriteError(w, err)
 }
 
 // responseWriter notes the status a service answered with and whether the

@@ -151,7 +151,8 @@ func testRoutes(lambda, logs http.Handler) []Route {
 	return []Route{
 		{Name: "lambda", Match: lm, Scope: "lambda", Handler: lambda,
 			MaxBody: BodyLimits(map[string]int64{"POST /2015-03-31/functions": 69905067})},
-		{Name: "logs", Match: []Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: logs},
+		{Name: "logs", Match: []Matcher{{Service: "logs"}, {Target: "Logs_20140328."}}, Scope: "logs", Handler: logs,
+			Errors: awsproto.JSON{Version: "1.1"}},
 	}
 }
 
@@ -409,6 +410,12 @@ func TestPanicRecovered(t *testing.T) {
 	logged := h.log.String()
 	if !strings.Contains(logged, `"requestId":"`+id+`"`) || !strings.Contains(logged, "boom") {
 		t.Fatalf("panic not logged with request id %s:\n%s", id, logged)
+	}
+
+	// Another route's panic is answered in its own protocol.
+	resp, body = h.do(t, "POST", "/", []byte("panic"), "", map[string]string{"X-Amz-Target": "Logs_20140328.PutLogEvents"})
+	if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != "application/x-amz-json-1.1" || !strings.Contains(string(body), `"__type":`) {
+		t.Errorf("logs panic: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 
 	// After the response began, the connection is cut instead.

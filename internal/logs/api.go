@@ -22,9 +22,10 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
-// protocol renders CloudWatch Logs' errors: JSON 1.1 with the bare code in
+// Errors renders CloudWatch Logs' errors: JSON 1.1 with the bare code in
 // __type, and ServiceUnavailableException for the service's own failures.
-var protocol = awsproto.JSON{Version: "1.1", Internal: awsproto.InternalSpec{
+// The edge renders its refusals of Logs requests with it too.
+var Errors = awsproto.JSON{Version: "1.1", Internal: awsproto.InternalSpec{
 	Code:    awsproto.LogsServiceUnavailable,
 	Message: "The service cannot complete the request.",
 }}
@@ -129,7 +130,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if awsproto.AsError(err).Status() >= 500 {
 		a.s.log.Warn("logs request failed", "requestId", awsproto.RequestID(r.Context()), "err", err)
 	}
-	protocol.WriteError(w, r, err)
+	Errors.WriteError(w, r, err)
 }
 
 func decode(body []byte, v any) error {
