@@ -235,7 +235,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	edgeHandler := edge.New(edge.Config{
 		Verifier: verifier,
 		Routes: routes(services{lambda: writeGuard(ns.Writable, awsproto.Lambda, awsproto.ServiceException, api),
-			logs: writeGuard(ns.Writable, logs.Errors, awsproto.LogsServiceUnavailable, logStore.HandlerWith(az)),
+			logs:    writeGuard(ns.Writable, logs.Errors, awsproto.LogsServiceUnavailable, logStore.HandlerWith(az)),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az})}),
