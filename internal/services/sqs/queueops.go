@@ -413,5 +413,7 @@ func (s *Service) listDeadLetterSourceQueues(ctx context.Context, r *http.Reques
 			urls = append(urls, s.queueURL(r, src.Name))
 		}
 	}
-	return struct{ QueueUrls []string `json:"queueUrls"` }{urls}, nil
+	return struct {
+		QueueUrls []string `json:"queueUrls"`
+	}{urls}, nil
 }
