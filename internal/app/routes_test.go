@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"),
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"),
 		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -82,6 +82,8 @@ func TestRoutes(t *testing.T) {
 		{"ec2 by query", "GET", "127.0.0.1:9070", "/?Action=DescribeVpcs&Version=2016-11-15", "", "", "ec2"},
 		{"iam by scope", "POST", "127.0.0.1:9070", "/", "", "iam", "iam"},
 		{"iam by query", "GET", "127.0.0.1:9070", "/?Action=ListUsers&Version=2010-05-08", "", "", "iam"},
+		{"sqs by scope", "POST", "127.0.0.1:9070", "/", "", "sqs", "sqs"},
+		{"sqs by target", "POST", "127.0.0.1:9070", "/", "AmazonSQS.SendMessage", "", "sqs"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {

@@ -37,9 +37,11 @@ const (
 var Errors = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.sqs#", QueryCompatible: true,
 	Internal: awsproto.InternalSpec{Code: awsproto.SQSInternalError}}
 
-// maxBody bounds a request body: a batch of ten 256 KiB messages, with
-// JSON's escaping.
-const maxBody = 8 << 20
+// MaxRequestBody bounds a request body: a batch of messages of 1 MiB in
+// all (SQS's quota), with room for JSON's escaping of <, > and &.
+const MaxRequestBody = 8 << 20
+
+const maxBody = MaxRequestBody
 
 // Config configures the service.
 type Config struct {
