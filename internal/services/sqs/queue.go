@@ -93,17 +93,6 @@ func (v *view) get(name string) (*queue, bool) {
 	return q, ok
 }
 
-func (v *view) byID(id string) (*queue, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for _, q := range v.m {
-		if q.ID == id {
-			return q, true
-		}
-	}
-	return nil, false
-}
-
 func (v *view) all() []*queue {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -267,9 +256,9 @@ func (s *Service) checkAttrs(in map[string]string, creating bool) (map[string]st
 				out[name] = ""
 				continue
 			}
-			rp, err := parseRedrive(v)
-			if err != nil {
-				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Value %s for parameter RedrivePolicy is invalid. Reason: %s", clip(v), err)
+			rp, why := parseRedrive(v)
+			if rp == nil {
+				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Value %s for parameter RedrivePolicy is invalid. Reason: %s", clip(v), why)
 			}
 			if _, ok := s.queueByARN(rp.DeadLetterTargetArn); !ok {
 				return nil, awsproto.Errorf(awsproto.SQSInvalidParameterValue,
@@ -282,8 +271,8 @@ func (s *Service) checkAttrs(in map[string]string, creating bool) (map[string]st
 				out[name] = ""
 				continue
 			}
-			if err := checkRedriveAllow(v); err != nil {
-				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Value %s for parameter RedriveAllowPolicy is invalid. Reason: %s", clip(v), err)
+			if why := checkRedriveAllow(v); why != "" {
+				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Value %s for parameter RedriveAllowPolicy is invalid. Reason: %s", clip(v), why)
 			}
 			out[name] = v
 		case attrKmsMasterKeyID:
@@ -303,70 +292,71 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 	}
 }
 
-// parseRedrive reads a RedrivePolicy: deadLetterTargetArn and
+// parseRedrive reads a RedrivePolicy, or says why it cannot: deadLetterTargetArn and
 // maxReceiveCount (1 to 1,000; a string or a number, as SQS accepts).
-func parseRedrive(v string) (*redrivePolicy, error) {
+func parseRedrive(v string) (*redrivePolicy, string) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(v), &raw); err != nil {
-		return nil, errors.New("Invalid JSON.")
+		return nil, "Invalid JSON."
 	}
 	var rp redrivePolicy
 	for k, val := range raw {
 		switch k {
 		case "deadLetterTargetArn":
 			if err := json.Unmarshal(val, &rp.DeadLetterTargetArn); err != nil {
-				return nil, errors.New("deadLetterTargetArn must be a string.")
+				return nil, "deadLetterTargetArn must be a string."
 			}
 		case "maxReceiveCount":
 			var n json.Number
 			var str string
 			if err := json.Unmarshal(val, &n); err != nil {
 				if err := json.Unmarshal(val, &str); err != nil {
-					return nil, errors.New("Invalid value for maxReceiveCount.")
+					return nil, "Invalid value for maxReceiveCount."
 				}
 				n = json.Number(str)
 			}
 			i, err := strconv.Atoi(string(n))
 			if err != nil || i < 1 || i > 1000 {
-				return nil, errors.New("Invalid value for maxReceiveCount: must be an integer from 1 to 1000.")
+				return nil, "Invalid value for maxReceiveCount: must be an integer from 1 to 1000."
 			}
 			rp.MaxReceiveCount = i
 		default:
-			return nil, fmt.Errorf("Unknown field %s.", clip(k))
+			return nil, "Unknown field " + clip(k) + "."
 		}
 	}
 	if rp.DeadLetterTargetArn == "" {
-		return nil, errors.New("Redrive policy must contain deadLetterTargetArn.")
+		return nil, "Redrive policy must contain deadLetterTargetArn."
 	}
 	if rp.MaxReceiveCount == 0 {
-		return nil, errors.New("Redrive policy must contain maxReceiveCount.")
+		return nil, "Redrive policy must contain maxReceiveCount."
 	}
-	return &rp, nil
+	return &rp, ""
 }
 
-// checkRedriveAllow validates a RedriveAllowPolicy (stored, not enforced
+// checkRedriveAllow says what is wrong with a RedriveAllowPolicy, "" if
+// nothing is (stored, not enforced
 // beyond its shape).
-func checkRedriveAllow(v string) error {
+func checkRedriveAllow(v string) string {
 	var p struct {
 		RedrivePermission string   `json:"redrivePermission"`
 		SourceQueueArns   []string `json:"sourceQueueArns"`
 	}
 	if err := json.Unmarshal([]byte(v), &p); err != nil {
-		return errors.New("Invalid JSON.")
+		return "Invalid JSON."
 	}
 	switch p.RedrivePermission {
 	case "allowAll", "denyAll":
 		if len(p.SourceQueueArns) > 0 {
-			return errors.New("sourceQueueArns is only allowed with redrivePermission byQueue.")
+			return "sourceQueueArns is only allowed with redrivePermission byQueue."
 		}
 	case "byQueue":
 		if len(p.SourceQueueArns) < 1 || len(p.SourceQueueArns) > 10 {
-			return errors.New("byQueue requires from 1 to 10 sourceQueueArns.")
+			return "byQueue requires from 1 to 10 sourceQueueArns."
 		}
 	default:
-		return errors.New("redrivePermission must be allowAll, denyAll or byQueue.")
+		return "redrivePermission must be allowAll, denyAll or byQueue."
 	}
-	return nil
+	return ""
 }
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
