@@ -154,6 +154,50 @@ func (s *Service) publish(ctx context.Context, q *queue, m *envelope, delay int)
 	return nil
 }
 
+// publishAll stores the messages of envs that are not nil, in flight
+// together, and returns each one's error once JetStream has answered for
+// all of them.
+func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, delays []int) []error {
+	errs := make([]error, len(envs))
+	if _, err := s.runtime(ctx, q); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	futures := make([]jetstream.PubAckFuture, len(envs))
+	for i, m := range envs {
+		if m == nil {
+			continue
+		}
+		subj := natsd.SQSSubject(q.ID)
+		if delays[i] > 0 {
+			m.NotBefore = m.Sent + int64(delays[i])*1000
+			subj = natsd.SQSDelayedSubject(q.ID)
+		}
+		b, err := json.Marshal(m)
+		if err == nil {
+			futures[i], err = s.js.PublishAsync(subj, b)
+		}
+		if err != nil {
+			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
+		}
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
+		case <-ctx.Done():
+			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, ctx.Err()))
+		}
+	}
+	return errs
+}
+
 // promote moves q's delayed messages that are due to its visible subject
 // and returns without waiting for those still delayed.
 func (s *Service) promote(ctx context.Context, q *queue, rt *runtime) error {
