@@ -49,12 +49,27 @@
 // ApproximateFirstReceiveTimestamp is kept in memory: after a restart, a
 // message's first receive since the restart stands in for it.
 //
+// # FIFO queues
+//
+// A queue named *.fifo with FifoQueue=true deduplicates with JetStream's
+// duplicate window (5 minutes, SQS's interval): the publish carries the
+// MessageDeduplicationId (the body's SHA-256 with
+// ContentBasedDeduplication; prefixed by the group with
+// DeduplicationScope messageGroup) as its Nats-Msg-Id, and a duplicate is
+// answered with the original's MessageId while it is stored. Order: the
+// visible consumer of a FIFO queue has MaxAckPending 1, so no message is
+// received while an earlier one is in flight; every group's order holds,
+// and a receive returns one message. That is stricter than SQS (one
+// group's in-flight message holds back the other groups; there is no
+// high-throughput mode, FifoThroughputLimit is stored only).
+// SequenceNumber is the stream sequence. ReceiveRequestAttemptId is
+// accepted and not used.
+//
 // # Not served
 //
-// FIFO queues (names ending .fifo, FifoQueue=true) are refused with
-// InvalidAttributeValue / InvalidParameterValue; the query protocol,
-// StartMessageMoveTask, Add/RemovePermission and KMS encryption are not
-// served (KmsMasterKeyId is stored, messages are not encrypted by it).
+// The query protocol, StartMessageMoveTask and the other move-task
+// operations, Add/RemovePermission and KMS encryption are not served
+// (KmsMasterKeyId is stored, messages are not encrypted by it).
 //
 // # Authorization
 //

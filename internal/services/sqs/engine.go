@@ -35,6 +35,23 @@ type envelope struct {
 	Sender    string                      `json:"u,omitempty"`
 	// Source is the queue a dead-lettered message came from (its ARN).
 	Source string `json:"src,omitempty"`
+	// Group and Dedup are a FIFO message's MessageGroupId and
+	// MessageDeduplicationId.
+	Group string `json:"g,omitempty"`
+	Dedup string `json:"d,omitempty"`
+}
+
+// msgID is the JetStream message id that deduplicates m in a FIFO queue
+// (its deduplication id, within its group when the queue deduplicates
+// per group); "" for standard queues.
+func msgID(q *queue, m *envelope) string {
+	if !q.fifo() || m.Dedup == "" {
+		return ""
+	}
+	if q.Attrs[attrDeduplicationScope] == "messageGroup" {
+		return strconv.Itoa(len(m.Group)) + ":" + m.Group + m.Dedup
+	}
+	return m.Dedup
 }
 
 // runtime is a queue's stream and consumers.
@@ -86,13 +103,21 @@ func (s *Service) configure(ctx context.Context, q *queue) (*runtime, error) {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: stream of %s: %w", q.Name, err))
 	}
 	rt := &runtime{stream: st, ackWait: ackWait(q.intAttr(attrVisibilityTimeout))}
+	// A FIFO queue has one message in flight at a time: no message is
+	// received while an earlier one is invisible, so every group's order
+	// holds (at the price of one group's in-flight message holding back
+	// the others).
+	inflight := maxInflight
+	if q.fifo() {
+		inflight = 1
+	}
 	rt.ready, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       natsd.SQSConsumer(q.ID),
 		FilterSubject: natsd.SQSSubject(q.ID),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       rt.ackWait,
 		MaxDeliver:    -1,
-		MaxAckPending: maxInflight,
+		MaxAckPending: inflight,
 	})
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: consumer of %s: %w", q.Name, err))
@@ -124,9 +149,9 @@ func (s *Service) forget(id string) {
 // publish stores one message; it returns once JetStream has acknowledged
 // it (written to disk with the store's fsync setting). delay is in
 // seconds.
-func (s *Service) publish(ctx context.Context, q *queue, m *envelope, delay int) error {
+func (s *Service) publish(ctx context.Context, q *queue, m *envelope, delay int) (*jetstream.PubAck, error) {
 	if _, err := s.runtime(ctx, q); err != nil {
-		return err
+		return nil, err
 	}
 	subj := natsd.SQSSubject(q.ID)
 	if delay > 0 {
@@ -135,35 +160,38 @@ func (s *Service) publish(ctx context.Context, q *queue, m *envelope, delay int)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return awsproto.Internal(err)
+		return nil, awsproto.Internal(err)
 	}
-	if _, err := s.js.Publish(ctx, subj, b); err != nil {
-		if errors.Is(err, jetstream.ErrNoStreamResponse) {
-			// The stream went away (an operator deleted it): make it again.
-			s.forget(q.ID)
-			if _, err := s.runtime(ctx, q); err != nil {
-				return err
-			}
-			_, err = s.js.Publish(ctx, subj, b)
-			if err == nil {
-				return nil
-			}
+	var opts []jetstream.PublishOpt
+	if id := msgID(q, m); id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	ack, err := s.js.Publish(ctx, subj, b, opts...)
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		// The stream went away (an operator deleted it): make it again.
+		s.forget(q.ID)
+		if _, err := s.runtime(ctx, q); err != nil {
+			return nil, err
 		}
-		return awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
+		ack, err = s.js.Publish(ctx, subj, b, opts...)
 	}
-	return nil
+	if err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
+	}
+	return ack, nil
 }
 
 // publishAll stores the messages of envs that are not nil, in flight
 // together, and returns each one's error once JetStream has answered for
 // all of them.
-func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, delays []int) []error {
+func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, delays []int) ([]*jetstream.PubAck, []error) {
+	acks := make([]*jetstream.PubAck, len(envs))
 	errs := make([]error, len(envs))
 	if _, err := s.runtime(ctx, q); err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
-		return errs
+		return acks, errs
 	}
 	futures := make([]jetstream.PubAckFuture, len(envs))
 	for i, m := range envs {
@@ -175,9 +203,13 @@ func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, de
 			m.NotBefore = m.Sent + int64(delays[i])*1000
 			subj = natsd.SQSDelayedSubject(q.ID)
 		}
+		var opts []jetstream.PublishOpt
+		if id := msgID(q, m); id != "" {
+			opts = append(opts, jetstream.WithMsgID(id))
+		}
 		b, err := json.Marshal(m)
 		if err == nil {
-			futures[i], err = s.js.PublishAsync(subj, b)
+			futures[i], err = s.js.PublishAsync(subj, b, opts...)
 		}
 		if err != nil {
 			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
@@ -188,14 +220,14 @@ func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, de
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case acks[i] = <-f.Ok():
 		case err := <-f.Err():
 			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, err))
 		case <-ctx.Done():
 			errs[i] = awsproto.Internal(fmt.Errorf("sqs: publishing to %s: %w", q.Name, ctx.Err()))
 		}
 	}
-	return errs
+	return acks, errs
 }
 
 // promote moves q's delayed messages that are due to its visible subject
@@ -241,6 +273,7 @@ func (s *Service) promote(ctx context.Context, q *queue, rt *runtime) error {
 
 // delivery is one received message.
 type delivery struct {
+	seq     uint64 // stream sequence: a FIFO message's SequenceNumber
 	env     *envelope
 	handle  string
 	count   uint64 // ApproximateReceiveCount
@@ -253,6 +286,11 @@ func (s *Service) receive(ctx context.Context, q *queue, max int, wait time.Dura
 	rt, err := s.runtime(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if q.fifo() {
+		// One message in flight at a time (see configure): a larger
+		// fetch would wait for messages that cannot come.
+		max = 1
 	}
 	deadline := s.cfg.Now().Add(wait)
 	var out []delivery
@@ -319,7 +357,10 @@ func (s *Service) deliver(ctx context.Context, q *queue, rt *runtime, m jetstrea
 			moved := env
 			moved.Source = s.arn(q.Name)
 			moved.Sent = env.Sent
-			if err := s.publish(ctx, dlq, &moved, 0); err != nil {
+			// A FIFO dead-letter queue deduplicates the move by the source
+			// message, should a crash make it happen twice.
+			moved.Dedup = "moved-" + q.ID + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
+			if _, err := s.publish(ctx, dlq, &moved, 0); err != nil {
 				s.log.Warn("sqs: moving a message to its dead-letter queue", "queue", q.Name, "dlq", dlq.Name, "error", err)
 				_ = m.Nak()
 				return delivery{}, false
@@ -337,6 +378,7 @@ func (s *Service) deliver(ctx context.Context, q *queue, rt *runtime, m jetstrea
 		}
 	}
 	return delivery{
+		seq:     md.Sequence.Stream,
 		env:     &env,
 		handle:  encodeHandle(q.ID, m.Reply()),
 		count:   md.NumDelivered,

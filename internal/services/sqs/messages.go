@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 )
@@ -177,6 +181,7 @@ type sendEntry struct {
 type sendResult struct {
 	Id                           string `json:",omitempty"`
 	MessageId                    string
+	SequenceNumber               string `json:",omitempty"`
 	MD5OfMessageBody             string
 	MD5OfMessageAttributes       string `json:",omitempty"`
 	MD5OfMessageSystemAttributes string `json:",omitempty"`
@@ -188,17 +193,38 @@ func (s *Service) send(ctx context.Context, q *queue, e *sendEntry, sender strin
 	if err != nil {
 		return sendResult{}, err
 	}
-	if err := s.publish(ctx, q, env, delay); err != nil {
+	ack, err := s.publish(ctx, q, env, delay)
+	if err != nil {
 		return sendResult{}, err
 	}
-	return result(e, env), nil
+	return s.result(ctx, q, e, env, ack), nil
 }
 
-// result is what SendMessage answers for a stored message.
-func result(e *sendEntry, env *envelope) sendResult {
-	return sendResult{Id: e.Id, MessageId: env.ID, MD5OfMessageBody: md5Hex(env.Body),
+// result is what SendMessage answers for a stored message. A FIFO
+// message JetStream dropped as a duplicate is answered with the id of the
+// message it duplicates while that one is still stored.
+func (s *Service) result(ctx context.Context, q *queue, e *sendEntry, env *envelope, ack *jetstream.PubAck) sendResult {
+	r := sendResult{Id: e.Id, MessageId: env.ID, MD5OfMessageBody: md5Hex(env.Body),
 		MD5OfMessageAttributes: md5Attrs(e.MessageAttributes), MD5OfMessageSystemAttributes: md5Attrs(e.MessageSystemAttributes)}
+	if q.fifo() && ack != nil {
+		r.SequenceNumber = sequenceNumber(ack.Sequence)
+		if ack.Duplicate {
+			if rt, err := s.runtime(ctx, q); err == nil {
+				if m, err := rt.stream.GetMsg(ctx, ack.Sequence); err == nil {
+					var orig envelope
+					if json.Unmarshal(m.Data, &orig) == nil && orig.ID != "" {
+						r.MessageId = orig.ID
+					}
+				}
+			}
+		}
+	}
+	return r
 }
+
+// sequenceNumber is a FIFO message's SequenceNumber: its stream sequence,
+// as the 20-digit decimal string SQS sends.
+func sequenceNumber(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 // prepare validates one message and returns it as stored, with its delay
 // in seconds.
@@ -210,7 +236,28 @@ func (s *Service) prepare(q *queue, e *sendEntry, sender string) (*envelope, int
 	if err := checkChars(body); err != nil {
 		return nil, 0, err
 	}
-	if e.MessageDeduplicationId != "" {
+	var group, dedup string
+	if q.fifo() {
+		if e.MessageGroupId == "" {
+			return nil, 0, missing("MessageGroupId")
+		}
+		if e.DelaySeconds != nil && *e.DelaySeconds != 0 {
+			return nil, 0, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.", *e.DelaySeconds)
+		}
+		if !fifoIDRE.MatchString(e.MessageGroupId) {
+			return nil, 0, invalidParam("Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.", clip(e.MessageGroupId))
+		}
+		group, dedup = e.MessageGroupId, e.MessageDeduplicationId
+		switch {
+		case dedup != "" && !fifoIDRE.MatchString(dedup):
+			return nil, 0, invalidParam("Value %s for parameter MessageDeduplicationId is invalid. Reason: MessageDeduplicationId can only include alphanumeric and punctuation characters. 1 to 128 in length.", clip(dedup))
+		case dedup == "" && q.Attrs[attrContentBasedDedup] == "true":
+			sum := sha256.Sum256([]byte(body))
+			dedup = hex.EncodeToString(sum[:])
+		case dedup == "":
+			return nil, 0, invalidParam("The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+		}
+	} else if e.MessageDeduplicationId != "" {
 		return nil, 0, invalidParam("The request include parameter MessageDeduplicationId which is not valid for this queue type")
 	}
 	if err := checkMessageAttrs(e.MessageAttributes); err != nil {
@@ -232,8 +279,12 @@ func (s *Service) prepare(q *queue, e *sendEntry, sender string) (*envelope, int
 		delay = *e.DelaySeconds
 	}
 	return &envelope{ID: newMessageID(), Body: body, Attrs: e.MessageAttributes, Sys: e.MessageSystemAttributes,
-		Sent: s.cfg.Now().UnixMilli(), Sender: sender}, delay, nil
+		Sent: s.cfg.Now().UnixMilli(), Sender: sender, Group: group, Dedup: dedup}, delay, nil
 }
+
+// fifoIDRE is what MessageGroupId and MessageDeduplicationId may hold:
+// alphanumeric and punctuation characters, 1 to 128.
+var fifoIDRE = regexp.MustCompile("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
 
 // senderID is the SenderId of messages the caller sends: the account id
 // for the root, the user's or role session's id otherwise.
@@ -352,7 +403,7 @@ func (s *Service) sendMessageBatch(ctx context.Context, r *http.Request, body []
 		}
 		envs[i], delays[i] = env, delay
 	}
-	errs := s.publishAll(ctx, q, envs, delays)
+	acks, errs := s.publishAll(ctx, q, envs, delays)
 	for i, env := range envs {
 		if env == nil {
 			continue
@@ -361,17 +412,15 @@ func (s *Service) sendMessageBatch(ctx context.Context, r *http.Request, body []
 			out.Failed = append(out.Failed, failed(in.Entries[i].Id, errs[i]))
 			continue
 		}
-		out.Successful = append(out.Successful, result(&in.Entries[i], env))
+		out.Successful = append(out.Successful, s.result(ctx, q, &in.Entries[i], env, acks[i]))
 	}
 	return out, nil
 }
 
-// System attribute names ReceiveMessage returns.
+// System attribute names ReceiveMessage returns (the last three for FIFO
+// queues only).
 var systemAttrs = []string{"SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
-	"AWSTraceHeader", "DeadLetterQueueSourceArn"}
-
-// fifoOnlyAttrs are names a standard queue accepts and never returns.
-var fifoOnlyAttrs = []string{"SequenceNumber", "MessageDeduplicationId", "MessageGroupId"}
+	"AWSTraceHeader", "DeadLetterQueueSourceArn", "SequenceNumber", "MessageDeduplicationId", "MessageGroupId"}
 
 type message struct {
 	MessageId              string
@@ -434,8 +483,8 @@ func (s *Service) receiveMessage(ctx context.Context, r *http.Request, body []by
 			}
 		case slices.Contains(systemAttrs, n):
 			want[n] = true
-		case slices.Contains(fifoOnlyAttrs, n), slices.Contains(readOnly, n), settable(n):
-			// Queue attributes and FIFO-only names: accepted, nothing to return.
+		case slices.Contains(readOnly, n), settable(n):
+			// Queue attributes: accepted, nothing to return.
 		default:
 			return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeName, "Unknown Attribute %s.", clip(n))
 		}
@@ -460,6 +509,11 @@ func (s *Service) receiveMessage(ctx context.Context, r *http.Request, body []by
 			set("ApproximateFirstReceiveTimestamp", strconv.FormatInt(d.firstMs, 10))
 			set("AWSTraceHeader", d.env.Sys["AWSTraceHeader"].StringValue)
 			set("DeadLetterQueueSourceArn", d.env.Source)
+			if q.fifo() {
+				set("SequenceNumber", sequenceNumber(d.seq))
+				set("MessageDeduplicationId", d.env.Dedup)
+				set("MessageGroupId", d.env.Group)
+			}
 		}
 		if sel := selectAttrs(d.env.Attrs, in.MessageAttributeNames); len(sel) > 0 {
 			m.MessageAttributes = sel
@@ -656,7 +710,15 @@ func (s *Service) Deliver(ctx context.Context, queueARN, body string, attrs map[
 	if !ok {
 		return "", noQueue()
 	}
-	res, err := s.send(ctx, q, &sendEntry{MessageBody: &body, MessageAttributes: attrs}, s.cfg.Account)
+	e := &sendEntry{MessageBody: &body, MessageAttributes: attrs}
+	if q.fifo() {
+		// One group, deduplicated by content: a FIFO queue keeps the
+		// order of what it is delivered.
+		e.MessageGroupId = "kumo"
+		sum := sha256.Sum256([]byte(body))
+		e.MessageDeduplicationId = hex.EncodeToString(sum[:])
+	}
+	res, err := s.send(ctx, q, e, s.cfg.Account)
 	if err != nil {
 		return "", fmt.Errorf("sqs: delivering to %s: %w", queueARN, err)
 	}

@@ -207,9 +207,20 @@ func invalidAttr(name string) error {
 	return awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Invalid value for the parameter %s.", name)
 }
 
-// checkAttrs validates attributes to be written and returns them
-// normalised. Unknown names are InvalidAttributeName.
-func (s *Service) checkAttrs(in map[string]string, creating bool) (map[string]string, error) {
+// fifoDefaults are the attributes a new FIFO queue has beyond defaults.
+var fifoDefaults = map[string]string{
+	attrFifoQueue:           "true",
+	attrContentBasedDedup:   "false",
+	attrDeduplicationScope:  "queue",
+	attrFifoThroughputLimit: "perQueue",
+}
+
+func (q *queue) fifo() bool { return q.Attrs[attrFifoQueue] == "true" }
+
+// checkAttrs validates attributes to be written to a queue (FIFO or not)
+// and returns them normalised. Unknown names are InvalidAttributeName.
+// FifoQueue is only taken when creating.
+func (s *Service) checkAttrs(in map[string]string, fifo, creating bool) (map[string]string, error) {
 	out := make(map[string]string, len(in))
 	for _, name := range slices.Sorted(mapsKeys(in)) {
 		v := in[name]
@@ -231,12 +242,36 @@ func (s *Service) checkAttrs(in map[string]string, creating bool) (map[string]st
 				return nil, invalidAttr(name)
 			}
 			out[name] = strconv.FormatBool(b)
-		case attrFifoQueue, attrContentBasedDedup, attrDeduplicationScope, attrFifoThroughputLimit:
-			if name == attrFifoQueue && strings.EqualFold(v, "false") {
-				continue
+		case attrFifoQueue:
+			b, err := strconv.ParseBool(v)
+			switch {
+			case !creating:
+				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeName, "Unknown Attribute %s.", name)
+			case err != nil || b != fifo:
+				return nil, invalidAttr(name)
 			}
-			return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue,
-				"Invalid value for the parameter %s. Kumo does not support FIFO queues yet.", name)
+			if b {
+				out[name] = "true"
+			}
+		case attrContentBasedDedup, attrDeduplicationScope, attrFifoThroughputLimit:
+			if !fifo {
+				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeName, "Unknown Attribute %s.", name)
+			}
+			ok := false
+			switch name {
+			case attrContentBasedDedup:
+				if b, err := strconv.ParseBool(v); err == nil {
+					v, ok = strconv.FormatBool(b), true
+				}
+			case attrDeduplicationScope:
+				ok = v == "queue" || v == "messageGroup"
+			case attrFifoThroughputLimit:
+				ok = v == "perQueue" || v == "perMessageGroupId"
+			}
+			if !ok {
+				return nil, invalidAttr(name)
+			}
+			out[name] = v
 		case attrPolicy:
 			if v == "" {
 				out[name] = ""
@@ -260,9 +295,14 @@ func (s *Service) checkAttrs(in map[string]string, creating bool) (map[string]st
 			if rp == nil {
 				return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeValue, "Value %s for parameter RedrivePolicy is invalid. Reason: %s", clip(v), why)
 			}
-			if _, ok := s.queueByARN(rp.DeadLetterTargetArn); !ok {
+			dlq, ok := s.queueByARN(rp.DeadLetterTargetArn)
+			if !ok {
 				return nil, awsproto.Errorf(awsproto.SQSInvalidParameterValue,
 					"Value %s for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.", clip(v))
+			}
+			if dlq.fifo() != fifo {
+				return nil, awsproto.Errorf(awsproto.SQSInvalidParameterValue,
+					"Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.", clip(v))
 			}
 			b, _ := json.Marshal(rp)
 			out[name] = string(b)
@@ -361,12 +401,17 @@ func checkRedriveAllow(v string) string {
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
+// checkName validates a queue name; a FIFO queue's ends with .fifo,
+// which counts in its 80 characters.
 func checkName(name string) error {
 	if name == "" {
 		return missing("QueueName")
 	}
-	if strings.HasSuffix(name, ".fifo") {
-		return awsproto.Errorf(awsproto.SQSInvalidParameterValue, "Kumo does not support FIFO queues yet: %s.", clip(name))
+	if base, ok := strings.CutSuffix(name, ".fifo"); ok {
+		if !queueNameRE.MatchString(base) || len(name) > 80 {
+			return invalidParam("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
+		}
+		return nil
 	}
 	if !queueNameRE.MatchString(name) {
 		return invalidParam("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")

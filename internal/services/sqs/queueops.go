@@ -32,9 +32,20 @@ func (s *Service) createQueue(ctx context.Context, r *http.Request, body []byte)
 	if err := s.authorizeARN(r, "CreateQueue", s.arn(in.QueueName), nil); err != nil {
 		return nil, err
 	}
-	attrs, err := s.checkAttrs(in.Attributes, true)
+	fifo := strings.HasSuffix(in.QueueName, ".fifo")
+	if v, ok := in.Attributes[attrFifoQueue]; ok && v != "" {
+		if b, err := strconv.ParseBool(v); err == nil && b && !fifo {
+			return nil, invalidParam("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
+		}
+	} else if fifo {
+		return nil, invalidParam("The FifoQueue attribute must be true for a queue whose name ends with .fifo.")
+	}
+	attrs, err := s.checkAttrs(in.Attributes, fifo, true)
 	if err != nil {
 		return nil, err
+	}
+	if attrs[attrFifoThroughputLimit] == "perMessageGroupId" && attrs[attrDeduplicationScope] != "messageGroup" {
+		return nil, invalidAttr(attrFifoThroughputLimit)
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -43,10 +54,7 @@ func (s *Service) createQueue(ctx context.Context, r *http.Request, body []byte)
 	defer s.mu.Unlock()
 	if q, ok := s.view.get(in.QueueName); ok {
 		for _, k := range slices.Sorted(maps.Keys(attrs)) {
-			cur, ok := q.Attrs[k]
-			if !ok {
-				cur = defaults[k]
-			}
+			cur := q.Attrs[k]
 			if cur != attrs[k] {
 				return nil, awsproto.Errorf(awsproto.SQSQueueNameExists, "A queue already exists with the same name and a different value for attribute %s", k)
 			}
@@ -56,6 +64,9 @@ func (s *Service) createQueue(ctx context.Context, r *http.Request, body []byte)
 	now := s.cfg.Now().Unix()
 	q := &queue{Name: in.QueueName, ID: newID(), Created: now, Modified: now, Attrs: map[string]string{}, Tags: in.Tags}
 	maps.Copy(q.Attrs, defaults)
+	if fifo {
+		maps.Copy(q.Attrs, fifoDefaults)
+	}
 	for k, v := range attrs {
 		if v == "" {
 			delete(q.Attrs, k)
@@ -258,7 +269,7 @@ func (s *Service) setQueueAttributes(ctx context.Context, r *http.Request, body 
 	if err := s.authorize(r, "SetQueueAttributes", q); err != nil {
 		return nil, err
 	}
-	attrs, err := s.checkAttrs(in.Attributes, false)
+	attrs, err := s.checkAttrs(in.Attributes, q.fifo(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -196,12 +196,16 @@ func TestQueueLifecycle(t *testing.T) {
 		}
 	}
 	for attr, v := range map[string]string{"VisibilityTimeout": "43201", "DelaySeconds": "-1", "MaximumMessageSize": "1023",
-		"MessageRetentionPeriod": "59", "ReceiveMessageWaitTimeSeconds": "21", "FifoQueue": "true", "Policy": "{not json",
+		"MessageRetentionPeriod": "59", "ReceiveMessageWaitTimeSeconds": "21", "Policy": "{not json",
 		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:orders-dlq","maxReceiveCount":0}`} {
 		_, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("invalid"), Attributes: map[string]string{attr: v}})
 		wantCode(t, err, "InvalidAttributeValue")
 	}
 	_, err = h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("invalid"), Attributes: map[string]string{"Colour": "blue"}})
+	wantCode(t, err, "InvalidAttributeName")
+	_, err = h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("invalid"), Attributes: map[string]string{"FifoQueue": "true"}})
+	wantCode(t, err, "InvalidParameterValue")
+	_, err = h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("invalid"), Attributes: map[string]string{"ContentBasedDeduplication": "true"}})
 	wantCode(t, err, "InvalidAttributeName")
 
 	got, err := h.cl.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("orders")})
