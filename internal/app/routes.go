@@ -46,7 +46,7 @@ func routes(s services) []edge.Route {
 			Scope: ec2.SigningName, Handler: s.ec2, Errors: ec2.Errors},
 		{Name: "iam", Match: []edge.Matcher{{Service: iam.SigningName}, {Query: map[string]string{"Action": "", "Version": iam.Version}}},
 			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
-		{Name: "sqs", Match: []edge.Matcher{{Service: sqs.SigningName}, {Target: sqs.TargetPrefix}},
+		{Name: "sqs", Match: []edge.Matcher{{Service: sqs.SigningName}, {Target: sqs.TargetPrefix}, {Query: map[string]string{"Action": "", "Version": sqs.Version}}},
 			Scope: sqs.SigningName, Handler: s.sqs, Errors: sqs.Errors, MaxBody: func(*http.Request) int64 { return sqs.MaxRequestBody }},
 	}
 }

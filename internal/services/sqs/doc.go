@@ -2,7 +2,9 @@
 // SQS's AWS JSON 1.0 protocol (X-Amz-Target: AmazonSQS.<Op>; errors carry
 // __type and, as a query-compatible service, the x-amzn-query-error header
 // with the code query clients knew: AWS.SimpleQueueService.NonExistentQueue;
-// Sender). Queue URLs are <edge URL as the caller reached it>/<account>/<name>,
+// Sender) and in the query protocol of older SDKs (query.go: form
+// parameters to the root or a queue's URL, XML answers and errors),
+// translated to the same operations. Queue URLs are <edge URL as the caller reached it>/<account>/<name>,
 // ARNs arn:aws:sqs:REGION:ACCOUNT:NAME.
 //
 // # State
@@ -67,8 +69,7 @@
 //
 // # Not served
 //
-// The query protocol, StartMessageMoveTask and the other move-task
-// operations, Add/RemovePermission and KMS encryption are not served
+// StartMessageMoveTask and the other move-task operations, Add/RemovePermission and KMS encryption are not served
 // (KmsMasterKeyId is stored, messages are not encrypted by it).
 //
 // # Authorization

@@ -31,11 +31,25 @@ const (
 	contentType = "application/x-amz-json-1.0"
 )
 
-// Errors renders SQS's errors as its JSON 1.0 front does, with the
-// x-amzn-query-error header of a query-compatible service. The edge uses it
-// for the route's own refusals.
-var Errors = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.sqs#", QueryCompatible: true,
+// JSONErrors renders SQS's errors as its JSON 1.0 front does, with the
+// x-amzn-query-error header of a query-compatible service.
+var JSONErrors = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.sqs#", QueryCompatible: true,
 	Internal: awsproto.InternalSpec{Code: awsproto.SQSInternalError}}
+
+// Errors renders an error in the protocol of the request: the query
+// protocol's XML to a form-encoded request, JSON otherwise. The edge uses
+// it for the route's own refusals.
+var Errors awsproto.Renderer = protocolErrors{}
+
+type protocolErrors struct{}
+
+func (protocolErrors) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if r != nil && isQuery(r) {
+		QueryErrors.WriteError(w, r, err)
+		return
+	}
+	JSONErrors.WriteError(w, r, err)
+}
 
 // MaxRequestBody bounds a request body: a batch of messages of 1 MiB in
 // all (SQS's quota), with room for JSON's escaping of <, > and &.
@@ -156,6 +170,10 @@ func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
 
 // ServeHTTP serves one SQS request; the edge has authenticated it.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isQuery(r) {
+		s.serveQuery(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	name := strings.TrimPrefix(target, TargetPrefix)
 	o, ok := s.ops[name]
@@ -194,7 +212,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, 
 	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
 		s.log.ErrorContext(r.Context(), "sqs request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
 	}
-	Errors.WriteError(w, r, err)
+	JSONErrors.WriteError(w, r, err)
 }
 
 // decode reads a request body into v.
