@@ -62,11 +62,29 @@ try:
 except sqs.exceptions.QueueDoesNotExist as e:
     assert e.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue", e.response
 sqs.delete_queue(QueueUrl=src)
+
+fifo = sqs.create_queue(QueueName="b3.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+first = sqs.send_message(QueueUrl=fifo, MessageBody="f1", MessageGroupId="g")
+again = sqs.send_message(QueueUrl=fifo, MessageBody="f1", MessageGroupId="g")
+assert again["MessageId"] == first["MessageId"], (first, again)
+sqs.send_message(QueueUrl=fifo, MessageBody="f2", MessageGroupId="g", MessageDeduplicationId="two")
+sqs.send_message(QueueUrl=fifo, MessageBody="f2 again", MessageGroupId="g", MessageDeduplicationId="two")
+order = []
+while True:
+    got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+    if not got:
+        break
+    for m in got:
+        assert m["Attributes"]["MessageGroupId"] == "g", m
+        order.append(m["Body"])
+        sqs.delete_message(QueueUrl=fifo, ReceiptHandle=m["ReceiptHandle"])
+assert order == ["f1", "f2"], order
 print("OK")
 `
 
-// TestSQSBoto3: create, send with attributes, receive, delete and redrive
-// with boto3, which verifies every MD5 the server sends.
+// TestSQSBoto3: create, send with attributes, receive, delete, redrive
+// and a FIFO queue's deduplication and order with boto3, which verifies
+// every MD5 the server sends.
 func TestSQSBoto3(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
