@@ -449,8 +449,6 @@ func decodeHandle(q *queue, handle string) (subject string, seq uint64, err erro
 	return subj, seq, nil
 }
 
-// ackTimeout bounds the wait for JetStream to confirm an ack or nak.
-const ackTimeout = 5 * time.Second
 
 // ack deletes the delivery an ack subject names; JetStream confirms once
 // the message is gone.
@@ -467,14 +465,19 @@ func (s *Service) changeVisibility(ctx context.Context, q *queue, subject string
 	return s.control(ctx, q, subject, msg, 0)
 }
 
-func (s *Service) control(ctx context.Context, q *queue, subject string, msg []byte, seq uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+func (s *Service) control(parent context.Context, q *queue, subject string, msg []byte, seq uint64) error {
+	ctx, cancel := context.WithTimeout(parent, s.ackTimeout)
 	defer cancel()
 	if _, err := s.cfg.NC.RequestWithContext(ctx, subject, msg); err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			// The consumer is gone (the queue was purged of it or
-			// deleted): nothing is in flight any more.
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			// The consumer is gone (the queue was deleted): nothing is
+			// in flight any more.
 			return nil
+		case errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil:
+			// JetStream answers every ack of a delivery it made; silence
+			// means the handle names a delivery that never happened.
+			return awsproto.Errorf(awsproto.SQSReceiptHandleIsInvalid, "The input receipt handle is not a valid receipt handle.")
 		}
 		return awsproto.Internal(fmt.Errorf("sqs: %s on %s: %w", msg, q.Name, err))
 	}

@@ -2,7 +2,9 @@ package sqs_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,6 +62,18 @@ func TestSendReceiveDelete(t *testing.T) {
 		MessageAttributes: map[string]types.MessageAttributeValue{"n": {DataType: aws.String("Number"), StringValue: aws.String("abc")}}})
 	wantCode(t, err, "InvalidParameterValue")
 
+	// The largest message fits (with JSON escaping every character of
+	// it); one byte more is refused.
+	big := strings.Repeat("<", 1<<20)
+	bigURL := h.createQueue(t, "big", nil)
+	if _, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(bigURL), MessageBody: aws.String(big)}); err != nil {
+		t.Fatalf("a 1 MiB message: %v", err)
+	}
+	_, err = h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(bigURL), MessageBody: aws.String(big + "x")})
+	wantCode(t, err, "InvalidParameterValue")
+	if m := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(bigURL)}); len(m) != 1 || aws.ToString(m[0].Body) != big {
+		t.Fatalf("the 1 MiB message came back as %d messages", len(m))
+	}
 	attrs := h.queueAttrs(t, url, types.QueueAttributeNameApproximateNumberOfMessages)
 	if attrs["ApproximateNumberOfMessages"] != "3" {
 		t.Fatalf("ApproximateNumberOfMessages %v", attrs)
@@ -326,5 +340,41 @@ func TestDeliver(t *testing.T) {
 	}
 	if _, err := h.svc.Deliver(context.Background(), "arn:aws:sqs:us-east-1:000000000000:missing", "x", nil); err == nil {
 		t.Fatal("Deliver to a missing queue succeeded")
+	}
+}
+
+// TestForgedReceiptHandle: a handle naming a delivery JetStream never
+// made is refused as invalid, and one of another queue too.
+func TestForgedReceiptHandle(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "forged", nil)
+	other := h.createQueue(t, "other", nil)
+	if _, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("m")}); err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url)})
+	if len(m) != 1 {
+		t.Fatal("no message")
+	}
+	_, err := h.cl.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(other), ReceiptHandle: m[0].ReceiptHandle})
+	wantCode(t, err, "ReceiptHandleIsInvalid")
+
+	// The same handle with a stream sequence past the queue's last.
+	raw, err := base64.RawURLEncoding.DecodeString(aws.ToString(m[0].ReceiptHandle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(raw), ".")
+	parts[len(parts)-4] = "999999"
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, ".")))
+	_, err = h.cl.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String(forged)})
+	wantCode(t, err, "ReceiptHandleIsInvalid")
+
+	// The real one still deletes, and deleting again is not an error.
+	for range 2 {
+		if _, err := h.cl.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m[0].ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -78,6 +78,9 @@ type Config struct {
 	// MaxPollInterval bounds one wait of a long poll between looks at the
 	// queue's delayed messages; 1 s when zero.
 	MaxPollInterval time.Duration
+	// AckTimeout bounds the wait for JetStream to confirm an ack or nak
+	// (DeleteMessage, ChangeMessageVisibility); 5 s when zero.
+	AckTimeout time.Duration
 }
 
 type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
@@ -88,6 +91,8 @@ type Service struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 	ops map[string]op
+
+	ackTimeout time.Duration
 
 	mu     sync.Mutex // serialises queue writes (create, set, delete, tag)
 	view   view
@@ -118,6 +123,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.cfg.MaxPollInterval <= 0 {
 		s.cfg.MaxPollInterval = time.Second
+	}
+	s.ackTimeout = s.cfg.AckTimeout
+	if s.ackTimeout <= 0 {
+		s.ackTimeout = 5 * time.Second
 	}
 	js, err := jetstream.New(cfg.NC)
 	if err != nil {

@@ -62,7 +62,7 @@ func newHarness(t testing.TB) *harness {
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: creds},
 		Routes: []edge.Route{{Name: "sqs", Match: []edge.Matcher{{Service: kumosqs.SigningName}}, Scope: kumosqs.SigningName,
-			Handler: h, Errors: kumosqs.Errors}},
+			Handler: h, Errors: kumosqs.Errors, MaxBody: func(*http.Request) int64 { return kumosqs.MaxRequestBody }}},
 	}))
 	t.Cleanup(h.srv.Close)
 	h.cl = h.client(rootKey, rootSecret)
