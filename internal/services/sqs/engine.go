@@ -449,7 +449,6 @@ func decodeHandle(q *queue, handle string) (subject string, seq uint64, err erro
 	return subj, seq, nil
 }
 
-
 // ack deletes the delivery an ack subject names; JetStream confirms once
 // the message is gone.
 func (s *Service) ack(ctx context.Context, q *queue, subject string, seq uint64) error {
