@@ -30,6 +30,9 @@ var operations = map[string]string{
 	"DeleteMessageBatch":           "sqs:DeleteMessage",
 	"ChangeMessageVisibility":      "sqs:ChangeMessageVisibility",
 	"ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"StartMessageMoveTask":         "sqs:StartMessageMoveTask",
+	"ListMessageMoveTasks":         "sqs:ListMessageMoveTasks",
+	"CancelMessageMoveTask":        "sqs:CancelMessageMoveTask",
 }
 
 // authorize checks the caller of r against operation op on q, with q's

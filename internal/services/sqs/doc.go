@@ -67,9 +67,16 @@
 // SequenceNumber is the stream sequence. ReceiveRequestAttemptId is
 // accepted and not used.
 //
+// # Message move tasks
+//
+// StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask
+// move a dead-letter queue's messages back to their source queues (or to
+// a destination) in a goroutine of this process (movetask.go); tasks are
+// kept in memory, so a restart ends them and forgets their history.
+//
 // # Not served
 //
-// StartMessageMoveTask and the other move-task operations, Add/RemovePermission and KMS encryption are not served
+// Add/RemovePermission and KMS encryption are not served
 // (KmsMasterKeyId is stored, messages are not encrypted by it).
 //
 // # Authorization

@@ -346,12 +346,13 @@ func (s *Service) deliver(ctx context.Context, q *queue, rt *runtime, m jetstrea
 	if err != nil {
 		return delivery{}, false
 	}
-	var env envelope
-	if err := json.Unmarshal(m.Data(), &env); err != nil {
-		s.log.Warn("sqs: dropping an unreadable message", "queue", q.Name, "seq", md.Sequence.Stream, "error", err)
+	penv, ok := decodeEnvelope(m)
+	if !ok {
+		s.log.Warn("sqs: dropping an unreadable message", "queue", q.Name, "seq", md.Sequence.Stream)
 		_ = m.Term()
 		return delivery{}, false
 	}
+	env := *penv
 	if rp := q.redrive; rp != nil && md.NumDelivered > uint64(rp.MaxReceiveCount) {
 		if dlq, ok := s.queueByARN(rp.DeadLetterTargetArn); ok {
 			moved := env
@@ -384,6 +385,15 @@ func (s *Service) deliver(ctx context.Context, q *queue, rt *runtime, m jetstrea
 		count:   md.NumDelivered,
 		firstMs: s.firstReceive(q.ID, md.Sequence.Stream, md.NumDelivered),
 	}, true
+}
+
+// decodeEnvelope reads a stored message.
+func decodeEnvelope(m jetstream.Msg) (*envelope, bool) {
+	var env envelope
+	if err := json.Unmarshal(m.Data(), &env); err != nil {
+		return nil, false
+	}
+	return &env, true
 }
 
 // firstReceive is a message's ApproximateFirstReceiveTimestamp: kept in

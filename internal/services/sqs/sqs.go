@@ -104,6 +104,11 @@ type Service struct {
 
 	firstMu sync.Mutex
 	first   map[string]int64 // "<id>/<stream seq>" → first receive, unix ms
+
+	bg      context.Context // cancelled by Close
+	tasksMu sync.Mutex
+	tasks   []*moveTask // message move tasks, oldest first
+	taskWG  sync.WaitGroup
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -141,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cancel()
 		return nil, fmt.Errorf("sqs: watching queues: %w", err)
 	}
-	s.cancel, s.done = cancel, make(chan struct{})
+	s.cancel, s.done, s.bg = cancel, make(chan struct{}), wctx
 	loaded := make(chan struct{})
 	go s.watch(ch, loaded)
 	select {
@@ -153,10 +158,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the watch.
+// Close stops the watch and the message move tasks.
 func (s *Service) Close() {
 	s.cancel()
 	<-s.done
+	s.taskWG.Wait()
 }
 
 func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
@@ -273,5 +279,8 @@ func (s *Service) dispatch() map[string]op {
 		"DeleteMessageBatch":           s.deleteMessageBatch,
 		"ChangeMessageVisibility":      s.changeMessageVisibility,
 		"ChangeMessageVisibilityBatch": s.changeMessageVisibilityBatch,
+		"StartMessageMoveTask":         s.startMessageMoveTask,
+		"ListMessageMoveTasks":         s.listMessageMoveTasks,
+		"CancelMessageMoveTask":        s.cancelMessageMoveTask,
 	}
 }
