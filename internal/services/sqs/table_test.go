@@ -22,9 +22,12 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 }
 
-// TestMD5OfMessageAttributes: the digest SQS documents for one string
-// attribute, computed by hand from its encoding.
+// TestMD5OfMessageAttributes: the digest of the example in SQS's
+// developer guide, and the encoding spelled out byte by byte.
 func TestMD5OfMessageAttributes(t *testing.T) {
+	if got := md5Attrs(map[string]MessageAttribute{"SellerName": {DataType: "String", StringValue: "Example Store"}}); got != "cd28f3b68aeee4b2eac9c66f2f694b58" {
+		t.Fatalf("md5Attrs of the guide's example = %s", got)
+	}
 	// name "a" (len 1), type "String" (len 6), transport 1, value "b" (len 1).
 	got := md5Attrs(map[string]MessageAttribute{"a": {DataType: "String", StringValue: "b"}})
 	want := md5Hex("\x00\x00\x00\x01a\x00\x00\x00\x06String\x01\x00\x00\x00\x01b")
