@@ -30,6 +30,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
 	"github.com/kumo-run/kumo/internal/worker"
@@ -117,6 +118,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	sqsKV, err := st.KV(ctx, natsd.SQSBucket)
+	if err != nil {
+		return fmt.Errorf("sqs bucket: %w", err)
+	}
+	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	if err != nil {
+		return err
+	}
+	defer sqsSvc.Close()
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
@@ -238,7 +248,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			logs:    writeGuard(ns.Writable, logs.Errors, awsproto.LogsServiceUnavailable, logStore.HandlerWith(az)),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
-			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az})}),
+			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
+			sqs: sqsSvc}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -10,6 +10,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
 
@@ -19,6 +20,7 @@ type services struct {
 	sts                   http.Handler
 	ec2                   http.Handler
 	iam                   http.Handler
+	sqs                   http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -45,6 +47,8 @@ func routes(s services) []edge.Route {
 			Scope: ec2.SigningName, Handler: s.ec2, Errors: ec2.Errors},
 		{Name: "iam", Match: []edge.Matcher{{Service: iam.SigningName}, {Query: map[string]string{"Action": "", "Version": iam.Version}}},
 			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
+		{Name: "sqs", Match: []edge.Matcher{{Service: sqs.SigningName}, {Target: sqs.TargetPrefix}, {Query: map[string]string{"Action": "", "Version": sqs.Version}}},
+			Scope: sqs.SigningName, Handler: s.sqs, Errors: sqs.Errors, MaxBody: func(*http.Request) int64 { return sqs.MaxRequestBody }},
 	}
 }
 

@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"),
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"),
 		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -82,6 +82,9 @@ func TestRoutes(t *testing.T) {
 		{"ec2 by query", "GET", "127.0.0.1:9070", "/?Action=DescribeVpcs&Version=2016-11-15", "", "", "ec2"},
 		{"iam by scope", "POST", "127.0.0.1:9070", "/", "", "iam", "iam"},
 		{"iam by query", "GET", "127.0.0.1:9070", "/?Action=ListUsers&Version=2010-05-08", "", "", "iam"},
+		{"sqs by scope", "POST", "127.0.0.1:9070", "/", "", "sqs", "sqs"},
+		{"sqs by target", "POST", "127.0.0.1:9070", "/", "AmazonSQS.SendMessage", "", "sqs"},
+		{"sqs by query", "GET", "127.0.0.1:9070", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", "", "", "sqs"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {
@@ -160,5 +163,28 @@ func TestSTSRefusalsInQueryProtocol(t *testing.T) {
 	if rec.Code != 403 || rec.Header().Get("Content-Type") != "text/xml" ||
 		!strings.Contains(rec.Body.String(), "<Code>MissingAuthenticationToken</Code>") {
 		t.Fatalf("unsigned STS request: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestSQSRefusalsInEachProtocol: the edge refuses an unsigned SQS request
+// in the protocol it came in: XML to the query protocol, JSON to JSON 1.0.
+func TestSQSRefusalsInEachProtocol(t *testing.T) {
+	h := edge.New(edge.Config{
+		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: awsproto.StaticCredentials{testAKID: testSecret}},
+		Routes:   routes(testServices()),
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", nil))
+	if rec.Code != 403 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/xml") ||
+		!strings.Contains(rec.Body.String(), "<Code>MissingAuthenticationToken</Code>") {
+		t.Fatalf("unsigned SQS query request: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+	r.Header.Set("X-Amz-Target", "AmazonSQS.ListQueues")
+	r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	h.ServeHTTP(rec, r)
+	if rec.Code != 403 || rec.Header().Get("Content-Type") != "application/x-amz-json-1.0" || !strings.Contains(rec.Body.String(), `"__type":"com.amazonaws.sqs#MissingAuthenticationToken`) {
+		t.Fatalf("unsigned SQS JSON request: %d %s %v", rec.Code, rec.Body, rec.Header())
 	}
 }

@@ -72,3 +72,27 @@ const EC2Bucket = prefix + "-ec2"
 // IAMBucket is the KV bucket of IAM's state (users and their access keys,
 // groups, roles, policies): "kumo-iam".
 const IAMBucket = prefix + "-iam"
+
+// SQSBucket is the KV bucket of SQS queues (attributes, tags, the id of
+// each queue's stream): "kumo-sqs".
+const SQSBucket = prefix + "-sqs"
+
+// SQSStream is the stream holding one queue's messages, by the queue's
+// id (hex, assigned at creation): "KUMO_SQS_<id>".
+func SQSStream(id string) string { return "KUMO_SQS_" + id }
+
+// SQSSubject is the subject of a queue's visible messages:
+// "kumo.sqs.<id>.ready".
+func SQSSubject(id string) string { return prefix + ".sqs." + id + ".ready" }
+
+// SQSDelayedSubject is the subject of a queue's delayed messages, moved to
+// SQSSubject when due: "kumo.sqs.<id>.delayed".
+func SQSDelayedSubject(id string) string { return prefix + ".sqs." + id + ".delayed" }
+
+// SQSConsumer is the durable consumer receiving a queue's visible
+// messages: "kumo-sqs-<id>".
+func SQSConsumer(id string) string { return prefix + "-sqs-" + id }
+
+// SQSDelayConsumer is the durable consumer moving a queue's delayed
+// messages when due: "kumo-sqs-<id>-delay".
+func SQSDelayConsumer(id string) string { return prefix + "-sqs-" + id + "-delay" }

@@ -1,0 +1,90 @@
+// Package sqs serves an Amazon SQS-compatible queue service on the edge, in
+// SQS's AWS JSON 1.0 protocol (X-Amz-Target: AmazonSQS.<Op>; errors carry
+// __type and, as a query-compatible service, the x-amzn-query-error header
+// with the code query clients knew: AWS.SimpleQueueService.NonExistentQueue;
+// Sender) and in the query protocol of older SDKs (query.go: form
+// parameters to the root or a queue's URL, XML answers and errors),
+// translated to the same operations. Queue URLs are <edge URL as the caller reached it>/<account>/<name>,
+// ARNs arn:aws:sqs:REGION:ACCOUNT:NAME.
+//
+// # State
+//
+// Queue metadata (attributes, tags, the queue's id) lives in the KV bucket
+// natsd.SQSBucket ("kumo-sqs"), one JSON value under "q.<name>"; the
+// service answers from a view a watch of the bucket keeps, so reads never
+// touch the store. Writes (create, set attributes, tag, delete) are
+// serialised by one mutex and go to the bucket with compare-and-set before
+// the view.
+//
+// Messages live in JetStream, one file-backed work-queue stream per queue
+// (natsd.SQSStream(id), with MaxAge the retention period and a 5-minute
+// duplicate window) holding two subjects: visible messages (…ready) and
+// delayed ones (…delayed). SendMessage answers once JetStream has
+// acknowledged the publish, which the store fsyncs first: an acknowledged
+// message survives kill -9.
+//
+//   - Visible messages are read through one durable pull consumer with
+//     explicit acks whose AckWait is the queue's VisibilityTimeout. A
+//     receipt handle is the queue id and the delivery's JetStream ack
+//     subject, base64url-encoded and checked against the queue on use:
+//     DeleteMessage is an ack (confirmed by JetStream once the message is
+//     gone), ChangeMessageVisibility a nak with that delay (0: visible now),
+//     a receive's own VisibilityTimeout the same nak right after delivery.
+//     ApproximateReceiveCount is JetStream's delivery count.
+//   - Delayed messages (DelaySeconds of the queue or the message) carry
+//     their not-before time; a second durable consumer moves those that
+//     are due to the visible subject (publish with a message id, then ack:
+//     a crash in between cannot move one twice) whenever a receive or
+//     GetQueueAttributes looks at the queue, and naks the rest with their
+//     remaining delay. A long poll looks again at least every
+//     Config.MaxPollInterval.
+//   - Long polling is a JetStream fetch with a max wait: what is there now
+//     is taken at once, else the receive waits for one message, then takes
+//     what else arrived without waiting.
+//   - RedrivePolicy: a delivery whose count exceeds maxReceiveCount is
+//     published to the dead-letter queue (DeadLetterQueueSourceArn set)
+//     and then acked, instead of being returned.
+//   - The approximate counts are the consumers' pending and ack-pending
+//     numbers; a message whose visibility expired counts as not visible
+//     until it is received again.
+//
+// ApproximateFirstReceiveTimestamp is kept in memory: after a restart, a
+// message's first receive since the restart stands in for it.
+//
+// # FIFO queues
+//
+// A queue named *.fifo with FifoQueue=true deduplicates with JetStream's
+// duplicate window (5 minutes, SQS's interval): the publish carries the
+// MessageDeduplicationId (the body's SHA-256 with
+// ContentBasedDeduplication; prefixed by the group with
+// DeduplicationScope messageGroup) as its Nats-Msg-Id, and a duplicate is
+// answered with the original's MessageId while it is stored. Order: the
+// visible consumer of a FIFO queue has MaxAckPending 1, so no message is
+// received while an earlier one is in flight; every group's order holds,
+// and a receive returns one message. That is stricter than SQS (one
+// group's in-flight message holds back the other groups; there is no
+// high-throughput mode, FifoThroughputLimit is stored only).
+// SequenceNumber is the stream sequence. ReceiveRequestAttemptId is
+// accepted and not used.
+//
+// # Message move tasks
+//
+// StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask
+// move a dead-letter queue's messages back to their source queues (or to
+// a destination) in a goroutine of this process (movetask.go); tasks are
+// kept in memory, so a restart ends them and forgets their history.
+//
+// # Not served
+//
+// Add/RemovePermission and KMS encryption are not served
+// (KmsMasterKeyId is stored, messages are not encrypted by it).
+//
+// # Authorization
+//
+// With an Authorizer every operation is checked before it runs as the IAM
+// action authz.go's table names, on the queue's ARN, with the queue's
+// Policy (parsed as an IAM resource policy when written; a malformed one
+// is InvalidAttributeValue) as the resource policy. A denial is
+// AccessDenied (403). Deliver, for SNS and Lambda, is not authorized: its
+// callers have done their own checks.
+package sqs
