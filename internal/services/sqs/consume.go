@@ -1,0 +1,104 @@
+package sqs
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// The consumer API: what Lambda's event source mappings need of a queue,
+// in process and without authorization (the mapping's owner checked the
+// function's permission when the mapping was made). Receipt handles are
+// those of the public operations: a handle from Receive works with
+// DeleteMessage and the reverse.
+
+// Message is one received message with its system attributes
+// (ApproximateReceiveCount, SentTimestamp, SenderId,
+// ApproximateFirstReceiveTimestamp; for FIFO queues also SequenceNumber,
+// MessageGroupId, MessageDeduplicationId) and all its message attributes.
+type Message struct {
+	MessageID         string
+	ReceiptHandle     string
+	Body              string
+	MD5OfBody         string
+	Attributes        map[string]string
+	MessageAttributes map[string]MessageAttribute
+}
+
+// QueueExists reports whether queueARN names a queue of this server.
+func (s *Service) QueueExists(queueARN string) bool {
+	_, ok := s.queueByARN(queueARN)
+	return ok
+}
+
+// QueueFIFO reports whether queueARN names a FIFO queue.
+func (s *Service) QueueFIFO(queueARN string) bool {
+	q, ok := s.queueByARN(queueARN)
+	return ok && q.fifo()
+}
+
+// Receive takes up to n (1–10) visible messages of the queue queueARN
+// names, waiting up to wait for the first (a long poll), and makes them
+// invisible for visibility (rounded up to whole seconds; the queue's
+// VisibilityTimeout when zero or less). Messages received more than the
+// queue's maxReceiveCount are moved to its dead-letter queue as
+// ReceiveMessage moves them. An unknown queue is QueueDoesNotExist. Safe
+// for concurrent use.
+func (s *Service) Receive(ctx context.Context, queueARN string, n int, wait, visibility time.Duration) ([]Message, error) {
+	q, ok := s.queueByARN(queueARN)
+	if !ok {
+		return nil, noQueue()
+	}
+	n = min(max(n, 1), 10)
+	vt := q.intAttr(attrVisibilityTimeout)
+	if visibility > 0 {
+		vt = int((visibility + time.Second - 1) / time.Second)
+	}
+	ds, err := s.receive(ctx, q, n, wait, vt)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(ds))
+	for _, d := range ds {
+		m := Message{MessageID: d.env.ID, ReceiptHandle: d.handle, Body: d.env.Body, MD5OfBody: md5Hex(d.env.Body),
+			MessageAttributes: d.env.Attrs, Attributes: map[string]string{
+				"ApproximateReceiveCount":          strconv.FormatUint(d.count, 10),
+				"SentTimestamp":                    strconv.FormatInt(d.env.Sent, 10),
+				"SenderId":                         d.env.Sender,
+				"ApproximateFirstReceiveTimestamp": strconv.FormatInt(d.firstMs, 10),
+			}}
+		if v := d.env.Sys["AWSTraceHeader"].StringValue; v != "" {
+			m.Attributes["AWSTraceHeader"] = v
+		}
+		if d.env.Source != "" {
+			m.Attributes["DeadLetterQueueSourceArn"] = d.env.Source
+		}
+		if q.fifo() {
+			m.Attributes["SequenceNumber"] = sequenceNumber(d.seq)
+			m.Attributes["MessageGroupId"] = d.env.Group
+			m.Attributes["MessageDeduplicationId"] = d.env.Dedup
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Delete deletes the received message handle names, as DeleteMessage.
+func (s *Service) Delete(ctx context.Context, queueARN, handle string) error {
+	q, ok := s.queueByARN(queueARN)
+	if !ok {
+		return noQueue()
+	}
+	return s.deleteOne(ctx, q, handle)
+}
+
+// ChangeVisibility makes the received message handle names visible again
+// after visibility (whole seconds, 0: now), as ChangeMessageVisibility.
+func (s *Service) ChangeVisibility(ctx context.Context, queueARN, handle string, visibility time.Duration) error {
+	q, ok := s.queueByARN(queueARN)
+	if !ok {
+		return noQueue()
+	}
+	vt := int(visibility / time.Second)
+	return s.changeOne(ctx, q, handle, &vt)
+}
