@@ -96,3 +96,7 @@ func SQSConsumer(id string) string { return prefix + "-sqs-" + id }
 // SQSDelayConsumer is the durable consumer moving a queue's delayed
 // messages when due: "kumo-sqs-<id>-delay".
 func SQSDelayConsumer(id string) string { return prefix + "-sqs-" + id + "-delay" }
+
+// ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
+// value per mapping, "m.<uuid>"): "kumo-esm".
+const ESMBucket = prefix + "-esm"

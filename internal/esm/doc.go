@@ -1,0 +1,59 @@
+// Package esm owns Lambda's event source mappings for SQS queues: the
+// Create/Get/Update/Delete/ListEventSourceMappings engine the Lambda API
+// front (services/lambda) calls, and the pollers that feed the mapped
+// functions.
+//
+// # State
+//
+// Every mapping is one JSON value in the KV bucket natsd.ESMBucket
+// ("kumo-esm") under "m.<uuid>": the EventSourceMappingConfiguration
+// shape, the function and qualifier it invokes and whether the user wants
+// it enabled. The service answers from a view a watch of the bucket keeps;
+// writes go to the bucket with compare-and-set, then to the view. API
+// writes are serialised by one mutex (the duplicate check of a queue and
+// function and its write); in a cluster two nodes could each create one
+// mapping of the same pair at the same moment.
+//
+// # States
+//
+// The API moves a settled mapping (Enabled, Disabled) into a transition
+// (Creating, Enabling, Disabling, Updating, Deleting: state.go's table,
+// which refuses every move it does not list); Update and Delete of a
+// mapping in a transition are ResourceInUseException. The reconciler
+// settles transitions once the poller follows: it starts or stops the
+// mapping's poller, then writes Enabled or Disabled, or removes a Deleting
+// mapping.
+//
+// Ownership: this node runs the poller of every mapping in its view. That
+// is right for one node; a cluster needs a lease per mapping (not built).
+//
+// # Pollers
+//
+// A poller receives through the SQS service's in-process consumer API
+// (sqs.Service.Receive/Delete/ChangeVisibility, the receipt-handle
+// semantics of the public operations) with the queue's visibility
+// timeout, gathers up to BatchSize messages within
+// MaximumBatchingWindowInSeconds (a long poll of Config.PollWait for the
+// first), and invokes the function synchronously with the SQS event
+// (event.go) through the invoke.Invoker, as the function's own poller: no
+// caller identity is checked. On success the batch is deleted; on a
+// function error it is left to become visible again and to follow the
+// queue's redrive policy; with ReportBatchItemFailures everything but the
+// reported items is deleted, and an invalid response fails the batch. A
+// throttled invoke is retried with backoff for up to 30 s, then the batch
+// is made visible again: nothing is lost, at-least-once.
+//
+// Scaling is simple: a poller starts one worker; a worker whose receive
+// fills a whole batch starts another, up to ScalingConfig
+// .MaximumConcurrency (else Config.DefaultConcurrency), bounded by the
+// function's reserved concurrency (one for FIFO queues, whose receive
+// holds one message in flight); a worker that finds the queue empty ends
+// unless it is the last.
+//
+// FilterCriteria are validated (JSON objects) and stored, not evaluated:
+// every message reaches the function.
+//
+// Lifecycle: Open after the SQS service and the invoker exist; Close
+// before them. Close stops every poller and cancels in-flight invokes
+// (their batches return to the queue after the visibility timeout).
+package esm

@@ -1,0 +1,260 @@
+package esm
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/services/sqs"
+)
+
+// maxPayload keeps a batch's event under the synchronous invoke's 6 MB.
+const maxPayload = invoke.MaxSyncPayload - 64<<10
+
+// poller runs one mapping: up to limit workers, each receiving a batch,
+// invoking the function with it and deleting what succeeded. It starts
+// with one worker; a worker that fills a whole batch starts another
+// (backlog), and a worker that finds the queue empty ends unless it is
+// the last.
+type poller struct {
+	s      *Service
+	rec    *record
+	ctx    context.Context // cancelled by stop: no new receives
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	workers int
+}
+
+func (s *Service) startPoller(r *record) *poller {
+	ctx, cancel := context.WithCancel(s.hard)
+	p := &poller{s: s, rec: r.clone(), ctx: ctx, cancel: cancel}
+	p.spawn()
+	return p
+}
+
+// same reports whether r has the settings p runs with.
+func (p *poller) same(r *record) bool {
+	a, b := p.rec, r
+	return a.Function == b.Function && a.Qualifier == b.Qualifier && a.M.BatchSize == b.M.BatchSize &&
+		a.M.MaximumBatchingWindowInSeconds == b.M.MaximumBatchingWindowInSeconds &&
+		a.reportFailures() == b.reportFailures() && a.maxConcurrency() == b.maxConcurrency()
+}
+
+func (r *record) reportFailures() bool {
+	return len(r.M.FunctionResponseTypes) == 1 && r.M.FunctionResponseTypes[0] == ReportBatchItemFailures
+}
+
+func (r *record) maxConcurrency() int {
+	if r.M.ScalingConfig != nil && r.M.ScalingConfig.MaximumConcurrency != nil {
+		return *r.M.ScalingConfig.MaximumConcurrency
+	}
+	return 0
+}
+
+// stop ends p's receives; batches being processed finish (Close cancels
+// them).
+func (p *poller) stop() { p.cancel() }
+
+// limit is the most concurrent batches: the mapping's MaximumConcurrency
+// (else the default), and no more than the function's reserved
+// concurrency.
+func (p *poller) limit() int {
+	n := p.rec.maxConcurrency()
+	if n == 0 {
+		n = p.s.cfg.DefaultConcurrency
+	}
+	if p.s.cfg.Queues.QueueFIFO(p.rec.M.EventSourceArn) {
+		// One message group in flight at a time (the queue's own rule):
+		// more workers would only wait.
+		n = 1
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, time.Second)
+	defer cancel()
+	if r, err := p.s.cfg.Functions.GetFunctionConcurrency(ctx, registry.Ref{Name: p.rec.Function}); err == nil && r != nil && *r > 0 {
+		n = min(n, *r)
+	}
+	return max(n, 1)
+}
+
+// spawn starts a worker if p is below its limit.
+func (p *poller) spawn() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx.Err() != nil || p.workers >= p.limit() {
+		return false
+	}
+	p.workers++
+	p.s.wg.Add(1)
+	go p.work()
+	return true
+}
+
+// retire ends a worker that found no messages, unless it is the last.
+func (p *poller) retire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.workers <= 1 {
+		return false
+	}
+	p.workers--
+	return true
+}
+
+func (p *poller) work() {
+	defer p.s.wg.Done()
+	backoff := p.s.cfg.Backoff
+	for p.ctx.Err() == nil {
+		batch, full, err := p.collect()
+		if err != nil {
+			if p.ctx.Err() != nil {
+				break
+			}
+			p.s.log.Warn("esm: receiving", "uuid", p.rec.M.UUID, "queue", p.rec.M.EventSourceArn, "error", err)
+			if !p.sleep(p.ctx, backoff) {
+				break
+			}
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = p.s.cfg.Backoff
+		if len(batch) == 0 {
+			if p.retire() {
+				return
+			}
+			continue
+		}
+		if full {
+			p.spawn()
+		}
+		p.process(batch)
+	}
+	p.mu.Lock()
+	p.workers--
+	p.mu.Unlock()
+}
+
+// collect receives up to BatchSize messages: it waits for the first, then
+// gathers more for up to MaximumBatchingWindowInSeconds (none with a zero
+// window but what one receive returns, as Lambda does). full says the
+// batch reached BatchSize.
+func (p *poller) collect() ([]sqs.Message, bool, error) {
+	size, window := p.rec.M.BatchSize, time.Duration(p.rec.M.MaximumBatchingWindowInSeconds)*time.Second
+	q := p.rec.M.EventSourceArn
+	first, err := p.s.cfg.Queues.Receive(p.ctx, q, min(size, 10), p.s.cfg.PollWait, 0)
+	if err != nil || len(first) == 0 {
+		return nil, false, err
+	}
+	batch, bytes := first, 0
+	for _, m := range first {
+		bytes += len(m.Body) + len(m.ReceiptHandle) + 512
+	}
+	deadline := p.s.cfg.Now().Add(window)
+	for len(batch) < size && bytes < maxPayload && p.ctx.Err() == nil {
+		left := deadline.Sub(p.s.cfg.Now())
+		if left <= 0 {
+			break
+		}
+		more, err := p.s.cfg.Queues.Receive(p.ctx, q, min(size-len(batch), 10), left, 0)
+		if err != nil {
+			break // what was received is processed; the error shows again on the next receive
+		}
+		for _, m := range more {
+			bytes += len(m.Body) + len(m.ReceiptHandle) + 512
+		}
+		batch = append(batch, more...)
+	}
+	return batch, len(batch) >= size, nil
+}
+
+// process invokes the function with batch and deletes what succeeded. A
+// throttled invoke is retried with backoff while the batch is still
+// invisible; a failed one leaves the batch to return to the queue after
+// its visibility timeout (and to the queue's redrive policy).
+func (p *poller) process(batch []sqs.Message) {
+	ctx := p.s.hard
+	payload, err := event(p.rec.M.EventSourceArn, p.s.cfg.ARNs.Region, batch)
+	if err != nil {
+		p.s.log.Error("esm: encoding an event", "uuid", p.rec.M.UUID, "error", err)
+		return
+	}
+	received := p.s.cfg.Now()
+	backoff := p.s.cfg.Backoff
+	var out *invoke.Output
+	for {
+		out, err = p.s.cfg.Invoker.Invoke(ctx, &invoke.Input{Ref: p.rec.ref(), InvocationType: invoke.TypeRequestReponse,
+			Payload: payload, RequestID: newUUID()})
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		// Throttled: the messages stay in flight; try again while they
+		// are (with a margin), else let them return to the queue.
+		if p.s.cfg.Now().Add(backoff).Sub(received) > 30*time.Second || !p.sleep(ctx, backoff) {
+			p.release(batch)
+			return
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	if err != nil {
+		p.s.log.Warn("esm: invoking", "uuid", p.rec.M.UUID, "function", p.rec.M.FunctionArn, "error", err)
+		return
+	}
+	if out.FunctionError != "" {
+		return
+	}
+	failed := map[string]bool{}
+	if p.rec.reportFailures() {
+		var ok bool
+		if failed, ok = failures(out.Payload, batch); !ok {
+			p.s.log.Info("esm: invalid batchItemFailures response; the batch failed", "uuid", p.rec.M.UUID)
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	for _, m := range batch {
+		if failed[m.MessageID] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.s.cfg.Queues.Delete(ctx, p.rec.M.EventSourceArn, m.ReceiptHandle); err != nil {
+				p.s.log.Warn("esm: deleting a processed message", "uuid", p.rec.M.UUID, "message", m.MessageID, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// release makes a batch that could not be invoked visible again now,
+// without counting against the queue's maxReceiveCount any more than the
+// receive did.
+func (p *poller) release(batch []sqs.Message) {
+	for _, m := range batch {
+		_ = p.s.cfg.Queues.ChangeVisibility(p.s.hard, p.rec.M.EventSourceArn, m.ReceiptHandle, 0)
+	}
+}
+
+// retryable reports whether an invoke error is a throttle worth retrying.
+func retryable(err error) bool {
+	var e *awsproto.Error
+	if errors.As(err, &e) {
+		return e.Code == awsproto.TooManyRequestsException || e.Retryable()
+	}
+	return false
+}
+
+func (p *poller) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
