@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/esm"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
@@ -29,6 +30,9 @@ type Config struct {
 	// Authorizer checks every operation before it runs (see authz.go);
 	// nil allows everything (authentication is off).
 	Authorizer *authz.Authorizer
+	// ESM serves the event source mapping operations; nil answers them
+	// with ServiceException.
+	ESM *esm.Service
 }
 
 // API is the Lambda REST API handler.
@@ -38,6 +42,7 @@ type API struct {
 	log     *slog.Logger
 	urls    *CodeURLs
 	invoker invoke.Invoker
+	esm     *esm.Service
 	mux     *http.ServeMux
 
 	az       *authz.Authorizer
@@ -48,7 +53,7 @@ type API struct {
 // New returns the API with every operation routed.
 func New(cfg Config) *API {
 	a := &API{reg: cfg.Registry, arns: cfg.ARNs, log: cfg.Logger, urls: cfg.CodeURLs, invoker: cfg.Invoker, mux: http.NewServeMux(),
-		az: cfg.Authorizer}
+		az: cfg.Authorizer, esm: cfg.ESM}
 	if cfg.Registry != nil {
 		a.policies = &authz.FunctionPolicies{Statements: cfg.Registry.Policy}
 	}
@@ -203,6 +208,7 @@ func (a *API) routes() {
 	a.routesAsync()
 	a.routesLayers()
 	a.routesProvisioned()
+	a.routesESM()
 }
 
 // The shapes most operations on one function share: parse {FunctionName}

@@ -25,6 +25,8 @@ const (
 	resLayer                            // {LayerName}
 	resLayerVersion                     // {LayerName}:{VersionNumber}
 	resTagged                           // {Resource}, an ARN
+	resNewMapping                       // the body's FunctionName, as lambda:FunctionArn (CreateEventSourceMapping)
+	resMapping                          // {UUID}: the mapping's ARN, its function as lambda:FunctionArn
 )
 
 // operation is the IAM action of one route and how its resource is named.
@@ -90,6 +92,13 @@ var operations = map[string]operation{
 	"PUT /2021-10-31/functions/{FunctionName}/url":                                        {"lambda:UpdateFunctionUrlConfig", resFunction},
 	"DELETE /2021-10-31/functions/{FunctionName}/url":                                     {"lambda:DeleteFunctionUrlConfig", resFunction},
 	"GET /2021-10-31/functions/{FunctionName}/urls":                                       {"lambda:ListFunctionUrlConfigs", resFunction},
+	"POST /2015-03-31/event-source-mappings":                                              {"lambda:CreateEventSourceMapping", resNewMapping},
+	"POST /2015-03-31/event-source-mappings/":                                             {"lambda:CreateEventSourceMapping", resNewMapping},
+	"GET /2015-03-31/event-source-mappings":                                               {"lambda:ListEventSourceMappings", resAny},
+	"GET /2015-03-31/event-source-mappings/":                                              {"lambda:ListEventSourceMappings", resAny},
+	"GET /2015-03-31/event-source-mappings/{UUID}":                                        {"lambda:GetEventSourceMapping", resMapping},
+	"PUT /2015-03-31/event-source-mappings/{UUID}":                                        {"lambda:UpdateEventSourceMapping", resMapping},
+	"DELETE /2015-03-31/event-source-mappings/{UUID}":                                     {"lambda:DeleteEventSourceMapping", resMapping},
 }
 
 // authorized wraps h with the check of its route's operation.
@@ -129,6 +138,21 @@ func (a *API) authorize(r *http.Request, op operation) error {
 		c.Resource = a.layerARN(r.PathValue("LayerName")) + ":" + r.PathValue("VersionNumber")
 	case resTagged:
 		c.Resource = r.PathValue("Resource")
+	case resNewMapping:
+		// The mapping has no ARN yet: "*", with the function it will
+		// invoke as lambda:FunctionArn, as the Service Authorization
+		// Reference lists it.
+		if ref, err := a.arns.ParseRef(peekFunctionName(r), namespacedFunctionName); err == nil {
+			c.Keys = map[string][]string{"lambda:functionarn": {a.functionARN(ref)}}
+		}
+	case resMapping:
+		uuid := r.PathValue("UUID")
+		if a.esm != nil {
+			c.Resource = a.esm.MappingARN(uuid)
+			if fn := a.esm.FunctionARN(uuid); fn != "" {
+				c.Keys = map[string][]string{"lambda:functionarn": {fn}}
+			}
+		}
 	}
 	return a.az.Authorize(r.Context(), c)
 }

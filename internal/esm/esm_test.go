@@ -1,0 +1,271 @@
+package esm_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/esm"
+	"github.com/kumo-run/kumo/internal/iam/token"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/poll"
+	"github.com/kumo-run/kumo/internal/registry"
+	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	kumosqs "github.com/kumo-run/kumo/internal/services/sqs"
+	"github.com/kumo-run/kumo/internal/store"
+)
+
+const (
+	account    = "123456789012"
+	rootKey    = "AKIAKUMOESMTEST00001"
+	rootSecret = "kumo-esm-test-secret-0000000000000000000"
+)
+
+var arns = registry.ARNs{Partition: "aws", Region: "us-east-1", Account: account}
+
+// recorder is the invoker: it records every batch and answers with what
+// respond returns (nil: success with a null payload).
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]record
+	respond func(recs []record) (*invoke.Output, error)
+}
+
+type record struct {
+	MessageID         string            `json:"messageId"`
+	ReceiptHandle     string            `json:"receiptHandle"`
+	Body              string            `json:"body"`
+	Attributes        map[string]string `json:"attributes"`
+	MessageAttributes map[string]struct {
+		StringValue      *string  `json:"stringValue"`
+		DataType         string   `json:"dataType"`
+		StringListValues []string `json:"stringListValues"`
+	} `json:"messageAttributes"`
+	MD5OfBody      string `json:"md5OfBody"`
+	EventSource    string `json:"eventSource"`
+	EventSourceARN string `json:"eventSourceARN"`
+	AWSRegion      string `json:"awsRegion"`
+}
+
+func (r *recorder) Invoke(_ context.Context, in *invoke.Input) (*invoke.Output, error) {
+	var ev struct{ Records []record }
+	if err := json.Unmarshal(in.Payload, &ev); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, ev.Records)
+	respond := r.respond
+	r.mu.Unlock()
+	if respond != nil {
+		return respond(ev.Records)
+	}
+	return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+}
+
+func (r *recorder) bodies() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for _, b := range r.batches {
+		for _, rec := range b {
+			out[rec.Body]++
+		}
+	}
+	return out
+}
+
+func (r *recorder) all() [][]record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.batches)
+}
+
+type harness struct {
+	inv *recorder
+	svc *esm.Service
+	sqs *kumosqs.Service
+	lc  *lambda.Client
+	qc  *sqs.Client
+	reg *registry.Registry
+}
+
+// newHarness starts an embedded NATS with the registry, SQS and the
+// mappings on it, and serves the Lambda and SQS APIs through an edge that
+// verifies SigV4.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir(), Sync: natsd.SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := ns.Connect("esm-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	st, err := store.NewJetStream(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := func(name string) store.KV {
+		b, err := st.KV(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	code, err := st.Blobs(ctx, natsd.CodeBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, registry.Config{ARNs: arns, KV: kv(natsd.RegistryBucket), Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	q, err := kumosqs.Open(ctx, kumosqs.Config{KV: kv(natsd.SQSBucket), NC: nc, Region: "us-east-1", Account: account,
+		MaxPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	h := &harness{inv: &recorder{}, sqs: q, reg: reg}
+	h.svc, err = esm.Open(ctx, esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Invoker: h.inv, ARNs: arns,
+		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.svc.Close)
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Invoker: h.inv, ESM: h.svc})
+	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account)}
+	srv := httptest.NewServer(edge.New(edge.Config{
+		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: keys},
+		Routes: []edge.Route{
+			{Name: "lambda", Match: []edge.Matcher{{Service: "lambda"}}, Scope: "lambda", Handler: api},
+			{Name: "sqs", Match: []edge.Matcher{{Service: kumosqs.SigningName}}, Scope: kumosqs.SigningName,
+				Handler: q, Errors: kumosqs.Errors, MaxBody: func(*http.Request) int64 { return kumosqs.MaxRequestBody }},
+		},
+	}))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, ""),
+		HTTPClient: srv.Client(), RetryMaxAttempts: 1}
+	h.lc = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	h.qc = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	return h
+}
+
+func zipFile(t *testing.T) []byte {
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	f, err := w.Create("index.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("def handler(e, c):\n    return e\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func (h *harness) function(t *testing.T, name string) {
+	t.Helper()
+	_, err := h.lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312, Handler: aws.String("index.handler"),
+		Role: aws.String("arn:aws:iam::123456789012:role/lambda"), Code: &ltypes.FunctionCode{ZipFile: zipFile(t)},
+	})
+	if err != nil {
+		t.Fatalf("CreateFunction(%s): %v", name, err)
+	}
+}
+
+// queue creates a queue and returns its URL and ARN.
+func (h *harness) queue(t *testing.T, name string, attrs map[string]string) (string, string) {
+	t.Helper()
+	out, err := h.qc.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		t.Fatalf("CreateQueue(%s): %v", name, err)
+	}
+	return aws.ToString(out.QueueUrl), "arn:aws:sqs:us-east-1:" + account + ":" + name
+}
+
+func (h *harness) send(t *testing.T, url string, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if _, err := h.qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) waitState(t *testing.T, uuid string, want string) {
+	t.Helper()
+	poll.Until(t, 0, "mapping "+uuid+" "+want, func() error {
+		out, err := h.lc.GetEventSourceMapping(t.Context(), &lambda.GetEventSourceMappingInput{UUID: aws.String(uuid)})
+		if err != nil {
+			return err
+		}
+		if s := aws.ToString(out.State); s != want {
+			return fmt.Errorf("state %s", s)
+		}
+		return nil
+	})
+}
+
+func wantError(t *testing.T, err error, code, msg string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != code || msg != "" && ae.ErrorMessage() != msg {
+		t.Fatalf("error %v, want %s %q", err, code, msg)
+	}
+}
+
+// queueCounts is the approximate visible and in-flight numbers.
+func (h *harness) queueCounts(t *testing.T, url string) (int, int) {
+	out, err := h.qc.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v, n int
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessages"], &v)
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessagesNotVisible"], &n)
+	return v, n
+}
+
+var errStill = errors.New("still there")
+
+func wantErrorOneOf(t *testing.T, err error, got *string, codes ...string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || !slices.Contains(codes, ae.ErrorCode()) {
+		t.Fatalf("error %v, want one of %v", err, codes)
+	}
+	*got = ae.ErrorCode()
+}
