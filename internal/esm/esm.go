@@ -71,8 +71,9 @@ type Service struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex // guards pollers
-	pollers map[string]*poller
+	mu       sync.Mutex // guards pollers and stopping
+	pollers  map[string]*poller
+	stopping map[string]*poller // stopped, with workers still finishing
 	wg      sync.WaitGroup
 }
 
@@ -80,7 +81,7 @@ type Service struct {
 // and the pollers of enabled mappings, and returns once the view holds
 // what the store held.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, done: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, stopping: map[string]*poller{}, done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -236,25 +237,43 @@ func (s *Service) reconcile() {
 		s.mu.Lock()
 		p := s.pollers[uuid]
 		if p != nil && (!run || !p.same(r)) {
-			p.stop()
-			delete(s.pollers, uuid)
+			s.retire(uuid, p)
 			p = nil
 		}
-		if run && p == nil {
-			p = s.startPoller(r)
-			s.pollers[uuid] = p
+		_, draining := s.stopping[uuid]
+		if run && p == nil && !draining {
+			s.pollers[uuid] = s.startPoller(r)
 		}
 		s.mu.Unlock()
-		s.settle(r)
+		if !draining {
+			s.settle(r)
+		}
 	}
 	s.mu.Lock()
 	for uuid, p := range s.pollers {
 		if !seen[uuid] {
-			p.stop()
-			delete(s.pollers, uuid)
+			s.retire(uuid, p)
 		}
 	}
 	s.mu.Unlock()
+}
+
+// retire stops p and keeps it among the stopping pollers until its last
+// worker has finished, then looks at the view again: a transition settles
+// only once no poller of the old settings receives any more. s.mu is held.
+func (s *Service) retire(uuid string, p *poller) {
+	p.stop()
+	delete(s.pollers, uuid)
+	s.stopping[uuid] = p
+	go func() {
+		<-p.stopped
+		s.mu.Lock()
+		if s.stopping[uuid] == p {
+			delete(s.stopping, uuid)
+		}
+		s.mu.Unlock()
+		s.kick()
+	}()
 }
 
 // settle writes the end of r's transition; a conflict (a newer change)

@@ -28,11 +28,12 @@ type poller struct {
 
 	mu      sync.Mutex
 	workers int
+	stopped chan struct{} // closed when stop has been called and the last worker has ended
 }
 
 func (s *Service) startPoller(r *record) *poller {
 	ctx, cancel := context.WithCancel(s.hard)
-	p := &poller{s: s, rec: r.clone(), ctx: ctx, cancel: cancel}
+	p := &poller{s: s, rec: r.clone(), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
 	p.spawn()
 	return p
 }
@@ -135,6 +136,9 @@ func (p *poller) work() {
 	}
 	p.mu.Lock()
 	p.workers--
+	if p.workers == 0 {
+		close(p.stopped)
+	}
 	p.mu.Unlock()
 }
 

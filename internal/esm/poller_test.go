@@ -1,0 +1,165 @@
+package esm_test
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/poll"
+)
+
+func (h *harness) mapping(t *testing.T, in *lambda.CreateEventSourceMappingInput) string {
+	t.Helper()
+	out, err := h.lc.CreateEventSourceMapping(t.Context(), in)
+	if err != nil {
+		t.Fatalf("CreateEventSourceMapping: %v", err)
+	}
+	return aws.ToString(out.UUID)
+}
+
+// drained waits until the queue holds no message, visible or in flight.
+func (h *harness) drained(t *testing.T, url string) {
+	t.Helper()
+	poll.Until(t, 0, "the queue to drain", func() error {
+		if v, n := h.queueCounts(t, url); v+n != 0 {
+			return fmt.Errorf("%d visible, %d in flight", v, n)
+		}
+		return nil
+	})
+}
+
+// TestPollerDelivers: every message reaches the function once, in the
+// SQS event's shape, and is deleted after the invoke succeeded; batches
+// hold at most BatchSize.
+func TestPollerDelivers(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "q", nil)
+	if _, err := h.qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("with-attrs"),
+		MessageAttributes: map[string]sqstypesMAV{"color": {DataType: aws.String("String"), StringValue: aws.String("red")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 24 {
+		h.send(t, url, "m"+strconv.Itoa(i))
+	}
+	uuid := h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(4)})
+	poll.Until(t, 0, "every message delivered", func() error {
+		if n := len(h.inv.bodies()); n != 25 {
+			return fmt.Errorf("%d of 25 delivered", n)
+		}
+		return nil
+	})
+	h.drained(t, url)
+	for body, n := range h.inv.bodies() {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", body, n)
+		}
+	}
+	for _, b := range h.inv.all() {
+		if len(b) > 4 {
+			t.Errorf("batch of %d, BatchSize 4", len(b))
+		}
+		for _, r := range b {
+			if r.EventSource != "aws:sqs" || r.EventSourceARN != arn || r.AWSRegion != "us-east-1" || r.MessageID == "" ||
+				r.ReceiptHandle == "" || r.MD5OfBody == "" || r.Attributes["ApproximateReceiveCount"] != "1" ||
+				r.Attributes["SentTimestamp"] == "" || r.Attributes["SenderId"] == "" || r.Attributes["ApproximateFirstReceiveTimestamp"] == "" {
+				t.Fatalf("record %+v", r)
+			}
+			if r.Body == "with-attrs" {
+				a := r.MessageAttributes["color"]
+				if a.DataType != "String" || a.StringValue == nil || *a.StringValue != "red" || a.StringListValues == nil {
+					t.Fatalf("message attributes %+v", r.MessageAttributes)
+				}
+			}
+		}
+	}
+	// Disabled: the poller stops; a message sent then stays in the queue.
+	if _, err := h.lc.UpdateEventSourceMapping(t.Context(), &lambda.UpdateEventSourceMappingInput{UUID: aws.String(uuid), Enabled: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(t, uuid, "Disabled")
+	h.send(t, url, "after-disable")
+	got, err := h.qc.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 10})
+	if err != nil || len(got.Messages) != 1 || aws.ToString(got.Messages[0].Body) != "after-disable" {
+		t.Fatalf("a disabled mapping consumed the message: %+v %v", got, err)
+	}
+	if h.inv.bodies()["after-disable"] != 0 {
+		t.Fatal("a disabled mapping invoked the function")
+	}
+}
+
+// TestReportBatchItemFailures: the reported items stay in the queue and
+// follow its redrive policy into the dead-letter queue; the rest of each
+// batch is deleted. An invalid response fails the whole batch; a function
+// error leaves the batch.
+func TestReportBatchItemFailures(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	dlqURL, dlqARN := h.queue(t, "dlq", nil)
+	url, arn := h.queue(t, "q", map[string]string{"VisibilityTimeout": "1",
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":"2"}`})
+	var invalidOnce, errorOnce bool
+	h.inv.mu.Lock()
+	h.inv.respond = func(recs []record) (*invoke.Output, error) {
+		var failed []string
+		for _, r := range recs {
+			switch r.Body {
+			case "bad":
+				failed = append(failed, `{"itemIdentifier":"`+r.MessageID+`"}`)
+			case "invalid":
+				h.inv.mu.Lock()
+				first := !invalidOnce
+				invalidOnce = true
+				h.inv.mu.Unlock()
+				if first {
+					return &invoke.Output{Status: 200, Payload: []byte(`{"batchItemFailures":[{"itemIdentifier":""}]}`)}, nil
+				}
+			case "error":
+				h.inv.mu.Lock()
+				first := !errorOnce
+				errorOnce = true
+				h.inv.mu.Unlock()
+				if first {
+					return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"boom"}`)}, nil
+				}
+			}
+		}
+		return &invoke.Output{Status: 200, Payload: fmt.Appendf(nil, `{"batchItemFailures":[%s]}`, joinComma(failed))}, nil
+	}
+	h.inv.mu.Unlock()
+	h.send(t, url, "good1", "bad", "good2", "invalid", "error")
+	h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(1),
+		FunctionResponseTypes: []ltypes.FunctionResponseType{ltypes.FunctionResponseTypeReportBatchItemFailures}})
+	poll.Until(t, 0, "the failed message in the dead-letter queue", func() error {
+		if v, _ := h.queueCounts(t, dlqURL); v != 1 {
+			return fmt.Errorf("%d in the dead-letter queue", v)
+		}
+		return nil
+	})
+	h.drained(t, url)
+	got, err := h.qc.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), WaitTimeSeconds: 5})
+	if err != nil || len(got.Messages) != 1 || aws.ToString(got.Messages[0].Body) != "bad" {
+		t.Fatalf("dead-letter queue: %+v %v", got, err)
+	}
+	b := h.inv.bodies()
+	if b["bad"] != 2 || b["invalid"] != 2 || b["error"] != 2 || b["good1"] != 1 || b["good2"] != 1 {
+		t.Fatalf("deliveries %v; want bad, invalid and error twice, the good ones once", b)
+	}
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
