@@ -107,6 +107,7 @@ type harness struct {
 	lc  *lambda.Client
 	qc  *sqs.Client
 	reg *registry.Registry
+	cfg esm.Config
 }
 
 // newHarness starts an embedded NATS with the registry, SQS and the
@@ -152,8 +153,9 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(q.Close)
 	h := &harness{inv: &recorder{}, sqs: q, reg: reg}
-	h.svc, err = esm.Open(ctx, esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Invoker: h.inv, ARNs: arns,
-		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond})
+	h.cfg = esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Invoker: h.inv, ARNs: arns,
+		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
+	h.svc, err = esm.Open(ctx, h.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

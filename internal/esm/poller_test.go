@@ -10,6 +10,8 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/esm"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/poll"
 )
@@ -162,4 +164,70 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// TestThrottledInvokesLoseNothing: throttled invokes (the function's
+// concurrency) back off and retry; every message is processed once, none
+// reaches the dead-letter queue.
+func TestThrottledInvokesLoseNothing(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	dlqURL, dlqARN := h.queue(t, "dlq", nil)
+	url, arn := h.queue(t, "q", map[string]string{
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":"1"}`})
+	throttles := 0
+	h.inv.mu.Lock()
+	h.inv.respond = func(recs []record) (*invoke.Output, error) {
+		h.inv.mu.Lock()
+		defer h.inv.mu.Unlock()
+		if throttles < 6 {
+			throttles++
+			// The recorder counts this batch; take it back.
+			h.inv.batches = h.inv.batches[:len(h.inv.batches)-1]
+			return nil, awsproto.Errorf(awsproto.TooManyRequestsException, "Rate Exceeded.")
+		}
+		return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+	}
+	h.inv.mu.Unlock()
+	for i := range 5 {
+		h.send(t, url, "m"+strconv.Itoa(i))
+	}
+	h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(1)})
+	h.drained(t, url)
+	b := h.inv.bodies()
+	for i := range 5 {
+		if n := b["m"+strconv.Itoa(i)]; n != 1 {
+			t.Errorf("m%d processed %d times", i, n)
+		}
+	}
+	if v, n := h.queueCounts(t, dlqURL); v+n != 0 {
+		t.Fatalf("%d messages in the dead-letter queue", v+n)
+	}
+}
+
+// TestMappingsSurviveRestart: a reopened service has the mappings, settled,
+// and polls them.
+func TestMappingsSurviveRestart(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "q", nil)
+	uuid := h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn)})
+	h.waitState(t, uuid, "Enabled")
+	h.svc.Close()
+	svc, err := esm.Open(t.Context(), h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	m, err := svc.Get(t.Context(), uuid)
+	if err != nil || m.State != esm.Enabled || m.EventSourceArn != arn {
+		t.Fatalf("after reopening: %+v %v", m, err)
+	}
+	h.send(t, url, "after-restart")
+	poll.Until(t, 0, "delivery after the restart", func() error {
+		if h.inv.bodies()["after-restart"] != 1 {
+			return fmt.Errorf("not delivered")
+		}
+		return nil
+	})
 }
