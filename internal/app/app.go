@@ -18,6 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/esm"
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
@@ -212,7 +213,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("url signing key: %w", err)
 	}
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
-	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker, Authorizer: az})
+	// Event source mappings: pollers invoke as the function's own
+	// poller; stopped (deferred) before the invoker and SQS.
+	esmKV, err := st.KV(ctx, natsd.ESMBucket)
+	if err != nil {
+		return fmt.Errorf("esm bucket: %w", err)
+	}
+	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Invoker: invoker, ARNs: arns, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer mappings.Close()
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Logger: log, CodeURLs: codeURLs, Invoker: invoker, Authorizer: az, ESM: mappings})
 
 	var verifier *awsproto.Verifier
 	var creds Credentials
