@@ -21,7 +21,7 @@ import (
 
 // esmRecorderSource is an SQS-triggered function (aws-lambda-go's
 // events shape, decoded by hand) that appends one JSON line per record
-// {body, count, source} to $REC_FILE and syncs it, and reports every
+// {body, count, source, t: the time it ran, in ns} to $REC_FILE and syncs it, and reports every
 // record whose body starts with "fail" in batchItemFailures. It runs
 // under the process driver so that it can write to the host; it is built
 // through an overlay so the repository holds no extra package.
@@ -30,7 +30,9 @@ const esmRecorderSource = `package main
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -57,7 +59,7 @@ func main() {
 		failed := []failure{}
 		for _, r := range ev.Records {
 			line, _ := json.Marshal(map[string]string{"body": r.Body, "count": r.Attributes["ApproximateReceiveCount"],
-				"source": r.EventSource + " " + r.EventSourceARN})
+				"source": r.EventSource + " " + r.EventSourceARN, "t": strconv.FormatInt(time.Now().UnixNano(), 10)})
 			if _, err := f.Write(append(line, '\n')); err != nil {
 				return nil, err
 			}
@@ -79,7 +81,7 @@ var esmRecBuild struct {
 	err  error
 }
 
-func esmRecorderZip(t *testing.T) []byte {
+func esmRecorderZip(t testing.TB) []byte {
 	t.Helper()
 	esmRecBuild.once.Do(func() {
 		dir := filepath.Dir(kumoBin)
@@ -117,9 +119,9 @@ func esmRecorderZip(t *testing.T) []byte {
 	return esmRecBuild.zip
 }
 
-type esmLine struct{ Body, Count, Source string }
+type esmLine struct{ Body, Count, Source, T string }
 
-func readESMRec(t *testing.T, file string) []esmLine {
+func readESMRec(t testing.TB, file string) []esmLine {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil && !os.IsNotExist(err) {
