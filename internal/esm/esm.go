@@ -74,7 +74,7 @@ type Service struct {
 	mu       sync.Mutex // guards pollers and stopping
 	pollers  map[string]*poller
 	stopping map[string]*poller // stopped, with workers still finishing
-	wg      sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 // Open loads the mappings, starts the watch that keeps the view current

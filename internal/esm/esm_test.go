@@ -271,4 +271,5 @@ func wantErrorOneOf(t *testing.T, err error, got *string, codes ...string) {
 	}
 	*got = ae.ErrorCode()
 }
+
 type sqstypesMAV = sqstypes.MessageAttributeValue
