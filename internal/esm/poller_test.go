@@ -231,3 +231,35 @@ func TestMappingsSurviveRestart(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFIFOOrder: a FIFO queue's messages reach the function in order.
+func TestFIFOOrder(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "q.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	for i := range 12 {
+		if _, err := h.qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(strconv.Itoa(i)),
+			MessageGroupId: aws.String("g")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(5)})
+	h.drained(t, url)
+	var got []string
+	for _, b := range h.inv.all() {
+		for _, r := range b {
+			got = append(got, r.Body)
+			if r.Attributes["MessageGroupId"] != "g" || r.Attributes["SequenceNumber"] == "" {
+				t.Fatalf("FIFO attributes %v", r.Attributes)
+			}
+		}
+	}
+	for i, b := range got {
+		if b != strconv.Itoa(i) {
+			t.Fatalf("order %v", got)
+		}
+	}
+	if len(got) != 12 {
+		t.Fatalf("got %v", got)
+	}
+}
