@@ -24,8 +24,17 @@
 // mapping's poller, then writes Enabled or Disabled, or removes a Deleting
 // mapping.
 //
-// Ownership: this node runs the poller of every mapping in its view. That
-// is right for one node; a cluster needs a lease per mapping (not built).
+// Ownership: one node polls a mapping and settles its transitions — the
+// holder of its lease, the key "lease.<uuid>" of the same bucket
+// (lease.go: created when absent, renewed every third of
+// Config.LeaseTTL, taken over by another node once expired, released on
+// Close so another node takes over at once). A node restarting under the
+// same Config.Node takes its leases back at once; on one node it always
+// owns every mapping.
+//
+// Lock order: Service.mu, then poller.mu. The view has its own lock,
+// never held while taking another. The leases map belongs to the
+// reconciler goroutine (and to Close after the reconciler has ended).
 //
 // # Pollers
 //

@@ -55,6 +55,12 @@ type Config struct {
 	// Backoff is the first pause after a throttled or failed invoke,
 	// doubled up to 30 s; 100 ms when zero.
 	Backoff time.Duration
+	// Node names this node in mapping leases (lease.go); "kumo" when
+	// empty. Nodes sharing the bucket need distinct names; a node keeps
+	// its name across restarts.
+	Node string
+	// LeaseTTL is how long a lease holds without renewal; 15 s when zero.
+	LeaseTTL time.Duration
 }
 
 // Service serves the event source mapping API and runs the pollers of the
@@ -66,7 +72,8 @@ type Service struct {
 	writeMu sync.Mutex // serialises API writes: the duplicate check and its write
 	view    view
 
-	kickc  chan struct{}
+	kickc      chan struct{}
+	reconciled chan struct{} // closed when the reconciler has ended
 	hard   context.Context // cancelled by Close: in-flight invokes stop too
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -74,6 +81,7 @@ type Service struct {
 	mu       sync.Mutex // guards pollers and stopping
 	pollers  map[string]*poller
 	stopping map[string]*poller // stopped, with workers still finishing
+	leases   map[string]held    // the leases this node holds; the reconciler's only
 	wg       sync.WaitGroup
 }
 
@@ -81,7 +89,7 @@ type Service struct {
 // and the pollers of enabled mappings, and returns once the view holds
 // what the store held.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, stopping: map[string]*poller{}, done: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, stopping: map[string]*poller{}, leases: map[string]held{}, done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +104,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.cfg.Backoff <= 0 {
 		s.cfg.Backoff = 100 * time.Millisecond
+	}
+	if s.cfg.Node == "" {
+		s.cfg.Node = "kumo"
+	}
+	if s.cfg.LeaseTTL <= 0 {
+		s.cfg.LeaseTTL = 15 * time.Second
 	}
 	s.view.m = map[string]entry{}
 	s.hard, s.cancel = context.WithCancel(context.Background())
@@ -113,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		<-s.done
 		return nil, ctx.Err()
 	}
+	s.reconciled = make(chan struct{})
 	go s.reconciler()
 	s.kick()
 	return s, nil
@@ -123,12 +138,20 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Close() {
 	s.cancel()
 	<-s.done
+	<-s.reconciled
 	s.mu.Lock()
 	for _, p := range s.pollers {
 		p.stop()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	// Leases go last, once nothing polls: another node may take over at
+	// once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for uuid := range s.leases {
+		s.release(ctx, uuid)
+	}
 }
 
 type entry struct {
@@ -212,14 +235,20 @@ func (s *Service) kick() {
 	}
 }
 
+// reconciler reconciles on every change and every third of the lease
+// TTL (renewing this node's leases, taking over expired ones).
 func (s *Service) reconciler() {
+	defer close(s.reconciled)
+	t := time.NewTicker(s.cfg.LeaseTTL / 3)
+	defer t.Stop()
 	for {
 		select {
 		case <-s.hard.Done():
 			return
 		case <-s.kickc:
-			s.reconcile()
+		case <-t.C:
 		}
+		s.reconcile()
 	}
 }
 
@@ -229,11 +258,14 @@ func (s *Service) reconciler() {
 // Updating settle to Enabled or Disabled once that holds, and Deleting
 // ends with the mapping's removal once its poller has stopped.
 func (s *Service) reconcile() {
+	ctx, cancel := context.WithTimeout(s.hard, 10*time.Second)
+	defer cancel()
 	seen := map[string]bool{}
 	for _, r := range s.view.all() {
 		uuid := r.M.UUID
 		seen[uuid] = true
-		run := r.Enabled && r.M.State != Deleting && r.M.State != Disabling
+		owner := s.own(ctx, uuid)
+		run := owner && r.Enabled && r.M.State != Deleting && r.M.State != Disabling
 		s.mu.Lock()
 		p := s.pollers[uuid]
 		if p != nil && (!run || !p.same(r)) {
@@ -245,7 +277,7 @@ func (s *Service) reconcile() {
 			s.pollers[uuid] = s.startPoller(r)
 		}
 		s.mu.Unlock()
-		if !draining {
+		if owner && !draining {
 			s.settle(r)
 		}
 	}
@@ -255,7 +287,18 @@ func (s *Service) reconcile() {
 			s.retire(uuid, p)
 		}
 	}
+	// The leases of removed mappings go once their pollers have stopped.
+	var gone []string
+	for uuid := range s.leases {
+		_, draining := s.stopping[uuid]
+		if !seen[uuid] && !draining {
+			gone = append(gone, uuid)
+		}
+	}
 	s.mu.Unlock()
+	for _, uuid := range gone {
+		s.release(ctx, uuid)
+	}
 }
 
 // retire stops p and keeps it among the stopping pollers until its last

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -262,4 +263,40 @@ func TestFIFOOrder(t *testing.T) {
 	if len(got) != 12 {
 		t.Fatalf("got %v", got)
 	}
+}
+
+// TestLeaseOneOwner: two nodes share the mappings' bucket; only the lease
+// holder polls, and when it closes the other takes over.
+func TestLeaseOneOwner(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "q", nil)
+	uuid := h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn)})
+	h.waitState(t, uuid, "Enabled")
+	other := &recorder{}
+	cfg := h.cfg
+	cfg.Invoker, cfg.Node, cfg.LeaseTTL = other, "node-b", 300*time.Millisecond
+	b, err := esm.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	for i := range 30 {
+		h.send(t, url, "a"+strconv.Itoa(i))
+	}
+	h.drained(t, url)
+	if n := len(h.inv.bodies()); n != 30 {
+		t.Fatalf("the owner processed %d of 30", n)
+	}
+	if n := len(other.bodies()); n != 0 {
+		t.Fatalf("the node without the lease processed %d messages", n)
+	}
+	h.svc.Close()
+	h.send(t, url, "after-handover")
+	poll.Until(t, 0, "the other node to take over", func() error {
+		if other.bodies()["after-handover"] != 1 {
+			return fmt.Errorf("not processed by node-b")
+		}
+		return nil
+	})
 }
