@@ -73,10 +73,10 @@ type Service struct {
 	view    view
 
 	kickc      chan struct{}
-	reconciled chan struct{} // closed when the reconciler has ended
-	hard   context.Context // cancelled by Close: in-flight invokes stop too
-	cancel context.CancelFunc
-	done   chan struct{}
+	reconciled chan struct{}   // closed when the reconciler has ended
+	hard       context.Context // cancelled by Close: in-flight invokes stop too
+	cancel     context.CancelFunc
+	done       chan struct{}
 
 	mu       sync.Mutex // guards pollers and stopping
 	pollers  map[string]*poller
