@@ -1,6 +1,7 @@
 package esm_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -299,4 +300,84 @@ func TestLeaseOneOwner(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// gate is an invoker that counts invokes in flight and holds each one
+// until the test opens the gate.
+type gate struct {
+	recorder
+	open     chan struct{}
+	inflight int
+	maxSeen  int
+}
+
+func (g *gate) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
+	g.mu.Lock()
+	g.inflight++
+	g.maxSeen = max(g.maxSeen, g.inflight)
+	g.mu.Unlock()
+	<-g.open
+	g.mu.Lock()
+	g.inflight--
+	g.mu.Unlock()
+	return g.recorder.Invoke(ctx, in)
+}
+
+func (g *gate) seen() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxSeen
+}
+
+// TestScalingBounds: with a backlog the poller runs batches concurrently
+// up to ScalingConfig.MaximumConcurrency and no further; the function's
+// reserved concurrency bounds it too.
+func TestScalingBounds(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		reserved int32
+		want     int
+	}{{"MaximumConcurrency", 0, 3}, {"ReservedConcurrency", 1, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			g := &gate{open: make(chan struct{})}
+			h.svc.Close()
+			cfg := h.cfg
+			cfg.Invoker = g
+			svc, err := esm.Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(svc.Close)
+			h.function(t, "f")
+			if c.reserved > 0 {
+				if _, err := h.lc.PutFunctionConcurrency(t.Context(), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("f"),
+					ReservedConcurrentExecutions: aws.Int32(c.reserved)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			url, arn := h.queue(t, "q", nil)
+			for i := range 60 {
+				h.send(t, url, "m"+strconv.Itoa(i))
+			}
+			if _, err := svc.Create(t.Context(), esm.CreateInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn),
+				BatchSize: aws.Int(2), ScalingConfig: &esm.ScalingConfig{MaximumConcurrency: aws.Int(3)}}); err != nil {
+				t.Fatal(err)
+			}
+			poll.Until(t, 0, fmt.Sprintf("%d batches in flight at once", c.want), func() error {
+				if n := g.seen(); n < c.want {
+					return fmt.Errorf("%d in flight", n)
+				}
+				return nil
+			})
+			close(g.open)
+			h.drained(t, url)
+			if n := g.seen(); n != c.want {
+				t.Fatalf("%d batches in flight at once, want at most %d", n, c.want)
+			}
+			if n := len(g.bodies()); n != 60 {
+				t.Fatalf("%d of 60 processed", n)
+			}
+		})
+	}
 }
