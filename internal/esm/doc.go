@@ -49,8 +49,11 @@
 // function error it is left to become visible again and to follow the
 // queue's redrive policy; with ReportBatchItemFailures everything but the
 // reported items is deleted, and an invalid response fails the batch. A
-// throttled invoke is retried with backoff for up to 30 s, then the batch
-// is made visible again: nothing is lost, at-least-once.
+// throttled invoke is retried with backoff while the batch is invisible
+// (the queue's visibility timeout less a second), then the batch is made
+// visible again: nothing is lost, at-least-once (a receive counts toward
+// maxReceiveCount, as in Lambda). After an invoke that did not run (the
+// function is gone, throttled too long) the worker pauses with backoff.
 //
 // Scaling is simple: a poller starts one worker; a worker whose receive
 // fills a whole batch starts another, up to ScalingConfig

@@ -25,6 +25,7 @@ type Functions interface {
 type Queues interface {
 	QueueExists(queueARN string) bool
 	QueueFIFO(queueARN string) bool
+	QueueVisibilityTimeout(queueARN string) time.Duration
 	Receive(ctx context.Context, queueARN string, n int, wait, visibility time.Duration) ([]sqs.Message, error)
 	Delete(ctx context.Context, queueARN, handle string) error
 	ChangeVisibility(ctx context.Context, queueARN, handle string, visibility time.Duration) error

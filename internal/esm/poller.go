@@ -132,7 +132,16 @@ func (p *poller) work() {
 		if full {
 			p.spawn()
 		}
-		p.process(batch)
+		if p.process(batch) {
+			backoff = p.s.cfg.Backoff
+			continue
+		}
+		// The invoke itself failed (the function is gone, or throttled
+		// past the batch's visibility): pause before the next batch.
+		if !p.sleep(p.ctx, backoff) {
+			break
+		}
+		backoff = min(backoff*2, 30*time.Second)
 	}
 	p.mu.Lock()
 	p.workers--
@@ -177,16 +186,19 @@ func (p *poller) collect() ([]sqs.Message, bool, error) {
 
 // process invokes the function with batch and deletes what succeeded. A
 // throttled invoke is retried with backoff while the batch is still
-// invisible; a failed one leaves the batch to return to the queue after
-// its visibility timeout (and to the queue's redrive policy).
-func (p *poller) process(batch []sqs.Message) {
+// invisible (its queue's visibility timeout, less a second), then the
+// batch is made visible again; a function error leaves the batch to
+// return to the queue after its visibility timeout (and to the queue's
+// redrive policy). It reports false when no invoke ran the batch.
+func (p *poller) process(batch []sqs.Message) bool {
 	ctx := p.s.hard
 	payload, err := event(p.rec.M.EventSourceArn, p.s.cfg.ARNs.Region, batch)
 	if err != nil {
 		p.s.log.Error("esm: encoding an event", "uuid", p.rec.M.UUID, "error", err)
-		return
+		return false
 	}
 	received := p.s.cfg.Now()
+	visible := received.Add(p.s.cfg.Queues.QueueVisibilityTimeout(p.rec.M.EventSourceArn) - time.Second)
 	backoff := p.s.cfg.Backoff
 	var out *invoke.Output
 	for {
@@ -197,25 +209,25 @@ func (p *poller) process(batch []sqs.Message) {
 		}
 		// Throttled: the messages stay in flight; try again while they
 		// are (with a margin), else let them return to the queue.
-		if p.s.cfg.Now().Add(backoff).Sub(received) > 30*time.Second || !p.sleep(ctx, backoff) {
+		if p.s.cfg.Now().Add(backoff).After(visible) || !p.sleep(ctx, backoff) {
 			p.release(batch)
-			return
+			return false
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 	if err != nil {
 		p.s.log.Warn("esm: invoking", "uuid", p.rec.M.UUID, "function", p.rec.M.FunctionArn, "error", err)
-		return
+		return false
 	}
 	if out.FunctionError != "" {
-		return
+		return true
 	}
 	failed := map[string]bool{}
 	if p.rec.reportFailures() {
 		var ok bool
 		if failed, ok = failures(out.Payload, batch); !ok {
 			p.s.log.Info("esm: invalid batchItemFailures response; the batch failed", "uuid", p.rec.M.UUID)
-			return
+			return true
 		}
 	}
 	var wg sync.WaitGroup
@@ -232,6 +244,7 @@ func (p *poller) process(batch []sqs.Message) {
 		}()
 	}
 	wg.Wait()
+	return true
 }
 
 // release makes a batch that could not be invoked visible again now,

@@ -32,8 +32,9 @@ func TestTransitions(t *testing.T) {
 
 type noQueues struct{}
 
-func (noQueues) QueueExists(string) bool { return true }
-func (noQueues) QueueFIFO(string) bool   { return false }
+func (noQueues) QueueExists(string) bool                     { return true }
+func (noQueues) QueueFIFO(string) bool                       { return false }
+func (noQueues) QueueVisibilityTimeout(string) time.Duration { return 30 * time.Second }
 func (noQueues) Receive(ctx context.Context, _ string, _ int, wait, _ time.Duration) ([]sqs.Message, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()

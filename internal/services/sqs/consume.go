@@ -37,6 +37,16 @@ func (s *Service) QueueFIFO(queueARN string) bool {
 	return ok && q.fifo()
 }
 
+// QueueVisibilityTimeout is the queue's VisibilityTimeout; 0 for an
+// unknown queue.
+func (s *Service) QueueVisibilityTimeout(queueARN string) time.Duration {
+	q, ok := s.queueByARN(queueARN)
+	if !ok {
+		return 0
+	}
+	return time.Duration(q.intAttr(attrVisibilityTimeout)) * time.Second
+}
+
 // Receive takes up to n (1–10) visible messages of the queue queueARN
 // names, waiting up to wait for the first (a long poll), and makes them
 // invisible for visibility (rounded up to whole seconds; the queue's

@@ -26,6 +26,9 @@ func TestConsumerAPI(t *testing.T) {
 	if !h.svc.QueueExists(arn) || h.svc.QueueExists(arn+"x") || h.svc.QueueFIFO(arn) {
 		t.Fatal("QueueExists/QueueFIFO wrong")
 	}
+	if v := h.svc.QueueVisibilityTimeout(arn); v != time.Minute {
+		t.Fatalf("QueueVisibilityTimeout = %v, want 1m", v)
+	}
 	for i := range 3 {
 		_, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("m" + strconv.Itoa(i)),
 			MessageAttributes: map[string]types.MessageAttributeValue{"k": {DataType: aws.String("String"), StringValue: aws.String("v")}}})
