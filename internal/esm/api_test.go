@@ -7,6 +7,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/poll"
 )
 
@@ -166,4 +169,36 @@ func TestMappingAPI(t *testing.T) {
 	if ids := list(&lambda.ListEventSourceMappingsInput{}); len(ids) != 1 || ids[0] != uuid2 {
 		t.Fatalf("after delete: %v", ids)
 	}
+}
+
+// TestMappingAuthorization: the operations are checked as the Service
+// Authorization Reference lists them — Get/Update/Delete on the mapping's
+// ARN with lambda:FunctionArn, List on "*".
+func TestMappingAuthorization(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.function(t, "f")
+	h.function(t, "g")
+	_, qARN := h.queue(t, "q", nil)
+	f := h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(qARN)})
+	g := h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("g"), EventSourceArn: aws.String(qARN)})
+	const bobARN = "arn:aws:iam::123456789012:user/bob"
+	pol, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:GetEventSourceMapping",
+		"Resource":"arn:aws:lambda:us-east-1:123456789012:event-source-mapping:*",
+		"Condition":{"StringEquals":{"lambda:FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:f"}}}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dir.SetUser(awsproto.Identity{Account: account, ARN: bobARN, UserID: "AIDABOB"}, authz.Principal{Policies: []*iam.Policy{pol}})
+	h.dir.SetAccessKey("AKIAKUMOESMBOB000001", "kumo-esm-bob-secret-000000000000000000000", bobARN)
+	bob := h.client("AKIAKUMOESMBOB000001", "kumo-esm-bob-secret-000000000000000000000")
+	if _, err := bob.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(f)}); err != nil {
+		t.Fatalf("bob's GetEventSourceMapping of f's mapping: %v", err)
+	}
+	_, err = bob.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(g)})
+	wantError(t, err, "AccessDeniedException", "User: "+bobARN+" is not authorized to perform: lambda:GetEventSourceMapping on resource: arn:aws:lambda:us-east-1:123456789012:event-source-mapping:"+g+" because no identity-based policy allows the lambda:GetEventSourceMapping action")
+	_, err = bob.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	wantError(t, err, "AccessDeniedException", "User: "+bobARN+" is not authorized to perform: lambda:ListEventSourceMappings on resource: * because no identity-based policy allows the lambda:ListEventSourceMappings action")
+	_, err = bob.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(qARN)})
+	wantError(t, err, "AccessDeniedException", "")
 }

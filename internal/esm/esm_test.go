@@ -25,6 +25,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/esm"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -108,6 +109,8 @@ type harness struct {
 	qc  *sqs.Client
 	reg *registry.Registry
 	cfg esm.Config
+	dir *authz.Static // users of the Lambda API besides root
+	url string
 }
 
 // newHarness starts an embedded NATS with the registry, SQS and the
@@ -160,12 +163,14 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.svc.Close)
-	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Invoker: h.inv, ESM: h.svc})
+	h.dir = &authz.Static{}
+	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Invoker: h.inv, ESM: h.svc,
+		Authorizer: authz.New(authz.Config{Directory: h.dir, Region: "us-east-1"})})
 	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account)}
+	keys := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account), Keys: h.dir}
 	srv := httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: keys},
 		Routes: []edge.Route{
@@ -175,11 +180,18 @@ func newHarness(t *testing.T) *harness {
 		},
 	}))
 	t.Cleanup(srv.Close)
+	h.url = srv.URL
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, ""),
 		HTTPClient: srv.Client(), RetryMaxAttempts: 1}
-	h.lc = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	h.lc = h.client(rootKey, rootSecret)
 	h.qc = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	return h
+}
+
+// client is a Lambda client signing with the given key.
+func (h *harness) client(key, secret string) *lambda.Client {
+	return lambda.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
+		HTTPClient: http.DefaultClient, RetryMaxAttempts: 1}, func(o *lambda.Options) { o.BaseEndpoint = aws.String(h.url) })
 }
 
 func zipFile(t *testing.T) []byte {
