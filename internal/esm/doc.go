@@ -57,10 +57,12 @@
 //
 // Scaling is simple: a poller starts one worker; a worker whose receive
 // fills a whole batch starts another, up to ScalingConfig
-// .MaximumConcurrency (else Config.DefaultConcurrency), bounded by the
-// function's reserved concurrency (one for FIFO queues, whose receive
-// holds one message in flight); a worker that finds the queue empty ends
-// unless it is the last.
+// .MaximumConcurrency (else Config.DefaultConcurrency, 10: Lambda would
+// go on to the account's concurrency), bounded by the function's reserved
+// concurrency (one for FIFO queues, whose receive holds one message in
+// flight); a worker that finds the queue empty ends unless it is the
+// last. The account limit and the node's capacity bound it through
+// throttled invokes, which back off.
 //
 // FilterCriteria are validated (JSON objects) and stored, not evaluated:
 // every message reaches the function.

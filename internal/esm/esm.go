@@ -47,7 +47,7 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// DefaultConcurrency bounds the concurrent batches of a mapping without
-	// ScalingConfig.MaximumConcurrency; 5 when zero.
+	// ScalingConfig.MaximumConcurrency; 10 when zero.
 	DefaultConcurrency int
 	// PollWait is the long poll of an idle poller; 20 s (Lambda's) when
 	// zero. Stopping a poller waits for at most about one MaxPollInterval
@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.cfg.Now = time.Now
 	}
 	if s.cfg.DefaultConcurrency <= 0 {
-		s.cfg.DefaultConcurrency = 5
+		s.cfg.DefaultConcurrency = 10
 	}
 	if s.cfg.PollWait <= 0 {
 		s.cfg.PollWait = 20 * time.Second

@@ -21,7 +21,7 @@ import (
 
 // BenchmarkESMSQS measures SQS → Lambda end to end on the built binary
 // (process driver): messages sent with SendMessageBatch by 4 clients, a
-// mapping with BatchSize 10 and MaximumConcurrency ESM_CONCURRENCY (5
+// mapping with BatchSize 10 and MaximumConcurrency ESM_CONCURRENCY (10
 // unless set), the Go recorder function. It reports events/s (first send
 // → last run) and the latency of each message from its send to the run
 // of the function that got it.
@@ -46,7 +46,7 @@ func BenchmarkESMSQS(b *testing.B) {
 		b.Fatal(err)
 	}
 	arn := "arn:aws:sqs:" + region + ":" + accountID + ":esm-bench"
-	conc := int32(5)
+	conc := int32(10)
 	if v, err := strconv.Atoi(os.Getenv("ESM_CONCURRENCY")); err == nil && v >= 2 {
 		conc = int32(v)
 	}
