@@ -116,7 +116,7 @@ type harness struct {
 // newHarness starts an embedded NATS with the registry, SQS and the
 // mappings on it, and serves the Lambda and SQS APIs through an edge that
 // verifies SigV4.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
 	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir(), Sync: natsd.SyncAlways})
@@ -194,7 +194,7 @@ func (h *harness) client(key, secret string) *lambda.Client {
 		HTTPClient: http.DefaultClient, RetryMaxAttempts: 1}, func(o *lambda.Options) { o.BaseEndpoint = aws.String(h.url) })
 }
 
-func zipFile(t *testing.T) []byte {
+func zipFile(t testing.TB) []byte {
 	var b bytes.Buffer
 	w := zip.NewWriter(&b)
 	f, err := w.Create("index.py")
@@ -208,7 +208,7 @@ func zipFile(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func (h *harness) function(t *testing.T, name string) {
+func (h *harness) function(t testing.TB, name string) {
 	t.Helper()
 	_, err := h.lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312, Handler: aws.String("index.handler"),
@@ -220,7 +220,7 @@ func (h *harness) function(t *testing.T, name string) {
 }
 
 // queue creates a queue and returns its URL and ARN.
-func (h *harness) queue(t *testing.T, name string, attrs map[string]string) (string, string) {
+func (h *harness) queue(t testing.TB, name string, attrs map[string]string) (string, string) {
 	t.Helper()
 	out, err := h.qc.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
@@ -229,7 +229,7 @@ func (h *harness) queue(t *testing.T, name string, attrs map[string]string) (str
 	return aws.ToString(out.QueueUrl), "arn:aws:sqs:us-east-1:" + account + ":" + name
 }
 
-func (h *harness) send(t *testing.T, url string, bodies ...string) {
+func (h *harness) send(t testing.TB, url string, bodies ...string) {
 	t.Helper()
 	for _, b := range bodies {
 		if _, err := h.qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b)}); err != nil {
@@ -238,7 +238,7 @@ func (h *harness) send(t *testing.T, url string, bodies ...string) {
 	}
 }
 
-func (h *harness) waitState(t *testing.T, uuid string, want string) {
+func (h *harness) waitState(t testing.TB, uuid string, want string) {
 	t.Helper()
 	poll.Until(t, 0, "mapping "+uuid+" "+want, func() error {
 		out, err := h.lc.GetEventSourceMapping(t.Context(), &lambda.GetEventSourceMappingInput{UUID: aws.String(uuid)})
@@ -261,7 +261,7 @@ func wantError(t *testing.T, err error, code, msg string) {
 }
 
 // queueCounts is the approximate visible and in-flight numbers.
-func (h *harness) queueCounts(t *testing.T, url string) (int, int) {
+func (h *harness) queueCounts(t testing.TB, url string) (int, int) {
 	out, err := h.qc.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
 		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/poll"
 )
 
-func (h *harness) mapping(t *testing.T, in *lambda.CreateEventSourceMappingInput) string {
+func (h *harness) mapping(t testing.TB, in *lambda.CreateEventSourceMappingInput) string {
 	t.Helper()
 	out, err := h.lc.CreateEventSourceMapping(t.Context(), in)
 	if err != nil {
@@ -28,7 +28,7 @@ func (h *harness) mapping(t *testing.T, in *lambda.CreateEventSourceMappingInput
 }
 
 // drained waits until the queue holds no message, visible or in flight.
-func (h *harness) drained(t *testing.T, url string) {
+func (h *harness) drained(t testing.TB, url string) {
 	t.Helper()
 	poll.Until(t, 0, "the queue to drain", func() error {
 		if v, n := h.queueCounts(t, url); v+n != 0 {
