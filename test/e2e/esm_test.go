@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	kpoll "github.com/kumo-run/kumo/internal/poll"
 )
@@ -242,4 +243,57 @@ func TestESMSQS(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestESMRestart: a mapping survives a clean stop (which its pollers do
+// not hold up) and kill -9, and goes on consuming after each restart.
+func TestESMRestart(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := asyncServer(t, dataDir)
+	lc := newSDK(t, s)
+	qc := newSQS(s)
+	q := must[*sqs.CreateQueueOutput](t, "CreateQueue")(qc.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String("esm-rs")}))
+	arn := "arn:aws:sqs:" + region + ":" + accountID + ":esm-rs"
+	file := filepath.Join(t.TempDir(), "rs.jsonl")
+	must[*lambda.CreateFunctionOutput](t, "CreateFunction")(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("esm-rs"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
+		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: esmRecorderZip(t)}, MemorySize: aws.Int32(128),
+		Timeout: aws.Int32(10), Environment: &types.Environment{Variables: map[string]string{"REC_FILE": file}},
+	}))
+	waitActive(t, lc, "esm-rs")
+	m := must[*lambda.CreateEventSourceMappingOutput](t, "CreateEventSourceMapping")(lc.CreateEventSourceMapping(t.Context(),
+		&lambda.CreateEventSourceMappingInput{FunctionName: aws.String("esm-rs"), EventSourceArn: aws.String(arn)}))
+	s0url := s.url
+	check := func(s *server, body string) {
+		t.Helper()
+		lc, qc := newSDK(t, s), newSQS(s)
+		eventually(t, kpoll.Default, "the mapping enabled", func() error {
+			out, err := lc.GetEventSourceMapping(t.Context(), &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+			if err != nil {
+				return err
+			}
+			if st := aws.ToString(out.State); st != "Enabled" {
+				return fmt.Errorf("state %s", st)
+			}
+			return nil
+		})
+		url := strings.Replace(aws.ToString(q.QueueUrl), s0url, s.url, 1)
+		must[*sqs.SendMessageOutput](t, "SendMessage")(qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}))
+		eventually(t, kpoll.Default, body+" processed", func() error {
+			for _, l := range readESMRec(t, file) {
+				if l.Body == body {
+					return nil
+				}
+			}
+			return fmt.Errorf("not yet")
+		})
+	}
+	check(s, "before")
+	s.stop()
+	s = asyncServer(t, dataDir)
+	check(s, "after-stop")
+	s.kill9()
+	s = asyncServer(t, dataDir)
+	check(s, "after-kill")
 }
