@@ -67,6 +67,10 @@
 // FilterCriteria are validated (JSON objects) and stored, not evaluated:
 // every message reaches the function.
 //
+// The package never reads the store on the poll and invoke path (the view
+// and the SQS service's own view serve it) and never invokes a function
+// of another account than the server's.
+//
 // Lifecycle: Open after the SQS service and the invoker exist; Close
 // before them. Close stops every poller and cancels in-flight invokes
 // (their batches return to the queue after the visibility timeout).

@@ -10,6 +10,7 @@
 // policy for operations on a function (compiled once per change).
 // Function and layer state is reached only through the registry; the one
 // direct read of the store is CodeURLs, which streams a code blob for the
-// signed download link GetFunction and GetLayerVersion hand out. Nothing
-// here writes to the store.
+// signed download link GetFunction and GetLayerVersion hand out. Event
+// source mappings are served by an esm.Service (esm.go). Nothing here
+// writes to the store.
 package lambda
