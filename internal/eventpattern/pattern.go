@@ -63,9 +63,9 @@ type node struct {
 }
 
 type field struct {
-	key    string
-	child  *node  // nested object; nil for a leaf
-	conds  []cond // any of them
+	key   string
+	child *node  // nested object; nil for a leaf
+	conds []cond // any of them
 }
 
 type condKind uint8

@@ -126,7 +126,7 @@ func TestMatchBody(t *testing.T) {
 		{`{"delivery":{"note":[{"exists":true}]}}`, true},
 		{`{"delivery":{"gift":[{"exists":false}]}}`, true},
 		{`{"delivery":[{"exists":true}]}`, false}, // exists looks at leaves
-		{`{"items":{"sku":["B-7"]}}`, true},        // arrays of objects flatten
+		{`{"items":{"sku":["B-7"]}}`, true},       // arrays of objects flatten
 		{`{"items":{"qty":[{"numeric":[">",5]}]}}`, false},
 		{`{"source_ip":[{"cidr":"10.0.0.0/16"}]}`, true},
 		{`{"source_ip":[{"cidr":"10.1.0.0/16"}]}`, false},
