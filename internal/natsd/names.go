@@ -72,3 +72,31 @@ const EC2Bucket = prefix + "-ec2"
 // IAMBucket is the KV bucket of IAM's state (users and their access keys,
 // groups, roles, policies): "kumo-iam".
 const IAMBucket = prefix + "-iam"
+
+// SNSBucket is the KV bucket of SNS topics and subscriptions: "kumo-sns".
+const SNSBucket = prefix + "-sns"
+
+const (
+	// SNSStream is the work-queue stream of accepted SNS messages and of
+	// their deliveries to subscriptions: "KUMO_SNS".
+	SNSStream = "KUMO_SNS"
+
+	// SNSSubjects is the subject filter of SNSStream: "kumo.sns.>".
+	SNSSubjects = prefix + ".sns.>"
+
+	// SNSPublishSubject carries messages Publish accepted, before fan-out:
+	// "kumo.sns.publish".
+	SNSPublishSubject = prefix + ".sns.publish"
+
+	// SNSDeliverySubject carries one delivery to one subscription:
+	// "kumo.sns.delivery".
+	SNSDeliverySubject = prefix + ".sns.delivery"
+
+	// SNSFanoutConsumer is the durable consumer of SNSPublishSubject:
+	// "kumo-sns-fanout".
+	SNSFanoutConsumer = prefix + "-sns-fanout"
+
+	// SNSDeliveryConsumer is the durable consumer of SNSDeliverySubject:
+	// "kumo-sns-delivery".
+	SNSDeliveryConsumer = prefix + "-sns-delivery"
+)
