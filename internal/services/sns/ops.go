@@ -669,4 +669,3 @@ func (s *Service) listTagsForResource(ctx context.Context, q awsproto.QueryReque
 	}
 	return out, nil
 }
-
