@@ -30,6 +30,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
 	"github.com/kumo-run/kumo/internal/worker"
@@ -197,6 +198,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 
+	// SNS: topics in their bucket, deliveries through the stream; lambda
+	// subscriptions invoke as sns.amazonaws.com, checked against the
+	// function's policy. No SQS yet: sqs subscriptions fail delivery.
+	snsKV, err := st.KV(ctx, natsd.SNSBucket)
+	if err != nil {
+		return fmt.Errorf("sns bucket: %w", err)
+	}
+	snsKey, err := kumosns.LoadSigningKey(filepath.Join(cfg.DataDir, "sns-signing.pem"))
+	if err != nil {
+		return fmt.Errorf("sns signing key: %w", err)
+	}
+	var publicEdge atomic.Pointer[string]
+	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns}})
+	if err != nil {
+		return err
+	}
+	defer snsSvc.Close() // before the async queue closes
+	publicEdge.Store(ptr("http://" + cfg.Listen))
+
 	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
 	if err != nil {
 		return fmt.Errorf("url signing key: %w", err)
@@ -237,7 +259,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Routes: routes(services{lambda: writeGuard(ns.Writable, api), logs: writeGuard(ns.Writable, logStore.HandlerWith(az)),
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
-			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az})}),
+			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
+			sns: snsSvc, snsCert: snsSvc.CertHandler()}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
@@ -249,6 +272,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	ln := edge.LimitListener(tcp, cfg.MaxConnections)
 	edgeURL.set(driver, tcp.Addr().String())
+	publicEdge.Store(ptr(hostLoopbackURL(tcp.Addr().String())))
 	mx.Register(metrics.GaugeFunc("kumo_edge_connections", "Edge port connections: open now (open), and refused over --max-connections since the start (refused).", "state", func() map[string]float64 {
 		return map[string]float64{"open": float64(ln.Active()), "refused": float64(ln.Refused())}
 	}))
@@ -321,3 +345,5 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -9,6 +9,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
 
@@ -18,6 +19,7 @@ type services struct {
 	sts                   http.Handler
 	ec2                   http.Handler
 	iam                   http.Handler
+	sns, snsCert          http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -44,6 +46,10 @@ func routes(s services) []edge.Route {
 			Scope: ec2.SigningName, Handler: s.ec2, Errors: ec2.Errors},
 		{Name: "iam", Match: []edge.Matcher{{Service: iam.SigningName}, {Query: map[string]string{"Action": "", "Version": iam.Version}}},
 			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
+		{Name: "sns", Match: []edge.Matcher{{Service: sns.SigningName}, {Query: map[string]string{"Action": "", "Version": sns.Version}}},
+			Scope: sns.SigningName, Handler: s.sns, Errors: sns.Errors},
+		// The certificate SNS signs notifications with is public.
+		{Name: "sns-cert", Match: []edge.Matcher{{Method: http.MethodGet, Path: sns.CertPath}}, Auth: edge.AuthNone, Handler: s.snsCert},
 	}
 }
 

@@ -37,7 +37,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func testServices() services {
 	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"),
-		urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
+		sns: answer("sns"), snsCert: answer("sns-cert"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
 func signed(t *testing.T, r *http.Request, service string) *http.Request {
@@ -82,6 +82,9 @@ func TestRoutes(t *testing.T) {
 		{"ec2 by query", "GET", "127.0.0.1:9070", "/?Action=DescribeVpcs&Version=2016-11-15", "", "", "ec2"},
 		{"iam by scope", "POST", "127.0.0.1:9070", "/", "", "iam", "iam"},
 		{"iam by query", "GET", "127.0.0.1:9070", "/?Action=ListUsers&Version=2010-05-08", "", "", "iam"},
+		{"sns by scope", "POST", "127.0.0.1:9070", "/", "", "sns", "sns"},
+		{"sns by query", "GET", "127.0.0.1:9070", "/?Action=ListTopics&Version=2010-03-31", "", "", "sns"},
+		{"sns signing certificate", "GET", "127.0.0.1:9070", "/SimpleNotificationService-kumo.pem", "", "", "sns-cert"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {

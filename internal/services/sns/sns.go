@@ -110,6 +110,7 @@ type Service struct {
 	stop  context.CancelFunc
 	done  sync.WaitGroup
 	httpc *http.Client
+	cert  []byte // PEM of the signing key's certificate
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -142,6 +143,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.cfg.SigningKey = k
 	}
+	cert, err := certificate(s.cfg.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("sns: signing certificate: %w", err)
+	}
+	s.cert = cert
 	s.ops = s.dispatch()
 	wctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
