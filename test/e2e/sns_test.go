@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// TestSNSCLI: the AWS CLI makes a topic, subscribes a Python function
+// (which SNS may invoke once add-permission allows sns.amazonaws.com for
+// the topic) with a filter policy, publishes, and the function receives
+// the SNS event of the one message the filter lets through, read back from
+// its log; an http endpoint receives the confirmation and, once
+// confirmed, the notification.
+func TestSNSCLI(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	var blobArgs []string
+	if cliV2(t) {
+		blobArgs = []string{"--cli-binary-format", "raw-in-base64-out"}
+	}
+	zip := makeZip(t, zipEntry{Name: "app.py", Body: "import json\n\ndef handler(event, context):\n    print('SNS-EVENT ' + json.dumps(event))\n    return {}\n"})
+	c.ok(append([]string{"lambda", "create-function", "--function-name", "sns-fn", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", testRole, "--zip-file", "fileb://" + writeTemp(t, "sns.zip", zip)}, blobArgs...)...)
+	c.ok("lambda", "wait", "function-active-v2", "--function-name", "sns-fn")
+
+	topic := jstr(c.ok("sns", "create-topic", "--name", "alerts"), "TopicArn")
+	expectEq(t, "TopicArn", topic, "arn:aws:sns:"+region+":000000000000:alerts")
+	c.fail("NotFound", "sns", "get-topic-attributes", "--topic-arn", topic+"-missing")
+	c.fail("InvalidParameter", "sns", "subscribe", "--topic-arn", topic, "--protocol", "lambda", "--notification-endpoint", functionARN("sns-fn"),
+		"--attributes", `{"FilterPolicy":"{\"level\":[{\"numeric\":[\"<\",\"x\"]}]}"}`)
+	sub := jstr(c.ok("sns", "subscribe", "--topic-arn", topic, "--protocol", "lambda", "--notification-endpoint", functionARN("sns-fn"),
+		"--attributes", `{"FilterPolicy":"{\"level\":[\"error\"]}"}`), "SubscriptionArn")
+	if !strings.HasPrefix(sub, topic+":") {
+		t.Fatalf("SubscriptionArn %q", sub)
+	}
+	c.ok("lambda", "add-permission", "--function-name", "sns-fn", "--statement-id", "sns", "--action", "lambda:InvokeFunction",
+		"--principal", "sns.amazonaws.com", "--source-arn", topic)
+
+	c.ok("sns", "publish", "--topic-arn", topic, "--message", "all is well",
+		"--message-attributes", `{"level":{"DataType":"String","StringValue":"info"}}`)
+	pub := c.ok("sns", "publish", "--topic-arn", topic, "--message", "disk full", "--subject", "alarm",
+		"--message-attributes", `{"level":{"DataType":"String","StringValue":"error"}}`)
+	msgID := jstr(pub, "MessageId")
+
+	logsCl := newLogsClient(s)
+	var ev events.SNSEvent
+	var lines []logLine
+	eventually(t, 90*time.Second, "the function's SNS event in its log", func() error {
+		var err error
+		lines, err = allLogEvents(t, logsCl, "/aws/lambda/sns-fn", "SNS-EVENT")
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if _, js, ok := strings.Cut(l.Message, "SNS-EVENT "); ok {
+				return json.Unmarshal([]byte(strings.TrimSpace(js)), &ev)
+			}
+		}
+		return errors.New("no event logged yet")
+	})
+	if len(ev.Records) != 1 {
+		t.Fatalf("event %+v", ev)
+	}
+	r := ev.Records[0]
+	if r.EventSource != "aws:sns" || r.EventSubscriptionArn != sub || r.SNS.Type != "Notification" || r.SNS.MessageID != msgID ||
+		r.SNS.TopicArn != topic || r.SNS.Subject != "alarm" || r.SNS.Message != "disk full" || r.SNS.Signature == "" ||
+		fmt.Sprint(r.SNS.MessageAttributes["level"]) != "map[Type:String Value:error]" {
+		t.Errorf("SNS event %+v", r)
+	}
+	// The filter refused the first message before the second was fanned
+	// out (one fan-out, in order): it never reaches the function.
+	for _, l := range lines {
+		if strings.Contains(l.Message, "all is well") {
+			t.Errorf("the filtered message reached the function: %s", l.Message)
+		}
+	}
+
+	// An http endpoint: confirmation first, then notifications.
+	var (
+		mu    sync.Mutex
+		posts []map[string]any
+		types []string
+	)
+	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		mu.Lock()
+		posts = append(posts, m)
+		types = append(types, r.Header.Get("x-amz-sns-message-type"))
+		mu.Unlock()
+	}))
+	defer ep.Close()
+	got := func() ([]map[string]any, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), posts...), append([]string(nil), types...)
+	}
+	expectEq(t, "http SubscriptionArn", jstr(c.ok("sns", "subscribe", "--topic-arn", topic, "--protocol", "http", "--notification-endpoint", ep.URL+"/sns"), "SubscriptionArn"), "pending confirmation")
+	eventually(t, 30*time.Second, "the subscription confirmation", func() error {
+		if p, _ := got(); len(p) == 0 {
+			return errors.New("nothing posted yet")
+		}
+		return nil
+	})
+	p, ty := got()
+	expectEq(t, "confirmation type", ty[0], "SubscriptionConfirmation")
+	token, _ := p[0]["Token"].(string)
+	confirmed := jstr(c.ok("sns", "confirm-subscription", "--topic-arn", topic, "--token", token), "SubscriptionArn")
+	if !strings.HasPrefix(confirmed, topic+":") {
+		t.Fatalf("confirmed SubscriptionArn %q", confirmed)
+	}
+	c.ok("sns", "publish", "--topic-arn", topic, "--message", "to the web")
+	eventually(t, 30*time.Second, "the http notification", func() error {
+		if p, _ := got(); len(p) < 2 {
+			return errors.New("no notification yet")
+		}
+		return nil
+	})
+	p, ty = got()
+	expectEq(t, "notification type", ty[1], "Notification")
+	expectEq(t, "notification message", fmt.Sprint(p[1]["Message"]), "to the web")
+
+	subs := c.ok("sns", "list-subscriptions-by-topic", "--topic-arn", topic)
+	expectEq(t, "subscriptions", len(jget(subs, "Subscriptions").([]any)), 2)
+	c.ok("sns", "unsubscribe", "--subscription-arn", confirmed)
+	c.ok("sns", "delete-topic", "--topic-arn", topic)
+	expectEq(t, "topics after delete", len(jget(c.ok("sns", "list-topics"), "Topics").([]any)), 0)
+}
