@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha1" //nolint:gosec // SignatureVersion 1
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +84,7 @@ func TestSNSCLI(t *testing.T) {
 		fmt.Sprint(r.SNS.MessageAttributes["level"]) != "map[Type:String Value:error]" {
 		t.Errorf("SNS event %+v", r)
 	}
+	verifySNS(t, r.SNS, s.url)
 	// The filter refused the first message before the second was fanned
 	// out (one fan-out, in order): it never reaches the function.
 	for _, l := range lines {
@@ -117,6 +124,21 @@ func TestSNSCLI(t *testing.T) {
 	p, ty := got()
 	expectEq(t, "confirmation type", ty[0], "SubscriptionConfirmation")
 	token, _ := p[0]["Token"].(string)
+	// The SubscribeURL confirms without a signature, as endpoints that
+	// confirm themselves expect.
+	link, _ := p[0]["SubscribeURL"].(string)
+	if !strings.HasPrefix(link, s.url+"/?Action=ConfirmSubscription&") {
+		t.Fatalf("SubscribeURL %q is not on the server %s", link, s.url)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<SubscriptionArn>"+topic+":") {
+		t.Fatalf("GET SubscribeURL: %d %s", resp.StatusCode, body)
+	}
 	confirmed := jstr(c.ok("sns", "confirm-subscription", "--topic-arn", topic, "--token", token), "SubscriptionArn")
 	if !strings.HasPrefix(confirmed, topic+":") {
 		t.Fatalf("confirmed SubscriptionArn %q", confirmed)
@@ -137,4 +159,40 @@ func TestSNSCLI(t *testing.T) {
 	c.ok("sns", "unsubscribe", "--subscription-arn", confirmed)
 	c.ok("sns", "delete-topic", "--topic-arn", topic)
 	expectEq(t, "topics after delete", len(jget(c.ok("sns", "list-topics"), "Topics").([]any)), 0)
+}
+
+// verifySNS checks a notification's signature with the certificate its
+// SigningCertURL serves, as SNS's message validators do.
+func verifySNS(t *testing.T, e events.SNSEntity, base string) {
+	t.Helper()
+	if !strings.HasPrefix(e.SigningCertURL, base+"/") {
+		t.Fatalf("SigningCertURL %q is not on the server %s", e.SigningCertURL, base)
+	}
+	resp, err := http.Get(e.SigningCertURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	blk, _ := pem.Decode(pemBytes)
+	if blk == nil {
+		t.Fatalf("SigningCertURL served %d %q", resp.StatusCode, pemBytes)
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range []string{"Message", e.Message, "MessageId", e.MessageID, "Subject", e.Subject,
+		"Timestamp", e.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), "TopicArn", e.TopicArn, "Type", e.Type} {
+		b.WriteString(f + "\n")
+	}
+	sig, err := base64.StdEncoding.DecodeString(e.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum([]byte(b.String())) //nolint:gosec // SignatureVersion 1
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA1, sum[:], sig); err != nil {
+		t.Errorf("the notification's signature does not verify with %s: %v", e.SigningCertURL, err)
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
 )
 
 // CertPath is where the edge serves the certificate of the key
@@ -68,5 +70,21 @@ func (s *Service) CertHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(s.cert)
+	})
+}
+
+// ConfirmHandler serves the SubscribeURL of a SubscriptionConfirmation:
+// GET /?Action=ConfirmSubscription&TopicArn=…&Token=…, without a
+// signature, as SNS serves it; the token is the credential. It confirms
+// and answers as ConfirmSubscription does.
+func (s *Service) ConfirmHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := awsproto.QueryRequest{Action: "ConfirmSubscription", Version: Version, Params: r.URL.Query()}
+		out, err := s.confirmSubscription(r.Context(), q)
+		if err != nil {
+			Errors.WriteError(w, r, err)
+			return
+		}
+		awsproto.WriteQueryResult(w, r, q.Action, Namespace, out)
 	})
 }
