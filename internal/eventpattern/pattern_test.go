@@ -230,3 +230,37 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMatch: one compiled policy (the documentation's first
+// example) matched against one message, in each scope.
+func BenchmarkMatch(b *testing.B) {
+	policy := `{"store":["example_corp"],"event":[{"anything-but":"order_cancelled"}],"customer_interests":["rugby","football","baseball"],"price_usd":[{"numeric":[">=",100]}]}`
+	b.Run("attributes", func(b *testing.B) {
+		p := MustCompile(policy, Options{Scope: Attributes, SNS: true})
+		b.ReportAllocs()
+		for b.Loop() {
+			if !p.MatchAttributes(docAttrs) {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("body", func(b *testing.B) {
+		p := MustCompile(policy, Options{Scope: Body, SNS: true})
+		doc := []byte(docBody)
+		b.ReportAllocs()
+		for b.Loop() {
+			if !p.MatchJSON(doc) {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("compile", func(b *testing.B) {
+		raw := []byte(policy)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Compile(raw, Options{Scope: Attributes, SNS: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

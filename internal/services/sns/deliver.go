@@ -125,6 +125,9 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
+	if ctx.Err() != nil {
+		return // shutting down: the stream redelivers it after the next start
+	}
 	attempt := 1
 	if md, merr := m.Metadata(); merr == nil {
 		attempt = int(md.NumDelivered)
