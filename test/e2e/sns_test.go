@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // TestSNSCLI: the AWS CLI makes a topic, subscribes a Python function
@@ -195,4 +199,105 @@ func verifySNS(t *testing.T, e events.SNSEntity, base string) {
 	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA1, sum[:], sig); err != nil {
 		t.Errorf("the notification's signature does not verify with %s: %v", e.SigningCertURL, err)
 	}
+}
+
+// newSNS returns an aws-sdk-go-v2 SNS client for s.
+func newSNS(s *server) *sns.Client {
+	return sns.NewFromConfig(aws.Config{Region: region, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, "")},
+		func(o *sns.Options) { o.BaseEndpoint = aws.String(s.url) })
+}
+
+// endpoint is an http endpoint on a fixed address that can go away and
+// come back, recording the message ids of the notifications it takes.
+type endpoint struct {
+	addr string
+	srv  *http.Server
+	mu   sync.Mutex
+	ids  map[string]bool
+	conf []map[string]any
+}
+
+func (e *endpoint) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if r.Header.Get("x-amz-sns-message-type") == "SubscriptionConfirmation" {
+			e.conf = append(e.conf, m)
+			return
+		}
+		e.ids[r.Header.Get("x-amz-sns-message-id")] = true
+	})}
+	go e.srv.Serve(ln)
+}
+
+// TestSNSKill9: messages Publish accepted while their endpoint was down
+// are all delivered after the server is killed with SIGKILL and started
+// again.
+func TestSNSKill9(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir, "--sandbox", "process")
+	cl := newSNS(s)
+	ctx := t.Context()
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := &endpoint{addr: addr, ids: map[string]bool{}}
+	ep.start(t)
+	tp, err := cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("kill9")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String("http://" + addr + "/")}); err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	eventually(t, 30*time.Second, "the confirmation", func() error {
+		ep.mu.Lock()
+		defer ep.mu.Unlock()
+		if len(ep.conf) == 0 {
+			return errors.New("none yet")
+		}
+		token, _ = ep.conf[0]["Token"].(string)
+		return nil
+	})
+	if _, err := cl.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: tp.TopicArn, Token: aws.String(token)}); err != nil {
+		t.Fatal(err)
+	}
+	ep.srv.Close() // the endpoint goes away: deliveries fail and wait for a retry
+
+	var ids []string
+	for i := range 20 {
+		out, err := cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String(fmt.Sprintf("message %d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.MessageId))
+	}
+	s.kill9()
+
+	ep.start(t)
+	defer ep.srv.Close()
+	s = startServer(t, dir, "--sandbox", "process")
+	defer s.stop()
+	eventually(t, 3*time.Minute, "every accepted message at the endpoint", func() error {
+		ep.mu.Lock()
+		defer ep.mu.Unlock()
+		for _, id := range ids {
+			if !ep.ids[id] {
+				return fmt.Errorf("%d of %d delivered; %s missing", len(ep.ids), len(ids), id)
+			}
+		}
+		return nil
+	})
 }
