@@ -2,6 +2,7 @@ package sns_test
 
 import (
 	"crypto/rsa"
+	"fmt"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -61,11 +62,15 @@ func TestMessageStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []struct{ proto, ep string }{{"sqs", queueARN}, {"lambda", fnARN}} {
-		if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String(sub.proto), Endpoint: aws.String(sub.ep),
-			Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String(fnARN),
+		Attributes: map[string]string{"RawMessageDelivery": "true"}})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: Attributes Reason: Delivery protocol [lambda] does not support raw message delivery.")
+	if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String(fnARN)}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, MessageStructure: aws.String("json"),
 		Message: aws.String(`{"default":"for everyone","sqs":"for queues"}`)}); err != nil {
@@ -113,5 +118,52 @@ func TestSigningKeyAndCertificate(t *testing.T) {
 	}
 	if !h.key.PublicKey.Equal(cert.PublicKey.(*rsa.PublicKey)) {
 		t.Error("the certificate is not the signing key's")
+	}
+}
+
+// TestListPages: ListTopics and ListSubscriptions page by 100 with
+// NextToken, every item once.
+func TestListPages(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("t000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 130; i++ {
+		if _, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(fmt.Sprintf("t%03d", i))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("sqs"),
+			Endpoint: aws.String(fmt.Sprintf("%s%d", queueARN, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	pages := 0
+	for p := sns.NewListTopicsPaginator(h.cl, &sns.ListTopicsInput{}); p.HasMorePages(); pages++ {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range out.Topics {
+			seen[aws.ToString(tp.TopicArn)] = true
+		}
+	}
+	if len(seen) != 130 || pages != 2 {
+		t.Errorf("ListTopics: %d topics in %d pages, want 130 in 2", len(seen), pages)
+	}
+	subs := map[string]bool{}
+	for p := sns.NewListSubscriptionsPaginator(h.cl, &sns.ListSubscriptionsInput{}); p.HasMorePages(); {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range out.Subscriptions {
+			subs[aws.ToString(s.SubscriptionArn)] = true
+		}
+	}
+	if len(subs) != 129 {
+		t.Errorf("ListSubscriptions: %d subscriptions, want 129", len(subs))
 	}
 }

@@ -301,7 +301,10 @@ var subscriptionAttributes = map[string]bool{
 
 // checkSubAttributes validates a subscription's attributes as they would
 // be with changes applied.
-func checkSubAttributes(a map[string]string) error {
+func checkSubAttributes(protocol string, a map[string]string) error {
+	if a["RawMessageDelivery"] == "true" && protocol != "sqs" && protocol != "http" && protocol != "https" {
+		return invalid("Invalid parameter: Attributes Reason: Delivery protocol [%s] does not support raw message delivery.", protocol)
+	}
 	for k, v := range a {
 		if !subscriptionAttributes[k] {
 			return invalid("Invalid parameter: AttributeName")
@@ -398,7 +401,7 @@ func (s *Service) subscribe(ctx context.Context, q awsproto.QueryRequest) (any, 
 	if err := s.checkEndpoint(in.Protocol, in.Endpoint); err != nil {
 		return nil, err
 	}
-	if err := checkSubAttributes(in.Attributes); err != nil {
+	if err := checkSubAttributes(in.Protocol, in.Attributes); err != nil {
 		return nil, err
 	}
 	type result struct {
@@ -575,7 +578,7 @@ func (s *Service) setSubscriptionAttributes(ctx context.Context, q awsproto.Quer
 	} else {
 		ns.Attributes[name] = value
 	}
-	if err := checkSubAttributes(ns.Attributes); err != nil {
+	if err := checkSubAttributes(ns.Protocol, ns.Attributes); err != nil {
 		return nil, err
 	}
 	if err := s.putSub(ctx, &ns); err != nil {

@@ -105,7 +105,7 @@ type harness struct {
 	key  *rsa.PrivateKey
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -137,7 +137,7 @@ func (h *harness) client(key, secret string) *sns.Client {
 
 // start starts NATS on the harness's directory and opens the service, as
 // a process start does.
-func (h *harness) start(t *testing.T) {
+func (h *harness) start(t testing.TB) {
 	t.Helper()
 	ns, err := natsd.Start(natsd.Config{DataDir: h.dir, Sync: natsd.SyncAlways})
 	if err != nil {
@@ -640,5 +640,41 @@ func TestAuthorization(t *testing.T) {
 	}
 	if _, err := bob.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: tp.TopicArn}); err != nil {
 		t.Fatalf("GetTopicAttributes with the topic policy: %v", err)
+	}
+}
+
+// BenchmarkPublish: Publish through the SDK and the SigV4 edge, each
+// answered once the message is in the stream (fsync on every write), with
+// one lambda subscription taking every message.
+func BenchmarkPublish(b *testing.B) {
+	h := newHarness(b)
+	ctx := b.Context()
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("bench")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String(fnARN)}); err != nil {
+		b.Fatal(err)
+	}
+	in := &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("hello"),
+		MessageAttributes: map[string]types.MessageAttributeValue{"k": {DataType: aws.String("String"), StringValue: aws.String("v")}}}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.cl.Publish(ctx, in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	n := b.N
+	deadline := time.Now().Add(time.Minute)
+	for len(h.inv.snapshot()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(h.inv.snapshot()); got < n {
+		b.Errorf("%d of %d delivered", got, n)
 	}
 }
