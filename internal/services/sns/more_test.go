@@ -2,10 +2,10 @@ package sns_test
 
 import (
 	"crypto/rsa"
-	"fmt"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
