@@ -301,3 +301,72 @@ func TestSNSKill9(t *testing.T) {
 		return nil
 	})
 }
+
+// snsBoto3Script drives SNS with boto3 and prints one JSON document of
+// what it saw.
+const snsBoto3Script = `
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+sns = boto3.client("sns")
+out = {}
+arn = sns.create_topic(Name="boto", Attributes={"DisplayName": "Boto"}, Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
+out["arn"] = arn
+out["display"] = sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"]
+sub = sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint="arn:aws:lambda:us-east-1:000000000000:function:none",
+                    Attributes={"FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"a": {"b": [{"prefix": "x"}]}})},
+                    ReturnSubscriptionArn=True)["SubscriptionArn"]
+out["scope"] = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["FilterPolicyScope"]
+out["subs"] = [s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]]
+b = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+    {"Id": "one", "Message": json.dumps({"a": {"b": "xyz"}}), "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "5"}}},
+    {"Id": "two", "Message": "m", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "five"}}}])
+out["ok"] = [e["Id"] for e in b["Successful"]]
+out["failed"] = [[e["Id"], e["Code"], e["SenderFault"]] for e in b["Failed"]]
+out["tags"] = sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+def err(fn, **kw):
+    try:
+        fn(**kw)
+        return None
+    except ClientError as e:
+        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Message"]]
+out["notfound"] = err(sns.get_topic_attributes, TopicArn=arn + "x")
+out["badfilter"] = err(sns.set_subscription_attributes, SubscriptionArn=sub, AttributeName="FilterPolicy",
+                       AttributeValue=json.dumps({"a": [{"exists": "yes"}]}))
+sns.delete_topic(TopicArn=arn)
+out["after"] = len(sns.list_topics()["Topics"])
+print(json.dumps(out))
+`
+
+// TestSNSBoto3: boto3 reads SNS's answers and errors as it reads AWS's.
+func TestSNSBoto3(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	r := runCmd(t, s.env(), nil, 60*time.Second, "python3", "-c", snsBoto3Script)
+	if r.Code != 0 {
+		t.Fatalf("boto3: %s", r)
+	}
+	var out struct {
+		ARN, Display, Scope string
+		Subs, OK            []string
+		Failed              [][]any
+		Tags                []map[string]string
+		NotFound, BadFilter []any
+		After               int
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	if out.ARN != "arn:aws:sns:"+region+":000000000000:boto" || out.Display != "Boto" || out.Scope != "MessageBody" ||
+		fmt.Sprint(out.Subs) != "[lambda]" || fmt.Sprint(out.OK) != "[one]" || fmt.Sprint(out.Failed) != "[[two ParameterValueInvalid true]]" ||
+		fmt.Sprint(out.Tags) != "[map[Key:k Value:v]]" || out.After != 0 {
+		t.Errorf("boto3 saw %+v", out)
+	}
+	if fmt.Sprint(out.NotFound) != "[NotFound 404 Topic does not exist]" {
+		t.Errorf("not found: %v", out.NotFound)
+	}
+	if fmt.Sprint(out.BadFilter) != "[InvalidParameter 400 Invalid parameter: FilterPolicy: exists match pattern must be either true or false.]" {
+		t.Errorf("bad filter: %v", out.BadFilter)
+	}
+}
