@@ -55,7 +55,14 @@ func (s *Service) startDelivery(ctx context.Context) error {
 	sem := make(chan struct{}, maxInFlight)
 	dc, err := del.Consume(func(m jetstream.Msg) {
 		sem <- struct{}{}
+		s.closeMu.Lock()
+		if s.closed {
+			s.closeMu.Unlock()
+			<-sem
+			return // redelivered after the next start
+		}
 		s.done.Add(1)
+		s.closeMu.Unlock()
 		go func() {
 			defer func() { <-sem; s.done.Done() }()
 			s.deliver(ctx, m)

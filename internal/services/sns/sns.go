@@ -99,18 +99,22 @@ type op func(ctx context.Context, q awsproto.QueryRequest) (any, error)
 // Service is the SNS API handler and its delivery engine. It is safe for
 // concurrent use.
 type Service struct {
-	cfg   Config
-	arns  arn.Scope
-	kv    store.KV
-	view  *view
-	log   *slog.Logger
-	mu    sync.Mutex // serialises writes to the bucket (see the package doc)
-	ops   map[string]op
-	bus   *bus
-	stop  context.CancelFunc
-	done  sync.WaitGroup
-	httpc *http.Client
-	cert  []byte // PEM of the signing key's certificate
+	cfg  Config
+	arns arn.Scope
+	kv   store.KV
+	view *view
+	log  *slog.Logger
+	mu   sync.Mutex // serialises writes to the bucket (see the package doc)
+	ops  map[string]op
+	bus  *bus
+	stop context.CancelFunc
+	done sync.WaitGroup // deliveries in flight
+	// closeMu guards closed, which Close sets before waiting on done, so
+	// that no delivery starts once it waits.
+	closeMu sync.Mutex
+	closed  bool
+	httpc   *http.Client
+	cert    []byte // PEM of the signing key's certificate
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -175,6 +179,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Close() {
 	s.stop()
 	s.bus.stopConsumers()
+	s.closeMu.Lock()
+	s.closed = true
+	s.closeMu.Unlock()
 	s.done.Wait()
 }
 
