@@ -97,6 +97,19 @@ func TestSNSCLI(t *testing.T) {
 		}
 	}
 
+	// Another topic, which the function's permission does not name
+	// (aws:SourceArn): SNS is refused the invocation.
+	other := jstr(c.ok("sns", "create-topic", "--name", "elsewhere"), "TopicArn")
+	c.ok("sns", "subscribe", "--topic-arn", other, "--protocol", "lambda", "--notification-endpoint", functionARN("sns-fn"))
+	c.ok("sns", "publish", "--topic-arn", other, "--message", "not for you")
+	eventually(t, 30*time.Second, "the refused invocation counted", func() error {
+		samples, _ := scrape(t, s)
+		if v, _ := promSum(samples, "kumo_authz_denied_total", map[string]string{"action": "lambda:InvokeFunction"}); v < 1 {
+			return errors.New("no lambda:InvokeFunction denial yet")
+		}
+		return nil
+	})
+
 	// An http endpoint: confirmation first, then notifications.
 	var (
 		mu    sync.Mutex
@@ -158,10 +171,21 @@ func TestSNSCLI(t *testing.T) {
 	expectEq(t, "notification type", ty[1], "Notification")
 	expectEq(t, "notification message", fmt.Sprint(p[1]["Message"]), "to the web")
 
+	lines, err = allLogEvents(t, logsCl, "/aws/lambda/sns-fn", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if strings.Contains(l.Message, "not for you") {
+			t.Errorf("a topic the function's policy does not name invoked it: %s", l.Message)
+		}
+	}
+
 	subs := c.ok("sns", "list-subscriptions-by-topic", "--topic-arn", topic)
 	expectEq(t, "subscriptions", len(jget(subs, "Subscriptions").([]any)), 2)
 	c.ok("sns", "unsubscribe", "--subscription-arn", confirmed)
 	c.ok("sns", "delete-topic", "--topic-arn", topic)
+	c.ok("sns", "delete-topic", "--topic-arn", other)
 	expectEq(t, "topics after delete", len(jget(c.ok("sns", "list-topics"), "Topics").([]any)), 0)
 }
 
