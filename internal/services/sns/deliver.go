@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kumo-run/kumo/internal/eventpattern"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -87,8 +88,9 @@ func (s *Service) fanout(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
+	fa := filterAttributes(msg.Attrs) // once per message, for every subscription
 	for _, sub := range s.view.subList(msg.TopicARN) {
-		if sub.Pending || !matches(sub, &msg) {
+		if sub.Pending || !matches(sub, &msg, fa) {
 			continue
 		}
 		d := delivery{Kind: "Notification", Subscription: sub.ARN, Msg: &msg, ID: msg.ID, Timestamp: msg.Timestamp}
@@ -101,15 +103,16 @@ func (s *Service) fanout(ctx context.Context, m jetstream.Msg) {
 	_ = m.Ack()
 }
 
-// matches reports whether msg passes sub's filter policy.
-func matches(sub *subscription, msg *message) bool {
+// matches reports whether msg, whose attributes are fa, passes sub's
+// filter policy.
+func matches(sub *subscription, msg *message, fa map[string]eventpattern.Attribute) bool {
 	if sub.filter == nil {
 		return true
 	}
 	if sub.Attributes["FilterPolicyScope"] == "MessageBody" {
 		return sub.filter.MatchJSON([]byte(msg.Message))
 	}
-	return sub.filter.MatchAttributes(filterAttributes(msg.Attrs))
+	return sub.filter.MatchAttributes(fa)
 }
 
 // deliver makes one delivery attempt; a failed one is retried after the
