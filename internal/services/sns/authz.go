@@ -29,6 +29,8 @@ var operations = map[string]resource{
 	"GetTopicAttributes":        resTopic,
 	"SetTopicAttributes":        resTopic,
 	"DeleteTopic":               resTopic,
+	"AddPermission":             resTopic,
+	"RemovePermission":          resTopic,
 	"Subscribe":                 resTopic,
 	"ConfirmSubscription":       resTopic,
 	"Unsubscribe":               resSub,

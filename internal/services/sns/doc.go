@@ -4,7 +4,8 @@
 // published to the subscriptions.
 //
 // Operations: CreateTopic (idempotent by name), ListTopics,
-// Get/SetTopicAttributes, DeleteTopic, Subscribe, ConfirmSubscription,
+// Get/SetTopicAttributes, DeleteTopic, Add/RemovePermission (statements
+// of the topic's Policy), Subscribe, ConfirmSubscription,
 // Unsubscribe, ListSubscriptions(ByTopic), Get/SetSubscriptionAttributes,
 // Publish, PublishBatch, Tag/UntagResource, ListTagsForResource. FIFO
 // topics are refused with InvalidParameter; SMS, email and mobile

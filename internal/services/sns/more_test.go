@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -165,5 +166,51 @@ func TestListPages(t *testing.T) {
 	}
 	if len(subs) != 129 {
 		t.Errorf("ListSubscriptions: %d subscriptions, want 129", len(subs))
+	}
+}
+
+// TestPermissions: AddPermission adds a labelled statement to the topic's
+// policy (the default one to start with), once; RemovePermission takes it
+// out.
+func TestPermissions(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("shared")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := &sns.AddPermissionInput{TopicArn: tp.TopicArn, Label: aws.String("partner"), AWSAccountId: []string{"111111111111"}, ActionName: []string{"Publish", "Subscribe"}}
+	if _, err := h.cl.AddPermission(ctx, add); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.cl.AddPermission(ctx, add)
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: Statement already exists")
+	_, err = h.cl.AddPermission(ctx, &sns.AddPermissionInput{TopicArn: tp.TopicArn, Label: aws.String("x"), AWSAccountId: []string{"111111111111"}, ActionName: []string{"CreateTopic"}})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: Policy statement action out of service scope!")
+	sids := func() []string {
+		t.Helper()
+		ta, err := h.cl.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: tp.TopicArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Statement []map[string]any }
+		if err := json.Unmarshal([]byte(ta.Attributes["Policy"]), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, st := range doc.Statement {
+			out = append(out, fmt.Sprint(st["Sid"], " ", st["Action"], " ", st["Principal"]))
+		}
+		return out
+	}
+	if got := fmt.Sprint(sids()); !strings.Contains(got, "partner [SNS:Publish SNS:Subscribe] map[AWS:[arn:aws:iam::111111111111:root]]") ||
+		!strings.Contains(got, "__default_statement_ID") {
+		t.Errorf("statements after AddPermission: %s", got)
+	}
+	if _, err := h.cl.RemovePermission(ctx, &sns.RemovePermissionInput{TopicArn: tp.TopicArn, Label: aws.String("partner")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(sids()); strings.Contains(got, "partner") {
+		t.Errorf("statements after RemovePermission: %s", got)
 	}
 }

@@ -218,6 +218,8 @@ func (s *Service) dispatch() map[string]op {
 		"GetTopicAttributes":        s.getTopicAttributes,
 		"SetTopicAttributes":        s.setTopicAttributes,
 		"DeleteTopic":               s.deleteTopic,
+		"AddPermission":             s.addPermission,
+		"RemovePermission":          s.removePermission,
 		"Subscribe":                 s.subscribe,
 		"ConfirmSubscription":       s.confirmSubscription,
 		"Unsubscribe":               s.unsubscribe,
