@@ -92,6 +92,14 @@ const (
 	// "kumo.sns.delivery".
 	SNSDeliverySubject = prefix + ".sns.delivery"
 
+	// SNSFIFODeliverySubject carries the deliveries of FIFO topics, made
+	// one at a time in order: "kumo.sns.fifo".
+	SNSFIFODeliverySubject = prefix + ".sns.fifo"
+
+	// SNSFIFOConsumer is the durable consumer of SNSFIFODeliverySubject:
+	// "kumo-sns-fifo".
+	SNSFIFOConsumer = prefix + "-sns-fifo"
+
 	// SNSFanoutConsumer is the durable consumer of SNSPublishSubject:
 	// "kumo-sns-fanout".
 	SNSFanoutConsumer = prefix + "-sns-fanout"

@@ -74,6 +74,31 @@ func (s *Service) startDelivery(ctx context.Context) error {
 		return fmt.Errorf("sns: consuming %s: %w", natsd.SNSDeliverySubject, err)
 	}
 	s.bus.ctxs = append(s.bus.ctxs, dc)
+	// FIFO deliveries: one at a time, in the order fan-out stored them; a
+	// failing one holds back those after it until it is delivered or
+	// given up.
+	fifo, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: natsd.SNSFIFOConsumer, FilterSubject: natsd.SNSFIFODeliverySubject,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("sns: consumer %s: %w", natsd.SNSFIFOConsumer, err)
+	}
+	ffc, err := fifo.Consume(func(m jetstream.Msg) {
+		s.closeMu.Lock()
+		if s.closed {
+			s.closeMu.Unlock()
+			return
+		}
+		s.done.Add(1)
+		s.closeMu.Unlock()
+		defer s.done.Done()
+		s.deliver(ctx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("sns: consuming %s: %w", natsd.SNSFIFODeliverySubject, err)
+	}
+	s.bus.ctxs = append(s.bus.ctxs, ffc)
 	return nil
 }
 
@@ -88,13 +113,21 @@ func (s *Service) fanout(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
+	subject := natsd.SNSDeliverySubject
+	if msg.GroupID != "" {
+		subject = natsd.SNSFIFODeliverySubject
+		if md, err := m.Metadata(); err == nil {
+			msg.Seq = md.Sequence.Stream
+			msg.ID = fifoID(msg.TopicARN, msg.DedupID, msg.Seq)
+		}
+	}
 	fa := filterAttributes(msg.Attrs) // once per message, for every subscription
 	for _, sub := range s.view.subList(msg.TopicARN) {
 		if sub.Pending || !matches(sub, &msg, fa) {
 			continue
 		}
 		d := delivery{Kind: "Notification", Subscription: sub.ARN, Msg: &msg, ID: msg.ID, Timestamp: msg.Timestamp}
-		if err := s.bus.put(ctx, natsd.SNSDeliverySubject, "d-"+msg.ID+"-"+sub.ARN, d); err != nil {
+		if err := s.bus.put(ctx, subject, "d-"+msg.ID+"-"+sub.ARN, d); err != nil {
 			s.log.Warn("sns: fan-out failed; retrying", "messageId", msg.ID, "error", err)
 			_ = m.NakWithDelay(time.Second)
 			return
@@ -284,20 +317,37 @@ func (s *Service) deliverSQS(ctx context.Context, queueARN string, sub *subscrip
 	if s.cfg.Queues == nil {
 		return fmt.Errorf("%w: this server delivers to no SQS queues", errPermanent)
 	}
-	if sub.Attributes["RawMessageDelivery"] == "true" {
-		attrs := make(map[string]QueueAttribute, len(d.Msg.Attrs))
-		for k, a := range d.Msg.Attrs {
-			qa := QueueAttribute{DataType: a.DataType, StringValue: a.StringValue}
-			if a.BinaryValue != "" {
-				qa.BinaryValue, _ = base64.StdEncoding.DecodeString(a.BinaryValue)
-			}
-			attrs[k] = qa
+	if d.Msg.GroupID != "" {
+		fq, ok := s.cfg.Queues.(FIFOQueues)
+		if !ok {
+			return fmt.Errorf("%w: this server delivers FIFO topics to no SQS queues", errPermanent)
 		}
-		_, err := s.cfg.Queues.Deliver(ctx, queueARN, messageFor(d.Msg, "sqs"), attrs)
+		body, attrs := string(s.envelope(sub, d)), map[string]QueueAttribute(nil)
+		if sub.Attributes["RawMessageDelivery"] == "true" {
+			body, attrs = messageFor(d.Msg, "sqs"), queueAttributes(d.Msg.Attrs)
+		}
+		_, err := fq.DeliverFIFO(ctx, queueARN, body, attrs, d.Msg.GroupID, d.Msg.DedupID)
+		return err
+	}
+	if sub.Attributes["RawMessageDelivery"] == "true" {
+		_, err := s.cfg.Queues.Deliver(ctx, queueARN, messageFor(d.Msg, "sqs"), queueAttributes(d.Msg.Attrs))
 		return err
 	}
 	_, err := s.cfg.Queues.Deliver(ctx, queueARN, string(s.envelope(sub, d)), nil)
 	return err
+}
+
+// queueAttributes are a message's attributes as SQS takes them.
+func queueAttributes(in map[string]attribute) map[string]QueueAttribute {
+	attrs := make(map[string]QueueAttribute, len(in))
+	for k, a := range in {
+		qa := QueueAttribute{DataType: a.DataType, StringValue: a.StringValue}
+		if a.BinaryValue != "" {
+			qa.BinaryValue, _ = base64.StdEncoding.DecodeString(a.BinaryValue)
+		}
+		attrs[k] = qa
+	}
+	return attrs
 }
 
 // redrive sends a notification that could not be delivered to the
@@ -336,10 +386,15 @@ func (s *Service) envelope(sub *subscription, d *delivery) []byte {
 		SigningCertURL    string                    `json:"SigningCertURL"`
 		UnsubscribeURL    string                    `json:"UnsubscribeURL"`
 		MessageAttributes map[string]envelopeAttrib `json:"MessageAttributes,omitempty"`
+		SequenceNumber    string                    `json:"SequenceNumber,omitempty"`
 	}
-	b, _ := json.Marshal(env{"Notification", d.Msg.ID, d.Msg.TopicARN, d.Msg.Subject, msg, stamp(d.Msg.Timestamp),
+	e := env{"Notification", d.Msg.ID, d.Msg.TopicARN, d.Msg.Subject, msg, stamp(d.Msg.Timestamp),
 		s.signatureVersion(sub.TopicARN), s.sign(sub.TopicARN, d, msg, "Notification"), s.certURL(), s.unsubscribeURL(sub.ARN),
-		envelopeAttributes(d.Msg.Attrs)})
+		envelopeAttributes(d.Msg.Attrs), ""}
+	if d.Msg.GroupID != "" {
+		e.SequenceNumber = sequenceNumber(d.Msg.Seq)
+	}
+	b, _ := json.Marshal(e)
 	return b
 }
 

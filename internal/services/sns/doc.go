@@ -7,9 +7,19 @@
 // Get/SetTopicAttributes, DeleteTopic, Add/RemovePermission (statements
 // of the topic's Policy), Subscribe, ConfirmSubscription,
 // Unsubscribe, ListSubscriptions(ByTopic), Get/SetSubscriptionAttributes,
-// Publish, PublishBatch, Tag/UntagResource, ListTagsForResource. FIFO
-// topics are refused with InvalidParameter; SMS, email and mobile
-// endpoints are not served.
+// Publish, PublishBatch, Tag/UntagResource, ListTagsForResource. SMS,
+// email and mobile endpoints are not served.
+//
+// FIFO topics ("<name>.fifo" with FifoTopic true) take only sqs
+// subscriptions and require MessageGroupId; a MessageDeduplicationId (or
+// the SHA-256 of the body, with ContentBasedDeduplication) is stored once
+// within five minutes, the stream's duplicate window, and a duplicate is
+// answered the first copy's MessageId and SequenceNumber (the stream
+// sequence; the id is derived from it, see fifoID). Their deliveries go
+// through "kumo.sns.fifo" and the consumer "kumo-sns-fifo", one at a time,
+// so every group's order holds (all of a server's FIFO deliveries share
+// that one line). They reach SQS through FIFOQueues, which Config.Queues
+// must implement to pass the group and deduplication ids on.
 //
 // State: topics and subscriptions live in the KV bucket natsd.SNSBucket
 // ("kumo-sns"), one JSON value per topic ("topic.<name>") and per

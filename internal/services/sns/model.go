@@ -25,6 +25,9 @@ type topic struct {
 	policy *iam.Policy // Attributes["Policy"], parsed when set
 }
 
+// fifo reports whether t is a FIFO topic.
+func (t *topic) fifo() bool { return t.Attributes["FifoTopic"] == "true" }
+
 // subscription is one subscription, stored under
 // "sub.<topic name>.<id>".
 type subscription struct {

@@ -214,3 +214,81 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("statements after RemovePermission: %s", got)
 	}
 }
+
+// TestFIFOTopic: a FIFO topic takes only SQS subscriptions, requires a
+// message group, deduplicates by id or content within the window
+// (answering the first copy's MessageId and SequenceNumber), and delivers
+// each group's messages in order with their group and deduplication ids.
+func TestFIFOTopic(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders.fifo"), Attributes: map[string]string{"FifoTopic": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, _ := h.cl.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: tp.TopicArn})
+	if ta.Attributes["FifoTopic"] != "true" || ta.Attributes["ContentBasedDeduplication"] != "false" {
+		t.Errorf("attributes %v", ta.Attributes)
+	}
+	_, err = h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String(fnARN)})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: Invalid protocol type: lambda. FIFO topics deliver only to Amazon SQS queues.")
+	const fifoQueue = "arn:aws:sqs:us-east-1:000000000000:q.fifo"
+	if _, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(fifoQueue),
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("m")})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+	_, err = h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("m"), MessageGroupId: aws.String("g")})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+
+	var ids, seqs []string
+	for i := range 10 {
+		out, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String(fmt.Sprint("m", i)),
+			MessageGroupId: aws.String(fmt.Sprint("g", i%2)), MessageDeduplicationId: aws.String(fmt.Sprint("d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, seqs = append(ids, aws.ToString(out.MessageId)), append(seqs, aws.ToString(out.SequenceNumber))
+		if i > 0 && seqs[i] <= seqs[i-1] {
+			t.Errorf("SequenceNumber %s after %s", seqs[i], seqs[i-1])
+		}
+	}
+	// A duplicate: the first copy's answer, and no second delivery.
+	dup, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("m3 again"),
+		MessageGroupId: aws.String("g1"), MessageDeduplicationId: aws.String("d3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(dup.MessageId) != ids[3] || aws.ToString(dup.SequenceNumber) != seqs[3] {
+		t.Errorf("duplicate answered %s %s, want %s %s", aws.ToString(dup.MessageId), aws.ToString(dup.SequenceNumber), ids[3], seqs[3])
+	}
+	// Content-based deduplication.
+	if _, err := h.cl.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: tp.TopicArn, AttributeName: aws.String("ContentBasedDeduplication"), AttributeValue: aws.String("true")}); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("same body"), MessageGroupId: aws.String("g0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("same body"), MessageGroupId: aws.String("g0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(c1.MessageId) != aws.ToString(c2.MessageId) {
+		t.Errorf("content-based duplicates got ids %s and %s", aws.ToString(c1.MessageId), aws.ToString(c2.MessageId))
+	}
+	eventually(t, "eleven deliveries", func() bool { return len(h.qs.snapshot()) >= 11 })
+	got := h.qs.snapshot()
+	if len(got) != 11 {
+		t.Fatalf("%d deliveries, want 11 (duplicates are not delivered)", len(got))
+	}
+	for i, s := range got[:10] {
+		if s.queue != fifoQueue || s.body != fmt.Sprint("m", i) || s.group != fmt.Sprint("g", i%2) || s.dedupID != fmt.Sprint("d", i) {
+			t.Errorf("delivery %d: %+v", i, s)
+		}
+	}
+	if got[10].body != "same body" || len(got[10].dedupID) != 64 {
+		t.Errorf("content-based delivery %+v", got[10])
+	}
+}

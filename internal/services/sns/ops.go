@@ -90,12 +90,9 @@ func checkTopicAttribute(name, value string) error {
 		if value != "1" && value != "2" {
 			return invalid("Invalid parameter: SignatureVersion")
 		}
-	case "FifoTopic":
-		if value == "true" {
-			return invalid("Invalid parameter: Attributes Reason: FIFO topics are not supported by this server; create a standard topic")
-		}
-		if value != "false" {
-			return invalid("Invalid parameter: Attributes Reason: FifoTopic must be true or false")
+	case "FifoTopic", "ContentBasedDeduplication":
+		if value != "true" && value != "false" {
+			return invalid("Invalid parameter: Attributes Reason: %s must be true or false", name)
 		}
 	case "DeliveryPolicy", "DataProtectionPolicy", "ArchivePolicy":
 		if value != "" && !json.Valid([]byte(value)) {
@@ -114,8 +111,9 @@ func (s *Service) createTopic(ctx context.Context, q awsproto.QueryRequest) (any
 	if err := awsproto.UnmarshalQuery(q.Params, &in); err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(in.Name, ".fifo") {
-		return nil, invalid("Invalid parameter: Topic Name Reason: FIFO topics are not supported by this server; create a standard topic")
+	fifo := in.Attributes["FifoTopic"] == "true"
+	if fifo != strings.HasSuffix(in.Name, ".fifo") {
+		return nil, invalid("Invalid parameter: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.")
 	}
 	if !validTopicName(in.Name) {
 		return nil, invalid("Invalid parameter: Topic Name")
@@ -125,7 +123,13 @@ func (s *Service) createTopic(ctx context.Context, q awsproto.QueryRequest) (any
 			return nil, err
 		}
 	}
-	delete(in.Attributes, "FifoTopic") // only "false" passes
+	if !fifo && in.Attributes["ContentBasedDeduplication"] == "true" {
+		return nil, invalid("Invalid parameter: Attributes Reason: ContentBasedDeduplication can only be set for FIFO topics")
+	}
+	if !fifo {
+		delete(in.Attributes, "FifoTopic")
+		delete(in.Attributes, "ContentBasedDeduplication")
+	}
 	tags, err := tagMap(in.Tags)
 	if err != nil {
 		return nil, err
@@ -229,6 +233,9 @@ func (s *Service) getTopicAttributes(ctx context.Context, q awsproto.QueryReques
 		"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": strconv.Itoa(pending), "SubscriptionsDeleted": "0",
 		"EffectiveDeliveryPolicy": `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
 	}
+	if t.fifo() {
+		a["ContentBasedDeduplication"] = "false"
+	}
 	maps.Copy(a, t.Attributes)
 	if a["Policy"] == "" {
 		a["Policy"] = s.defaultPolicy(t)
@@ -240,7 +247,7 @@ func (s *Service) getTopicAttributes(ctx context.Context, q awsproto.QueryReques
 
 func (s *Service) setTopicAttributes(ctx context.Context, q awsproto.QueryRequest) (any, error) {
 	name, value := q.Params.Get("AttributeName"), q.Params.Get("AttributeValue")
-	if name == "FifoTopic" || name == "ContentBasedDeduplication" {
+	if name == "FifoTopic" {
 		return nil, invalid("Invalid parameter: AttributeName")
 	}
 	if err := checkTopicAttribute(name, value); err != nil {
@@ -251,6 +258,9 @@ func (s *Service) setTopicAttributes(ctx context.Context, q awsproto.QueryReques
 	t, err := s.lookupTopic(q.Params.Get("TopicArn"))
 	if err != nil {
 		return nil, err
+	}
+	if name == "ContentBasedDeduplication" && !t.fifo() {
+		return nil, invalid("Invalid parameter: Attributes Reason: ContentBasedDeduplication can only be set for FIFO topics")
 	}
 	nt := *t
 	nt.Attributes = maps.Clone(t.Attributes)
@@ -412,6 +422,9 @@ func (s *Service) subscribe(ctx context.Context, q awsproto.QueryRequest) (any, 
 	t, err := s.lookupTopic(in.TopicArn)
 	if err != nil {
 		return nil, err
+	}
+	if t.fifo() && in.Protocol != "sqs" {
+		return nil, invalid("Invalid parameter: Invalid protocol type: %s. FIFO topics deliver only to Amazon SQS queues.", clip(in.Protocol))
 	}
 	for _, sub := range s.view.subList(t.ARN) {
 		if sub.Protocol == in.Protocol && sub.Endpoint == in.Endpoint {

@@ -2,6 +2,8 @@ package sns
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -33,7 +35,28 @@ type message struct {
 	Structure string               `json:"structure,omitempty"` // "json": Message holds one per protocol
 	Attrs     map[string]attribute `json:"attrs,omitempty"`
 	Timestamp time.Time            `json:"ts"`
+	// FIFO topics: the group and deduplication ids, and the sequence
+	// number (the stream's, which gives ID too: see fifoID).
+	GroupID string `json:"group,omitempty"`
+	DedupID string `json:"dedup,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
 }
+
+// fifoID is the MessageId of a FIFO topic's message: a UUID derived from
+// the topic, the deduplication id and the stream sequence of the first
+// copy, so that a duplicate Publish answers the first one's id.
+func fifoID(topicARN, dedupID string, seq uint64) string {
+	sum := sha256.Sum256([]byte(topicARN + "\x00" + dedupID + "\x00" + strconv.FormatUint(seq, 10)))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// sequenceNumber is a FIFO message's SequenceNumber as SNS spells it:
+// a decimal string, growing with every message.
+func sequenceNumber(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 // delivery is one delivery to one subscription, as the stream keeps it.
 type delivery struct {
@@ -63,7 +86,7 @@ func openBus(ctx context.Context, nc *nats.Conn, replicas int) (*bus, error) {
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.WorkQueuePolicy,
 		Replicas:   max(replicas, 1),
-		Duplicates: 10 * time.Minute,
+		Duplicates: 5 * time.Minute, // SNS's deduplication window for FIFO topics
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sns: stream %s: %w", natsd.SNSStream, err)
@@ -74,12 +97,18 @@ func openBus(ctx context.Context, nc *nats.Conn, replicas int) (*bus, error) {
 // put stores v on subject durably, once per msgID within the stream's
 // duplicate window.
 func (b *bus) put(ctx context.Context, subject, msgID string, v any) error {
+	_, err := b.putAck(ctx, subject, msgID, v)
+	return err
+}
+
+// putAck is put, returning the stream's acknowledgement: the sequence of
+// the message, or of the first copy when msgID was a duplicate.
+func (b *bus) putAck(ctx context.Context, subject, msgID string, v any) (*jetstream.PubAck, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = b.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID))
-	return err
+	return b.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID))
 }
 
 func (b *bus) stopConsumers() {
@@ -171,8 +200,19 @@ func readAttributes(q map[string][]string, prefix string) (map[string]attribute,
 // prepare validates one message for topic t and returns what the stream
 // keeps.
 func (s *Service) prepareMessage(t *topic, in *publishInput) (*message, error) {
-	if in.MessageGroupId != "" || in.MessageDeduplicationId != "" {
+	switch {
+	case !t.fifo() && in.MessageGroupId != "":
 		return nil, invalid("Invalid parameter: MessageGroupId Reason: The request includes MessageGroupId parameter that is not valid for this topic type")
+	case !t.fifo() && in.MessageDeduplicationId != "":
+		return nil, invalid("Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type")
+	case t.fifo() && in.MessageGroupId == "":
+		return nil, invalid("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+	case t.fifo() && !fifoToken.MatchString(in.MessageGroupId):
+		return nil, invalid("Invalid parameter: MessageGroupId")
+	case t.fifo() && in.MessageDeduplicationId == "" && t.Attributes["ContentBasedDeduplication"] != "true":
+		return nil, invalid("Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+	case t.fifo() && in.MessageDeduplicationId != "" && !fifoToken.MatchString(in.MessageDeduplicationId):
+		return nil, invalid("Invalid parameter: MessageDeduplicationId")
 	}
 	if in.Message == "" {
 		return nil, invalid("Invalid parameter: Empty message")
@@ -203,13 +243,37 @@ func (s *Service) prepareMessage(t *topic, in *publishInput) (*message, error) {
 	default:
 		return nil, invalid("Invalid parameter: MessageStructure")
 	}
-	return &message{ID: newID(), TopicARN: t.ARN, Subject: in.Subject, Message: in.Message, Structure: in.MessageStructure,
-		Attrs: in.MessageAttributes, Timestamp: s.now().Truncate(time.Millisecond)}, nil
+	m := &message{ID: newID(), TopicARN: t.ARN, Subject: in.Subject, Message: in.Message, Structure: in.MessageStructure,
+		Attrs: in.MessageAttributes, Timestamp: s.now().Truncate(time.Millisecond)}
+	if t.fifo() {
+		m.ID, m.GroupID, m.DedupID = "", in.MessageGroupId, in.MessageDeduplicationId
+		if m.DedupID == "" {
+			sum := sha256.Sum256([]byte(in.Message))
+			m.DedupID = hex.EncodeToString(sum[:])
+		}
+	}
+	return m, nil
 }
 
-// accept stores m durably; a Publish is acknowledged only after it.
+// fifoToken: MessageGroupId and MessageDeduplicationId, 1 to 128 of
+// printable ASCII.
+var fifoToken = regexp.MustCompile(`^[!-~]{1,128}$`)
+
+// accept stores m durably; a Publish is acknowledged only after it. A
+// FIFO topic's message is stored once per deduplication id within the
+// stream's duplicate window (SNS's five minutes); accept fills in its
+// MessageId and sequence number, the first copy's for a duplicate.
 func (s *Service) accept(ctx context.Context, m *message) error {
-	return s.bus.put(ctx, natsd.SNSPublishSubject, "p-"+m.ID, m)
+	if m.GroupID == "" {
+		return s.bus.put(ctx, natsd.SNSPublishSubject, "p-"+m.ID, m)
+	}
+	ack, err := s.bus.putAck(ctx, natsd.SNSPublishSubject, "f-"+m.TopicARN+"-"+m.DedupID, m)
+	if err != nil {
+		return err
+	}
+	m.Seq = ack.Sequence
+	m.ID = fifoID(m.TopicARN, m.DedupID, m.Seq)
+	return nil
 }
 
 func (s *Service) publish(ctx context.Context, q awsproto.QueryRequest) (any, error) {
@@ -242,9 +306,14 @@ func (s *Service) publish(ctx context.Context, q awsproto.QueryRequest) (any, er
 	if err := s.accept(ctx, m); err != nil {
 		return nil, awsproto.Internal(err)
 	}
-	return struct {
-		MessageId string `xml:"MessageId"`
-	}{m.ID}, nil
+	out := struct {
+		MessageId      string `xml:"MessageId"`
+		SequenceNumber string `xml:"SequenceNumber,omitempty"`
+	}{MessageId: m.ID}
+	if m.GroupID != "" {
+		out.SequenceNumber = sequenceNumber(m.Seq)
+	}
+	return out, nil
 }
 
 var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
@@ -286,8 +355,9 @@ func (s *Service) publishBatch(ctx context.Context, q awsproto.QueryRequest) (an
 		return nil, awsproto.Errorf(awsproto.SNSBatchRequestTooLong, "The length of all the messages put together is more than the limit.")
 	}
 	type ok struct {
-		Id        string `xml:"Id"`        //nolint:revive // the wire's name
-		MessageId string `xml:"MessageId"` //nolint:revive // the wire's name
+		Id             string `xml:"Id"`        //nolint:revive // the wire's name
+		MessageId      string `xml:"MessageId"` //nolint:revive // the wire's name
+		SequenceNumber string `xml:"SequenceNumber,omitempty"`
 	}
 	type failed struct {
 		Id          string `xml:"Id"` //nolint:revive // the wire's name
@@ -307,7 +377,11 @@ func (s *Service) publishBatch(ctx context.Context, q awsproto.QueryRequest) (an
 				MessageAttributes: attrs, MessageGroupId: e.MessageGroupId, MessageDeduplicationId: e.MessageDeduplicationId})
 			if err == nil {
 				if err = s.accept(ctx, m); err == nil {
-					out.Successful = append(out.Successful, ok{e.Id, m.ID})
+					r := ok{Id: e.Id, MessageId: m.ID}
+					if m.GroupID != "" {
+						r.SequenceNumber = sequenceNumber(m.Seq)
+					}
+					out.Successful = append(out.Successful, r)
 					continue
 				}
 				err = awsproto.Internal(err)

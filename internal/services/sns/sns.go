@@ -51,6 +51,13 @@ type Queues interface {
 	Deliver(ctx context.Context, queueARN, body string, attrs map[string]QueueAttribute) (string, error)
 }
 
+// FIFOQueues is what FIFO topics need of SQS besides Queues: a delivery
+// with the message group and deduplication id. Config.Queues may
+// implement it; without it FIFO topics deliver nothing (logged).
+type FIFOQueues interface {
+	DeliverFIFO(ctx context.Context, queueARN, body string, attrs map[string]QueueAttribute, groupID, dedupID string) (string, error)
+}
+
 // Config configures the service.
 type Config struct {
 	// KV is the natsd.SNSBucket bucket.

@@ -69,8 +69,9 @@ func (f *invoker) snapshot() []*invoke.Input {
 }
 
 type sent struct {
-	queue, body string
-	attrs       map[string]kumosns.QueueAttribute
+	queue, body    string
+	attrs          map[string]kumosns.QueueAttribute
+	group, dedupID string
 }
 
 // queues records deliveries to queues.
@@ -82,7 +83,14 @@ type queues struct {
 func (q *queues) Deliver(ctx context.Context, queueARN, body string, attrs map[string]kumosns.QueueAttribute) (string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.sent = append(q.sent, sent{queueARN, body, attrs})
+	q.sent = append(q.sent, sent{queue: queueARN, body: body, attrs: attrs})
+	return "id", nil
+}
+
+func (q *queues) DeliverFIFO(ctx context.Context, queueARN, body string, attrs map[string]kumosns.QueueAttribute, group, dedupID string) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sent = append(q.sent, sent{queueARN, body, attrs, group, dedupID})
 	return "id", nil
 }
 
@@ -212,8 +220,11 @@ func TestTopicsAndSubscriptions(t *testing.T) {
 	}
 	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders"), Attributes: map[string]string{"DisplayName": "Other"}})
 	wantCode(t, err, "InvalidParameter", "Invalid parameter: Attributes Reason: Topic already exists with different attributes")
-	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders.fifo"), Attributes: map[string]string{"FifoTopic": "true"}})
-	wantCode(t, err, "InvalidParameter", "")
+	const fifoName = "Invalid parameter: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long."
+	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders.fifo")})
+	wantCode(t, err, "InvalidParameter", fifoName)
+	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders2"), Attributes: map[string]string{"FifoTopic": "true"}})
+	wantCode(t, err, "InvalidParameter", fifoName)
 	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("bad name")})
 	wantCode(t, err, "InvalidParameter", "Invalid parameter: Topic Name")
 
