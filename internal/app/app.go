@@ -209,7 +209,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("sns signing key: %w", err)
 	}
+	// The edge's URL in what SNS sends (SigningCertURL, SubscribeURL):
+	// the listen address until the edge listens, then its real one.
 	var publicEdge atomic.Pointer[string]
+	publicEdge.Store(ptr(hostLoopbackURL(cfg.Listen)))
 	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns}})
@@ -217,7 +220,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer snsSvc.Close() // before the async queue closes
-	publicEdge.Store(ptr("http://" + cfg.Listen))
 
 	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
 	if err != nil {
