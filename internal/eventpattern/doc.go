@@ -31,6 +31,10 @@
 // elements of the JSON array they carry; Binary attributes are ignored.
 // Nested keys are refused in that scope, as SNS refuses them.
 //
+// Without Options.SNS, EventBridge's additions are accepted too:
+// {"wildcard": "a*b"}, {"prefix": {"equals-ignore-case": "x"}} (and
+// suffix), {"anything-but": {"equals-ignore-case": ["x", …]}}.
+//
 // With Options.SNS the limits and messages of SNS filter policies apply
 // (at most 5 keys, at most 150 combinations, numbers within ±10^9); a
 // *Error's Reason is the text SNS puts after "Invalid parameter:

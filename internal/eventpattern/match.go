@@ -214,14 +214,23 @@ func (c *cond) matches(v value) bool {
 	case cNull:
 		return v.kind == cNull
 	case cPrefix:
+		if c.fold {
+			return v.kind == cExactString && len(v.s) >= len(c.s) && strings.EqualFold(v.s[:len(c.s)], c.s)
+		}
 		return v.kind == cExactString && strings.HasPrefix(v.s, c.s)
 	case cSuffix:
+		if c.fold {
+			return v.kind == cExactString && len(v.s) >= len(c.s) && strings.EqualFold(v.s[len(v.s)-len(c.s):], c.s)
+		}
 		return v.kind == cExactString && strings.HasSuffix(v.s, c.s)
 	case cIgnoreCase:
 		return v.kind == cExactString && strings.EqualFold(v.s, c.s)
 	case cAnythingBut:
 		switch v.kind {
 		case cExactString:
+			if c.fold {
+				return !slices.ContainsFunc(c.strs, func(x string) bool { return strings.EqualFold(x, v.s) })
+			}
 			return !slices.Contains(c.strs, v.s)
 		case cExactNumber:
 			return !slices.Contains(c.nums, v.f)

@@ -96,6 +96,7 @@ type cond struct {
 	nums   []float64
 	ranges []numOp
 	prefix netip.Prefix
+	fold   bool // prefix, suffix and anything-but ignore case (EventBridge)
 }
 
 type numOp struct {
@@ -315,11 +316,18 @@ func (c *compiler) cond(it any) (cond, error) {
 func (c *compiler) operator(k string, v any) (cond, error) {
 	switch k {
 	case "prefix", "suffix", "equals-ignore-case":
+		kind := map[string]condKind{"prefix": cPrefix, "suffix": cSuffix, "equals-ignore-case": cIgnoreCase}[k]
 		s, ok := v.(string)
+		if m, isObj := v.(map[string]any); isObj && k != "equals-ignore-case" && !c.o.SNS && len(m) == 1 {
+			// EventBridge: {"prefix": {"equals-ignore-case": "x"}}.
+			s, ok = m["equals-ignore-case"].(string)
+			if ok {
+				return cond{kind: kind, s: s, fold: true}, nil
+			}
+		}
 		if !ok {
 			return cond{}, fail("%s match pattern must be a string", k)
 		}
-		kind := map[string]condKind{"prefix": cPrefix, "suffix": cSuffix, "equals-ignore-case": cIgnoreCase}[k]
 		return cond{kind: kind, s: s}, nil
 	case "wildcard":
 		s, ok := v.(string)
@@ -395,6 +403,25 @@ func (c *compiler) anythingBut(v any) (cond, error) {
 				return cond{kind: cAnythingButSuffix, s: str}, nil
 			case k == "prefix" || k == "suffix":
 				return cd, fail("%s match pattern must be a string", k)
+			case k == "equals-ignore-case" && !c.o.SNS:
+				// EventBridge: {"anything-but": {"equals-ignore-case": "x" or ["x", …]}}.
+				cd.fold = true
+				if ok {
+					cd.strs = []string{str}
+					return cd, nil
+				}
+				list, isList := s.([]any)
+				if !isList || len(list) == 0 {
+					return cd, fail("equals-ignore-case match pattern must be a string or a non-empty array of strings")
+				}
+				for _, e := range list {
+					es, isStr := e.(string)
+					if !isStr {
+						return cd, fail("equals-ignore-case match pattern must be a string or a non-empty array of strings")
+					}
+					cd.strs = append(cd.strs, es)
+				}
+				return cd, nil
 			}
 			return cd, fail("Unsupported anything-but pattern: %s", k)
 		}

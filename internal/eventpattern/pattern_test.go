@@ -132,9 +132,15 @@ func TestMatchBody(t *testing.T) {
 		{`{"source_ip":[{"cidr":"10.1.0.0/16"}]}`, false},
 		{`{"$or":[{"store":["nope"]},{"delivery":{"address":{"city":["Seattle"]}}}]}`, true},
 		{`{"store":[{"wildcard":"ex*corp"}]}`, true},
+		// EventBridge's case-insensitive variants (not SNS's).
+		{`{"store":[{"prefix":{"equals-ignore-case":"EXAMPLE"}}]}`, true},
+		{`{"store":[{"suffix":{"equals-ignore-case":"_CORP"}}]}`, true},
+		{`{"store":[{"suffix":{"equals-ignore-case":"_INC"}}]}`, false},
+		{`{"store":[{"anything-but":{"equals-ignore-case":["EXAMPLE_CORP","x"]}}]}`, false},
+		{`{"store":[{"anything-but":{"equals-ignore-case":"OTHER"}}]}`, true},
 	}
 	for _, c := range cases {
-		sns := !strings.Contains(c.policy, "wildcard")
+		sns := !strings.Contains(c.policy, "wildcard") && !strings.Contains(c.policy, `:{"equals-ignore-case"`)
 		p, err := Compile([]byte(c.policy), Options{Scope: Body, SNS: sns})
 		if err != nil {
 			t.Errorf("Compile(%s): %v", c.policy, err)
@@ -174,6 +180,8 @@ func TestCompileErrors(t *testing.T) {
 		{`{"a":[["x"]]}`, Body, "Match value must be String, number, true, false, or null"},
 		{`{"a":[{"regex":"x"}]}`, Body, "Unrecognized match type regex"},
 		{`{"a":[{"wildcard":"x*"}]}`, Body, "Unrecognized match type wildcard"},
+		{`{"a":[{"prefix":{"equals-ignore-case":"x"}}]}`, Body, "prefix match pattern must be a string"},
+		{`{"a":[{"anything-but":{"equals-ignore-case":"x"}}]}`, Body, "Unsupported anything-but pattern: equals-ignore-case"},
 		{`{"a":[{"exists":"yes"}]}`, Body, "exists match pattern must be either true or false."},
 		{`{"a":[{"prefix":5}]}`, Body, "prefix match pattern must be a string"},
 		{`{"a":[{"numeric":["<","100"]}]}`, Body, "Value of < must be numeric"},
