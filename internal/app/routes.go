@@ -19,7 +19,8 @@ type services struct {
 	sts                   http.Handler
 	ec2                   http.Handler
 	iam                   http.Handler
-	sns, snsCert, snsLink http.Handler
+	sns, snsCert          http.Handler
+	snsLink, snsUnsub     http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -48,11 +49,14 @@ func routes(s services) []edge.Route {
 			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
 		{Name: "sns", Match: []edge.Matcher{{Service: sns.SigningName}, {Query: map[string]string{"Action": "", "Version": sns.Version}}},
 			Scope: sns.SigningName, Handler: s.sns, Errors: sns.Errors},
-		// The certificate SNS signs notifications with is public, and a
-		// SubscribeURL carries its token instead of a signature.
+		// The certificate SNS signs notifications with is public; a
+		// SubscribeURL carries its token instead of a signature, an
+		// UnsubscribeURL the subscription's ARN.
 		{Name: "sns-cert", Match: []edge.Matcher{{Method: http.MethodGet, Path: sns.CertPath}}, Auth: edge.AuthNone, Handler: s.snsCert},
 		{Name: "sns-confirm", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "ConfirmSubscription", "Token": ""}}},
 			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
+		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
+			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
 	}
 }
 

@@ -183,7 +183,20 @@ func TestSNSCLI(t *testing.T) {
 
 	subs := c.ok("sns", "list-subscriptions-by-topic", "--topic-arn", topic)
 	expectEq(t, "subscriptions", len(jget(subs, "Subscriptions").([]any)), 2)
-	c.ok("sns", "unsubscribe", "--subscription-arn", confirmed)
+	// The notification's UnsubscribeURL ends the subscription without a
+	// signature.
+	unsub, _ := p[1]["UnsubscribeURL"].(string)
+	resp, err = http.Get(unsub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<UnsubscribeResponse") {
+		t.Fatalf("GET UnsubscribeURL %s: %d %s", unsub, resp.StatusCode, body)
+	}
+	c.fail("NotFound", "sns", "get-subscription-attributes", "--subscription-arn", confirmed)
+	c.ok("sns", "unsubscribe", "--subscription-arn", sub)
 	c.ok("sns", "delete-topic", "--topic-arn", topic)
 	c.ok("sns", "delete-topic", "--topic-arn", other)
 	expectEq(t, "topics after delete", len(jget(c.ok("sns", "list-topics"), "Topics").([]any)), 0)

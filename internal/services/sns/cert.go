@@ -88,3 +88,19 @@ func (s *Service) ConfirmHandler() http.Handler {
 		awsproto.WriteQueryResult(w, r, q.Action, Namespace, out)
 	})
 }
+
+// UnsubscribeHandler serves the UnsubscribeURL of a notification:
+// GET /?Action=Unsubscribe&SubscriptionArn=…, without a signature, as SNS
+// serves it; the subscription's ARN, which only its endpoint is sent, is
+// the credential.
+func (s *Service) UnsubscribeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := awsproto.QueryRequest{Action: "Unsubscribe", Version: Version, Params: r.URL.Query()}
+		out, err := s.unsubscribe(r.Context(), q)
+		if err != nil {
+			Errors.WriteError(w, r, err)
+			return
+		}
+		awsproto.WriteQueryResult(w, r, q.Action, Namespace, out)
+	})
+}

@@ -47,7 +47,9 @@
 //     and its attributes with RawMessageDelivery.
 //   - http/https: a POST with the x-amz-sns-* headers. A subscription is
 //     PendingConfirmation until ConfirmSubscription presents the token
-//     its SubscriptionConfirmation carried.
+//     its SubscriptionConfirmation carried, or its SubscribeURL is
+//     fetched (ConfirmHandler, unsigned: the token is the credential);
+//     a notification's UnsubscribeURL (UnsubscribeHandler) ends it.
 //
 // Notifications are signed with Config.SigningKey (SHA1withRSA for
 // SignatureVersion 1, SHA256withRSA for 2), over the fields SNS signs.
