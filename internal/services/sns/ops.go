@@ -361,7 +361,8 @@ func checkSubAttributes(protocol string, a map[string]string) error {
 func (s *Service) checkEndpoint(protocol, endpoint string) error {
 	switch protocol {
 	case "lambda":
-		if !strings.HasPrefix(endpoint, "arn:aws:lambda:") || !strings.Contains(endpoint, ":function:") {
+		// This server's functions only: it has one region and account.
+		if _, err := functionRef(endpoint); err != nil || !strings.HasPrefix(endpoint, "arn:aws:lambda:"+s.cfg.Region+":"+s.cfg.Account+":function:") {
 			return invalid("Invalid parameter: Lambda endpoint ARN")
 		}
 	case "sqs":

@@ -288,8 +288,10 @@ func TestTopicsAndSubscriptions(t *testing.T) {
 	wantCode(t, err, "InvalidParameter", "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys")
 	_, err = h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("a@example.com")})
 	wantCode(t, err, "InvalidParameter", "Invalid parameter: Amazon SNS does not support this protocol string: email")
-	_, err = h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String("fn")})
-	wantCode(t, err, "InvalidParameter", "Invalid parameter: Lambda endpoint ARN")
+	for _, ep := range []string{"fn", "arn:aws:lambda:eu-west-1:000000000000:function:fn", "arn:aws:lambda:us-east-1:111111111111:function:fn", fnARN + ":a:b"} {
+		_, err = h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String(ep)})
+		wantCode(t, err, "InvalidParameter", "Invalid parameter: Lambda endpoint ARN")
+	}
 
 	sa, err := h.cl.GetSubscriptionAttributes(ctx, &sns.GetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn})
 	if err != nil {
