@@ -176,9 +176,9 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 		attempt = int(md.NumDelivered)
 	}
 	log := s.log.With("subscriptionArn", sub.ARN, "protocol", sub.Protocol, "messageId", d.ID, "attempt", attempt, "error", err)
-	if attempt <= len(s.cfg.RetryDelays) && !errors.Is(err, errPermanent) {
+	if delays := s.retryDelays(sub); attempt <= len(delays) && !errors.Is(err, errPermanent) {
 		log.Warn("sns: delivery failed; retrying")
-		_ = m.NakWithDelay(s.cfg.RetryDelays[attempt-1])
+		_ = m.NakWithDelay(delays[attempt-1])
 		return
 	}
 	if d.Kind == "Notification" && s.redrive(ctx, sub, &d) {

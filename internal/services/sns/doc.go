@@ -35,7 +35,9 @@
 // eventpattern) and stores one delivery per match ("kumo.sns.delivery",
 // deduplicated by message and subscription); "kumo-sns-delivery" makes
 // the deliveries, at most 64 at once, redelivering a failed one after
-// each of Config.RetryDelays, then moving it to the subscription's
+// each of Config.RetryDelays (for http/https, the healthyRetryPolicy of
+// the subscription's or the topic's DeliveryPolicy when one is set,
+// policy.go), then moving it to the subscription's
 // RedrivePolicy queue or dropping it with a log line. A crash between
 // accept and delivery delivers after the restart; delivery is at least
 // once.

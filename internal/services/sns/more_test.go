@@ -7,9 +7,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -290,5 +292,62 @@ func TestFIFOTopic(t *testing.T) {
 	}
 	if got[10].body != "same body" || len(got[10].dedupID) != 64 {
 		t.Errorf("content-based delivery %+v", got[10])
+	}
+}
+
+// TestDeliveryPolicy: an http subscription's DeliveryPolicy decides its
+// retries: with numRetries 0 a failing endpoint is posted to once and the
+// message goes straight to the dead-letter queue; a policy SNS would
+// refuse is refused.
+func TestDeliveryPolicy(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	var mu sync.Mutex
+	var posts []string
+	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		typ := r.Header.Get("x-amz-sns-message-type")
+		posts = append(posts, typ)
+		if typ == "SubscriptionConfirmation" {
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			posts[len(posts)-1] += " " + m["Token"].(string)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer ep.Close()
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), posts...)
+	}
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("policy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dlq = "arn:aws:sqs:us-east-1:000000000000:dlq"
+	sub, err := h.cl.Subscribe(ctx, &sns.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(ep.URL),
+		ReturnSubscriptionArn: true, Attributes: map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + dlq + `"}`,
+			"DeliveryPolicy": `{"healthyRetryPolicy":{"numRetries":0}}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.cl.SetSubscriptionAttributes(ctx, &sns.SetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn,
+		AttributeName: aws.String("DeliveryPolicy"), AttributeValue: aws.String(`{"healthyRetryPolicy":{"numRetries":101}}`)})
+	wantCode(t, err, "InvalidParameter", "Invalid parameter: DeliveryPolicy: numRetries must be between 0 and 100")
+	eventually(t, "the confirmation", func() bool { return len(got()) == 1 })
+	token := strings.TrimPrefix(got()[0], "SubscriptionConfirmation ")
+	if _, err := h.cl.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: tp.TopicArn, Token: aws.String(token)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("once")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dead letter", func() bool { return len(h.qs.snapshot()) == 1 })
+	if p := got(); len(p) != 2 || p[1] != "Notification" {
+		t.Errorf("posts %v, want the confirmation and one notification", p)
 	}
 }

@@ -94,7 +94,11 @@ func checkTopicAttribute(name, value string) error {
 		if value != "true" && value != "false" {
 			return invalid("Invalid parameter: Attributes Reason: %s must be true or false", name)
 		}
-	case "DeliveryPolicy", "DataProtectionPolicy", "ArchivePolicy":
+	case "DeliveryPolicy":
+		if _, _, reason := parseRetryPolicy(value, true); reason != "" {
+			return invalid("Invalid parameter: DeliveryPolicy: %s", reason)
+		}
+	case "DataProtectionPolicy", "ArchivePolicy":
 		if value != "" && !json.Valid([]byte(value)) {
 			return invalid("Invalid parameter: %s: failed to parse JSON.", name)
 		}
@@ -339,8 +343,8 @@ func checkSubAttributes(protocol string, a map[string]string) error {
 				return invalid("Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn")
 			}
 		case "DeliveryPolicy":
-			if !json.Valid([]byte(v)) {
-				return invalid("Invalid parameter: DeliveryPolicy: failed to parse JSON.")
+			if _, _, reason := parseRetryPolicy(v, false); reason != "" {
+				return invalid("Invalid parameter: DeliveryPolicy: %s", reason)
 			}
 		}
 	}
