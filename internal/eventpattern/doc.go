@@ -2,7 +2,7 @@
 // policies: SNS subscription filter policies (attribute and payload
 // scope), EventBridge rules and Lambda event source mapping
 // FilterCriteria. A pattern is compiled once (Compile) and matched many
-// times, concurrently, without allocation beyond decoding the input.
+// times, concurrently (BenchmarkMatch: a few microseconds a match).
 //
 // The grammar is EventBridge's and SNS's, which share it:
 //
