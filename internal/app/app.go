@@ -31,6 +31,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
@@ -128,6 +129,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer sqsSvc.Close()
+	// What sends to queues and topics (SNS subscriptions, Lambda's
+	// destinations and dead-letter targets) reaches them through tg.
+	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
@@ -197,13 +201,40 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return map[string]float64{sp.Dir: float64(sp.Free)}
 	}))
 	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
-		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable}
+		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg}
 	queue, err := asyncq.Open(ctx, nc, asyncCfg)
 	if err != nil {
 		return err
 	}
 	defer queue.Close() // before the worker closes
 	invoker := &invoke.Frontend{Resolver: reg, Runner: wk, Metrics: mx, Queue: queue}
+
+	// SNS: topics in their bucket, deliveries through the stream; lambda
+	// subscriptions invoke as sns.amazonaws.com, checked against the
+	// function's policy; sqs subscriptions deliver through tg.
+	snsKV, err := st.KV(ctx, natsd.SNSBucket)
+	if err != nil {
+		return fmt.Errorf("sns bucket: %w", err)
+	}
+	snsKey, err := kumosns.LoadSigningKey(filepath.Join(cfg.DataDir, "sns-signing.pem"))
+	if err != nil {
+		return fmt.Errorf("sns signing key: %w", err)
+	}
+	// The edge's URL in what SNS sends (SigningCertURL, SubscribeURL):
+	// the listen address until the edge listens, then its real one.
+	var publicEdge atomic.Pointer[string]
+	publicEdge.Store(ptr(hostLoopbackURL(cfg.Listen)))
+	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
+		Queues:  tg})
+	if err != nil {
+		return err
+	}
+	defer snsSvc.Close() // before the async queue closes
+	tg.sns = snsSvc
+	// The async queue drains only now that every target it sends to is
+	// open.
 	if err := queue.Start(ctx, invoker); err != nil {
 		return err
 	}
@@ -261,7 +292,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
-			sqs: sqsSvc}),
+			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler()}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
@@ -273,6 +304,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	ln := edge.LimitListener(tcp, cfg.MaxConnections)
 	edgeURL.set(driver, tcp.Addr().String())
+	publicEdge.Store(ptr(hostLoopbackURL(tcp.Addr().String())))
 	mx.Register(metrics.GaugeFunc("kumo_edge_connections", "Edge port connections: open now (open), and refused over --max-connections since the start (refused).", "state", func() map[string]float64 {
 		return map[string]float64{"open": float64(ln.Active()), "refused": float64(ln.Refused())}
 	}))
@@ -345,3 +377,5 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+func ptr[T any](v T) *T { return &v }

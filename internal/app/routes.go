@@ -10,6 +10,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
 )
@@ -21,6 +22,8 @@ type services struct {
 	ec2                   http.Handler
 	iam                   http.Handler
 	sqs                   http.Handler
+	sns, snsCert          http.Handler
+	snsLink, snsUnsub     http.Handler
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -49,6 +52,16 @@ func routes(s services) []edge.Route {
 			Scope: iam.SigningName, Handler: s.iam, Errors: iam.Errors},
 		{Name: "sqs", Match: []edge.Matcher{{Service: sqs.SigningName}, {Target: sqs.TargetPrefix}, {Query: map[string]string{"Action": "", "Version": sqs.Version}}},
 			Scope: sqs.SigningName, Handler: s.sqs, Errors: sqs.Errors, MaxBody: func(*http.Request) int64 { return sqs.MaxRequestBody }},
+		{Name: "sns", Match: []edge.Matcher{{Service: sns.SigningName}, {Query: map[string]string{"Action": "", "Version": sns.Version}}},
+			Scope: sns.SigningName, Handler: s.sns, Errors: sns.Errors},
+		// The certificate SNS signs notifications with is public; a
+		// SubscribeURL carries its token instead of a signature, an
+		// UnsubscribeURL the subscription's ARN.
+		{Name: "sns-cert", Match: []edge.Matcher{{Method: http.MethodGet, Path: sns.CertPath}}, Auth: edge.AuthNone, Handler: s.snsCert},
+		{Name: "sns-confirm", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "ConfirmSubscription", "Token": ""}}},
+			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
+		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
+			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
 	}
 }
 

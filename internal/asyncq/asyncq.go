@@ -91,9 +91,27 @@ type Config struct {
 	// timeout. Retries and outcomes of accepted events do not ask: they
 	// are delayed by the store's own refusal.
 	Writable func() error
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Now      func() time.Time
+	// Targets sends destination records and dead-letter events to
+	// targets that are not Lambda functions (SQS queues, SNS topics);
+	// nil drops them with a warning.
+	Targets Targets
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+}
+
+// Targets delivers to an SQS queue or SNS topic by its ARN, as Lambda
+// sends destination records and dead-letter events there. An error the
+// target would answer again (an *awsproto.Error that is not Retryable:
+// the queue does not exist, Lambda may not send to it) drops the record
+// with a warning, as on AWS; any other is retried with the event.
+type Targets interface {
+	Send(ctx context.Context, arn string, body []byte, attrs map[string]Attribute) error
+}
+
+// Attribute is a message attribute of a record sent to a target.
+type Attribute struct {
+	DataType, Value string // "String" or "Number"
 }
 
 // ErrUnavailable is wrapped by Enqueue's errors when the event could not be
@@ -703,12 +721,12 @@ func (q *Queue) finish(ctx context.Context, m jetstream.Msg, ev *envelope, set r
 	}
 	if dest != "" {
 		sends = append(sends, func() error {
-			return q.deliver(ctx, dest, ev.RequestID+"."+cond, record(q.cfg, ev, cond, out), log)
+			return q.deliver(ctx, dest, ev.RequestID+"."+cond, record(q.cfg, ev, cond, out), nil, log)
 		})
 	}
 	if cond != CondSuccess && set.DeadLetter != "" {
 		sends = append(sends, func() error {
-			return q.deliver(ctx, set.DeadLetter, ev.RequestID+".dlq", ev.Payload, log)
+			return q.deliver(ctx, set.DeadLetter, ev.RequestID+".dlq", ev.Payload, deadLetterAttributes(ev, out), log)
 		})
 	}
 	for _, send := range sends {
@@ -724,12 +742,26 @@ func (q *Queue) finish(ctx context.Context, m jetstream.Msg, ev *envelope, set r
 	q.ack(ctx, m, log)
 }
 
-// deliver queues payload for the Lambda function arn names. Other targets
-// are accepted in configuration but cannot be delivered yet.
-func (q *Queue) deliver(ctx context.Context, arn, msgID string, payload []byte, log *slog.Logger) error {
-	if a, err := awsarn.Parse(arn); err != nil || a.Service != "lambda" {
-		log.Warn("async: destination type not deliverable yet; record dropped", "destination", arn)
+// deliver queues payload for the Lambda function arn names, or sends it
+// (with attrs) to the queue or topic through Config.Targets.
+func (q *Queue) deliver(ctx context.Context, arn, msgID string, payload []byte, attrs map[string]Attribute, log *slog.Logger) error {
+	a, err := awsarn.Parse(arn)
+	if err != nil {
+		log.Warn("async: destination is not an ARN; record dropped", "destination", arn)
 		return nil
+	}
+	if a.Service != "lambda" {
+		if q.cfg.Targets == nil {
+			log.Warn("async: no delivery to this destination type; record dropped", "destination", arn)
+			return nil
+		}
+		err := q.cfg.Targets.Send(ctx, arn, payload, attrs)
+		var ae *awsproto.Error
+		if errors.As(err, &ae) && !ae.Retryable() {
+			log.Warn("async: the destination refused the record; dropped", "destination", arn, "err", err)
+			return nil
+		}
+		return err
 	}
 	ref, err := q.cfg.ARNs.ParseRef(arn, 256)
 	if err != nil {
@@ -748,6 +780,32 @@ func (q *Queue) deliver(ctx context.Context, arn, msgID string, payload []byte, 
 		return err
 	}
 	return nil
+}
+
+// deadLetterAttributes are the message attributes of a dead-letter event:
+// the request id, the status code and the function's error message.
+func deadLetterAttributes(ev *envelope, out *invoke.Output) map[string]Attribute {
+	code, msg := "200", ""
+	if out != nil {
+		code = strconv.Itoa(out.Status)
+		var fe struct {
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if json.Unmarshal(out.Payload, &fe) == nil {
+			msg = fe.ErrorMessage
+		}
+	}
+	if len(msg) > 1024 {
+		msg = strings.ToValidUTF8(msg[:1024], "")
+	}
+	attrs := map[string]Attribute{
+		"RequestID": {DataType: "String", Value: ev.RequestID},
+		"ErrorCode": {DataType: "Number", Value: code},
+	}
+	if msg != "" {
+		attrs["ErrorMessage"] = Attribute{DataType: "String", Value: msg}
+	}
+	return attrs
 }
 
 // invocationRecord is what Lambda sends to destinations.

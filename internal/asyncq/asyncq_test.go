@@ -782,3 +782,129 @@ func TestRecoversFromStoreWriteError(t *testing.T) {
 		return nil
 	})
 }
+
+// sentRecord is what fakeTargets received.
+type sentRecord struct {
+	ARN   string
+	Body  []byte
+	Attrs map[string]Attribute
+}
+
+// fakeTargets records sends; fail answers the first n sends to an ARN
+// with an error.
+type fakeTargets struct {
+	mu   sync.Mutex
+	sent []sentRecord
+	fail map[string]error
+	n    map[string]int
+}
+
+func (f *fakeTargets) Send(ctx context.Context, arn string, body []byte, attrs map[string]Attribute) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	f.n[arn]++
+	if err := f.fail[arn]; err != nil && f.n[arn] == 1 {
+		return err
+	}
+	f.sent = append(f.sent, sentRecord{ARN: arn, Body: append([]byte(nil), body...), Attrs: attrs})
+	return nil
+}
+
+func (f *fakeTargets) to(arn string) []sentRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sentRecord
+	for _, s := range f.sent {
+		if s.ARN == arn {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestQueueAndTopicTargets: destination records and dead-letter events
+// go to SQS queues and SNS topics through Targets, with the dead-letter
+// message attributes Lambda sets; a refusal the target would repeat drops
+// the record, any other failure is retried.
+func TestQueueAndTopicTargets(t *testing.T) {
+	const (
+		dlq     = "arn:aws:sqs:us-east-1:123456789012:dlq"
+		topic   = "arn:aws:sns:us-east-1:123456789012:failures"
+		okQueue = "arn:aws:sqs:us-east-1:123456789012:done"
+		gone    = "arn:aws:sqs:us-east-1:123456789012:gone"
+	)
+	tg := &fakeTargets{fail: map[string]error{
+		topic: errors.New("connection reset"), // retried
+		gone:  awsproto.Errorf(awsproto.ResourceNotFoundException, "no such queue"),
+	}}
+	e := newEnv(t, Config{Targets: tg})
+	e.inv.do["bad"] = failing
+	e.set.set("bad", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnFailure: topic, DeadLetter: dlq})
+	e.set.set("ok", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnSuccess: okQueue})
+	e.set.set("lost", registry.AsyncSettings{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour, OnSuccess: gone})
+	id := e.enqueue(t, "bad", `{"x":"y"}`)
+	e.enqueue(t, "ok", `{"n":1}`)
+	e.enqueue(t, "lost", `{"n":2}`)
+
+	var got []sentRecord
+	if err := poll.Wait(30*time.Second, func() error {
+		got = tg.to(dlq)
+		if len(got) == 0 || len(tg.to(topic)) == 0 || len(tg.to(okQueue)) == 0 {
+			return errors.New("waiting for the three records")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0].Body) != `{"x":"y"}` {
+		t.Errorf("dead-letter body %s", got[0].Body)
+	}
+	want := map[string]Attribute{"RequestID": {"String", id}, "ErrorCode": {"Number", "200"}, "ErrorMessage": {"String", "boom"}}
+	if fmt.Sprint(got[0].Attrs) != fmt.Sprint(want) {
+		t.Errorf("dead-letter attributes %v, want %v", got[0].Attrs, want)
+	}
+	var r invocationRecord
+	if err := json.Unmarshal(tg.to(topic)[0].Body, &r); err != nil || r.RequestContext.Condition != CondRetriesExhausted || r.RequestContext.RequestID != id {
+		t.Errorf("failure record %s (%v)", tg.to(topic)[0].Body, err)
+	}
+	if tg.to(topic)[0].Attrs != nil {
+		t.Errorf("a destination record with attributes %v", tg.to(topic)[0].Attrs)
+	}
+	if err := json.Unmarshal(tg.to(okQueue)[0].Body, &r); err != nil || r.RequestContext.Condition != CondSuccess {
+		t.Errorf("success record %s (%v)", tg.to(okQueue)[0].Body, err)
+	}
+	// The refused record was tried once and dropped: the event was
+	// acknowledged (the work-queue stream holds nothing of "lost") after
+	// one send.
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := poll.Wait(30*time.Second, func() error {
+		st, err := js.Stream(t.Context(), natsd.AsyncStream)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(natsd.AsyncSubject("lost")))
+		if err != nil {
+			return err
+		}
+		if n := info.State.Subjects[natsd.AsyncSubject("lost")]; n != 0 {
+			return fmt.Errorf("%d events of lost stored", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	if tg.n[gone] != 1 {
+		t.Errorf("%d sends to the missing queue, want 1", tg.n[gone])
+	}
+	tg.mu.Unlock()
+	if n := len(tg.to(topic)); n != 1 {
+		t.Errorf("%d failure records after one retry", n)
+	}
+}

@@ -25,9 +25,12 @@
 // back-off until the event is MaximumEventAge old. Any other error from the
 // invoker would recur unchanged, so it fails the event at once: the
 // OnFailure destination and dead-letter target get it as RetriesExhausted.
-// A function that no longer exists has its events discarded. Destinations and dead-letter targets that are Lambda
-// functions receive their records as asynchronous invocations through this
-// same queue. The package never reads the store for function settings: it
+// A function that no longer exists has its events discarded. Destinations
+// and dead-letter targets that are Lambda functions receive their records
+// as asynchronous invocations through this same queue; SQS queues and SNS
+// topics receive them through Config.Targets (a dead-letter event with the
+// RequestID, ErrorCode and ErrorMessage attributes Lambda sets), and a
+// target that refuses a record for good (it does not exist) drops it. The package never reads the store for function settings: it
 // asks the registry's in-memory view.
 //
 // # Why JetStream directly, not internal/store

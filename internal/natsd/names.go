@@ -97,6 +97,42 @@ func SQSConsumer(id string) string { return prefix + "-sqs-" + id }
 // messages when due: "kumo-sqs-<id>-delay".
 func SQSDelayConsumer(id string) string { return prefix + "-sqs-" + id + "-delay" }
 
+// SNSBucket is the KV bucket of SNS topics and subscriptions: "kumo-sns".
+const SNSBucket = prefix + "-sns"
+
+const (
+	// SNSStream is the work-queue stream of accepted SNS messages and of
+	// their deliveries to subscriptions: "KUMO_SNS".
+	SNSStream = "KUMO_SNS"
+
+	// SNSSubjects is the subject filter of SNSStream: "kumo.sns.>".
+	SNSSubjects = prefix + ".sns.>"
+
+	// SNSPublishSubject carries messages Publish accepted, before fan-out:
+	// "kumo.sns.publish".
+	SNSPublishSubject = prefix + ".sns.publish"
+
+	// SNSDeliverySubject carries one delivery to one subscription:
+	// "kumo.sns.delivery".
+	SNSDeliverySubject = prefix + ".sns.delivery"
+
+	// SNSFIFODeliverySubject carries the deliveries of FIFO topics, made
+	// one at a time in order: "kumo.sns.fifo".
+	SNSFIFODeliverySubject = prefix + ".sns.fifo"
+
+	// SNSFIFOConsumer is the durable consumer of SNSFIFODeliverySubject:
+	// "kumo-sns-fifo".
+	SNSFIFOConsumer = prefix + "-sns-fifo"
+
+	// SNSFanoutConsumer is the durable consumer of SNSPublishSubject:
+	// "kumo-sns-fanout".
+	SNSFanoutConsumer = prefix + "-sns-fanout"
+
+	// SNSDeliveryConsumer is the durable consumer of SNSDeliverySubject:
+	// "kumo-sns-delivery".
+	SNSDeliveryConsumer = prefix + "-sns-delivery"
+)
+
 // ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
 // value per mapping, "m.<uuid>"): "kumo-esm".
 const ESMBucket = prefix + "-esm"

@@ -706,17 +706,29 @@ func (s *Service) changeMessageVisibilityBatch(ctx context.Context, r *http.Requ
 // own). It returns the message id, or awsproto errors as SendMessage does
 // (QueueDoesNotExist for an unknown queue). Safe for concurrent use.
 func (s *Service) Deliver(ctx context.Context, queueARN, body string, attrs map[string]MessageAttribute) (messageID string, err error) {
+	return s.DeliverFIFO(ctx, queueARN, body, attrs, "", "")
+}
+
+// DeliverFIFO is Deliver with a FIFO queue's message group and
+// deduplication id (an SNS FIFO topic's). On a FIFO queue an empty group
+// is "kumo" and an empty deduplication id the body's SHA-256, so a FIFO
+// queue keeps the order of what it is delivered; on a standard queue both
+// are ignored.
+func (s *Service) DeliverFIFO(ctx context.Context, queueARN, body string, attrs map[string]MessageAttribute, groupID, dedupID string) (messageID string, err error) {
 	q, ok := s.queueByARN(queueARN)
 	if !ok {
 		return "", noQueue()
 	}
 	e := &sendEntry{MessageBody: &body, MessageAttributes: attrs}
 	if q.fifo() {
-		// One group, deduplicated by content: a FIFO queue keeps the
-		// order of what it is delivered.
-		e.MessageGroupId = "kumo"
-		sum := sha256.Sum256([]byte(body))
-		e.MessageDeduplicationId = hex.EncodeToString(sum[:])
+		e.MessageGroupId, e.MessageDeduplicationId = groupID, dedupID
+		if groupID == "" {
+			e.MessageGroupId = "kumo"
+		}
+		if dedupID == "" {
+			sum := sha256.Sum256([]byte(body))
+			e.MessageDeduplicationId = hex.EncodeToString(sum[:])
+		}
 	}
 	res, err := s.send(ctx, q, e, s.cfg.Account)
 	if err != nil {
