@@ -64,6 +64,9 @@ func TestMappingAPI(t *testing.T) {
 		{"bad filter", lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(q2ARN),
 			FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String("{not json")}}}},
 			"InvalidParameterValueException", "Invalid filter pattern definition."},
+		{"bad filter grammar", lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(q2ARN),
+			FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String(`{"body":"x"}`)}}}},
+			"InvalidParameterValueException", "Invalid filter pattern definition."},
 		{"fifo batch", lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(fifoARN), BatchSize: aws.Int32(20), MaximumBatchingWindowInSeconds: aws.Int32(1)},
 			"InvalidParameterValueException", ""},
 	} {

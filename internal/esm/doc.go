@@ -64,8 +64,10 @@
 // last. The account limit and the node's capacity bound it through
 // throttled invokes, which back off.
 //
-// FilterCriteria are validated (JSON objects) and stored, not evaluated:
-// every message reaches the function.
+// FilterCriteria are compiled with eventpattern (EventBridge's grammar)
+// and matched against each message's record of the SQS event, its body
+// decoded when it is a JSON object; a message no filter matches is
+// deleted without an invoke, as Lambda does for SQS.
 //
 // The package never reads the store on the poll and invoke path (the view
 // and the SQS service's own view serve it) and never invokes a function

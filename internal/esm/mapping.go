@@ -165,16 +165,12 @@ func checkSettings(batch, window int, types []string, sc *ScalingConfig, fc *Fil
 	}
 	if fc != nil {
 		for _, f := range fc.Filters {
-			if f.Pattern == nil {
-				continue
-			}
-			if len(*f.Pattern) > maxPattern {
+			if f.Pattern != nil && len(*f.Pattern) > maxPattern {
 				return constraint("...", "filterCriteria.filters.member.pattern", "Member must have length less than or equal to 4096")
 			}
-			var v map[string]any
-			if err := json.Unmarshal([]byte(*f.Pattern), &v); err != nil {
-				return invalid("Invalid filter pattern definition.")
-			}
+		}
+		if _, err := compileFilters(fc); err != nil {
+			return err
 		}
 	}
 	if fifo {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/eventpattern"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/services/sqs"
@@ -26,6 +27,8 @@ type poller struct {
 	ctx    context.Context // cancelled by stop: no new receives
 	cancel context.CancelFunc
 
+	filters []*eventpattern.Pattern // the mapping's FilterCriteria, compiled
+
 	mu      sync.Mutex
 	workers int
 	stopped chan struct{} // closed when stop has been called and the last worker has ended
@@ -34,6 +37,8 @@ type poller struct {
 func (s *Service) startPoller(r *record) *poller {
 	ctx, cancel := context.WithCancel(s.hard)
 	p := &poller{s: s, rec: r.clone(), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
+	// Checked when the mapping was written: an error here means none.
+	p.filters, _ = compileFilters(r.M.FilterCriteria)
 	p.spawn()
 	return p
 }
@@ -43,7 +48,24 @@ func (p *poller) same(r *record) bool {
 	a, b := p.rec, r
 	return a.Function == b.Function && a.Qualifier == b.Qualifier && a.M.BatchSize == b.M.BatchSize &&
 		a.M.MaximumBatchingWindowInSeconds == b.M.MaximumBatchingWindowInSeconds &&
-		a.reportFailures() == b.reportFailures() && a.maxConcurrency() == b.maxConcurrency()
+		a.reportFailures() == b.reportFailures() && a.maxConcurrency() == b.maxConcurrency() &&
+		sameFilters(a.M.FilterCriteria, b.M.FilterCriteria)
+}
+
+func sameFilters(a, b *FilterCriteria) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.Filters) != len(b.Filters) {
+		return false
+	}
+	for i := range a.Filters {
+		x, y := a.Filters[i].Pattern, b.Filters[i].Pattern
+		if (x == nil) != (y == nil) || x != nil && *x != *y {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *record) reportFailures() bool {
@@ -192,6 +214,9 @@ func (p *poller) collect() ([]sqs.Message, bool, error) {
 // redrive policy). It reports false when no invoke ran the batch.
 func (p *poller) process(batch []sqs.Message) bool {
 	ctx := p.s.hard
+	if batch = p.filter(ctx, batch); len(batch) == 0 {
+		return true
+	}
 	payload, err := event(p.rec.M.EventSourceArn, p.s.cfg.ARNs.Region, batch)
 	if err != nil {
 		p.s.log.Error("esm: encoding an event", "uuid", p.rec.M.UUID, "error", err)
@@ -245,6 +270,25 @@ func (p *poller) process(batch []sqs.Message) bool {
 	}
 	wg.Wait()
 	return true
+}
+
+// filter deletes the messages no filter of the mapping matches, as Lambda
+// does for SQS, and returns the others.
+func (p *poller) filter(ctx context.Context, batch []sqs.Message) []sqs.Message {
+	if len(p.filters) == 0 {
+		return batch
+	}
+	keep := batch[:0:0]
+	for _, m := range batch {
+		if matches(p.filters, p.rec.M.EventSourceArn, p.s.cfg.ARNs.Region, m) {
+			keep = append(keep, m)
+			continue
+		}
+		if err := p.s.cfg.Queues.Delete(ctx, p.rec.M.EventSourceArn, m.ReceiptHandle); err != nil {
+			p.s.log.Warn("esm: deleting a filtered-out message", "uuid", p.rec.M.UUID, "message", m.MessageID, "error", err)
+		}
+	}
+	return keep
 }
 
 // release makes a batch that could not be invoked visible again now,

@@ -381,3 +381,23 @@ func TestScalingBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterCriteria: only messages some filter matches reach the
+// function (patterns reach into JSON bodies, or match a plain body as a
+// string); the others are deleted.
+func TestFilterCriteria(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "q", nil)
+	h.send(t, url, `{"kind":"keep","n":5}`, `{"kind":"drop","n":5}`, `{"kind":"keep","n":50}`, "plain-keep", "plain-drop")
+	h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn),
+		FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{
+			{Pattern: aws.String(`{"body":{"kind":["keep"],"n":[{"numeric":["<",10]}]}}`)},
+			{Pattern: aws.String(`{"body":[{"prefix":"plain-k"}]}`)},
+		}}})
+	h.drained(t, url)
+	b := h.inv.bodies()
+	if len(b) != 2 || b[`{"kind":"keep","n":5}`] != 1 || b["plain-keep"] != 1 {
+		t.Fatalf("invoked with %v; want the two matching messages once each", b)
+	}
+}
