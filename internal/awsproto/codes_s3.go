@@ -32,6 +32,8 @@ const (
 	S3RequestTimeTooSkewed         Code = "s3#RequestTimeTooSkewed"
 	S3RequestTimeout               Code = "s3#RequestTimeout"
 	S3SignatureDoesNotMatch        Code = "s3#SignatureDoesNotMatch"
+	S3ContentSHA256Mismatch        Code = "s3#XAmzContentSHA256Mismatch"
+	S3InvalidLocationConstraint    Code = "s3#InvalidLocationConstraint"
 )
 
 var s3MoreCodes = []Spec{
@@ -62,6 +64,8 @@ var s3MoreCodes = []Spec{
 	{Code: S3RequestTimeTooSkewed, Status: 403, Fault: Client},
 	{Code: S3RequestTimeout, Status: 400, Fault: Client},
 	{Code: S3SignatureDoesNotMatch, Status: 403, Fault: Client},
+	{Code: S3ContentSHA256Mismatch, Status: 400, Fault: Client},
+	{Code: S3InvalidLocationConstraint, Status: 400, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }
