@@ -308,4 +308,3 @@ func (c *chunkReader) verify() error {
 	}
 	return nil
 }
-
