@@ -161,6 +161,8 @@ func (s *Service) completeUpload(q *request) error {
 			return awsproto.Errorf(awsproto.S3InvalidPartOrder, "The list of parts was not in ascending order. Parts must be ordered by part number.").
 				With("UploadId", id)
 		}
+	}
+	for i, ip := range in.Parts {
 		p, ok := byNum[ip.PartNumber]
 		etag := strings.Trim(ip.ETag, `"`)
 		if !ok || etag != strings.Trim(p.ETag, `"`) {
