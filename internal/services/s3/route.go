@@ -1,6 +1,8 @@
 package s3
 
 import (
+	"net/http"
+
 	"github.com/kumo-run/kumo/internal/edge"
 )
 
@@ -9,7 +11,7 @@ import (
 // and <bucket>.s3.localhost. The service authenticates them itself
 // (edge.AuthHandler): S3 streams bodies of up to 5 GiB and signs them in
 // its own ways (see the package doc).
-func Route(s *Service, region string) edge.Route {
+func Route(s http.Handler, region string) edge.Route {
 	return edge.Route{
 		Name: "s3",
 		Match: []edge.Matcher{{Service: SigningName},
