@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -67,10 +68,17 @@ func (s *Service) authenticate(q *request) error {
 		q.r = q.r.WithContext(awsproto.WithCaller(q.ctx(), awsproto.Caller{Anonymous: true}))
 		return nil
 	}
-	if q.r.URL.Query().Has("X-Amz-Signature") {
-		return awsproto.Errorf(awsproto.S3NotImplemented, "Query-string (presigned URL) authentication is not implemented.")
+	var a awsproto.Authorization
+	var cv *awsproto.ChunkVerifier
+	var err error
+	if q.r.Header.Get("Authorization") == "" && q.r.URL.Query().Has("X-Amz-Signature") {
+		a, err = v.VerifyPresigned(q.r)
+		if errors.Is(err, awsproto.ErrPresignedExpired) {
+			return awsproto.Errorf(awsproto.S3AccessDenied, "Request has expired").With("Expires", q.r.URL.Query().Get("X-Amz-Expires"))
+		}
+	} else {
+		a, cv, err = v.VerifyS3(q.r)
 	}
-	a, cv, err := v.VerifyS3(q.r)
 	if err != nil {
 		return s3AuthError(err)
 	}

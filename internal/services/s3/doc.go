@@ -15,7 +15,8 @@
 // x-amz-content-sha256, each chunk's signature against the chain
 // (chunked.go), Content-MD5 and x-amz-checksum-* values. A body that fails
 // a check is never committed: its blob is deleted and the client gets the
-// error. Query-string (presigned) authentication is not implemented yet.
+// error. Presigned URLs (query-string SigV4) are checked by VerifyPresigned, their
+// expiry included.
 //
 // # Storage
 //

@@ -487,3 +487,46 @@ func (h *harness) signed(t *testing.T, method, path string, body []byte, ph stri
 	}
 	return req
 }
+
+// TestPresignedURLs: GET and PUT through URLs presigned by the SDK, with a
+// plain HTTP client; an expired or altered URL is refused.
+func TestPresignedURLs(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if _, err := h.cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pre")}); err != nil {
+		t.Fatal(err)
+	}
+	ps := s3.NewPresignClient(h.cl)
+	put, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pre"), Key: aws.String("a b.txt")}, s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(put.Method, put.URL, strings.NewReader("presigned body"))
+	for k, v := range put.SignedHeader {
+		req.Header[k] = v
+	}
+	h.do(t, req, http.StatusOK)
+	get, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pre"), Key: aws.String("a b.txt")}, s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, get.URL, nil)
+	if b := h.do(t, req, http.StatusOK); b != "presigned body" {
+		t.Fatalf("presigned GET: %q", b)
+	}
+	req, _ = http.NewRequest(http.MethodGet, strings.Replace(get.URL, "a%20b.txt", "other.txt", 1), nil)
+	if b := h.do(t, req, http.StatusForbidden); !strings.Contains(b, "<Code>SignatureDoesNotMatch</Code>") {
+		t.Fatalf("altered URL: %s", b)
+	}
+	// Signed two hours ago, valid for a minute.
+	req, _ = http.NewRequest(http.MethodGet, h.srv.URL+"/pre/a%20b.txt?X-Amz-Expires=60", nil)
+	u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(ctx,
+		aws.Credentials{AccessKeyID: rootKey, SecretAccessKey: rootSecret}, req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, u, nil)
+	if b := h.do(t, req, http.StatusForbidden); !strings.Contains(b, "<Code>AccessDenied</Code><Message>Request has expired</Message>") {
+		t.Fatalf("expired URL: %s", b)
+	}
+}
