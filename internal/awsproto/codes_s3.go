@@ -34,6 +34,8 @@ const (
 	S3SignatureDoesNotMatch        Code = "s3#SignatureDoesNotMatch"
 	S3ContentSHA256Mismatch        Code = "s3#XAmzContentSHA256Mismatch"
 	S3InvalidLocationConstraint    Code = "s3#InvalidLocationConstraint"
+	S3MalformedPolicy              Code = "s3#MalformedPolicy"
+	S3NoSuchBucketPolicy           Code = "s3#NoSuchBucketPolicy"
 )
 
 var s3MoreCodes = []Spec{
@@ -66,6 +68,8 @@ var s3MoreCodes = []Spec{
 	{Code: S3SignatureDoesNotMatch, Status: 403, Fault: Client},
 	{Code: S3ContentSHA256Mismatch, Status: 400, Fault: Client},
 	{Code: S3InvalidLocationConstraint, Status: 400, Fault: Client},
+	{Code: S3MalformedPolicy, Status: 400, Fault: Client},
+	{Code: S3NoSuchBucketPolicy, Status: 404, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }

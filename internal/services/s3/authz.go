@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 )
 
@@ -32,6 +33,9 @@ var operations = map[string]string{
 	"CompleteMultipartUpload": "s3:PutObject",
 	"AbortMultipartUpload":    "s3:AbortMultipartUpload",
 	"ListParts":               "s3:ListMultipartUploadParts",
+	"PutBucketPolicy":         "s3:PutBucketPolicy",
+	"GetBucketPolicy":         "s3:GetBucketPolicy",
+	"DeleteBucketPolicy":      "s3:DeleteBucketPolicy",
 }
 
 // arn is the resource an operation acts on: the bucket, or an object in
@@ -55,8 +59,15 @@ func (s *Service) authorize(q *request, op, bucket, key string) error {
 	if op == "DeleteObjects" && key == "" {
 		return nil // checked key by key
 	}
-	return s.cfg.Authorizer.Authorize(q.ctx(), authz.Check{Action: operations[op], Resource: arn(bucket, key),
-		SourceIP: authz.SourceIP(q.r), Denied: awsproto.S3AccessDenied})
+	c := authz.Check{Action: operations[op], Resource: arn(bucket, key), SourceIP: authz.SourceIP(q.r), Denied: awsproto.S3AccessDenied}
+	if bucket != "" && op != "CreateBucket" {
+		// The bucket policy is the resource policy, read through.
+		var b bucketMeta
+		if _, err := s.getJSON(q.ctx(), bucketKey(bucket), &b); err == nil && b.Policy != "" {
+			c.ResourcePolicy, _ = iam.Parse(b.Policy, iam.KindResource) // checked when written
+		}
+	}
+	return s.cfg.Authorizer.Authorize(q.ctx(), c)
 }
 
 // authenticate verifies the request's SigV4 header signature as S3 does

@@ -64,3 +64,48 @@ type (
 	typesDelete = s3types.Delete
 	typesObject = s3types.ObjectIdentifier
 )
+
+// TestBucketPolicy: a bucket policy grants another user of the account
+// what its own policies do not; deleting it takes the grant away.
+func TestBucketPolicy(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const (
+		annKey, annSecret = "AKIAKUMOS3ANN0000001", "kumo-s3-test-ann-secret-00000000000000000"
+		annARN            = "arn:aws:iam::000000000000:user/ann"
+	)
+	h.auth.SetUser(awsproto.Identity{Account: account, ARN: annARN, UserID: "AIDAANN"}, authz.Principal{Policies: []*iam.Policy{}})
+	h.auth.SetAccessKey(annKey, annSecret, annARN)
+	ann := h.client(annKey, annSecret)
+	if _, err := h.cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pol")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pol"), Key: aws.String("doc"), Body: strings.NewReader("d")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ann.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pol"), Key: aws.String("doc")})
+	mustCode(t, err, "AccessDenied")
+	_, err = h.cl.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("pol")})
+	mustCode(t, err, "NoSuchBucketPolicy")
+	_, err = h.cl.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("pol"), Policy: aws.String(`{"Version":"2012-10-17","Statement":[`)})
+	mustCode(t, err, "MalformedPolicy")
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + annARN +
+		`"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::pol/*"}]}`
+	if _, err := h.cl.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("pol"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.cl.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("pol")})
+	if err != nil || *got.Policy != policy {
+		t.Fatalf("GetBucketPolicy = %v, %v", got, err)
+	}
+	if _, err := ann.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pol"), Key: aws.String("doc")}); err != nil {
+		t.Fatalf("GetObject granted by the bucket policy: %v", err)
+	}
+	_, err = ann.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pol"), Key: aws.String("doc"), Body: strings.NewReader("x")})
+	mustCode(t, err, "AccessDenied")
+	if _, err := h.cl.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("pol")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ann.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pol"), Key: aws.String("doc")})
+	mustCode(t, err, "AccessDenied")
+}

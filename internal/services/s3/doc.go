@@ -45,7 +45,9 @@
 //
 // Every operation maps to an IAM action in operations (authz.go) and is
 // checked with authz.Check on arn:aws:s3:::bucket or arn:aws:s3:::bucket/key;
-// a denial is S3's AccessDenied. Bucket policies are not implemented yet.
+// a denial is S3's AccessDenied. A bucket policy
+// (Put/Get/DeleteBucketPolicy) is the resource policy of every check on the
+// bucket and its objects, read from the bucket's record per request.
 //
 // # Must never
 //

@@ -19,6 +19,8 @@ type bucketMeta struct {
 	Name     string    `json:"name"`
 	Created  time.Time `json:"created"`
 	Location string    `json:"location,omitempty"`
+	// Policy is the bucket policy's document, "" if none.
+	Policy string `json:"policy,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET

@@ -96,6 +96,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, h := s.route(q)
+	if h == nil && len(r.URL.Query()) > 0 && r.URL.Query().Get("X-Amz-Signature") == "" {
+		s.fail(q, awsproto.Errorf(awsproto.S3NotImplemented, "A header or query you provided implies functionality that is not implemented."))
+		return
+	}
 	if h == nil {
 		s.fail(q, awsproto.Errorf(awsproto.S3MethodNotAllowed, "The specified method is not allowed against this resource.").
 			With("Method", r.Method).With("ResourceType", resourceType(q)))
@@ -161,6 +165,12 @@ func (s *Service) route(q *request) (string, handler) {
 			return "ListMultipartUploads", s.listUploads
 		case has("delete") && m == http.MethodPost:
 			return "DeleteObjects", s.deleteObjects
+		case has("policy") && m == http.MethodPut:
+			return "PutBucketPolicy", s.putBucketPolicy
+		case has("policy") && m == http.MethodGet:
+			return "GetBucketPolicy", s.getBucketPolicy
+		case has("policy") && m == http.MethodDelete:
+			return "DeleteBucketPolicy", s.deleteBucketPolicy
 		case len(query) > 0 && !has("list-type") && !has("prefix") && !has("delimiter") && !has("marker") &&
 			!has("max-keys") && !has("encoding-type") && !has("continuation-token") && !has("start-after") && !has("fetch-owner"):
 			return "", nil // a sub-resource Kumo does not serve

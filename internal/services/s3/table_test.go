@@ -20,6 +20,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"PUT", "/b/k", ""}, {"PUT", "/b/k", "/b/j"}, {"GET", "/b/k", ""}, {"HEAD", "/b/k", ""}, {"DELETE", "/b/k", ""},
 		{"POST", "/b/k?uploads", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", ""}, {"POST", "/b/k?uploadId=x", ""},
 		{"DELETE", "/b/k?uploadId=x", ""}, {"GET", "/b/k?uploadId=x", ""},
+		{"PUT", "/b?policy", ""}, {"GET", "/b?policy", ""}, {"DELETE", "/b?policy", ""},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
@@ -47,7 +48,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?policy", "/b?notification", "/b/k?tagging"} {
+	for _, target := range []string{"/b?versioning", "/b?notification", "/b/k?tagging"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)
