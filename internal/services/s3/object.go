@@ -220,7 +220,11 @@ func parseRange(v string, size int64) (start, end int64, ok bool, err error) {
 func (s *Service) headObject(q *request) error { return s.serveObject(q, false) }
 func (s *Service) getObject(q *request) error  { return s.serveObject(q, true) }
 
-func (s *Service) serveObject(q *request, body bool) error {
+func (s *Service) serveObject(q *request, body bool) error { return s.serveObjectOnce(q, body, true) }
+
+// serveObjectOnce answers GET or HEAD; with retry it reads the record
+// again once if its blob was replaced in between.
+func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
 	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
 		return err
 	}
@@ -270,9 +274,18 @@ func (s *Service) serveObject(q *request, body bool) error {
 		return nil
 	}
 	rc, _, err := s.cfg.Blobs.Get(q.ctx(), o.Blob)
+	if errors.Is(err, store.ErrNotFound) && retry {
+		// Overwritten or deleted since the record was read: answer
+		// from the record as it is now.
+		for k := range h {
+			if k != "X-Amz-Request-Id" && k != "X-Amzn-Requestid" {
+				delete(h, k)
+			}
+		}
+		return s.serveObjectOnce(q, body, false)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			// Overwritten or deleted since the record was read.
 			return awsproto.Errorf(awsproto.S3NoSuchKey, "The specified key does not exist.")
 		}
 		return awsproto.Internal(err)

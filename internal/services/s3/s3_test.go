@@ -44,7 +44,10 @@ type harness struct {
 
 // newHarness starts NATS and serves S3 through the edge, routed as the
 // app routes it.
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with the object store wrapped by wrap.
+func newHarnessWith(t testing.TB, wrap func(store.Blobs) store.Blobs) *harness {
 	t.Helper()
 	h := &harness{auth: &authz.Static{}}
 	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir()})
@@ -69,6 +72,9 @@ func newHarness(t testing.TB) *harness {
 	blobs, err := st.Blobs(ctx, natsd.S3Objects)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		blobs = wrap(blobs)
 	}
 	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
 	if err != nil {
@@ -461,5 +467,45 @@ func TestPresignedURLs(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, u, nil)
 	if b := h.do(t, req, http.StatusForbidden); !strings.Contains(b, "<Code>AccessDenied</Code><Message>Request has expired</Message>") {
 		t.Fatalf("expired URL: %s", b)
+	}
+}
+
+// overwriting replaces an object between the read of its record and of
+// its data, once: a GET then answers with the new object.
+type overwriting struct {
+	store.Blobs
+	do func()
+}
+
+func (o *overwriting) Get(ctx context.Context, name string) (io.ReadCloser, store.BlobInfo, error) {
+	if do := o.do; do != nil {
+		o.do = nil
+		do()
+	}
+	return o.Blobs.Get(ctx, name)
+}
+
+func TestGetDuringOverwrite(t *testing.T) {
+	ow := &overwriting{}
+	h := newHarnessWith(t, func(b store.Blobs) store.Blobs { ow.Blobs = b; return ow })
+	ctx := context.Background()
+	if _, err := h.cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("race")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("race"), Key: aws.String("k"), Body: strings.NewReader("old")}); err != nil {
+		t.Fatal(err)
+	}
+	ow.do = func() {
+		if _, err := h.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("race"), Key: aws.String("k"), Body: strings.NewReader("newer")}); err != nil {
+			t.Error(err)
+		}
+	}
+	out, err := h.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("race"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	if string(b) != "newer" || *out.ContentLength != 5 || *out.ETag != `"`+md5hex([]byte("newer"))+`"` {
+		t.Fatalf("GET during an overwrite: %q, length %d, ETag %s", b, *out.ContentLength, *out.ETag)
 	}
 }
