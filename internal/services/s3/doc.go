@@ -39,7 +39,14 @@
 // a wrong answer); no sweeper removes them yet.
 //
 // A multipart upload's parts are blobs of their own; completing the upload
-// copies them, streamed, into the object's blob and deletes them.
+// copies nothing: the object's record lists the chosen parts' blobs, and a
+// GET streams them in order (a range skips whole parts).
+//
+// Limit: nats.go's ObjectStore.Put publishes chunks asynchronously with up
+// to 4,000 in flight, on a JetStream context of its own; a single PUT of
+// hundreds of MiB can outrun the stream's ingest queue and fail with a 500
+// (JetStream's 429). Multipart uploads (what the CLI, boto3 and the SDKs'
+// upload managers use above 8 MiB) keep each blob a part's size.
 //
 // # Authorization
 //

@@ -33,6 +33,24 @@ type objectMeta struct {
 	LastModified time.Time         `json:"modified"`
 	Headers      map[string]string `json:"headers,omitempty"` // Content-Type, Cache-Control, …
 	Meta         map[string]string `json:"meta,omitempty"`    // x-amz-meta-*, names lowercase without the prefix
+	// Parts are the blobs of an object completed from a multipart
+	// upload, in order (its parts' own blobs: completing copies
+	// nothing); Blob is "" then.
+	Parts []blobPart `json:"parts,omitempty"`
+}
+
+// blobPart is one blob of an object's data.
+type blobPart struct {
+	Blob string `json:"blob"`
+	Size int64  `json:"size"`
+}
+
+// blobs are the blobs holding o's data, in order.
+func (o objectMeta) blobs() []blobPart {
+	if len(o.Parts) > 0 {
+		return o.Parts
+	}
+	return []blobPart{{Blob: o.Blob, Size: o.Size}}
 }
 
 func bucketKey(b string) string       { return "b." + hex.EncodeToString([]byte(b)) }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,29 +178,30 @@ func (s *Service) completeUpload(q *request) error {
 		sums = append(sums, sum...)
 		chosen = append(chosen, p)
 	}
-	// The object's data: the parts, streamed one after the other.
-	name := "d" + newID()
+	// The object's data: the parts' own blobs, in order.
 	var size int64
-	readers := make([]io.Reader, len(chosen))
+	blobs := make([]blobPart, len(chosen))
 	for i, p := range chosen {
-		readers[i] = &lazyBlob{s: s, ctx: q.ctx(), name: p.Blob}
+		blobs[i] = blobPart{Blob: p.Blob, Size: p.Size}
 		size += p.Size
 	}
-	_, err = s.cfg.Blobs.Put(q.ctx(), name, io.MultiReader(readers...))
-	for _, r := range readers {
-		r.(*lazyBlob).Close()
-	}
-	if err != nil {
-		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
-		return awsproto.Internal(err)
-	}
 	all := md5.Sum(sums)
-	o := objectMeta{Key: q.key, Blob: name, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
+	o := objectMeta{Key: q.key, Parts: blobs, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
 		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta}
 	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
 		return err
 	}
-	s.dropUpload(context.WithoutCancel(q.ctx()), id, have)
+	// The parts not chosen are dropped with the upload; the chosen ones
+	// are the object's now.
+	var unused []partMeta
+	for _, p := range have {
+		if c, ok := byNum[p.Number]; ok && slices.ContainsFunc(chosen, func(x partMeta) bool { return x.Blob == c.Blob }) {
+			s.cfg.KV.Delete(context.WithoutCancel(q.ctx()), partKey(id, p.Number), 0)
+			continue
+		}
+		unused = append(unused, p)
+	}
+	s.dropUpload(context.WithoutCancel(q.ctx()), id, unused)
 	return writeXML(q.w, struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"io"
 	"strings"
 	"testing"
 
@@ -50,6 +51,24 @@ func TestMultipartUpload(t *testing.T) {
 	}
 	if !bytes.Equal(buf.Bytes(), data) {
 		t.Fatal("downloaded object differs")
+	}
+	// A range across the first part boundary, and a copy.
+	rg, err := h.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("big"), Range: aws.String("bytes=5242000-5243000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(rg.Body); !bytes.Equal(got, data[5242000:5243001]) {
+		t.Fatalf("range across parts: %d bytes differ", len(got))
+	}
+	if _, err := h.cl.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("big-copy"), CopySource: aws.String("multi/big")}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := h.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("big-copy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(cp.Body); !bytes.Equal(got, data) || *cp.ETag != *res.ETag {
+		t.Fatalf("copy of a multipart object: %d bytes, ETag %s", len(got), *cp.ETag)
 	}
 
 	// Part rules.

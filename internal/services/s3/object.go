@@ -59,7 +59,7 @@ func headersOf(h http.Header) (map[string]string, map[string]string) {
 // the body fails its checks.
 func (s *Service) store(ctx context.Context, p *payload) (string, error) {
 	name := "d" + newID()
-	if _, err := s.cfg.Blobs.Put(ctx, name, p); err != nil {
+	if _, err := s.cfg.Blobs.Put(ctx, name, fullReads{p}); err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), name)
 		if p.readErr != nil {
 			return "", p.readErr
@@ -81,11 +81,66 @@ func (s *Service) commit(ctx context.Context, bucket string, o objectMeta) error
 		return awsproto.Internal(err)
 	}
 	if err := s.putJSON(ctx, objectKey(bucket, o.Key), o); err != nil {
-		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
+		if len(o.Parts) == 0 { // parts stay with their upload
+			s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
+		}
 		return err
 	}
-	if old.Blob != "" && old.Blob != o.Blob {
-		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), old.Blob)
+	if old.Key != "" {
+		s.deleteBlobs(context.WithoutCancel(ctx), old)
+	}
+	return nil
+}
+
+// deleteBlobs deletes the blobs of an object no record refers to any more.
+func (s *Service) deleteBlobs(ctx context.Context, o objectMeta) {
+	for _, b := range o.blobs() {
+		if b.Blob != "" {
+			s.cfg.Blobs.Delete(ctx, b.Blob)
+		}
+	}
+}
+
+// open streams an object's data from byte start on. The first blob is
+// opened at once (ErrNotFound when the object was replaced meanwhile); the
+// others as the reader reaches them.
+func (s *Service) open(ctx context.Context, o objectMeta, start int64) (io.ReadCloser, error) {
+	bs := o.blobs()
+	for len(bs) > 1 && start >= bs[0].Size {
+		start -= bs[0].Size
+		bs = bs[1:]
+	}
+	first, _, err := s.cfg.Blobs.Get(ctx, bs[0].Blob)
+	if err != nil {
+		return nil, err
+	}
+	if start > 0 {
+		if _, err := io.CopyN(io.Discard, first, start); err != nil {
+			first.Close()
+			return nil, err
+		}
+	}
+	rs := []io.Reader{first}
+	closers := []*lazyBlob{}
+	for _, b := range bs[1:] {
+		lb := &lazyBlob{s: s, ctx: ctx, name: b.Blob}
+		rs = append(rs, lb)
+		closers = append(closers, lb)
+	}
+	return &multiBlob{Reader: io.MultiReader(rs...), first: first, rest: closers}, nil
+}
+
+// multiBlob reads an object's blobs one after the other.
+type multiBlob struct {
+	io.Reader
+	first io.Closer
+	rest  []*lazyBlob
+}
+
+func (m *multiBlob) Close() error {
+	m.first.Close()
+	for _, b := range m.rest {
+		b.Close()
 	}
 	return nil
 }
@@ -273,7 +328,7 @@ func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
 		q.w.WriteHeader(status)
 		return nil
 	}
-	rc, _, err := s.cfg.Blobs.Get(q.ctx(), o.Blob)
+	rc, err := s.open(q.ctx(), o, start)
 	if errors.Is(err, store.ErrNotFound) && retry {
 		// Overwritten or deleted since the record was read: answer
 		// from the record as it is now.
@@ -291,11 +346,6 @@ func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
 		return awsproto.Internal(err)
 	}
 	defer rc.Close()
-	if start > 0 {
-		if _, err := io.CopyN(io.Discard, rc, start); err != nil {
-			return awsproto.Internal(err)
-		}
-	}
 	q.w.WriteHeader(status)
 	if _, err := io.CopyN(q.w, rc, n); err != nil {
 		// The response has begun: cut the connection so the client
@@ -330,7 +380,7 @@ func (s *Service) remove(ctx context.Context, bucket, key string) error {
 	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
 		return awsproto.Internal(err)
 	}
-	s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
+	s.deleteBlobs(context.WithoutCancel(ctx), o)
 	return nil
 }
 
@@ -422,13 +472,13 @@ func (s *Service) copyObject(q *request) error {
 	if status, err := preconditions(cond, so); err != nil || status != 0 {
 		return awsproto.Errorf(awsproto.S3PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	}
-	rc, _, err := s.cfg.Blobs.Get(q.ctx(), so.Blob)
+	rc, err := s.open(q.ctx(), so, 0)
 	if err != nil {
 		return awsproto.Internal(err)
 	}
 	defer rc.Close()
 	name := "d" + newID()
-	if _, err := s.cfg.Blobs.Put(q.ctx(), name, rc); err != nil {
+	if _, err := s.cfg.Blobs.Put(q.ctx(), name, fullReads{rc}); err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return awsproto.Internal(err)
 	}
@@ -445,4 +495,18 @@ func (s *Service) copyObject(q *request) error {
 		LastModified string   `xml:"LastModified"`
 		ETag         string   `xml:"ETag"`
 	}{NS: namespace, LastModified: o.LastModified.Format(timeFormat), ETag: o.ETag})
+}
+
+// fullReads fills every Read's buffer unless the body ends: JetStream's
+// object store sends each Read as one chunk message, and a body read in the
+// network's small pieces would become many times the messages (and the
+// server refuses a stream's ingest past its queue limit).
+type fullReads struct{ r io.Reader }
+
+func (f fullReads) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -82,7 +83,7 @@ func newHarnessWith(t testing.TB, wrap func(store.Blobs) store.Blobs) *harness {
 	}
 	creds := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account), Keys: h.auth}
 	verifier := &awsproto.Verifier{Region: "us-east-1", Credentials: creds}
-	svc := kumos3.New(kumos3.Config{KV: kv, Blobs: blobs, Verifier: verifier, Region: "us-east-1", Account: account,
+	svc := kumos3.New(kumos3.Config{KV: kv, Blobs: blobs, Verifier: verifier, Region: "us-east-1", Account: account, Logger: testLogger(t),
 		Authorizer: authz.New(authz.Config{Directory: h.auth, Region: "us-east-1"})})
 	h.srv = httptest.NewServer(edge.New(edge.Config{Verifier: verifier, Routes: []edge.Route{kumos3.Route(svc, "us-east-1")}}))
 	t.Cleanup(h.srv.Close)
@@ -509,3 +510,12 @@ func TestGetDuringOverwrite(t *testing.T) {
 		t.Fatalf("GET during an overwrite: %q, length %d, ETag %s", b, *out.ContentLength, *out.ETag)
 	}
 }
+
+// testLogger sends the service's log to the test's.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tlog struct{ t testing.TB }
+
+func (l tlog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
