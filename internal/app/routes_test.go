@@ -96,6 +96,7 @@ func TestRoutes(t *testing.T) {
 		{"s3 virtual-hosted", "GET", "bucket.s3.us-east-1.localhost:9070", "/key", "", "s3", "s3"},
 		{"s3 virtual-hosted, no region", "GET", "bucket.s3.localhost", "/key", "", "", "s3"},
 		{"s3 presigned URL", "GET", "127.0.0.1:9070", "/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261205T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", "", "s3"},
+		{"s3 presigned URL, SigV2", "GET", "127.0.0.1:9070", "/bucket/key?AWSAccessKeyId=AKID&Signature=x&Expires=1", "", "", "s3"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {

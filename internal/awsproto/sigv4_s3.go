@@ -2,10 +2,13 @@ package awsproto
 
 import (
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,6 +191,92 @@ func (v *Verifier) VerifyPresigned(r *http.Request) (Authorization, error) {
 	sc.rawPath = true
 	defer func() { sc.rawPath = false; scratchPool.Put(sc) }()
 	if !v.matches(sc, &r2, &a, rawPath(r), amzDate, []byte(payload), secret) {
+		return a, Errorf(InvalidSignatureException, msgMismatch)
+	}
+	return a, nil
+}
+
+// s3SubResources are the query parameters S3's SigV2 string to sign
+// includes in the canonical resource (the S3 developer guide's list).
+var s3SubResources = []string{"acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber",
+	"policy", "requestPayment", "response-cache-control", "response-content-disposition", "response-content-encoding",
+	"response-content-language", "response-content-type", "response-expires", "restore", "tagging", "torrent",
+	"uploadId", "uploads", "versionId", "versioning", "versions", "website"}
+
+// VerifyPresignedV2 checks S3's older query-string signature (AWSAccessKeyId,
+// Expires, Signature: HMAC-SHA1 of the verb, Content-MD5, Content-Type,
+// Expires, the x-amz-* headers and the canonical resource), which boto3
+// still uses for presigned URLs unless told to sign with SigV4. The path is
+// taken as sent, as S3 signs it (path-style addressing). It returns the
+// caller's Authorization (AccessKeyID and Identity only); an expired URL is
+// an *Error wrapping ErrPresignedExpired.
+func (v *Verifier) VerifyPresignedV2(r *http.Request) (Authorization, error) {
+	q := r.URL.Query()
+	a := Authorization{AccessKeyID: q.Get("AWSAccessKeyId")}
+	expires, err := strconv.ParseInt(q.Get("Expires"), 10, 64)
+	if err != nil || a.AccessKeyID == "" || q.Get("Signature") == "" {
+		return a, Errorf(IncompleteSignatureException, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters")
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	at := now().UTC()
+	var secret string
+	switch cs := v.Credentials.(type) {
+	case nil:
+		return a, Errorf(UnrecognizedClientException, msgUnknownKey)
+	case IdentityStore:
+		token := q.Get("x-amz-security-token")
+		if token == "" {
+			token = r.Header.Get(SecurityTokenHeader)
+		}
+		if secret, a.Identity, err = cs.Resolve(a.AccessKeyID, token, at); err != nil {
+			return a, err
+		}
+	default:
+		ok := false
+		if secret, ok = cs.SecretKey(a.AccessKeyID); !ok {
+			return a, Errorf(UnrecognizedClientException, msgUnknownKey)
+		}
+	}
+	if at.Unix() > expires {
+		e := Errorf(InvalidSignatureException, "Request has expired")
+		e.cause = ErrPresignedExpired
+		return a, e
+	}
+	var b strings.Builder
+	b.WriteString(r.Method + "\n" + r.Header.Get("Content-MD5") + "\n" + r.Header.Get("Content-Type") + "\n" + q.Get("Expires") + "\n")
+	var amz []string
+	for name, vs := range r.Header {
+		if l := strings.ToLower(name); strings.HasPrefix(l, "x-amz-") {
+			amz = append(amz, l+":"+strings.Join(vs, ","))
+		}
+	}
+	for k, vs := range q {
+		if l := strings.ToLower(k); strings.HasPrefix(l, "x-amz-") && len(vs) > 0 {
+			amz = append(amz, l+":"+vs[0])
+		}
+	}
+	slices.Sort(amz)
+	for _, h := range amz {
+		b.WriteString(h + "\n")
+	}
+	b.WriteString(rawPath(r))
+	sep := "?"
+	for _, k := range s3SubResources {
+		if vs, ok := q[k]; ok {
+			b.WriteString(sep + k)
+			if len(vs) > 0 && vs[0] != "" {
+				b.WriteString("=" + vs[0])
+			}
+			sep = "&"
+		}
+	}
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(b.String()))
+	want := base64.StdEncoding.EncodeToString(m.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(q.Get("Signature"))) {
 		return a, Errorf(InvalidSignatureException, msgMismatch)
 	}
 	return a, nil

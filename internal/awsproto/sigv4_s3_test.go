@@ -101,3 +101,25 @@ func TestVerifyPresigned(t *testing.T) {
 		t.Fatalf("an added parameter: %v", err)
 	}
 }
+
+// TestVerifyPresignedV2: a URL botocore's HmacV1QueryAuth presigned (what
+// boto3's generate_presigned_url gives by default), with an escaped key
+// and a sub-resource, passes until it expires; another path fails.
+func TestVerifyPresignedV2(t *testing.T) {
+	v := &Verifier{Region: "us-east-1", Credentials: StaticCredentials{"AKIAIOSFODNN7EXAMPLE": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+		Now: func() time.Time { return time.Unix(1141888900, 0) }}
+	const q = "?response-content-type=text%2Fplain&AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=cFL%2F%2B%2Fh26w0quNENXMaVYTuzqC0%3D&Expires=1141889000"
+	r := httptest.NewRequest(http.MethodGet, "/johnsmith/photos/puppy%20dog.jpg"+q, nil)
+	if _, err := v.VerifyPresignedV2(r); err != nil {
+		t.Fatalf("botocore's URL: %v", err)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/johnsmith/photos/kitten.jpg"+q, nil)
+	if _, err := v.VerifyPresignedV2(r); AsError(err).Code != InvalidSignatureException {
+		t.Fatalf("another path: %v", err)
+	}
+	v.Now = func() time.Time { return time.Unix(1141889001, 0) }
+	r = httptest.NewRequest(http.MethodGet, "/johnsmith/photos/puppy%20dog.jpg"+q, nil)
+	if _, err := v.VerifyPresignedV2(r); !errors.Is(err, ErrPresignedExpired) {
+		t.Fatalf("after Expires: %v", err)
+	}
+}

@@ -12,7 +12,8 @@ import (
 )
 
 // TestS3CLI: the AWS CLI makes a bucket, copies a file above its multipart
-// threshold (8 MB) up and down byte for byte, lists, heads, removes.
+// threshold (8 MB) up and down byte for byte, lists, heads, syncs a tree up
+// and down, removes.
 func TestS3CLI(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
@@ -61,6 +62,25 @@ func TestS3CLI(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "BucketNotEmpty") {
 		t.Fatalf("rb of a full bucket:\n%s", r)
 	}
+	// sync up a tree and down again.
+	tree := filepath.Join(dir, "tree")
+	for _, f := range []string{"a.txt", "sub/b.txt", "sub/deeper/c.txt"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o700)
+		if err := os.WriteFile(filepath.Join(tree, f), []byte("content of "+f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aws("s3", "sync", tree, "s3://cli-bucket/tree")
+	if out := aws("s3", "sync", tree, "s3://cli-bucket/tree"); strings.Contains(out, "upload:") {
+		t.Fatalf("a second sync uploaded again:\n%s", out)
+	}
+	down := filepath.Join(dir, "down")
+	aws("s3", "sync", "s3://cli-bucket/tree", down)
+	for _, f := range []string{"a.txt", "sub/b.txt", "sub/deeper/c.txt"} {
+		if b, err := os.ReadFile(filepath.Join(down, f)); err != nil || string(b) != "content of "+f {
+			t.Fatalf("synced down %s: %q %v", f, b, err)
+		}
+	}
 	aws("s3", "rm", "--recursive", "s3://cli-bucket")
 	aws("s3", "rb", "s3://cli-bucket")
 	if out := aws("s3", "ls"); strings.Contains(out, "cli-bucket") {
@@ -95,11 +115,23 @@ except ClientError as e:
     assert e.response["Error"]["Code"] == "NoSuchKey", e.response
 keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto-bucket")["Contents"]]
 assert keys == ["k/up.bin", "plain"], keys
+import urllib.request
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "boto-bucket", "Key": "plain"}, ExpiresIn=60)
+assert urllib.request.urlopen(url).read() == b"hello"
+from botocore.config import Config
+s3v4 = boto3.client("s3", endpoint_url=cfg["endpoint"], region_name=cfg["region"], config=Config(signature_version="s3v4"),
+                    aws_access_key_id=cfg["key"], aws_secret_access_key=cfg["secret"])
+url = s3v4.generate_presigned_url("get_object", Params={"Bucket": "boto-bucket", "Key": "plain"}, ExpiresIn=60)
+assert urllib.request.urlopen(url).read() == b"hello"
+url = s3v4.generate_presigned_url("put_object", Params={"Bucket": "boto-bucket", "Key": "by-url"}, ExpiresIn=60)
+urllib.request.urlopen(urllib.request.Request(url, data=b"put by url", method="PUT")).read()
+assert s3.get_object(Bucket="boto-bucket", Key="by-url")["Body"].read() == b"put by url"
 print("OK")
 `
 
 // TestS3Boto3: upload_file above the multipart threshold, download_file,
-// ranges, metadata and error codes with boto3.
+// ranges, metadata, error codes, and presigned GET and PUT URLs used by a
+// plain HTTP client.
 func TestS3Boto3(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")

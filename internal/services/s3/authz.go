@@ -82,8 +82,14 @@ func (s *Service) authenticate(q *request) error {
 	var a awsproto.Authorization
 	var cv *awsproto.ChunkVerifier
 	var err error
-	if q.r.Header.Get("Authorization") == "" && q.r.URL.Query().Has("X-Amz-Signature") {
-		a, err = v.VerifyPresigned(q.r)
+	query := q.r.URL.Query()
+	presigned := q.r.Header.Get("Authorization") == ""
+	if presigned && query.Has("X-Amz-Signature") || presigned && query.Has("AWSAccessKeyId") && query.Has("Signature") {
+		if query.Has("X-Amz-Signature") {
+			a, err = v.VerifyPresigned(q.r)
+		} else {
+			a, err = v.VerifyPresignedV2(q.r)
+		}
 		if errors.Is(err, awsproto.ErrPresignedExpired) {
 			return awsproto.Errorf(awsproto.S3AccessDenied, "Request has expired").With("Expires", q.r.URL.Query().Get("X-Amz-Expires"))
 		}

@@ -15,8 +15,9 @@
 // x-amz-content-sha256, each chunk's signature against the chain
 // (chunked.go), Content-MD5 and x-amz-checksum-* values. A body that fails
 // a check is never committed: its blob is deleted and the client gets the
-// error. Presigned URLs (query-string SigV4) are checked by VerifyPresigned, their
-// expiry included.
+// error. Presigned URLs are checked by VerifyPresigned (query-string SigV4) and
+// VerifyPresignedV2 (S3's HMAC-SHA1 query signature, boto3's default for
+// presigned URLs), their expiry included.
 //
 // # Storage
 //

@@ -17,7 +17,8 @@ func Route(s http.Handler, region string) edge.Route {
 		Match: []edge.Matcher{{Service: SigningName},
 			{Host: "*.s3." + region + ".localhost"}, {Host: "*.s3.localhost"},
 			// Presigned URLs carry their signature in the query.
-			{Query: map[string]string{"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "", "X-Amz-Signature": ""}}},
+			{Query: map[string]string{"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "", "X-Amz-Signature": ""}},
+			{Query: map[string]string{"AWSAccessKeyId": "", "Expires": "", "Signature": ""}}},
 		Auth:    edge.AuthHandler,
 		Handler: s,
 		Errors:  Errors,

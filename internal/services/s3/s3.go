@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -171,8 +172,7 @@ func (s *Service) route(q *request) (string, handler) {
 			return "GetBucketPolicy", s.getBucketPolicy
 		case has("policy") && m == http.MethodDelete:
 			return "DeleteBucketPolicy", s.deleteBucketPolicy
-		case len(query) > 0 && !has("list-type") && !has("prefix") && !has("delimiter") && !has("marker") &&
-			!has("max-keys") && !has("encoding-type") && !has("continuation-token") && !has("start-after") && !has("fetch-owner"):
+		case subResource(query):
 			return "", nil // a sub-resource Kumo does not serve
 		case m == http.MethodPut:
 			return "CreateBucket", s.createBucket
@@ -284,3 +284,20 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // ctx is the request's context.
 func (q *request) ctx() context.Context { return q.r.Context() }
+
+// bucketParams are the query parameters of a bucket's listings and of
+// presigned URLs: anything else names a sub-resource.
+var bucketParams = map[string]bool{"list-type": true, "prefix": true, "delimiter": true, "marker": true, "max-keys": true,
+	"encoding-type": true, "continuation-token": true, "start-after": true, "fetch-owner": true, "x-id": true,
+	"X-Amz-Algorithm": true, "X-Amz-Credential": true, "X-Amz-Date": true, "X-Amz-Expires": true, "X-Amz-SignedHeaders": true,
+	"X-Amz-Signature": true, "X-Amz-Security-Token": true, "X-Amz-Content-Sha256": true,
+	"AWSAccessKeyId": true, "Expires": true, "Signature": true, "x-amz-security-token": true}
+
+func subResource(q url.Values) bool {
+	for k := range q {
+		if !bucketParams[k] {
+			return true
+		}
+	}
+	return false
+}

@@ -16,7 +16,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"GET", "/", ""},
 		{"PUT", "/b", ""}, {"HEAD", "/b", ""}, {"DELETE", "/b", ""},
 		{"GET", "/b?location", ""}, {"GET", "/b?uploads", ""}, {"POST", "/b?delete", ""},
-		{"GET", "/b", ""}, {"GET", "/b?list-type=2&prefix=a", ""},
+		{"GET", "/b", ""}, {"GET", "/b?list-type=2&prefix=a", ""}, {"GET", "/b?list-type=2&X-Amz-Signature=x&X-Amz-Credential=c", ""},
 		{"PUT", "/b/k", ""}, {"PUT", "/b/k", "/b/j"}, {"GET", "/b/k", ""}, {"HEAD", "/b/k", ""}, {"DELETE", "/b/k", ""},
 		{"POST", "/b/k?uploads", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", ""}, {"POST", "/b/k?uploadId=x", ""},
 		{"DELETE", "/b/k?uploadId=x", ""}, {"GET", "/b/k?uploadId=x", ""},
