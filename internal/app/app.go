@@ -31,6 +31,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -283,6 +284,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
+	s3KV, err := st.KV(ctx, natsd.S3Bucket)
+	if err != nil {
+		return fmt.Errorf("s3 bucket: %w", err)
+	}
+	s3Blobs, err := st.Blobs(ctx, natsd.S3Objects)
+	if err != nil {
+		return fmt.Errorf("s3 object store: %w", err)
+	}
+	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
@@ -292,7 +302,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			metrics: mx.Handler(), urls: urls, code: codeURLs,
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
-			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler()}),
+			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
+			s3: s3Svc, region: cfg.Region}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -10,6 +10,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
+	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
 	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -24,6 +25,8 @@ type services struct {
 	sqs                   http.Handler
 	sns, snsCert          http.Handler
 	snsLink, snsUnsub     http.Handler
+	s3                    http.Handler
+	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
 }
@@ -62,6 +65,9 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
 		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
+		// S3 authenticates its own requests (streamed bodies, S3's
+		// signing variants); virtual-hosted requests go by host name.
+		kumos3.Route(s.s3, s.region),
 	}
 }
 

@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"),
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), region: "us-east-1",
 		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -91,6 +91,12 @@ func TestRoutes(t *testing.T) {
 		{"sns SubscribeURL", "GET", "127.0.0.1:9070", "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=ab", "", "", "sns-confirm"},
 		{"sns ConfirmSubscription signed", "GET", "127.0.0.1:9070", "/?Action=ConfirmSubscription&Version=2010-03-31&Token=ab", "", "sns", "sns"},
 		{"sns UnsubscribeURL", "GET", "127.0.0.1:9070", "/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At%3Aid", "", "", "sns-unsubscribe"},
+		{"s3 by scope", "PUT", "127.0.0.1:9070", "/bucket/key.txt", "", "s3", "s3"},
+		{"s3 listing by scope", "GET", "127.0.0.1:9070", "/bucket?list-type=2&prefix=a", "", "s3", "s3"},
+		{"s3 virtual-hosted", "GET", "bucket.s3.us-east-1.localhost:9070", "/key", "", "s3", "s3"},
+		{"s3 virtual-hosted, no region", "GET", "bucket.s3.localhost", "/key", "", "", "s3"},
+		{"s3 presigned URL", "GET", "127.0.0.1:9070", "/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261205T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", "", "s3"},
+		{"s3 presigned URL, SigV2", "GET", "127.0.0.1:9070", "/bucket/key?AWSAccessKeyId=AKID&Signature=x&Expires=1", "", "", "s3"},
 		{"nothing", "GET", "127.0.0.1:9070", "/nope", "", "", ""},
 	}
 	for _, tc := range tests {

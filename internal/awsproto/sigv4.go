@@ -467,6 +467,9 @@ type scratch struct {
 	query []byte      // encoded query keys and values
 	pairs []queryPair // offsets into query
 	path  []byte      // normalized path
+	// rawPath: the canonical URI is the path as sent, as S3 signs it
+	// (see VerifyS3), not encoded once more.
+	rawPath bool
 }
 
 type queryPair struct{ k0, k1, v0, v1 int }
@@ -482,9 +485,12 @@ func (sc *scratch) canonicalRequest(r *http.Request, a *Authorization, path stri
 	b := sc.cr[:0]
 	b = append(b, r.Method...)
 	b = append(b, '\n')
-	if path == "" {
+	switch {
+	case path == "":
 		b = append(b, '/')
-	} else {
+	case sc.rawPath:
+		b = append(b, path...)
+	default:
 		b = appendEscaped(b, path, true)
 	}
 	b = append(b, '\n')

@@ -77,6 +77,14 @@ const IAMBucket = prefix + "-iam"
 // each queue's stream): "kumo-sqs".
 const SQSBucket = prefix + "-sqs"
 
+// S3Bucket is the KV bucket of S3's metadata (buckets, objects, multipart
+// uploads): "kumo-s3".
+const S3Bucket = prefix + "-s3"
+
+// S3Objects is the object store holding S3's object and part data:
+// "kumo-s3-data".
+const S3Objects = prefix + "-s3-data"
+
 // SQSStream is the stream holding one queue's messages, by the queue's
 // id (hex, assigned at creation): "KUMO_SQS_<id>".
 func SQSStream(id string) string { return "KUMO_SQS_" + id }
