@@ -23,6 +23,12 @@ func release(id string)     { owners.Release(ownerDir, id) }
 func reapOrphans(self string, log *slog.Logger) {
 	for _, id := range owners.Orphans(ownerDir) {
 		if id == self || checkID(id) != nil {
+			// A dead server's record of this server's own ID (whose
+			// leftovers Start has just removed), or a record that names
+			// no network: nothing to remove, the record goes.
+			if err := owners.Forget(ownerDir, id); err != nil {
+				log.Warn("removing a network owner record failed", "id", id, "err", err)
+			}
 			continue
 		}
 		if err := Cleanup(id, log); err != nil {

@@ -187,6 +187,12 @@ func (d *Driver) reapOrphans(ctx context.Context) error {
 	for _, rec := range owners.Orphans(cgroupOwners) {
 		parent := strings.ReplaceAll(rec, "~", "/")
 		if parent == d.cfg.CgroupParent || filepath.Clean(parent) != parent || filepath.IsAbs(parent) || strings.HasPrefix(parent, "..") {
+			// A dead server's record of this driver's own parent (which
+			// Cleanup empties), or one that names no parent it may
+			// touch: the record goes, nothing else.
+			if err := owners.Forget(cgroupOwners, rec); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		cg, err := detectCgroups(d.cfg.CgroupRoot, parent)
