@@ -606,20 +606,27 @@ func (s *Service) deleteMessageBatch(ctx context.Context, r *http.Request, body 
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
-	if err := checkBatch(ids, "DeleteMessageBatchRequestEntry"); err != nil {
+	return runBatch(ids, "DeleteMessageBatchRequestEntry", func(i int) error { return s.deleteOne(ctx, q, in.Entries[i].ReceiptHandle) })
+}
+
+// runBatch checks a batch's entry ids, runs do for every entry at once and
+// answers which entries succeeded and which failed, as the batch
+// operations that return no more than an entry's id do.
+func runBatch(ids []string, entry string, do func(i int) error) (any, error) {
+	if err := checkBatch(ids, entry); err != nil {
 		return nil, err
 	}
 	out := struct {
 		Successful []batchID
 		Failed     []batchError
 	}{Successful: []batchID{}, Failed: []batchError{}}
-	errs := parallel(len(in.Entries), func(i int) error { return s.deleteOne(ctx, q, in.Entries[i].ReceiptHandle) })
-	for i, e := range in.Entries {
+	errs := parallel(len(ids), do)
+	for i, id := range ids {
 		if errs[i] != nil {
-			out.Failed = append(out.Failed, failed(e.Id, errs[i]))
+			out.Failed = append(out.Failed, failed(id, errs[i]))
 			continue
 		}
-		out.Successful = append(out.Successful, batchID{e.Id})
+		out.Successful = append(out.Successful, batchID{id})
 	}
 	return out, nil
 }
@@ -681,24 +688,9 @@ func (s *Service) changeMessageVisibilityBatch(ctx context.Context, r *http.Requ
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
-	if err := checkBatch(ids, "ChangeMessageVisibilityBatchRequestEntry"); err != nil {
-		return nil, err
-	}
-	out := struct {
-		Successful []batchID
-		Failed     []batchError
-	}{Successful: []batchID{}, Failed: []batchError{}}
-	errs := parallel(len(in.Entries), func(i int) error {
+	return runBatch(ids, "ChangeMessageVisibilityBatchRequestEntry", func(i int) error {
 		return s.changeOne(ctx, q, in.Entries[i].ReceiptHandle, in.Entries[i].VisibilityTimeout)
 	})
-	for i, e := range in.Entries {
-		if errs[i] != nil {
-			out.Failed = append(out.Failed, failed(e.Id, errs[i]))
-			continue
-		}
-		out.Successful = append(out.Successful, batchID{e.Id})
-	}
-	return out, nil
 }
 
 // Deliver sends a message to the queue queueARN names as SendMessage
