@@ -29,6 +29,7 @@ import (
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/poll"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	kumosts "github.com/kumo-run/kumo/internal/services/sts"
 	"github.com/kumo-run/kumo/internal/store"
@@ -742,13 +743,26 @@ func TestConcurrentWrites(t *testing.T) {
 	if len(keys) != 2 {
 		t.Errorf("%d access keys created, quota is 2", len(keys))
 	}
-	names, err := h.root().ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("dave")})
-	if err != nil || len(names.PolicyNames) != n {
-		t.Errorf("ListUserPolicies = %+v, %v; want %d policies", names, err, n)
-	}
-	ks, err := h.root().ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("dave")})
-	if err != nil || len(ks.AccessKeyMetadata) != 2 {
-		t.Errorf("ListAccessKeys = %+v, %v", ks, err)
+	// Each node's view catches up with the other's writes: reads are
+	// eventually consistent across nodes, as IAM's are.
+	for i, c := range clients {
+		poll.Until(t, 0, fmt.Sprintf("node %d to list every policy and key", i), func() error {
+			names, err := c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("dave")})
+			if err != nil {
+				return poll.Stop{Err: err}
+			}
+			if len(names.PolicyNames) != n {
+				return fmt.Errorf("ListUserPolicies = %v; want %d policies", names.PolicyNames, n)
+			}
+			ks, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("dave")})
+			if err != nil {
+				return poll.Stop{Err: err}
+			}
+			if len(ks.AccessKeyMetadata) != 2 {
+				return fmt.Errorf("ListAccessKeys lists %d keys; want 2", len(ks.AccessKeyMetadata))
+			}
+			return nil
+		})
 	}
 }
 
