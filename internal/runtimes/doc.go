@@ -31,7 +31,7 @@
 //     seen at /var/runtime/python-sdk, and the host's is not used.
 //     A botocore older than 1.31.57 (Debian 12 ships 1.29) ignores
 //     AWS_ENDPOINT_URL; the bootstrap then points its clients there itself
-//     (kumo_runtime.py, _EndpointHook), the first time the function
+//     (kumo_runtime.py, _patch_botocore), the first time the function
 //     imports botocore.session, unless a client names its own endpoint.
 //   - Node.js: <SDKDir>/nodejs/node_modules, which `kumo runtimes
 //     install-sdk` fills from the npm registry with the pinned packages of

@@ -245,12 +245,18 @@ def _configure_logging(logging):
         root.setLevel("WARNING" if level == "WARN" else "CRITICAL" if level == "FATAL" else level)
 
 
-class _LoggingHook:
-    """Configures the logging module the first time anything imports it, so
-    that functions which never log do not pay for importing it."""
+class _AfterImport:
+    """A meta path finder that runs after(module) once the module named
+    name has been executed the first time anything imports it, and then
+    leaves sys.meta_path: what it sets up costs nothing to a function that
+    never imports that module."""
+
+    def __init__(self, name, after):
+        self.name = name
+        self.after = after
 
     def find_spec(self, name, path=None, target=None):
-        if name != "logging":
+        if name != self.name:
             return None
         try:
             sys.meta_path.remove(self)
@@ -265,45 +271,13 @@ class _LoggingHook:
             return None
         loader = spec.loader
         exec_module = loader.exec_module
+        after = self.after
 
-        def exec_and_configure(module):
+        def exec_then(module):
             exec_module(module)
-            _configure_logging(module)
+            after(module)
 
-        loader.exec_module = exec_and_configure
-        return spec
-
-
-class _EndpointHook:
-    """Makes a botocore older than 1.31.57 (boto3 1.28.57, the first to read
-    AWS_ENDPOINT_URL) send clients to AWS_ENDPOINT_URL, as a current one
-    does: a host's boto3 may be that old (Debian 12 ships 1.26). It acts the
-    first time anything imports botocore.session, so functions that never
-    use the SDK do not pay for it; a client given its own endpoint_url keeps
-    it."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "botocore.session":
-            return None
-        try:
-            sys.meta_path.remove(self)
-        except ValueError:
-            pass
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(name, path, target) if find else None
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_patch(module):
-            exec_module(module)
-            _patch_botocore(module)
-
-        loader.exec_module = exec_and_patch
+        loader.exec_module = exec_then
         return spec
 
 
@@ -491,8 +465,14 @@ def main():
             stream.reconfigure(line_buffering=True)
         except (AttributeError, ValueError):
             pass
-    sys.meta_path.insert(0, _LoggingHook())
-    sys.meta_path.insert(0, _EndpointHook())
+    # The logging module is configured the first time anything imports
+    # it. A botocore older than 1.31.57 (boto3 1.28.57, the first to read
+    # AWS_ENDPOINT_URL) is made to send clients to AWS_ENDPOINT_URL, as a
+    # current one does, when botocore.session is first imported: a host's
+    # boto3 may be that old (Debian 12 ships 1.26); a client given its own
+    # endpoint_url keeps it.
+    sys.meta_path.insert(0, _AfterImport("logging", _configure_logging))
+    sys.meta_path.insert(0, _AfterImport("botocore.session", _patch_botocore))
     # bootstrap.py's arguments are the directories of the AWS SDK; the
     # function sees sys.argv as on Lambda.
     sdk = sys.argv[1:]
