@@ -144,3 +144,8 @@ const (
 // ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
 // value per mapping, "m.<uuid>"): "kumo-esm".
 const ESMBucket = prefix + "-esm"
+
+// KMSBucket is the KV bucket of KMS keys ("k.<key id>": metadata, policy,
+// grants and the key material wrapped by the node master key) and aliases
+// ("a.<alias name, base64url>"): "kumo-kms".
+const KMSBucket = prefix + "-kms"
