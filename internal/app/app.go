@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
-		CheckRuntime: rts.Check, Networks: ec2Svc,
+		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
 	})
 	if err != nil {
 		return err

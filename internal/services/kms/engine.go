@@ -140,3 +140,40 @@ func (s *Service) IsManaged(arn string) bool {
 	k, err := s.resolve(arn)
 	return err == nil && strings.EqualFold(k.rec.Manager, "AWS")
 }
+
+// ServiceKeys is the engine as one AWS service uses it to encrypt its
+// data at rest: with the key its caller names, or with the service's AWS
+// managed key (alias/aws/<Service>) when none is named. It is
+// registry.EnvKeys for Lambda.
+type ServiceKeys struct {
+	KMS     *Service
+	Service string
+}
+
+// Seal encrypts plaintext with keyARN, or the managed key when "".
+func (sk ServiceKeys) Seal(ctx context.Context, keyARN string, plaintext []byte, ec map[string]string) ([]byte, string, error) {
+	if keyARN == "" {
+		arn, err := sk.KMS.ManagedKey(ctx, sk.Service)
+		if err != nil {
+			return nil, "", err
+		}
+		keyARN = arn
+	}
+	return sk.KMS.Encrypt(ctx, keyARN, plaintext, ec)
+}
+
+// Open decrypts a blob Seal made.
+func (sk ServiceKeys) Open(ctx context.Context, blob []byte, ec map[string]string) ([]byte, error) {
+	p, _, err := sk.KMS.Decrypt(ctx, blob, ec)
+	return p, err
+}
+
+// Usable returns the error a decryption with keyARN would meet now, from
+// memory.
+func (sk ServiceKeys) Usable(keyARN string) error {
+	k, err := sk.KMS.resolve(keyARN)
+	if err != nil {
+		return err
+	}
+	return usable(k)
+}
