@@ -143,4 +143,3 @@ func collectAliases(as []struct{ AliasName string }) []string {
 	}
 	return out
 }
-
