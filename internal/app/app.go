@@ -33,6 +33,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -138,6 +139,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer kmsSvc.Close()
+	smKV, err := st.KV(ctx, natsd.SecretsBucket)
+	if err != nil {
+		return fmt.Errorf("secrets manager bucket: %w", err)
+	}
+	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
+		Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	if err != nil {
+		return err
+	}
+	defer smSvc.Close()
 	// What sends to queues and topics (SNS subscriptions, Lambda's
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
@@ -311,7 +322,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, kms: kmsSvc, region: cfg.Region}),
+			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

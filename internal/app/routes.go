@@ -12,6 +12,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -28,6 +29,7 @@ type services struct {
 	snsLink, snsUnsub     http.Handler
 	s3                    http.Handler
 	kms                   http.Handler
+	secrets               http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -69,6 +71,9 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
 		{Name: "kms", Match: []edge.Matcher{{Service: kms.SigningName}, {Target: kms.TargetPrefix}},
 			Scope: kms.SigningName, Handler: s.kms, Errors: kms.Errors, MaxBody: func(*http.Request) int64 { return kms.MaxRequestBody }},
+		{Name: "secretsmanager", Match: []edge.Matcher{{Service: secretsmanager.SigningName}, {Target: secretsmanager.TargetPrefix}},
+			Scope: secretsmanager.SigningName, Handler: s.secrets, Errors: secretsmanager.Errors,
+			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

@@ -149,3 +149,8 @@ const ESMBucket = prefix + "-esm"
 // grants and the key material wrapped by the node master key) and aliases
 // ("a.<alias name, base64url>"): "kumo-kms".
 const KMSBucket = prefix + "-kms"
+
+// SecretsBucket is the KV bucket of Secrets Manager's secrets (one JSON
+// record per secret under "s.<name, base64url>", its versions' values
+// encrypted with KMS keys): "kumo-secretsmanager".
+const SecretsBucket = prefix + "-secretsmanager"
