@@ -2,7 +2,11 @@ package kms
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"testing"
+
+	"github.com/kumo-run/kumo/internal/store"
 )
 
 // TestOperationTableCoversEveryOperation: every operation the service
@@ -81,4 +85,47 @@ func FuzzParseBlob(f *testing.F) {
 			t.Fatalf("short body accepted: %d", len(h.body))
 		}
 	})
+}
+
+// TestMaterialStoredWrapped: a key's record holds its material only
+// wrapped: neither the material nor the master key appears in it, and
+// the wrapped form opens only with the key id and version it was made for.
+func TestMaterialStoredWrapped(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	ctx := context.Background()
+	kv, err := st.KV(ctx, "kms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.Repeat([]byte{0x5a}, 32)
+	mk, _ := NewMasterKey(raw)
+	s, err := Open(ctx, Config{KV: kv, Master: mk, Region: "us-east-1", Account: "000000000000", SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, spec := range []string{specSymmetric, "HMAC_256", "ECC_NIST_P256"} {
+		usage := specs[spec].usages[0]
+		k, err := s.newKey(ctx, spec, usage, "", DefaultKeyPolicy("aws", "000000000000"), "CUSTOMER", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := kv.Get(ctx, keyPrefix+k.rec.KeyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mat := k.mats[1]
+		if len(mat) < 16 || bytes.Contains(e.Value, mat) || bytes.Contains(e.Value, []byte(base64.StdEncoding.EncodeToString(mat))) ||
+			bytes.Contains(e.Value, raw) || bytes.Contains(e.Value, []byte(base64.StdEncoding.EncodeToString(raw))) {
+			t.Fatalf("%s: the record holds key material or the master key", spec)
+		}
+		w := k.rec.Materials[0].Wrapped
+		if _, err := mk.unwrap(w, materialAAD(k.rec.KeyID, 2)); err == nil {
+			t.Fatalf("%s: material unwrapped for another version", spec)
+		}
+		if got, err := mk.unwrap(w, materialAAD(k.rec.KeyID, 1)); err != nil || !bytes.Equal(got, mat) {
+			t.Fatalf("%s: unwrap: %v", spec, err)
+		}
+	}
 }
