@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -142,4 +143,60 @@ func collectAliases(as []struct{ AliasName string }) []string {
 		out[i] = a.AliasName
 	}
 	return out
+}
+
+// TestKMSMasterKeyRotation: the master key from a file, rotated by
+// starting with the new key and the old one as the previous: afterwards
+// the old key is not needed; a server given the wrong master key cannot
+// use the keys (KeyUnavailableException) and changes nothing.
+func TestKMSMasterKeyRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keys := t.TempDir()
+	oldKey, newKey := filepath.Join(keys, "old.key"), filepath.Join(keys, "new.key")
+	if err := os.WriteFile(oldKey, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(newKey, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plainFile := filepath.Join(keys, "plain")
+	if err := os.WriteFile(plainFile, []byte("rotate-me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blobFile := filepath.Join(keys, "blob")
+	decrypt := func(s *server) cmdResult {
+		return runCmd(t, s.env(), nil, 60*time.Second, "aws", "--output", "text", "kms", "decrypt",
+			"--ciphertext-blob", "fileb://"+blobFile, "--query", "Plaintext")
+	}
+	s := startServer(t, dir, "--sandbox", "process", "--kms-master-key-file", oldKey)
+	var key struct{ KeyMetadata struct{ KeyId string } }
+	awsJSON(t, s.env(), &key, "kms", "create-key")
+	var enc struct{ CiphertextBlob string }
+	awsJSON(t, s.env(), &enc, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "fileb://"+plainFile)
+	raw, _ := base64.StdEncoding.DecodeString(enc.CiphertextBlob)
+	if err := os.WriteFile(blobFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kms-master.key")); err == nil {
+		t.Error("a master key was generated into the data dir although a file was given")
+	}
+	s.stop()
+
+	s = startServer(t, dir, "--sandbox", "process", "--kms-master-key-file", newKey)
+	s.expectedErrors = append(s.expectedErrors, "kms: key material unavailable")
+	if r := decrypt(s); r.Code == 0 || !strings.Contains(r.Stderr, "KeyUnavailableException") {
+		t.Errorf("decrypt with the wrong master key: %s", r)
+	}
+	s.stop()
+	s = startServer(t, dir, "--sandbox", "process", "--kms-master-key-file", newKey, "--kms-previous-master-key-file", oldKey)
+	if r := decrypt(s); r.Code != 0 {
+		t.Errorf("decrypt during the rotation: %s", r)
+	}
+	s.stop()
+	s = startServer(t, dir, "--sandbox", "process", "--kms-master-key-file", newKey)
+	r := decrypt(s)
+	if got, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Stdout)); r.Code != 0 || string(got) != "rotate-me" {
+		t.Errorf("decrypt after the rotation with the new master key alone: %s", r)
+	}
 }
