@@ -1,11 +1,14 @@
 package kms_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
@@ -71,6 +74,10 @@ func TestKeyPolicy(t *testing.T) {
 	}
 	_, err = alice.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	wantCode(t, err, "AccessDeniedException")
+	var ae smithy.APIError
+	if errors.As(err, &ae); !strings.Contains(ae.ErrorMessage(), "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: kms:Decrypt on resource: "+aws.ToString(guarded.Arn)+" because no resource-based policy allows the kms:Decrypt action") {
+		t.Fatalf("denial message %q", ae.ErrorMessage())
+	}
 	_, err = bob.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: guarded.KeyId})
 	wantCode(t, err, "AccessDeniedException")
 	if _, err := h.cl.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: guarded.KeyId}); err != nil {
