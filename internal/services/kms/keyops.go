@@ -277,13 +277,12 @@ func (s *Service) createKey(ctx context.Context, r *http.Request, body []byte) (
 	}
 	usage := in.KeyUsage
 	if usage == "" {
-		usage = si.usages[0]
-		if usage == usageMAC || spec != specSymmetric && !strings.HasPrefix(spec, "HMAC_") {
-			// Asymmetric and HMAC keys need their usage said.
-			if !strings.HasPrefix(spec, "HMAC_") {
-				return nil, awsproto.Errorf(awsproto.KMSValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
-			}
+		// Asymmetric and HMAC keys need their usage said, even where
+		// only one is valid.
+		if spec != specSymmetric {
+			return nil, awsproto.Errorf(awsproto.KMSValidation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 		}
+		usage = usageEncrypt
 	}
 	switch usage {
 	case usageEncrypt, usageSign, usageMAC, "KEY_AGREEMENT":
@@ -408,7 +407,7 @@ func (s *Service) listKeys(ctx context.Context, r *http.Request, body []byte) (a
 	}
 	s.vmu.RUnlock()
 	slices.Sort(ids)
-	from, to, next, err := in.window(ids, 1000)
+	from, to, next, err := in.window(ids, 100)
 	if err != nil {
 		return nil, err
 	}

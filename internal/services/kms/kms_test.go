@@ -488,7 +488,11 @@ func TestSignVerifyMac(t *testing.T) {
 		_, err = h.cl.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: msg})
 		wantCode(t, err, "InvalidKeyUsageException")
 	}
-	_, err := h.cl.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256})
+	for _, spec := range []types.KeySpec{types.KeySpecEccNistP256, types.KeySpecHmac256} {
+		_, err := h.cl.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec})
+		wantCode(t, err, "ValidationException")
+	}
+	_, err := h.cl.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeEncryptDecrypt})
 	wantCode(t, err, "ValidationException")
 
 	// RSA encryption.
