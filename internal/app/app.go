@@ -30,8 +30,10 @@ import (
 	"github.com/kumo-run/kumo/internal/runtimes"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
+	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -130,13 +132,30 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer sqsSvc.Close()
+	// KMS: keys in their bucket, their material wrapped by the node
+	// master key, which never goes to the store.
+	kmsSvc, err := openKMS(ctx, cfg, st, az, log)
+	if err != nil {
+		return err
+	}
+	defer kmsSvc.Close()
+	smKV, err := st.KV(ctx, natsd.SecretsBucket)
+	if err != nil {
+		return fmt.Errorf("secrets manager bucket: %w", err)
+	}
+	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
+		Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	if err != nil {
+		return err
+	}
+	defer smSvc.Close()
 	// What sends to queues and topics (SNS subscriptions, Lambda's
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
-		CheckRuntime: rts.Check, Networks: ec2Svc,
+		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
 	})
 	if err != nil {
 		return err
@@ -303,7 +322,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, region: cfg.Region}),
+			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
@@ -390,3 +409,26 @@ func shellQuote(s string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// openKMS loads the node master key (and a previous one, being rotated
+// out) and opens the KMS service on its bucket.
+func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.Authorizer, log *slog.Logger) (*kms.Service, error) {
+	master, err := kms.LoadMasterKey(cfg.KMSMasterKeyFile, cfg.KMSMasterKey, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	var previous []*kms.MasterKey
+	if cfg.KMSPreviousMasterKeyFile != "" {
+		old, err := kms.LoadMasterKey(cfg.KMSPreviousMasterKeyFile, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("previous %w", err)
+		}
+		previous = append(previous, old)
+	}
+	kv, err := st.KV(ctx, natsd.KMSBucket)
+	if err != nil {
+		return nil, fmt.Errorf("kms bucket: %w", err)
+	}
+	return kms.Open(ctx, kms.Config{KV: kv, Master: master, Previous: previous, Partition: "aws", Region: cfg.Region,
+		Account: cfg.AccountID, Logger: log, Authorizer: az})
+}

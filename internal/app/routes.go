@@ -9,8 +9,10 @@ import (
 	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
+	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -26,6 +28,8 @@ type services struct {
 	sns, snsCert          http.Handler
 	snsLink, snsUnsub     http.Handler
 	s3                    http.Handler
+	kms                   http.Handler
+	secrets               http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -65,6 +69,11 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
 		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
+		{Name: "kms", Match: []edge.Matcher{{Service: kms.SigningName}, {Target: kms.TargetPrefix}},
+			Scope: kms.SigningName, Handler: s.kms, Errors: kms.Errors, MaxBody: func(*http.Request) int64 { return kms.MaxRequestBody }},
+		{Name: "secretsmanager", Match: []edge.Matcher{{Service: secretsmanager.SigningName}, {Target: secretsmanager.TargetPrefix}},
+			Scope: secretsmanager.SigningName, Handler: s.secrets, Errors: secretsmanager.Errors,
+			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

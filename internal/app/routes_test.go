@@ -36,7 +36,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), region: "us-east-1",
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), kms: answer("kms"), secrets: answer("secretsmanager"), region: "us-east-1",
 		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
@@ -84,6 +84,10 @@ func TestRoutes(t *testing.T) {
 		{"iam by query", "GET", "127.0.0.1:9070", "/?Action=ListUsers&Version=2010-05-08", "", "", "iam"},
 		{"sqs by scope", "POST", "127.0.0.1:9070", "/", "", "sqs", "sqs"},
 		{"sqs by target", "POST", "127.0.0.1:9070", "/", "AmazonSQS.SendMessage", "", "sqs"},
+		{"kms by scope", "POST", "127.0.0.1:9070", "/", "", "kms", "kms"},
+		{"kms by target", "POST", "127.0.0.1:9070", "/", "TrentService.Encrypt", "", "kms"},
+		{"secretsmanager by scope", "POST", "127.0.0.1:9070", "/", "", "secretsmanager", "secretsmanager"},
+		{"secretsmanager by target", "POST", "127.0.0.1:9070", "/", "secretsmanager.GetSecretValue", "", "secretsmanager"},
 		{"sqs by query", "GET", "127.0.0.1:9070", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", "", "", "sqs"},
 		{"sns by scope", "POST", "127.0.0.1:9070", "/", "", "sns", "sns"},
 		{"sns by query", "GET", "127.0.0.1:9070", "/?Action=ListTopics&Version=2010-03-31", "", "", "sns"},

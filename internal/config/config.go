@@ -80,6 +80,18 @@ type Config struct {
 	// range; "" picks a free /16.
 	Network      string
 	NetworkRange string
+
+	// KMSMasterKeyFile is the file holding the node master key that
+	// wraps KMS key material at rest (32 bytes, raw, base64 or hex); ""
+	// takes KMSMasterKey, else <data-dir>/kms-master.key (generated).
+	KMSMasterKeyFile string
+	// KMSPreviousMasterKeyFile is the master key used before
+	// KMSMasterKeyFile: material it wrapped is wrapped again with the
+	// current one at start (master key rotation).
+	KMSPreviousMasterKeyFile string
+	// KMSMasterKey is the master key itself (KUMO_KMS_MASTER_KEY, base64
+	// or hex; environment only, never a flag), when no file is named.
+	KMSMasterKey string
 }
 
 // Values of --network.
@@ -129,6 +141,8 @@ const (
 	// EnvRuntimeSDKDir is --runtime-sdk-dir's variable, which kumo
 	// runtimes install-sdk reads too.
 	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
+	// EnvKMSMasterKey holds the KMS node master key (base64 or hex).
+	EnvKMSMasterKey = "KUMO_KMS_MASTER_KEY"
 )
 
 // Error is a setting Parse refused. It names the flag, the environment
@@ -185,6 +199,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.str(fs, &c.Network, "network", "KUMO_NETWORK", NetworkBridge, "sandbox `network` (linux driver): \"bridge\" (outbound TCP/UDP through NAT, the edge and DNS reachable, nothing else on the host) or \"none\" (loopback only)")
 	b.str(fs, &c.NetworkRange, "network-range", "KUMO_NETWORK_RANGE", "", "IPv4 `prefix` of the sandboxes' addresses with --network bridge, e.g. 10.200.0.0/16 (default: a free /16 from 10.200-254.0.0)")
 	b.str(fs, &c.RuntimeSDKDir, "runtime-sdk-dir", EnvRuntimeSDKDir, "", "`directory` of the AWS SDKs for managed runtimes, filled by kumo runtimes install-sdk (default <data-dir>/runtimes/sdk)")
+	b.str(fs, &c.KMSMasterKeyFile, "kms-master-key-file", "KUMO_KMS_MASTER_KEY_FILE", "", "`file` holding the master key (32 bytes, raw, base64 or hex) that wraps KMS key material at rest; every node of a cluster needs the same one (default: "+EnvKMSMasterKey+", else <data-dir>/kms-master.key, generated)")
+	b.str(fs, &c.KMSPreviousMasterKeyFile, "kms-previous-master-key-file", "KUMO_KMS_PREVIOUS_MASTER_KEY_FILE", "", "`file` holding the master key used before: key material it wrapped is wrapped again with the current one at start")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -192,8 +208,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			"  %s, %s\n\troot credentials (default: generated into the data dir)\n"+
 			"  %s\n\tinterpreters for runtimes, \"python3.12=/opt/py/bin/python3.12,nodejs22.x=/usr/bin/node\"\n"+
 			"  %s\n\twaits before retrying a failed asynchronous invocation, \"1m,2m\"\n"+
-			"  %s\n\tredelivery wait of an asynchronous event without a heartbeat, \"30s\"\n",
-			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait)
+			"  %s\n\tredelivery wait of an asynchronous event without a heartbeat, \"30s\"\n"+
+			"  %s\n\tthe KMS master key, base64 or hex, when --kms-master-key-file is not set\n",
+			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait, EnvKMSMasterKey)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -221,6 +238,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 // parseEnvOnly reads the settings that have no flag.
 func (c *Config) parseEnvOnly(getenv func(string) string) error {
 	c.Root = RootCredentials{AccessKeyID: getenv(EnvRootAccessKeyID), SecretAccessKey: getenv(EnvRootSecretAccessKey)}
+	c.KMSMasterKey = getenv(EnvKMSMasterKey)
 	if (c.Root.AccessKeyID == "") != (c.Root.SecretAccessKey == "") {
 		return &Error{Env: EnvRootAccessKeyID, Reason: "set both " + EnvRootAccessKeyID + " and " + EnvRootSecretAccessKey + ", or neither"}
 	}

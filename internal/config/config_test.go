@@ -227,3 +227,28 @@ func TestParseClient(t *testing.T) {
 		}
 	}
 }
+
+// TestKMSMasterKeySettings: the master key file and the previous one from
+// flags or their variables; the key itself only from the environment.
+func TestKMSMasterKeySettings(t *testing.T) {
+	env := func(k string) string {
+		switch k {
+		case "KUMO_KMS_MASTER_KEY":
+			return "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		case "KUMO_KMS_PREVIOUS_MASTER_KEY_FILE":
+			return "/etc/kumo/old.key"
+		}
+		return ""
+	}
+	c, err := Parse([]string{"--kms-master-key-file", "/etc/kumo/master.key"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KMSMasterKeyFile != "/etc/kumo/master.key" || c.KMSPreviousMasterKeyFile != "/etc/kumo/old.key" ||
+		c.KMSMasterKey != "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" {
+		t.Fatalf("%+v", c)
+	}
+	if _, err := Parse([]string{"--kms-master-key", "x"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("the master key itself was accepted as a flag")
+	}
+}

@@ -160,6 +160,11 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		}
 		return &Output{Status: 202}, nil
 	}
+	if t.EnvErr != nil {
+		// The environment variables cannot be decrypted: the sandbox
+		// cannot start (KMSDisabledException and its kin, 502).
+		return nil, t.EnvErr
+	}
 	c := &t.Version.Config
 	if in.InvocationType == TypeDryRun {
 		return &Output{Status: 204, ExecutedVersion: c.Version}, nil

@@ -144,3 +144,13 @@ const (
 // ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
 // value per mapping, "m.<uuid>"): "kumo-esm".
 const ESMBucket = prefix + "-esm"
+
+// KMSBucket is the KV bucket of KMS keys ("k.<key id>": metadata, policy,
+// grants and the key material wrapped by the node master key) and aliases
+// ("a.<alias name, base64url>"): "kumo-kms".
+const KMSBucket = prefix + "-kms"
+
+// SecretsBucket is the KV bucket of Secrets Manager's secrets (one JSON
+// record per secret under "s.<name, base64url>", its versions' values
+// encrypted with KMS keys): "kumo-secretsmanager".
+const SecretsBucket = prefix + "-secretsmanager"

@@ -17,6 +17,17 @@
 // the hex SHA-256 of the zip; blobs no function or version references are
 // collected after a grace period.
 //
+// Environment variables are stored encrypted when the Registry has EnvKeys
+// (env.go): the function and version documents hold Env, the variables'
+// JSON encrypted by the KMS engine with the function's KMSKeyArn or the
+// account's aws/lambda key, and never Config.Environment. The in-memory
+// view holds them decrypted, once per document read, so the invoke path
+// makes no KMS call; it asks EnvKeys.Usable (memory only) whether the key
+// can still decrypt, and an invocation of a version whose key is disabled,
+// pending deletion or gone fails with Lambda's KMS* error (502). Documents
+// written with the variables in plain text are encrypted when a registry
+// with EnvKeys opens them.
+//
 // Errors returned to callers are *awsproto.Error values with Lambda's codes
 // and messages. The registry never runs code and never blocks on sandboxes.
 package registry

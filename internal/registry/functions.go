@@ -840,7 +840,7 @@ func (r *Registry) publish(ctx context.Context, name string, in PublishInput, in
 			}
 		}
 		n := f.LastVersion + 1
-		v := Version{Config: f.Latest.Config, Code: f.Latest.Code}
+		v := Version{Config: f.Latest.Config, Code: f.Latest.Code, Env: f.Latest.Env}
 		c := &v.Config
 		c.Version = strconv.Itoa(n)
 		c.FunctionArn = r.arns.Qualified(name, c.Version)

@@ -22,6 +22,9 @@ type Target struct {
 	// Unreserved is the account's concurrency left to functions without a
 	// reservation: the account limit minus every reservation.
 	Unreserved int
+	// EnvErr is why the version cannot start: its environment variables
+	// cannot be decrypted (Lambda's KMS* errors); nil when it can.
+	EnvErr error
 }
 
 // ResolveInvoke picks the version an invocation of ref runs, from the view
@@ -73,6 +76,7 @@ func (r *Registry) ResolveInvoke(ref Ref, roll float64) (Target, error) {
 			"The function %s is in the %s state and cannot be invoked: %s", c.FunctionName, c.State, c.StateReason)
 	}
 	t.Key = versionKey(c)
+	t.EnvErr = r.envError(&t.Version)
 	return t, nil
 }
 

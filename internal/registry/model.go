@@ -54,7 +54,16 @@ type DeadLetterConfig struct {
 
 // Environment is both the request shape and EnvironmentResponse.
 type Environment struct {
-	Variables map[string]string `json:"Variables"`
+	Variables map[string]string `json:"Variables,omitempty"`
+	// Error says why the variables could not be decrypted (responses
+	// only).
+	Error *EnvironmentError `json:"Error,omitempty"`
+}
+
+// EnvironmentError is the EnvironmentError shape.
+type EnvironmentError struct {
+	ErrorCode string `json:"ErrorCode"`
+	Message   string `json:"Message"`
 }
 
 type TracingConfig struct {
@@ -118,6 +127,14 @@ type Code struct {
 type Version struct {
 	Config FunctionConfig `json:"config"`
 	Code   Code           `json:"code"`
+	// Env is the environment variables as stored, encrypted (env.go);
+	// in memory Config.Environment holds them decrypted.
+	Env *SealedEnv `json:"env,omitempty"`
+	// envErr is why Env could not be decrypted when the version was
+	// read; plain marks a document that held its variables unencrypted
+	// (written before they were encrypted), to be migrated.
+	envErr error
+	plain  bool
 }
 
 // Statement is one resource-policy statement as stored.

@@ -39,6 +39,9 @@ type Config struct {
 	// Networks resolves the subnets and security groups a VpcConfig
 	// names; nil accepts and echoes every VpcConfig without a VpcId.
 	Networks Networks
+	// EnvKeys encrypts environment variables at rest; nil stores them
+	// in plain text.
+	EnvKeys EnvKeys
 }
 
 // Networks looks up the VPC network resources a function's VpcConfig
@@ -167,6 +170,11 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	r.mu.RUnlock()
 	r.collect()
+	r.done.Add(1)
+	go func() {
+		defer r.done.Done()
+		r.migrateEnv(wctx)
+	}()
 	return r, nil
 }
 
@@ -203,6 +211,7 @@ func (r *Registry) apply(e store.Entry) {
 			return
 		}
 		f.Latest.fillLayers()
+		r.readEnv(&f.Latest)
 		st := r.fns[name]
 		if st == nil {
 			st = &fnState{versions: map[int]*Version{}}
@@ -237,6 +246,7 @@ func (r *Registry) apply(e store.Entry) {
 			return
 		}
 		v.fillLayers()
+		r.readEnv(&v)
 		if st == nil {
 			// The version arrived before its function document;
 			// keep it for when the document comes.
@@ -280,6 +290,7 @@ func (r *Registry) load(ctx context.Context, name string) (Function, uint64, err
 		return Function{}, 0, awsproto.Internal(err)
 	}
 	f.Latest.fillLayers()
+	r.readEnv(&f.Latest)
 	return f, e.Revision, nil
 }
 
@@ -316,6 +327,11 @@ func (r *Registry) update(ctx context.Context, name string, change func(f *Funct
 // write stores f at key fn.<name> if its revision is still rev (0: create).
 func (r *Registry) write(ctx context.Context, name string, f Function, rev uint64) error {
 	f.Latest.syncLayers()
+	sealed, err := r.seal(ctx, f.Latest)
+	if err != nil {
+		return err
+	}
+	f.Latest = sealed
 	b, err := json.Marshal(f)
 	if err != nil {
 		return awsproto.Internal(err)
@@ -338,7 +354,11 @@ func (r *Registry) write(ctx context.Context, name string, f Function, rev uint6
 
 func (r *Registry) putVersion(ctx context.Context, name string, n int, v *Version) error {
 	v.syncLayers()
-	b, err := json.Marshal(v)
+	sealed, err := r.seal(ctx, *v)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(sealed)
 	if err != nil {
 		return awsproto.Internal(err)
 	}
