@@ -14,10 +14,10 @@ import (
 type resourceKind uint8
 
 const (
-	resGroups resourceKind = iota // arn:…:log-group:*
-	resGroup                      // the body's log group
-	resStream                     // the body's log stream
-	resGroupOrAll                 // the body's log group if it names one, else every group
+	resGroups     resourceKind = iota // arn:…:log-group:*
+	resGroup                          // the body's log group
+	resStream                         // the body's log stream
+	resGroupOrAll                     // the body's log group if it names one, else every group
 )
 
 // operation is the IAM action of one operation and its resource.

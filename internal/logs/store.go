@@ -212,7 +212,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		groups:  map[string]*group{},
 		metrics: newMetricSet(),
 		stop:    make(chan struct{}),
-		over:   make(chan string, 64),
+		over:    make(chan string, 64),
 	}
 	s.writes, s.cancelWrite = context.WithCancel(context.Background())
 	if err := s.load(ctx); err != nil {
