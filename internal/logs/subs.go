@@ -432,6 +432,11 @@ func (a *api) putSubscriptionFilter(ctx context.Context, body []byte) (any, erro
 		return nil, err
 	}
 	if err := a.s.putSub(ctx, f); err != nil {
+		if old == nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			a.s.stream.DeleteConsumer(dctx, f.Consumer)
+			cancel()
+		}
 		return nil, err
 	}
 	a.s.startDelivery(f)
@@ -439,7 +444,9 @@ func (a *api) putSubscriptionFilter(ctx context.Context, body []byte) (any, erro
 }
 
 // putSub stores a filter and adds it to its group; errNoGroup if the group
-// is gone, errLimit when it holds the maximum already.
+// is gone, LimitExceededException when it holds the maximum already. The
+// filter takes its place in memory before it is written, so that two
+// concurrent calls cannot both pass the limit; a failed write undoes it.
 func (s *Store) putSub(ctx context.Context, f subFilter) error {
 	s.mu.Lock()
 	g := s.groups[f.Group]
@@ -447,22 +454,29 @@ func (s *Store) putSub(ctx context.Context, f subFilter) error {
 		s.mu.Unlock()
 		return errNoGroup
 	}
-	if g.subs[f.Name] == nil && len(g.subs) >= maxSubscriptionFilters {
+	old := g.subs[f.Name]
+	if old == nil && len(g.subs) >= maxSubscriptionFilters {
 		s.mu.Unlock()
 		return awsproto.Errorf(awsproto.LogsLimitExceeded, "Resource limit exceeded.")
 	}
+	if g.subs == nil {
+		g.subs = map[string]*subFilter{}
+	}
+	nf := &f
+	g.subs[f.Name] = nf
 	s.mu.Unlock()
 	if err := s.putMeta(ctx, subKey(f.Group, f.Name), f); err != nil {
+		s.mu.Lock()
+		if g.subs[f.Name] == nf {
+			if old != nil {
+				g.subs[f.Name] = old
+			} else {
+				delete(g.subs, f.Name)
+			}
+		}
+		s.mu.Unlock()
 		return err
 	}
-	s.mu.Lock()
-	if g := s.groups[f.Group]; g != nil {
-		if g.subs == nil {
-			g.subs = map[string]*subFilter{}
-		}
-		g.subs[f.Name] = &f
-	}
-	s.mu.Unlock()
 	return nil
 }
 

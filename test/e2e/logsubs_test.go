@@ -116,6 +116,13 @@ func TestLogSubscriptionNotifies(t *testing.T) {
 		t.Errorf("describe-subscription-filters: %v", filters)
 	}
 
+	// A metric filter counts the same lines into /metrics.
+	c.ok("logs", "put-metric-filter", "--log-group-name", group, "--filter-name", "error-count", "--filter-pattern", "ERROR",
+		"--metric-transformations", "metricName=LogErrors,metricNamespace=LogSubs,metricValue=1")
+	if f := c.ok("logs", "describe-metric-filters", "--log-group-name", group); jstr(f, "metricFilters", "0", "metricTransformations", "0", "metricName") != "LogErrors" {
+		t.Errorf("describe-metric-filters: %v", f)
+	}
+
 	invoke := func(lines ...string) {
 		t.Helper()
 		payload, _ := json.Marshal(map[string]any{"lines": lines})
@@ -173,10 +180,26 @@ func TestLogSubscriptionNotifies(t *testing.T) {
 		}
 	}
 
+	const metric = `kumo_logs_metric{dimensions="",name="LogErrors",namespace="LogSubs"} 2`
+	if m := asyncMetrics(t, s); !strings.Contains(m, metric) {
+		t.Errorf("/metrics has no %s:\n%s", metric, grepLines(m, "kumo_logs_metric"))
+	}
+
 	// Delete through the CLI; a second delete finds nothing.
 	c.ok("logs", "delete-subscription-filter", "--log-group-name", group, "--filter-name", "errors")
 	if f := c.ok("logs", "describe-subscription-filters", "--log-group-name", group); jget(f, "subscriptionFilters", "0") != nil {
 		t.Errorf("after delete: %v", f)
 	}
 	c.fail("ResourceNotFoundException", "logs", "delete-subscription-filter", "--log-group-name", group, "--filter-name", "errors")
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
