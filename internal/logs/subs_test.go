@@ -245,3 +245,43 @@ func TestSubscriptionDelivery(t *testing.T) {
 		}
 	}
 }
+
+// loopback is a function that logs a line its own filter matches each time
+// it is invoked: subscribed to its own log group, it invokes itself again
+// and again, as on AWS.
+type loopback struct {
+	recorder
+	st *Store
+}
+
+func (l *loopback) InvokeAsync(ctx context.Context, fn, source string, payload []byte) error {
+	if err := l.recorder.InvokeAsync(ctx, fn, source, payload); err != nil {
+		return err
+	}
+	_, err := l.st.publish(ctx, "/aws/lambda/self", "s", []stored{{Time: l.st.now().UnixMilli(), Message: "ERROR from the subscribed function"}})
+	return err
+}
+
+// TestSubscriptionLoop: a function subscribed to its own log group loops,
+// one asynchronous invocation per round; the server keeps serving, and
+// deleting the filter and closing the store end it.
+func TestSubscriptionLoop(t *testing.T) {
+	h := newHarness(t, "", Config{})
+	fn := &loopback{st: h.st}
+	h.st.SetFunctions(fn)
+	ctx := ctxT(t)
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/aws/lambda/self")})
+	h.cl.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: aws.String("/aws/lambda/self"), LogStreamName: aws.String("s")})
+	if _, err := h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String("/aws/lambda/self"),
+		FilterName: aws.String("self"), FilterPattern: aws.String("ERROR"), DestinationArn: aws.String(fnARN)}); err != nil {
+		t.Fatal(err)
+	}
+	putEvents(t, h, "/aws/lambda/self", "s", "ERROR first")
+	eventually(t, "three rounds of the loop", func() bool { return len(fn.messages()) >= 3 })
+	if _, err := h.cl.DescribeLogGroups(ctx, &cwl.DescribeLogGroupsInput{}); err != nil {
+		t.Fatalf("the API during the loop: %v", err)
+	}
+	if _, err := h.cl.DeleteSubscriptionFilter(ctx, &cwl.DeleteSubscriptionFilterInput{LogGroupName: aws.String("/aws/lambda/self"), FilterName: aws.String("self")}); err != nil {
+		t.Fatal(err)
+	}
+}
