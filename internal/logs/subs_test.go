@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -284,4 +285,49 @@ func TestSubscriptionLoop(t *testing.T) {
 	if _, err := h.cl.DeleteSubscriptionFilter(ctx, &cwl.DeleteSubscriptionFilterInput{LogGroupName: aws.String("/aws/lambda/self"), FilterName: aws.String("self")}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkSubscriptionDelivery stores 10,000 events of 100 bytes, half of
+// them matching, in 10 PutLogEvents calls and waits until the matching
+// ones reached the function; it reports delivered events a second and the
+// events each invocation carried.
+func BenchmarkSubscriptionDelivery(b *testing.B) {
+	h := newHarness(b, "", Config{})
+	rec := &recorder{}
+	h.st.SetFunctions(rec)
+	ctx := context.Background()
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/bench")})
+	h.cl.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: aws.String("/bench"), LogStreamName: aws.String("s")})
+	if _, err := h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String("/bench"),
+		FilterName: aws.String("f"), FilterPattern: aws.String("ERROR"), DestinationArn: aws.String(fnARN)}); err != nil {
+		b.Fatal(err)
+	}
+	line := strings.Repeat("x", 90)
+	want := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 10; k++ {
+			var evs []types.InputLogEvent
+			for j := 0; j < 1000; j++ {
+				lvl := "INFO "
+				if j%2 == 0 {
+					lvl = "ERROR"
+				}
+				evs = append(evs, types.InputLogEvent{Message: aws.String(lvl + line), Timestamp: aws.Int64(h.st.now().UnixMilli())})
+			}
+			if _, err := h.cl.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: aws.String("/bench"), LogStreamName: aws.String("s"), LogEvents: evs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		want += 5000
+		for len(rec.messages()) < want {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.StopTimer()
+	rec.mu.Lock()
+	calls := len(rec.calls)
+	rec.mu.Unlock()
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(want)/float64(calls), "events/invocation")
 }
