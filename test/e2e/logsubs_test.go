@@ -203,3 +203,23 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestLogSubscriptionPermissionNoAuth: with authentication off the
+// function's policy still decides whether CloudWatch Logs may invoke it.
+func TestLogSubscriptionPermissionNoAuth(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--insecure-no-auth", "--sandbox", "process")
+	c := newCLI(t, s)
+	const group = "/aws/lambda/noauth-app"
+	c.ok("lambda", "create-function", "--function-name", "noauth-notify", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", testRole, "--zip-file", "fileb://"+writeTemp(t, "app.zip", makeZip(t, zipEntry{Name: "app.py", Body: pyPrintLines})))
+	c.ok("logs", "create-log-group", "--log-group-name", group)
+	put := []string{"logs", "put-subscription-filter", "--log-group-name", group, "--filter-name", "all",
+		"--filter-pattern", "", "--destination-arn", functionARN("noauth-notify")}
+	c.fail("InvalidParameterException", put...)
+	c.fail("InvalidParameterException", "logs", "put-subscription-filter", "--log-group-name", group, "--filter-name", "all",
+		"--filter-pattern", "", "--destination-arn", functionARN("no-such-function"))
+	c.ok("lambda", "add-permission", "--function-name", "noauth-notify", "--statement-id", "logs", "--action", "lambda:InvokeFunction",
+		"--principal", "logs.amazonaws.com", "--source-arn", "arn:aws:logs:"+region+":"+accountID+":log-group:"+group+":*")
+	c.ok(put...)
+}
