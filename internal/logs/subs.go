@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -161,40 +162,74 @@ func (s *Store) createConsumer(ctx context.Context, g, name string) error {
 	return err
 }
 
-// subscription returns the current filter of a group, if it still exists
-// and is still delivered by consumer.
-func (s *Store) subscription(g, name, consumer string) (subFilter, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	gr := s.groups[g]
-	if gr == nil || gr.subs[name] == nil || gr.subs[name].Consumer != consumer {
-		return subFilter{}, false
+// current reads a filter's record from the bucket, which every node
+// shares: ok is false once the filter is gone or was made again with
+// another consumer (deleted and put anew, perhaps through another node).
+func (s *Store) current(ctx context.Context, g, name, consumer string) (f subFilter, ok bool, err error) {
+	e, err := s.kv.Get(ctx, subKey(g, name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return subFilter{}, false, nil
 	}
-	return *gr.subs[name], true
+	if err != nil {
+		return subFilter{}, false, err
+	}
+	if err := json.Unmarshal(e.Value(), &f); err != nil {
+		return subFilter{}, false, err
+	}
+	return f, f.Consumer == consumer, nil
+}
+
+// forget drops a filter this node holds in memory that the bucket no
+// longer has.
+func (s *Store) forget(g, name, consumer string) {
+	s.mu.Lock()
+	if gr := s.groups[g]; gr != nil && gr.subs[name] != nil && gr.subs[name].Consumer == consumer {
+		delete(gr.subs, name)
+	}
+	s.mu.Unlock()
+	s.stopDelivery(consumer)
 }
 
 // deliver feeds one filter's consumer to its function until ctx ends or
-// the filter is gone. Every event is acknowledged once the invocation
-// holding it is queued (or it did not match), so an event is delivered at
-// least once; events whose invocation could not be queued come back after
-// retryDelay.
+// the filter is gone. Each round reads the filter's record, so that a
+// change or deletion made through any node applies to the next batch.
+// Every event is acknowledged once the invocation holding it is queued
+// (or it did not match), so an event is delivered at least once; events
+// whose invocation could not be queued come back after retryDelay.
 func (s *Store) deliver(ctx context.Context, g, name, consumer string) {
 	var cons jetstream.Consumer
 	for ctx.Err() == nil {
-		f, ok := s.subscription(g, name, consumer)
+		f, ok, err := s.current(ctx, g, name, consumer)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("subscription filter: reading its record", "logGroup", g, "filter", name, "err", err)
+				sleep(ctx, retryDelay)
+			}
+			continue
+		}
 		if !ok {
+			s.forget(g, name, consumer)
 			return
 		}
 		if cons == nil {
 			c, err := s.stream.Consumer(ctx, consumer)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) {
 				if err = s.createConsumer(ctx, g, consumer); err == nil {
+					// A delete removes the record before the consumer:
+					// if the record is gone now, so must the consumer be.
+					if _, ok, err := s.current(ctx, g, name, consumer); err == nil && !ok {
+						s.stream.DeleteConsumer(context.WithoutCancel(ctx), consumer)
+						s.forget(g, name, consumer)
+						return
+					}
 					c, err = s.stream.Consumer(ctx, consumer)
 				}
 			}
 			if err != nil {
-				s.log.Warn("subscription filter: opening its consumer", "logGroup", g, "filter", name, "err", err)
-				sleep(ctx, retryDelay)
+				if ctx.Err() == nil {
+					s.log.Warn("subscription filter: opening its consumer", "logGroup", g, "filter", name, "err", err)
+					sleep(ctx, retryDelay)
+				}
 				continue
 			}
 			cons = c
@@ -211,6 +246,9 @@ func (s *Store) deliver(ctx context.Context, g, name, consumer string) {
 		var msgs []jetstream.Msg
 		for m := range batch.Messages() {
 			msgs = append(msgs, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			cons = nil // deleted meanwhile, perhaps: look again
 		}
 		if len(msgs) > 0 {
 			s.deliverBatch(ctx, f, msgs)

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 )
@@ -330,4 +333,73 @@ func BenchmarkSubscriptionDelivery(b *testing.B) {
 	rec.mu.Unlock()
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(want)/float64(calls), "events/invocation")
+}
+
+// TestSubscriptionTwoNodes: two stores on one JetStream (two servers of a
+// cluster) both hold a filter; each event is delivered by one of them,
+// and a delete through one stops the other's delivery too.
+func TestSubscriptionTwoNodes(t *testing.T) {
+	h := newHarness(t, "", Config{})
+	ctx := ctxT(t)
+	h.cl.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("/g")})
+	h.cl.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: aws.String("/g"), LogStreamName: aws.String("s")})
+	recA := &recorder{}
+	h.st.SetFunctions(recA)
+	if _, err := h.cl.PutSubscriptionFilter(ctx, &cwl.PutSubscriptionFilterInput{LogGroupName: aws.String("/g"),
+		FilterName: aws.String("all"), FilterPattern: aws.String(""), DestinationArn: aws.String(fnARN)}); err != nil {
+		t.Fatal(err)
+	}
+	nc2, err := h.ns.Connect("logs-test-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	b, err := Open(ctx, nc2, Config{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	recB := &recorder{}
+	b.SetFunctions(recB)
+	const n = 400
+	for i := 0; i < n; i += 20 {
+		var msgs []string
+		for j := i; j < i+20; j++ {
+			msgs = append(msgs, fmt.Sprintf("event %03d", j))
+		}
+		putEvents(t, h, "/g", "s", msgs...)
+	}
+	eventually(t, "every event delivered", func() bool { return len(recA.messages())+len(recB.messages()) >= n })
+	seen := map[string]int{}
+	for _, m := range append(recA.messages(), recB.messages()...) {
+		seen[m]++
+	}
+	for i := 0; i < n; i++ {
+		if k := seen[fmt.Sprintf("s/event %03d", i)]; k != 1 {
+			t.Errorf("event %03d delivered %d times", i, k)
+		}
+	}
+	t.Logf("node A delivered %d events, node B %d", len(recA.messages()), len(recB.messages()))
+	consumer := consumerNameOf(h.st)
+	if _, err := h.cl.DeleteSubscriptionFilter(ctx, &cwl.DeleteSubscriptionFilterInput{LogGroupName: aws.String("/g"), FilterName: aws.String("all")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node B stops delivering the deleted filter", func() bool {
+		b.dl.mu.Lock()
+		defer b.dl.mu.Unlock()
+		return len(b.dl.run) == 0
+	})
+	if _, err := h.st.stream.Consumer(ctx, consumer); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("node B made the deleted filter's consumer again")
+	}
+}
+
+// consumerNameOf is the consumer of the one filter of group /g.
+func consumerNameOf(st *Store) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, f := range st.groups["/g"].subs {
+		return f.Consumer
+	}
+	return ""
 }
