@@ -54,7 +54,10 @@
 // and a durable JetStream consumer of the group's subjects, created before
 // PutSubscriptionFilter answers, so delivery starts with the next event
 // stored and resumes where it left off after a restart; in a cluster the
-// consumer hands each event to one node. An event is acknowledged once the
+// consumer hands each event to one node. Each delivery round reads the
+// filter's record, so a change or delete made through any node applies to
+// every node delivering it (a node picks up filters made elsewhere when it
+// starts). An event is acknowledged once the
 // invocation holding it is queued (at least once); an invocation that
 // cannot be queued is retried after retryDelay, and one the function side
 // refuses for good (its permission removed) is dropped and logged. A
