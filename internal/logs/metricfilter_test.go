@@ -7,20 +7,38 @@ import (
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
-// value reads a gauge's or counter's current value.
-func value(t *testing.T, m prometheus.Metric) float64 {
+// metricValue is the value of family{namespace="Web",name,dimensions} as
+// the store's collectors export it; 0 when it has none.
+func metricValue(t *testing.T, st *Store, family, name, dims string) float64 {
 	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
+	reg := prometheus.NewRegistry()
+	for _, c := range st.Collectors() {
+		reg.MustRegister(c)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Gauge != nil {
-		return d.Gauge.GetValue()
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["namespace"] == "Web" && l["name"] == name && l["dimensions"] == dims {
+				if g := m.GetGauge(); g != nil {
+					return g.GetValue()
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
 	}
-	return d.Counter.GetValue()
+	return 0
 }
 
 func TestMetricFilters(t *testing.T) {
@@ -57,7 +75,7 @@ func TestMetricFilters(t *testing.T) {
 		`127.0.0.1 - frank [10/Oct/2000:13:25:17 -0700] "GET / HTTP/1.0" 503 23`,
 		`{"fn":"a","latency":150}`, `{"fn":"a","latency":50}`, `{"fn":"b","latency":300.5}`,
 		"ERROR one", "ERROR two", "fine")
-	sum := func(name, dims string) float64 { return value(t, h.st.metrics.sum.WithLabelValues("Web", name, dims)) }
+	sum := func(name, dims string) float64 { return metricValue(t, h.st, "kumo_logs_metric", name, dims) }
 	if got := sum("ServerErrorBytes", ""); got != 123 {
 		t.Errorf("ServerErrorBytes = %v, want 123", got)
 	}
@@ -67,7 +85,7 @@ func TestMetricFilters(t *testing.T) {
 	if got := sum("Errors", ""); got != 2 {
 		t.Errorf("Errors = %v, want 2", got)
 	}
-	if n := value(t, h.st.metrics.count.WithLabelValues("Web", "ServerErrorBytes", "")); n != 2 {
+	if n := metricValue(t, h.st, "kumo_logs_metric_samples_total", "ServerErrorBytes", ""); n != 2 {
 		t.Errorf("ServerErrorBytes samples = %v, want 2", n)
 	}
 
