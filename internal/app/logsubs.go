@@ -65,7 +65,8 @@ func (f *logFunctions) InvokeAsync(ctx context.Context, functionARN, sourceARN s
 	}
 	var b [16]byte
 	rand.Read(b[:])
-	id := fmt.Sprintf("%x-%x-4%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // a version 4 UUID
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 	ictx := authz.WithService(ctx, logs.LogsPrincipal, sourceARN, f.arns.Account)
 	_, err = f.invoker.Invoke(ictx, &invoke.Input{Ref: ref, InvocationType: invoke.TypeEvent, Payload: payload, RequestID: id})
 	return err
