@@ -46,8 +46,9 @@ const (
 	// deliveryBatch is how many stored events one fetch reads.
 	deliveryBatch = 1000
 	// deliveryBytes caps the message bytes of one delivery, so that its
-	// gzip+base64 payload stays within an asynchronous invocation's
-	// 256 KB.
+	// gzip+base64 payload stays under 256 KB (an Event invocation takes
+	// up to 1 MB) even when gzip cannot shrink it. A single event larger
+	// than an invocation takes is refused by Lambda and dropped.
 	deliveryBytes = 150 << 10
 	// deliveryWait is how long a delivery waits for more events: matching
 	// events reach the function within about this long.
