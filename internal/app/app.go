@@ -253,6 +253,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer snsSvc.Close() // before the async queue closes
 	tg.sns = snsSvc
+	// CloudWatch Logs subscription filters invoke as logs.amazonaws.com
+	// for the log group, checked against the function's policy (also with
+	// authentication off: the permission is part of the API's contract).
+	logAuthz := az
+	if logAuthz == nil {
+		logAuthz = authz.New(authz.Config{Region: cfg.Region})
+	}
+	fnPolicies := &authz.FunctionPolicies{Statements: reg.Policy}
+	logStore.SetFunctions(&logFunctions{reg: reg, policies: fnPolicies, arns: arns, check: logAuthz,
+		invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: logAuthz, Policies: fnPolicies, ARNs: arns}})
+	for _, c := range logStore.Collectors() {
+		mx.Register(c)
+	}
 	// The async queue drains only now that every target it sends to is
 	// open.
 	if err := queue.Start(ctx, invoker); err != nil {

@@ -81,6 +81,14 @@ var ops = map[string]opFunc{
 	"FilterLogEvents":       (*api).filterLogEvents,
 	"PutRetentionPolicy":    (*api).putRetentionPolicy,
 	"DeleteRetentionPolicy": (*api).deleteRetentionPolicy,
+
+	"PutSubscriptionFilter":       (*api).putSubscriptionFilter,
+	"DescribeSubscriptionFilters": (*api).describeSubscriptionFilters,
+	"DeleteSubscriptionFilter":    (*api).deleteSubscriptionFilter,
+	"PutMetricFilter":             (*api).putMetricFilter,
+	"DescribeMetricFilters":       (*api).describeMetricFilters,
+	"DeleteMetricFilter":          (*api).deleteMetricFilter,
+	"TestMetricFilter":            (*api).testMetricFilter,
 }
 
 const targetPrefix = "Logs_20140328."

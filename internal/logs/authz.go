@@ -14,9 +14,10 @@ import (
 type resourceKind uint8
 
 const (
-	resGroups resourceKind = iota // arn:…:log-group:*
-	resGroup                      // the body's log group
-	resStream                     // the body's log stream
+	resGroups     resourceKind = iota // arn:…:log-group:*
+	resGroup                          // the body's log group
+	resStream                         // the body's log stream
+	resGroupOrAll                     // the body's log group if it names one, else every group
 )
 
 // operation is the IAM action of one operation and its resource.
@@ -38,6 +39,14 @@ var operations = map[string]operation{
 	"FilterLogEvents":       {"logs:FilterLogEvents", resGroup},
 	"PutRetentionPolicy":    {"logs:PutRetentionPolicy", resGroup},
 	"DeleteRetentionPolicy": {"logs:DeleteRetentionPolicy", resGroup},
+
+	"PutSubscriptionFilter":       {"logs:PutSubscriptionFilter", resGroup},
+	"DescribeSubscriptionFilters": {"logs:DescribeSubscriptionFilters", resGroup},
+	"DeleteSubscriptionFilter":    {"logs:DeleteSubscriptionFilter", resGroup},
+	"PutMetricFilter":             {"logs:PutMetricFilter", resGroup},
+	"DescribeMetricFilters":       {"logs:DescribeMetricFilters", resGroupOrAll},
+	"DeleteMetricFilter":          {"logs:DeleteMetricFilter", resGroup},
+	"TestMetricFilter":            {"logs:TestMetricFilter", resGroups},
 }
 
 // HandlerWith is Handler checking each operation with az before it runs;
@@ -63,6 +72,9 @@ func (a *api) authorize(r *http.Request, name string, body []byte) error {
 		group := in.Group
 		if group == "" {
 			group = in.Identifier
+		}
+		if group == "" && op.res == resGroupOrAll {
+			group = "*"
 		}
 		if strings.HasPrefix(group, "arn:") {
 			// logGroupIdentifier may be the group's ARN, with or without ":*".

@@ -44,6 +44,33 @@
 // stable while new events arrive. Within one FilterLogEvents page, events
 // of different log streams are sorted by timestamp.
 //
+// Subscription filters (subs.go) send the events of a group that match a
+// filter pattern to a Lambda function, through Functions, as CloudWatch
+// Logs does: {"awslogs":{"data": base64(gzip(json))}} holding a
+// DATA_MESSAGE of one log stream's events, up to deliveryBytes of
+// messages, invoked asynchronously as logs.amazonaws.com with the group's
+// ARN as aws:SourceArn (no CONTROL_MESSAGE: CloudWatch Logs sends those to
+// Kinesis destinations only). A filter is a KV record ("sf.<group>.<name>")
+// and a durable JetStream consumer of the group's subjects, created before
+// PutSubscriptionFilter answers, so delivery starts with the next event
+// stored and resumes where it left off after a restart; in a cluster the
+// consumer hands each event to one node. Each delivery round reads the
+// filter's record, so a change or delete made through any node applies to
+// every node delivering it (a node picks up filters made elsewhere when it
+// starts). An event is acknowledged once the
+// invocation holding it is queued (at least once); an invocation that
+// cannot be queued is retried after retryDelay, and one the function side
+// refuses for good (its permission removed) is dropped and logged. A
+// function subscribed to its own log group with a pattern its own lines
+// match invokes itself in a loop, as on AWS: each round is one
+// asynchronous invocation a delivery wait apart, nothing worse.
+//
+// Metric filters (metricfilter.go) are KV records ("mf.<group>.<name>")
+// applied to events as they are stored; the values they emit are summed
+// in memory into kumo_logs_metric{namespace,name,dimensions} (and counted
+// in kumo_logs_metric_samples_total) on the node that stored the events,
+// and start from zero when the server starts, as Prometheus counters do.
+//
 // What this package must never do: block a sandbox's output drain, hold an
 // unbounded amount of log data in memory, or answer a bad request with a
 // 500.

@@ -14,10 +14,12 @@ import (
 // Supported: terms (all must occur, case-sensitive), "quoted phrases",
 // ?alternatives (at least one must occur), -exclusions, and JSON patterns
 // { $.a.b[0] = "x*" && ($.n >= 3 || $.c != 1) }, with IS NULL, IS TRUE,
-// IS FALSE and NOT EXISTS. Space-delimited patterns ([a, b, ...]) are not.
+// IS FALSE and NOT EXISTS, and space-delimited patterns
+// [ip, user, ..., status=4*, size>1000] (see filter_delim.go).
 type Pattern struct {
 	terms *termsPattern
 	json  jsonExpr
+	delim *delimPattern
 }
 
 type termsPattern struct {
@@ -70,7 +72,11 @@ func ParsePattern(s string) (Pattern, error) {
 		}
 		return Pattern{json: e}, nil
 	case t[0] == '[':
-		return Pattern{}, fmt.Errorf("%w: space-delimited patterns are not supported", ErrPattern)
+		dp, err := parseDelim(t)
+		if err != nil {
+			return Pattern{}, fmt.Errorf("%w: %v", ErrPattern, err)
+		}
+		return Pattern{delim: dp}, nil
 	}
 	tp, err := parseTerms(t)
 	if err != nil {
@@ -153,6 +159,9 @@ func (p Pattern) Match(msg string) bool {
 	switch {
 	case p.terms != nil:
 		return p.terms.match(msg)
+	case p.delim != nil:
+		_, ok := p.delim.match(msg)
+		return ok
 	case p.json != nil:
 		var doc any
 		d := json.NewDecoder(strings.NewReader(msg))
@@ -573,4 +582,25 @@ func parseSelector(s string) ([]step, error) {
 		}
 	}
 	return out, nil
+}
+
+// Extract returns the fields a space-delimited pattern names in msg
+// ($name, and $1, $2, … by position); ok is false for other patterns or
+// when msg does not match.
+func (p Pattern) Extract(msg string) (map[string]string, bool) {
+	if p.delim == nil {
+		return nil, false
+	}
+	vals, ok := p.delim.match(msg)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]string, len(vals))
+	for k, v := range vals {
+		if !strings.HasPrefix(k, "$") {
+			k = "$" + k
+		}
+		out[k] = v
+	}
+	return out, true
 }

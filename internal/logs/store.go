@@ -97,6 +97,10 @@ type Store struct {
 
 	mu     sync.Mutex
 	groups map[string]*group // by name
+	fns    Functions         // subscription filters' destinations; nil until SetFunctions
+
+	dl      deliveries // subscription filters delivered by this node
+	metrics *metricSet // metric filters' values
 
 	sink *sink
 	stop chan struct{}
@@ -110,7 +114,9 @@ type Store struct {
 
 type group struct {
 	meta    groupMeta
-	streams map[string]*streamMeta // by name
+	streams map[string]*streamMeta   // by name
+	subs    map[string]*subFilter    // subscription filters by name
+	mfs     map[string]*metricFilter // metric filters by name
 }
 
 // groupMeta is a log group's KV value.
@@ -203,9 +209,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, js: js, stream: stream, kv: kv,
-		groups: map[string]*group{},
-		stop:   make(chan struct{}),
-		over:   make(chan string, 64),
+		groups:  map[string]*group{},
+		metrics: newMetricSet(),
+		stop:    make(chan struct{}),
+		over:    make(chan string, 64),
 	}
 	s.writes, s.cancelWrite = context.WithCancel(context.Background())
 	if err := s.load(ctx); err != nil {
@@ -265,6 +272,8 @@ func (s *Store) load(ctx context.Context) error {
 		keys = append(keys, k)
 	}
 	streams := map[string][]streamMeta{}
+	var subs []subFilter
+	var mfs []metricFilter
 	for _, k := range keys {
 		e, err := s.kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -293,6 +302,39 @@ func (s *Store) load(ctx context.Context) error {
 				continue
 			}
 			streams[name] = append(streams[name], m)
+		case strings.HasPrefix(k, "sf."):
+			var f subFilter
+			if err := json.Unmarshal(e.Value(), &f); err != nil {
+				s.log.Warn("skipping bad subscription filter", "key", k, "err", err)
+				continue
+			}
+			subs = append(subs, f)
+		case strings.HasPrefix(k, "mf."):
+			var f metricFilter
+			if err := json.Unmarshal(e.Value(), &f); err != nil {
+				s.log.Warn("skipping bad metric filter", "key", k, "err", err)
+				continue
+			}
+			mfs = append(mfs, f)
+		}
+	}
+	for i := range subs {
+		if g := s.groups[subs[i].Group]; g != nil {
+			if g.subs == nil {
+				g.subs = map[string]*subFilter{}
+			}
+			g.subs[subs[i].Name] = &subs[i]
+		}
+	}
+	for i := range mfs {
+		if g := s.groups[mfs[i].Group]; g != nil {
+			if err := mfs[i].compile(); err != nil {
+				continue
+			}
+			if g.mfs == nil {
+				g.mfs = map[string]*metricFilter{}
+			}
+			g.mfs[mfs[i].Name] = &mfs[i]
 		}
 	}
 	for gname, ms := range streams {
@@ -433,9 +475,28 @@ func (s *Store) deleteGroup(ctx context.Context, name string) error {
 	for n := range g.streams {
 		streams = append(streams, n)
 	}
+	var subs []subFilter
+	for _, f := range g.subs {
+		subs = append(subs, *f)
+	}
+	var mfs []string
+	for n := range g.mfs {
+		mfs = append(mfs, n)
+	}
 	s.mu.Unlock()
 	if err := s.kv.Delete(ctx, groupKey(name)); err != nil {
 		return err
+	}
+	// A group's filters go with it, as in CloudWatch Logs.
+	for _, f := range subs {
+		if err := s.deleteSub(ctx, f); err != nil {
+			return err
+		}
+	}
+	for _, n := range mfs {
+		if err := s.kv.Delete(ctx, metricKey(name, n)); err != nil {
+			return err
+		}
 	}
 	for _, st := range streams {
 		if err := s.kv.Delete(ctx, streamKey(name, st)); err != nil {
@@ -643,6 +704,7 @@ func (s *Store) publish(ctx context.Context, gname, name string, evs []stored) (
 	if err := wait(); err != nil {
 		return last, err
 	}
+	s.countMetrics(gname, evs)
 	return last, s.noteStored(ctx, gname, name, evs)
 }
 

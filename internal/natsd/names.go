@@ -44,6 +44,13 @@ func LogsGroupSubjects(group string) string {
 	return prefix + ".logs." + group + ".*"
 }
 
+// LogsSubscriptionConsumer is the durable consumer of LogsStream that
+// delivers one subscription filter: "kumo-logsub-<id>", id a hex digest
+// the logs package makes of the group and filter.
+func LogsSubscriptionConsumer(id string) string {
+	return prefix + "-logsub-" + id
+}
+
 const (
 	// AsyncStream is the work-queue stream of asynchronous (Event)
 	// invocations, their retries and destination deliveries: "KUMO_ASYNC".
