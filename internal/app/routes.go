@@ -7,6 +7,8 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
+	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
+	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
@@ -29,6 +31,9 @@ type services struct {
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
+	// apigw serves apigatewayv2's management API, execute the APIs'
+	// endpoints.
+	apigw, execute http.Handler
 }
 
 // routes is the edge's route table, in order: function URLs (by host name
@@ -41,6 +46,7 @@ type services struct {
 func routes(s services) []edge.Route {
 	return []edge.Route{
 		s.urls.Route(),
+		execute.NewRoute(s.region, s.execute),
 		edge.Health,
 		{Name: "metrics", Match: []edge.Matcher{{Method: http.MethodGet, Path: "/metrics"}}, Handler: s.metrics},
 		// Code download links carry their own signature.
@@ -65,6 +71,8 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
 		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
+		{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
+			Scope: httpapi.SigningName, Handler: s.apigw, Errors: httpapi.Errors},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

@@ -144,3 +144,9 @@ const (
 // ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
 // value per mapping, "m.<uuid>"): "kumo-esm".
 const ESMBucket = prefix + "-esm"
+
+// APIGatewayBucket is the KV bucket of API Gateway's APIs: one JSON value
+// per API with its routes, integrations, authorizers, stages and
+// deployment list ("api.<api-id>"), and one per deployment's frozen
+// routes ("dep.<api-id>.<deployment-id>"): "kumo-apigateway".
+const APIGatewayBucket = prefix + "-apigateway"
