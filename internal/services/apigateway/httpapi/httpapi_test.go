@@ -148,7 +148,7 @@ func TestAPILifecycle(t *testing.T) {
 	ctx := t.Context()
 	c := must[*apigatewayv2.CreateApiOutput](t, "CreateApi")(h.cl.CreateApi(ctx, &apigatewayv2.CreateApiInput{
 		Name: aws.String("shop"), ProtocolType: types.ProtocolTypeHttp, Description: aws.String("d"),
-		Tags: map[string]string{"team": "a"},
+		Tags:              map[string]string{"team": "a"},
 		CorsConfiguration: &types.Cors{AllowOrigins: []string{"https://a.example"}, AllowMethods: []string{"GET"}, MaxAge: aws.Int32(60)},
 	}))
 	m := endpoint.FindStringSubmatch(aws.ToString(c.ApiEndpoint))
