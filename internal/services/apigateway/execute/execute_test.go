@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +59,9 @@ func (f *functions) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Outpu
 	f.calls[in.Ref.Name]++
 	f.last[in.Ref.Name] = in.Payload
 	f.mu.Unlock()
+	if in.RequestID == "" {
+		return nil, errors.New("an invocation without a request id")
+	}
 	if h == nil {
 		return nil, awsproto.Errorf(awsproto.ResourceNotFoundException, "Function not found: %s", in.Ref.Name)
 	}

@@ -371,8 +371,11 @@ var errTimedOut = errors.New("execute-api: integration timed out")
 func (s *Server) invoke(q *request, ref registry.Ref, sourceARN string, payload []byte, timeout time.Duration) (*invoke.Output, error) {
 	ctx, cancel := context.WithTimeout(q.r.Context(), timeout)
 	defer cancel()
-	ctx = authz.WithService(awsproto.WithRequestID(ctx, q.requestID), apigateway.ServicePrincipal, sourceARN, s.cfg.Account)
-	out, err := s.cfg.Invoker.Invoke(ctx, &invoke.Input{Ref: ref, InvocationType: invoke.TypeRequestReponse, Payload: payload})
+	ctx = authz.WithService(ctx, apigateway.ServicePrincipal, sourceARN, s.cfg.Account)
+	// The invocation has a request id of its own, as on AWS: Lambda's,
+	// not the apigw-requestid.
+	out, err := s.cfg.Invoker.Invoke(ctx, &invoke.Input{Ref: ref, InvocationType: invoke.TypeRequestReponse, Payload: payload,
+		RequestID: awsproto.NewRequestID()})
 	if err != nil && ctx.Err() == context.DeadlineExceeded && q.r.Context().Err() == nil {
 		return nil, errTimedOut
 	}
