@@ -30,9 +30,10 @@ func (s *Server) authorize(q *request) *funcurl.Reply {
 		}
 		return s.authorizeLambda(q, q.binding.Authorizer)
 	case apigateway.AuthJWT:
-		// JWT authorizers are not verified by this server yet: no
-		// request passes a route that requires one.
-		return platform(http.StatusUnauthorized, msgUnauthorized)
+		if q.binding.Authorizer == nil {
+			return platform(http.StatusInternalServerError, msgInternal)
+		}
+		return s.authorizeJWT(q, q.binding.Authorizer)
 	}
 	return nil
 }

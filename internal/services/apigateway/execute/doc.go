@@ -16,7 +16,9 @@
 // the route's authorization runs (AWS_IAM: a SigV4 signature for
 // execute-api and execute-api:Invoke; CUSTOM: a Lambda REQUEST
 // authorizer, simple or IAM-policy answers, cached by identity source for
-// its TTL; JWT: refused with 401, not verified yet); and the Lambda
+// its TTL; JWT: a token verified against the JWKS of the issuer's OpenID
+// Connect discovery document, with iss, aud or client_id, exp and the
+// route's scopes checked); and the Lambda
 // integration is invoked synchronously, with the payload format 2.0 event
 // (built by funcurl.NewEvent, shared with function URLs) or 1.0, and its
 // answer mapped back (2.0 infers a 200 from a value without statusCode,
@@ -33,6 +35,8 @@
 // Unavailable (the integration's timeout passed); every answer carries
 // apigw-requestid.
 //
-// The package owns no durable state: only the authorizer cache and the
-// throttling buckets, both bounded, in memory. It never writes the store.
+// The package owns no durable state: only the authorizer cache, the
+// throttling buckets and the JWT issuers' keys (refreshed in the
+// background until Close), all bounded, in memory. It never writes the
+// store.
 package execute

@@ -63,6 +63,8 @@ type Server struct {
 	log  *slog.Logger
 	now  func() time.Time
 	auth *authCache
+	jwks *jwtKeys
+	stop context.CancelFunc
 
 	maxInFlight int64
 	inFlight    atomic.Int64
@@ -86,8 +88,14 @@ func New(cfg Config) *Server {
 		s.maxInFlight = DefaultMaxBodyBytesInFlight
 	}
 	s.auth = &authCache{entries: map[string]authEntry{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.jwks = &jwtKeys{ctx: ctx, client: &http.Client{Timeout: 10 * time.Second}, issuers: map[string]*issuerKeys{}}
 	return s
 }
+
+// Close stops the background refreshes of JWT issuers' keys.
+func (s *Server) Close() { s.stop() }
 
 // Route is the edge route of the execute-api endpoint (see NewRoute).
 func (s *Server) Route() edge.Route { return NewRoute(s.cfg.Region, s) }
