@@ -49,7 +49,7 @@ func (s *Server) authorizeIAM(q *request) *funcurl.Reply {
 	}
 	r := q.r
 	if len(r.Header["Authorization"]) == 0 {
-		return platform(http.StatusForbidden, "Missing Authentication Token")
+		return platform(http.StatusForbidden, msgForbidden)
 	}
 	sum := sha256.Sum256(q.body)
 	hash := hex.EncodeToString(sum[:])

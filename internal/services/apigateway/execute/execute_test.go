@@ -1,8 +1,11 @@
 package execute_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,13 +18,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
@@ -111,6 +117,7 @@ type harness struct {
 	srv      *httptest.Server
 	clock    *clock
 	host     string // the edge's host:port
+	dir      *authz.Static
 }
 
 // newHarness serves the control plane and the data plane on one edge
@@ -143,18 +150,26 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	az := authz.New(authz.Config{Directory: &authz.Static{}, Region: "us-east-1"})
+	h.dir = &authz.Static{}
+	az := authz.New(authz.Config{Directory: h.dir, Region: "us-east-1"})
 	guard := &lambdaapi.InvokeGuard{Invoker: h.fns, Authorizer: az, ARNs: registry.ARNs{Partition: "aws", Region: "us-east-1", Account: account},
 		Policies: &authz.FunctionPolicies{Statements: func(name, qualifier string) []registry.Statement {
 			h.pmu.Lock()
 			defer h.pmu.Unlock()
 			return h.policies[name]
 		}}}
+	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var edgeURL atomic.Pointer[string]
 	ctl := httpapi.New(httpapi.Config{State: st, Region: "us-east-1", Account: account, EdgeURL: func() string { return *edgeURL.Load() }})
-	data := execute.New(execute.Config{State: st, Invoker: guard, Region: "us-east-1", Account: account, Now: h.clock.now})
+	verifier := &awsproto.Verifier{Region: "us-east-1", Credentials: &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret,
+		Root: token.Root("aws", account), Keys: h.dir}}
+	data := execute.New(execute.Config{State: st, Invoker: guard, Verifier: verifier, Authorizer: az, Region: "us-east-1", Account: account, Now: h.clock.now})
+	t.Cleanup(data.Close)
 	h.srv = httptest.NewServer(edge.New(edge.Config{
-		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: awsproto.StaticCredentials{rootKey: rootSecret}},
+		Verifier: verifier,
 		Routes: []edge.Route{data.Route(),
 			{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
 				Scope: httpapi.SigningName, Handler: ctl, Errors: httpapi.Errors}},
@@ -585,4 +600,66 @@ func TestLambdaAuthorizer(t *testing.T) {
 		t.Fatalf("policy allows: %d %s", r.status, r.body)
 	}
 	wantMessage(t, "policy does not allow", h.call(t, id, "GET", "/closed", nil, map[string]string{"X-Key": "k"}, false), 403, "Forbidden")
+}
+
+// TestIAMAuthorization: an AWS_IAM route takes requests signed for
+// execute-api by a caller allowed execute-api:Invoke on the route's ARN.
+func TestIAMAuthorization(t *testing.T) {
+	h := newHarness(t)
+	id := h.api(t, "iam")
+	h.function("f", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", func(ctx context.Context, ev []byte) (*invoke.Output, error) {
+		return &invoke.Output{Status: 200, Payload: []byte(`"ok"`)}, nil
+	})
+	integ := h.integration(t, id, "f", "2.0", 30000)
+	iamRoute := func(in *apigatewayv2.CreateRouteInput) { in.AuthorizationType = types.AuthorizationTypeAwsIam }
+	h.route(t, id, "POST /orders", integ, iamRoute)
+	h.route(t, id, "POST /admin", integ, iamRoute)
+	h.stage(t, id, "prod", nil)
+	userARN := "arn:aws:iam::" + account + ":user/app"
+	pol, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:`+account+`:`+id+`/prod/POST/orders"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dir.SetUser(awsproto.Identity{ARN: userARN, Account: account, UserID: "AIDAAPP"}, authz.Principal{Policies: []*iam.Policy{pol}})
+	h.dir.SetAccessKey("AKIAAPPUSER000000001", "app-secret", userARN)
+
+	send := func(path, service, key, secret string, body string) response {
+		t.Helper()
+		req, err := http.NewRequest("POST", h.srv.URL+"/execute-api/"+id+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if service != "" {
+			sum := sha256.Sum256([]byte(body))
+			if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
+				hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{resp.StatusCode, resp.Header, string(b)}
+	}
+	if r := send("/prod/orders", "execute-api", "AKIAAPPUSER000000001", "app-secret", `{"n":1}`); r.status != 200 {
+		t.Fatalf("allowed caller: %d %s", r.status, r.body)
+	}
+	if got := jget(h.fns.event(t, "f"), "requestContext", "authorizer", "iam", "userArn"); got != userARN {
+		t.Errorf("requestContext.authorizer.iam.userArn = %v", got)
+	}
+	wantMessage(t, "unsigned", send("/prod/orders", "", "", "", `{}`), 403, "Forbidden")
+	wantMessage(t, "not allowed on this route", send("/prod/admin", "execute-api", "AKIAAPPUSER000000001", "app-secret", `{}`), 403, "Forbidden")
+	if r := send("/prod/orders", "execute-api", "AKIAAPPUSER000000001", "wrong-secret", `{}`); r.status != 403 || h.fns.count("f") != 1 {
+		t.Errorf("bad signature: %d %s (%d invocations)", r.status, r.body, h.fns.count("f"))
+	}
+	if r := send("/prod/orders", "lambda", "AKIAAPPUSER000000001", "app-secret", `{}`); r.status != 403 || !strings.Contains(r.body, "execute-api") {
+		t.Errorf("signed for another service: %d %s", r.status, r.body)
+	}
+	if r := send("/prod/admin", "execute-api", rootKey, rootSecret, `{}`); r.status != 200 {
+		t.Errorf("the account root: %d %s", r.status, r.body)
+	}
 }

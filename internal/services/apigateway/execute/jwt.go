@@ -3,7 +3,6 @@ package execute
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -99,9 +98,6 @@ func (j *jwtKeys) discover(ctx context.Context, issuer string) (keyfunc.Keyfunc,
 	}
 	return keyfunc.NewDefaultCtx(j.ctx, []string{doc.JWKSURI})
 }
-
-// errScopes is a valid token without a scope the route requires.
-var errScopes = errors.New("the token has none of the route's scopes")
 
 // authorizeJWT verifies the bearer token of the authorizer's identity
 // source: an RS256 (or other asymmetric) signature by a key of the

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -221,5 +220,3 @@ func validName(what, s string) error {
 	}
 	return nil
 }
-
-func trimmed(s string) string { return strings.TrimSpace(s) }
