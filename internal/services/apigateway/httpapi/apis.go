@@ -13,6 +13,8 @@ import (
 func (a *API) handlers() map[string]handler {
 	return map[string]handler{
 		"POST /v2/apis":                                        a.createAPI,
+		"PUT /v2/apis":                                         a.importAPI,
+		"PUT /v2/apis/{apiId}":                                 a.reimportAPI,
 		"GET /v2/apis":                                         a.getAPIs,
 		"GET /v2/apis/{apiId}":                                 a.getAPI,
 		"PATCH /v2/apis/{apiId}":                               a.updateAPI,

@@ -14,9 +14,13 @@
 // per-route throttling settings), deployments, and tags on APIs and
 // stages. A change to routes, integrations or authorizers deploys itself
 // to every AutoDeploy stage, and the superseded auto-deployments are
-// removed. Not served: WEBSOCKET APIs, HTTP_PROXY and other integration
-// types, VPC links, domain names, ImportApi/ReimportApi, API mappings,
-// models, route and integration responses.
+// removed. ImportApi and ReimportApi build (or replace) the routes,
+// integrations, authorizers and CORS configuration from an OpenAPI 3
+// definition, JSON or YAML, with x-amazon-apigateway-integration,
+// x-amazon-apigateway-authorizer, x-amazon-apigateway-authtype awsSigv4
+// and x-amazon-apigateway-cors (openapi.go). Not served: WEBSOCKET APIs,
+// HTTP_PROXY and other integration types, VPC links, domain names, API
+// mappings, models, route and integration responses, ExportApi.
 //
 // Every operation is authorized (authz.go) as API Gateway's actions are
 // named: apigateway:<HTTP method> on

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -455,5 +456,118 @@ func TestAccessDenied(t *testing.T) {
 	wantCode(t, err, "AccessDeniedException", "")
 	if n := len(h.st.List()); n != 0 {
 		t.Fatalf("a denied CreateApi made %d APIs", n)
+	}
+}
+
+const definition = `openapi: "3.0.1"
+info:
+  title: petstore
+  version: "1.0"
+x-amazon-apigateway-cors:
+  allowOrigins: ["https://pets.example"]
+  allowMethods: ["GET"]
+components:
+  securitySchemes:
+    gate:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authorizer:
+        type: request
+        authorizerUri: ` + fnARN + `
+        authorizerPayloadFormatVersion: "2.0"
+        enableSimpleResponses: true
+        identitySource: "$request.header.Authorization"
+    sigv4:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: awsSigv4
+paths:
+  /pets/{id}:
+    get:
+      operationId: getPet
+      security:
+        - gate: []
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/` + fnARN + `/invocations
+        httpMethod: POST
+        payloadFormatVersion: "1.0"
+        timeoutInMillis: 10000
+  /admin:
+    x-amazon-apigateway-any-method:
+      security:
+        - sigv4: []
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        uri: ` + fnARN + `
+        payloadFormatVersion: "2.0"
+  /docs:
+    get:
+      summary: no integration
+`
+
+// TestImport: ImportApi builds routes, integrations and authorizers from
+// an OpenAPI 3 definition with API Gateway's extensions; ReimportApi
+// replaces them.
+func TestImport(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	_, err := h.cl.ImportApi(ctx, &apigatewayv2.ImportApiInput{Body: aws.String(definition), FailOnWarnings: aws.Bool(true)})
+	wantCode(t, err, "BadRequestException", "")
+	if n := len(h.st.List()); n != 0 {
+		t.Fatalf("a refused import made %d APIs", n)
+	}
+	imp := must[*apigatewayv2.ImportApiOutput](t, "ImportApi")(h.cl.ImportApi(ctx, &apigatewayv2.ImportApiInput{Body: aws.String(definition)}))
+	if aws.ToString(imp.Name) != "petstore" || aws.ToString(imp.Version) != "1.0" || imp.ProtocolType != types.ProtocolTypeHttp ||
+		len(imp.Warnings) != 1 || imp.CorsConfiguration == nil || imp.CorsConfiguration.AllowOrigins[0] != "https://pets.example" {
+		t.Fatalf("ImportApi = %+v", imp)
+	}
+	id := imp.ApiId
+	routes := must[*apigatewayv2.GetRoutesOutput](t, "GetRoutes")(h.cl.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: id}))
+	byKey := map[string]types.Route{}
+	for _, r := range routes.Items {
+		byKey[aws.ToString(r.RouteKey)] = r
+	}
+	pet, admin, docs := byKey["GET /pets/{id}"], byKey["ANY /admin"], byKey["GET /docs"]
+	if len(byKey) != 3 || pet.AuthorizationType != types.AuthorizationTypeCustom || aws.ToString(pet.OperationName) != "getPet" ||
+		admin.AuthorizationType != types.AuthorizationTypeAwsIam || docs.Target != nil {
+		t.Fatalf("routes = %+v", byKey)
+	}
+	azs := must[*apigatewayv2.GetAuthorizersOutput](t, "GetAuthorizers")(h.cl.GetAuthorizers(ctx, &apigatewayv2.GetAuthorizersInput{ApiId: id}))
+	if len(azs.Items) != 1 || aws.ToString(azs.Items[0].Name) != "gate" || aws.ToString(pet.AuthorizerId) != aws.ToString(azs.Items[0].AuthorizerId) {
+		t.Fatalf("authorizers = %+v", azs.Items)
+	}
+	integ := must[*apigatewayv2.GetIntegrationOutput](t, "GetIntegration")(h.cl.GetIntegration(ctx, &apigatewayv2.GetIntegrationInput{ApiId: id,
+		IntegrationId: aws.String(strings.TrimPrefix(aws.ToString(pet.Target), "integrations/"))}))
+	if aws.ToString(integ.PayloadFormatVersion) != "1.0" || aws.ToInt32(integ.TimeoutInMillis) != 10000 {
+		t.Errorf("integration = %+v", integ)
+	}
+
+	// Reimport: the definition's routes replace the API's, and an
+	// auto-deployed stage serves them.
+	must[*apigatewayv2.CreateStageOutput](t, "CreateStage")(h.cl.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: id, StageName: aws.String("$default"), AutoDeploy: aws.Bool(true)}))
+	smaller := `{"openapi":"3.0.1","info":{"title":"petstore2","version":"2"},"paths":{"/v2/pets":{"post":{"x-amazon-apigateway-integration":{"type":"AWS_PROXY","uri":"` + fnARN + `","payloadFormatVersion":"2.0"}}}}}`
+	re := must[*apigatewayv2.ReimportApiOutput](t, "ReimportApi")(h.cl.ReimportApi(ctx, &apigatewayv2.ReimportApiInput{ApiId: id, Body: aws.String(smaller)}))
+	if aws.ToString(re.Name) != "petstore2" || aws.ToString(re.ApiId) != aws.ToString(id) {
+		t.Errorf("ReimportApi = %+v", re)
+	}
+	routes = must[*apigatewayv2.GetRoutesOutput](t, "GetRoutes")(h.cl.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: id}))
+	if len(routes.Items) != 1 || aws.ToString(routes.Items[0].RouteKey) != "POST /v2/pets" {
+		t.Fatalf("routes after reimport = %+v", routes.Items)
+	}
+	l, _ := h.st.Live(aws.ToString(id))
+	if _, _, ok := l.Stages["$default"].Router.Match("POST", "/v2/pets"); !ok {
+		t.Error("the auto-deployed stage does not serve the reimported route")
+	}
+	for _, bad := range []string{"not: [valid", `{"swagger":"2.0","info":{"title":"x"}}`, `{"openapi":"3.0.1","info":{"title":"x"},"paths":{"/a":{"get":{"security":[{"nope":[]}]}}}}`,
+		`{"openapi":"3.0.1","info":{"title":"x"},"paths":{"/a":{"get":{"x-amazon-apigateway-integration":{"type":"aws_proxy","uri":"` + fnARN + `","timeoutInMillis":40000}}}}}`} {
+		_, err := h.cl.ReimportApi(ctx, &apigatewayv2.ReimportApiInput{ApiId: id, Body: aws.String(bad)})
+		wantCode(t, err, "BadRequestException", "")
+	}
+	routes = must[*apigatewayv2.GetRoutesOutput](t, "GetRoutes")(h.cl.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: id}))
+	if len(routes.Items) != 1 {
+		t.Fatalf("a refused reimport changed the routes: %+v", routes.Items)
 	}
 }
