@@ -34,7 +34,7 @@ func TestRouterPrecedence(t *testing.T) {
 	r := NewRouter(s)
 	for _, tc := range []struct {
 		method, path, want string
-		params           map[string]string
+		params             map[string]string
 	}{
 		{"GET", "/pets/dog/1", "GET /pets/dog/1", nil},
 		{"GET", "/pets/dog/2", "GET /pets/dog/{id}", map[string]string{"id": "2"}},
