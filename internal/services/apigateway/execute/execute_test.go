@@ -118,12 +118,13 @@ type harness struct {
 	clock    *clock
 	host     string // the edge's host:port
 	dir      *authz.Static
+	data     *execute.Server
 }
 
 // newHarness serves the control plane and the data plane on one edge
 // with authorization on: functions run only where their policy lets
 // apigateway.amazonaws.com invoke them.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{fns: &functions{fns: map[string]fn{}, calls: map[string]int{}, last: map[string][]byte{}},
 		policies: map[string][]registry.Statement{}, clock: newClock()}
@@ -168,6 +169,7 @@ func newHarness(t *testing.T) *harness {
 		Root: token.Root("aws", account), Keys: h.dir}}
 	data := execute.New(execute.Config{State: st, Invoker: guard, Verifier: verifier, Authorizer: az, Region: "us-east-1", Account: account, Now: h.clock.now})
 	t.Cleanup(data.Close)
+	h.data = data
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: verifier,
 		Routes: []edge.Route{data.Route(),
@@ -231,7 +233,7 @@ func (h *harness) call(t *testing.T, apiID, method, path string, body io.Reader,
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
-func (h *harness) api(t *testing.T, name string) string {
+func (h *harness) api(t testing.TB, name string) string {
 	t.Helper()
 	out, err := h.cl.CreateApi(t.Context(), &apigatewayv2.CreateApiInput{Name: aws.String(name), ProtocolType: types.ProtocolTypeHttp})
 	if err != nil {
@@ -240,7 +242,7 @@ func (h *harness) api(t *testing.T, name string) string {
 	return aws.ToString(out.ApiId)
 }
 
-func (h *harness) integration(t *testing.T, apiID, function, format string, timeout int32) string {
+func (h *harness) integration(t testing.TB, apiID, function, format string, timeout int32) string {
 	t.Helper()
 	out, err := h.cl.CreateIntegration(t.Context(), &apigatewayv2.CreateIntegrationInput{ApiId: &apiID, IntegrationType: types.IntegrationTypeAwsProxy,
 		IntegrationUri: aws.String(fnARN(function)), PayloadFormatVersion: &format, TimeoutInMillis: aws.Int32(timeout)})
@@ -250,7 +252,7 @@ func (h *harness) integration(t *testing.T, apiID, function, format string, time
 	return "integrations/" + aws.ToString(out.IntegrationId)
 }
 
-func (h *harness) route(t *testing.T, apiID, key, target string, mod func(*apigatewayv2.CreateRouteInput)) {
+func (h *harness) route(t testing.TB, apiID, key, target string, mod func(*apigatewayv2.CreateRouteInput)) {
 	t.Helper()
 	in := &apigatewayv2.CreateRouteInput{ApiId: &apiID, RouteKey: &key, Target: &target}
 	if mod != nil {
@@ -261,7 +263,7 @@ func (h *harness) route(t *testing.T, apiID, key, target string, mod func(*apiga
 	}
 }
 
-func (h *harness) stage(t *testing.T, apiID, name string, mod func(*apigatewayv2.CreateStageInput)) {
+func (h *harness) stage(t testing.TB, apiID, name string, mod func(*apigatewayv2.CreateStageInput)) {
 	t.Helper()
 	in := &apigatewayv2.CreateStageInput{ApiId: &apiID, StageName: &name, AutoDeploy: aws.Bool(true)}
 	if mod != nil {
