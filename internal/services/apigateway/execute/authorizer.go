@@ -73,8 +73,13 @@ func (s *Server) authorizeIAM(q *request) *funcurl.Reply {
 			return platform(http.StatusForbidden, msgForbidden)
 		}
 	}
-	q.authz = &funcurl.Authorizer{IAM: &funcurl.IAM{AccessKey: a.AccessKeyID, AccountID: a.Identity.Account, CallerID: a.Identity.UserID,
-		UserARN: a.Identity.ARN, UserID: a.Identity.UserID}}
+	id := &funcurl.IAM{AccessKey: a.AccessKeyID, AccountID: a.Identity.Account, CallerID: a.Identity.UserID,
+		UserARN: a.Identity.ARN, UserID: a.Identity.UserID}
+	if a.Identity.ARN == "" { // the account root's own key
+		id.AccountID, id.CallerID, id.UserID = s.cfg.Account, s.cfg.Account, s.cfg.Account
+		id.UserARN = "arn:aws:iam::" + s.cfg.Account + ":root"
+	}
+	q.authz = &funcurl.Authorizer{IAM: id}
 	return nil
 }
 

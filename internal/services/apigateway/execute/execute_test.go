@@ -664,4 +664,7 @@ func TestIAMAuthorization(t *testing.T) {
 	if r := send("/prod/admin", "execute-api", rootKey, rootSecret, `{}`); r.status != 200 {
 		t.Errorf("the account root: %d %s", r.status, r.body)
 	}
+	if got := jget(h.fns.event(t, "f"), "requestContext", "authorizer", "iam", "userArn"); got != "arn:aws:iam::"+account+":root" {
+		t.Errorf("the root's requestContext.authorizer.iam.userArn = %v", got)
+	}
 }
