@@ -75,7 +75,8 @@ func TestHTTPAPI(t *testing.T) {
 	if os.Geteuid() == 0 {
 		args = []string{"--sandbox", "linux"}
 	}
-	s := startServer(t, t.TempDir(), args...)
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, args...)
 	lc := newSDK(t, s)
 	cli := newCLI(t, s)
 	for _, name := range []string{"v2fn", "v1fn", "authfn", "nopermfn"} {
@@ -199,6 +200,14 @@ print(json.dumps(sorted(r["RouteKey"] for r in routes)))
 		t.Fatalf("boto3 get_routes: %s", out)
 	}
 	expectEq(t, "boto3 route keys", string(bytes.TrimSpace([]byte(out.Stdout))), `["GET /items/{id}", "GET /noperm", "GET /private", "POST /upload", "POST /v1/{proxy+}"]`)
+
+	// The API outlives the server: after a restart on the same data dir
+	// its stage serves it as before (at the new port).
+	s.stop()
+	s = startServer(t, dataDir, args...)
+	_, port, _ = net.SplitHostPort(s.addr)
+	ev = event("after a restart", doURL(t, urlClient(s), newURLRequest(t, "GET", "http://"+id+".execute-api."+region+".localhost:"+port+"/prod/items/9", nil)))
+	expectEq(t, "after a restart pathParameters.id", jstr(ev, "pathParameters", "id"), "9")
 }
 
 // expectMessage fails unless r is API Gateway's own {"message": …} answer.
