@@ -597,6 +597,37 @@ func TestLambdaAuthorizer(t *testing.T) {
 		t.Fatalf("authorizer calls after the TTL = %d, want 3", n)
 	}
 
+	// A 1.0 authorizer: methodArn and a comma-joined identitySource in,
+	// an IAM policy out, its principalId passed on.
+	h.function("v1auth", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/authorizers/*", func(ctx context.Context, ev []byte) (*invoke.Output, error) {
+		var e struct {
+			Version, Type, MethodArn, IdentitySource string
+		}
+		json.Unmarshal(ev, &e)
+		effect := "Deny"
+		if e.Version == "1.0" && e.Type == "REQUEST" && e.IdentitySource == "k,v" {
+			effect = "Allow"
+		}
+		b, _ := json.Marshal(map[string]any{"principalId": "carol", "policyDocument": map[string]any{"Version": "2012-10-17",
+			"Statement": map[string]any{"Effect": effect, "Action": "execute-api:*", "Resource": e.MethodArn}}})
+		return &invoke.Output{Status: 200, Payload: b}, nil
+	})
+	v1az, err := h.cl.CreateAuthorizer(t.Context(), &apigatewayv2.CreateAuthorizerInput{ApiId: &id, Name: aws.String("v1"), AuthorizerType: types.AuthorizerTypeRequest,
+		AuthorizerUri: aws.String(fnARN("v1auth")), AuthorizerPayloadFormatVersion: aws.String("1.0"),
+		IdentitySource: []string{"$request.header.X-Key", "$request.querystring.v"}, AuthorizerResultTtlInSeconds: aws.Int32(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.route(t, id, "GET /legacy", integ, custom(v1az.AuthorizerId))
+	if r := h.call(t, id, "GET", "/legacy?v=v", nil, map[string]string{"X-Key": "k"}, false); r.status != 200 {
+		t.Fatalf("1.0 authorizer allows: %d %s", r.status, r.body)
+	}
+	if got := jget(h.fns.event(t, "f"), "requestContext", "authorizer", "lambda", "principalId"); got != "carol" {
+		t.Errorf("principalId in the event = %v", got)
+	}
+	wantMessage(t, "1.0 authorizer denies", h.call(t, id, "GET", "/legacy?v=w", nil, map[string]string{"X-Key": "k"}, false), 403, "Forbidden")
+	wantMessage(t, "1.0 authorizer without its query string", h.call(t, id, "GET", "/legacy", nil, map[string]string{"X-Key": "k"}, false), 401, "Unauthorized")
+
 	// IAM policy answers: the policy allows GET /open* only.
 	if r := h.call(t, id, "GET", "/open", nil, map[string]string{"X-Key": "k"}, false); r.status != 200 {
 		t.Fatalf("policy allows: %d %s", r.status, r.body)
