@@ -28,6 +28,9 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/services/apigateway"
+	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
+	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	"github.com/kumo-run/kumo/internal/services/kms"
@@ -325,6 +328,22 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("s3 object store: %w", err)
 	}
 	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	// API Gateway: APIs in their bucket, served from the view a watch
+	// keeps; integrations invoke as apigateway.amazonaws.com, checked
+	// against the function's policy.
+	apigwKV, err := st.KV(ctx, natsd.APIGatewayBucket)
+	if err != nil {
+		return fmt.Errorf("apigateway bucket: %w", err)
+	}
+	apigwState, err := apigateway.Open(ctx, apigwKV, log)
+	if err != nil {
+		return err
+	}
+	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
+		EdgeURL: func() string { return *publicEdge.Load() }})
+	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns}})
+	defer executeAPI.Close()
 	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
 	edgeHandler := edge.New(edge.Config{
@@ -335,7 +354,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region}),
+			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region,
+			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

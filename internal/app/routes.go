@@ -7,6 +7,8 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
+	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
+	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	"github.com/kumo-run/kumo/internal/services/kms"
@@ -33,6 +35,9 @@ type services struct {
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
+	// apigw serves apigatewayv2's management API, execute the APIs'
+	// endpoints.
+	apigw, execute http.Handler
 }
 
 // routes is the edge's route table, in order: function URLs (by host name
@@ -45,6 +50,7 @@ type services struct {
 func routes(s services) []edge.Route {
 	return []edge.Route{
 		s.urls.Route(),
+		execute.NewRoute(s.region, s.execute),
 		edge.Health,
 		{Name: "metrics", Match: []edge.Matcher{{Method: http.MethodGet, Path: "/metrics"}}, Handler: s.metrics},
 		// Code download links carry their own signature.
@@ -74,6 +80,8 @@ func routes(s services) []edge.Route {
 		{Name: "secretsmanager", Match: []edge.Matcher{{Service: secretsmanager.SigningName}, {Target: secretsmanager.TargetPrefix}},
 			Scope: secretsmanager.SigningName, Handler: s.secrets, Errors: secretsmanager.Errors,
 			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
+		{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
+			Scope: httpapi.SigningName, Handler: s.apigw, Errors: httpapi.Errors},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

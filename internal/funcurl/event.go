@@ -20,6 +20,8 @@ type Event struct {
 	Cookies               []string          `json:"cookies,omitempty"`
 	Headers               map[string]string `json:"headers"`
 	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
+	PathParameters        map[string]string `json:"pathParameters,omitempty"`
+	StageVariables        map[string]string `json:"stageVariables,omitempty"`
 	RequestContext        RequestContext    `json:"requestContext"`
 	Body                  string            `json:"body,omitempty"`
 	IsBase64Encoded       bool              `json:"isBase64Encoded"`
@@ -49,9 +51,19 @@ type HTTP struct {
 	UserAgent string `json:"userAgent"`
 }
 
-// Authorizer is requestContext.authorizer, present for AWS_IAM URLs.
+// Authorizer is requestContext.authorizer: present for AWS_IAM URLs, and
+// for API Gateway routes with an authorizer (iam, lambda's context, or a
+// JWT's claims and scopes).
 type Authorizer struct {
-	IAM *IAM `json:"iam,omitempty"`
+	IAM    *IAM           `json:"iam,omitempty"`
+	Lambda map[string]any `json:"lambda,omitempty"`
+	JWT    *JWT           `json:"jwt,omitempty"`
+}
+
+// JWT is requestContext.authorizer.jwt of a route with a JWT authorizer.
+type JWT struct {
+	Claims map[string]any `json:"claims"`
+	Scopes []string       `json:"scopes"`
 }
 
 // IAM describes the SigV4 caller of an AWS_IAM URL.
@@ -63,10 +75,10 @@ type IAM struct {
 	UserID    string `json:"userId"`
 }
 
-// eventTimeLayout is requestContext.time: 21/Nov/2026:05:12:00 +0000.
-const eventTimeLayout = "02/Jan/2006:15:04:05 -0700"
+// EventTimeLayout is requestContext.time: 21/Nov/2026:05:12:00 +0000.
+const EventTimeLayout = "02/Jan/2006:15:04:05 -0700"
 
-// request is what NewEvent needs besides the HTTP request.
+// request is what newEvent needs besides the HTTP request.
 type request struct {
 	id        string // url-id
 	path      string // rawPath: the path after any /lambda-url/<id> prefix
@@ -78,14 +90,51 @@ type request struct {
 	iam       *IAM
 }
 
-// newEvent builds the 2.0 event for r.
+// newEvent builds the function URL's 2.0 event for r.
 func newEvent(r *http.Request, q *request) *Event {
+	in := &EventInput{APIID: q.id, DomainName: q.domain, DomainPrefix: q.id, Path: q.path, RouteKey: "$default",
+		Stage: "$default", RequestID: q.requestID, AccountID: "anonymous", Now: q.now, Body: q.body}
+	if q.iam != nil {
+		in.AccountID = q.account
+		in.Authorizer = &Authorizer{IAM: q.iam}
+	}
+	return NewEvent(r, in)
+}
+
+// EventInput is what NewEvent needs besides the HTTP request: the
+// addressing, the route and stage, and what the platform adds.
+type EventInput struct {
+	// APIID, DomainName and DomainPrefix name the API (a function URL's
+	// url-id and host, or an API Gateway API's).
+	APIID, DomainName, DomainPrefix string
+	// Path is rawPath and requestContext.http.path, escaped.
+	Path string
+	// RouteKey and Stage are "$default" for function URLs.
+	RouteKey, Stage string
+	RequestID       string
+	// AccountID is requestContext.accountId: "anonymous" for a public
+	// function URL.
+	AccountID      string
+	Now            time.Time
+	Body           []byte
+	PathParameters map[string]string
+	StageVariables map[string]string
+	Authorizer     *Authorizer
+}
+
+// NewEvent builds the payload format 2.0 event of r, as function URLs and
+// API Gateway HTTP APIs send it: lower-case headers with repeated values
+// joined by commas, cookies apart, query parameters decoded and joined by
+// commas, a body that is not text (see IsText) base64-encoded.
+func NewEvent(r *http.Request, q *EventInput) *Event {
 	e := &Event{
 		Version:        "2.0",
-		RouteKey:       "$default",
-		RawPath:        q.path,
+		RouteKey:       q.RouteKey,
+		RawPath:        q.Path,
 		RawQueryString: r.URL.RawQuery,
 		Headers:        make(map[string]string, len(r.Header)+4),
+		PathParameters: q.PathParameters,
+		StageVariables: q.StageVariables,
 	}
 	for name, vs := range r.Header {
 		ln := strings.ToLower(name)
@@ -106,7 +155,7 @@ func newEvent(r *http.Request, q *request) *Event {
 		}
 	}
 	e.Headers["host"] = r.Host
-	ip := sourceIP(r)
+	ip := SourceIP(r)
 	if xff := e.Headers["x-forwarded-for"]; xff != "" {
 		e.Headers["x-forwarded-for"] = xff + ", " + ip
 	} else {
@@ -118,43 +167,40 @@ func newEvent(r *http.Request, q *request) *Event {
 	} else {
 		e.Headers["x-forwarded-port"] = "80"
 	}
-	e.QueryStringParameters = queryParameters(r.URL.RawQuery)
-	if len(q.body) > 0 {
-		if isText(r.Header.Get("Content-Type")) && utf8.Valid(q.body) {
-			e.Body = string(q.body)
+	e.QueryStringParameters = QueryParameters(r.URL.RawQuery)
+	if len(q.Body) > 0 {
+		if IsText(r.Header.Get("Content-Type")) && utf8.Valid(q.Body) {
+			e.Body = string(q.Body)
 		} else {
-			e.Body = base64.StdEncoding.EncodeToString(q.body)
+			e.Body = base64.StdEncoding.EncodeToString(q.Body)
 			e.IsBase64Encoded = true
 		}
 	}
 	e.RequestContext = RequestContext{
-		AccountID:    "anonymous",
-		APIID:        q.id,
-		DomainName:   q.domain,
-		DomainPrefix: q.id,
+		AccountID:    q.AccountID,
+		APIID:        q.APIID,
+		Authorizer:   q.Authorizer,
+		DomainName:   q.DomainName,
+		DomainPrefix: q.DomainPrefix,
 		HTTP: HTTP{
 			Method:    r.Method,
-			Path:      q.path,
+			Path:      q.Path,
 			Protocol:  r.Proto,
 			SourceIP:  ip,
 			UserAgent: r.UserAgent(),
 		},
-		RequestID: q.requestID,
-		RouteKey:  "$default",
-		Stage:     "$default",
-		Time:      q.now.UTC().Format(eventTimeLayout),
-		TimeEpoch: q.now.UnixMilli(),
-	}
-	if q.iam != nil {
-		e.RequestContext.AccountID = q.account
-		e.RequestContext.Authorizer = &Authorizer{IAM: q.iam}
+		RequestID: q.RequestID,
+		RouteKey:  q.RouteKey,
+		Stage:     q.Stage,
+		Time:      q.Now.UTC().Format(EventTimeLayout),
+		TimeEpoch: q.Now.UnixMilli(),
 	}
 	return e
 }
 
-// queryParameters decodes a raw query string; a parameter given more than
+// QueryParameters decodes a raw query string; a parameter given more than
 // once has its values joined with commas, as Lambda does. nil when empty.
-func queryParameters(raw string) map[string]string {
+func QueryParameters(raw string) map[string]string {
 	if raw == "" {
 		return nil
 	}
@@ -182,7 +228,8 @@ func queryParameters(raw string) map[string]string {
 	return out
 }
 
-func sourceIP(r *http.Request) string {
+// SourceIP is the client's address: the host of r.RemoteAddr.
+func SourceIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -190,10 +237,10 @@ func sourceIP(r *http.Request) string {
 	return host
 }
 
-// isText reports whether a body of this content type reaches the function
+// IsText reports whether a body of this content type reaches the function
 // as text rather than base64: text/*, JSON, XML, JavaScript and YAML types.
 // A body without a content type is treated as binary.
-func isText(contentType string) bool {
+func IsText(contentType string) bool {
 	if contentType == "" {
 		return false
 	}

@@ -161,3 +161,9 @@ const KMSBucket = prefix + "-kms"
 // record per secret under "s.<name, base64url>", its versions' values
 // encrypted with KMS keys): "kumo-secretsmanager".
 const SecretsBucket = prefix + "-secretsmanager"
+
+// APIGatewayBucket is the KV bucket of API Gateway's APIs: one JSON value
+// per API with its routes, integrations, authorizers, stages and
+// deployment list ("api.<api-id>"), and one per deployment's frozen
+// routes ("dep.<api-id>.<deployment-id>"): "kumo-apigateway".
+const APIGatewayBucket = prefix + "-apigateway"

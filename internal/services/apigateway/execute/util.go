@@ -1,0 +1,5 @@
+package execute
+
+import "net/url"
+
+func urlPathUnescape(s string) (string, error) { return url.PathUnescape(s) }
