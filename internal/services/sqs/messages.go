@@ -562,6 +562,9 @@ func (s *Service) deleteOne(ctx context.Context, q *queue, handle string) error 
 	if handle == "" {
 		return missing("ReceiptHandle")
 	}
+	if q.fifo() {
+		return s.deleteFIFO(ctx, q, handle)
+	}
 	subj, seq, err := decodeHandle(q, handle)
 	if err != nil {
 		return err
@@ -641,11 +644,14 @@ func (s *Service) changeOne(ctx context.Context, q *queue, handle string, vt *in
 	if *vt < 0 || *vt > 43200 {
 		return invalidParam("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200.", *vt)
 	}
-	subj, _, err := decodeHandle(q, handle)
+	if q.fifo() {
+		return s.changeFIFO(ctx, q, handle, *vt)
+	}
+	subj, seq, err := decodeHandle(q, handle)
 	if err != nil {
 		return err
 	}
-	return s.changeVisibility(ctx, q, subj, *vt)
+	return s.changeVisibility(ctx, q, handle, subj, seq, *vt)
 }
 
 func (s *Service) changeMessageVisibility(ctx context.Context, r *http.Request, body []byte) (any, error) {

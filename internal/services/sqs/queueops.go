@@ -184,6 +184,9 @@ func (s *Service) deleteQueue(ctx context.Context, r *http.Request, body []byte)
 	if err := s.js.DeleteStream(ctx, natsd.SQSStream(q.ID)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		s.log.Warn("sqs: deleting a queue's stream", "queue", q.Name, "error", err)
 	}
+	if err := s.dropGroups(ctx, q.ID); err != nil {
+		s.log.Warn("sqs: deleting a queue's message groups", "queue", q.Name, "error", err)
+	}
 	return nil, nil
 }
 
@@ -318,6 +321,9 @@ func (s *Service) purgeQueue(ctx context.Context, r *http.Request, body []byte) 
 		return nil, err
 	}
 	if err := rt.stream.Purge(ctx); err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: purging %s: %w", q.Name, err))
+	}
+	if err := s.dropGroups(ctx, q.ID); err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: purging %s: %w", q.Name, err))
 	}
 	return nil, nil

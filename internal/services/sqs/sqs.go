@@ -103,7 +103,10 @@ type Service struct {
 	rts  map[string]*runtime // by queue id
 
 	firstMu sync.Mutex
-	first   map[string]int64 // "<id>/<stream seq>" → first receive, unix ms
+	first   map[string]msgState // "<id>/<stream seq>" → a standard queue's message as last received here
+
+	groupMu sync.Mutex
+	groups  map[string]cachedGroup // FIFO group records as last read or written, by key
 
 	bg      context.Context // cancelled by Close
 	tasksMu sync.Mutex
@@ -116,7 +119,7 @@ var _ http.Handler = (*Service)(nil)
 // Open returns the service, its view of the queues loaded from the bucket
 // and kept up to date by a watch until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, rts: map[string]*runtime{}, first: map[string]int64{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, rts: map[string]*runtime{}, first: map[string]msgState{}, groups: map[string]cachedGroup{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
