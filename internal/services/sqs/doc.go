@@ -86,6 +86,12 @@
 // sequence. FifoThroughputLimit is stored only (every group flows as
 // fast as receives come).
 //
+// ReceiveRequestAttemptId: a FIFO receive that carries one is remembered
+// (its receipt handles) in the KV bucket natsd.SQSAttemptBucket
+// ("kumo-sqs-attempts", TTL five minutes, SQS's window); a retry with the
+// same id answers the messages still received under those handles, with
+// the same handles, and restarts their visibility timeout.
+//
 // # Message move tasks
 //
 // StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask

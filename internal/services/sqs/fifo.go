@@ -3,6 +3,7 @@ package sqs
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -537,4 +538,111 @@ func (s *Service) dropGroups(ctx context.Context, qid string) error {
 	}
 	s.groupMu.Unlock()
 	return nil
+}
+
+// attempt is a FIFO receive remembered by its ReceiveRequestAttemptId.
+type attempt struct {
+	Handles []string `json:"h"`
+}
+
+// attempts returns the bucket of remembered receives, creating it on first
+// use; its TTL is SQS's five-minute window.
+func (s *Service) attempts(ctx context.Context) (jetstream.KeyValue, error) {
+	s.attemptMu.Lock()
+	defer s.attemptMu.Unlock()
+	if s.attemptKV != nil {
+		return s.attemptKV, nil
+	}
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsd.SQSAttemptBucket, TTL: dedupWindow,
+		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas, History: 1})
+	if err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: receive attempts: %w", err))
+	}
+	s.attemptKV = kv
+	return kv, nil
+}
+
+func attemptKey(qid, id string) string {
+	sum := sha256.Sum256([]byte(qid + " " + id))
+	return hex.EncodeToString(sum[:])
+}
+
+// receiveAttempt is a FIFO receive with a ReceiveRequestAttemptId: a
+// retry within five minutes answers the same messages with the same
+// receipt handles (those still received under them) and restarts their
+// visibility timeout; a first attempt receives and is remembered.
+func (s *Service) receiveAttempt(ctx context.Context, q *queue, id string, max int, wait time.Duration, vt int) ([]delivery, error) {
+	kv, err := s.attempts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := attemptKey(q.ID, id)
+	e, err := kv.Get(ctx, key)
+	switch {
+	case err == nil:
+		var a attempt
+		if json.Unmarshal(e.Value(), &a) == nil {
+			return s.replay(ctx, q, a.Handles, vt)
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, awsproto.Internal(fmt.Errorf("sqs: receive attempts: %w", err))
+	}
+	ds, err := s.receive(ctx, q, max, wait, vt)
+	if err != nil || len(ds) == 0 {
+		return ds, err
+	}
+	a := attempt{}
+	for _, d := range ds {
+		a.Handles = append(a.Handles, d.handle)
+	}
+	b, _ := json.Marshal(&a)
+	if _, err := kv.Put(ctx, key, b); err != nil {
+		s.log.Warn("sqs: remembering a receive attempt", "queue", q.Name, "error", err)
+	}
+	return ds, nil
+}
+
+// replay answers a remembered receive again.
+func (s *Service) replay(ctx context.Context, q *queue, handles []string, vt int) ([]delivery, error) {
+	rt, err := s.runtime(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []delivery
+	for _, handle := range handles {
+		h, err := decodeFIFOHandle(q, handle)
+		if err != nil {
+			continue
+		}
+		m, err := rt.stream.GetMsg(ctx, h.seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, awsproto.Internal(fmt.Errorf("sqs: receive attempt on %s: %w", q.Name, err))
+		}
+		var env envelope
+		if json.Unmarshal(m.Data, &env) != nil {
+			continue
+		}
+		var d *delivery
+		err = s.updateGroup(ctx, q.ID, h.token, func(c *cachedGroup) error {
+			d = nil
+			i := c.st.find(h.seq)
+			if i < 0 || c.st.Msgs[i].Nonce != h.nonce {
+				return nil
+			}
+			e := &c.st.Msgs[i]
+			e.Until = s.cfg.Now().UnixMilli() + int64(vt)*1000
+			d = &delivery{seq: h.seq, env: &env, handle: handle, count: e.Count, firstMs: e.First}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			out = append(out, *d)
+		}
+	}
+	return out, nil
 }

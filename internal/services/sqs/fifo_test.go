@@ -231,3 +231,33 @@ func TestMessageNotInflight(t *testing.T) {
 		wantCode(t, err, "InvalidParameterValue")
 	}
 }
+
+// TestReceiveRequestAttemptID: a FIFO receive retried with the same
+// ReceiveRequestAttemptId answers the same messages and receipt handles,
+// also after a restart; another attempt id receives anew.
+func TestReceiveRequestAttemptID(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "attempt.fifo", map[string]string{"FifoQueue": "true"})
+	for _, b := range []string{"g1", "g2", "h1"} {
+		sendFIFO(t, h, url, b[:1], b)
+	}
+	in := &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 2, ReceiveRequestAttemptId: aws.String("try-1")}
+	first := receive(t, h, in)
+	wantBodies(t, "first attempt", first, "g1", "g2")
+	h.restart(t)
+	retry := receive(t, h, in)
+	wantBodies(t, "retried attempt", retry, "g1", "g2")
+	for i := range retry {
+		if aws.ToString(retry[i].ReceiptHandle) != aws.ToString(first[i].ReceiptHandle) {
+			t.Fatalf("retry answered handle %s for %s, first %s", aws.ToString(retry[i].ReceiptHandle), aws.ToString(retry[i].Body), aws.ToString(first[i].ReceiptHandle))
+		}
+	}
+	other := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, ReceiveRequestAttemptId: aws.String("try-2")})
+	wantBodies(t, "another attempt", other, "h1")
+	// Deleted messages are not answered again.
+	if _, err := h.cl.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: first[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	wantBodies(t, "retry after a delete", receive(t, h, in), "g2")
+}

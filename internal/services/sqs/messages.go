@@ -489,7 +489,15 @@ func (s *Service) receiveMessage(ctx context.Context, r *http.Request, body []by
 			return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeName, "Unknown Attribute %s.", clip(n))
 		}
 	}
-	ds, err := s.receive(ctx, q, max, time.Duration(wait)*time.Second, vt)
+	var ds []delivery
+	if q.fifo() && in.ReceiveRequestAttemptId != "" {
+		if len(in.ReceiveRequestAttemptId) > 128 {
+			return nil, invalidParam("Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: Must be at most 128 characters.", clip(in.ReceiveRequestAttemptId))
+		}
+		ds, err = s.receiveAttempt(ctx, q, in.ReceiveRequestAttemptId, max, time.Duration(wait)*time.Second, vt)
+	} else {
+		ds, err = s.receive(ctx, q, max, time.Duration(wait)*time.Second, vt)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,9 @@ type Service struct {
 	groupMu sync.Mutex
 	groups  map[string]cachedGroup // FIFO group records as last read or written, by key
 
+	attemptMu sync.Mutex
+	attemptKV jetstream.KeyValue // natsd.SQSAttemptBucket, opened on first use
+
 	bg      context.Context // cancelled by Close
 	tasksMu sync.Mutex
 	tasks   []*moveTask // message move tasks, oldest first
