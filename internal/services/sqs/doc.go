@@ -101,8 +101,16 @@
 //
 // # Not served
 //
-// Add/RemovePermission and KMS encryption are not served
-// (KmsMasterKeyId is stored, messages are not encrypted by it).
+// KMS encryption is not served (KmsMasterKeyId is stored, messages are
+// not encrypted by it).
+//
+// # Permissions and names
+//
+// AddPermission and RemovePermission edit the queue's Policy
+// (permission.go): one statement per label, at most seven actions, only
+// actions others may be granted. DeleteQueue records the time under
+// "d.<name>" in the queue bucket; CreateQueue of that name within 60
+// seconds is QueueDeletedRecently.
 //
 // # Authorization
 //

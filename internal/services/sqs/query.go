@@ -152,7 +152,7 @@ var numericParams = map[string]bool{"DelaySeconds": true, "MaxNumberOfMessages":
 
 // listParams are the flattened string lists, by their JSON member.
 var listParams = map[string]string{"AttributeName": "AttributeNames", "MessageSystemAttributeName": "MessageSystemAttributeNames",
-	"MessageAttributeName": "MessageAttributeNames", "TagKey": "TagKeys"}
+	"MessageAttributeName": "MessageAttributeNames", "TagKey": "TagKeys", "AWSAccountId": "AWSAccountIds", "ActionName": "Actions"}
 
 // entryParams are the batch entry lists.
 var entryParams = map[string]bool{"SendMessageBatchRequestEntry": true, "DeleteMessageBatchRequestEntry": true,

@@ -288,5 +288,7 @@ func (s *Service) dispatch() map[string]op {
 		"StartMessageMoveTask":         s.startMessageMoveTask,
 		"ListMessageMoveTasks":         s.listMessageMoveTasks,
 		"CancelMessageMoveTask":        s.cancelMessageMoveTask,
+		"AddPermission":                s.addPermission,
+		"RemovePermission":             s.removePermission,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ type harness struct {
 	srv  *httptest.Server
 	auth *authz.Static
 	az   *authz.Authorizer
+	skew atomic.Int64 // nanoseconds the service's clock is ahead of time.Now
 }
 
 // newHarness starts NATS, opens the service on the kumo-sqs bucket and
@@ -98,7 +100,7 @@ func (h *harness) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	svc, err := kumosqs.Open(context.Background(), kumosqs.Config{KV: kv, NC: nc, Region: "us-east-1", Account: account,
-		Authorizer: h.az, MaxPollInterval: 200 * time.Millisecond})
+		Authorizer: h.az, MaxPollInterval: 200 * time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +291,22 @@ func TestQueueLifecycle(t *testing.T) {
 	wantCode(t, err, "AWS.SimpleQueueService.NonExistentQueue")
 	_, err = h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("x")})
 	wantCode(t, err, "AWS.SimpleQueueService.NonExistentQueue")
+}
+
+// TestQueueDeletedRecently: a deleted queue's name cannot be used again
+// for 60 seconds, also across a restart.
+func TestQueueDeletedRecently(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "again", nil)
+	if _, err := h.cl.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart(t)
+	h.skew.Store(int64(59 * time.Second))
+	_, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("again")})
+	wantCode(t, err, "AWS.SimpleQueueService.QueueDeletedRecently")
+	h.createQueue(t, "other", nil) // other names are free
+	h.skew.Store(int64(61 * time.Second))
+	h.createQueue(t, "again", nil)
 }
