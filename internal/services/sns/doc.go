@@ -46,7 +46,11 @@
 //     as the service principal sns.amazonaws.com with aws:SourceArn the
 //     topic (authz.WithService), with the event Lambda receives from SNS.
 //   - sqs: through Config.Queues, the SNS JSON envelope, or the message
-//     and its attributes with RawMessageDelivery.
+//     and its attributes with RawMessageDelivery, as sns.amazonaws.com
+//     for the topic (authz.WithService): the queue's policy must allow
+//     it, in the same account too, as on AWS. A refusal (AccessDenied)
+//     is not retried; it goes to the subscription's dead-letter queue,
+//     which needs the same permission.
 //   - http/https: a POST with the x-amz-sns-* headers. A subscription is
 //     PendingConfirmation until ConfirmSubscription presents the token
 //     its SubscriptionConfirmation carried, or its SubscribeURL is

@@ -159,3 +159,39 @@ func TestAddRemovePermission(t *testing.T) {
 		AWSAccountIds: []string{"111122223333"}, Actions: []string{"*"}})
 	wantCode(t, err, "AccessDenied")
 }
+
+// TestDeliverFromSNS: SNS's delivery, as sns.amazonaws.com for a topic,
+// needs the queue's policy to allow it, also in the queue's own account;
+// in-process deliveries without a caller are not checked.
+func TestDeliverFromSNS(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "from-sns", nil)
+	const (
+		queueARN = "arn:aws:sqs:us-east-1:000000000000:from-sns"
+		topic    = "arn:aws:sns:us-east-1:000000000000:news"
+	)
+	asSNS := func(topicARN string) error {
+		_, err := h.svc.Deliver(authz.WithService(ctx, "sns.amazonaws.com", topicARN, account), queueARN, "hello", nil)
+		return err
+	}
+	if err := asSNS(topic); awsproto.AsError(err).Code != awsproto.SQSAccessDenied {
+		t.Fatalf("delivery without a queue policy: %v, want AccessDenied", err)
+	}
+	if _, err := h.svc.Deliver(ctx, queueARN, "in process", nil); err != nil {
+		t.Fatalf("in-process delivery: %v", err)
+	}
+	for _, principal := range []string{`{"Service":"sns.amazonaws.com"}`, `{"AWS":"*"}`} {
+		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":` + principal + `,"Action":"sqs:SendMessage",` +
+			`"Resource":"` + queueARN + `","Condition":{"ArnEquals":{"aws:SourceArn":"` + topic + `"}}}]}`
+		if _, err := h.cl.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(url), Attributes: map[string]string{"Policy": policy}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := asSNS(topic); err != nil {
+			t.Fatalf("delivery with principal %s allowed: %v", principal, err)
+		}
+		if err := asSNS("arn:aws:sns:us-east-1:000000000000:other"); awsproto.AsError(err).Code != awsproto.SQSAccessDenied {
+			t.Fatalf("delivery from another topic: %v, want AccessDenied", err)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 )
 
 // MessageAttribute is one message attribute, as SendMessage takes it and
@@ -708,9 +709,13 @@ func (s *Service) changeMessageVisibilityBatch(ctx context.Context, r *http.Requ
 }
 
 // Deliver sends a message to the queue queueARN names as SendMessage
-// would, without authorization (the caller, SNS or Lambda, has done its
-// own). It returns the message id, or awsproto errors as SendMessage does
-// (QueueDoesNotExist for an unknown queue). Safe for concurrent use.
+// would. It returns the message id, or awsproto errors as SendMessage does
+// (QueueDoesNotExist for an unknown queue). A service principal ctx
+// carries (authz.WithService: SNS for a topic) is authorized as
+// sqs:SendMessage against the queue's policy alone, as SQS checks a
+// delivery from SNS; a ctx without a caller (Lambda's destinations, whose
+// execution role is checked elsewhere) is not checked. Safe for
+// concurrent use.
 func (s *Service) Deliver(ctx context.Context, queueARN, body string, attrs map[string]MessageAttribute) (messageID string, err error) {
 	return s.DeliverFIFO(ctx, queueARN, body, attrs, "", "")
 }
@@ -724,6 +729,12 @@ func (s *Service) DeliverFIFO(ctx context.Context, queueARN, body string, attrs 
 	q, ok := s.queueByARN(queueARN)
 	if !ok {
 		return "", noQueue()
+	}
+	if s.cfg.Authorizer != nil {
+		if err := s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "sqs:SendMessage", Resource: queueARN,
+			ResourcePolicy: q.policy, ResourceTags: q.Tags, Denied: awsproto.SQSAccessDenied}); err != nil {
+			return "", err
+		}
 	}
 	e := &sendEntry{MessageBody: &body, MessageAttributes: attrs}
 	if q.fifo() {
