@@ -65,6 +65,11 @@
 // attribute as the resource policy; a denial is AuthorizationError
 // (403).
 //
+// With Config.Writable reporting the store full, the operations that add
+// data (CreateTopic, Subscribe, Publish, …, and the in-process Publish)
+// are ServiceUnavailable (503, Retry-After: 30); reads, Unsubscribe and
+// DeleteTopic go on.
+//
 // The package must never deliver a message to a subscription whose
 // filter policy refuses it, nor answer a Publish before the stream has
 // it.

@@ -112,6 +112,14 @@
 // "d.<name>" in the queue bucket; CreateQueue of that name within 60
 // seconds is QueueDeletedRecently.
 //
+// # A full store
+//
+// With Config.Writable reporting the store full (the data disk nearly
+// so), the operations that add data (fills: CreateQueue, SendMessage,
+// SetQueueAttributes, …) and in-process deliveries are ServiceUnavailable
+// (503, Retry-After: 30), in the request's protocol; receiving, deleting,
+// purging and reading go on, so that space can be freed.
+//
 // # Authorization
 //
 // With an Authorizer every operation is checked before it runs as the IAM

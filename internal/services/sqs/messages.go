@@ -730,6 +730,9 @@ func (s *Service) DeliverFIFO(ctx context.Context, queueARN, body string, attrs 
 	if !ok {
 		return "", noQueue()
 	}
+	if err := s.refuseFull("SendMessage"); err != nil {
+		return "", err
+	}
 	if s.cfg.Authorizer != nil {
 		if err := s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "sqs:SendMessage", Resource: queueARN,
 			ResourcePolicy: q.policy, ResourceTags: q.Tags, Denied: awsproto.SQSAccessDenied}); err != nil {

@@ -61,6 +61,10 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 		QueryErrors.WriteError(w, r, awsproto.Internal(err))
 		return
 	}
+	if err := s.refuseFull(q.Action); err != nil {
+		QueryErrors.WriteError(w, r, err)
+		return
+	}
 	out, err := o(r.Context(), r, body)
 	if err != nil {
 		if ae := awsproto.AsError(err); ae.Unwrap() != nil {
