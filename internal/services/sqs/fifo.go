@@ -307,6 +307,17 @@ func (s *Service) takeGroup(ctx context.Context, q *queue, rt *runtime, h head, 
 		if c.st.held(now) {
 			return nil, nil
 		}
+		// The head again, read after the record: a message deleted
+		// since the record was read changes the record, and the write
+		// below then conflicts.
+		head, err := rt.stream.GetMsg(ctx, h.msg.Sequence, jetstream.WithGetMsgSubject(h.subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, awsproto.Internal(fmt.Errorf("sqs: message group of %s: %w", q.Name, err))
+		}
+		h.msg = head
 		st := groupState{}
 		// Records of messages gone before the head (deleted, expired,
 		// purged) are dropped.
@@ -357,7 +368,7 @@ func (s *Service) takeGroup(ctx context.Context, q *queue, rt *runtime, h head, 
 			}
 		}
 		next := cachedGroup{rev: c.rev, st: st}
-		err := s.storeGroup(ctx, q.ID, h.token, next)
+		err = s.storeGroup(ctx, q.ID, h.token, next)
 		if err == nil {
 			return out, nil
 		}

@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -260,4 +261,28 @@ func TestReceiveRequestAttemptID(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBodies(t, "retry after a delete", receive(t, h, in), "g2")
+}
+
+// TestFIFORedrive: a FIFO message received more than maxReceiveCount
+// times goes to the dead-letter queue, and its group's next message comes
+// next.
+func TestFIFORedrive(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	dlq := h.createQueue(t, "dead.fifo", map[string]string{"FifoQueue": "true"})
+	url := h.createQueue(t, "src.fifo", map[string]string{"FifoQueue": "true",
+		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:` + account + `:dead.fifo","maxReceiveCount":"1"}`})
+	sendFIFO(t, h, url, "g", "poison")
+	sendFIFO(t, h, url, "g", "next")
+	got := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url)})
+	wantBodies(t, "first receive", got, "poison")
+	if _, err := h.cl.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: got[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	wantBodies(t, "after the poison message moved", receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10}), "next")
+	moved := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
+	wantBodies(t, "dead-letter queue", moved, "poison")
+	if moved[0].Attributes["MessageGroupId"] != "g" || !strings.HasSuffix(moved[0].Attributes["DeadLetterQueueSourceArn"], ":src.fifo") {
+		t.Fatalf("moved attributes %v", moved[0].Attributes)
+	}
 }

@@ -713,9 +713,9 @@ func (s *Service) changeMessageVisibilityBatch(ctx context.Context, r *http.Requ
 // (QueueDoesNotExist for an unknown queue). A service principal ctx
 // carries (authz.WithService: SNS for a topic) is authorized as
 // sqs:SendMessage against the queue's policy alone, as SQS checks a
-// delivery from SNS; a ctx without a caller (Lambda's destinations, whose
-// execution role is checked elsewhere) is not checked. Safe for
-// concurrent use.
+// delivery from SNS; a ctx without one (Lambda's destinations, whose
+// execution role is checked elsewhere, or a signed caller's request) is
+// not checked. Safe for concurrent use.
 func (s *Service) Deliver(ctx context.Context, queueARN, body string, attrs map[string]MessageAttribute) (messageID string, err error) {
 	return s.DeliverFIFO(ctx, queueARN, body, attrs, "", "")
 }
@@ -733,7 +733,10 @@ func (s *Service) DeliverFIFO(ctx context.Context, queueARN, body string, attrs 
 	if err := s.refuseFull("SendMessage"); err != nil {
 		return "", err
 	}
-	if s.cfg.Authorizer != nil {
+	// A signed caller's ctx (a service delivering while it serves a
+	// request) was checked by that service; only a service principal's is
+	// checked here.
+	if _, signed := awsproto.CallerFrom(ctx); s.cfg.Authorizer != nil && !signed {
 		if err := s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "sqs:SendMessage", Resource: queueARN,
 			ResourcePolicy: q.policy, ResourceTags: q.Tags, Denied: awsproto.SQSAccessDenied}); err != nil {
 			return "", err
