@@ -159,3 +159,49 @@ func BenchmarkFIFOSendReceiveDeleteBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFIFOReceiveManyGroups is one ReceiveMessage (10) and its
+// DeleteMessageBatch on a FIFO queue with a backlog of a thousand message
+// groups of one message each: a receive looks at the head of every group
+// that is not held.
+func BenchmarkFIFOReceiveManyGroups(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	out, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("many.fifo"),
+		Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := out.QueueUrl
+	n := 0
+	fill := func(count int) {
+		for count > 0 {
+			var entries []types.SendMessageBatchRequestEntry
+			for i := 0; i < 10 && count > 0; i, count = i+1, count-1 {
+				n++
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+					MessageBody: aws.String("message " + strconv.Itoa(n)), MessageGroupId: aws.String("g" + strconv.Itoa(n%1000))})
+			}
+			if _, err := h.cl.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: entries}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	fill(1000)
+	for b.Loop() {
+		r, err := h.cl.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10})
+		if err != nil || len(r.Messages) == 0 {
+			b.Fatalf("receive: %v %v", r, err)
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range r.Messages {
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if _, err := h.cl.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: url, Entries: del}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		fill(len(del))
+		b.StartTimer()
+	}
+}

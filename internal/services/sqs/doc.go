@@ -81,8 +81,12 @@
 // later ones. The receipt handle names queue, group, sequence and nonce;
 // DeleteMessage removes the message from the stream, then from the
 // record; a handle of an earlier receive deletes nothing, as SQS answers.
-// Costs: a receive does one request per group that is not held (its
-// head), plus one per message it takes. SequenceNumber is the stream
+// Costs: with up to 32 groups not held, a receive reads each one's head
+// (one direct get each); with more it reads the stream in order in
+// batched direct gets of 256 (the stream allows direct gets), the first
+// message seen of a group being its head, until the receive is full —
+// messages of held groups ahead are read and skipped. Then one request
+// per message taken and one record write per group. SequenceNumber is the stream
 // sequence. FifoThroughputLimit is stored only (every group flows as
 // fast as receives come).
 //

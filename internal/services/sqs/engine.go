@@ -80,6 +80,9 @@ func (s *Service) streamConfig(q *queue) jetstream.StreamConfig {
 		Replicas:   s.cfg.Replicas,
 		MaxAge:     time.Duration(q.intAttr(attrRetention)) * time.Second,
 		Duplicates: dedupWindow,
+		// A FIFO receive with many message groups scans the stream with
+		// batched direct gets (fifo.go).
+		AllowDirect: true,
 	}
 }
 

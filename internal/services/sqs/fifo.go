@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -249,37 +250,46 @@ type head struct {
 	msg            *jetstream.RawStreamMsg
 }
 
-// takeFIFO takes what is visible now.
+// perGroupHeads is how many groups that are not held a receive reads the
+// heads of one by one; with more, it scans the stream in order instead.
+const perGroupHeads = 32
+
+// scanBatch is how many messages one direct get of a scan returns.
+const scanBatch = 256
+
+// takeFIFO takes what is visible now: the heads of the groups that are
+// not held, oldest first, and from each as many of its messages as the
+// receive may take. With few such groups their heads are read one by
+// one; with many, the stream is read in order (batched direct gets), the
+// first message seen of a group being its head.
 func (s *Service) takeFIFO(ctx context.Context, q *queue, rt *runtime, limit int, vt int) ([]delivery, error) {
 	info, err := rt.stream.Info(ctx, jetstream.WithSubjectFilter(natsd.SQSGroupSubjects(q.ID)))
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: message groups of %s: %w", q.Name, err))
 	}
 	now := s.cfg.Now().UnixMilli()
-	var heads []head
+	var open []string // subjects of the groups not held
 	for subj := range info.State.Subjects {
-		token := subj[strings.LastIndexByte(subj, '.')+1:]
-		if c, ok := s.cachedGroup(q.ID, token); ok && c.st.held(now) {
-			continue
+		if c, ok := s.cachedGroup(q.ID, subjectToken(subj)); !ok || !c.st.held(now) {
+			open = append(open, subj)
 		}
-		m, err := rt.stream.GetMsg(ctx, max(info.State.FirstSeq, 1), jetstream.WithGetMsgSubject(subj))
+	}
+	first := max(info.State.FirstSeq, 1)
+	if len(open) > perGroupHeads {
+		return s.scanFIFO(ctx, q, rt, first, limit, vt)
+	}
+	var heads []head
+	for _, subj := range open {
+		m, err := rt.stream.GetMsg(ctx, first, jetstream.WithGetMsgSubject(subj))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, awsproto.Internal(fmt.Errorf("sqs: message group of %s: %w", q.Name, err))
 		}
-		heads = append(heads, head{token: token, subject: subj, msg: m})
+		heads = append(heads, head{token: subjectToken(subj), subject: subj, msg: m})
 	}
-	slices.SortFunc(heads, func(a, b head) int {
-		switch {
-		case a.msg.Sequence < b.msg.Sequence:
-			return -1
-		case a.msg.Sequence > b.msg.Sequence:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(heads, func(a, b head) int { return cmp.Compare(a.msg.Sequence, b.msg.Sequence) })
 	var out []delivery
 	for _, h := range heads {
 		if len(out) >= limit {
@@ -292,6 +302,80 @@ func (s *Service) takeFIFO(ctx context.Context, q *queue, rt *runtime, limit int
 		out = append(out, ds...)
 	}
 	return out, nil
+}
+
+func subjectToken(subj string) string { return subj[strings.LastIndexByte(subj, '.')+1:] }
+
+// scanFIFO is takeFIFO over the stream in order from seq.
+func (s *Service) scanFIFO(ctx context.Context, q *queue, rt *runtime, seq uint64, limit int, vt int) ([]delivery, error) {
+	seen := map[string]bool{}
+	var out []delivery
+	for len(out) < limit {
+		msgs, err := s.directBatch(ctx, q, seq, scanBatch)
+		if err != nil {
+			return out, err
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		now := s.cfg.Now().UnixMilli()
+		for _, m := range msgs {
+			seq = m.Sequence + 1
+			token := subjectToken(m.Subject)
+			if seen[token] || len(out) >= limit {
+				continue
+			}
+			seen[token] = true
+			if c, ok := s.cachedGroup(q.ID, token); ok && c.st.held(now) {
+				continue
+			}
+			ds, err := s.takeGroup(ctx, q, rt, head{token: token, subject: m.Subject, msg: m}, limit-len(out), vt)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, ds...)
+		}
+		if len(msgs) < scanBatch {
+			break
+		}
+	}
+	return out, nil
+}
+
+// directBatch reads up to n of q's group messages from seq on in one
+// direct get (the stream allows direct gets).
+func (s *Service) directBatch(parent context.Context, q *queue, seq uint64, n int) ([]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(parent, s.ackTimeout)
+	defer cancel()
+	inbox := nats.NewInbox()
+	sub, err := s.cfg.NC.SubscribeSync(inbox)
+	if err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: scanning %s: %w", q.Name, err))
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": natsd.SQSGroupSubjects(q.ID), "batch": n})
+	if err := s.cfg.NC.PublishRequest("$JS.API.DIRECT.GET."+natsd.SQSStream(q.ID), inbox, req); err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: scanning %s: %w", q.Name, err))
+	}
+	var out []*jetstream.RawStreamMsg
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, awsproto.Internal(fmt.Errorf("sqs: scanning %s: %w", q.Name, err))
+		}
+		switch m.Header.Get("Status") {
+		case "204", "404": // end of the batch; nothing (more) there
+			return out, nil
+		case "":
+		default:
+			return nil, awsproto.Internal(fmt.Errorf("sqs: scanning %s: status %s %s", q.Name, m.Header.Get("Status"), m.Header.Get("Description")))
+		}
+		sq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return nil, awsproto.Internal(fmt.Errorf("sqs: scanning %s: sequence %q", q.Name, m.Header.Get(jetstream.SequenceHeader)))
+		}
+		out = append(out, &jetstream.RawStreamMsg{Subject: m.Header.Get(jetstream.SubjectHeader), Sequence: sq, Data: m.Data})
+	}
 }
 
 // takeGroup receives up to n messages of one group, from its head on,

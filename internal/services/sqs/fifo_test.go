@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -285,4 +286,32 @@ func TestFIFORedrive(t *testing.T) {
 	if moved[0].Attributes["MessageGroupId"] != "g" || !strings.HasSuffix(moved[0].Attributes["DeadLetterQueueSourceArn"], ":src.fifo") {
 		t.Fatalf("moved attributes %v", moved[0].Attributes)
 	}
+}
+
+// TestFIFOManyGroups: with more groups than a receive reads one by one
+// (it scans the stream then), groups still come oldest first, each
+// group's messages together, held groups skipped.
+func TestFIFOManyGroups(t *testing.T) {
+	h := newHarness(t)
+	url := h.createQueue(t, "many.fifo", map[string]string{"FifoQueue": "true"})
+	var entries []types.SendMessageBatchRequestEntry
+	send := func() {
+		if _, err := h.cl.SendMessageBatch(t.Context(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+		entries = nil
+	}
+	for i := range 60 {
+		g := "g" + strconv.Itoa(i)
+		entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(g), MessageBody: aws.String(g),
+			MessageGroupId: aws.String(g), MessageDeduplicationId: aws.String(g)})
+		if len(entries) == 10 {
+			send()
+		}
+	}
+	sendFIFO(t, h, url, "g0", "g0-second")
+	want := []string{"g0", "g0-second", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8"}
+	wantBodies(t, "first receive", receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10}), want...)
+	want = []string{"g9", "g10", "g11", "g12", "g13", "g14", "g15", "g16", "g17", "g18"}
+	wantBodies(t, "second receive", receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10}), want...)
 }
