@@ -394,7 +394,7 @@ func (s *Service) takeGroup(ctx context.Context, q *queue, rt *runtime, h head, 
 		// The head again, read after the record: a message deleted
 		// since the record was read changes the record, and the write
 		// below then conflicts.
-		head, err := rt.stream.GetMsg(ctx, h.msg.Sequence, jetstream.WithGetMsgSubject(h.subject))
+		head, err := s.leaderGet(ctx, q, h.msg.Sequence, h.subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, nil
 		}
@@ -436,7 +436,7 @@ func (s *Service) takeGroup(ctx context.Context, q *queue, rt *runtime, h head, 
 						handle: encodeFIFOHandle(q.ID, h.token, m.Sequence, e.Nonce)})
 				}
 			}
-			next, err := rt.stream.GetMsg(ctx, m.Sequence+1, jetstream.WithGetMsgSubject(h.subject))
+			next, err := s.leaderGet(ctx, q, m.Sequence+1, h.subject)
 			switch {
 			case errors.Is(err, jetstream.ErrMsgNotFound):
 				m = nil
@@ -740,4 +740,41 @@ func (s *Service) replay(ctx context.Context, q *queue, handles []string, vt int
 		}
 	}
 	return out, nil
+}
+
+// leaderGet reads the first message of subject from seq on through the
+// stream's leader (not a direct get, which a replica may answer from
+// behind): what a receive takes must not be a message already deleted.
+// jetstream.ErrMsgNotFound when there is none.
+func (s *Service) leaderGet(ctx context.Context, q *queue, seq uint64, subject string) (*jetstream.RawStreamMsg, error) {
+	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": subject})
+	rctx, cancel := context.WithTimeout(ctx, s.ackTimeout)
+	defer cancel()
+	m, err := s.cfg.NC.RequestWithContext(rctx, "$JS.API.STREAM.MSG.GET."+natsd.SQSStream(q.ID), req)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Message *struct {
+			Subject string `json:"subject"`
+			Seq     uint64 `json:"seq"`
+			Data    []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return nil, jetstream.ErrMsgNotFound
+	case resp.Error != nil:
+		return nil, fmt.Errorf("%d %s", resp.Error.Code, resp.Error.Description)
+	case resp.Message == nil:
+		return nil, jetstream.ErrMsgNotFound
+	}
+	return &jetstream.RawStreamMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Seq, Data: resp.Message.Data}, nil
 }
