@@ -195,3 +195,25 @@ func TestDeliverFromSNS(t *testing.T) {
 		}
 	}
 }
+
+// TestAddPermissionQuery: the query protocol's flattened AWSAccountId.N
+// and ActionName.N lists reach AddPermission.
+func TestAddPermissionQuery(t *testing.T) {
+	h := newHarness(t)
+	url := h.createQueue(t, "shared-q", nil)
+	form := "Action=AddPermission&Version=2012-11-05&Label=two&AWSAccountId.1=111122223333&AWSAccountId.2=444455556666" +
+		"&ActionName.1=SendMessage&ActionName.2=ReceiveMessage&QueueUrl=" + url
+	req, _ := http.NewRequest("POST", "/", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.svc.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "<AddPermissionResponse") {
+		t.Fatalf("AddPermission: %d %s", rec.Code, rec.Body)
+	}
+	p := h.queueAttrs(t, url, "Policy")["Policy"]
+	for _, want := range []string{`"AWS":["arn:aws:iam::111122223333:root","arn:aws:iam::444455556666:root"]`, `"Action":["SQS:SendMessage","SQS:ReceiveMessage"]`, `"Sid":"two"`} {
+		if !strings.Contains(p, want) {
+			t.Fatalf("Policy %s lacks %s", p, want)
+		}
+	}
+}
