@@ -90,6 +90,11 @@
 // sequence. FifoThroughputLimit is stored only (every group flows as
 // fast as receives come).
 //
+// The in-memory view of group records (groupMu) is a cache: the bucket
+// is the truth and every write is compare-and-set, so a stale view costs
+// a retry, never a second holder. groupMu and attemptMu are never held
+// while another lock is taken.
+//
 // ReceiveRequestAttemptId: a FIFO receive that carries one is remembered
 // (its receipt handles) in the KV bucket natsd.SQSAttemptBucket
 // ("kumo-sqs-attempts", TTL five minutes, SQS's window); a retry with the
