@@ -130,7 +130,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("sqs bucket: %w", err)
 	}
-	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		Writable: ns.Writable})
 	if err != nil {
 		return err
 	}
@@ -250,7 +251,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
-		Queues:  tg})
+		Queues:  tg, Writable: ns.Writable})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,9 @@ const (
 	SNSInvalidBatchEntryID          Code = "sns#InvalidBatchEntryId"
 	SNSBatchRequestTooLong          Code = "sns#BatchRequestTooLong"
 	SNSThrottled                    Code = "sns#Throttled"
+	// SNSServiceUnavailable is the common error of AWS query services for
+	// a temporary failure of the server (503).
+	SNSServiceUnavailable Code = "sns#ServiceUnavailable"
 )
 
 var snsCodes = []Spec{
@@ -37,6 +40,7 @@ var snsCodes = []Spec{
 	{Code: SNSInvalidBatchEntryID, Status: 400, Fault: Client},
 	{Code: SNSBatchRequestTooLong, Status: 400, Fault: Client},
 	{Code: SNSThrottled, Status: 429, Fault: Client, Retryable: true},
+	{Code: SNSServiceUnavailable, Status: 503, Fault: Server, Retryable: true},
 }
 
 func init() { Register(snsCodes...) }

@@ -30,6 +30,9 @@ const (
 	SQSInternalError                Code = "sqs#InternalError"
 	SQSUnknownOperation             Code = "sqs#UnknownOperationException"
 	SQSSerialization                Code = "sqs#SerializationException"
+	// SQSServiceUnavailable is the common error "The request has failed
+	// due to a temporary failure of the server." (503).
+	SQSServiceUnavailable Code = "sqs#ServiceUnavailable"
 )
 
 var sqsMoreCodes = []Spec{
@@ -56,6 +59,7 @@ var sqsMoreCodes = []Spec{
 	{Code: SQSInternalError, Status: 500, Fault: Server, Retryable: true},
 	{Code: SQSUnknownOperation, Status: 400, Fault: Client, QueryCode: "InvalidAction"},
 	{Code: SQSSerialization, Status: 400, Fault: Client},
+	{Code: SQSServiceUnavailable, Status: 503, Fault: Server, Retryable: true},
 }
 
 func init() { Register(sqsMoreCodes...) }

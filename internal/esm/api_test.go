@@ -1,15 +1,19 @@
 package esm_test
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/poll"
 )
 
@@ -204,4 +208,110 @@ func TestMappingAuthorization(t *testing.T) {
 	wantError(t, err, "AccessDeniedException", "User: "+bobARN+" is not authorized to perform: lambda:ListEventSourceMappings on resource: * because no identity-based policy allows the lambda:ListEventSourceMappings action")
 	_, err = bob.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(qARN)})
 	wantError(t, err, "AccessDeniedException", "")
+}
+
+// TestExecutionRolePermissions: a mapping is refused while the function's
+// execution role may not receive, delete and read the attributes of the
+// queue's messages (its own policies or the queue's policy), as Lambda
+// answers; once allowed it is made.
+func TestExecutionRolePermissions(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const (
+		bare    = "arn:aws:iam::123456789012:role/bare"
+		receive = "arn:aws:iam::123456789012:role/receive-only"
+	)
+	onlyReceive, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ReceiveMessage","Resource":"*"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dir.SetRole(authz.Role{ARN: bare, ID: "AROABARE"}, authz.Principal{})
+	h.dir.SetRole(authz.Role{ARN: receive, ID: "AROARECEIVE"}, authz.Principal{Policies: []*iam.Policy{onlyReceive}})
+	h.functionWithRole(t, "bare-fn", bare)
+	h.functionWithRole(t, "receive-fn", receive)
+	h.functionWithRole(t, "ghost-fn", "arn:aws:iam::123456789012:role/no-such-role")
+	h.function(t, "ok-fn")
+	url, qARN := h.queue(t, "guarded", nil)
+	create := func(fn string) (*lambda.CreateEventSourceMappingOutput, error) {
+		return h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String(fn), EventSourceArn: aws.String(qARN)})
+	}
+	for fn, action := range map[string]string{"bare-fn": "ReceiveMessage", "ghost-fn": "ReceiveMessage", "receive-fn": "DeleteMessage"} {
+		_, err := create(fn)
+		wantError(t, err, "InvalidParameterValueException", "The provided execution role does not have permissions to call "+action+" on SQS")
+	}
+	// Pointing a mapping at a function whose role may not poll is refused too.
+	m, err := create("ok-fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(t, aws.ToString(m.UUID), "Enabled")
+	_, err = h.lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, FunctionName: aws.String("bare-fn")})
+	wantError(t, err, "InvalidParameterValueException", "The provided execution role does not have permissions to call ReceiveMessage on SQS")
+
+	// The queue's policy can grant it instead.
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + bare + `"},` +
+		`"Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"` + qARN + `"}]}`
+	if _, err := h.qc.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(url), Attributes: map[string]string{"Policy": policy}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create("bare-fn"); err != nil {
+		t.Fatalf("with the queue's policy granting the role: %v", err)
+	}
+}
+
+// TestLastProcessingResult: a new mapping has processed nothing; a batch
+// the function takes is OK, one it fails is a problem, and the next
+// success is OK again.
+func TestLastProcessingResult(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.function(t, "f")
+	url, qARN := h.queue(t, "results", map[string]string{"VisibilityTimeout": "600"})
+	var fail atomic.Bool
+	h.inv.mu.Lock()
+	h.inv.respond = func([]record) (*invoke.Output, error) {
+		if fail.Load() {
+			return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"boom"}`)}, nil
+		}
+		return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+	}
+	h.inv.mu.Unlock()
+	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(qARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := aws.ToString(m.LastProcessingResult); r != "No records processed" {
+		t.Fatalf("new mapping: LastProcessingResult %q", r)
+	}
+	wantResult := func(want string) {
+		t.Helper()
+		poll.Until(t, 0, "LastProcessingResult "+want, func() error {
+			got, err := h.lc.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+			if err != nil {
+				return err
+			}
+			if r := aws.ToString(got.LastProcessingResult); r != want {
+				return fmt.Errorf("LastProcessingResult %q", r)
+			}
+			return nil
+		})
+	}
+	send := func(body string) {
+		t.Helper()
+		if _, err := h.qc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("fine")
+	wantResult("OK")
+	fail.Store(true)
+	send("broken")
+	wantResult("PROBLEM: Function call failed")
+	fail.Store(false)
+	send("fine again")
+	wantResult("OK")
+	out, err := h.lc.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("f")})
+	if err != nil || len(out.EventSourceMappings) != 1 || aws.ToString(out.EventSourceMappings[0].LastProcessingResult) != "OK" {
+		t.Fatalf("ListEventSourceMappings: %+v %v", out, err)
+	}
 }

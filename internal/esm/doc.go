@@ -36,6 +36,18 @@
 // never held while taking another. The leases map belongs to the
 // reconciler goroutine (and to Close after the reconciler has ended).
 //
+// Create, and an Update that names another function, check the
+// function's execution role: when Queues also implements RoleChecker
+// (the SQS service does), a role that may not sqs:ReceiveMessage,
+// sqs:DeleteMessage and sqs:GetQueueAttributes on the queue (its
+// policies, or the queue's policy) is InvalidParameterValueException, as
+// Lambda answers.
+//
+// LastProcessingResult ("No records processed", "OK", "PROBLEM: Function
+// call failed") is kept by the poller's node and written under
+// "r.<uuid>" only when it changes (result.go); a watch gives every node
+// its copy.
+//
 // # Pollers
 //
 // A poller receives through the SQS service's in-process consumer API
@@ -59,8 +71,9 @@
 // fills a whole batch starts another, up to ScalingConfig
 // .MaximumConcurrency (else Config.DefaultConcurrency, 10: Lambda would
 // go on to the account's concurrency), bounded by the function's reserved
-// concurrency (one for FIFO queues, whose receive holds one message in
-// flight); a worker that finds the queue empty ends unless it is the
+// concurrency. On a FIFO queue each receive takes message groups no other
+// batch holds, so workers process different groups at once and every
+// group's order holds; a worker that finds the queue empty ends unless it is the
 // last. The account limit and the node's capacity bound it through
 // throttled invokes, which back off.
 //

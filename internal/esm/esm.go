@@ -33,6 +33,16 @@ type Queues interface {
 
 var _ Queues = (*sqs.Service)(nil)
 
+// RoleChecker is what Queues may also offer: whether a function's
+// execution role may call an SQS action on a queue (its policies and the
+// queue's). With it, a mapping whose role may not poll its queue is
+// refused.
+type RoleChecker interface {
+	RoleAllowed(ctx context.Context, roleARN, action, queueARN string) bool
+}
+
+var _ RoleChecker = (*sqs.Service)(nil)
+
 // Config configures the service.
 type Config struct {
 	// KV is the natsd.ESMBucket bucket.
@@ -84,13 +94,16 @@ type Service struct {
 	stopping map[string]*poller // stopped, with workers still finishing
 	leases   map[string]held    // the leases this node holds; the reconciler's only
 	wg       sync.WaitGroup
+
+	resultMu sync.Mutex
+	results  map[string]string // LastProcessingResult by UUID (result.go)
 }
 
 // Open loads the mappings, starts the watch that keeps the view current
 // and the pollers of enabled mappings, and returns once the view holds
 // what the store held.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, stopping: map[string]*poller{}, leases: map[string]held{}, done: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, kickc: make(chan struct{}, 1), pollers: map[string]*poller{}, stopping: map[string]*poller{}, leases: map[string]held{}, done: make(chan struct{}), results: map[string]string{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +132,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.cancel()
 		return nil, fmt.Errorf("esm: watching mappings: %w", err)
 	}
+	rch, err := cfg.KV.Watch(s.hard, resultPrefix)
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("esm: watching processing results: %w", err)
+	}
+	go s.watchResults(rch)
 	loaded := make(chan struct{})
 	go s.watch(ch, loaded)
 	select {
@@ -335,6 +354,7 @@ func (s *Service) settle(r *record) {
 			return
 		}
 		s.view.remove(cur.M.UUID, 0)
+		s.dropResult(ctx, cur.M.UUID)
 		return
 	}
 	to := Disabled

@@ -25,6 +25,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/esm"
+	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
@@ -149,8 +150,16 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
+	// The functions' execution role may poll every queue; mappings check
+	// it against the queue service's authorizer.
+	dir := &authz.Static{}
+	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir.SetRole(authz.Role{ARN: lambdaRole, ID: "AROALAMBDA"}, authz.Principal{Policies: []*iam.Policy{pollSQS}})
 	q, err := kumosqs.Open(ctx, kumosqs.Config{KV: kv(natsd.SQSBucket), NC: nc, Region: "us-east-1", Account: account,
-		MaxPollInterval: 100 * time.Millisecond})
+		MaxPollInterval: 100 * time.Millisecond, Authorizer: authz.New(authz.Config{Directory: dir, Region: "us-east-1"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +172,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.svc.Close)
-	h.dir = &authz.Static{}
+	h.dir = dir
 	api := lambdaapi.New(lambdaapi.Config{Registry: reg, ARNs: arns, Invoker: h.inv, ESM: h.svc,
 		Authorizer: authz.New(authz.Config{Directory: h.dir, Region: "us-east-1"})})
 	is, err := token.New(bytes.Repeat([]byte{7}, token.KeySize))
@@ -208,11 +217,19 @@ func zipFile(t testing.TB) []byte {
 	return b.Bytes()
 }
 
+// lambdaRole is the execution role of the harness's functions.
+const lambdaRole = "arn:aws:iam::123456789012:role/lambda"
+
 func (h *harness) function(t testing.TB, name string) {
+	t.Helper()
+	h.functionWithRole(t, name, lambdaRole)
+}
+
+func (h *harness) functionWithRole(t testing.TB, name, role string) {
 	t.Helper()
 	_, err := h.lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: ltypes.RuntimePython312, Handler: aws.String("index.handler"),
-		Role: aws.String("arn:aws:iam::123456789012:role/lambda"), Code: &ltypes.FunctionCode{ZipFile: zipFile(t)},
+		Role: aws.String(role), Code: &ltypes.FunctionCode{ZipFile: zipFile(t)},
 	})
 	if err != nil {
 		t.Fatalf("CreateFunction(%s): %v", name, err)

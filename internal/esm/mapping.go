@@ -64,6 +64,9 @@ type Mapping struct {
 	FunctionResponseTypes          []string        `json:"FunctionResponseTypes"`
 	ScalingConfig                  *ScalingConfig  `json:"ScalingConfig,omitempty"`
 	EventSourceMappingArn          string          `json:"EventSourceMappingArn"`
+	// LastProcessingResult is kept apart from the stored mapping
+	// (result.go) and filled in when the mapping is answered.
+	LastProcessingResult string `json:"LastProcessingResult,omitempty"`
 }
 
 // record is a mapping as stored: the wire shape, the function it invokes
@@ -238,30 +241,51 @@ func isUUID(s string) bool {
 	return true
 }
 
-// resolveFunction parses FunctionName and checks that the function (and
-// its qualifier) exist.
-func (s *Service) resolveFunction(ctx context.Context, name *string) (registry.Ref, string, error) {
+// resolveFunctionRole parses FunctionName, checks that the function (and
+// its qualifier) exist and returns it, its ARN and its execution role.
+func (s *Service) resolveFunctionRole(ctx context.Context, name *string) (registry.Ref, string, string, error) {
 	if name == nil {
-		return registry.Ref{}, "", constraint("null", "functionName", "Member must not be null")
+		return registry.Ref{}, "", "", constraint("null", "functionName", "Member must not be null")
 	}
 	ref, err := s.cfg.ARNs.ParseRef(*name, 256)
 	if err != nil {
-		return ref, "", err
+		return ref, "", "", err
 	}
-	if _, err := s.cfg.Functions.GetFunctionConfiguration(ctx, ref); err != nil {
-		return ref, "", err
+	fc, err := s.cfg.Functions.GetFunctionConfiguration(ctx, ref)
+	if err != nil {
+		return ref, "", "", err
 	}
 	arn := s.cfg.ARNs.Function(ref.Name)
 	if ref.Qualifier != "" {
 		arn = s.cfg.ARNs.Qualified(ref.Name, ref.Qualifier)
 	}
-	return ref, arn, nil
+	return ref, arn, fc.Role, nil
+}
+
+// pollerActions are what a mapping's poller does on the queue, in the
+// order Lambda checks the execution role for them.
+var pollerActions = []string{"ReceiveMessage", "DeleteMessage", "GetQueueAttributes"}
+
+// checkRole refuses a mapping whose function's execution role may not
+// poll the queue, as Lambda does when the mapping is made or pointed at
+// another function. Without a RoleChecker nothing is checked.
+func (s *Service) checkRole(ctx context.Context, role, queueARN string) error {
+	rc, ok := s.cfg.Queues.(RoleChecker)
+	if !ok {
+		return nil
+	}
+	for _, a := range pollerActions {
+		if !rc.RoleAllowed(ctx, role, "sqs:"+a, queueARN) {
+			return invalid("The provided execution role does not have permissions to call %s on SQS", a)
+		}
+	}
+	return nil
 }
 
 // Create makes a mapping in state Creating; the poller's owner moves it on
 // to Enabled (or Disabled).
 func (s *Service) Create(ctx context.Context, in CreateInput) (Mapping, error) {
-	ref, fnARN, err := s.resolveFunction(ctx, in.FunctionName)
+	ref, fnARN, role, err := s.resolveFunctionRole(ctx, in.FunctionName)
 	if err != nil {
 		return Mapping{}, err
 	}
@@ -288,6 +312,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Mapping, error) {
 	if err := checkSettings(batch, window, in.FunctionResponseTypes, in.ScalingConfig, in.FilterCriteria, s.cfg.Queues.QueueFIFO(src)); err != nil {
 		return Mapping{}, err
 	}
+	if err := s.checkRole(ctx, role, src); err != nil {
+		return Mapping{}, err
+	}
 	enabled := in.Enabled == nil || *in.Enabled
 	id := newUUID()
 	rec := &record{Function: ref.Name, Qualifier: ref.Qualifier, Enabled: enabled, M: Mapping{
@@ -311,7 +338,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Mapping, error) {
 	if err := s.write(ctx, rec, 0); err != nil {
 		return Mapping{}, err
 	}
-	return rec.M, nil
+	return s.answer(rec), nil
 }
 
 // Get returns a mapping, from the view.
@@ -320,7 +347,7 @@ func (s *Service) Get(ctx context.Context, uuid string) (Mapping, error) {
 	if !ok {
 		return Mapping{}, notFound()
 	}
-	return r.M, nil
+	return s.answer(r), nil
 }
 
 // FunctionARN is the ARN of the function a mapping invokes, "" if there is
@@ -358,8 +385,11 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 	}
 	next := cur.clone()
 	if in.FunctionName != nil {
-		ref, fnARN, err := s.resolveFunction(ctx, in.FunctionName)
+		ref, fnARN, role, err := s.resolveFunctionRole(ctx, in.FunctionName)
 		if err != nil {
+			return Mapping{}, err
+		}
+		if err := s.checkRole(ctx, role, next.M.EventSourceArn); err != nil {
 			return Mapping{}, err
 		}
 		next.Function, next.Qualifier, next.M.FunctionArn = ref.Name, ref.Qualifier, fnARN
@@ -410,7 +440,7 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 	if err := s.write(ctx, next, rev); err != nil {
 		return Mapping{}, err
 	}
-	return next.M, nil
+	return s.answer(next), nil
 }
 
 // Delete moves a mapping to Deleting; its owner stops the poller and
@@ -433,7 +463,7 @@ func (s *Service) Delete(ctx context.Context, uuid string) (Mapping, error) {
 	if err := s.write(ctx, next, rev); err != nil {
 		return Mapping{}, err
 	}
-	return next.M, nil
+	return s.answer(next), nil
 }
 
 // List lists mappings sorted by UUID, of one function (fn non-nil: its
@@ -478,7 +508,7 @@ func (s *Service) List(ctx context.Context, functionName, source, marker string,
 		if len(out) == max {
 			return out, base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].UUID)), nil
 		}
-		out = append(out, r.M)
+		out = append(out, s.answer(r))
 	}
 	return out, "", nil
 }

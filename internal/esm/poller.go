@@ -85,16 +85,13 @@ func (p *poller) stop() { p.cancel() }
 
 // limit is the most concurrent batches: the mapping's MaximumConcurrency
 // (else the default), and no more than the function's reserved
-// concurrency.
+// concurrency. A FIFO queue's workers take different message groups (a
+// group is held while a batch of it is in flight), so each group's order
+// holds however many there are.
 func (p *poller) limit() int {
 	n := p.rec.maxConcurrency()
 	if n == 0 {
 		n = p.s.cfg.DefaultConcurrency
-	}
-	if p.s.cfg.Queues.QueueFIFO(p.rec.M.EventSourceArn) {
-		// One message group in flight at a time (the queue's own rule):
-		// more workers would only wait.
-		n = 1
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, time.Second)
 	defer cancel()
@@ -236,17 +233,23 @@ func (p *poller) process(batch []sqs.Message) bool {
 		// are (with a margin), else let them return to the queue.
 		if p.s.cfg.Now().Add(backoff).After(visible) || !p.sleep(ctx, backoff) {
 			p.release(batch)
+			if ctx.Err() == nil {
+				p.s.setResult(p.rec.M.UUID, resultProblem)
+			}
 			return false
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
 	if err != nil {
 		p.s.log.Warn("esm: invoking", "uuid", p.rec.M.UUID, "function", p.rec.M.FunctionArn, "error", err)
+		p.s.setResult(p.rec.M.UUID, resultProblem)
 		return false
 	}
 	if out.FunctionError != "" {
+		p.s.setResult(p.rec.M.UUID, resultProblem)
 		return true
 	}
+	p.s.setResult(p.rec.M.UUID, resultOK)
 	failed := map[string]bool{}
 	if p.rec.reportFailures() {
 		var ok bool

@@ -3,7 +3,9 @@ package esm_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -399,5 +401,52 @@ func TestFilterCriteria(t *testing.T) {
 	b := h.inv.bodies()
 	if len(b) != 2 || b[`{"kind":"keep","n":5}`] != 1 || b["plain-keep"] != 1 {
 		t.Fatalf("invoked with %v; want the two matching messages once each", b)
+	}
+}
+
+// TestFIFOGroupsInParallel: two message groups of a FIFO queue are
+// processed at once — the function holds group a's batch until group b's
+// has arrived — and each group keeps its order.
+func TestFIFOGroupsInParallel(t *testing.T) {
+	h := newHarness(t)
+	h.function(t, "f")
+	url, arn := h.queue(t, "par.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	for _, b := range []string{"a0", "a1", "a2", "a3", "a4", "b0", "b1"} {
+		if _, err := h.qc.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b),
+			MessageGroupId: aws.String(b[:1])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bSeen := make(chan struct{})
+	var once sync.Once
+	h.inv.mu.Lock()
+	h.inv.respond = func(recs []record) (*invoke.Output, error) {
+		if recs[0].Body[0] == 'b' {
+			once.Do(func() { close(bSeen) })
+			return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+		}
+		select {
+		case <-bSeen:
+			return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+		case <-time.After(time.Minute): // a ceiling: group b never came while a was in flight
+			return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"group b did not come"}`)}, nil
+		}
+	}
+	h.inv.mu.Unlock()
+	h.mapping(t, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("f"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(5)})
+	h.drained(t, url)
+	select {
+	case <-bSeen:
+	default:
+		t.Fatal("group b was never processed")
+	}
+	order := map[byte][]string{}
+	for _, b := range h.inv.all() {
+		for _, r := range b {
+			order[r.Body[0]] = append(order[r.Body[0]], r.Body)
+		}
+	}
+	if !slices.Equal(order['a'], []string{"a0", "a1", "a2", "a3", "a4"}) || !slices.Equal(order['b'], []string{"b0", "b1"}) {
+		t.Fatalf("per-group order %q", order)
 	}
 }

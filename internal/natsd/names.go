@@ -112,6 +112,20 @@ func SQSConsumer(id string) string { return prefix + "-sqs-" + id }
 // messages when due: "kumo-sqs-<id>-delay".
 func SQSDelayConsumer(id string) string { return prefix + "-sqs-" + id + "-delay" }
 
+// SQSGroupSubject is the subject of a FIFO queue's visible messages of one
+// message group, by the group's token (its id base64url-encoded):
+// "kumo.sqs.<id>.g.<token>".
+func SQSGroupSubject(id, token string) string { return prefix + ".sqs." + id + ".g." + token }
+
+// SQSGroupSubjects matches every group subject of a FIFO queue:
+// "kumo.sqs.<id>.g.>".
+func SQSGroupSubjects(id string) string { return prefix + ".sqs." + id + ".g.>" }
+
+// SQSAttemptBucket is the KV bucket remembering FIFO receives by their
+// ReceiveRequestAttemptId for five minutes (the bucket's TTL):
+// "kumo-sqs-attempts".
+const SQSAttemptBucket = prefix + "-sqs-attempts"
+
 // SNSBucket is the KV bucket of SNS topics and subscriptions: "kumo-sns".
 const SNSBucket = prefix + "-sns"
 

@@ -10,6 +10,7 @@ func TestNames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{RegistryBucket, "kumo-registry"},
 		{CodeBucket, "kumo-code"},
+		{SQSAttemptBucket, "kumo-sqs-attempts"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("name %q, want %q", tc.got, tc.want)

@@ -35,7 +35,7 @@ func BenchmarkESMSQS(b *testing.B) {
 	ctx := b.Context()
 	file := filepath.Join(b.TempDir(), "bench.jsonl")
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String("esm-bench"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
+		FunctionName: aws.String("esm-bench"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(esmRole(b, s, "esm-bench-role")),
 		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: esmRecorderZip(b)}, MemorySize: aws.Int32(128),
 		Timeout: aws.Int32(30), Environment: &types.Environment{Variables: map[string]string{"REC_FILE": file}},
 	}); err != nil {

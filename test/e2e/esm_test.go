@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -139,6 +140,24 @@ func readESMRec(t testing.TB, file string) []esmLine {
 	return out
 }
 
+// esmRole creates, with the AWS CLI, an execution role that Lambda may
+// assume and that may poll SQS queues (what a mapping's function needs)
+// and returns its ARN.
+func esmRole(t testing.TB, s *server, name string) string {
+	t.Helper()
+	env := s.env()
+	if r := runCmd(t, env, nil, time.Minute, "aws", "iam", "create-role", "--role-name", name,
+		"--assume-role-policy-document", trustDoc("Service", "lambda.amazonaws.com")); r.Code != 0 {
+		t.Fatalf("create-role: %s", r)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`
+	if r := runCmd(t, env, nil, time.Minute, "aws", "iam", "put-role-policy", "--role-name", name, "--policy-name", "poll-sqs",
+		"--policy-document", policy); r.Code != 0 {
+		t.Fatalf("put-role-policy: %s", r)
+	}
+	return "arn:aws:iam::" + accountID + ":role/" + name
+}
+
 // TestESMSQS: with the AWS CLI, a queue with a dead-letter queue feeds a
 // function through an event source mapping with ReportBatchItemFailures:
 // every message is processed, the one the function reports failed comes
@@ -158,8 +177,17 @@ func TestESMSQS(t *testing.T) {
 	srcARN := jstr(cli.ok("sqs", "get-queue-attributes", "--queue-url", srcURL, "--attribute-names", "QueueArn"), "Attributes", "QueueArn")
 
 	file := filepath.Join(t.TempDir(), "esm.jsonl")
+	// A role that may not poll the queue is refused, as Lambda answers.
 	must[*lambda.CreateFunctionOutput](t, "CreateFunction")(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
-		FunctionName: aws.String("esm-fn"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
+		FunctionName: aws.String("esm-norole"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
+		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: esmRecorderZip(t)},
+	}))
+	r := cli.fail("InvalidParameterValueException", "lambda", "create-event-source-mapping", "--function-name", "esm-norole", "--event-source-arn", srcARN)
+	if !strings.Contains(r.Stderr, "The provided execution role does not have permissions to call ReceiveMessage on SQS") {
+		t.Fatalf("create-event-source-mapping without permissions: %s", r)
+	}
+	must[*lambda.CreateFunctionOutput](t, "CreateFunction")(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("esm-fn"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(esmRole(t, s, "esm-poller")),
 		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: esmRecorderZip(t)}, MemorySize: aws.Int32(128),
 		Timeout: aws.Int32(10), Environment: &types.Environment{Variables: map[string]string{"REC_FILE": file}},
 	}))
@@ -169,6 +197,7 @@ func TestESMSQS(t *testing.T) {
 		"--batch-size", "5", "--function-response-types", "ReportBatchItemFailures")
 	uuid := jstr(m, "UUID")
 	expectEq(t, "State", jstr(m, "State"), "Creating")
+	expectEq(t, "LastProcessingResult", jstr(m, "LastProcessingResult"), "No records processed")
 	waitMapping := func(want string) {
 		eventually(t, kpoll.Default, "mapping "+want, func() error {
 			if st := jstr(cli.ok("lambda", "get-event-source-mapping", "--uuid", uuid), "State"); st != want {
@@ -220,6 +249,7 @@ func TestESMSQS(t *testing.T) {
 	}
 	got := cli.ok("sqs", "receive-message", "--queue-url", dlqURL, "--wait-time-seconds", "5")
 	expectEq(t, "dead-lettered body", jstr(got, "Messages", "0", "Body"), "fail-1")
+	expectEq(t, "LastProcessingResult", jstr(cli.ok("lambda", "get-event-source-mapping", "--uuid", uuid), "LastProcessingResult"), "OK")
 
 	// Disabled: the mapping stops consuming.
 	up := cli.ok("lambda", "update-event-source-mapping", "--uuid", uuid, "--no-enabled")
@@ -257,7 +287,7 @@ func TestESMRestart(t *testing.T) {
 	arn := "arn:aws:sqs:" + region + ":" + accountID + ":esm-rs"
 	file := filepath.Join(t.TempDir(), "rs.jsonl")
 	must[*lambda.CreateFunctionOutput](t, "CreateFunction")(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
-		FunctionName: aws.String("esm-rs"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(testRole),
+		FunctionName: aws.String("esm-rs"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(esmRole(t, s, "esm-rs-role")),
 		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: esmRecorderZip(t)}, MemorySize: aws.Int32(128),
 		Timeout: aws.Int32(10), Environment: &types.Environment{Variables: map[string]string{"REC_FILE": file}},
 	}))

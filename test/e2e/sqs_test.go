@@ -100,6 +100,25 @@ while True:
         order.append(m["Body"])
         sqs.delete_message(QueueUrl=fifo, ReceiptHandle=m["ReceiptHandle"])
 assert order == ["f1", "f2"], order
+
+# Message groups flow in parallel: g is held while g1 is in flight, h is not.
+for body, group in [("g1", "g"), ("g2", "g"), ("h1", "h")]:
+    sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId=group)
+got = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=1, ReceiveRequestAttemptId="try-1")["Messages"]
+assert [m["Body"] for m in got] == ["g1"], got
+retry = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=1, ReceiveRequestAttemptId="try-1")["Messages"]
+assert [(m["Body"], m["ReceiptHandle"]) for m in retry] == [(m["Body"], m["ReceiptHandle"]) for m in got], (got, retry)
+other = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+assert [m["Body"] for m in other] == ["h1"], other
+sqs.change_message_visibility(QueueUrl=fifo, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+try:
+    sqs.change_message_visibility(QueueUrl=fifo, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=30)
+    raise SystemExit("changing the visibility of a message not in flight succeeded")
+except sqs.exceptions.MessageNotInflight as e:
+    assert e.response["Error"]["Code"] == "AWS.SimpleQueueService.MessageNotInflight", e.response
+back = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+assert [m["Body"] for m in back] == ["g1", "g2"], back
+assert back[0]["Attributes"]["ApproximateReceiveCount"] == "2", back
 print("OK")
 `
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,24 +47,47 @@ func receiveAll(t *testing.T, cl *sqs.Client, url string, want int) []sqstypes.M
 	return got
 }
 
+// allowTopic sets the queue's policy, as a user must, to let SNS send to
+// it for the topic.
+func allowTopic(t *testing.T, s *server, queueURL, queue, topicARN string) {
+	t.Helper()
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]string{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+		"Resource": queueARN(queue), "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": topicARN}}}}})
+	attrs, _ := json.Marshal(map[string]string{"Policy": string(policy)})
+	awsOK(t, s.env(), "--endpoint-url", s.url, "sqs", "set-queue-attributes", "--queue-url", queueURL, "--attributes", string(attrs))
+}
+
 // TestSNSToSQS: the AWS CLI subscribes a queue to a topic with a filter
-// policy; only the matching message arrives, in SNS's envelope.
+// policy; only the matching message arrives, in SNS's envelope. Until the
+// queue's policy lets the topic in, SNS's delivery is refused and goes to
+// the subscription's dead-letter queue.
 func TestSNSToSQS(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
 	env := s.env()
-	var q struct{ QueueUrl string }
+	var q, dlq struct{ QueueUrl string }
 	awsJSON(t, env, &q, "--endpoint-url", s.url, "sqs", "create-queue", "--queue-name", "orders")
+	awsJSON(t, env, &dlq, "--endpoint-url", s.url, "sqs", "create-queue", "--queue-name", "orders-dead")
 	var topic struct{ TopicArn string }
 	awsJSON(t, env, &topic, "--endpoint-url", s.url, "sns", "create-topic", "--name", "events")
+	allowTopic(t, s, dlq.QueueUrl, "orders-dead", topic.TopicArn)
 	var sub struct{ SubscriptionArn string }
 	awsJSON(t, env, &sub, "--endpoint-url", s.url, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "sqs",
-		"--notification-endpoint", queueARN("orders"), "--attributes", `{"FilterPolicy":"{\"color\":[\"red\"]}"}`, "--return-subscription-arn")
+		"--notification-endpoint", queueARN("orders"), "--attributes", `{"FilterPolicy":"{\"color\":[\"red\"]}","RedrivePolicy":"{\"deadLetterTargetArn\":\"`+queueARN("orders-dead")+`\"}"}`,
+		"--return-subscription-arn")
+	cl := newSQS(s)
+	// No queue policy yet: refused, so dead-lettered.
+	awsOK(t, env, "--endpoint-url", s.url, "sns", "publish", "--topic-arn", topic.TopicArn, "--message", "too early",
+		"--message-attributes", `{"color":{"DataType":"String","StringValue":"red"}}`)
+	if dead := receiveAll(t, cl, dlq.QueueUrl, 1); !strings.Contains(aws.ToString(dead[0].Body), "too early") {
+		t.Fatalf("dead-lettered %q", aws.ToString(dead[0].Body))
+	}
+	allowTopic(t, s, q.QueueUrl, "orders", topic.TopicArn)
 	for _, color := range []string{"blue", "red"} {
 		awsOK(t, env, "--endpoint-url", s.url, "sns", "publish", "--topic-arn", topic.TopicArn, "--message", "a "+color+" order",
 			"--message-attributes", `{"color":{"DataType":"String","StringValue":"`+color+`"}}`)
 	}
-	cl := newSQS(s)
 	got := receiveAll(t, cl, q.QueueUrl, 1)
 	var envl struct {
 		Type, TopicArn, Message string
@@ -108,6 +132,7 @@ func TestAsyncFailureTargets(t *testing.T) {
 	}
 	var topic struct{ TopicArn string }
 	awsJSON(t, env, &topic, "--endpoint-url", s.url, "sns", "create-topic", "--name", "failed-events")
+	allowTopic(t, s, urls["failures"], "failures", topic.TopicArn)
 	awsOK(t, env, "--endpoint-url", s.url, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "sqs",
 		"--notification-endpoint", queueARN("failures"), "--attributes", `{"RawMessageDelivery":"true"}`)
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/eventpattern"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
@@ -313,10 +314,18 @@ func functionRef(endpoint string) (registry.Ref, error) {
 
 // deliverSQS sends the envelope, or the raw message with its attributes,
 // to the queue.
-func (s *Service) deliverSQS(ctx context.Context, queueARN string, sub *subscription, d *delivery) error {
+func (s *Service) deliverSQS(ctx context.Context, queueARN string, sub *subscription, d *delivery) (err error) {
 	if s.cfg.Queues == nil {
 		return fmt.Errorf("%w: this server delivers to no SQS queues", errPermanent)
 	}
+	// SNS sends as sns.amazonaws.com for the topic: the queue's policy
+	// decides, and a refusal is not retried.
+	ctx = authz.WithService(ctx, ServicePrincipal, sub.TopicARN, s.cfg.Account)
+	defer func() {
+		if err != nil && awsproto.AsError(err).Code == awsproto.SQSAccessDenied {
+			err = fmt.Errorf("%w: %v", errPermanent, err)
+		}
+	}()
 	if d.Msg.GroupID != "" {
 		fq, ok := s.cfg.Queues.(FIFOQueues)
 		if !ok {
@@ -333,7 +342,7 @@ func (s *Service) deliverSQS(ctx context.Context, queueARN string, sub *subscrip
 		_, err := s.cfg.Queues.Deliver(ctx, queueARN, messageFor(d.Msg, "sqs"), queueAttributes(d.Msg.Attrs))
 		return err
 	}
-	_, err := s.cfg.Queues.Deliver(ctx, queueARN, string(s.envelope(sub, d)), nil)
+	_, err = s.cfg.Queues.Deliver(ctx, queueARN, string(s.envelope(sub, d)), nil)
 	return err
 }
 
@@ -364,7 +373,7 @@ func (s *Service) redrive(ctx context.Context, sub *subscription, d *delivery) b
 	if json.Unmarshal([]byte(rp), &p) != nil || p.DeadLetterTargetArn == "" {
 		return false
 	}
-	_, err := s.cfg.Queues.Deliver(ctx, p.DeadLetterTargetArn, string(s.envelope(sub, d)), nil)
+	_, err := s.cfg.Queues.Deliver(authz.WithService(ctx, ServicePrincipal, sub.TopicARN, s.cfg.Account), p.DeadLetterTargetArn, string(s.envelope(sub, d)), nil)
 	if err != nil {
 		s.log.Error("sns: dead-letter queue refused a message", "queue", p.DeadLetterTargetArn, "error", err)
 	}

@@ -46,7 +46,11 @@
 //     as the service principal sns.amazonaws.com with aws:SourceArn the
 //     topic (authz.WithService), with the event Lambda receives from SNS.
 //   - sqs: through Config.Queues, the SNS JSON envelope, or the message
-//     and its attributes with RawMessageDelivery.
+//     and its attributes with RawMessageDelivery, as sns.amazonaws.com
+//     for the topic (authz.WithService): the queue's policy must allow
+//     it, in the same account too, as on AWS. A refusal (AccessDenied)
+//     is not retried; it goes to the subscription's dead-letter queue,
+//     which needs the same permission.
 //   - http/https: a POST with the x-amz-sns-* headers. A subscription is
 //     PendingConfirmation until ConfirmSubscription presents the token
 //     its SubscriptionConfirmation carried, or its SubscribeURL is
@@ -60,6 +64,11 @@
 // sns:<Operation> on the topic (authz.go), with the topic's Policy
 // attribute as the resource policy; a denial is AuthorizationError
 // (403).
+//
+// With Config.Writable reporting the store full, the operations that add
+// data (CreateTopic, Subscribe, Publish, …, and the in-process Publish)
+// are ServiceUnavailable (503, Retry-After: 30); reads, Unsubscribe and
+// DeleteTopic go on.
 //
 // The package must never deliver a message to a subscription whose
 // filter policy refuses it, nor answer a Publish before the stream has

@@ -413,6 +413,9 @@ func (s *Service) Publish(ctx context.Context, topicARN, message string, attrs m
 	if err != nil {
 		return "", err
 	}
+	if err := s.refuseFull("Publish"); err != nil {
+		return "", err
+	}
 	in := publishInput{Message: message}
 	if len(attrs) > 0 {
 		in.MessageAttributes = make(map[string]attribute, len(attrs))

@@ -90,6 +90,11 @@ type Config struct {
 	// Authorizer checks every operation before it runs (authz.go); nil
 	// allows everything (authentication is off).
 	Authorizer *authz.Authorizer
+	// Writable reports whether the store may take more data (an error
+	// naming why not: the data disk is nearly full); while it does not,
+	// operations that add data (fills) are ServiceUnavailable, and those
+	// that read or free space go on. Nil: always writable.
+	Writable func() error
 	// Logger receives internal failures and failed deliveries; nil
 	// discards.
 	Logger *slog.Logger
@@ -202,6 +207,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case !ok || (q.Version != "" && q.Version != Version):
 			err = awsproto.Errorf(awsproto.InvalidAction, "Could not find operation %s for version %s", clip(q.Action), clip(q.Version))
 		default:
+			if err = s.refuseFull(q.Action); err != nil {
+				break
+			}
 			if err = s.authorize(r, q); err == nil {
 				out, err = o(r.Context(), q)
 			}
@@ -215,6 +223,24 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	awsproto.WriteQueryResult(w, r, q.Action, Namespace, out)
+}
+
+// fills are the operations that add data to the store.
+var fills = map[string]bool{"CreateTopic": true, "SetTopicAttributes": true, "AddPermission": true, "Subscribe": true,
+	"ConfirmSubscription": true, "SetSubscriptionAttributes": true, "Publish": true, "PublishBatch": true, "TagResource": true}
+
+// refuseFull is ServiceUnavailable (503, Retry-After) while the store is
+// full and action adds data; nil otherwise.
+func (s *Service) refuseFull(action string) error {
+	if s.cfg.Writable == nil || !fills[action] {
+		return nil
+	}
+	if err := s.cfg.Writable(); err != nil {
+		e := awsproto.Errorf(awsproto.SNSServiceUnavailable, "%s", err.Error())
+		e.Header = http.Header{"Retry-After": {"30"}}
+		return e
+	}
+	return nil
 }
 
 // dispatch is the operations the service serves, by action.

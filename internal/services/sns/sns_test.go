@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
@@ -111,6 +113,7 @@ type harness struct {
 	inv  *invoker
 	qs   *queues
 	key  *rsa.PrivateKey
+	full atomic.Pointer[error] // what the store's Writable answers; nil: writable
 }
 
 func newHarness(t testing.TB) *harness {
@@ -165,7 +168,13 @@ func (h *harness) start(t testing.TB) {
 	}
 	svc, err := kumosns.Open(context.Background(), kumosns.Config{KV: kv, NATS: nc, Region: "us-east-1", Account: account,
 		Invoker: h.inv, Queues: h.qs, Authorizer: h.az, SigningKey: h.key, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond},
-		EdgeURL: func() string { return "http://edge.test" }})
+		EdgeURL: func() string { return "http://edge.test" },
+		Writable: func() error {
+			if e := h.full.Load(); e != nil {
+				return *e
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,5 +698,40 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	if got := len(h.inv.snapshot()); got < n {
 		b.Errorf("%d of %d delivered", got, n)
+	}
+}
+
+// TestStoreFull: while the store cannot take more data, what would add
+// data is ServiceUnavailable (503, Retry-After), in process too, and what
+// reads or frees space goes on.
+func TestStoreFull(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	tp, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("full")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("Kumo's data disk is nearly full (/data: 1.0 MiB free)")
+	h.full.Store(&full)
+	_, err = h.cl.Publish(ctx, &sns.PublishInput{TopicArn: tp.TopicArn, Message: aws.String("during")})
+	wantCode(t, err, "ServiceUnavailable", full.Error())
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != 503 || re.Response.Header.Get("Retry-After") != "30" {
+		t.Fatalf("refusal %v", err)
+	}
+	_, err = h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("more")})
+	wantCode(t, err, "ServiceUnavailable", "")
+	if _, err := h.svc.Publish(ctx, aws.ToString(tp.TopicArn), "in process", nil); awsproto.AsError(err).Code != awsproto.SNSServiceUnavailable {
+		t.Fatalf("in-process publish: %v", err)
+	}
+	if _, err := h.cl.ListTopics(ctx, &sns.ListTopicsInput{}); err != nil {
+		t.Fatalf("ListTopics while full: %v", err)
+	}
+	if _, err := h.cl.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: tp.TopicArn}); err != nil {
+		t.Fatalf("DeleteTopic while full: %v", err)
+	}
+	h.full.Store(nil)
+	if _, err := h.cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("more")}); err != nil {
+		t.Fatalf("with room again: %v", err)
 	}
 }

@@ -33,6 +33,8 @@ var operations = map[string]string{
 	"StartMessageMoveTask":         "sqs:StartMessageMoveTask",
 	"ListMessageMoveTasks":         "sqs:ListMessageMoveTasks",
 	"CancelMessageMoveTask":        "sqs:CancelMessageMoveTask",
+	"AddPermission":                "sqs:AddPermission",
+	"RemovePermission":             "sqs:RemovePermission",
 }
 
 // authorize checks the caller of r against operation op on q, with q's

@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,5 +109,99 @@ func BenchmarkJetStreamFloor(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkFIFOSendReceiveDeleteBatch is BenchmarkSendReceiveDeleteBatch
+// on a FIFO queue, the ten messages of each batch in one message group or
+// spread over ten.
+func BenchmarkFIFOSendReceiveDeleteBatch(b *testing.B) {
+	for _, groups := range []int{1, 10} {
+		b.Run(strconv.Itoa(groups)+"groups", func(b *testing.B) {
+			h := newHarness(b)
+			ctx := context.Background()
+			out, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("bench.fifo"),
+				Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			url := out.QueueUrl
+			ids := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+			n := 0
+			for b.Loop() {
+				var entries []types.SendMessageBatchRequestEntry
+				for i, id := range ids {
+					n++
+					entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String("message " + strconv.Itoa(n)),
+						MessageGroupId: aws.String("g" + strconv.Itoa(i%groups))})
+				}
+				if _, err := h.cl.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: entries}); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got < 10; {
+					r, err := h.cl.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+					if err != nil {
+						b.Fatal(err)
+					}
+					var del []types.DeleteMessageBatchRequestEntry
+					for i, m := range r.Messages {
+						del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(ids[i]), ReceiptHandle: m.ReceiptHandle})
+					}
+					if len(del) > 0 {
+						if _, err := h.cl.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: url, Entries: del}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					got += len(r.Messages)
+				}
+			}
+			b.ReportMetric(float64(10*b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkFIFOReceiveManyGroups is one ReceiveMessage (10) and its
+// DeleteMessageBatch on a FIFO queue with a backlog of a thousand message
+// groups of one message each: a receive looks at the head of every group
+// that is not held.
+func BenchmarkFIFOReceiveManyGroups(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	out, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("many.fifo"),
+		Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := out.QueueUrl
+	n := 0
+	fill := func(count int) {
+		for count > 0 {
+			var entries []types.SendMessageBatchRequestEntry
+			for i := 0; i < 10 && count > 0; i, count = i+1, count-1 {
+				n++
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+					MessageBody: aws.String("message " + strconv.Itoa(n)), MessageGroupId: aws.String("g" + strconv.Itoa(n%1000))})
+			}
+			if _, err := h.cl.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: entries}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	fill(1000)
+	for b.Loop() {
+		r, err := h.cl.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10})
+		if err != nil || len(r.Messages) == 0 {
+			b.Fatalf("receive: %v %v", r, err)
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range r.Messages {
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if _, err := h.cl.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: url, Entries: del}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		fill(len(del))
+		b.StartTimer()
 	}
 }

@@ -3,7 +3,11 @@ package sqs
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 )
 
 // The consumer API: what Lambda's event source mappings need of a queue,
@@ -111,4 +115,29 @@ func (s *Service) ChangeVisibility(ctx context.Context, queueARN, handle string,
 	}
 	vt := int(visibility / time.Second)
 	return s.changeOne(ctx, q, handle, &vt)
+}
+
+// RoleAllowed reports whether a session of the IAM role roleARN may call
+// action (sqs:ReceiveMessage, …) on the queue queueARN names, with the
+// role's policies and the queue's Policy, as a function's execution role
+// polling the queue would be checked. Without an Authorizer
+// (authentication off) everything is allowed; an unknown queue nothing.
+func (s *Service) RoleAllowed(ctx context.Context, roleARN, action, queueARN string) bool {
+	q, ok := s.queueByARN(queueARN)
+	if !ok {
+		return false
+	}
+	if s.cfg.Authorizer == nil {
+		return true
+	}
+	name := roleARN[strings.LastIndexByte(roleARN, '/')+1:]
+	account := s.cfg.Account
+	if p := strings.Split(roleARN, ":"); len(p) == 6 {
+		account = p[4]
+	}
+	ctx = awsproto.WithCaller(ctx, awsproto.Caller{Identity: awsproto.Identity{Account: account,
+		ARN: "arn:aws:sts::" + account + ":assumed-role/" + name + "/awslambda", UserID: name + ":awslambda",
+		RoleARN: roleARN, SessionName: "awslambda"}})
+	return s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: action, Resource: queueARN, ResourcePolicy: q.policy,
+		ResourceTags: q.Tags, Denied: awsproto.SQSAccessDenied}) == nil
 }

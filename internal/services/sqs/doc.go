@@ -48,8 +48,12 @@
 //     numbers; a message whose visibility expired counts as not visible
 //     until it is received again.
 //
-// ApproximateFirstReceiveTimestamp is kept in memory: after a restart, a
-// message's first receive since the restart stands in for it.
+// A standard queue's ApproximateFirstReceiveTimestamp and each delivery's
+// invisible-until time are kept in memory: after a restart, a message's
+// first receive since the restart stands in for it, and a visibility
+// change is not checked against a delivery made before. With them,
+// ChangeMessageVisibility on a delivery whose visibility has ended is
+// MessageNotInflight, on a deleted message InvalidParameterValue.
 //
 // # FIFO queues
 //
@@ -58,14 +62,44 @@
 // MessageDeduplicationId (the body's SHA-256 with
 // ContentBasedDeduplication; prefixed by the group with
 // DeduplicationScope messageGroup) as its Nats-Msg-Id, and a duplicate is
-// answered with the original's MessageId while it is stored. Order: the
-// visible consumer of a FIFO queue has MaxAckPending 1, so no message is
-// received while an earlier one is in flight; every group's order holds,
-// and a receive returns one message. That is stricter than SQS (one
-// group's in-flight message holds back the other groups; there is no
-// high-throughput mode, FifoThroughputLimit is stored only).
-// SequenceNumber is the stream sequence. ReceiveRequestAttemptId is
-// accepted and not used.
+// answered with the original's MessageId while it is stored.
+//
+// Order is kept per message group (fifo.go). A FIFO queue's visible
+// messages are published to their group's subject
+// (natsd.SQSGroupSubject: the group id base64url-encoded) and read
+// without a consumer: a receive lists the groups that have messages
+// (stream info with a subject filter), skips those that are held, and
+// takes from the oldest group's head on (direct gets by subject) as many
+// of one group as it may before the next. Which messages of a group have
+// been received is a record per group in the queue bucket
+// ("f.<queue id>.<group token>": sequence, invisible-until, receive count,
+// first receive, the latest receive's nonce), written with compare-and-set
+// before the receive answers, so two receives (or two nodes) never hold
+// one group at once and in-flight state survives a restart: a group is
+// held while any of its messages is invisible; when the visibility ends,
+// the same message, being the group's head, is received again before the
+// later ones. The receipt handle names queue, group, sequence and nonce;
+// DeleteMessage removes the message from the stream, then from the
+// record; a handle of an earlier receive deletes nothing, as SQS answers.
+// Costs: with up to 32 groups not held, a receive reads each one's head
+// (one direct get each); with more it reads the stream in order in
+// batched direct gets of 256 (the stream allows direct gets), the first
+// message seen of a group being its head, until the receive is full —
+// messages of held groups ahead are read and skipped. Then one request
+// per message taken and one record write per group. SequenceNumber is the stream
+// sequence. FifoThroughputLimit is stored only (every group flows as
+// fast as receives come).
+//
+// The in-memory view of group records (groupMu) is a cache: the bucket
+// is the truth and every write is compare-and-set, so a stale view costs
+// a retry, never a second holder. groupMu and attemptMu are never held
+// while another lock is taken.
+//
+// ReceiveRequestAttemptId: a FIFO receive that carries one is remembered
+// (its receipt handles) in the KV bucket natsd.SQSAttemptBucket
+// ("kumo-sqs-attempts", TTL five minutes, SQS's window); a retry with the
+// same id answers the messages still received under those handles, with
+// the same handles, and restarts their visibility timeout.
 //
 // # Message move tasks
 //
@@ -76,8 +110,24 @@
 //
 // # Not served
 //
-// Add/RemovePermission and KMS encryption are not served
-// (KmsMasterKeyId is stored, messages are not encrypted by it).
+// KMS encryption is not served (KmsMasterKeyId is stored, messages are
+// not encrypted by it).
+//
+// # Permissions and names
+//
+// AddPermission and RemovePermission edit the queue's Policy
+// (permission.go): one statement per label, at most seven actions, only
+// actions others may be granted. DeleteQueue records the time under
+// "d.<name>" in the queue bucket; CreateQueue of that name within 60
+// seconds is QueueDeletedRecently.
+//
+// # A full store
+//
+// With Config.Writable reporting the store full (the data disk nearly
+// so), the operations that add data (fills: CreateQueue, SendMessage,
+// SetQueueAttributes, …) and in-process deliveries are ServiceUnavailable
+// (503, Retry-After: 30), in the request's protocol; receiving, deleting,
+// purging and reading go on, so that space can be freed.
 //
 // # Authorization
 //

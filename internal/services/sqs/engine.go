@@ -74,12 +74,15 @@ func ackWait(vt int) time.Duration {
 func (s *Service) streamConfig(q *queue) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:       natsd.SQSStream(q.ID),
-		Subjects:   []string{natsd.SQSSubject(q.ID), natsd.SQSDelayedSubject(q.ID)},
+		Subjects:   []string{natsd.SQSSubject(q.ID), natsd.SQSDelayedSubject(q.ID), natsd.SQSGroupSubjects(q.ID)},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.WorkQueuePolicy,
 		Replicas:   s.cfg.Replicas,
 		MaxAge:     time.Duration(q.intAttr(attrRetention)) * time.Second,
 		Duplicates: dedupWindow,
+		// A FIFO receive with many message groups scans the stream with
+		// batched direct gets (fifo.go).
+		AllowDirect: true,
 	}
 }
 
@@ -103,21 +106,15 @@ func (s *Service) configure(ctx context.Context, q *queue) (*runtime, error) {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: stream of %s: %w", q.Name, err))
 	}
 	rt := &runtime{stream: st, ackWait: ackWait(q.intAttr(attrVisibilityTimeout))}
-	// A FIFO queue has one message in flight at a time: no message is
-	// received while an earlier one is invisible, so every group's order
-	// holds (at the price of one group's in-flight message holding back
-	// the others).
-	inflight := maxInflight
-	if q.fifo() {
-		inflight = 1
-	}
+	// A FIFO queue's visible messages are on its group subjects, read
+	// without a consumer (fifo.go); its ready consumer sees nothing.
 	rt.ready, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       natsd.SQSConsumer(q.ID),
 		FilterSubject: natsd.SQSSubject(q.ID),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       rt.ackWait,
 		MaxDeliver:    -1,
-		MaxAckPending: inflight,
+		MaxAckPending: maxInflight,
 	})
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: consumer of %s: %w", q.Name, err))
@@ -153,7 +150,7 @@ func (s *Service) publish(ctx context.Context, q *queue, m *envelope, delay int)
 	if _, err := s.runtime(ctx, q); err != nil {
 		return nil, err
 	}
-	subj := natsd.SQSSubject(q.ID)
+	subj := visibleSubject(q, m)
 	if delay > 0 {
 		m.NotBefore = m.Sent + int64(delay)*1000
 		subj = natsd.SQSDelayedSubject(q.ID)
@@ -198,7 +195,7 @@ func (s *Service) publishAll(ctx context.Context, q *queue, envs []*envelope, de
 		if m == nil {
 			continue
 		}
-		subj := natsd.SQSSubject(q.ID)
+		subj := visibleSubject(q, m)
 		if delays[i] > 0 {
 			m.NotBefore = m.Sent + int64(delays[i])*1000
 			subj = natsd.SQSDelayedSubject(q.ID)
@@ -259,7 +256,7 @@ func (s *Service) promote(ctx context.Context, q *queue, rt *runtime) error {
 			b, _ := json.Marshal(&env)
 			// The message id makes a second move of the same message (after
 			// a crash between publish and ack) a duplicate JetStream drops.
-			if _, err := s.js.Publish(ctx, natsd.SQSSubject(q.ID), b, jetstream.WithMsgID("delayed-"+strconv.FormatUint(md.Sequence.Stream, 10))); err != nil {
+			if _, err := s.js.Publish(ctx, visibleSubject(q, &env), b, jetstream.WithMsgID("delayed-"+strconv.FormatUint(md.Sequence.Stream, 10))); err != nil {
 				_ = m.Nak()
 				return awsproto.Internal(fmt.Errorf("sqs: moving a delayed message of %s: %w", q.Name, err))
 			}
@@ -288,9 +285,7 @@ func (s *Service) receive(ctx context.Context, q *queue, max int, wait time.Dura
 		return nil, err
 	}
 	if q.fifo() {
-		// One message in flight at a time (see configure): a larger
-		// fetch would wait for messages that cannot come.
-		max = 1
+		return s.receiveFIFO(ctx, q, rt, max, wait, vt)
 	}
 	deadline := s.cfg.Now().Add(wait)
 	var out []delivery
@@ -383,7 +378,7 @@ func (s *Service) deliver(ctx context.Context, q *queue, rt *runtime, m jetstrea
 		env:     &env,
 		handle:  encodeHandle(q.ID, m.Reply()),
 		count:   md.NumDelivered,
-		firstMs: s.firstReceive(q.ID, md.Sequence.Stream, md.NumDelivered),
+		firstMs: s.firstReceive(q.ID, md.Sequence.Stream, md.NumDelivered, vt),
 	}, true
 }
 
@@ -396,22 +391,58 @@ func decodeEnvelope(m jetstream.Msg) (*envelope, bool) {
 	return &env, true
 }
 
-// firstReceive is a message's ApproximateFirstReceiveTimestamp: kept in
-// memory from its first delivery (a restart loses it; the first receive
-// after it is taken instead).
-func (s *Service) firstReceive(id string, seq, count uint64) int64 {
+// msgState is what this process knows of a standard queue's message it
+// delivered: its first receive (ApproximateFirstReceiveTimestamp) and
+// until when its latest delivery (JetStream's delivery count) is
+// invisible. It is kept in memory only: a restart loses it, and then the
+// first receive after it stands in for the first, and a visibility change
+// is not checked against it.
+type msgState struct {
+	first, until int64 // unix ms
+	count        uint64
+}
+
+// firstReceive records a delivery of a message (its count-th, invisible
+// for vt seconds) and returns its ApproximateFirstReceiveTimestamp.
+func (s *Service) firstReceive(id string, seq, count uint64, vt int) int64 {
 	key := id + "/" + strconv.FormatUint(seq, 10)
 	now := s.cfg.Now().UnixMilli()
 	s.firstMu.Lock()
 	defer s.firstMu.Unlock()
-	if t, ok := s.first[key]; ok && count > 1 {
-		return t
+	st, ok := s.first[key]
+	if !ok || count <= 1 {
+		st.first = now
 	}
-	if len(s.first) >= maxInflight {
+	if !ok && len(s.first) >= maxInflight {
 		clear(s.first)
 	}
-	s.first[key] = now
-	return now
+	st.count, st.until = count, now+int64(vt)*1000
+	s.first[key] = st
+	return st.first
+}
+
+// inflightHere reports whether this process delivered the delivery
+// count of message seq and it is invisible now; known is false when
+// this process has no record of the message.
+func (s *Service) inflightHere(id string, seq, count uint64) (inflight, known bool) {
+	s.firstMu.Lock()
+	defer s.firstMu.Unlock()
+	st, ok := s.first[id+"/"+strconv.FormatUint(seq, 10)]
+	if !ok {
+		return false, false
+	}
+	return st.count == count && st.until > s.cfg.Now().UnixMilli(), true
+}
+
+// setUntil records a visibility change of a delivered message.
+func (s *Service) setUntil(id string, seq uint64, vt int) {
+	s.firstMu.Lock()
+	defer s.firstMu.Unlock()
+	key := id + "/" + strconv.FormatUint(seq, 10)
+	if st, ok := s.first[key]; ok {
+		st.until = s.cfg.Now().UnixMilli() + int64(vt)*1000
+		s.first[key] = st
+	}
 }
 
 func (s *Service) forgetFirst(id string, seq uint64) {
@@ -465,13 +496,51 @@ func (s *Service) ack(ctx context.Context, q *queue, subject string, seq uint64)
 	return s.control(ctx, q, subject, []byte("+ACK"), seq)
 }
 
-// changeVisibility makes a delivery visible again after vt seconds.
-func (s *Service) changeVisibility(ctx context.Context, q *queue, subject string, vt int) error {
+// changeVisibility makes a delivery visible again after vt seconds:
+// MessageNotInflight when this process knows the delivery is no longer
+// invisible, InvalidParameterValue when the message is gone.
+func (s *Service) changeVisibility(ctx context.Context, q *queue, handle, subject string, seq uint64, vt int) error {
+	inflight, known := s.inflightHere(q.ID, seq, deliveryCount(subject))
+	if known && !inflight {
+		return errNotInflight()
+	}
+	if !known {
+		rt, err := s.runtime(ctx, q)
+		if err != nil {
+			return err
+		}
+		if _, err := rt.stream.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+			return errGoneForVisibility(handle)
+		}
+	}
 	msg := []byte("-NAK")
 	if vt > 0 {
 		msg = fmt.Appendf(nil, `-NAK {"delay": %d}`, (time.Duration(vt) * time.Second).Nanoseconds())
 	}
-	return s.control(ctx, q, subject, msg, 0)
+	if err := s.control(ctx, q, subject, msg, 0); err != nil {
+		return err
+	}
+	s.setUntil(q.ID, seq, vt)
+	return nil
+}
+
+// deliveryCount is the delivery count an ack subject carries; 0 when it
+// carries none.
+func deliveryCount(subject string) uint64 {
+	t := strings.Split(subject, ".")
+	si := 2
+	if len(t) >= 12 {
+		si = 4
+	}
+	if len(t) < si+3 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(t[si+2], 10, 64)
+	return n
+}
+
+func errGoneForVisibility(handle string) error {
+	return invalidParam("Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.", clip(handle))
 }
 
 func (s *Service) control(parent context.Context, q *queue, subject string, msg []byte, seq uint64) error {
@@ -515,5 +584,20 @@ func (s *Service) counts(ctx context.Context, q *queue) (counts, error) {
 	if err != nil {
 		return counts{}, awsproto.Internal(err)
 	}
-	return counts{visible: ri.NumPending, inflight: uint64(ri.NumAckPending), delayed: di.NumPending + uint64(di.NumAckPending)}, nil
+	c := counts{visible: ri.NumPending, inflight: uint64(ri.NumAckPending), delayed: di.NumPending + uint64(di.NumAckPending)}
+	if q.fifo() {
+		info, err := rt.stream.Info(ctx, jetstream.WithSubjectFilter(natsd.SQSGroupSubjects(q.ID)))
+		if err != nil {
+			return counts{}, awsproto.Internal(err)
+		}
+		var stored uint64
+		for _, n := range info.State.Subjects {
+			stored += n
+		}
+		if c.inflight, err = s.fifoInflight(ctx, q); err != nil {
+			return counts{}, err
+		}
+		c.visible = stored - min(stored, c.inflight)
+	}
+	return c, nil
 }

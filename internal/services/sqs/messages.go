@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 )
 
 // MessageAttribute is one message attribute, as SendMessage takes it and
@@ -489,7 +490,15 @@ func (s *Service) receiveMessage(ctx context.Context, r *http.Request, body []by
 			return nil, awsproto.Errorf(awsproto.SQSInvalidAttributeName, "Unknown Attribute %s.", clip(n))
 		}
 	}
-	ds, err := s.receive(ctx, q, max, time.Duration(wait)*time.Second, vt)
+	var ds []delivery
+	if q.fifo() && in.ReceiveRequestAttemptId != "" {
+		if len(in.ReceiveRequestAttemptId) > 128 {
+			return nil, invalidParam("Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: Must be at most 128 characters.", clip(in.ReceiveRequestAttemptId))
+		}
+		ds, err = s.receiveAttempt(ctx, q, in.ReceiveRequestAttemptId, max, time.Duration(wait)*time.Second, vt)
+	} else {
+		ds, err = s.receive(ctx, q, max, time.Duration(wait)*time.Second, vt)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -561,6 +570,9 @@ func (s *Service) deleteMessage(ctx context.Context, r *http.Request, body []byt
 func (s *Service) deleteOne(ctx context.Context, q *queue, handle string) error {
 	if handle == "" {
 		return missing("ReceiptHandle")
+	}
+	if q.fifo() {
+		return s.deleteFIFO(ctx, q, handle)
 	}
 	subj, seq, err := decodeHandle(q, handle)
 	if err != nil {
@@ -641,11 +653,14 @@ func (s *Service) changeOne(ctx context.Context, q *queue, handle string, vt *in
 	if *vt < 0 || *vt > 43200 {
 		return invalidParam("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200.", *vt)
 	}
-	subj, _, err := decodeHandle(q, handle)
+	if q.fifo() {
+		return s.changeFIFO(ctx, q, handle, *vt)
+	}
+	subj, seq, err := decodeHandle(q, handle)
 	if err != nil {
 		return err
 	}
-	return s.changeVisibility(ctx, q, subj, *vt)
+	return s.changeVisibility(ctx, q, handle, subj, seq, *vt)
 }
 
 func (s *Service) changeMessageVisibility(ctx context.Context, r *http.Request, body []byte) (any, error) {
@@ -694,9 +709,13 @@ func (s *Service) changeMessageVisibilityBatch(ctx context.Context, r *http.Requ
 }
 
 // Deliver sends a message to the queue queueARN names as SendMessage
-// would, without authorization (the caller, SNS or Lambda, has done its
-// own). It returns the message id, or awsproto errors as SendMessage does
-// (QueueDoesNotExist for an unknown queue). Safe for concurrent use.
+// would. It returns the message id, or awsproto errors as SendMessage does
+// (QueueDoesNotExist for an unknown queue). A service principal ctx
+// carries (authz.WithService: SNS for a topic) is authorized as
+// sqs:SendMessage against the queue's policy alone, as SQS checks a
+// delivery from SNS; a ctx without one (Lambda's destinations, whose
+// execution role is checked elsewhere, or a signed caller's request) is
+// not checked. Safe for concurrent use.
 func (s *Service) Deliver(ctx context.Context, queueARN, body string, attrs map[string]MessageAttribute) (messageID string, err error) {
 	return s.DeliverFIFO(ctx, queueARN, body, attrs, "", "")
 }
@@ -710,6 +729,18 @@ func (s *Service) DeliverFIFO(ctx context.Context, queueARN, body string, attrs 
 	q, ok := s.queueByARN(queueARN)
 	if !ok {
 		return "", noQueue()
+	}
+	if err := s.refuseFull("SendMessage"); err != nil {
+		return "", err
+	}
+	// A signed caller's ctx (a service delivering while it serves a
+	// request) was checked by that service; only a service principal's is
+	// checked here.
+	if _, signed := awsproto.CallerFrom(ctx); s.cfg.Authorizer != nil && !signed {
+		if err := s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "sqs:SendMessage", Resource: queueARN,
+			ResourcePolicy: q.policy, ResourceTags: q.Tags, Denied: awsproto.SQSAccessDenied}); err != nil {
+			return "", err
+		}
 	}
 	e := &sendEntry{MessageBody: &body, MessageAttributes: attrs}
 	if q.fifo() {

@@ -61,6 +61,10 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request) {
 		QueryErrors.WriteError(w, r, awsproto.Internal(err))
 		return
 	}
+	if err := s.refuseFull(q.Action); err != nil {
+		QueryErrors.WriteError(w, r, err)
+		return
+	}
 	out, err := o(r.Context(), r, body)
 	if err != nil {
 		if ae := awsproto.AsError(err); ae.Unwrap() != nil {
@@ -152,7 +156,7 @@ var numericParams = map[string]bool{"DelaySeconds": true, "MaxNumberOfMessages":
 
 // listParams are the flattened string lists, by their JSON member.
 var listParams = map[string]string{"AttributeName": "AttributeNames", "MessageSystemAttributeName": "MessageSystemAttributeNames",
-	"MessageAttributeName": "MessageAttributeNames", "TagKey": "TagKeys"}
+	"MessageAttributeName": "MessageAttributeNames", "TagKey": "TagKeys", "AWSAccountId": "AWSAccountIds", "ActionName": "Actions"}
 
 // entryParams are the batch entry lists.
 var entryParams = map[string]bool{"SendMessageBatchRequestEntry": true, "DeleteMessageBatchRequestEntry": true,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -52,6 +53,9 @@ func (s *Service) createQueue(ctx context.Context, r *http.Request, body []byte)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.deletedRecently(ctx, in.QueueName); err != nil {
+		return nil, err
+	}
 	if q, ok := s.view.get(in.QueueName); ok {
 		for _, k := range slices.Sorted(maps.Keys(attrs)) {
 			cur := q.Attrs[k]
@@ -181,8 +185,15 @@ func (s *Service) deleteQueue(ctx context.Context, r *http.Request, body []byte)
 	}
 	s.view.remove(q.Name, q.rev+1)
 	s.forget(q.ID)
+	// The name may not be used again for a minute, as SQS answers.
+	if _, err := s.cfg.KV.Put(ctx, deletedPrefix+q.Name, strconv.AppendInt(nil, s.cfg.Now().UnixMilli(), 10)); err != nil {
+		s.log.Warn("sqs: recording a queue's deletion", "queue", q.Name, "error", err)
+	}
 	if err := s.js.DeleteStream(ctx, natsd.SQSStream(q.ID)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		s.log.Warn("sqs: deleting a queue's stream", "queue", q.Name, "error", err)
+	}
+	if err := s.dropGroups(ctx, q.ID); err != nil {
+		s.log.Warn("sqs: deleting a queue's message groups", "queue", q.Name, "error", err)
 	}
 	return nil, nil
 }
@@ -320,6 +331,9 @@ func (s *Service) purgeQueue(ctx context.Context, r *http.Request, body []byte) 
 	if err := rt.stream.Purge(ctx); err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: purging %s: %w", q.Name, err))
 	}
+	if err := s.dropGroups(ctx, q.ID); err != nil {
+		return nil, awsproto.Internal(fmt.Errorf("sqs: purging %s: %w", q.Name, err))
+	}
 	return nil, nil
 }
 
@@ -427,4 +441,31 @@ func (s *Service) listDeadLetterSourceQueues(ctx context.Context, r *http.Reques
 	return struct {
 		QueueUrls []string `json:"queueUrls"`
 	}{urls}, nil
+}
+
+// deletedPrefix keys the time a queue was deleted ("d.<name>": unix ms),
+// which holds its name back for queueNameHold.
+const deletedPrefix = "d."
+
+// queueNameHold is how long a deleted queue's name cannot be used.
+const queueNameHold = 60 * time.Second
+
+// deletedRecently is QueueDeletedRecently when a queue of that name was
+// deleted less than a minute ago. Called with s.mu held.
+func (s *Service) deletedRecently(ctx context.Context, name string) error {
+	e, err := s.cfg.KV.Get(ctx, deletedPrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return awsproto.Internal(err)
+	}
+	at, err := strconv.ParseInt(string(e.Value), 10, 64)
+	if err == nil && s.cfg.Now().Sub(time.UnixMilli(at)) < queueNameHold {
+		return awsproto.Errorf(awsproto.SQSQueueDeletedRecently, "You must wait 60 seconds after deleting a queue before you can create another with the same name.")
+	}
+	if err := s.cfg.KV.Delete(ctx, deletedPrefix+name, e.Revision); err != nil && !errors.Is(err, store.ErrConflict) {
+		return awsproto.Internal(err)
+	}
+	return nil
 }

@@ -81,6 +81,30 @@ type Config struct {
 	// AckTimeout bounds the wait for JetStream to confirm an ack or nak
 	// (DeleteMessage, ChangeMessageVisibility); 5 s when zero.
 	AckTimeout time.Duration
+	// Writable reports whether the store may take more data (an error
+	// naming why not: the data disk is nearly full); while it does not,
+	// operations that add data (fills) and deliveries are
+	// ServiceUnavailable, and those that read or free space go on. Nil:
+	// always writable.
+	Writable func() error
+}
+
+// fills are the operations that add data to the store.
+var fills = map[string]bool{"CreateQueue": true, "SetQueueAttributes": true, "TagQueue": true, "SendMessage": true,
+	"SendMessageBatch": true, "StartMessageMoveTask": true, "AddPermission": true}
+
+// refuseFull is ServiceUnavailable (503, Retry-After) while the store is
+// full and op adds data; nil otherwise.
+func (s *Service) refuseFull(op string) error {
+	if s.cfg.Writable == nil || !fills[op] {
+		return nil
+	}
+	if err := s.cfg.Writable(); err != nil {
+		e := awsproto.Errorf(awsproto.SQSServiceUnavailable, "%s", err.Error())
+		e.Header = http.Header{"Retry-After": {"30"}}
+		return e
+	}
+	return nil
 }
 
 type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
@@ -103,7 +127,13 @@ type Service struct {
 	rts  map[string]*runtime // by queue id
 
 	firstMu sync.Mutex
-	first   map[string]int64 // "<id>/<stream seq>" → first receive, unix ms
+	first   map[string]msgState // "<id>/<stream seq>" → a standard queue's message as last received here
+
+	groupMu sync.Mutex
+	groups  map[string]cachedGroup // FIFO group records as last read or written, by key
+
+	attemptMu sync.Mutex
+	attemptKV jetstream.KeyValue // natsd.SQSAttemptBucket, opened on first use
 
 	bg      context.Context // cancelled by Close
 	tasksMu sync.Mutex
@@ -116,7 +146,7 @@ var _ http.Handler = (*Service)(nil)
 // Open returns the service, its view of the queues loaded from the bucket
 // and kept up to date by a watch until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, rts: map[string]*runtime{}, first: map[string]int64{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, rts: map[string]*runtime{}, first: map[string]msgState{}, groups: map[string]cachedGroup{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -204,6 +234,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
+	if err := s.refuseFull(name); err != nil {
+		s.writeError(w, r, name, err)
+		return
+	}
 	out, err := o(r.Context(), r, body)
 	if err != nil {
 		s.writeError(w, r, name, err)
@@ -282,5 +316,7 @@ func (s *Service) dispatch() map[string]op {
 		"StartMessageMoveTask":         s.startMessageMoveTask,
 		"ListMessageMoveTasks":         s.listMessageMoveTasks,
 		"CancelMessageMoveTask":        s.cancelMessageMoveTask,
+		"AddPermission":                s.addPermission,
+		"RemovePermission":             s.removePermission,
 	}
 }

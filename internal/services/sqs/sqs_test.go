@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/nats-io/nats.go"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -44,6 +47,8 @@ type harness struct {
 	srv  *httptest.Server
 	auth *authz.Static
 	az   *authz.Authorizer
+	skew atomic.Int64          // nanoseconds the service's clock is ahead of time.Now
+	full atomic.Pointer[error] // what the store's Writable answers; nil: writable
 }
 
 // newHarness starts NATS, opens the service on the kumo-sqs bucket and
@@ -98,7 +103,13 @@ func (h *harness) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	svc, err := kumosqs.Open(context.Background(), kumosqs.Config{KV: kv, NC: nc, Region: "us-east-1", Account: account,
-		Authorizer: h.az, MaxPollInterval: 200 * time.Millisecond})
+		Authorizer: h.az, MaxPollInterval: 200 * time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) },
+		Writable: func() error {
+			if e := h.full.Load(); e != nil {
+				return *e
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +300,69 @@ func TestQueueLifecycle(t *testing.T) {
 	wantCode(t, err, "AWS.SimpleQueueService.NonExistentQueue")
 	_, err = h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("x")})
 	wantCode(t, err, "AWS.SimpleQueueService.NonExistentQueue")
+}
+
+// TestQueueDeletedRecently: a deleted queue's name cannot be used again
+// for 60 seconds, also across a restart.
+func TestQueueDeletedRecently(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "again", nil)
+	if _, err := h.cl.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart(t)
+	h.skew.Store(int64(59 * time.Second))
+	_, err := h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("again")})
+	wantCode(t, err, "AWS.SimpleQueueService.QueueDeletedRecently")
+	h.createQueue(t, "other", nil) // other names are free
+	h.skew.Store(int64(61 * time.Second))
+	h.createQueue(t, "again", nil)
+}
+
+// TestStoreFull: while the store cannot take more data, what would add
+// data is ServiceUnavailable (503, Retry-After) in either protocol, and
+// what reads or frees space goes on.
+func TestStoreFull(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	url := h.createQueue(t, "full", nil)
+	if _, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("before")}); err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("Kumo's data disk is nearly full (/data: 1.0 MiB free)")
+	h.full.Store(&full)
+	_, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("during")})
+	wantCode(t, err, "ServiceUnavailable")
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != 503 || re.Response.Header.Get("Retry-After") != "30" || !strings.Contains(err.Error(), "data disk") {
+		t.Fatalf("refusal %v", err)
+	}
+	_, err = h.cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("more")})
+	wantCode(t, err, "ServiceUnavailable")
+	if _, err := h.svc.Deliver(ctx, "arn:aws:sqs:us-east-1:"+account+":full", "delivered", nil); awsproto.AsError(err).Code != awsproto.SQSServiceUnavailable {
+		t.Fatalf("in-process delivery: %v", err)
+	}
+	// The query protocol answers in XML.
+	form := "Action=SendMessage&Version=2012-11-05&MessageBody=x&QueueUrl=" + url
+	req, _ := http.NewRequest("POST", "/", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.svc.ServeHTTP(rec, req)
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "<Code>ServiceUnavailable</Code>") {
+		t.Fatalf("query refusal %d %s", rec.Code, rec.Body)
+	}
+	// Reading and freeing space go on.
+	m := receive(t, h, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url)})
+	if len(m) != 1 || aws.ToString(m[0].Body) != "before" {
+		t.Fatalf("receive while full: %v", m)
+	}
+	if _, err := h.cl.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	h.queueAttrs(t, url, types.QueueAttributeNameAll)
+	h.full.Store(nil)
+	if _, err := h.cl.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("after")}); err != nil {
+		t.Fatalf("with room again: %v", err)
+	}
 }
