@@ -29,6 +29,7 @@ import (
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	kumoevents "github.com/kumo-run/kumo/internal/services/events"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
@@ -234,6 +235,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer snsSvc.Close() // before the async queue closes
 	tg.sns = snsSvc
+	// EventBridge: buses and rules in their bucket, events and deliveries
+	// through the stream; Lambda targets invoke as events.amazonaws.com,
+	// checked against the function's policy; SQS and SNS targets and
+	// dead-letter queues through tg, which also takes Lambda's
+	// destination records for event buses.
+	eventsKV, err := st.KV(ctx, natsd.EventsBucket)
+	if err != nil {
+		return fmt.Errorf("events bucket: %w", err)
+	}
+	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
+		Targets: tg, ScheduleMinute: cfg.ScheduleMinute})
+	if err != nil {
+		return err
+	}
+	defer eventsSvc.Close() // before the async queue closes
+	tg.events = eventsSvc
 	// The async queue drains only now that every target it sends to is
 	// open.
 	if err := queue.Start(ctx, invoker); err != nil {
@@ -303,7 +321,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, region: cfg.Region}),
+			s3: s3Svc, region: cfg.Region, events: eventsSvc}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
