@@ -25,6 +25,7 @@ import (
 	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
+	"github.com/kumo-run/kumo/internal/iam"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/invoke"
@@ -127,6 +128,7 @@ type harness struct {
 	cl       *eventbridge.Client
 	srv      *httptest.Server
 	az       *authz.Authorizer
+	auth     *authz.Static
 	run      *runner
 	tg       *targets
 	clk      *clock
@@ -137,7 +139,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	st := &authz.Static{}
-	h := &harness{dir: t.TempDir(), run: &runner{}, tg: &targets{}, clk: &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)},
+	h := &harness{dir: t.TempDir(), auth: st, run: &runner{}, tg: &targets{}, clk: &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)},
 		policies: map[string][]registry.Statement{}}
 	h.az = authz.New(authz.Config{Directory: st, Region: "us-east-1"})
 	h.start(t)
@@ -152,10 +154,14 @@ func newHarness(t testing.TB) *harness {
 			Handler: h, Errors: events.Errors}},
 	}))
 	t.Cleanup(h.srv.Close)
-	h.cl = eventbridge.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, ""),
-		HTTPClient: h.srv.Client(), RetryMaxAttempts: 1}, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
+	h.cl = h.client(rootKey, rootSecret)
 	t.Cleanup(h.stop)
 	return h
+}
+
+func (h *harness) client(key, secret string) *eventbridge.Client {
+	return eventbridge.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
+		HTTPClient: h.srv.Client(), RetryMaxAttempts: 1}, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
 }
 
 // allow grants events.amazonaws.com lambda:InvokeFunction on fn, as
@@ -627,5 +633,93 @@ func TestScheduleFiresOncePerPeriod(t *testing.T) {
 		if !strings.Contains(times[i], w) {
 			t.Fatalf("fired at %v, want %v", times, want)
 		}
+	}
+}
+
+// TestAuthorization: every operation is checked as events:<Operation> on
+// the bus or rule it names.
+func TestAuthorization(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const bobARN = "arn:aws:iam::000000000000:user/bob"
+	p, err := iam.Parse(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":"events:PutEvents","Resource":"arn:aws:events:us-east-1:000000000000:event-bus/default"},`+
+		`{"Effect":"Allow","Action":["events:PutRule","events:DescribeRule"],"Resource":"arn:aws:events:us-east-1:000000000000:rule/bob-*"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.auth.SetUser(awsproto.Identity{Account: account, ARN: bobARN, UserID: "AIDABOB"}, authz.Principal{Policies: []*iam.Policy{p}})
+	h.auth.SetAccessKey("AKIABOBEVENTS0000001", "bob-secret", bobARN)
+	bob := h.client("AKIABOBEVENTS0000001", "bob-secret")
+	entry := types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String("{}")}
+	if _, err := bob.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry}}); err != nil {
+		t.Fatalf("PutEvents on the default bus: %v", err)
+	}
+	if _, err := h.cl.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String("other")}); err != nil {
+		t.Fatal(err)
+	}
+	entry.EventBusName = aws.String("other")
+	_, err = bob.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry}})
+	wantCode(t, err, "AccessDeniedException", "")
+	if _, err := bob.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("bob-1"), EventPattern: aws.String(`{"source":["s"]}`)}); err != nil {
+		t.Fatalf("PutRule bob-1: %v", err)
+	}
+	_, err = bob.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("alice-1"), EventPattern: aws.String(`{"source":["s"]}`)})
+	wantCode(t, err, "AccessDeniedException", "")
+	_, err = bob.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String("bob-1")})
+	wantCode(t, err, "AccessDeniedException", "")
+	_, err = bob.ListRules(ctx, &eventbridge.ListRulesInput{})
+	wantCode(t, err, "AccessDeniedException", "")
+	if _, err := h.cl.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String("bob-1")}); err != nil {
+		t.Fatalf("the denied DeleteRule deleted: %v", err)
+	}
+}
+
+// TestProtocolErrors: requests the service cannot dispatch or read.
+func TestProtocolErrors(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct{ target, body, code string }{
+		{"AWSEvents.CreateArchive", "{}", "UnknownOperationException"},
+		{"Logs_20140328.PutRule", "{}", "UnknownOperationException"},
+		{"AWSEvents.PutRule", "{not json", "SerializationException"},
+		{"AWSEvents.PutRule", `{"Name":5}`, "SerializationException"},
+		{"AWSEvents.PutEvents", `{"Entries":[]}`, "ValidationException"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+		r.Header.Set("X-Amz-Target", tt.target)
+		w := httptest.NewRecorder()
+		h.svc.ServeHTTP(w, r)
+		var body struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 400 || body.Type != tt.code ||
+			w.Header().Get("Content-Type") != "application/x-amz-json-1.1" {
+			t.Errorf("%s %s: %d %s", tt.target, tt.body, w.Code, w.Body)
+		}
+	}
+}
+
+// TestCronRule: a cron() rule fires at its times, in UTC.
+func TestCronRule(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	rule, err := h.cl.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("fives"), ScheduleExpression: aws.String("cron(0/5 * ? * SAT *)")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("fives"), Targets: []types.Target{{Id: aws.String("q"), Arn: aws.String(queueARN)}}}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := h.clk.Now() // Saturday 10:00
+	h.clk.set(t0.Add(4*time.Minute + 59*time.Second))
+	h.svc.FireDue(ctx)
+	h.clk.set(t0.Add(5 * time.Minute))
+	h.svc.FireDue(ctx)
+	h.svc.FireDue(ctx)
+	h.drained(t)
+	got := h.tg.to(queueARN)
+	if len(got) != 1 || !strings.Contains(got[0].body, `"time":"2026-12-05T10:05:00Z"`) || !strings.Contains(got[0].body, aws.ToString(rule.RuleArn)) {
+		t.Fatalf("deliveries %+v", got)
 	}
 }

@@ -97,11 +97,14 @@ func input(t *Target, event []byte, ruleARN, ruleName string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(p) == 0 {
+			return event, nil
+		}
 		v, ok := p.get(doc)
 		if !ok {
 			return []byte("null"), nil
 		}
-		return json.Marshal(v)
+		return marshal(v)
 	case t.InputTransformer != nil:
 		doc, err := decodeEvent(event)
 		if err != nil {
@@ -200,7 +203,7 @@ func render(v any, known, asJSON, escape bool) string {
 		}
 		return str
 	}
-	b, _ := json.Marshal(v)
+	b, _ := marshal(v)
 	if escape {
 		return escapeJSON(string(b))
 	}
@@ -209,6 +212,6 @@ func render(v any, known, asJSON, escape bool) string {
 
 // escapeJSON is s as it appears between a JSON string's quotes.
 func escapeJSON(s string) string {
-	b, _ := json.Marshal(s)
+	b, _ := marshal(s)
 	return string(b[1 : len(b)-1])
 }
