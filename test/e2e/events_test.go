@@ -26,7 +26,9 @@ func newEvents(s *server) *eventbridge.Client {
 		RetryMaxAttempts: 1}, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(s.url) })
 }
 
-func ruleARN(name string) string { return "arn:aws:events:" + region + ":" + accountID + ":rule/" + name }
+func ruleARN(name string) string {
+	return "arn:aws:events:" + region + ":" + accountID + ":rule/" + name
+}
 
 // allowEvents lets events.amazonaws.com invoke fn for the rule.
 func allowEvents(t *testing.T, lc *lambda.Client, fn, rule string) {
