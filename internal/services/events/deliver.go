@@ -269,6 +269,12 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	if derr := s.cfg.Targets.Send(ctx, t.DeadLetterConfig.ARN, d.Event, attrs); derr != nil {
+		var de *awsproto.Error
+		if errors.As(derr, &de) && !de.Retryable() {
+			log.Error("events: delivery failed and the dead-letter queue refused the event; dropped", "dlq", t.DeadLetterConfig.ARN, "dlqError", derr)
+			_ = m.Ack()
+			return
+		}
 		log.Warn("events: the dead-letter queue refused the event; trying again", "dlq", t.DeadLetterConfig.ARN, "dlqError", derr)
 		_ = m.NakWithDelay(delay)
 		return

@@ -723,3 +723,35 @@ func TestCronRule(t *testing.T) {
 		t.Fatalf("deliveries %+v", got)
 	}
 }
+
+// TestDisabledScheduleOwesNothing: the periods of a disabled rule are not
+// fired when it is enabled again; the next one after is.
+func TestDisabledScheduleOwesNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	t0 := h.clk.Now()
+	if _, err := h.cl.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), ScheduleExpression: aws.String("rate(1 minute)")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r"), Targets: []types.Target{{Id: aws.String("q"), Arn: aws.String(queueARN)}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.set(t0.Add(time.Minute))
+	h.svc.FireDue(ctx)
+	if _, err := h.cl.DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String("r")}); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.set(t0.Add(5*time.Minute + 30*time.Second))
+	h.svc.FireDue(ctx)
+	if _, err := h.cl.EnableRule(ctx, &eventbridge.EnableRuleInput{Name: aws.String("r")}); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.FireDue(ctx)
+	h.clk.set(t0.Add(6 * time.Minute))
+	h.svc.FireDue(ctx)
+	h.drained(t)
+	got := h.tg.to(queueARN)
+	if len(got) != 2 || !strings.Contains(got[0].body+got[1].body, "10:01:00Z") || !strings.Contains(got[0].body+got[1].body, "10:06:00Z") {
+		t.Fatalf("deliveries %+v", got)
+	}
+}

@@ -41,6 +41,9 @@ type rule struct {
 	Targets            []Target          `json:"targets,omitempty"`
 	// Created anchors a rate() schedule: it fires a period after it.
 	Created time.Time `json:"created"`
+	// Enabled is when the rule last went from DISABLED to ENABLED: a
+	// schedule owes no period that came before it.
+	Enabled time.Time `json:"enabled,omitzero"`
 
 	pattern *eventpattern.Pattern // compiled EventPattern
 	sched   schedule.Schedule     // parsed ScheduleExpression

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
@@ -381,9 +382,7 @@ func putRule(s *Service, ctx context.Context, body []byte) (any, error) {
 		r.Tags = nil
 	}
 	if in.State != "" {
-		r.State = in.State
-	} else if rev == 0 {
-		r.State = "ENABLED"
+		r.enable(in.State, s.now())
 	}
 	if in.ScheduleExpression != r.ScheduleExpression {
 		r.Created = s.now() // a new schedule starts counting now
@@ -518,6 +517,14 @@ func deleteRule(s *Service, ctx context.Context, body []byte) (any, error) {
 	return nil, nil
 }
 
+// enable sets the rule's state, noting when a disabled rule is enabled.
+func (r *rule) enable(state string, now time.Time) {
+	if r.State == "DISABLED" && state != "DISABLED" {
+		r.Enabled = now
+	}
+	r.State = state
+}
+
 func setState(state string) op {
 	return func(s *Service, ctx context.Context, body []byte) (any, error) {
 		var in ruleRef
@@ -532,7 +539,7 @@ func setState(state string) op {
 		if err != nil {
 			return nil, err
 		}
-		r.State = state
+		r.enable(state, s.now())
 		return nil, s.save(ctx, ruleKey(busName, r.Name), r, rev)
 	}
 }

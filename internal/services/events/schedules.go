@@ -94,6 +94,13 @@ func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
 			return err
 		}
 	}
+	if st.Next.IsZero() {
+		return nil
+	}
+	if st.Next.Before(r.Enabled) {
+		// Periods that came while the rule was disabled are not owed.
+		st.Next = s.after(r, st.Next, r.Enabled)
+	}
 	if st.Next.IsZero() || now.Before(st.Next) {
 		return nil
 	}
@@ -123,6 +130,19 @@ func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
 		return err
 	}
 	return nil
+}
+
+// after is the first period of r's schedule at or after t, counting from
+// period p.
+func (s *Service) after(r *rule, p, t time.Time) time.Time {
+	if rt, ok := r.sched.(schedule.Rate); ok {
+		period := s.ratePeriod(rt)
+		return p.Add((t.Sub(p) + period - 1) / period * period)
+	}
+	for !p.IsZero() && p.Before(t) {
+		p = r.sched.Next(p)
+	}
+	return p
 }
 
 func isConcurrent(err error) bool {
