@@ -113,7 +113,7 @@ const maxInFlight = 64
 func (s *Service) startDelivery(ctx context.Context) error {
 	match, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: natsd.EventsMatchConsumer, FilterSubject: natsd.EventsPutSubject,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 256,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 2 * maxInFlight,
 	})
 	if err != nil {
 		return fmt.Errorf("events: consumer %s: %w", natsd.EventsMatchConsumer, err)
@@ -125,7 +125,20 @@ func (s *Service) startDelivery(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("events: consumer %s: %w", natsd.EventsDeliveryConsumer, err)
 	}
-	mc, err := match.Consume(func(m jetstream.Msg) { s.match(ctx, m) })
+	// Events are matched concurrently (EventBridge keeps no order), at
+	// most maxInFlight at once.
+	msem := make(chan struct{}, maxInFlight)
+	mc, err := match.Consume(func(m jetstream.Msg) {
+		msem <- struct{}{}
+		if !s.track() {
+			<-msem
+			return // matched after the next start
+		}
+		go func() {
+			defer func() { <-msem; s.done.Done() }()
+			s.match(ctx, m)
+		}()
+	})
 	if err != nil {
 		return fmt.Errorf("events: consuming %s: %w", natsd.EventsPutSubject, err)
 	}
@@ -133,14 +146,10 @@ func (s *Service) startDelivery(ctx context.Context) error {
 	sem := make(chan struct{}, maxInFlight)
 	dc, err := del.Consume(func(m jetstream.Msg) {
 		sem <- struct{}{}
-		s.closeMu.Lock()
-		if s.closed {
-			s.closeMu.Unlock()
+		if !s.track() {
 			<-sem
 			return // redelivered after the next start
 		}
-		s.done.Add(1)
-		s.closeMu.Unlock()
 		go func() {
 			defer func() { <-sem; s.done.Done() }()
 			s.deliver(ctx, m)
@@ -151,6 +160,17 @@ func (s *Service) startDelivery(ctx context.Context) error {
 	}
 	s.bus.ctxs = append(s.bus.ctxs, dc)
 	return nil
+}
+
+// track counts a goroutine Close waits for; false once Close began.
+func (s *Service) track() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.done.Add(1)
+	return true
 }
 
 // match turns one accepted event into one delivery per target of every
@@ -402,25 +422,68 @@ func putEvents(s *Service, ctx context.Context, body []byte) (any, error) {
 		return nil, validation("Total size of the entries in the request is over the limit.")
 	}
 	out := make([]putResult, len(in.Entries))
+	var batch []pending
 	failed := 0
 	for i := range in.Entries {
-		res, err := s.putEntry(ctx, &in.Entries[i])
-		if err != nil {
-			return nil, err
-		}
+		res, p := s.checkEntry(&in.Entries[i])
 		if res.ErrorCode != "" {
 			failed++
+		} else {
+			p.index = i
+			batch = append(batch, p)
 		}
 		out[i] = res
+	}
+	// The accepted entries go to the stream together; the answer waits
+	// until the stream has every one.
+	if err := s.putAll(ctx, batch); err != nil {
+		return nil, awsproto.Internal(err)
+	}
+	for _, p := range batch {
+		out[p.index] = putResult{EventID: p.id}
 	}
 	return map[string]any{"FailedEntryCount": failed, "Entries": out}, nil
 }
 
-// putEntry validates one entry and stores its event; a refused entry is
-// its result's error, a failure to store the request's.
-func (s *Service) putEntry(ctx context.Context, e *putEntry) (putResult, error) {
-	invalidArg := func(member, reason string) (putResult, error) {
-		return putResult{ErrorCode: "InvalidArgument", ErrorMessage: "Parameter " + member + " is not valid. Reason: " + reason}, nil
+// pending is an accepted entry on its way to the stream.
+type pending struct {
+	index int
+	id    string
+	msg   accepted
+}
+
+// putAll stores the events of batch, at once, and returns when the stream
+// has acknowledged each.
+func (s *Service) putAll(ctx context.Context, batch []pending) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	for _, p := range batch {
+		data, err := json.Marshal(p.msg)
+		if err != nil {
+			return err
+		}
+		f, err := s.bus.js.PublishAsync(natsd.EventsPutSubject, data, jetstream.WithMsgID("e-"+p.id))
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// checkEntry validates one entry and builds its event; a refused entry
+// is its result's error.
+func (s *Service) checkEntry(e *putEntry) (putResult, pending) {
+	invalidArg := func(member, reason string) (putResult, pending) {
+		return putResult{ErrorCode: "InvalidArgument", ErrorMessage: "Parameter " + member + " is not valid. Reason: " + reason}, pending{}
 	}
 	switch {
 	case e.Source == nil || *e.Source == "":
@@ -436,15 +499,15 @@ func (s *Service) putEntry(ctx context.Context, e *putEntry) (putResult, error) 
 	}
 	detail := bytes.TrimSpace([]byte(*e.Detail))
 	if !json.Valid(detail) || len(detail) == 0 || detail[0] != '{' {
-		return putResult{ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed."}, nil
+		return putResult{ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed."}, pending{}
 	}
 	name, err := s.busName(e.EventBusName)
 	if err != nil {
-		return putResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + clip(e.EventBusName) + " does not exist."}, nil
+		return putResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + clip(e.EventBusName) + " does not exist."}, pending{}
 	}
 	if name != DefaultBus {
 		if _, ok := s.view.bus(name); !ok {
-			return putResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + name + " does not exist."}, nil
+			return putResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + name + " does not exist."}, pending{}
 		}
 	}
 	at := s.now()
@@ -454,10 +517,11 @@ func (s *Service) putEntry(ctx context.Context, e *putEntry) (putResult, error) 
 	}
 	ev := Envelope{Version: "0", ID: newEventID(), DetailType: *e.DetailType, Source: *e.Source, Account: s.cfg.Account,
 		Time: when.UTC().Format(timeFormat), Region: s.cfg.Region, Resources: nonNil(e.Resources), Detail: detail}
-	if err := s.Put(ctx, name, "", &ev, ev.ID); err != nil {
-		return putResult{}, awsproto.Internal(err)
+	raw, err := marshal(&ev)
+	if err != nil {
+		return putResult{ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed."}, pending{}
 	}
-	return putResult{EventID: ev.ID}, nil
+	return putResult{}, pending{id: ev.ID, msg: accepted{Bus: name, Event: raw, At: at}}
 }
 
 // Put stores ev on the bus busName durably (once per msgID within the

@@ -29,8 +29,10 @@
 //
 // Delivery: PutEvents answers only once each accepted event is stored in
 // the work-queue stream natsd.EventsStream ("KUMO_EVENTS", subject
-// "kumo.events.put"). The durable consumer "kumo-events-match" matches it
-// against the enabled rules of its bus and stores one delivery per target
+// "kumo.events.put"; a request's entries are stored together). The
+// durable consumer "kumo-events-match" matches it, at most 64 events at
+// once and in no particular order, as EventBridge keeps none, against the
+// enabled rules of its bus and stores one delivery per target
 // ("kumo.events.delivery", deduplicated by event, rule and target) before
 // acknowledging it; "kumo-events-delivery" makes the deliveries, at most
 // 64 at once, acknowledging each only once its target has it, or the
