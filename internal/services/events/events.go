@@ -103,6 +103,9 @@ type Service struct {
 	// closeMu guards closed, which Close sets before waiting on done.
 	closeMu sync.Mutex
 	closed  bool
+	// nextFire memoizes each schedule's next period as last read (see
+	// fire), by rule ARN, expression and anchor.
+	nextFire sync.Map
 }
 
 var _ http.Handler = (*Service)(nil)

@@ -73,6 +73,12 @@ func (s *Service) ratePeriod(rt schedule.Rate) time.Duration {
 // server ran fires once, late, when one starts; the periods before it
 // that were missed too are skipped, as EventBridge does not backfill.
 func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
+	// A period's time only moves forward, so the one last read is a
+	// lower bound: before it there is nothing to read the bucket for.
+	memo := r.ARN + "\x00" + r.ScheduleExpression + "\x00" + r.Created.String()
+	if v, ok := s.nextFire.Load(memo); ok && now.Before(v.(time.Time)) {
+		return nil
+	}
 	key := fireKey(r.ARN)
 	var st fireState
 	rev, err := s.load(ctx, key, &st)
@@ -102,6 +108,9 @@ func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
 		st.Next = s.after(r, st.Next, r.Enabled)
 	}
 	if st.Next.IsZero() || now.Before(st.Next) {
+		if !st.Next.IsZero() {
+			s.nextFire.Store(memo, st.Next)
+		}
 		return nil
 	}
 	p := st.Next
