@@ -199,6 +199,13 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		out = struct{}{}
 	}
+	if m, ok := out.(map[string]any); ok {
+		for k, v := range m {
+			if v == nil {
+				delete(m, k) // optional members are left out, not null
+			}
+		}
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		s.writeError(w, r, name, err)

@@ -755,3 +755,22 @@ func TestDisabledScheduleOwesNothing(t *testing.T) {
 		t.Fatalf("deliveries %+v", got)
 	}
 }
+
+// TestOptionalMembersOmitted: an absent optional member is left out of
+// the answer, not sent as null.
+func TestOptionalMembersOmitted(t *testing.T) {
+	h := newHarness(t)
+	for _, target := range []string{"AWSEvents.ListRules", "AWSEvents.ListEventBuses", "AWSEvents.ListEventBuses"} {
+		body := "{}"
+		if strings.HasSuffix(target, "ListEventBuses") {
+			body = `{"NamePrefix":"zzz"}`
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("X-Amz-Target", target)
+		w := httptest.NewRecorder()
+		h.svc.ServeHTTP(w, r)
+		if w.Code != 200 || strings.Contains(w.Body.String(), "null") {
+			t.Errorf("%s: %d %s", target, w.Code, w.Body)
+		}
+	}
+}

@@ -249,7 +249,7 @@ func listEventBuses(s *Service, ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"EventBuses": out[page[0]:page[1]], "NextToken": nilIfEmpty(next)}, nil
+	return map[string]any{"EventBuses": nonNil(out[page[0]:page[1]]), "NextToken": nilIfEmpty(next)}, nil
 }
 
 // paginate picks the page [from, to) of n items a NextToken and Limit
