@@ -524,11 +524,11 @@ func (s *Service) checkEntry(e *putEntry) (putResult, pending) {
 	return putResult{}, pending{id: ev.ID, msg: accepted{Bus: name, Event: raw, At: at}}
 }
 
-// Put stores ev on the bus busName durably (once per msgID within the
+// storeEvent stores ev on the bus busName durably (once per msgID within the
 // stream's duplicate window); rules match it after. With rule set only
 // that rule's targets get it (a scheduled rule's own event). It returns
 // once the stream has the event.
-func (s *Service) Put(ctx context.Context, busName, rule string, ev *Envelope, msgID string) error {
+func (s *Service) storeEvent(ctx context.Context, busName, rule string, ev *Envelope, msgID string) error {
 	raw, err := marshal(ev)
 	if err != nil {
 		return err
@@ -555,7 +555,7 @@ func (s *Service) PutEvent(ctx context.Context, busARN, source, detailType strin
 	}
 	ev := Envelope{Version: "0", ID: newEventID(), DetailType: detailType, Source: source, Account: s.cfg.Account,
 		Time: s.now().Format(timeFormat), Region: s.cfg.Region, Resources: nonNil(resources), Detail: detail}
-	if err := s.Put(ctx, name, "", &ev, ev.ID); err != nil {
+	if err := s.storeEvent(ctx, name, "", &ev, ev.ID); err != nil {
 		return "", awsproto.Internal(err)
 	}
 	return ev.ID, nil

@@ -131,7 +131,7 @@ func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
 	// Stored before it is recorded: a crash in between fires the period
 	// again after the restart, and the stream keeps the one copy its id
 	// allows. A server that lost the race below stored the same id.
-	if err := s.Put(ctx, DefaultBus, r.Name, &ev, "s-"+id); err != nil {
+	if err := s.storeEvent(ctx, DefaultBus, r.Name, &ev, "s-"+id); err != nil {
 		return err
 	}
 	st.Last, st.Next = p, s.next(r, p)
