@@ -57,9 +57,11 @@
 // "Scheduled Event" (source aws.events, resources [rule ARN], detail {})
 // is stored with a message id derived from the rule and the period, then
 // the record is moved on by an update at the revision read. Two servers
-// (or one restarted between the two steps) store the same id, which the
-// stream keeps once within its ten-minute duplicate window, and only one
-// update succeeds: a period fires once, on one server. A period that
+// firing one period store the same id, which the stream keeps once within
+// its ten-minute duplicate window, and only one update succeeds: a period
+// fires once, on one server. A crash between the two steps fires the
+// period again after the restart (the stream may have let the first copy
+// go), with the same event id, so that a target can tell. A period that
 // came while no server ran fires once, late, when one starts, and any
 // earlier missed periods are skipped: EventBridge does not backfill
 // missed invocations. Config.ScheduleMinute shortens rate() minutes for

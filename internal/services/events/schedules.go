@@ -129,8 +129,9 @@ func (s *Service) fire(ctx context.Context, r *rule, now time.Time) error {
 	ev := Envelope{Version: "0", ID: id, DetailType: "Scheduled Event", Source: "aws.events", Account: s.cfg.Account,
 		Time: p.UTC().Format(timeFormat), Region: s.cfg.Region, Resources: []string{r.ARN}, Detail: []byte("{}")}
 	// Stored before it is recorded: a crash in between fires the period
-	// again after the restart, and the stream keeps the one copy its id
-	// allows. A server that lost the race below stored the same id.
+	// again after the restart, with the same event id; never not at all.
+	// A server that lost the race below stored the same message id, which
+	// the stream's duplicate window drops.
 	if err := s.storeEvent(ctx, DefaultBus, r.Name, &ev, "s-"+id); err != nil {
 		return err
 	}
