@@ -3,9 +3,10 @@
 //
 //	rate(1 minute), rate(5 minutes), rate(1 hour), rate(2 days)
 //	cron(Minutes Hours Day-of-month Month Day-of-week Year)
+//	at(2026-12-05T10:30:00)   (EventBridge Scheduler's one-time schedules)
 //
-// Cron follows EventBridge's six fields, in UTC (or the Location given to
-// Next): minutes 0-59, hours 0-23, day of month 1-31, month 1-12 or
+// Cron follows EventBridge's six fields, in UTC (or the time zone In
+// gives it, as at() too): minutes 0-59, hours 0-23, day of month 1-31, month 1-12 or
 // JAN-DEC, day of week 1-7 or SUN-SAT (1 is Sunday), year 1970-2199.
 // Every field takes "*", values, lists "a,b", ranges "a-b" and
 // increments "a/n" or "*/n" ("a-b/n"). Day of month and day of week

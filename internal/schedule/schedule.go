@@ -40,9 +40,56 @@ func Parse(expr string) (Schedule, error) {
 		return parseRate(expr)
 	case strings.HasPrefix(expr, "cron(") && strings.HasSuffix(expr, ")"):
 		return parseCron(expr)
+	case strings.HasPrefix(expr, "at(") && strings.HasSuffix(expr, ")"):
+		t, err := time.Parse("2006-01-02T15:04:05", expr[len("at("):len(expr)-1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: at() takes yyyy-mm-ddThh:mm:ss", ErrInvalid)
+		}
+		return At{When: t, expr: expr}, nil
 	}
-	return nil, fmt.Errorf("%w: %q is neither rate(…) nor cron(…)", ErrInvalid, clip(expr))
+	return nil, fmt.Errorf("%w: %q is neither rate(…), cron(…) nor at(…)", ErrInvalid, clip(expr))
 }
+
+// At fires once, at When: a wall-clock time, in UTC unless placed
+// elsewhere with In.
+type At struct {
+	When time.Time
+	expr string
+}
+
+// Next implements Schedule.
+func (a At) Next(t time.Time) time.Time {
+	if a.When.After(t) {
+		return a.When
+	}
+	return time.Time{}
+}
+
+// String implements Schedule.
+func (a At) String() string { return a.expr }
+
+// In reads a cron() or at() expression's times in loc (EventBridge
+// Scheduler's ScheduleExpressionTimezone); a rate() has no clock time and
+// is returned as it is.
+func In(s Schedule, loc *time.Location) Schedule {
+	switch x := s.(type) {
+	case *Cron:
+		return located{x, loc}
+	case At:
+		w := x.When
+		x.When = time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+		return x
+	}
+	return s
+}
+
+type located struct {
+	c   *Cron
+	loc *time.Location
+}
+
+func (l located) Next(t time.Time) time.Time { return l.c.NextIn(t, l.loc) }
+func (l located) String() string             { return l.c.String() }
 
 func clip(s string) string {
 	if len(s) > 64 {

@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		"rate(5 weeks)", "rate(five minutes)", "cron(0 12 * * * *)", "cron(0 12 ? * ? *)", "cron(0 12 * *)",
 		"cron(60 12 * * ? *)", "cron(0 24 * * ? *)", "cron(0 0 32 * ? *)", "cron(0 0 ? * 8 *)",
 		"cron(0 0 ? * 2#6 *)", "cron(0 0 1 13 ? *)", "cron(0 0 1 1 ? 1969)", "cron(0 0 1 1 ? 2200)",
-		"cron(5-1 0 * * ? *)", "cron(0/0 0 * * ? *)", "cron(0 0 1 FOO ? *)", "at(2026-01-01T00:00:00)",
+		"cron(5-1 0 * * ? *)", "cron(0/0 0 * * ? *)", "cron(0 0 1 FOO ? *)", "at(2026-01-01)", "at(2026-13-01T00:00:00)",
 		"cron(0 0 0W * ? *)",
 	} {
 		if _, err := Parse(expr); !errors.Is(err, ErrInvalid) {
@@ -107,4 +107,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: Next(%s) = %s, not after", expr, t0, n)
 		}
 	})
+}
+
+// TestAtAndTimezones: at() fires once; In reads cron() and at() in a
+// time zone (EventBridge Scheduler's ScheduleExpressionTimezone).
+func TestAtAndTimezones(t *testing.T) {
+	s, err := Parse("at(2026-12-05T10:30:00)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Next(at("2026-12-05T10:00:00Z")); !got.Equal(at("2026-12-05T10:30:00Z")) {
+		t.Errorf("at: Next = %s", got)
+	}
+	if got := s.Next(at("2026-12-05T10:30:00Z")); !got.IsZero() {
+		t.Errorf("at: fires again at %s", got)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	if got := In(s, ny).Next(at("2026-12-05T00:00:00Z")); !got.Equal(at("2026-12-05T15:30:00Z")) {
+		t.Errorf("at in New York: Next = %s", got)
+	}
+	c, _ := Parse("cron(0 9 * * ? *)")
+	if got := In(c, ny).Next(at("2026-12-05T00:00:00Z")); !got.Equal(at("2026-12-05T14:00:00Z")) {
+		t.Errorf("cron in New York: Next = %s", got)
+	}
+	r, _ := Parse("rate(5 minutes)")
+	if In(r, ny) != r {
+		t.Errorf("In changed a rate")
+	}
 }

@@ -352,8 +352,8 @@ func putRule(s *Service, ctx context.Context, body []byte) (any, error) {
 		if len(in.ScheduleExpression) > 256 {
 			return nil, constraint(in.ScheduleExpression, "scheduleExpression", "Member must have length less than or equal to 256")
 		}
-		if _, err := schedule.Parse(in.ScheduleExpression); err != nil {
-			return nil, validation("Parameter ScheduleExpression is not valid.")
+		if _, err := schedule.Parse(in.ScheduleExpression); err != nil || strings.HasPrefix(in.ScheduleExpression, "at(") {
+			return nil, validation("Parameter ScheduleExpression is not valid.") // at() is the Scheduler's only
 		}
 		if busName != DefaultBus {
 			return nil, validation("ScheduleExpression is supported only on the default event bus.")
