@@ -45,3 +45,30 @@ var eventsCodes = []Spec{
 }
 
 func init() { Register(eventsCodes...) }
+
+// EventBridge Scheduler's exceptions: the botocore scheduler/2021-06-30
+// model (rest-json; statuses from its error traits, messages in
+// "Message"), and the framework's for requests it cannot dispatch.
+const (
+	SchedulerConflict             Code = "scheduler#ConflictException"
+	SchedulerInternalServer       Code = "scheduler#InternalServerException"
+	SchedulerResourceNotFound     Code = "scheduler#ResourceNotFoundException"
+	SchedulerServiceQuotaExceeded Code = "scheduler#ServiceQuotaExceededException"
+	SchedulerThrottling           Code = "scheduler#ThrottlingException"
+	SchedulerValidation           Code = "scheduler#ValidationException"
+	SchedulerAccessDenied         Code = "scheduler#AccessDeniedException"
+	SchedulerUnknownOperation     Code = "scheduler#UnknownOperationException"
+)
+
+var schedulerCodes = []Spec{
+	{Code: SchedulerConflict, Status: 409, MessageKey: "Message", Fault: Client},
+	{Code: SchedulerInternalServer, Status: 500, MessageKey: "Message", Fault: Server, Retryable: true},
+	{Code: SchedulerResourceNotFound, Status: 404, MessageKey: "Message", Fault: Client},
+	{Code: SchedulerServiceQuotaExceeded, Status: 402, MessageKey: "Message", Fault: Client},
+	{Code: SchedulerThrottling, Status: 429, MessageKey: "Message", Fault: Client, Retryable: true},
+	{Code: SchedulerValidation, Status: 400, MessageKey: "Message", Fault: Client},
+	{Code: SchedulerAccessDenied, Status: 403, MessageKey: "Message", Fault: Client},
+	{Code: SchedulerUnknownOperation, Status: 404, MessageKey: "Message", Fault: Client},
+}
+
+func init() { Register(schedulerCodes...) }

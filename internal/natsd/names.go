@@ -175,3 +175,7 @@ const (
 	// EventsDeliverySubject: "kumo-events-delivery".
 	EventsDeliveryConsumer = prefix + "-events-delivery"
 )
+
+// SchedulerBucket is the KV bucket of EventBridge Scheduler's schedule
+// groups, schedules and each schedule's next period: "kumo-scheduler".
+const SchedulerBucket = prefix + "-scheduler"

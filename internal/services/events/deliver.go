@@ -51,13 +51,41 @@ type accepted struct {
 	At    time.Time       `json:"at"`
 }
 
-// delivery is one matched event for one target.
+// delivery is one matched event for one target, or a Direct delivery
+// (Event then is the body).
 type delivery struct {
 	Bus    string          `json:"bus"`
 	Rule   string          `json:"rule"`
 	Target string          `json:"target"`
 	Event  json.RawMessage `json:"event"`
 	At     time.Time       `json:"at"`
+	Direct *Direct         `json:"direct,omitempty"`
+}
+
+// Direct is a delivery another service makes through EventBridge's
+// delivery path (EventBridge Scheduler's schedules): its own target and
+// body, with the target's retries and dead-letter queue.
+type Direct struct {
+	// Source is the ARN the delivery is for (a schedule); dead-letter
+	// events carry it as RULE_ARN.
+	Source string `json:"source"`
+	// Target is where the body goes; its Input, InputPath and
+	// InputTransformer are not used.
+	Target Target `json:"target"`
+	// Role is the role a Lambda target is invoked as (the schedule's
+	// execution role, whose policies decide); "" invokes as
+	// events.amazonaws.com.
+	Role string `json:"role,omitempty"`
+}
+
+// DeliverDirect stores a Direct delivery of body durably, once per msgID
+// within the stream's duplicate window, and returns once the stream has
+// it; the delivery path makes it.
+func (s *Service) DeliverDirect(ctx context.Context, msgID string, d Direct, body []byte) error {
+	if !json.Valid(body) {
+		body, _ = marshal(string(body))
+	}
+	return s.bus.put(ctx, natsd.EventsDeliverySubject, "x-"+msgID, delivery{Event: body, At: s.now(), Direct: &d})
 }
 
 // stream is the JetStream stream of accepted events and deliveries.
@@ -233,6 +261,10 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 	if ok {
 		t, ok = r.target(d.Target)
 	}
+	if d.Direct != nil {
+		r, t, ok = &rule{ARN: d.Direct.Source}, &d.Direct.Target, true
+		t.Input, t.InputPath, t.InputTransformer = nil, nil, nil
+	}
 	if !ok {
 		_ = m.Ack() // the rule or target was removed since
 		return
@@ -343,6 +375,9 @@ func (s *Service) attempt(ctx context.Context, r *rule, t *Target, d *delivery) 
 		}
 		_ = json.Unmarshal(d.Event, &id)
 		ictx := authz.WithService(ctx, ServicePrincipal, r.ARN, s.cfg.Account)
+		if d.Direct != nil && d.Direct.Role != "" {
+			ictx = asRole(ctx, d.Direct.Role)
+		}
 		_, err = s.cfg.Invoker.Invoke(ictx, &invoke.Input{Ref: ref, InvocationType: invoke.TypeEvent, Payload: body, RequestID: awsproto.NewRequestID()})
 		return err
 	case "sqs", "sns":
@@ -352,6 +387,17 @@ func (s *Service) attempt(ctx context.Context, r *rule, t *Target, d *delivery) 
 		return s.cfg.Targets.Send(ctx, t.ARN, body, nil)
 	}
 	return fmt.Errorf("%w: Kumo does not deliver to %s", errPermanent, t.ARN)
+}
+
+// asRole is ctx for a call made as a session of the role roleARN.
+func asRole(ctx context.Context, roleARN string) context.Context {
+	id := awsproto.Identity{RoleARN: roleARN, SessionName: "kumo-scheduler"}
+	if parts := strings.SplitN(roleARN, ":", 6); len(parts) == 6 {
+		id.Account = parts[4]
+		name := parts[5][strings.LastIndexByte(parts[5], '/')+1:]
+		id.ARN = "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + name + "/" + id.SessionName
+	}
+	return awsproto.WithCaller(ctx, awsproto.Caller{Identity: id})
 }
 
 // functionRef is the function and qualifier of a function ARN:
