@@ -33,6 +33,7 @@ import (
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	kumoscheduler "github.com/kumo-run/kumo/internal/services/scheduler"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -252,6 +253,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer eventsSvc.Close() // before the async queue closes
 	tg.events = eventsSvc
+	// EventBridge Scheduler: schedules in their bucket, fired through
+	// EventBridge's delivery path; stopped before it.
+	schedKV, err := st.KV(ctx, natsd.SchedulerBucket)
+	if err != nil {
+		return fmt.Errorf("scheduler bucket: %w", err)
+	}
+	schedSvc, err := kumoscheduler.Open(ctx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
+		Authorizer: az, Logger: log, ScheduleMinute: cfg.ScheduleMinute})
+	if err != nil {
+		return err
+	}
+	defer schedSvc.Close()
 	// The async queue drains only now that every target it sends to is
 	// open.
 	if err := queue.Start(ctx, invoker); err != nil {
@@ -321,7 +334,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, region: cfg.Region, events: eventsSvc}),
+			s3: s3Svc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

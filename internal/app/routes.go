@@ -12,6 +12,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/scheduler"
 	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/services/sts"
@@ -27,7 +28,7 @@ type services struct {
 	sns, snsCert          http.Handler
 	snsLink, snsUnsub     http.Handler
 	s3                    http.Handler
-	events                http.Handler
+	events, scheduler     http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -69,6 +70,7 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
 		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
 			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},
+		{Name: "scheduler", Match: []edge.Matcher{{Service: scheduler.SigningName}}, Scope: scheduler.SigningName, Handler: s.scheduler, Errors: scheduler.Errors},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),
