@@ -236,3 +236,46 @@ func TestEventsLambdaDestination(t *testing.T) {
 		t.Fatalf("invocation record %s", aws.ToString(m.Body))
 	}
 }
+
+// TestSchedulerAt: the AWS CLI creates a one-time at() schedule (in a
+// time zone) whose Lambda target is invoked, as the schedule's IAM role,
+// with the schedule's Input; the schedule then deletes itself.
+func TestSchedulerAt(t *testing.T) {
+	t.Parallel()
+	s := asyncServer(t, t.TempDir())
+	lc := newSDK(t, s)
+	c := newCLI(t, s)
+	file := deployRecorder(t, lc, "sched-at", "")
+	c.ok("iam", "create-role", "--role-name", "scheduler-invoke", "--assume-role-policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	c.ok("iam", "put-role-policy", "--role-name", "scheduler-invoke", "--policy-name", "invoke", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"`+functionARN("sched-at")+`"}]}`)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	// Far enough ahead that the CLI has created the schedule by then on a
+	// loaded machine: an at() already past when created never fires.
+	when := time.Now().Add(20 * time.Second).In(tokyo).Format("2006-01-02T15:04:05")
+	out := c.ok("scheduler", "create-schedule", "--name", "once", "--schedule-expression", "at("+when+")",
+		"--schedule-expression-timezone", "Asia/Tokyo", "--flexible-time-window", "Mode=OFF", "--action-after-completion", "DELETE",
+		"--target", `{"Arn":"`+functionARN("sched-at")+`","RoleArn":"arn:aws:iam::`+accountID+`:role/scheduler-invoke","Input":"{\"job\":\"nightly\"}"}`)
+	expectEq(t, "ScheduleArn", jstr(out, "ScheduleArn"), "arn:aws:scheduler:"+region+":"+accountID+":schedule/default/once")
+	eventually(t, 90*time.Second, "the invocation", func() error {
+		if n := len(readRec(t, file)); n == 0 {
+			return fmt.Errorf("no invocation yet")
+		}
+		return nil
+	})
+	got := waitRec(t, file, 1, nil)
+	if string(got[0].Event) != `{"job":"nightly"}` {
+		t.Fatalf("event %s", got[0].Event)
+	}
+	eventually(t, 30*time.Second, "the schedule to delete itself", func() error {
+		if r := c.run("scheduler", "get-schedule", "--name", "once"); r.Code == 0 {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	c.fail("ResourceNotFoundException", "scheduler", "get-schedule", "--name", "once")
+}
