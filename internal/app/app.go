@@ -32,10 +32,12 @@ import (
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	kumoevents "github.com/kumo-run/kumo/internal/services/events"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	kumoscheduler "github.com/kumo-run/kumo/internal/services/scheduler"
 	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
@@ -270,6 +272,35 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	for _, c := range logStore.Collectors() {
 		mx.Register(c)
 	}
+	// EventBridge: buses and rules in their bucket, events and deliveries
+	// through the stream; Lambda targets invoke as events.amazonaws.com,
+	// checked against the function's policy; SQS and SNS targets and
+	// dead-letter queues through tg, which also takes Lambda's
+	// destination records for event buses.
+	eventsKV, err := st.KV(ctx, natsd.EventsBucket)
+	if err != nil {
+		return fmt.Errorf("events bucket: %w", err)
+	}
+	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
+		Targets: tg, ScheduleMinute: cfg.ScheduleMinute})
+	if err != nil {
+		return err
+	}
+	defer eventsSvc.Close() // before the async queue closes
+	tg.events = eventsSvc
+	// EventBridge Scheduler: schedules in their bucket, fired through
+	// EventBridge's delivery path; stopped before it.
+	schedKV, err := st.KV(ctx, natsd.SchedulerBucket)
+	if err != nil {
+		return fmt.Errorf("scheduler bucket: %w", err)
+	}
+	schedSvc, err := kumoscheduler.Open(ctx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
+		Authorizer: az, Logger: log, ScheduleMinute: cfg.ScheduleMinute})
+	if err != nil {
+		return err
+	}
+	defer schedSvc.Close()
 	// The async queue drains only now that every target it sends to is
 	// open.
 	if err := queue.Start(ctx, invoker); err != nil {
@@ -355,7 +386,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region,
+			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
 			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI}),
 		Ready:    isReady.Load,
 		Logger:   log,

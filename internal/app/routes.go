@@ -10,10 +10,12 @@ import (
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
+	"github.com/kumo-run/kumo/internal/services/events"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	"github.com/kumo-run/kumo/internal/services/kms"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
+	"github.com/kumo-run/kumo/internal/services/scheduler"
 	"github.com/kumo-run/kumo/internal/services/secretsmanager"
 	"github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
@@ -32,6 +34,7 @@ type services struct {
 	s3                    http.Handler
 	kms                   http.Handler
 	secrets               http.Handler
+	events, scheduler     http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -82,6 +85,9 @@ func routes(s services) []edge.Route {
 			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
 		{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
 			Scope: httpapi.SigningName, Handler: s.apigw, Errors: httpapi.Errors},
+		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
+			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},
+		{Name: "scheduler", Match: []edge.Matcher{{Service: scheduler.SigningName}}, Scope: scheduler.SigningName, Handler: s.scheduler, Errors: scheduler.Errors},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

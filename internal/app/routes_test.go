@@ -36,7 +36,8 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func testServices() services {
-	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), kms: answer("kms"), secrets: answer("secretsmanager"), region: "us-east-1",
+	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), kms: answer("kms"), secrets: answer("secretsmanager"),
+		events: answer("events"), scheduler: answer("scheduler"), region: "us-east-1",
 		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{},
 		apigw: answer("apigatewayv2"), execute: answer("execute-api")}
 }
@@ -92,6 +93,9 @@ func TestRoutes(t *testing.T) {
 		{"sqs by query", "GET", "127.0.0.1:9070", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", "", "", "sqs"},
 		{"sns by scope", "POST", "127.0.0.1:9070", "/", "", "sns", "sns"},
 		{"sns by query", "GET", "127.0.0.1:9070", "/?Action=ListTopics&Version=2010-03-31", "", "", "sns"},
+		{"events by scope", "POST", "127.0.0.1:9070", "/", "", "events", "events"},
+		{"events by target", "POST", "127.0.0.1:9070", "/", "AWSEvents.PutEvents", "", "events"},
+		{"scheduler by scope", "GET", "127.0.0.1:9070", "/schedules", "", "scheduler", "scheduler"},
 		{"sns signing certificate", "GET", "127.0.0.1:9070", "/SimpleNotificationService-kumo.pem", "", "", "sns-cert"},
 		{"sns SubscribeURL", "GET", "127.0.0.1:9070", "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=ab", "", "", "sns-confirm"},
 		{"sns ConfirmSubscription signed", "GET", "127.0.0.1:9070", "/?Action=ConfirmSubscription&Version=2010-03-31&Token=ab", "", "sns", "sns"},

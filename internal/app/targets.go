@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
 	awsarn "github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/services/events"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 )
@@ -15,8 +17,9 @@ import (
 // the async queue) to the SQS and SNS services. Its fields are set once,
 // before the edge serves.
 type targets struct {
-	sqs *sqs.Service
-	sns *kumosns.Service
+	sqs    *sqs.Service
+	sns    *kumosns.Service
+	events *events.Service
 }
 
 var (
@@ -60,8 +63,36 @@ func (t *targets) Send(ctx context.Context, arn string, body []byte, attrs map[s
 		_, err = t.Deliver(ctx, arn, string(body), conv)
 	case "sns":
 		_, err = t.sns.Publish(ctx, arn, string(body), conv)
+	case "events":
+		err = t.invocationResult(ctx, arn, body)
 	default:
 		err = awsproto.Errorf(awsproto.InvalidParameterValueException, "Kumo does not deliver to %s targets", a.Service)
 	}
+	return err
+}
+
+// invocationResult puts a Lambda destination record (body) on the event
+// bus busARN as EventBridge receives it from Lambda: source "lambda",
+// detail-type "Lambda Function Invocation Result - Success" or
+// "- Failure", resources the bus and the function, the record as detail.
+func (t *targets) invocationResult(ctx context.Context, busARN string, body []byte) error {
+	if t.events == nil {
+		return awsproto.Errorf(awsproto.InvalidParameterValueException, "Kumo does not deliver to events targets")
+	}
+	var rec struct {
+		RequestContext struct {
+			FunctionArn string `json:"functionArn"`
+			Condition   string `json:"condition"`
+		} `json:"requestContext"`
+	}
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return awsproto.Errorf(awsproto.InvalidParameterValueException, "the destination record is not JSON")
+	}
+	kind := "Failure"
+	if rec.RequestContext.Condition == asyncq.CondSuccess {
+		kind = "Success"
+	}
+	_, err := t.events.PutEvent(ctx, busARN, "lambda", "Lambda Function Invocation Result - "+kind,
+		[]string{busARN, rec.RequestContext.FunctionArn}, body)
 	return err
 }

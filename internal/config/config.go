@@ -61,6 +61,10 @@ type Config struct {
 	// without a heartbeat before it is handed out again
 	// (KUMO_ASYNC_ACK_WAIT); 0 for the queue's default.
 	AsyncAckWait time.Duration
+	// ScheduleMinute is how long a minute of an EventBridge rate()
+	// schedule lasts (KUMO_SCHEDULE_MINUTE, "1s"); 0 for a minute. For
+	// tests only: it makes rate(1 minute) rules fire every second.
+	ScheduleMinute time.Duration
 
 	// The edge's listeners.
 	// MetricsListen is a second address serving GET /metrics without
@@ -138,6 +142,7 @@ const (
 	EnvRuntimeInterpreters = "KUMO_RUNTIME_INTERPRETERS"
 	EnvAsyncRetryDelays    = "KUMO_ASYNC_RETRY_DELAYS"
 	EnvAsyncAckWait        = "KUMO_ASYNC_ACK_WAIT"
+	EnvScheduleMinute      = "KUMO_SCHEDULE_MINUTE" // test-only
 	// EnvRuntimeSDKDir is --runtime-sdk-dir's variable, which kumo
 	// runtimes install-sdk reads too.
 	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
@@ -262,6 +267,13 @@ func (c *Config) parseEnvOnly(getenv func(string) string) error {
 			return &Error{Env: EnvAsyncAckWait, Value: s, Reason: err.Error()}
 		}
 		c.AsyncAckWait = d
+	}
+	if s := getenv(EnvScheduleMinute); s != "" {
+		d, err := parseDuration(s)
+		if err != nil || d <= 0 {
+			return &Error{Env: EnvScheduleMinute, Value: s, Reason: "must be a positive duration (test-only setting)"}
+		}
+		c.ScheduleMinute = d
 	}
 	return nil
 }

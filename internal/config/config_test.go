@@ -105,6 +105,8 @@ func TestEnvRefused(t *testing.T) {
 		{map[string]string{"KUMO_NETWORK_RANGE": "fd00::/64"}, `(--network-range): must be an IPv4 network`},
 		{map[string]string{"KUMO_ASYNC_ACK_WAIT": "later"}, `KUMO_ASYNC_ACK_WAIT="later": must be a duration`},
 		{map[string]string{"KUMO_ASYNC_ACK_WAIT": "100ms"}, `KUMO_ASYNC_ACK_WAIT="100ms": must be at least 1s`},
+		{map[string]string{"KUMO_SCHEDULE_MINUTE": "0s"}, `KUMO_SCHEDULE_MINUTE="0s": must be a positive duration`},
+		{map[string]string{"KUMO_SCHEDULE_MINUTE": "fast"}, `KUMO_SCHEDULE_MINUTE="fast": must be a positive duration`},
 		{map[string]string{"KUMO_RUNTIME_INTERPRETERS": "python3.12"}, `KUMO_RUNTIME_INTERPRETERS="python3.12": runtime interpreters: "python3.12": want runtime=path`},
 		{map[string]string{"KUMO_ROOT_ACCESS_KEY_ID": "AKIAEXAMPLE"}, `KUMO_ROOT_ACCESS_KEY_ID: set both KUMO_ROOT_ACCESS_KEY_ID and KUMO_ROOT_SECRET_ACCESS_KEY, or neither`},
 		{map[string]string{"KUMO_ROOT_SECRET_ACCESS_KEY": "s3cret"}, `KUMO_ROOT_ACCESS_KEY_ID: set both KUMO_ROOT_ACCESS_KEY_ID and KUMO_ROOT_SECRET_ACCESS_KEY, or neither`},
@@ -134,6 +136,7 @@ func TestEnvAccepted(t *testing.T) {
 		"KUMO_ROOT_ACCESS_KEY_ID": "AKIAEXAMPLE", "KUMO_ROOT_SECRET_ACCESS_KEY": "secret",
 		"KUMO_RUNTIME_INTERPRETERS": "python3.12=/opt/py/bin/python3", "KUMO_ASYNC_RETRY_DELAYS": "200ms, 400ms",
 		"KUMO_ASYNC_ACK_WAIT": "2s", "KUMO_NETWORK": "none", "KUMO_NETWORK_RANGE": "10.9.0.0/16",
+		"KUMO_SCHEDULE_MINUTE": "1s",
 	}
 	c, err := Parse(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -147,6 +150,7 @@ func TestEnvAccepted(t *testing.T) {
 		RuntimeInterpreters: map[string]string{"python3.12": "/opt/py/bin/python3"},
 		AsyncRetryDelays:    []time.Duration{200 * time.Millisecond, 400 * time.Millisecond},
 		AsyncAckWait:        2 * time.Second,
+		ScheduleMinute:      time.Second,
 		Network:             NetworkNone, NetworkRange: "10.9.0.0/16",
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -33,7 +33,8 @@
 //
 // Without Options.SNS, EventBridge's additions are accepted too:
 // {"wildcard": "a*b"}, {"prefix": {"equals-ignore-case": "x"}} (and
-// suffix), {"anything-but": {"equals-ignore-case": ["x", …]}}.
+// suffix), {"anything-but": {"equals-ignore-case": ["x", …]}},
+// {"anything-but": {"wildcard": "*/lib/*"}} (or a list of wildcards).
 //
 // With Options.SNS the limits and messages of SNS filter policies apply
 // (at most 5 keys, at most 150 combinations, numbers within ±10^9); a

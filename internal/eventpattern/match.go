@@ -258,6 +258,8 @@ func (c *cond) matches(v value) bool {
 		return err == nil && c.prefix.Contains(ip.Unmap())
 	case cWildcard:
 		return v.kind == cExactString && wildcard(c.s, v.s)
+	case cAnythingButWildcard:
+		return v.kind == cExactString && !slices.ContainsFunc(c.strs, func(w string) bool { return wildcard(w, v.s) })
 	}
 	return false
 }

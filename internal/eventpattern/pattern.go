@@ -85,6 +85,7 @@ const (
 	cExists
 	cCIDR
 	cWildcard
+	cAnythingButWildcard // strs: none of the wildcards matches
 )
 
 type cond struct {
@@ -403,6 +404,27 @@ func (c *compiler) anythingBut(v any) (cond, error) {
 				return cond{kind: cAnythingButSuffix, s: str}, nil
 			case k == "prefix" || k == "suffix":
 				return cd, fail("%s match pattern must be a string", k)
+			case k == "wildcard" && !c.o.SNS:
+				// EventBridge: {"anything-but": {"wildcard": "x*" or ["x*", …]}}.
+				ws := []any{s}
+				if list, isList := s.([]any); isList {
+					ws = list
+				}
+				if len(ws) == 0 {
+					return cd, fail("wildcard match pattern must be a string or a non-empty array of strings")
+				}
+				wc := cond{kind: cAnythingButWildcard}
+				for _, w := range ws {
+					str, isStr := w.(string)
+					if !isStr {
+						return cd, fail("wildcard match pattern must be a string or a non-empty array of strings")
+					}
+					if strings.Contains(str, "**") {
+						return cd, fail("Consecutive wildcard characters at pos %d", strings.Index(str, "**")+1)
+					}
+					wc.strs = append(wc.strs, str)
+				}
+				return wc, nil
 			case k == "equals-ignore-case" && !c.o.SNS:
 				// EventBridge: {"anything-but": {"equals-ignore-case": "x" or ["x", …]}}.
 				cd.fold = true

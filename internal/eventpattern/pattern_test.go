@@ -223,6 +223,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add(`{"store":["example_corp"],"price_usd":[{"numeric":[">",0,"<=",150]}]}`, docBody)
 	f.Add(`{"$or":[{"a":[{"prefix":"x"}]},{"b":{"c":[{"anything-but":{"suffix":"y"}}]}}]}`, `{"a":"xyz","b":{"c":["q"]}}`)
 	f.Add(`{"a":[{"cidr":"::1/128"},{"exists":false},null,true,1.5]}`, `[1,2]`)
+	f.Add(`{"a":[{"anything-but":{"wildcard":["*/lib/*","x*"]}},{"wildcard":"a*b*"}]}`, `{"a":"/usr/lib/x"}`)
 	f.Fuzz(func(t *testing.T, policy, doc string) {
 		for _, scope := range []Scope{Body, Attributes} {
 			p, err := Compile([]byte(policy), Options{Scope: scope, SNS: scope == Attributes})

@@ -181,3 +181,38 @@ const SecretsBucket = prefix + "-secretsmanager"
 // deployment list ("api.<api-id>"), and one per deployment's frozen
 // routes ("dep.<api-id>.<deployment-id>"): "kumo-apigateway".
 const APIGatewayBucket = prefix + "-apigateway"
+
+// EventsBucket is the KV bucket of EventBridge's buses, rules (with their
+// targets) and each scheduled rule's last fired period: "kumo-events".
+const EventsBucket = prefix + "-events"
+
+const (
+	// EventsStream is the work-queue stream of events PutEvents (and
+	// schedules, and Lambda's destinations) accepted, and of their
+	// deliveries to targets: "KUMO_EVENTS".
+	EventsStream = "KUMO_EVENTS"
+
+	// EventsSubjects is the subject filter of EventsStream:
+	// "kumo.events.>".
+	EventsSubjects = prefix + ".events.>"
+
+	// EventsPutSubject carries accepted events before rules match them:
+	// "kumo.events.put".
+	EventsPutSubject = prefix + ".events.put"
+
+	// EventsDeliverySubject carries one matched event for one target:
+	// "kumo.events.delivery".
+	EventsDeliverySubject = prefix + ".events.delivery"
+
+	// EventsMatchConsumer is the durable consumer of EventsPutSubject:
+	// "kumo-events-match".
+	EventsMatchConsumer = prefix + "-events-match"
+
+	// EventsDeliveryConsumer is the durable consumer of
+	// EventsDeliverySubject: "kumo-events-delivery".
+	EventsDeliveryConsumer = prefix + "-events-delivery"
+)
+
+// SchedulerBucket is the KV bucket of EventBridge Scheduler's schedule
+// groups, schedules and each schedule's next period: "kumo-scheduler".
+const SchedulerBucket = prefix + "-scheduler"
