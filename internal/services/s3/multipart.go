@@ -128,7 +128,8 @@ func (s *Service) uploadPart(q *request) error {
 }
 
 func (s *Service) completeUpload(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	id, u, err := s.upload(q)
@@ -187,7 +188,10 @@ func (s *Service) completeUpload(q *request) error {
 	}
 	all := md5.Sum(sums)
 	o := objectMeta{Key: q.key, Parts: blobs, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
-		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta}
+		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta, WriteID: "m" + newID()}
+	if err := s.announceWrite(q, b, "ObjectCreated:CompleteMultipartUpload", o); err != nil {
+		return err
+	}
 	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
 		return err
 	}

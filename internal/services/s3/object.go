@@ -74,11 +74,19 @@ func (s *Service) store(ctx context.Context, p *payload) (string, error) {
 }
 
 // commit writes an object's record, then deletes the blob it replaces.
+// The record remembers the writes it replaces (Recent), so that the
+// events of writes overwritten before their delivery still find theirs.
 func (s *Service) commit(ctx context.Context, bucket string, o objectMeta) error {
 	var old objectMeta
-	_, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
+	oldRev, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return awsproto.Internal(err)
+	}
+	if err == nil && old.WriteID != "" {
+		o.Recent = append(append([]writeRef(nil), old.Recent...), writeRef{ID: old.WriteID, Rev: oldRev})
+		if len(o.Recent) > recentWrites {
+			o.Recent = o.Recent[len(o.Recent)-recentWrites:]
+		}
 	}
 	if err := s.putJSON(ctx, objectKey(bucket, o.Key), o); err != nil {
 		if len(o.Parts) == 0 { // parts stay with their upload
@@ -146,7 +154,8 @@ func (m *multiBlob) Close() error {
 }
 
 func (s *Service) putObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	if len(q.key) > 1024 {
@@ -161,7 +170,11 @@ func (s *Service) putObject(q *request) error {
 		return err
 	}
 	hs, meta := headersOf(q.r.Header)
-	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta}
+	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name}
+	if err := s.announceWrite(q, b, "ObjectCreated:Put", o); err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+		return err
+	}
 	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
 		return err
 	}
@@ -356,10 +369,11 @@ func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
 }
 
 func (s *Service) deleteObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
-	if err := s.remove(q.ctx(), q.bucket, q.key); err != nil {
+	if err := s.remove(q, b, q.key); err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)
@@ -367,15 +381,22 @@ func (s *Service) deleteObject(q *request) error {
 }
 
 // remove deletes an object's record and then its blob; a missing object
-// is not an error, as in S3.
-func (s *Service) remove(ctx context.Context, bucket, key string) error {
+// is not an error, as in S3 (and sends no event).
+func (s *Service) remove(q *request, b bucketMeta, key string) error {
+	ctx, bucket := q.ctx(), b.Name
 	var o objectMeta
-	_, err := s.getJSON(ctx, objectKey(bucket, key), &o)
+	rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return awsproto.Internal(err)
+	}
+	if o.WriteID == "" {
+		o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
+	}
+	if err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()}); err != nil {
+		return err
 	}
 	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
 		return awsproto.Internal(err)
@@ -385,7 +406,8 @@ func (s *Service) remove(ctx context.Context, bucket, key string) error {
 }
 
 func (s *Service) deleteObjects(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	var in struct {
@@ -417,7 +439,7 @@ func (s *Service) deleteObjects(q *request) error {
 	for _, obj := range in.Objects {
 		err := s.authorize(q, "DeleteObject", q.bucket, obj.Key)
 		if err == nil {
-			err = s.remove(q.ctx(), q.bucket, obj.Key)
+			err = s.remove(q, b, obj.Key)
 		}
 		if err != nil {
 			ae := awsproto.AsError(err)
@@ -432,14 +454,15 @@ func (s *Service) deleteObjects(q *request) error {
 }
 
 func (s *Service) copyObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	src := q.r.Header.Get("X-Amz-Copy-Source")
 	if i := strings.Index(src, "?versionId="); i >= 0 {
 		src = src[:i]
 	}
-	src, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	src, err = url.PathUnescape(strings.TrimPrefix(src, "/"))
 	srcBucket, srcKey, ok := strings.Cut(src, "/")
 	if err != nil || !ok || srcBucket == "" || srcKey == "" {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey").
@@ -482,9 +505,13 @@ func (s *Service) copyObject(q *request) error {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return awsproto.Internal(err)
 	}
-	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta}
+	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta, WriteID: name}
 	if directive == "REPLACE" {
 		o.Headers, o.Meta = headersOf(q.r.Header)
+	}
+	if err := s.announceWrite(q, b, "ObjectCreated:Copy", o); err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+		return err
 	}
 	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
 		return err
@@ -495,6 +522,12 @@ func (s *Service) copyObject(q *request) error {
 		LastModified string   `xml:"LastModified"`
 		ETag         string   `xml:"ETag"`
 	}{NS: namespace, LastModified: o.LastModified.Format(timeFormat), ETag: o.ETag})
+}
+
+// announceWrite publishes the event of o's write (announce).
+func (s *Service) announceWrite(q *request, b bucketMeta, name string, o objectMeta) error {
+	return s.announce(q, b, pendingEvent{Key: o.Key, Name: name, WriteID: o.WriteID, Size: o.Size,
+		ETag: strings.Trim(o.ETag, `"`), Time: o.LastModified})
 }
 
 // fullReads fills every Read's buffer unless the body ends: JetStream's

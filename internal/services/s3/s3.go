@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
@@ -53,12 +56,33 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// NATS is the connection to the JetStream holding the event outbox
+	// (natsd.S3EventsStream); nil serves no event notifications.
+	NATS *nats.Conn
+	// Replicas of the outbox stream; 1 when zero.
+	Replicas int
+	// Destinations receives event notifications; nil refuses
+	// notification configurations with destinations.
+	Destinations Destinations
+	// RetryDelay is the first delay after a failed notification
+	// (doubling up to five minutes); one second when zero.
+	RetryDelay time.Duration
+	// CommitGrace is how long an event waits for its write to commit
+	// before it is dropped; a minute when zero.
+	CommitGrace time.Duration
 }
 
 // Service serves S3's API. It is safe for concurrent use.
 type Service struct {
 	cfg Config
 	log *slog.Logger
+
+	outbox  *outbox // nil without Config.NATS
+	stop    context.CancelFunc
+	closeMu sync.Mutex
+	closed  bool
+	done    sync.WaitGroup
 }
 
 // New returns the service.
@@ -172,6 +196,10 @@ func (s *Service) route(q *request) (string, handler) {
 			return "GetBucketPolicy", s.getBucketPolicy
 		case has("policy") && m == http.MethodDelete:
 			return "DeleteBucketPolicy", s.deleteBucketPolicy
+		case has("notification") && m == http.MethodPut:
+			return "PutBucketNotificationConfiguration", s.putBucketNotification
+		case has("notification") && m == http.MethodGet:
+			return "GetBucketNotificationConfiguration", s.getBucketNotification
 		case subResource(query):
 			return "", nil // a sub-resource Kumo does not serve
 		case m == http.MethodPut:
