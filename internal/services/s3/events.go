@@ -264,17 +264,20 @@ func (s *Service) Close() {
 // stored and before the record is written: when it fails, so does the
 // write. ev has the write's fields; announce adds the request's and the
 // destinations.
-func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) error {
+//
+// It returns the event published (nil when no destination wants it), for
+// dispatch once the write has committed.
+func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) (*pendingEvent, error) {
 	for _, d := range b.Notification.destinations() {
 		if d.matches(ev.Name, ev.Key) {
 			ev.Dests = append(ev.Dests, pendingDest{ID: d.id, ARN: d.arn})
 		}
 	}
 	if len(ev.Dests) == 0 {
-		return nil
+		return nil, nil
 	}
 	if s.outbox == nil {
-		return awsproto.Internal(errors.New("s3: a notification configuration but no event outbox"))
+		return nil, awsproto.Internal(errors.New("s3: a notification configuration but no event outbox"))
 	}
 	ev.Bucket, ev.Region = b.Name, s.region(b)
 	ev.RequestID = awsproto.RequestID(q.ctx())
@@ -282,11 +285,51 @@ func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) error {
 	ev.SourceIP = authz.SourceIP(q.r)
 	data, err := json.Marshal(ev)
 	if err != nil {
-		return awsproto.Internal(err)
+		return nil, awsproto.Internal(err)
 	}
 	msgID := "p-" + ev.Name + "-" + ev.WriteID
 	if _, err := s.outbox.js.Publish(q.ctx(), natsd.S3PendingSubject, data, jetstream.WithMsgID(msgID)); err != nil {
-		return awsproto.Internal(fmt.Errorf("s3: event outbox: %w", err))
+		return nil, awsproto.Internal(fmt.Errorf("s3: event outbox: %w", err))
+	}
+	return &ev, nil
+}
+
+// dispatch stores the deliveries of an announced event whose write has
+// committed as revision rev, at once (the pending event does the same
+// when it is confirmed; the stream keeps one copy of each delivery). A
+// failure is left to the pending event.
+func (s *Service) dispatch(ctx context.Context, ev *pendingEvent, rev uint64) {
+	if ev == nil {
+		return
+	}
+	seq := rev
+	if ev.Removed {
+		seq = ev.Rev + 1
+	}
+	if err := s.publishDeliveries(context.WithoutCancel(ctx), ev, seq); err != nil {
+		s.log.Debug("s3: storing an event's deliveries failed; left to its pending event", "error", err)
+	}
+}
+
+// publishDeliveries stores one delivery of ev per destination, each once
+// (the deduplication id is the write's, the event's and the
+// configuration's).
+func (s *Service) publishDeliveries(ctx context.Context, ev *pendingEvent, seq uint64) error {
+	for _, d := range ev.Dests {
+		body, err := json.Marshal(struct {
+			Records []eventRecord `json:"Records"`
+		}{[]eventRecord{s.record(ev, d.ID, seq)}})
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(delivery{ARN: d.ARN, Bucket: ev.Bucket, Body: body})
+		if err != nil {
+			return err
+		}
+		msgID := "d-" + ev.Name + "-" + ev.WriteID + "-" + d.ID
+		if _, err := s.outbox.js.Publish(ctx, natsd.S3DeliverySubject, data, jetstream.WithMsgID(msgID)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -333,29 +376,16 @@ func (s *Service) confirm(ctx context.Context, m jetstream.Msg) {
 			_ = m.NakWithDelay(s.commitGrace() / 20)
 			return
 		}
-		s.log.Info("s3: event of a write that did not commit; dropped", "bucket", ev.Bucket, "key", ev.Key, "event", ev.Name, "requestId", ev.RequestID)
+		// The write did not commit, or committed, was dispatched and
+		// its record is gone since (deleted): nothing to send.
+		s.log.Debug("s3: no committed record for a pending event; dropped", "bucket", ev.Bucket, "key", ev.Key, "event", ev.Name, "requestId", ev.RequestID)
 		_ = m.Ack()
 		return
 	}
-	for _, d := range ev.Dests {
-		body, err := json.Marshal(struct {
-			Records []eventRecord `json:"Records"`
-		}{[]eventRecord{s.record(&ev, d.ID, seq)}})
-		if err != nil {
-			_ = m.Term()
-			return
-		}
-		data, err := json.Marshal(delivery{ARN: d.ARN, Bucket: ev.Bucket, Body: body})
-		if err != nil {
-			_ = m.Term()
-			return
-		}
-		msgID := "d-" + ev.Name + "-" + ev.WriteID + "-" + d.ID
-		if _, err := s.outbox.js.Publish(ctx, natsd.S3DeliverySubject, data, jetstream.WithMsgID(msgID)); err != nil {
-			s.log.Warn("s3: storing an event's delivery failed; retrying", "error", err)
-			_ = m.NakWithDelay(time.Second)
-			return
-		}
+	if err := s.publishDeliveries(ctx, &ev, seq); err != nil {
+		s.log.Warn("s3: storing an event's deliveries failed; retrying", "error", err)
+		_ = m.NakWithDelay(time.Second)
+		return
 	}
 	_ = m.Ack()
 }

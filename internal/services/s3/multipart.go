@@ -189,10 +189,11 @@ func (s *Service) completeUpload(q *request) error {
 	all := md5.Sum(sums)
 	o := objectMeta{Key: q.key, Parts: blobs, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
 		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta, WriteID: "m" + newID()}
-	if err := s.announceWrite(q, b, "ObjectCreated:CompleteMultipartUpload", o); err != nil {
+	ev, err := s.announceWrite(q, b, "ObjectCreated:CompleteMultipartUpload", o)
+	if err != nil {
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	// The parts not chosen are dropped with the upload; the chosen ones

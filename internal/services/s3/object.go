@@ -73,10 +73,11 @@ func (s *Service) store(ctx context.Context, p *payload) (string, error) {
 	return name, nil
 }
 
-// commit writes an object's record, then deletes the blob it replaces.
-// The record remembers the writes it replaces (Recent), so that the
-// events of writes overwritten before their delivery still find theirs.
-func (s *Service) commit(ctx context.Context, bucket string, o objectMeta) error {
+// commit writes an object's record, then deletes the blob it replaces,
+// and dispatches ev, the write's announced event (nil if none). The
+// record remembers the writes it replaces (Recent), so that the events of
+// writes overwritten before they are confirmed still find theirs.
+func (s *Service) commit(ctx context.Context, bucket string, o objectMeta, ev *pendingEvent) error {
 	var old objectMeta
 	oldRev, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -88,12 +89,18 @@ func (s *Service) commit(ctx context.Context, bucket string, o objectMeta) error
 			o.Recent = o.Recent[len(o.Recent)-recentWrites:]
 		}
 	}
-	if err := s.putJSON(ctx, objectKey(bucket, o.Key), o); err != nil {
+	v, err := jsonBytes(o)
+	if err != nil {
+		return err
+	}
+	rev, err := s.cfg.KV.Put(ctx, objectKey(bucket, o.Key), v)
+	if err != nil {
 		if len(o.Parts) == 0 { // parts stay with their upload
 			s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
 		}
-		return err
+		return awsproto.Internal(err)
 	}
+	s.dispatch(ctx, ev, rev)
 	if old.Key != "" {
 		s.deleteBlobs(context.WithoutCancel(ctx), old)
 	}
@@ -171,11 +178,12 @@ func (s *Service) putObject(q *request) error {
 	}
 	hs, meta := headersOf(q.r.Header)
 	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name}
-	if err := s.announceWrite(q, b, "ObjectCreated:Put", o); err != nil {
+	ev, err := s.announceWrite(q, b, "ObjectCreated:Put", o)
+	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	if p.cks != nil {
@@ -395,12 +403,14 @@ func (s *Service) remove(q *request, b bucketMeta, key string) error {
 	if o.WriteID == "" {
 		o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
 	}
-	if err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()}); err != nil {
+	ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
+	if err != nil {
 		return err
 	}
 	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
 		return awsproto.Internal(err)
 	}
+	s.dispatch(ctx, ev, 0)
 	s.deleteBlobs(context.WithoutCancel(ctx), o)
 	return nil
 }
@@ -509,11 +519,12 @@ func (s *Service) copyObject(q *request) error {
 	if directive == "REPLACE" {
 		o.Headers, o.Meta = headersOf(q.r.Header)
 	}
-	if err := s.announceWrite(q, b, "ObjectCreated:Copy", o); err != nil {
+	ev, err := s.announceWrite(q, b, "ObjectCreated:Copy", o)
+	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	return writeXML(q.w, struct {
@@ -525,7 +536,7 @@ func (s *Service) copyObject(q *request) error {
 }
 
 // announceWrite publishes the event of o's write (announce).
-func (s *Service) announceWrite(q *request, b bucketMeta, name string, o objectMeta) error {
+func (s *Service) announceWrite(q *request, b bucketMeta, name string, o objectMeta) (*pendingEvent, error) {
 	return s.announce(q, b, pendingEvent{Key: o.Key, Name: name, WriteID: o.WriteID, Size: o.Size,
 		ETag: strings.Trim(o.ETag, `"`), Time: o.LastModified})
 }

@@ -21,6 +21,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"POST", "/b/k?uploads", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", ""}, {"POST", "/b/k?uploadId=x", ""},
 		{"DELETE", "/b/k?uploadId=x", ""}, {"GET", "/b/k?uploadId=x", ""},
 		{"PUT", "/b?policy", ""}, {"GET", "/b?policy", ""}, {"DELETE", "/b?policy", ""},
+		{"PUT", "/b?notification", ""}, {"GET", "/b?notification", ""},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
@@ -48,7 +49,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?versioning", "/b?notification", "/b/k?tagging"} {
+	for _, target := range []string{"/b?versioning", "/b?cors", "/b/k?tagging"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)
