@@ -211,7 +211,8 @@ func (s *Service) Start(ctx context.Context) error {
 			s.closeMu.Lock()
 			if s.closed {
 				s.closeMu.Unlock()
-				return // redelivered after the next start
+				_ = m.Nak() // for the next start
+				return
 			}
 			s.done.Add(1)
 			s.closeMu.Unlock()
@@ -425,7 +426,8 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	if ctx.Err() != nil {
-		return // closing: redelivered after the next start
+		_ = m.Nak() // closing: for the next start
+		return
 	}
 	md, _ := m.Metadata()
 	attempt, age := 1, time.Duration(0)
