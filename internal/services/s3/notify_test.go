@@ -109,11 +109,11 @@ func (r *recorder) testEvents(arn string) int {
 
 // record is an S3 event record as AWS documents it.
 type record struct {
-	EventVersion      string `json:"eventVersion"`
-	EventSource       string `json:"eventSource"`
-	AWSRegion         string `json:"awsRegion"`
-	EventTime         string `json:"eventTime"`
-	EventName         string `json:"eventName"`
+	EventVersion      string                       `json:"eventVersion"`
+	EventSource       string                       `json:"eventSource"`
+	AWSRegion         string                       `json:"awsRegion"`
+	EventTime         string                       `json:"eventTime"`
+	EventName         string                       `json:"eventName"`
 	UserIdentity      struct{ PrincipalID string } `json:"userIdentity"`
 	RequestParameters struct {
 		SourceIPAddress string `json:"sourceIPAddress"`
