@@ -38,6 +38,14 @@ var operations = map[string]string{
 	"DeleteBucketPolicy":                 "s3:DeleteBucketPolicy",
 	"PutBucketNotificationConfiguration": "s3:PutBucketNotification",
 	"GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+	"PutObjectTagging":                   "s3:PutObjectTagging",
+	"GetObjectTagging":                   "s3:GetObjectTagging",
+	"DeleteObjectTagging":                "s3:DeleteObjectTagging",
+	"PutBucketTagging":                   "s3:PutBucketTagging",
+	"GetBucketTagging":                   "s3:GetBucketTagging",
+	"DeleteBucketTagging":                "s3:PutBucketTagging",
+	"PutBucketVersioning":                "s3:PutBucketVersioning",
+	"GetBucketVersioning":                "s3:GetBucketVersioning",
 }
 
 // arn is the resource an operation acts on: the bucket, or an object in

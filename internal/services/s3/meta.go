@@ -23,6 +23,10 @@ type bucketMeta struct {
 	Policy string `json:"policy,omitempty"`
 	// Notification is the event notification configuration, nil if none.
 	Notification *notification `json:"notification,omitempty"`
+	// Tags are the bucket's tags; Versioning is "", "Enabled" or
+	// "Suspended" (stored, not acted on: one version per key).
+	Tags       []tag  `json:"tags,omitempty"`
+	Versioning string `json:"versioning,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET
@@ -44,6 +48,8 @@ type objectMeta struct {
 	// most recentWrites (events.go).
 	WriteID string     `json:"writeId,omitempty"`
 	Recent  []writeRef `json:"recent,omitempty"`
+	// Tags are the object's tags (PutObjectTagging, x-amz-tagging).
+	Tags []tag `json:"tags,omitempty"`
 }
 
 // blobPart is one blob of an object's data.

@@ -168,6 +168,10 @@ func (s *Service) putObject(q *request) error {
 	if len(q.key) > 1024 {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Your key is too long")
 	}
+	tags, err := tagsOfHeader(q.r.Header)
+	if err != nil {
+		return err
+	}
 	p, err := s.body(q, MaxPutSize)
 	if err != nil {
 		return err
@@ -177,7 +181,7 @@ func (s *Service) putObject(q *request) error {
 		return err
 	}
 	hs, meta := headersOf(q.r.Header)
-	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name}
+	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name, Tags: tags}
 	ev, err := s.announceWrite(q, b, "ObjectCreated:Put", o)
 	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
@@ -212,6 +216,9 @@ func objectHeaders(h http.Header, o objectMeta) {
 	h.Set("ETag", o.ETag)
 	h.Set("Last-Modified", lastModified(o.LastModified))
 	h.Set("Accept-Ranges", "bytes")
+	if n := tagCount(o); n != "" {
+		h.Set("X-Amz-Tagging-Count", n)
+	}
 }
 
 // preconditions applies If-Match, If-None-Match, If-Modified-Since and
@@ -515,9 +522,15 @@ func (s *Service) copyObject(q *request) error {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return awsproto.Internal(err)
 	}
-	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta, WriteID: name}
+	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta, WriteID: name, Tags: so.Tags}
 	if directive == "REPLACE" {
 		o.Headers, o.Meta = headersOf(q.r.Header)
+	}
+	if q.r.Header.Get("X-Amz-Tagging-Directive") == "REPLACE" {
+		if o.Tags, err = tagsOfHeader(q.r.Header); err != nil {
+			s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+			return err
+		}
 	}
 	ev, err := s.announceWrite(q, b, "ObjectCreated:Copy", o)
 	if err != nil {

@@ -200,6 +200,16 @@ func (s *Service) route(q *request) (string, handler) {
 			return "PutBucketNotificationConfiguration", s.putBucketNotification
 		case has("notification") && m == http.MethodGet:
 			return "GetBucketNotificationConfiguration", s.getBucketNotification
+		case has("tagging") && m == http.MethodPut:
+			return "PutBucketTagging", s.putBucketTagging
+		case has("tagging") && m == http.MethodGet:
+			return "GetBucketTagging", s.getBucketTagging
+		case has("tagging") && m == http.MethodDelete:
+			return "DeleteBucketTagging", s.deleteBucketTagging
+		case has("versioning") && m == http.MethodPut:
+			return "PutBucketVersioning", s.putBucketVersioning
+		case has("versioning") && m == http.MethodGet:
+			return "GetBucketVersioning", s.getBucketVersioning
 		case subResource(query):
 			return "", nil // a sub-resource Kumo does not serve
 		case m == http.MethodPut:
@@ -219,7 +229,9 @@ func (s *Service) route(q *request) (string, handler) {
 			switch {
 			case has("uploadId") && has("partNumber"):
 				return "UploadPart", s.uploadPart
-			case has("tagging") || has("acl") || has("retention") || has("legal-hold"):
+			case has("tagging"):
+				return "PutObjectTagging", s.putObjectTagging
+			case has("acl") || has("retention") || has("legal-hold"):
 				return "", nil
 			case q.r.Header.Get("X-Amz-Copy-Source") != "":
 				return "CopyObject", s.copyObject
@@ -229,7 +241,9 @@ func (s *Service) route(q *request) (string, handler) {
 			switch {
 			case has("uploadId"):
 				return "ListParts", s.listParts
-			case has("tagging") || has("acl") || has("attributes"):
+			case has("tagging"):
+				return "GetObjectTagging", s.getObjectTagging
+			case has("acl") || has("attributes"):
 				return "", nil
 			}
 			return "GetObject", s.getObject
@@ -238,6 +252,9 @@ func (s *Service) route(q *request) (string, handler) {
 		case http.MethodDelete:
 			if has("uploadId") {
 				return "AbortMultipartUpload", s.abortUpload
+			}
+			if has("tagging") {
+				return "DeleteObjectTagging", s.deleteObjectTagging
 			}
 			return "DeleteObject", s.deleteObject
 		case http.MethodPost:

@@ -22,6 +22,9 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"DELETE", "/b/k?uploadId=x", ""}, {"GET", "/b/k?uploadId=x", ""},
 		{"PUT", "/b?policy", ""}, {"GET", "/b?policy", ""}, {"DELETE", "/b?policy", ""},
 		{"PUT", "/b?notification", ""}, {"GET", "/b?notification", ""},
+		{"PUT", "/b?tagging", ""}, {"GET", "/b?tagging", ""}, {"DELETE", "/b?tagging", ""},
+		{"PUT", "/b?versioning", ""}, {"GET", "/b?versioning", ""},
+		{"PUT", "/b/k?tagging", ""}, {"GET", "/b/k?tagging", ""}, {"DELETE", "/b/k?tagging", ""},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
@@ -49,7 +52,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?versioning", "/b?cors", "/b/k?tagging"} {
+	for _, target := range []string{"/b?cors", "/b?lifecycle", "/b/k?acl"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)
