@@ -40,6 +40,7 @@ const (
 	S3NoSuchTagSet                 Code = "s3#NoSuchTagSet"
 	S3NoSuchCORSConfiguration      Code = "s3#NoSuchCORSConfiguration"
 	S3AccessForbidden              Code = "s3#AccessForbidden"
+	S3BadRequest                   Code = "s3#BadRequest"
 )
 
 var s3MoreCodes = []Spec{
@@ -78,6 +79,7 @@ var s3MoreCodes = []Spec{
 	{Code: S3NoSuchTagSet, Status: 404, Fault: Client},
 	{Code: S3NoSuchCORSConfiguration, Status: 404, Fault: Client},
 	{Code: S3AccessForbidden, Status: 403, Fault: Client},
+	{Code: S3BadRequest, Status: 400, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }

@@ -46,6 +46,9 @@ var operations = map[string]string{
 	"DeleteBucketTagging":                "s3:PutBucketTagging",
 	"PutBucketVersioning":                "s3:PutBucketVersioning",
 	"GetBucketVersioning":                "s3:GetBucketVersioning",
+	"PutBucketCors":                      "s3:PutBucketCORS",
+	"GetBucketCors":                      "s3:GetBucketCORS",
+	"DeleteBucketCors":                   "s3:PutBucketCORS",
 }
 
 // arn is the resource an operation acts on: the bucket, or an object in

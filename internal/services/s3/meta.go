@@ -27,6 +27,8 @@ type bucketMeta struct {
 	// "Suspended" (stored, not acted on: one version per key).
 	Tags       []tag  `json:"tags,omitempty"`
 	Versioning string `json:"versioning,omitempty"`
+	// CORS is the bucket's CORS configuration, nil if none.
+	CORS *corsConfig `json:"cors,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET

@@ -116,6 +116,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := &request{r: r, w: w}
 	q.bucket, q.key = s.target(r)
+	if r.Method == http.MethodOptions && q.bucket != "" {
+		// A CORS preflight: browsers send it unsigned.
+		q.op = "PreflightRequest"
+		if err := s.preflight(q); err != nil {
+			s.fail(q, err)
+		}
+		return
+	}
 	if err := s.authenticate(q); err != nil {
 		s.fail(q, err)
 		return
@@ -135,6 +143,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(q, err)
 		return
 	}
+	s.corsHeaders(q)
 	if err := h(q); err != nil {
 		s.fail(q, err)
 	}
@@ -210,6 +219,12 @@ func (s *Service) route(q *request) (string, handler) {
 			return "PutBucketVersioning", s.putBucketVersioning
 		case has("versioning") && m == http.MethodGet:
 			return "GetBucketVersioning", s.getBucketVersioning
+		case has("cors") && m == http.MethodPut:
+			return "PutBucketCors", s.putBucketCors
+		case has("cors") && m == http.MethodGet:
+			return "GetBucketCors", s.getBucketCors
+		case has("cors") && m == http.MethodDelete:
+			return "DeleteBucketCors", s.deleteBucketCors
 		case subResource(query):
 			return "", nil // a sub-resource Kumo does not serve
 		case m == http.MethodPut:
