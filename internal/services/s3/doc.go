@@ -95,6 +95,17 @@
 // s3:ObjectCreated:Post (no POST uploads), DeleteMarkerCreated (no
 // versioning), restore, replication, lifecycle and tagging events.
 //
+// # Tagging, versioning, CORS
+//
+// Object tags (Put/Get/DeleteObjectTagging, x-amz-tagging on PUT and
+// copy) live in the object's record, bucket tags, the CORS rules and the
+// versioning state in the bucket's record (tagging.go, cors.go). The
+// versioning state (Enabled, Suspended) is stored and answered only:
+// Kumo keeps one version of each key, so versioned reads, version ids and
+// delete markers are not served. A CORS preflight (OPTIONS) is answered
+// unauthenticated from the bucket's rules, and a signed request carrying
+// an Origin that a rule allows gets the CORS headers.
+//
 // # Authorization
 //
 // Every operation maps to an IAM action in operations (authz.go) and is
