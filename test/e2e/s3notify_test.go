@@ -6,8 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // photoHandler reads the object each S3 event names with boto3 (the
@@ -228,4 +235,87 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestS3NotificationsKill9: every write acknowledged before kill -9 has
+// its event in the queue after the restart (at least once: a duplicate
+// is allowed, a loss is not).
+func TestS3NotificationsKill9(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, "--sandbox", "process")
+	ctx := t.Context()
+	qc := newSQS(s)
+	q, err := qc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("kill-events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := s3.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, ""),
+		RetryMaxAttempts: 1}, func(o *s3.Options) { o.BaseEndpoint = aws.String(s.url); o.UsePathStyle = true })
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kill")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("kill"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{
+			{QueueArn: aws.String("arn:aws:sqs:" + region + ":" + accountID + ":kill-events"), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+	)
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				key := fmt.Sprintf("k/%03d", i)
+				if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("kill"), Key: aws.String(key), Body: strings.NewReader(key)}); err == nil {
+					mu.Lock()
+					acked = append(acked, key)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.kill9()
+	s = startServer(t, dataDir, "--sandbox", "process")
+	qc = newSQS(s)
+	seen := map[string]bool{}
+	eventually(t, 120*time.Second, "every acknowledged write's event", func() error {
+		out, err := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			return err
+		}
+		for _, m := range out.Messages {
+			var ev struct {
+				Records []struct {
+					EventName string
+					S3        struct{ Object struct{ Key string } }
+				}
+			}
+			if json.Unmarshal([]byte(*m.Body), &ev) == nil && len(ev.Records) == 1 {
+				seen[ev.Records[0].S3.Object.Key] = true
+			}
+			if _, err := qc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return err
+			}
+		}
+		var missing []string
+		for _, k := range acked {
+			if !seen[k] {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d acknowledged writes without an event, e.g. %s", len(missing), len(acked), missing[0])
+		}
+		return nil
+	})
+	if len(acked) != n {
+		t.Fatalf("%d of %d PUTs acknowledged before the kill", len(acked), n)
+	}
 }
