@@ -244,18 +244,26 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Close stops delivering and waits for the deliveries under way. What was
-// not delivered stays in the stream for the next Start.
+// not delivered stays in the stream for the next Start: attempts under way
+// are cut short and, like the messages the consumers had fetched but not
+// handled, given back at once (not after ackWait).
 func (s *Service) Close() {
 	s.closeMu.Lock()
 	s.closed = true
 	s.closeMu.Unlock()
-	if s.outbox != nil {
-		for _, c := range s.outbox.ctxs {
-			c.Stop()
-		}
-	}
 	if s.stop != nil {
 		s.stop()
+	}
+	if s.outbox != nil {
+		for _, c := range s.outbox.ctxs {
+			c.Drain() // the fetched messages reach the handlers, which give them back
+		}
+		for _, c := range s.outbox.ctxs {
+			select {
+			case <-c.Closed():
+			case <-time.After(10 * time.Second):
+			}
+		}
 	}
 	s.done.Wait()
 }
