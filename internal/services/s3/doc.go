@@ -80,7 +80,10 @@
 //     when the record shows its write (or, for a delete, that the deleted
 //     record is gone), it stores the deliveries again — the stream keeps
 //     one copy of each within its five-minute duplicate window — and acks.
-//     A crash between steps 1 and 2 is covered by this step. A pending
+//     A crash between steps 1 and 2 is covered by this step (unless,
+//     before the restarted server confirms the event, the key is deleted
+//     or overwritten more than 16 times: the record no longer shows the
+//     write, and the event is dropped as below). A pending
 //     event whose write is not in the record after CommitGrace (a minute)
 //     is the event of a write that never committed (the client got an
 //     error) and is dropped.
