@@ -412,6 +412,12 @@ func TestEventNotifications(t *testing.T) {
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
 		t.Fatal(err)
 	}
+	// DeleteObjects removes each key with its own event; a key that
+	// does not exist sends none.
+	if _, err := h.cl.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("photos"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("in/copy.jpg")}, {Key: aws.String("in/never.jpg")}}}}); err != nil {
+		t.Fatal(err)
+	}
 	poll.True(t, "the multipart upload's event", func() bool {
 		for _, r := range h.rec.records(t, fnARN) {
 			if r.EventName == "ObjectCreated:CompleteMultipartUpload" && r.S3.Object["key"] == "in/big.jpg" && r.S3.Object["size"] == float64(8) {
@@ -420,6 +426,19 @@ func TestEventNotifications(t *testing.T) {
 		}
 		return false
 	})
+	poll.True(t, "DeleteObjects' event", func() bool {
+		for _, r := range h.rec.records(t, fnARN) {
+			if r.EventName == "ObjectRemoved:Delete" && r.S3.Object["key"] == "in/copy.jpg" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range h.rec.records(t, fnARN) {
+		if r.S3.Object["key"] == "in/never.jpg" {
+			t.Fatalf("an event for a key that never existed: %+v", r)
+		}
+	}
 }
 
 // TestEventsSurviveRestart: events of writes made while the destination

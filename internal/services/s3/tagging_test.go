@@ -90,6 +90,23 @@ func TestTagging(t *testing.T) {
 	_, err = h.cl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("missing")})
 	mustCode(t, err, "NoSuchKey")
 
+	// A multipart upload's tags are the object's.
+	up, err := h.cl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp"), Tagging: aws.String("via=multipart")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := h.cl.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := get("mp"); len(m) != 1 || m["via"] != "multipart" {
+		t.Fatalf("tags of a multipart upload: %v", m)
+	}
+
 	// Bucket tags.
 	_, err = h.cl.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
 	mustCode(t, err, "NoSuchTagSet")
