@@ -359,7 +359,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("s3 object store: %w", err)
 	}
-	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log})
+	// S3's event notifications leave through its outbox stream: functions
+	// are invoked as s3.amazonaws.com, checked against their policy.
+	s3Policies := &authz.FunctionPolicies{Statements: reg.Policy}
+	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
+		NATS: nc, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
+			invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: s3Policies, ARNs: arns}}})
+	if err := s3Svc.Start(ctx); err != nil {
+		return err
+	}
+	defer s3Svc.Close() // before the async queue, SQS and SNS close
 	// API Gateway: APIs in their bucket, served from the view a watch
 	// keeps; integrations invoke as apigateway.amazonaws.com, checked
 	// against the function's policy.

@@ -2,12 +2,19 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 
 	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
 	awsarn "github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/services/events"
+	kumos3 "github.com/kumo-run/kumo/internal/services/s3"
 	kumosns "github.com/kumo-run/kumo/internal/services/sns"
 	"github.com/kumo-run/kumo/internal/services/sqs"
 )
@@ -95,4 +102,96 @@ func (t *targets) invocationResult(ctx context.Context, busARN string, body []by
 	_, err := t.events.PutEvent(ctx, busARN, "lambda", "Lambda Function Invocation Result - "+kind,
 		[]string{busARN, rec.RequestContext.FunctionArn}, body)
 	return err
+}
+
+// s3Destinations is where S3's event notifications go: functions are
+// invoked asynchronously through invoker (a lambdaapi.InvokeGuard, so the
+// function's policy must allow s3.amazonaws.com for the bucket), queues
+// and topics are reached through the targets.
+type s3Destinations struct {
+	t        *targets
+	invoker  invoke.Invoker
+	reg      *registry.Registry
+	az       *authz.Authorizer
+	policies *authz.FunctionPolicies
+	arns     registry.ARNs
+}
+
+var _ kumos3.Destinations = (*s3Destinations)(nil)
+
+// maxFunctionARN bounds a function ARN with its qualifier.
+const maxFunctionARN = 256
+
+// CheckFunction implements kumos3.Destinations.
+func (d *s3Destinations) CheckFunction(ctx context.Context, functionARN, bucketARN string) error {
+	ref, err := d.arns.ParseRef(functionARN, maxFunctionARN)
+	if err != nil {
+		return fmt.Errorf("%w: %v", kumos3.ErrDestination, err)
+	}
+	if _, err := d.reg.GetFunctionConfiguration(ctx, ref); err != nil {
+		return destinationError(err)
+	}
+	if d.az == nil {
+		return nil
+	}
+	res := d.arns.Function(ref.Name)
+	if ref.Qualifier != "" {
+		res = d.arns.Qualified(ref.Name, ref.Qualifier)
+	}
+	err = d.az.Authorize(authz.WithService(ctx, kumos3.ServicePrincipal, bucketARN, d.arns.Account), authz.Check{Action: "lambda:InvokeFunction",
+		Resource: res, ResourcePolicy: d.policies.Get(ref.Name, ref.Qualifier), Denied: awsproto.AccessDeniedException})
+	if err != nil {
+		return fmt.Errorf("%w: %v", kumos3.ErrDestination, err)
+	}
+	return nil
+}
+
+// Send implements kumos3.Destinations.
+func (d *s3Destinations) Send(ctx context.Context, arn, bucketARN string, body []byte) error {
+	a, err := awsarn.Parse(arn)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an ARN", kumos3.ErrDestination, arn)
+	}
+	switch a.Service {
+	case "lambda":
+		ref, perr := d.arns.ParseRef(arn, maxFunctionARN)
+		if perr != nil {
+			return fmt.Errorf("%w: %v", kumos3.ErrDestination, perr)
+		}
+		ictx := authz.WithService(ctx, kumos3.ServicePrincipal, bucketARN, d.arns.Account)
+		_, err = d.invoker.Invoke(ictx, &invoke.Input{Ref: ref, InvocationType: invoke.TypeEvent, Payload: body, RequestID: uuid4()})
+	case "sqs":
+		if !d.t.sqs.QueueExists(arn) || d.t.sqs.QueueFIFO(arn) {
+			return fmt.Errorf("%w: no standard queue %s", kumos3.ErrDestination, arn)
+		}
+		_, err = d.t.sqs.Deliver(ctx, arn, string(body), nil)
+	case "sns":
+		_, err = d.t.sns.Publish(ctx, arn, string(body), nil)
+	default:
+		return fmt.Errorf("%w: S3 does not notify %s", kumos3.ErrDestination, a.Service)
+	}
+	if err != nil {
+		return destinationError(err)
+	}
+	return nil
+}
+
+// destinationError marks a client error of the destination's service
+// (not found, denied, invalid) as one retrying cannot fix; throttling
+// and server errors stay retryable.
+func destinationError(err error) error {
+	if st := awsproto.AsError(err).Status(); st >= 400 && st < 500 && st != 429 {
+		return fmt.Errorf("%w: %v", kumos3.ErrDestination, err)
+	}
+	return err
+}
+
+// uuid4 is a random UUID.
+func uuid4() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -36,6 +36,11 @@ const (
 	S3InvalidLocationConstraint    Code = "s3#InvalidLocationConstraint"
 	S3MalformedPolicy              Code = "s3#MalformedPolicy"
 	S3NoSuchBucketPolicy           Code = "s3#NoSuchBucketPolicy"
+	S3InvalidTag                   Code = "s3#InvalidTag"
+	S3NoSuchTagSet                 Code = "s3#NoSuchTagSet"
+	S3NoSuchCORSConfiguration      Code = "s3#NoSuchCORSConfiguration"
+	S3AccessForbidden              Code = "s3#AccessForbidden"
+	S3BadRequest                   Code = "s3#BadRequest"
 )
 
 var s3MoreCodes = []Spec{
@@ -70,6 +75,11 @@ var s3MoreCodes = []Spec{
 	{Code: S3InvalidLocationConstraint, Status: 400, Fault: Client},
 	{Code: S3MalformedPolicy, Status: 400, Fault: Client},
 	{Code: S3NoSuchBucketPolicy, Status: 404, Fault: Client},
+	{Code: S3InvalidTag, Status: 400, Fault: Client},
+	{Code: S3NoSuchTagSet, Status: 404, Fault: Client},
+	{Code: S3NoSuchCORSConfiguration, Status: 404, Fault: Client},
+	{Code: S3AccessForbidden, Status: 403, Fault: Client},
+	{Code: S3BadRequest, Status: 400, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }

@@ -216,3 +216,29 @@ const (
 // SchedulerBucket is the KV bucket of EventBridge Scheduler's schedule
 // groups, schedules and each schedule's next period: "kumo-scheduler".
 const SchedulerBucket = prefix + "-scheduler"
+const (
+	// S3EventsStream is the work-queue stream of S3's event
+	// notifications, the outbox a write publishes to before it commits:
+	// "KUMO_S3_EVENTS".
+	S3EventsStream = "KUMO_S3_EVENTS"
+
+	// S3EventsSubjects is the subject filter of S3EventsStream:
+	// "kumo.s3.events.>".
+	S3EventsSubjects = prefix + ".s3.events.>"
+
+	// S3PendingSubject carries the events of writes not yet known to be
+	// committed: "kumo.s3.events.pending".
+	S3PendingSubject = prefix + ".s3.events.pending"
+
+	// S3DeliverySubject carries one committed event for one destination:
+	// "kumo.s3.events.delivery".
+	S3DeliverySubject = prefix + ".s3.events.delivery"
+
+	// S3PendingConsumer is the durable consumer of S3PendingSubject:
+	// "kumo-s3-pending".
+	S3PendingConsumer = prefix + "-s3-pending"
+
+	// S3DeliveryConsumer is the durable consumer of S3DeliverySubject:
+	// "kumo-s3-delivery".
+	S3DeliveryConsumer = prefix + "-s3-delivery"
+)

@@ -156,10 +156,15 @@ func (s *jsStore) Blobs(ctx context.Context, bucket string) (Blobs, error) {
 		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
 	}
 
+	stream, err := s.js.Stream(ctx, "OBJ_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b = s.blobs[bucket]; b == nil {
-		b = &jsBlobs{obs: h}
+		b = &jsBlobs{obs: h, js: s.js, stream: stream, bucket: bucket}
 		s.blobs[bucket] = b
 	}
 	return b, nil
@@ -454,16 +459,22 @@ func (k *jsKV) Watch(ctx context.Context, prefix string) (<-chan Entry, error) {
 
 type jsBlobs struct {
 	obs jetstream.ObjectStore
+	// js, stream and bucket are for putBlob (blobput.go): the object
+	// store's stream, "OBJ_<bucket>".
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	bucket string
 }
 
 // Put streams r into chunks and publishes the blob's metadata last, so the
-// blob appears whole or not at all. A failed Put removes its chunks; one
-// cut short by a crash leaves unreferenced chunks behind.
+// blob appears whole or not at all, with a bounded number of chunks
+// unacknowledged (blobput.go). A failed Put removes its chunks; one cut
+// short by a crash leaves unreferenced chunks behind.
 func (b *jsBlobs) Put(ctx context.Context, name string, r io.Reader) (BlobInfo, error) {
 	if err := checkKey(name); err != nil {
 		return BlobInfo{}, err
 	}
-	info, err := b.obs.Put(ctx, jetstream.ObjectMeta{Name: name}, r)
+	info, err := b.putBlob(ctx, name, r)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)

@@ -43,11 +43,71 @@
 // copies nothing: the object's record lists the chosen parts' blobs, and a
 // GET streams them in order (a range skips whole parts).
 //
-// Limit: nats.go's ObjectStore.Put publishes chunks asynchronously with up
-// to 4,000 in flight, on a JetStream context of its own; a single PUT of
-// hundreds of MiB can outrun the stream's ingest queue and fail with a 500
-// (JetStream's 429). Multipart uploads (what the CLI, boto3 and the SDKs'
-// upload managers use above 8 MiB) keep each blob a part's size.
+// A blob is written with at most 32 chunks (4 MiB) unacknowledged
+// (store.Blobs), so a single PUT of up to 5 GiB streams at the pace the
+// stream stores it, with flat memory.
+//
+// # Event notifications
+//
+// A bucket's notification configuration (Put/GetBucketNotificationConfiguration,
+// notify.go) is kept in its record. Writing one validates it as S3 does
+// (event types, at most one prefix and one suffix rule, no two
+// configurations sharing an event type with filters that can match one
+// key), then asks each destination through Config.Destinations: a function's
+// policy must allow s3.amazonaws.com for the bucket; a queue or a topic is
+// sent s3:TestEvent, and one that cannot take it (missing) fails the
+// configuration. Failures are InvalidArgument "Unable to validate the
+// following destination configurations", each destination as an
+// ArgumentNameN/ArgumentValueN pair. Queue and topic policies are not
+// checked: SQS and SNS accept deliveries from Kumo's services.
+//
+// Delivery is at least once, a crash between a write and its
+// notification included, through an outbox: the work-queue stream
+// natsd.S3EventsStream (events.go).
+//
+//  1. A write (PUT, copy, CompleteMultipartUpload, DELETE, each key of
+//     DeleteObjects) whose event some configuration wants publishes the
+//     pending event (natsd.S3PendingSubject) after its data is stored and
+//     before its record is written; if that fails, the write fails. Each
+//     write has a unique id, kept in the object's record (WriteID), and
+//     a record remembers the ids of the last 16 writes it replaced
+//     (Recent), with their revisions.
+//  2. Once the record is committed, the write stores the event's
+//     deliveries (natsd.S3DeliverySubject, one per destination; the
+//     sequencer is the record's KV revision, so one key's events order as
+//     its writes) and answers.
+//  3. The consumer natsd.S3PendingConsumer confirms each pending event:
+//     when the record shows its write (or, for a delete, that the deleted
+//     record is gone), it stores the deliveries again — the stream keeps
+//     one copy of each within its five-minute duplicate window — and acks.
+//     A crash between steps 1 and 2 is covered by this step (unless,
+//     before the restarted server confirms the event, the key is deleted
+//     or overwritten more than 16 times: the record no longer shows the
+//     write, and the event is dropped as below). A pending
+//     event whose write is not in the record after CommitGrace (a minute)
+//     is the event of a write that never committed (the client got an
+//     error) and is dropped.
+//  4. The consumer natsd.S3DeliveryConsumer sends each delivery through
+//     Destinations.Send (a function's asynchronous invoke is queued, a
+//     queue's message stored, a topic's message published) and acks only
+//     then; a failure is retried with doubling delays up to five minutes,
+//     for a day; a destination that is gone or refuses the bucket
+//     (ErrDestination) drops it with a log line, as S3 does.
+//
+// Events follow the configuration as it was at write time. Not emitted:
+// s3:ObjectCreated:Post (no POST uploads), DeleteMarkerCreated (no
+// versioning), restore, replication, lifecycle and tagging events.
+//
+// # Tagging, versioning, CORS
+//
+// Object tags (Put/Get/DeleteObjectTagging, x-amz-tagging on PUT and
+// copy) live in the object's record, bucket tags, the CORS rules and the
+// versioning state in the bucket's record (tagging.go, cors.go). The
+// versioning state (Enabled, Suspended) is stored and answered only:
+// Kumo keeps one version of each key, so versioned reads, version ids and
+// delete markers are not served. A CORS preflight (OPTIONS) is answered
+// unauthenticated from the bucket's rules, and a signed request carrying
+// an Origin that a rule allows gets the CORS headers.
 //
 // # Authorization
 //
@@ -60,6 +120,7 @@
 // # Must never
 //
 // Hold an object's data in memory, answer 200 before data and metadata are
-// stored, or write S3's wire strings outside this package and awsproto's
-// catalogue.
+// stored, answer 200 to a write a configuration wants an event of before
+// the event is in the outbox, or write S3's wire strings outside this
+// package and awsproto's catalogue.
 package s3

@@ -21,6 +21,14 @@ type bucketMeta struct {
 	Location string    `json:"location,omitempty"`
 	// Policy is the bucket policy's document, "" if none.
 	Policy string `json:"policy,omitempty"`
+	// Notification is the event notification configuration, nil if none.
+	Notification *notification `json:"notification,omitempty"`
+	// Tags are the bucket's tags; Versioning is "", "Enabled" or
+	// "Suspended" (stored, not acted on: one version per key).
+	Tags       []tag  `json:"tags,omitempty"`
+	Versioning string `json:"versioning,omitempty"`
+	// CORS is the bucket's CORS configuration, nil if none.
+	CORS *corsConfig `json:"cors,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET
@@ -37,6 +45,13 @@ type objectMeta struct {
 	// upload, in order (its parts' own blobs: completing copies
 	// nothing); Blob is "" then.
 	Parts []blobPart `json:"parts,omitempty"`
+	// WriteID names the write that made this record (unique per write);
+	// Recent are the writes of the key it replaced, newest last, at
+	// most recentWrites (events.go).
+	WriteID string     `json:"writeId,omitempty"`
+	Recent  []writeRef `json:"recent,omitempty"`
+	// Tags are the object's tags (PutObjectTagging, x-amz-tagging).
+	Tags []tag `json:"tags,omitempty"`
 }
 
 // blobPart is one blob of an object's data.

@@ -24,6 +24,7 @@ type uploadMeta struct {
 	Initiated time.Time         `json:"initiated"`
 	Headers   map[string]string `json:"headers,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	Tags      []tag             `json:"tags,omitempty"`
 }
 
 // partMeta is one uploaded part.
@@ -74,9 +75,13 @@ func (s *Service) createUpload(q *request) error {
 	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
 		return err
 	}
+	tags, err := tagsOfHeader(q.r.Header)
+	if err != nil {
+		return err
+	}
 	id := newID()
 	hs, meta := headersOf(q.r.Header)
-	if err := s.putJSON(q.ctx(), uploadKey(id), uploadMeta{Bucket: q.bucket, Key: q.key, Initiated: s.now(), Headers: hs, Meta: meta}); err != nil {
+	if err := s.putJSON(q.ctx(), uploadKey(id), uploadMeta{Bucket: q.bucket, Key: q.key, Initiated: s.now(), Headers: hs, Meta: meta, Tags: tags}); err != nil {
 		return err
 	}
 	return writeXML(q.w, struct {
@@ -128,7 +133,8 @@ func (s *Service) uploadPart(q *request) error {
 }
 
 func (s *Service) completeUpload(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	id, u, err := s.upload(q)
@@ -187,8 +193,12 @@ func (s *Service) completeUpload(q *request) error {
 	}
 	all := md5.Sum(sums)
 	o := objectMeta{Key: q.key, Parts: blobs, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
-		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta, WriteID: "m" + newID(), Tags: u.Tags}
+	ev, err := s.announceWrite(q, b, "ObjectCreated:CompleteMultipartUpload", o)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	// The parts not chosen are dropped with the upload; the chosen ones

@@ -73,19 +73,34 @@ func (s *Service) store(ctx context.Context, p *payload) (string, error) {
 	return name, nil
 }
 
-// commit writes an object's record, then deletes the blob it replaces.
-func (s *Service) commit(ctx context.Context, bucket string, o objectMeta) error {
+// commit writes an object's record, then deletes the blob it replaces,
+// and dispatches ev, the write's announced event (nil if none). The
+// record remembers the writes it replaces (Recent), so that the events of
+// writes overwritten before they are confirmed still find theirs.
+func (s *Service) commit(ctx context.Context, bucket string, o objectMeta, ev *pendingEvent) error {
 	var old objectMeta
-	_, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
+	oldRev, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return awsproto.Internal(err)
 	}
-	if err := s.putJSON(ctx, objectKey(bucket, o.Key), o); err != nil {
+	if err == nil && old.WriteID != "" {
+		o.Recent = append(append([]writeRef(nil), old.Recent...), writeRef{ID: old.WriteID, Rev: oldRev})
+		if len(o.Recent) > recentWrites {
+			o.Recent = o.Recent[len(o.Recent)-recentWrites:]
+		}
+	}
+	v, err := jsonBytes(o)
+	if err != nil {
+		return err
+	}
+	rev, err := s.cfg.KV.Put(ctx, objectKey(bucket, o.Key), v)
+	if err != nil {
 		if len(o.Parts) == 0 { // parts stay with their upload
 			s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
 		}
-		return err
+		return awsproto.Internal(err)
 	}
+	s.dispatch(ctx, ev, rev)
 	if old.Key != "" {
 		s.deleteBlobs(context.WithoutCancel(ctx), old)
 	}
@@ -146,11 +161,16 @@ func (m *multiBlob) Close() error {
 }
 
 func (s *Service) putObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	if len(q.key) > 1024 {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Your key is too long")
+	}
+	tags, err := tagsOfHeader(q.r.Header)
+	if err != nil {
+		return err
 	}
 	p, err := s.body(q, MaxPutSize)
 	if err != nil {
@@ -161,8 +181,13 @@ func (s *Service) putObject(q *request) error {
 		return err
 	}
 	hs, meta := headersOf(q.r.Header)
-	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name, Tags: tags}
+	ev, err := s.announceWrite(q, b, "ObjectCreated:Put", o)
+	if err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+		return err
+	}
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	if p.cks != nil {
@@ -191,6 +216,9 @@ func objectHeaders(h http.Header, o objectMeta) {
 	h.Set("ETag", o.ETag)
 	h.Set("Last-Modified", lastModified(o.LastModified))
 	h.Set("Accept-Ranges", "bytes")
+	if n := tagCount(o); n != "" {
+		h.Set("X-Amz-Tagging-Count", n)
+	}
 }
 
 // preconditions applies If-Match, If-None-Match, If-Modified-Since and
@@ -356,10 +384,11 @@ func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
 }
 
 func (s *Service) deleteObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
-	if err := s.remove(q.ctx(), q.bucket, q.key); err != nil {
+	if err := s.remove(q, b, q.key); err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)
@@ -367,25 +396,35 @@ func (s *Service) deleteObject(q *request) error {
 }
 
 // remove deletes an object's record and then its blob; a missing object
-// is not an error, as in S3.
-func (s *Service) remove(ctx context.Context, bucket, key string) error {
+// is not an error, as in S3 (and sends no event).
+func (s *Service) remove(q *request, b bucketMeta, key string) error {
+	ctx, bucket := q.ctx(), b.Name
 	var o objectMeta
-	_, err := s.getJSON(ctx, objectKey(bucket, key), &o)
+	rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return awsproto.Internal(err)
 	}
+	if o.WriteID == "" {
+		o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
+	}
+	ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
+	if err != nil {
+		return err
+	}
 	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
 		return awsproto.Internal(err)
 	}
+	s.dispatch(ctx, ev, 0)
 	s.deleteBlobs(context.WithoutCancel(ctx), o)
 	return nil
 }
 
 func (s *Service) deleteObjects(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	var in struct {
@@ -417,7 +456,7 @@ func (s *Service) deleteObjects(q *request) error {
 	for _, obj := range in.Objects {
 		err := s.authorize(q, "DeleteObject", q.bucket, obj.Key)
 		if err == nil {
-			err = s.remove(q.ctx(), q.bucket, obj.Key)
+			err = s.remove(q, b, obj.Key)
 		}
 		if err != nil {
 			ae := awsproto.AsError(err)
@@ -432,14 +471,15 @@ func (s *Service) deleteObjects(q *request) error {
 }
 
 func (s *Service) copyObject(q *request) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
 	src := q.r.Header.Get("X-Amz-Copy-Source")
 	if i := strings.Index(src, "?versionId="); i >= 0 {
 		src = src[:i]
 	}
-	src, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	src, err = url.PathUnescape(strings.TrimPrefix(src, "/"))
 	srcBucket, srcKey, ok := strings.Cut(src, "/")
 	if err != nil || !ok || srcBucket == "" || srcKey == "" {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey").
@@ -482,11 +522,22 @@ func (s *Service) copyObject(q *request) error {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return awsproto.Internal(err)
 	}
-	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta}
+	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta, WriteID: name, Tags: so.Tags}
 	if directive == "REPLACE" {
 		o.Headers, o.Meta = headersOf(q.r.Header)
 	}
-	if err := s.commit(q.ctx(), q.bucket, o); err != nil {
+	if q.r.Header.Get("X-Amz-Tagging-Directive") == "REPLACE" {
+		if o.Tags, err = tagsOfHeader(q.r.Header); err != nil {
+			s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+			return err
+		}
+	}
+	ev, err := s.announceWrite(q, b, "ObjectCreated:Copy", o)
+	if err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+		return err
+	}
+	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
 		return err
 	}
 	return writeXML(q.w, struct {
@@ -495,6 +546,12 @@ func (s *Service) copyObject(q *request) error {
 		LastModified string   `xml:"LastModified"`
 		ETag         string   `xml:"ETag"`
 	}{NS: namespace, LastModified: o.LastModified.Format(timeFormat), ETag: o.ETag})
+}
+
+// announceWrite publishes the event of o's write (announce).
+func (s *Service) announceWrite(q *request, b bucketMeta, name string, o objectMeta) (*pendingEvent, error) {
+	return s.announce(q, b, pendingEvent{Key: o.Key, Name: name, WriteID: o.WriteID, Size: o.Size,
+		ETag: strings.Trim(o.ETag, `"`), Time: o.LastModified})
 }
 
 // fullReads fills every Read's buffer unless the body ends: JetStream's

@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
@@ -53,12 +56,33 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// NATS is the connection to the JetStream holding the event outbox
+	// (natsd.S3EventsStream); nil serves no event notifications.
+	NATS *nats.Conn
+	// Replicas of the outbox stream; 1 when zero.
+	Replicas int
+	// Destinations receives event notifications; nil refuses
+	// notification configurations with destinations.
+	Destinations Destinations
+	// RetryDelay is the first delay after a failed notification
+	// (doubling up to five minutes); one second when zero.
+	RetryDelay time.Duration
+	// CommitGrace is how long an event waits for its write to commit
+	// before it is dropped; a minute when zero.
+	CommitGrace time.Duration
 }
 
 // Service serves S3's API. It is safe for concurrent use.
 type Service struct {
 	cfg Config
 	log *slog.Logger
+
+	outbox  *outbox // nil without Config.NATS
+	stop    context.CancelFunc
+	closeMu sync.Mutex
+	closed  bool
+	done    sync.WaitGroup
 }
 
 // New returns the service.
@@ -92,6 +116,14 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := &request{r: r, w: w}
 	q.bucket, q.key = s.target(r)
+	if r.Method == http.MethodOptions && q.bucket != "" {
+		// A CORS preflight: browsers send it unsigned.
+		q.op = "PreflightRequest"
+		if err := s.preflight(q); err != nil {
+			s.fail(q, err)
+		}
+		return
+	}
 	if err := s.authenticate(q); err != nil {
 		s.fail(q, err)
 		return
@@ -111,6 +143,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(q, err)
 		return
 	}
+	s.corsHeaders(q)
 	if err := h(q); err != nil {
 		s.fail(q, err)
 	}
@@ -172,6 +205,26 @@ func (s *Service) route(q *request) (string, handler) {
 			return "GetBucketPolicy", s.getBucketPolicy
 		case has("policy") && m == http.MethodDelete:
 			return "DeleteBucketPolicy", s.deleteBucketPolicy
+		case has("notification") && m == http.MethodPut:
+			return "PutBucketNotificationConfiguration", s.putBucketNotification
+		case has("notification") && m == http.MethodGet:
+			return "GetBucketNotificationConfiguration", s.getBucketNotification
+		case has("tagging") && m == http.MethodPut:
+			return "PutBucketTagging", s.putBucketTagging
+		case has("tagging") && m == http.MethodGet:
+			return "GetBucketTagging", s.getBucketTagging
+		case has("tagging") && m == http.MethodDelete:
+			return "DeleteBucketTagging", s.deleteBucketTagging
+		case has("versioning") && m == http.MethodPut:
+			return "PutBucketVersioning", s.putBucketVersioning
+		case has("versioning") && m == http.MethodGet:
+			return "GetBucketVersioning", s.getBucketVersioning
+		case has("cors") && m == http.MethodPut:
+			return "PutBucketCors", s.putBucketCors
+		case has("cors") && m == http.MethodGet:
+			return "GetBucketCors", s.getBucketCors
+		case has("cors") && m == http.MethodDelete:
+			return "DeleteBucketCors", s.deleteBucketCors
 		case subResource(query):
 			return "", nil // a sub-resource Kumo does not serve
 		case m == http.MethodPut:
@@ -191,7 +244,9 @@ func (s *Service) route(q *request) (string, handler) {
 			switch {
 			case has("uploadId") && has("partNumber"):
 				return "UploadPart", s.uploadPart
-			case has("tagging") || has("acl") || has("retention") || has("legal-hold"):
+			case has("tagging"):
+				return "PutObjectTagging", s.putObjectTagging
+			case has("acl") || has("retention") || has("legal-hold"):
 				return "", nil
 			case q.r.Header.Get("X-Amz-Copy-Source") != "":
 				return "CopyObject", s.copyObject
@@ -201,7 +256,9 @@ func (s *Service) route(q *request) (string, handler) {
 			switch {
 			case has("uploadId"):
 				return "ListParts", s.listParts
-			case has("tagging") || has("acl") || has("attributes"):
+			case has("tagging"):
+				return "GetObjectTagging", s.getObjectTagging
+			case has("acl") || has("attributes"):
 				return "", nil
 			}
 			return "GetObject", s.getObject
@@ -210,6 +267,9 @@ func (s *Service) route(q *request) (string, handler) {
 		case http.MethodDelete:
 			if has("uploadId") {
 				return "AbortMultipartUpload", s.abortUpload
+			}
+			if has("tagging") {
+				return "DeleteObjectTagging", s.deleteObjectTagging
 			}
 			return "DeleteObject", s.deleteObject
 		case http.MethodPost:

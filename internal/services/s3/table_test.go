@@ -21,6 +21,11 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"POST", "/b/k?uploads", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", ""}, {"POST", "/b/k?uploadId=x", ""},
 		{"DELETE", "/b/k?uploadId=x", ""}, {"GET", "/b/k?uploadId=x", ""},
 		{"PUT", "/b?policy", ""}, {"GET", "/b?policy", ""}, {"DELETE", "/b?policy", ""},
+		{"PUT", "/b?notification", ""}, {"GET", "/b?notification", ""},
+		{"PUT", "/b?tagging", ""}, {"GET", "/b?tagging", ""}, {"DELETE", "/b?tagging", ""},
+		{"PUT", "/b?versioning", ""}, {"GET", "/b?versioning", ""},
+		{"PUT", "/b/k?tagging", ""}, {"GET", "/b/k?tagging", ""}, {"DELETE", "/b/k?tagging", ""},
+		{"PUT", "/b?cors", ""}, {"GET", "/b?cors", ""}, {"DELETE", "/b?cors", ""},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
@@ -48,7 +53,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?versioning", "/b?notification", "/b/k?tagging"} {
+	for _, target := range []string{"/b?website", "/b?lifecycle", "/b/k?acl"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)
