@@ -144,3 +144,19 @@ const (
 // ESMBucket is the KV bucket of Lambda's event source mappings (one JSON
 // value per mapping, "m.<uuid>"): "kumo-esm".
 const ESMBucket = prefix + "-esm"
+
+// DynamoDBBucket is the KV bucket of DynamoDB tables' metadata (one JSON
+// value per table, "t.<name>"): "kumo-dynamodb".
+const DynamoDBBucket = prefix + "-dynamodb"
+
+// DynamoDBStream is the stream holding one table's items, by the table's
+// id (hex, assigned at creation): "KUMO_DDB_<id>".
+func DynamoDBStream(id string) string { return "KUMO_DDB_" + id }
+
+// DynamoDBSubjects are every subject of a table's stream:
+// "kumo.ddb.<id>.>".
+func DynamoDBSubjects(id string) string { return prefix + ".ddb." + id + ".>" }
+
+// DynamoDBItemSubject is the subject of one item of a table, by the hash
+// of its primary key: "kumo.ddb.<id>.i.<hash>".
+func DynamoDBItemSubject(id, hash string) string { return prefix + ".ddb." + id + ".i." + hash }

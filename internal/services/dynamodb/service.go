@@ -1,0 +1,257 @@
+package dynamodb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/expr"
+	"github.com/kumo-run/kumo/internal/store"
+)
+
+// Wire constants of DynamoDB.
+const (
+	// SigningName is the SigV4 service name.
+	SigningName = "dynamodb"
+	// TargetPrefix starts the X-Amz-Target of every request.
+	TargetPrefix = "DynamoDB_20120810."
+	contentType  = "application/x-amz-json-1.0"
+)
+
+// Errors renders DynamoDB's errors as its JSON 1.0 protocol does.
+var Errors awsproto.Renderer = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.dynamodb.v20120810#",
+	Internal: awsproto.InternalSpec{Code: awsproto.DynamoDBInternalServerError}}
+
+// MaxRequestBody bounds a request body: a BatchWriteItem of 25 items of
+// 400 KB (DynamoDB's 16 MB request limit), with room for JSON's escaping.
+const MaxRequestBody = 20 << 20
+
+// Config configures the service.
+type Config struct {
+	// KV is the natsd.DynamoDBBucket bucket.
+	KV store.KV
+	// NC is the connection to JetStream, where items live.
+	NC *nats.Conn
+	// Replicas is the replica count of each table's stream.
+	Replicas int
+	// Region and Account are this server's.
+	Region, Account string
+	// Logger receives internal failures; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Authorizer checks every operation before it runs (authz.go); nil
+	// allows everything.
+	Authorizer *authz.Authorizer
+}
+
+type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+
+// Service is the DynamoDB API handler. It is safe for concurrent use.
+//
+// Lock order: Service.mu (table writes), then a table's stripe lock (one
+// item's writes), then table.mu (the index).
+type Service struct {
+	cfg Config
+	js  jetstream.JetStream
+	log *slog.Logger
+	ops map[string]op
+
+	mu sync.Mutex // serialises table metadata writes
+
+	viewMu sync.RWMutex
+	tables map[string]*table // by name
+
+	bg     context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup // apply loops
+}
+
+var _ http.Handler = (*Service)(nil)
+
+// Open returns the service with its tables loaded from the bucket and
+// kept up to date by a watch until Close.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+	}
+	if s.cfg.Replicas < 1 {
+		s.cfg.Replicas = 1
+	}
+	js, err := jetstream.New(cfg.NC)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: jetstream: %w", err)
+	}
+	s.js = js
+	s.ops = s.dispatch()
+	wctx, cancel := context.WithCancel(context.Background())
+	ch, err := cfg.KV.Watch(wctx, tablePrefix)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("dynamodb: watching tables: %w", err)
+	}
+	s.bg, s.cancel, s.done = wctx, cancel, make(chan struct{})
+	loaded := make(chan struct{})
+	go s.watch(ch, loaded)
+	select {
+	case <-loaded:
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+// Close stops the watch and every table's apply loop.
+func (s *Service) Close() {
+	s.cancel()
+	<-s.done
+	s.wg.Wait()
+}
+
+func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
+	defer close(s.done)
+	first := true
+	for e := range ch {
+		if e.Key == "" {
+			if first {
+				close(loaded)
+				first = false
+			}
+			continue
+		}
+		s.apply(e)
+	}
+	if first {
+		close(loaded)
+	}
+}
+
+// ServeHTTP serves one DynamoDB request; the edge has authenticated it.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	name := strings.TrimPrefix(target, TargetPrefix)
+	o, ok := s.ops[name]
+	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
+		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBUnknownOperation, "An unknown operation was requested."))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
+	if err != nil || len(body) > MaxRequestBody {
+		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBSerialization, "The request body could not be read or is too large."))
+		return
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	out, err := o(r.Context(), r, body)
+	if err != nil {
+		s.writeError(w, r, name, err)
+		return
+	}
+	if out == nil {
+		out = struct{}{}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		s.writeError(w, r, name, awsproto.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	err = clientError(err)
+	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
+		s.log.ErrorContext(r.Context(), "dynamodb request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
+	}
+	Errors.WriteError(w, r, err)
+}
+
+// clientError turns the validation errors of attr and expr into
+// ValidationException.
+func clientError(err error) error {
+	var ae *attr.Error
+	if errors.As(err, &ae) {
+		return validation("%s", ae.Msg)
+	}
+	var ee *expr.Error
+	if errors.As(err, &ee) {
+		return validation("%s", ee.Msg)
+	}
+	return err
+}
+
+// decode reads a request body into v.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		if ce := clientError(err); ce != err {
+			return ce
+		}
+		return awsproto.Errorf(awsproto.DynamoDBSerialization, "%s", clip(err.Error()))
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 256 {
+		return s[:256] + "..."
+	}
+	return s
+}
+
+func validation(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(awsproto.DynamoDBValidation, format, args...)
+}
+
+func invalidParams(format string, args ...any) *awsproto.Error {
+	return validation("One or more parameter values were invalid: "+format, args...)
+}
+
+func notFound() error {
+	return awsproto.Errorf(awsproto.DynamoDBResourceNotFound, "Requested resource not found")
+}
+
+// dispatch is the operations the service serves, by name.
+func (s *Service) dispatch() map[string]op {
+	return map[string]op{
+		"CreateTable":        s.createTable,
+		"DescribeTable":      s.describeTable,
+		"ListTables":         s.listTables,
+		"DeleteTable":        s.deleteTable,
+		"UpdateTable":        s.updateTable,
+		"TagResource":        s.tagResource,
+		"UntagResource":      s.untagResource,
+		"ListTagsOfResource": s.listTagsOfResource,
+		"DescribeEndpoints":  s.describeEndpoints,
+		"DescribeLimits":     s.describeLimits,
+		"PutItem":            s.putItem,
+		"GetItem":            s.getItem,
+		"UpdateItem":         s.updateItem,
+		"DeleteItem":         s.deleteItem,
+		"Query":              s.query,
+		"Scan":               s.scan,
+	}
+}
