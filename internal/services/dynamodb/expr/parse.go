@@ -89,6 +89,9 @@ func (p Path) String() string {
 	return b.String()
 }
 
+// MaxLen is DynamoDB's limit on an expression's length: 4 KB.
+const MaxLen = 4096
+
 // tokens
 
 type tkind int
@@ -164,7 +167,11 @@ func lex(src string) ([]token, error) {
 				i++
 			}
 		default:
-			return nil, &Error{Msg: fmt.Sprintf("Syntax error; token: \"%c\", near: %q", c, near(src, i))}
+			from := i
+			if len(out) > 0 {
+				from = out[len(out)-1].pos
+			}
+			return nil, &Error{Msg: fmt.Sprintf("Syntax error; token: \"%c\", near: %q", c, src[from:i+1])}
 		}
 	}
 	return append(out, token{tEOF, "<EOF>", len(src)}), nil
@@ -201,6 +208,9 @@ func newParser(what, src string, refs *Refs) (*parser, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Msg: "Invalid " + what + ": The expression can not be empty;"}
 	}
+	if len(src) > MaxLen {
+		return nil, &Error{Msg: "Invalid " + what + ": Expression size has exceeded the maximum allowed size; expression size: " + strconv.Itoa(len(src))}
+	}
 	toks, err := lex(src)
 	if err != nil {
 		return nil, &Error{Msg: "Invalid " + what + ": " + err.Error()}
@@ -215,12 +225,16 @@ func (p *parser) errf(format string, args ...any) error {
 	return &Error{Msg: "Invalid " + p.what + ": " + fmt.Sprintf(format, args...)}
 }
 
+// unexpected is DynamoDB's syntax error: the offending token, and near it
+// the source from the token before it through it.
 func (p *parser) unexpected() error {
 	t := p.peek()
-	if t.kind == tEOF {
-		return p.errf("Syntax error; token: \"<EOF>\", near: %q", near(p.src, t.pos))
+	from := t.pos
+	if p.i > 0 {
+		from = p.toks[p.i-1].pos
 	}
-	return p.errf("Syntax error; token: %q, near: %q", t.text, near(p.src, t.pos))
+	to := min(len(p.src), t.pos+len(t.text))
+	return p.errf("Syntax error; token: %q, near: %q", t.text, p.src[from:to])
 }
 
 func (p *parser) isOp(s string) bool { t := p.peek(); return t.kind == tOp && t.text == s }

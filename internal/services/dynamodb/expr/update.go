@@ -174,6 +174,8 @@ func (p *parser) termOperand() (*Term, error) {
 				return nil, err
 			}
 			return &Term{Op: "if_not_exists", Path: pa, R: r}, nil
+		case "size":
+			return nil, p.errf("The function is not allowed in an update expression; function: size")
 		case "list_append":
 			p.i += 2
 			l, err := p.term()
