@@ -28,6 +28,7 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/registry"
 	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
@@ -130,6 +131,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer sqsSvc.Close()
+	ddbKV, err := st.KV(ctx, natsd.DynamoDBBucket)
+	if err != nil {
+		return fmt.Errorf("dynamodb bucket: %w", err)
+	}
+	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	if err != nil {
+		return err
+	}
+	defer ddbSvc.Close()
 	// What sends to queues and topics (SNS subscriptions, Lambda's
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
@@ -303,7 +313,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, region: cfg.Region}),
+			s3: s3Svc, dynamodb: ddbSvc, region: cfg.Region}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -7,6 +7,7 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
+	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/iam"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
@@ -26,6 +27,7 @@ type services struct {
 	sns, snsCert          http.Handler
 	snsLink, snsUnsub     http.Handler
 	s3                    http.Handler
+	dynamodb              http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -65,6 +67,8 @@ func routes(s services) []edge.Route {
 			Auth: edge.AuthNone, Handler: s.snsLink, Errors: sns.Errors},
 		{Name: "sns-unsubscribe", Match: []edge.Matcher{{Method: http.MethodGet, Query: map[string]string{"Action": "Unsubscribe", "SubscriptionArn": ""}}},
 			Auth: edge.AuthNone, Handler: s.snsUnsub, Errors: sns.Errors},
+		{Name: "dynamodb", Match: []edge.Matcher{{Service: dynamodb.SigningName}, {Target: dynamodb.TargetPrefix}},
+			Scope: dynamodb.SigningName, Handler: s.dynamodb, Errors: dynamodb.Errors, MaxBody: func(*http.Request) int64 { return dynamodb.MaxRequestBody }},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

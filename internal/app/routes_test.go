@@ -37,7 +37,8 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func testServices() services {
 	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), region: "us-east-1",
-		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
+		dynamodb: answer("dynamodb"),
+		sns:      answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{}}
 }
 
 func signed(t *testing.T, r *http.Request, service string) *http.Request {
@@ -86,6 +87,8 @@ func TestRoutes(t *testing.T) {
 		{"sqs by target", "POST", "127.0.0.1:9070", "/", "AmazonSQS.SendMessage", "", "sqs"},
 		{"sqs by query", "GET", "127.0.0.1:9070", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", "", "", "sqs"},
 		{"sns by scope", "POST", "127.0.0.1:9070", "/", "", "sns", "sns"},
+		{"dynamodb by scope", "POST", "127.0.0.1:9070", "/", "DynamoDB_20120810.PutItem", "dynamodb", "dynamodb"},
+		{"dynamodb by target", "POST", "127.0.0.1:9070", "/", "DynamoDB_20120810.ListTables", "", "dynamodb"},
 		{"sns by query", "GET", "127.0.0.1:9070", "/?Action=ListTopics&Version=2010-03-31", "", "", "sns"},
 		{"sns signing certificate", "GET", "127.0.0.1:9070", "/SimpleNotificationService-kumo.pem", "", "", "sns-cert"},
 		{"sns SubscribeURL", "GET", "127.0.0.1:9070", "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=ab", "", "", "sns-confirm"},

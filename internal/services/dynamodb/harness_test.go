@@ -149,7 +149,7 @@ func wantCode(t testing.TB, err error, code, msg string) {
 	}
 }
 
-func s(v string) types.AttributeValue  { return &types.AttributeValueMemberS{Value: v} }
-func n(v string) types.AttributeValue  { return &types.AttributeValueMemberN{Value: v} }
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -93,7 +93,6 @@ type index struct {
 	count   int64
 	size    int64
 	changed chan struct{} // closed and replaced after every apply
-	err     error         // the loop's failure, if it ended
 
 	loaded chan struct{}
 	cancel context.CancelFunc

@@ -2,9 +2,7 @@ package dynamodb
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
@@ -17,13 +15,13 @@ type exprInput struct {
 	ExpressionAttributeValues map[string]attr.Value `json:"ExpressionAttributeValues"`
 	ReturnConsumedCapacity    string                `json:"ReturnConsumedCapacity"`
 	// Legacy parameters, refused.
-	Expected           map[string]any `json:"Expected"`
-	AttributeUpdates   map[string]any `json:"AttributeUpdates"`
-	ConditionalOperator string        `json:"ConditionalOperator"`
-	AttributesToGet    []string       `json:"AttributesToGet"`
-	KeyConditions      map[string]any `json:"KeyConditions"`
-	QueryFilter        map[string]any `json:"QueryFilter"`
-	ScanFilter         map[string]any `json:"ScanFilter"`
+	Expected            map[string]any `json:"Expected"`
+	AttributeUpdates    map[string]any `json:"AttributeUpdates"`
+	ConditionalOperator string         `json:"ConditionalOperator"`
+	AttributesToGet     []string       `json:"AttributesToGet"`
+	KeyConditions       map[string]any `json:"KeyConditions"`
+	QueryFilter         map[string]any `json:"QueryFilter"`
+	ScanFilter          map[string]any `json:"ScanFilter"`
 }
 
 func (in *exprInput) refs() (*expr.Refs, error) {
@@ -432,6 +430,3 @@ func (s *Service) updateItem(ctx context.Context, r *http.Request, body []byte) 
 	}
 	return out, nil
 }
-
-var _ = errors.New
-var _ = slices.Contains[[]string]

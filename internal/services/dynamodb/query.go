@@ -27,16 +27,15 @@ type readInput struct {
 
 // page collects one Query or Scan page.
 type page struct {
-	filter   *expr.Cond
-	paths    []expr.Path
-	count    bool // Select COUNT
-	limit    int
-	items    []attr.Item
-	n        int
-	scanned  int
-	size     int
-	last     *entry
-	consumed float64
+	filter  *expr.Cond
+	paths   []expr.Path
+	count   bool // Select COUNT
+	limit   int
+	items   []attr.Item
+	n       int
+	scanned int
+	size    int
+	last    *entry
 }
 
 // add evaluates one entry; false means the page is full.

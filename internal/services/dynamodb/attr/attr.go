@@ -255,8 +255,6 @@ func hasDup[T any](xs []T, cmp func(a, b T) int) bool {
 	return false
 }
 
-var numCtx = apd.Context{Precision: 38, MaxExponent: apd.MaxExponent, MinExponent: apd.MinExponent, Traps: apd.DefaultTraps}
-
 // Number validates s as DynamoDB does (at most 38 significant digits,
 // magnitude between 1E-130 and 9.9999999999999999999999999999999999999E+125,
 // or zero) and returns its canonical text: no exponent, no leading or

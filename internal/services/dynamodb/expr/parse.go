@@ -219,7 +219,7 @@ func newParser(what, src string, refs *Refs) (*parser, error) {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *parser) errf(format string, args ...any) error {
 	return &Error{Msg: "Invalid " + p.what + ": " + fmt.Sprintf(format, args...)}
