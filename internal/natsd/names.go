@@ -149,14 +149,23 @@ const ESMBucket = prefix + "-esm"
 // value per table, "t.<name>"): "kumo-dynamodb".
 const DynamoDBBucket = prefix + "-dynamodb"
 
-// DynamoDBStream is the stream holding one table's items, by the table's
-// id (hex, assigned at creation): "KUMO_DDB_<id>".
-func DynamoDBStream(id string) string { return "KUMO_DDB_" + id }
+// DynamoDBStream is the stream holding every table's items, one subject
+// per item: "KUMO_DDB". One stream (not one per table) so that a
+// transaction's writes to several tables are one atomic batch.
+const DynamoDBStream = "KUMO_DDB"
 
-// DynamoDBSubjects are every subject of a table's stream:
-// "kumo.ddb.<id>.>".
-func DynamoDBSubjects(id string) string { return prefix + ".ddb." + id + ".>" }
+// DynamoDBSubjects are every subject of DynamoDBStream: "kumo.ddb.>".
+const DynamoDBSubjects = prefix + ".ddb.>"
+
+// DynamoDBTableSubjects are the subjects of one table, by the table's id
+// (hex, assigned at creation): "kumo.ddb.<id>.>".
+func DynamoDBTableSubjects(id string) string { return prefix + ".ddb." + id + ".>" }
 
 // DynamoDBItemSubject is the subject of one item of a table, by the hash
 // of its primary key: "kumo.ddb.<id>.i.<hash>".
 func DynamoDBItemSubject(id, hash string) string { return prefix + ".ddb." + id + ".i." + hash }
+
+// DynamoDBCheckSubject carries a transaction's condition check on one
+// item, so that the check is part of the transaction's atomic batch:
+// "kumo.ddb.<id>.c.<hash>".
+func DynamoDBCheckSubject(id, hash string) string { return prefix + ".ddb." + id + ".c." + hash }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,25 +21,37 @@ import (
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 )
 
-// streamConfig is the configuration of a table's stream: one subject per
-// item, whose every write rolls up (replaces) the item's previous message.
-func (s *Service) streamConfig(id string) jetstream.StreamConfig {
+// streamConfig is the configuration of the items stream: one subject per
+// item, whose every write rolls up (replaces) the item's previous message;
+// atomic batches for transactions; a 10-minute duplicate window for their
+// ClientRequestTokens.
+func (s *Service) streamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        natsd.DynamoDBStream(id),
-		Subjects:    []string{natsd.DynamoDBSubjects(id)},
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.cfg.Replicas,
-		AllowRollup: true,
-		AllowDirect: true,
-		Discard:     jetstream.DiscardOld,
+		Name:               natsd.DynamoDBStream,
+		Subjects:           []string{natsd.DynamoDBSubjects},
+		Storage:            jetstream.FileStorage,
+		Replicas:           s.cfg.Replicas,
+		AllowRollup:        true,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		Duplicates:         tokenWindow,
+		Discard:            jetstream.DiscardOld,
 	}
 }
 
-// record is the body of an item's message: the item, or a deletion.
+// tokenWindow is how long a TransactWriteItems ClientRequestToken is
+// remembered: 10 minutes, as DynamoDB does.
+const tokenWindow = 10 * time.Minute
+
+// record is the body of an item's message: the item, or a deletion, with
+// the names of the table's key attributes (so that a node can index an
+// item before it has seen the table's metadata).
 type record struct {
 	Item    attr.Item `json:"Item,omitempty"`
 	Key     attr.Item `json:"Key,omitempty"`
 	Deleted bool      `json:"Deleted,omitempty"`
+	H       string    `json:"H"`
+	R       string    `json:"R,omitempty"`
 }
 
 // entry is one item in a table's ordered index.
@@ -79,52 +92,49 @@ type slot struct {
 }
 
 // index is one table's items as this node has applied them from the
-// table's stream. One goroutine (run) applies messages; readers hold mu
-// for reading.
+// stream. Only the follower writes it; readers hold mu for reading.
 type index struct {
-	s      *Service
-	meta   *tableMeta // key schema: never changes
-	stream string
+	s    *Service
+	id   string
+	h, r string // key attribute names
 
-	mu      sync.RWMutex
-	tree    *btree.BTreeG[*entry]
-	slots   map[string]slot
-	applied uint64
-	count   int64
-	size    int64
-	changed chan struct{} // closed and replaced after every apply
-
-	loaded chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu    sync.RWMutex
+	tree  *btree.BTreeG[*entry]
+	slots map[string]slot
+	count int64
+	size  int64
 
 	stripes [64]sync.Mutex // one item's writes at a time on this node
 }
 
-func (s *Service) startIndex(m *tableMeta) *index {
-	ctx, cancel := context.WithCancel(s.bg)
-	x := &index{s: s, meta: m, stream: natsd.DynamoDBStream(m.ID), tree: btree.NewG(32, less), slots: map[string]slot{},
-		changed: make(chan struct{}), loaded: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(x.done)
-		x.run(ctx)
-	}()
+// indexFor returns the index of table id, made on first use.
+func (s *Service) indexFor(id, h, r string) *index {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	x := s.indexes[id]
+	if x == nil {
+		x = &index{s: s, id: id, h: h, r: r, tree: btree.NewG(32, less), slots: map[string]slot{}}
+		s.indexes[id] = x
+	}
 	return x
 }
 
-func (x *index) stop() { x.cancel() }
+func (s *Service) dropIndex(id string) {
+	s.idxMu.Lock()
+	delete(s.indexes, id)
+	s.idxMu.Unlock()
+}
 
-// run applies the stream's messages in order until ctx ends, reopening
-// its consumer after a failure.
-func (x *index) run(ctx context.Context) {
+// follow applies the stream's messages in order until ctx ends,
+// reopening its consumer after a failure where it left off.
+func (s *Service) follow(ctx context.Context) {
+	defer close(s.followDone)
 	for ctx.Err() == nil {
-		err := x.follow(ctx)
+		err := s.followOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		x.s.log.Warn("dynamodb: following a table's stream", "stream", x.stream, "error", err)
+		s.log.Warn("dynamodb: following the items stream", "error", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -133,8 +143,8 @@ func (x *index) run(ctx context.Context) {
 	}
 }
 
-func (x *index) follow(ctx context.Context) error {
-	st, err := x.s.js.Stream(ctx, x.stream)
+func (s *Service) followOnce(ctx context.Context) error {
+	st, err := s.js.Stream(ctx, natsd.DynamoDBStream)
 	if err != nil {
 		return err
 	}
@@ -142,11 +152,11 @@ func (x *index) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	x.mu.Lock()
-	start := x.applied + 1
-	x.mu.Unlock()
+	s.fMu.Lock()
+	start := s.applied + 1
+	s.fMu.Unlock()
 	if info.State.LastSeq < start {
-		x.markLoaded()
+		s.markLoaded()
 	}
 	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
 	if err != nil {
@@ -170,30 +180,47 @@ func (x *index) follow(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		x.applyMsg(m.Subject(), md.Sequence.Stream, m.Data())
+		s.applyMsg(m.Subject(), md.Sequence.Stream, m.Data())
 		if md.Sequence.Stream >= info.State.LastSeq || md.NumPending == 0 {
-			x.markLoaded()
+			s.markLoaded()
 		}
 	}
 }
 
-func (x *index) markLoaded() {
+func (s *Service) markLoaded() {
 	select {
-	case <-x.loaded:
+	case <-s.loaded:
 	default:
-		close(x.loaded)
+		close(s.loaded)
 	}
 }
 
-func (x *index) applyMsg(subject string, seq uint64, data []byte) {
-	hash := subject[len(subject)-32:]
-	var rec record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		x.s.log.Error("dynamodb: unreadable item record", "stream", x.stream, "seq", seq, "error", err)
+// applyMsg applies one message: an item's new image or deletion, or a
+// condition check (which changes nothing).
+func (s *Service) applyMsg(subject string, seq uint64, data []byte) {
+	// kumo.ddb.<id>.<i|c>.<hash>
+	parts := strings.Split(subject, ".")
+	if len(parts) == 5 && parts[3] == "i" {
+		var rec record
+		if err := json.Unmarshal(data, &rec); err != nil {
+			s.log.Error("dynamodb: unreadable item record", "subject", subject, "seq", seq, "error", err)
+		} else {
+			s.indexFor(parts[2], rec.H, rec.R).apply(parts[4], seq, &rec)
+		}
 	}
+	s.fMu.Lock()
+	if seq > s.applied {
+		s.applied = seq
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.fMu.Unlock()
+}
+
+func (x *index) apply(hash string, seq uint64, rec *record) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if seq <= x.applied {
+	if seq <= x.slots[hash].seq {
 		return
 	}
 	if old := x.slots[hash].e; old != nil {
@@ -211,17 +238,14 @@ func (x *index) applyMsg(subject string, seq uint64, data []byte) {
 		sl.e = e
 	}
 	x.slots[hash] = sl
-	x.applied = seq
-	close(x.changed)
-	x.changed = make(chan struct{})
 }
 
 // entryOf makes the index entry of an item with a valid key.
 func (x *index) entryOf(it attr.Item) *entry {
-	pk := string(attr.KeyBytes(it[x.meta.hashKey()]))
+	pk := string(attr.KeyBytes(it[x.h]))
 	e := &entry{ph: partHash(pk), pk: pk, item: it, size: attr.ItemSize(it)}
-	if r := x.meta.rangeKey(); r != "" {
-		e.sk = it[r]
+	if x.r != "" {
+		e.sk = it[x.r]
 	}
 	return e
 }
@@ -233,15 +257,15 @@ func partHash(pk string) uint64 {
 
 // itemHash is the subject token of an item's key: 32 hex digits of the
 // SHA-256 of its key values.
-func itemHash(m *tableMeta, key attr.Item) string {
+func itemHash(hk, rk string, key attr.Item) string {
 	h := sha256.New()
-	pk := attr.KeyBytes(key[m.hashKey()])
+	pk := attr.KeyBytes(key[hk])
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(pk)))
 	h.Write(n[:])
 	h.Write(pk)
-	if r := m.rangeKey(); r != "" {
-		h.Write(attr.KeyBytes(key[r]))
+	if rk != "" {
+		h.Write(attr.KeyBytes(key[rk]))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
@@ -252,25 +276,23 @@ func (x *index) stats() (int64, int64) {
 	return x.count, x.size
 }
 
-// ready waits until the index has replayed the stream as it was when the
-// index started.
-func (x *index) ready(ctx context.Context) error {
+// ready waits until this node has replayed the stream as it was when
+// the service opened.
+func (s *Service) ready(ctx context.Context) error {
 	select {
-	case <-x.loaded:
+	case <-s.loaded:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-x.done:
-		return notFound()
 	}
 }
 
-// waitApplied waits until the index has applied seq.
-func (x *index) waitApplied(ctx context.Context, seq uint64) error {
+// waitApplied waits until this node has applied seq.
+func (s *Service) waitApplied(ctx context.Context, seq uint64) error {
 	for {
-		x.mu.RLock()
-		applied, ch := x.applied, x.changed
-		x.mu.RUnlock()
+		s.fMu.Lock()
+		applied, ch := s.applied, s.changed
+		s.fMu.Unlock()
 		if applied >= seq {
 			return nil
 		}
@@ -278,34 +300,31 @@ func (x *index) waitApplied(ctx context.Context, seq uint64) error {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-x.done:
-			return notFound()
+		case <-s.followDone:
+			return awsproto.Internal(errors.New("the items stream is no longer followed"))
 		}
 	}
 }
 
-// sync makes the index current for a read: loaded, and for a strongly
-// consistent one, caught up with the last write the stream acknowledged
-// to anyone (on any node).
-func (x *index) sync(ctx context.Context, consistent bool) error {
-	if err := x.ready(ctx); err != nil {
+// sync makes this node's indexes current for a read: loaded, and for a
+// strongly consistent one, caught up with the last write the stream
+// acknowledged to anyone (on any node).
+func (s *Service) sync(ctx context.Context, consistent bool) error {
+	if err := s.ready(ctx); err != nil {
 		return err
 	}
 	if !consistent {
 		return nil
 	}
-	st, err := x.s.js.Stream(ctx, x.stream)
+	st, err := s.js.Stream(ctx, natsd.DynamoDBStream)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return notFound()
-		}
 		return awsproto.Internal(err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
 		return awsproto.Internal(err)
 	}
-	return x.waitApplied(ctx, info.State.LastSeq)
+	return s.waitApplied(ctx, info.State.LastSeq)
 }
 
 // get returns the item with key (nil if none) and its subject's last
@@ -330,14 +349,14 @@ var errNoWrite = errors.New("dynamodb: nothing to write")
 // the stream and fn runs again. It returns once the index has applied the
 // write.
 func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item) (attr.Item, error)) (old, cur attr.Item, err error) {
-	hash := itemHash(x.meta, key)
+	hash := itemHash(x.h, x.r, key)
 	mu := &x.stripes[(int(hash[0])*31+int(hash[1]))%len(x.stripes)]
 	mu.Lock()
 	defer mu.Unlock()
-	if err := x.ready(ctx); err != nil {
+	if err := x.s.ready(ctx); err != nil {
 		return nil, nil, err
 	}
-	subject := natsd.DynamoDBItemSubject(x.meta.ID, hash)
+	subject := natsd.DynamoDBItemSubject(x.id, hash)
 	for attempt := 0; ; attempt++ {
 		old, seq := x.get(hash)
 		cur, err := fn(old)
@@ -347,9 +366,9 @@ func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item)
 		if err != nil {
 			return old, nil, err
 		}
-		rec := record{Item: cur}
+		rec := record{Item: cur, H: x.h, R: x.r}
 		if cur == nil {
-			rec = record{Key: key, Deleted: true}
+			rec = record{Key: key, Deleted: true, H: x.h, R: x.r}
 		}
 		body, err := json.Marshal(rec)
 		if err != nil {
@@ -357,26 +376,19 @@ func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item)
 		}
 		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-		ack, err := x.s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq), jetstream.WithExpectStream(x.stream))
+		ack, err := x.s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq), jetstream.WithExpectStream(natsd.DynamoDBStream))
 		if err != nil {
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 				apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && attempt < 50 {
-				if err := x.sync(ctx, true); err != nil {
+				if err := x.s.sync(ctx, true); err != nil {
 					return old, nil, err
 				}
 				continue
 			}
-			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
-				select {
-				case <-x.done:
-					return old, nil, notFound()
-				default:
-				}
-			}
 			return old, nil, awsproto.Internal(fmt.Errorf("writing an item: %w", err))
 		}
-		if err := x.waitApplied(ctx, ack.Sequence); err != nil {
+		if err := x.s.waitApplied(ctx, ack.Sequence); err != nil {
 			return old, nil, err
 		}
 		return old, cur, nil

@@ -253,10 +253,10 @@ func (s *Service) getItem(ctx context.Context, r *http.Request, body []byte) (an
 	if err != nil {
 		return nil, err
 	}
-	if err := t.idx.sync(ctx, in.ConsistentRead); err != nil {
+	if err := s.sync(ctx, in.ConsistentRead); err != nil {
 		return nil, err
 	}
-	it, _ := t.idx.get(itemHash(m, in.Key))
+	it, _ := t.idx.get(itemHash(m.hashKey(), m.rangeKey(), in.Key))
 	out := map[string]any{}
 	if it != nil {
 		if paths != nil {

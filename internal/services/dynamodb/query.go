@@ -278,7 +278,7 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 		return nil, err
 	}
 	forward := in.ScanIndexForward == nil || *in.ScanIndexForward
-	if err := t.idx.sync(ctx, in.ConsistentRead); err != nil {
+	if err := s.sync(ctx, in.ConsistentRead); err != nil {
 		return nil, err
 	}
 	pk := string(attr.KeyBytes(kc.pk))
@@ -348,7 +348,7 @@ func (s *Service) scan(ctx context.Context, r *http.Request, body []byte) (any, 
 			return nil, validation("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: %d is out of bounds for TotalSegments: %d", seg, total)
 		}
 	}
-	if err := t.idx.sync(ctx, in.ConsistentRead); err != nil {
+	if err := s.sync(ctx, in.ConsistentRead); err != nil {
 		return nil, err
 	}
 	segOf := func(ph uint64) int {

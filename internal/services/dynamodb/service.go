@@ -76,10 +76,17 @@ type Service struct {
 	viewMu sync.RWMutex
 	tables map[string]*table // by name
 
-	bg     context.Context
+	idxMu   sync.Mutex
+	indexes map[string]*index // by table id
+
+	fMu        sync.Mutex
+	applied    uint64        // the last stream sequence this node applied
+	changed    chan struct{} // closed and replaced on every apply
+	loaded     chan struct{} // closed once the stream is replayed
+	followDone chan struct{}
+
 	cancel context.CancelFunc
 	done   chan struct{}
-	wg     sync.WaitGroup // apply loops
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -87,7 +94,8 @@ var _ http.Handler = (*Service)(nil)
 // Open returns the service with its tables loaded from the bucket and
 // kept up to date by a watch until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}, indexes: map[string]*index{},
+		changed: make(chan struct{}), loaded: make(chan struct{}), followDone: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,29 +111,33 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.js = js
 	s.ops = s.dispatch()
+	if _, err := js.CreateOrUpdateStream(ctx, s.streamConfig()); err != nil {
+		return nil, fmt.Errorf("dynamodb: the items stream: %w", err)
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, tablePrefix)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("dynamodb: watching tables: %w", err)
 	}
-	s.bg, s.cancel, s.done = wctx, cancel, make(chan struct{})
+	s.cancel, s.done = cancel, make(chan struct{})
 	loaded := make(chan struct{})
 	go s.watch(ch, loaded)
+	go s.follow(wctx)
 	select {
 	case <-loaded:
 	case <-ctx.Done():
-		cancel()
+		s.Close()
 		return nil, ctx.Err()
 	}
 	return s, nil
 }
 
-// Close stops the watch and every table's apply loop.
+// Close stops the watch and the stream's follower.
 func (s *Service) Close() {
 	s.cancel()
 	<-s.done
-	s.wg.Wait()
+	<-s.followDone
 }
 
 func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {

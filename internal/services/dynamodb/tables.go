@@ -6,13 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -110,7 +111,7 @@ func (s *Service) apply(e store.Entry) {
 	if e.Deleted {
 		if cur != nil {
 			delete(s.tables, name)
-			cur.idx.stop()
+			s.dropIndex(cur.meta.Load().ID)
 		}
 		return
 	}
@@ -127,11 +128,11 @@ func (s *Service) apply(e store.Entry) {
 		return
 	}
 	if cur != nil {
-		cur.idx.stop()
+		s.dropIndex(cur.meta.Load().ID)
 	}
 	t := &table{}
 	t.meta.Store(m)
-	t.idx = s.startIndex(m)
+	t.idx = s.indexFor(m.ID, m.hashKey(), m.rangeKey())
 	s.tables[name] = t
 }
 
@@ -243,13 +244,9 @@ func (s *Service) createTable(ctx context.Context, r *http.Request, body []byte)
 	if _, err := s.lookup(m.Name); err == nil {
 		return nil, awsproto.Errorf(awsproto.DynamoDBResourceInUse, "Table already exists: %s", m.Name)
 	}
-	if _, err := s.js.CreateStream(ctx, s.streamConfig(m.ID)); err != nil {
-		return nil, awsproto.Internal(fmt.Errorf("creating the stream of table %s: %w", m.Name, err))
-	}
 	b, _ := json.Marshal(m)
 	rev, err := s.cfg.KV.Create(ctx, tablePrefix+m.Name, b)
 	if err != nil {
-		_ = s.js.DeleteStream(context.WithoutCancel(ctx), natsd.DynamoDBStream(m.ID))
 		if errors.Is(err, store.ErrExists) {
 			return nil, awsproto.Errorf(awsproto.DynamoDBResourceInUse, "Table already exists: %s", m.Name)
 		}
@@ -407,7 +404,7 @@ func (s *Service) describeTable(ctx context.Context, r *http.Request, body []byt
 		}
 		return nil, err
 	}
-	if err := t.idx.ready(ctx); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	return map[string]any{"Table": s.describe(t)}, nil
@@ -473,9 +470,13 @@ func (s *Service) deleteTable(ctx context.Context, r *http.Request, body []byte)
 		return nil, awsproto.Internal(err)
 	}
 	s.apply(store.Entry{Key: tablePrefix + m.Name, Deleted: true})
-	if err := s.js.DeleteStream(context.WithoutCancel(ctx), natsd.DynamoDBStream(m.ID)); err != nil {
-		s.log.Warn("dynamodb: deleting a table's stream", "table", m.Name, "error", err)
+	if st, err := s.js.Stream(context.WithoutCancel(ctx), natsd.DynamoDBStream); err == nil {
+		err = st.Purge(context.WithoutCancel(ctx), jetstream.WithPurgeSubject(natsd.DynamoDBTableSubjects(m.ID)))
+		if err != nil {
+			s.log.Warn("dynamodb: purging a deleted table's items", "table", m.Name, "error", err)
+		}
 	}
+	s.dropIndex(m.ID)
 	return map[string]any{"TableDescription": d}, nil
 }
 
