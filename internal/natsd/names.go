@@ -169,3 +169,7 @@ func DynamoDBItemSubject(id, hash string) string { return prefix + ".ddb." + id 
 // item, so that the check is part of the transaction's atomic batch:
 // "kumo.ddb.<id>.c.<hash>".
 func DynamoDBCheckSubject(id, hash string) string { return prefix + ".ddb." + id + ".c." + hash }
+
+// DynamoDBTokenSubject records a TransactWriteItems ClientRequestToken for
+// its 10 minutes, by the token's hash: "kumo.ddb._tx.t.<hash>".
+func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + hash }

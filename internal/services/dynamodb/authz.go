@@ -26,6 +26,11 @@ var operations = map[string]string{
 	"DeleteItem":         "dynamodb:DeleteItem",
 	"Query":              "dynamodb:Query",
 	"Scan":               "dynamodb:Scan",
+	"BatchGetItem":       "dynamodb:BatchGetItem",
+	"BatchWriteItem":     "dynamodb:BatchWriteItem",
+	"TransactWriteItems": "dynamodb:PutItem", // each item as its own action (planTx)
+	"TransactGetItems":   "dynamodb:GetItem",
+	"ConditionCheckItem": "dynamodb:ConditionCheckItem",
 }
 
 // authorize checks the caller of r against operation op on the table

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -153,3 +154,17 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// serve sends one request to svc directly (no authorization) and returns
+// the answer's body; a status other than 200 fails the test.
+func serve(t testing.TB, svc http.Handler, op, body string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	req.Header.Set("X-Amz-Target", kumoddb.TargetPrefix+op)
+	svc.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("%s: %d %s", op, rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}

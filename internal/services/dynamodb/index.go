@@ -34,6 +34,7 @@ func (s *Service) streamConfig() jetstream.StreamConfig {
 		AllowRollup:        true,
 		AllowDirect:        true,
 		AllowAtomicPublish: true,
+		AllowMsgTTL:        true,
 		Duplicates:         tokenWindow,
 		Discard:            jetstream.DiscardOld,
 	}
@@ -52,6 +53,20 @@ type record struct {
 	Deleted bool      `json:"Deleted,omitempty"`
 	H       string    `json:"H"`
 	R       string    `json:"R,omitempty"`
+	// T and I: a transaction's message count and this message's place
+	// in it; a transaction is applied when its last message arrives.
+	T int `json:"T,omitempty"`
+	I int `json:"I,omitempty"`
+	// Req is a ClientRequestToken's request hash (subject
+	// DynamoDBTokenSubject).
+	Req string `json:"Req,omitempty"`
+}
+
+// pendingMsg is a message of a transaction not yet complete.
+type pendingMsg struct {
+	id, kind, hash string
+	seq            uint64
+	rec            record
 }
 
 // entry is one item in a table's ordered index.
@@ -155,6 +170,7 @@ func (s *Service) followOnce(ctx context.Context) error {
 	s.fMu.Lock()
 	start := s.applied + 1
 	s.fMu.Unlock()
+	s.pending = s.pending[:0] // a transaction's messages come again from start
 	if info.State.LastSeq < start {
 		s.markLoaded()
 	}
@@ -196,18 +212,39 @@ func (s *Service) markLoaded() {
 }
 
 // applyMsg applies one message: an item's new image or deletion, or a
-// condition check (which changes nothing).
+// condition check (which changes nothing). A transaction's messages are
+// held until its last one arrives and then applied together, under
+// applyMu, so that no reader that takes applyMu sees half of one.
 func (s *Service) applyMsg(subject string, seq uint64, data []byte) {
 	// kumo.ddb.<id>.<i|c>.<hash>
 	parts := strings.Split(subject, ".")
-	if len(parts) == 5 && parts[3] == "i" {
-		var rec record
-		if err := json.Unmarshal(data, &rec); err != nil {
-			s.log.Error("dynamodb: unreadable item record", "subject", subject, "seq", seq, "error", err)
-		} else {
-			s.indexFor(parts[2], rec.H, rec.R).apply(parts[4], seq, &rec)
+	if len(parts) != 5 {
+		s.advance(seq)
+		return
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		s.log.Error("dynamodb: unreadable item record", "subject", subject, "seq", seq, "error", err)
+		s.advance(seq)
+		return
+	}
+	s.pending = append(s.pending, pendingMsg{id: parts[2], kind: parts[3], hash: parts[4], seq: seq, rec: rec})
+	if rec.T > 1 && rec.I < rec.T-1 {
+		return
+	}
+	s.applyMu.Lock()
+	for _, p := range s.pending {
+		if p.kind == "i" {
+			s.indexFor(p.id, p.rec.H, p.rec.R).apply(p.hash, p.seq, &p.rec)
 		}
 	}
+	s.applyMu.Unlock()
+	s.pending = s.pending[:0]
+	s.advance(seq)
+}
+
+// advance records that this node has applied the stream up to seq.
+func (s *Service) advance(seq uint64) {
 	s.fMu.Lock()
 	if seq > s.applied {
 		s.applied = seq
@@ -327,6 +364,11 @@ func (s *Service) sync(ctx context.Context, consistent bool) error {
 	return s.waitApplied(ctx, info.State.LastSeq)
 }
 
+// stripeOf is the stripe lock of an item's writes on this node.
+func (x *index) stripeOf(hash string) int {
+	return (int(hash[0])*31 + int(hash[1])) % len(x.stripes)
+}
+
 // get returns the item with key (nil if none) and its subject's last
 // sequence.
 func (x *index) get(hash string) (attr.Item, uint64) {
@@ -350,7 +392,7 @@ var errNoWrite = errors.New("dynamodb: nothing to write")
 // write.
 func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item) (attr.Item, error)) (old, cur attr.Item, err error) {
 	hash := itemHash(x.h, x.r, key)
-	mu := &x.stripes[(int(hash[0])*31+int(hash[1]))%len(x.stripes)]
+	mu := &x.stripes[x.stripeOf(hash)]
 	mu.Lock()
 	defer mu.Unlock()
 	if err := x.s.ready(ctx); err != nil {

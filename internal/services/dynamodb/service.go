@@ -63,8 +63,9 @@ type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
 
 // Service is the DynamoDB API handler. It is safe for concurrent use.
 //
-// Lock order: Service.mu (table writes), then a table's stripe lock (one
-// item's writes), then table.mu (the index).
+// Lock order: Service.mu (table writes); the stripe locks of one or more
+// items (a transaction takes them in (table id, stripe) order); applyMu;
+// an index's mu; fMu. idxMu and viewMu are taken alone.
 type Service struct {
 	cfg Config
 	js  jetstream.JetStream
@@ -84,6 +85,9 @@ type Service struct {
 	changed    chan struct{} // closed and replaced on every apply
 	loaded     chan struct{} // closed once the stream is replayed
 	followDone chan struct{}
+
+	applyMu sync.RWMutex // held by the follower while it applies
+	pending []pendingMsg // the follower's incomplete transaction
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -264,6 +268,10 @@ func (s *Service) dispatch() map[string]op {
 		"UpdateItem":         s.updateItem,
 		"DeleteItem":         s.deleteItem,
 		"Query":              s.query,
+		"BatchGetItem":       s.batchGetItem,
+		"BatchWriteItem":     s.batchWriteItem,
+		"TransactWriteItems": s.transactWriteItems,
+		"TransactGetItems":   s.transactGetItems,
 		"Scan":               s.scan,
 	}
 }
