@@ -12,6 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 )
 
 // TestTables: create, describe, list, update, tag and delete, with
@@ -298,4 +302,35 @@ func TestWireErrors(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.target, res.StatusCode, b)
 		}
 	}
+}
+
+// TestAuthorization: a user with no policy is refused with
+// AccessDeniedException until a policy grants it the action on the table.
+func TestAuthorization(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const (
+		bobKey, bobSecret = "AKIAKUMODDBBOB000001", "kumo-ddb-test-bob-secret-0000000000000000"
+		bobARN            = "arn:aws:iam::000000000000:user/bob"
+	)
+	h.createTable(t, "guarded", "")
+	h.auth.SetUser(awsproto.Identity{Account: account, ARN: bobARN, UserID: "AIDABOB"}, authz.Principal{Policies: []*iam.Policy{}})
+	h.auth.SetAccessKey(bobKey, bobSecret, bobARN)
+	bob := h.client(bobKey, bobSecret)
+	item := map[string]types.AttributeValue{"pk": s("a")}
+	_, err := bob.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("guarded"), Item: item})
+	wantCode(t, err, "AccessDeniedException", "")
+	_, err = bob.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: &types.Put{TableName: aws.String("guarded"), Item: item}}}})
+	wantCode(t, err, "AccessDeniedException", "")
+
+	p, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:GetItem"],"Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/guarded"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.auth.SetUser(awsproto.Identity{Account: account, ARN: bobARN, UserID: "AIDABOB"}, authz.Principal{Policies: []*iam.Policy{p}})
+	if _, err := bob.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("guarded"), Item: item}); err != nil {
+		t.Fatalf("PutItem allowed by policy: %v", err)
+	}
+	_, err = bob.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("guarded"), Key: item})
+	wantCode(t, err, "AccessDeniedException", "")
 }

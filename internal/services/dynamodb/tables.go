@@ -641,6 +641,9 @@ func (s *Service) listTagsOfResource(ctx context.Context, r *http.Request, body 
 }
 
 func (s *Service) describeEndpoints(ctx context.Context, r *http.Request, body []byte) (any, error) {
+	if err := s.authorizeARN(r, "DescribeEndpoints", "*", nil); err != nil {
+		return nil, err
+	}
 	host := r.Host
 	return map[string]any{"Endpoints": []map[string]any{{"Address": host, "CachePeriodInMinutes": 1440}}}, nil
 }
