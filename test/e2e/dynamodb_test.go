@@ -158,7 +158,9 @@ func TestDynamoDBCLI(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--sandbox", "process")
 	env := s.env()
-	var created struct{ TableDescription struct{ TableName, TableStatus string } }
+	var created struct {
+		TableDescription struct{ TableName, TableStatus string }
+	}
 	awsJSON(t, env, &created, "--endpoint-url", s.url, "dynamodb", "create-table", "--table-name", "cli-t",
 		"--attribute-definitions", "AttributeName=pk,AttributeType=S", "AttributeName=n,AttributeType=N",
 		"--key-schema", "AttributeName=pk,KeyType=HASH", "AttributeName=n,KeyType=RANGE", "--billing-mode", "PAY_PER_REQUEST")
