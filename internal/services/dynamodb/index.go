@@ -78,6 +78,7 @@ type entry struct {
 	item attr.Item
 	size int
 	hash string // the item's subject token
+	tie  string // in a secondary index: the item's hash, after the sort key
 }
 
 func less(a, b *entry) bool {
@@ -96,7 +97,10 @@ func less(a, b *entry) bool {
 		}
 		return a.edge < b.edge
 	}
-	return attr.Compare(a.sk, b.sk) < 0
+	if c := attr.Compare(a.sk, b.sk); c != 0 {
+		return c < 0
+	}
+	return a.tie < b.tie
 }
 
 // slot is what the index knows of one item subject: its last sequence
@@ -118,6 +122,9 @@ type index struct {
 	slots map[string]slot
 	count int64
 	size  int64
+	// secondaries are the table's secondary indexes, by name, as its
+	// metadata defines them (setSecondaries).
+	secondaries map[string]*secondary
 
 	stripes [64]sync.Mutex // one item's writes at a time on this node
 }
@@ -264,6 +271,11 @@ func (x *index) apply(hash string, seq uint64, rec *record) {
 		x.tree.Delete(old)
 		x.count--
 		x.size -= int64(old.size)
+		for _, sx := range x.secondaries {
+			if se := sx.entryOf(old); se != nil {
+				sx.tree.Delete(se)
+			}
+		}
 	}
 	sl := slot{seq: seq}
 	if !rec.Deleted && rec.Item != nil {
@@ -273,6 +285,11 @@ func (x *index) apply(hash string, seq uint64, rec *record) {
 		x.count++
 		x.size += int64(e.size)
 		sl.e = e
+		for _, sx := range x.secondaries {
+			if se := sx.entryOf(e); se != nil {
+				sx.tree.ReplaceOrInsert(se)
+			}
+		}
 	}
 	x.slots[hash] = sl
 }

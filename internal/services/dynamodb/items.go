@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
@@ -66,6 +67,27 @@ func checkItem(m *tableMeta, it attr.Item) error {
 	}
 	if attr.ItemSize(it) > attr.MaxItemSize {
 		return validation("Item size has exceeded the maximum allowed size")
+	}
+	return checkIndexKeys(m, it)
+}
+
+// checkIndexKeys refuses an item whose secondary index key attributes do
+// not have their defined types.
+func checkIndexKeys(m *tableMeta, it attr.Item) error {
+	for _, im := range append(slices.Clone(m.GSIs), m.LSIs...) {
+		for _, k := range im.KeySchema {
+			v, ok := it[k.AttributeName]
+			if !ok {
+				continue
+			}
+			if string(v.Kind) != m.attrType(k.AttributeName) {
+				return invalidParams("Type mismatch for Index Key %s Expected: %s Actual: %s IndexName: %s", k.AttributeName, m.attrType(k.AttributeName), v.Kind, im.IndexName)
+			}
+			if (v.Kind == attr.S && v.S == "") || (v.Kind == attr.B && len(v.B) == 0) {
+				return validation("One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty %s value. IndexName: %s, IndexKey: %s",
+					map[attr.Kind]string{attr.S: "string", attr.B: "binary"}[v.Kind], im.IndexName, k.AttributeName)
+			}
+		}
 	}
 	return nil
 }
@@ -400,6 +422,9 @@ func (s *Service) updateItem(ctx context.Context, r *http.Request, body []byte) 
 		}
 		if attr.ItemSize(cur) > attr.MaxItemSize {
 			return nil, validation("Item size to update has exceeded the maximum allowed size")
+		}
+		if err := checkIndexKeys(m, cur); err != nil {
+			return nil, err
 		}
 		return cur, nil
 	})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/btree"
+
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 	"github.com/kumo-run/kumo/internal/services/dynamodb/expr"
 )
@@ -36,16 +38,23 @@ type page struct {
 	scanned int
 	size    int
 	last    *entry
+	// im is the secondary index read, nil for the table.
+	im *indexMeta
+	m  *tableMeta
 }
 
 // add evaluates one entry; false means the page is full.
 func (p *page) add(e *entry) bool {
 	p.scanned++
 	p.size += e.size
-	if p.filter == nil || p.filter.Eval(e.item) {
+	item := e.item
+	if p.im != nil {
+		item = p.im.project(p.m, item)
+	}
+	if p.filter == nil || p.filter.Eval(item) {
 		p.n++
 		if !p.count {
-			it := e.item
+			it := item
 			if p.paths != nil {
 				it = expr.Project(it, p.paths)
 			}
@@ -69,7 +78,15 @@ func (p *page) result(m *tableMeta, mode string, consistent bool) map[string]any
 		out["Items"] = items
 	}
 	if p.last != nil {
-		out["LastEvaluatedKey"] = keyOf(m, p.last.item)
+		k := keyOf(m, p.last.item)
+		if p.im != nil {
+			for _, n := range []string{p.im.hashKey(), p.im.rangeKey()} {
+				if n != "" {
+					k[n] = p.last.item[n]
+				}
+			}
+		}
+		out["LastEvaluatedKey"] = k
 	}
 	u := float64(max(1, (p.size+4095)/4096))
 	if !consistent {
@@ -90,10 +107,15 @@ func (s *Service) prepare(r *http.Request, op string, in *readInput, keyCond *st
 		return nil, nil, nil, nil, err
 	}
 	m := t.meta.Load()
+	p := &page{m: m}
 	if in.IndexName != "" {
-		return nil, nil, nil, nil, validation("The table does not have the specified index: %s", in.IndexName)
+		if p.im = m.findIndex(in.IndexName); p.im == nil {
+			return nil, nil, nil, nil, validation("The table does not have the specified index: %s", in.IndexName)
+		}
+		if in.ConsistentRead && !p.im.Local {
+			return nil, nil, nil, nil, validation("Consistent reads are not supported on global secondary indexes")
+		}
 	}
-	p := &page{}
 	if in.Limit != nil {
 		if *in.Limit < 1 {
 			return nil, nil, nil, nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
@@ -105,6 +127,15 @@ func (s *Service) prepare(r *http.Request, op string, in *readInput, keyCond *st
 		if in.Select != "" && in.ProjectionExpression != nil {
 			return nil, nil, nil, nil, validation("Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES")
 		}
+		if in.Select != "" && p.im != nil && !p.im.Local && p.im.Projection.ProjectionType != "ALL" {
+			return nil, nil, nil, nil, invalidParams("Select type ALL_ATTRIBUTES is not supported for global secondary index %s because its projection type is not ALL", p.im.IndexName)
+		}
+		if p.im != nil && p.im.Local {
+			p.im = &indexMeta{IndexName: p.im.IndexName, KeySchema: p.im.KeySchema, Projection: projection{ProjectionType: "ALL"}, Local: true}
+			if in.Select == "" {
+				p.im.Projection = m.findIndex(in.IndexName).Projection
+			}
+		}
 	case "COUNT":
 		if in.ProjectionExpression != nil {
 			return nil, nil, nil, nil, validation("Cannot specify the AttributesToGet when choosing to get only the Count")
@@ -115,13 +146,15 @@ func (s *Service) prepare(r *http.Request, op string, in *readInput, keyCond *st
 			return nil, nil, nil, nil, validation("Must specify the AttributesToGet when choosing to get SPECIFIC_ATTRIBUTES")
 		}
 	case "ALL_PROJECTED_ATTRIBUTES":
-		return nil, nil, nil, nil, validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
+		if p.im == nil {
+			return nil, nil, nil, nil, validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
+		}
 	default:
 		return nil, nil, nil, nil, validation("1 validation error detected: Value '%s' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]", in.Select)
 	}
 	if in.ExclusiveStartKey != nil {
-		if err := checkKey(m, in.ExclusiveStartKey); err != nil {
-			return nil, nil, nil, nil, validation("The provided starting key is invalid: The provided key element does not match the schema")
+		if err := checkStartKey(m, p.im, in.ExclusiveStartKey); err != nil {
+			return nil, nil, nil, nil, err
 		}
 	}
 	if in.FilterExpression == nil && in.ProjectionExpression == nil && keyCond == nil {
@@ -142,8 +175,12 @@ func (s *Service) prepare(r *http.Request, op string, in *readInput, keyCond *st
 			return nil, nil, nil, nil, err
 		}
 		if keyCond != nil {
+			keys := m.keyNames()
+			if p.im != nil {
+				keys = []string{p.im.hashKey(), p.im.rangeKey()}
+			}
 			for _, pa := range p.filter.Paths() {
-				for _, k := range m.keyNames() {
+				for _, k := range keys {
 					if pa[0].Name == k {
 						return nil, nil, nil, nil, validation("Filter Expression can only contain non-primary key attributes: Primary key attribute: %s", k)
 					}
@@ -157,6 +194,52 @@ func (s *Service) prepare(r *http.Request, op string, in *readInput, keyCond *st
 		}
 	}
 	return t, m, p, kc, refs.Unused()
+}
+
+// checkStartKey validates an ExclusiveStartKey: the table's key, and for
+// an index the index's key attributes too.
+func checkStartKey(m *tableMeta, im *indexMeta, key attr.Item) error {
+	bad := validation("The provided starting key is invalid: The provided key element does not match the schema")
+	if im == nil {
+		if checkKey(m, key) != nil {
+			return bad
+		}
+		return nil
+	}
+	if checkKey(m, keyOf(m, key)) != nil {
+		return bad
+	}
+	for _, n := range []string{im.hashKey(), im.rangeKey()} {
+		if v, ok := key[n]; n != "" && (!ok || string(v.Kind) != m.attrType(n)) {
+			return bad
+		}
+	}
+	return nil
+}
+
+// target is the tree a read walks and its key attribute names.
+func (p *page) target(x *index) (*btree.BTreeG[*entry], string, string) {
+	if p.im == nil {
+		return x.tree, p.m.hashKey(), p.m.rangeKey()
+	}
+	sx := x.secondaries[p.im.IndexName]
+	if sx == nil {
+		return btree.NewG(2, less), p.im.hashKey(), p.im.rangeKey()
+	}
+	return sx.tree, p.im.hashKey(), p.im.rangeKey()
+}
+
+// pivot is where a read after key starts.
+func (p *page) pivot(key attr.Item, h, r string) *entry {
+	pk := string(attr.KeyBytes(key[h]))
+	e := &entry{ph: partHash(pk), pk: pk}
+	if r != "" {
+		e.sk = key[r]
+	}
+	if p.im != nil {
+		e.tie = itemHash(p.m.hashKey(), p.m.rangeKey(), key)
+	}
+	return e
 }
 
 // keyCondition is a Query's KeyConditionExpression taken apart.
@@ -194,8 +277,9 @@ func (k *keyCondition) match(v attr.Value) bool {
 
 func unsupported() error { return validation("Query key condition not supported") }
 
-// splitKeyCondition checks a key condition against the schema.
-func splitKeyCondition(m *tableMeta, c *expr.Cond) (*keyCondition, error) {
+// splitKeyCondition checks a key condition against the key schema
+// (hash and range attribute names; the types are the table's definitions).
+func splitKeyCondition(m *tableMeta, hk, rk string, c *expr.Cond) (*keyCondition, error) {
 	var parts []*expr.Cond
 	if c.Op == "AND" {
 		if c.L.Op == "AND" || c.R.Op == "AND" {
@@ -205,7 +289,7 @@ func splitKeyCondition(m *tableMeta, c *expr.Cond) (*keyCondition, error) {
 	} else {
 		parts = []*expr.Cond{c}
 	}
-	kc := &keyCondition{skKey: m.rangeKey()}
+	kc := &keyCondition{skKey: rk}
 	var havePK bool
 	for _, p := range parts {
 		if len(p.Args) == 0 || p.Args[0].Path == nil || len(p.Args[0].Path) != 1 || p.Args[0].Size {
@@ -221,7 +305,7 @@ func splitKeyCondition(m *tableMeta, c *expr.Cond) (*keyCondition, error) {
 			}
 		}
 		switch {
-		case name == m.hashKey():
+		case name == hk:
 			if p.Op != "=" || havePK {
 				return nil, unsupported()
 			}
@@ -243,13 +327,13 @@ func splitKeyCondition(m *tableMeta, c *expr.Cond) (*keyCondition, error) {
 			}
 		default:
 			if m.attrType(name) == "" {
-				return nil, validation("Query condition missed key schema element: %s", m.hashKey())
+				return nil, validation("Query condition missed key schema element: %s", hk)
 			}
 			return nil, unsupported()
 		}
 	}
 	if !havePK {
-		return nil, validation("Query condition missed key schema element: %s", m.hashKey())
+		return nil, validation("Query condition missed key schema element: %s", hk)
 	}
 	return kc, nil
 }
@@ -273,7 +357,11 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	kc, err := splitKeyCondition(m, c)
+	hk, rk := m.hashKey(), m.rangeKey()
+	if p.im != nil {
+		hk, rk = p.im.hashKey(), p.im.rangeKey()
+	}
+	kc, err := splitKeyCondition(m, hk, rk, c)
 	if err != nil {
 		return nil, err
 	}
@@ -289,15 +377,11 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 	}
 	var after *entry
 	if in.ExclusiveStartKey != nil {
-		if !attr.Equal(in.ExclusiveStartKey[m.hashKey()], kc.pk) {
+		if !attr.Equal(in.ExclusiveStartKey[hk], kc.pk) {
 			return nil, validation("The provided starting key is invalid: The provided key element does not match the schema")
 		}
-		if kc.skKey != "" {
-			after = &entry{ph: ph, pk: pk, sk: in.ExclusiveStartKey[kc.skKey]}
-			pivot = after
-		} else {
-			return p.result(m, in.ReturnConsumedCapacity, in.ConsistentRead), nil
-		}
+		after = p.pivot(in.ExclusiveStartKey, hk, rk)
+		pivot = after
 	}
 	visit := func(e *entry) bool {
 		if e.ph != ph || e.pk != pk {
@@ -312,10 +396,11 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 		return p.add(e)
 	}
 	t.idx.mu.RLock()
+	tree, _, _ := p.target(t.idx)
 	if forward {
-		t.idx.tree.AscendGreaterOrEqual(pivot, visit)
+		tree.AscendGreaterOrEqual(pivot, visit)
 	} else {
-		t.idx.tree.DescendLessOrEqual(pivot, visit)
+		tree.DescendLessOrEqual(pivot, visit)
 	}
 	t.idx.mu.RUnlock()
 	return p.result(m, in.ReturnConsumedCapacity, in.ConsistentRead), nil
@@ -362,19 +447,18 @@ func (s *Service) scan(ctx context.Context, r *http.Request, body []byte) (any, 
 	}
 	pivot := &entry{ph: lo, edge: -1}
 	var after *entry
+	t.idx.mu.RLock()
+	tree, hk, rk := p.target(t.idx)
+	t.idx.mu.RUnlock()
 	if in.ExclusiveStartKey != nil {
-		pk := string(attr.KeyBytes(in.ExclusiveStartKey[m.hashKey()]))
-		after = &entry{ph: partHash(pk), pk: pk}
-		if r := m.rangeKey(); r != "" {
-			after.sk = in.ExclusiveStartKey[r]
-		}
+		after = p.pivot(in.ExclusiveStartKey, hk, rk)
 		if segOf(after.ph) != seg {
 			return nil, validation("The provided Exclusive start key does not map to the provided segment")
 		}
 		pivot = after
 	}
 	t.idx.mu.RLock()
-	t.idx.tree.AscendGreaterOrEqual(pivot, func(e *entry) bool {
+	tree.AscendGreaterOrEqual(pivot, func(e *entry) bool {
 		if segOf(e.ph) != seg {
 			return false
 		}

@@ -63,6 +63,8 @@ type tableMeta struct {
 	DeletionProtection   bool        `json:"deletionProtection,omitempty"`
 	TableClass           string      `json:"tableClass,omitempty"`
 	Stream               *streamSpec `json:"stream,omitempty"`
+	GSIs                 []indexMeta `json:"gsis,omitempty"`
+	LSIs                 []indexMeta `json:"lsis,omitempty"`
 	rev                  uint64
 }
 
@@ -124,6 +126,7 @@ func (s *Service) apply(e store.Entry) {
 	if cur != nil && cur.meta.Load().ID == m.ID {
 		if cur.meta.Load().rev < m.rev {
 			cur.meta.Store(m)
+			cur.idx.setSecondaries(append(slices.Clone(m.GSIs), m.LSIs...))
 		}
 		return
 	}
@@ -133,6 +136,7 @@ func (s *Service) apply(e store.Entry) {
 	t := &table{}
 	t.meta.Store(m)
 	t.idx = s.indexFor(m.ID, m.hashKey(), m.rangeKey())
+	t.idx.setSecondaries(append(slices.Clone(m.GSIs), m.LSIs...))
 	s.tables[name] = t
 }
 
@@ -185,17 +189,17 @@ func (s *Service) tableFor(r *http.Request, op, name string) (*table, error) {
 }
 
 type createTableInput struct {
-	TableName              string           `json:"TableName"`
-	KeySchema              []keyElem        `json:"KeySchema"`
-	AttributeDefinitions   []attrDef        `json:"AttributeDefinitions"`
-	BillingMode            string           `json:"BillingMode"`
-	ProvisionedThroughput  *throughput      `json:"ProvisionedThroughput"`
-	Tags                   []tag            `json:"Tags"`
-	StreamSpecification    *streamSpec      `json:"StreamSpecification"`
-	DeletionProtection     *bool            `json:"DeletionProtectionEnabled"`
-	TableClass             string           `json:"TableClass"`
-	GlobalSecondaryIndexes []map[string]any `json:"GlobalSecondaryIndexes"`
-	LocalSecondaryIndexes  []map[string]any `json:"LocalSecondaryIndexes"`
+	TableName              string      `json:"TableName"`
+	KeySchema              []keyElem   `json:"KeySchema"`
+	AttributeDefinitions   []attrDef   `json:"AttributeDefinitions"`
+	BillingMode            string      `json:"BillingMode"`
+	ProvisionedThroughput  *throughput `json:"ProvisionedThroughput"`
+	Tags                   []tag       `json:"Tags"`
+	StreamSpecification    *streamSpec `json:"StreamSpecification"`
+	DeletionProtection     *bool       `json:"DeletionProtectionEnabled"`
+	TableClass             string      `json:"TableClass"`
+	GlobalSecondaryIndexes []indexMeta `json:"GlobalSecondaryIndexes"`
+	LocalSecondaryIndexes  []indexMeta `json:"LocalSecondaryIndexes"`
 }
 
 func (s *Service) createTable(ctx context.Context, r *http.Request, body []byte) (any, error) {
@@ -209,16 +213,22 @@ func (s *Service) createTable(ctx context.Context, r *http.Request, body []byte)
 	if err := s.authorize(r, "CreateTable", in.TableName); err != nil {
 		return nil, err
 	}
-	if len(in.GlobalSecondaryIndexes) > 0 || len(in.LocalSecondaryIndexes) > 0 {
-		return nil, validation("Secondary indexes are not supported by this server")
-	}
 	m := &tableMeta{Name: in.TableName, KeySchema: in.KeySchema, AttributeDefinitions: in.AttributeDefinitions,
-		Tags: in.Tags, TableClass: in.TableClass, Stream: in.StreamSpecification}
+		Tags: in.Tags, TableClass: in.TableClass, Stream: in.StreamSpecification,
+		GSIs: in.GlobalSecondaryIndexes, LSIs: in.LocalSecondaryIndexes}
 	if err := checkSchema(m); err != nil {
 		return nil, err
 	}
 	if err := setBilling(m, in.BillingMode, in.ProvisionedThroughput, true); err != nil {
 		return nil, err
+	}
+	for _, g := range m.GSIs {
+		if m.BillingMode == "PROVISIONED" && (g.ProvisionedThroughput == nil || g.ProvisionedThroughput.ReadCapacityUnits == nil) {
+			return nil, invalidParams("ProvisionedThroughput must be specified for index: %s", g.IndexName)
+		}
+		if m.BillingMode == "PAY_PER_REQUEST" && g.ProvisionedThroughput != nil && g.ProvisionedThroughput.ReadCapacityUnits != nil {
+			return nil, invalidParams("ProvisionedThroughput should not be specified for index: %s when BillingMode is PAY_PER_REQUEST", g.IndexName)
+		}
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -302,8 +312,22 @@ func checkSchema(m *tableMeta) error {
 				strings.Join(keys, ", "), strings.Join(defs, ", "))
 		}
 	}
-	if len(defs) != len(keys) {
-		return invalidParams("Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions")
+	if err := checkIndexes(m, m.GSIs, m.LSIs); err != nil {
+		return err
+	}
+	for i := range m.LSIs {
+		m.LSIs[i].Local = true
+	}
+	if used := usedAttributes(m); len(defs) != len(used) {
+		if len(m.GSIs)+len(m.LSIs) == 0 {
+			return invalidParams("Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions")
+		}
+		var u []string
+		for k := range used {
+			u = append(u, k)
+		}
+		sort.Strings(u)
+		return invalidParams("Some AttributeDefinitions are not used. AttributeDefinitions: [%s], keys used: [%s]", strings.Join(defs, ", "), strings.Join(u, ", "))
 	}
 	return nil
 }
@@ -354,20 +378,22 @@ func checkTags(tags []tag) error {
 
 // tableDescription is DescribeTable's TableDescription.
 type tableDescription struct {
-	TableName                 string         `json:"TableName"`
-	TableId                   string         `json:"TableId"`
-	TableArn                  string         `json:"TableArn"`
-	TableStatus               string         `json:"TableStatus"`
-	KeySchema                 []keyElem      `json:"KeySchema"`
-	AttributeDefinitions      []attrDef      `json:"AttributeDefinitions"`
-	CreationDateTime          float64        `json:"CreationDateTime"`
-	ItemCount                 int64          `json:"ItemCount"`
-	TableSizeBytes            int64          `json:"TableSizeBytes"`
-	ProvisionedThroughput     map[string]any `json:"ProvisionedThroughput"`
-	BillingModeSummary        map[string]any `json:"BillingModeSummary,omitempty"`
-	DeletionProtectionEnabled bool           `json:"DeletionProtectionEnabled"`
-	TableClassSummary         map[string]any `json:"TableClassSummary,omitempty"`
-	StreamSpecification       *streamSpec    `json:"StreamSpecification,omitempty"`
+	TableName                 string           `json:"TableName"`
+	TableId                   string           `json:"TableId"`
+	TableArn                  string           `json:"TableArn"`
+	TableStatus               string           `json:"TableStatus"`
+	KeySchema                 []keyElem        `json:"KeySchema"`
+	AttributeDefinitions      []attrDef        `json:"AttributeDefinitions"`
+	CreationDateTime          float64          `json:"CreationDateTime"`
+	ItemCount                 int64            `json:"ItemCount"`
+	TableSizeBytes            int64            `json:"TableSizeBytes"`
+	ProvisionedThroughput     map[string]any   `json:"ProvisionedThroughput"`
+	BillingModeSummary        map[string]any   `json:"BillingModeSummary,omitempty"`
+	DeletionProtectionEnabled bool             `json:"DeletionProtectionEnabled"`
+	TableClassSummary         map[string]any   `json:"TableClassSummary,omitempty"`
+	StreamSpecification       *streamSpec      `json:"StreamSpecification,omitempty"`
+	GlobalSecondaryIndexes    []map[string]any `json:"GlobalSecondaryIndexes,omitempty"`
+	LocalSecondaryIndexes     []map[string]any `json:"LocalSecondaryIndexes,omitempty"`
 }
 
 func (s *Service) describe(t *table) *tableDescription {
@@ -385,6 +411,7 @@ func (s *Service) describe(t *table) *tableDescription {
 	if m.TableClass != "" && m.TableClass != "STANDARD" {
 		d.TableClassSummary = map[string]any{"TableClass": m.TableClass}
 	}
+	s.describeIndexes(t, d)
 	return d
 }
 
@@ -505,14 +532,23 @@ func (s *Service) mutate(ctx context.Context, t *table, fn func(m *tableMeta) er
 
 func (s *Service) updateTable(ctx context.Context, r *http.Request, body []byte) (any, error) {
 	var in struct {
-		TableName                   string           `json:"TableName"`
-		BillingMode                 string           `json:"BillingMode"`
-		ProvisionedThroughput       *throughput      `json:"ProvisionedThroughput"`
-		DeletionProtectionEnabled   *bool            `json:"DeletionProtectionEnabled"`
-		TableClass                  string           `json:"TableClass"`
-		StreamSpecification         *streamSpec      `json:"StreamSpecification"`
-		AttributeDefinitions        []attrDef        `json:"AttributeDefinitions"`
-		GlobalSecondaryIndexUpdates []map[string]any `json:"GlobalSecondaryIndexUpdates"`
+		TableName                   string      `json:"TableName"`
+		BillingMode                 string      `json:"BillingMode"`
+		ProvisionedThroughput       *throughput `json:"ProvisionedThroughput"`
+		DeletionProtectionEnabled   *bool       `json:"DeletionProtectionEnabled"`
+		TableClass                  string      `json:"TableClass"`
+		StreamSpecification         *streamSpec `json:"StreamSpecification"`
+		AttributeDefinitions        []attrDef   `json:"AttributeDefinitions"`
+		GlobalSecondaryIndexUpdates []struct {
+			Create *indexMeta `json:"Create"`
+			Delete *struct {
+				IndexName string `json:"IndexName"`
+			} `json:"Delete"`
+			Update *struct {
+				IndexName             string      `json:"IndexName"`
+				ProvisionedThroughput *throughput `json:"ProvisionedThroughput"`
+			} `json:"Update"`
+		} `json:"GlobalSecondaryIndexUpdates"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -521,10 +557,7 @@ func (s *Service) updateTable(ctx context.Context, r *http.Request, body []byte)
 	if err != nil {
 		return nil, err
 	}
-	if len(in.GlobalSecondaryIndexUpdates) > 0 {
-		return nil, validation("Secondary indexes are not supported by this server")
-	}
-	if in.BillingMode == "" && in.ProvisionedThroughput == nil && in.DeletionProtectionEnabled == nil && in.TableClass == "" && in.StreamSpecification == nil {
+	if in.BillingMode == "" && len(in.GlobalSecondaryIndexUpdates) == 0 && in.ProvisionedThroughput == nil && in.DeletionProtectionEnabled == nil && in.TableClass == "" && in.StreamSpecification == nil {
 		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
 	}
 	if _, err := s.mutate(ctx, t, func(m *tableMeta) error {
@@ -539,6 +572,44 @@ func (s *Service) updateTable(ctx context.Context, r *http.Request, body []byte)
 		}
 		if in.DeletionProtectionEnabled != nil {
 			m.DeletionProtection = *in.DeletionProtectionEnabled
+		}
+		if len(in.GlobalSecondaryIndexUpdates) > 0 {
+			m.GSIs = slices.Clone(m.GSIs)
+			m.AttributeDefinitions = mergeDefs(m.AttributeDefinitions, in.AttributeDefinitions)
+		}
+		for _, u := range in.GlobalSecondaryIndexUpdates {
+			switch {
+			case u.Create != nil:
+				if m.findIndex(u.Create.IndexName) != nil {
+					return awsproto.Errorf(awsproto.DynamoDBResourceInUse, "Attempt to change a resource which is still in use: Index %s already exists", u.Create.IndexName)
+				}
+				if err := checkIndexes(m, []indexMeta{*u.Create}, nil); err != nil {
+					return err
+				}
+				m.GSIs = append(m.GSIs, *u.Create)
+			case u.Delete != nil:
+				i := slices.IndexFunc(m.GSIs, func(g indexMeta) bool { return g.IndexName == u.Delete.IndexName })
+				if i < 0 {
+					return awsproto.Errorf(awsproto.DynamoDBResourceNotFound, "Requested resource not found: Index: %s not found", u.Delete.IndexName)
+				}
+				m.GSIs = slices.Delete(m.GSIs, i, i+1)
+			case u.Update != nil:
+				i := slices.IndexFunc(m.GSIs, func(g indexMeta) bool { return g.IndexName == u.Update.IndexName })
+				if i < 0 {
+					return awsproto.Errorf(awsproto.DynamoDBResourceNotFound, "Requested resource not found: Index: %s not found", u.Update.IndexName)
+				}
+				m.GSIs[i].ProvisionedThroughput = u.Update.ProvisionedThroughput
+			}
+		}
+		if len(in.GlobalSecondaryIndexUpdates) > 0 {
+			// definitions no key uses any more are dropped, as DynamoDB does
+			used := usedAttributes(m)
+			m.AttributeDefinitions = slices.DeleteFunc(slices.Clone(m.AttributeDefinitions), func(d attrDef) bool { return !used[d.AttributeName] })
+			for k := range used {
+				if m.attrType(k) == "" {
+					return invalidParams("Some index key attributes are not defined in AttributeDefinitions. Keys: [%s], AttributeDefinitions: [%s]", k, strings.Join(defNames(m), ", "))
+				}
+			}
 		}
 		if in.TableClass != "" {
 			m.TableClass = in.TableClass
@@ -555,6 +626,17 @@ func (s *Service) updateTable(ctx context.Context, r *http.Request, body []byte)
 		return nil, err
 	}
 	return map[string]any{"TableDescription": s.describe(t)}, nil
+}
+
+// mergeDefs adds the definitions of add that cur lacks.
+func mergeDefs(cur, add []attrDef) []attrDef {
+	out := slices.Clone(cur)
+	for _, d := range add {
+		if !slices.ContainsFunc(out, func(x attrDef) bool { return x.AttributeName == d.AttributeName }) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // tableOfARN resolves a tagging request's ResourceArn.

@@ -308,6 +308,11 @@ func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, [
 			if err == nil && attr.ItemSize(cur) > attr.MaxItemSize {
 				err = &expr.Error{Msg: "Item size to update has exceeded the maximum allowed size"}
 			}
+			if err == nil {
+				if ierr := checkIndexKeys(p.m, cur); ierr != nil {
+					err = &expr.Error{Msg: awsproto.AsError(ierr).Message}
+				}
+			}
 			if err != nil {
 				reasons[i] = txReason{Code: "ValidationError", Message: err.Error()}
 				failed = true
