@@ -26,6 +26,8 @@ var operations = map[string]string{
 	"DeleteItem":         "dynamodb:DeleteItem",
 	"Query":              "dynamodb:Query",
 	"Scan":               "dynamodb:Scan",
+	"UpdateTimeToLive":   "dynamodb:UpdateTimeToLive",
+	"DescribeTimeToLive": "dynamodb:DescribeTimeToLive",
 	"BatchGetItem":       "dynamodb:BatchGetItem",
 	"BatchWriteItem":     "dynamodb:BatchWriteItem",
 	"TransactWriteItems": "dynamodb:PutItem", // each item as its own action (planTx)

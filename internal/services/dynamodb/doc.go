@@ -82,6 +82,10 @@
 // on any node. On start a node replays the stream (each item's last
 // message) before it answers.
 //
+// Secondary indexes are B-trees of the same entries ordered by the
+// index's key (then the item's hash), kept by the follower as it applies
+// items: an index read on a node is as fresh as that node's table.
+//
 // What survives kill -9: every acknowledged write (JetStream stores, and
 // with natsd.SyncAlways fsyncs, before it acknowledges), every table, and
 // transaction tokens for their 10 minutes. The indexes are rebuilt from

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -42,6 +44,8 @@ type harness struct {
 	srv  *httptest.Server
 	auth *authz.Static
 	az   *authz.Authorizer
+	// skew moves the service's clock (nanoseconds ahead of real time).
+	skew atomic.Int64
 }
 
 // newHarness starts NATS, opens the service on the kumo-dynamodb bucket
@@ -101,7 +105,8 @@ func (h *harness) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := kumoddb.Open(context.Background(), kumoddb.Config{KV: kv, NC: nc, Region: "us-east-1", Account: account, Authorizer: h.az})
+	svc, err := kumoddb.Open(context.Background(), kumoddb.Config{KV: kv, NC: nc, Region: "us-east-1", Account: account, Authorizer: h.az,
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }, TTLInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

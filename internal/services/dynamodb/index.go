@@ -60,6 +60,8 @@ type record struct {
 	// Req is a ClientRequestToken's request hash (subject
 	// DynamoDBTokenSubject).
 	Req string `json:"Req,omitempty"`
+	// TTL marks a deletion by the TTL sweeper (the service, not a user).
+	TTL bool `json:"TTL,omitempty"`
 }
 
 // pendingMsg is a message of a transaction not yet complete.
@@ -408,6 +410,11 @@ var errNoWrite = errors.New("dynamodb: nothing to write")
 // the stream and fn runs again. It returns once the index has applied the
 // write.
 func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item) (attr.Item, error)) (old, cur attr.Item, err error) {
+	return x.writeRecord(ctx, key, false, fn)
+}
+
+// writeRecord is write; ttl marks a deletion as the TTL sweeper's.
+func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn func(old attr.Item) (attr.Item, error)) (old, cur attr.Item, err error) {
 	hash := itemHash(x.h, x.r, key)
 	mu := &x.stripes[x.stripeOf(hash)]
 	mu.Lock()
@@ -427,7 +434,7 @@ func (x *index) write(ctx context.Context, key attr.Item, fn func(old attr.Item)
 		}
 		rec := record{Item: cur, H: x.h, R: x.r}
 		if cur == nil {
-			rec = record{Key: key, Deleted: true, H: x.h, R: x.r}
+			rec = record{Key: key, Deleted: true, H: x.h, R: x.r, TTL: ttl}
 		}
 		body, err := json.Marshal(rec)
 		if err != nil {

@@ -57,6 +57,9 @@ type Config struct {
 	// Authorizer checks every operation before it runs (authz.go); nil
 	// allows everything.
 	Authorizer *authz.Authorizer
+	// TTLInterval is how often expired items are looked for; 30 s when
+	// zero.
+	TTLInterval time.Duration
 }
 
 type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
@@ -89,8 +92,9 @@ type Service struct {
 	applyMu sync.RWMutex // held by the follower while it applies
 	pending []pendingMsg // the follower's incomplete transaction
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel    context.CancelFunc
+	done      chan struct{}
+	sweepDone chan struct{}
 }
 
 var _ http.Handler = (*Service)(nil)
@@ -99,7 +103,7 @@ var _ http.Handler = (*Service)(nil)
 // kept up to date by a watch until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}, indexes: map[string]*index{},
-		changed: make(chan struct{}), loaded: make(chan struct{}), followDone: make(chan struct{})}
+		changed: make(chan struct{}), loaded: make(chan struct{}), followDone: make(chan struct{}), sweepDone: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -108,6 +112,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.cfg.Replicas < 1 {
 		s.cfg.Replicas = 1
+	}
+	if s.cfg.TTLInterval <= 0 {
+		s.cfg.TTLInterval = 30 * time.Second
 	}
 	js, err := jetstream.New(cfg.NC)
 	if err != nil {
@@ -128,6 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	loaded := make(chan struct{})
 	go s.watch(ch, loaded)
 	go s.follow(wctx)
+	go s.sweeper(wctx, s.cfg.TTLInterval)
 	select {
 	case <-loaded:
 	case <-ctx.Done():
@@ -142,6 +150,7 @@ func (s *Service) Close() {
 	s.cancel()
 	<-s.done
 	<-s.followDone
+	<-s.sweepDone
 }
 
 func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
@@ -273,5 +282,7 @@ func (s *Service) dispatch() map[string]op {
 		"TransactWriteItems": s.transactWriteItems,
 		"TransactGetItems":   s.transactGetItems,
 		"Scan":               s.scan,
+		"UpdateTimeToLive":   s.updateTimeToLive,
+		"DescribeTimeToLive": s.describeTimeToLive,
 	}
 }

@@ -65,6 +65,7 @@ type tableMeta struct {
 	Stream               *streamSpec `json:"stream,omitempty"`
 	GSIs                 []indexMeta `json:"gsis,omitempty"`
 	LSIs                 []indexMeta `json:"lsis,omitempty"`
+	TTL                  *ttlSpec    `json:"ttl,omitempty"`
 	rev                  uint64
 }
 
