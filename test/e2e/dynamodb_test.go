@@ -34,14 +34,17 @@ ddb = boto3.resource("dynamodb", **kw)
 
 table = ddb.create_table(TableName="music", BillingMode="PAY_PER_REQUEST",
     KeySchema=[{"AttributeName": "artist", "KeyType": "HASH"}, {"AttributeName": "song", "KeyType": "RANGE"}],
-    AttributeDefinitions=[{"AttributeName": "artist", "AttributeType": "S"}, {"AttributeName": "song", "AttributeType": "S"}])
+    AttributeDefinitions=[{"AttributeName": "artist", "AttributeType": "S"}, {"AttributeName": "song", "AttributeType": "S"},
+                          {"AttributeName": "genre", "AttributeType": "S"}, {"AttributeName": "plays", "AttributeType": "N"}],
+    GlobalSecondaryIndexes=[{"IndexName": "by-genre", "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": "genre", "KeyType": "HASH"}, {"AttributeName": "plays", "KeyType": "RANGE"}]}])
 table.wait_until_exists()
 assert table.table_status == "ACTIVE", table.table_status
 assert table.table_arn == "arn:aws:dynamodb:%s:%s:table/music" % (cfg["region"], cfg["account"]), table.table_arn
 
 # Put with the resource layer: Decimals, sets, nested maps, binary.
 for i in range(30):
-    table.put_item(Item={"artist": "a", "song": "s%03d" % i, "plays": Decimal(i), "price": Decimal("0.99"),
+    table.put_item(Item={"artist": "a", "song": "s%03d" % i, "plays": Decimal(i), "price": Decimal("0.99"), "genre": "g%d" % (i % 3),
                          "tags": {"rock", "live"} if i % 2 else {"pop"}, "meta": {"len": Decimal(180 + i), "by": ["x", "y"]},
                          "raw": b"\x00\x01"})
 table.put_item(Item={"artist": "b", "song": "only"})
@@ -92,6 +95,16 @@ while True:
         break
 assert songs == ["s%03d" % i for i in range(0, 30, 2)] and pages == 5, (songs, pages)
 assert table.query(KeyConditionExpression=Key("artist").eq("a"), Select="COUNT")["Count"] == 30
+
+# A GSI query, paged by the client's paginator.
+pages = client.get_paginator("query").paginate(TableName="music", IndexName="by-genre",
+    KeyConditionExpression="genre = :g AND plays > :p", ExpressionAttributeValues={":g": {"S": "g1"}, ":p": {"N": "10"}},
+    PaginationConfig={"PageSize": 2})
+plays = [int(i["plays"]["N"]) for page in pages for i in page["Items"]]
+assert plays == [13, 16, 19, 22, 25, 28], plays
+gsi = table.query(IndexName="by-genre", KeyConditionExpression=Key("genre").eq("g0"), ScanIndexForward=False, Limit=2)
+assert [i["plays"] for i in gsi["Items"]] == [Decimal(27), Decimal(24)] and "LastEvaluatedKey" in gsi, gsi
+assert table.global_secondary_indexes[0]["IndexStatus"] == "ACTIVE", table.global_secondary_indexes
 
 # Scan pages with the client's paginator, in two parallel segments.
 seen = []
