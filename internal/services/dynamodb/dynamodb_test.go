@@ -2,6 +2,7 @@ package dynamodb_test
 
 import (
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -301,6 +302,13 @@ func TestWireErrors(t *testing.T) {
 		if res.StatusCode != 400 || !strings.Contains(string(b), `"__type":"`+tc.typ+`"`) || res.Header.Get("Content-Type") != "application/x-amz-json-1.0" {
 			t.Errorf("%s: %d %s", tc.target, res.StatusCode, b)
 		}
+	}
+	rec := httptest.NewRecorder()
+	req, _ := http.NewRequest("POST", "/", strings.NewReader(`{}`))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	h.svc.ServeHTTP(rec, req)
+	if sum := crc32.ChecksumIEEE(rec.Body.Bytes()); rec.Code != 200 || rec.Header().Get("X-Amz-Crc32") != fmt.Sprint(sum) {
+		t.Errorf("ListTables: %d %s, X-Amz-Crc32 %q, want %d", rec.Code, rec.Body, rec.Header().Get("X-Amz-Crc32"), sum)
 	}
 }
 
