@@ -275,6 +275,48 @@ func (k *keyCondition) match(v attr.Value) bool {
 	return false
 }
 
+// past reports whether v lies beyond every sort key the condition
+// matches, walking forward (ascending) or backward.
+func (k *keyCondition) past(v attr.Value, forward bool) bool {
+	if k.skOp == "" {
+		return false
+	}
+	if forward {
+		switch k.skOp {
+		case "=", "<", "<=":
+			return attr.Compare(v, k.sk[0]) > 0
+		case "BETWEEN":
+			return attr.Compare(v, k.sk[1]) > 0
+		case "begins_with":
+			return attr.Compare(v, k.sk[0]) > 0 && !k.match(v)
+		}
+		return false
+	}
+	switch k.skOp {
+	case "=", ">", ">=", "BETWEEN", "begins_with":
+		return attr.Compare(v, k.sk[0]) < 0
+	}
+	return false
+}
+
+// start is where a walk in the given direction may begin in the
+// partition: at the condition's bound when it has one on that side.
+func (k *keyCondition) start(ph uint64, pk string, forward bool) *entry {
+	e := &entry{ph: ph, pk: pk, edge: -1}
+	if !forward {
+		e.edge = 1
+	}
+	switch {
+	case forward && (k.skOp == "=" || k.skOp == ">=" || k.skOp == ">" || k.skOp == "BETWEEN" || k.skOp == "begins_with"):
+		e.edge, e.sk = 0, k.sk[0]
+	case !forward && (k.skOp == "=" || k.skOp == "<=" || k.skOp == "<"):
+		e.edge, e.sk, e.tie = 0, k.sk[0], "\xff"
+	case !forward && k.skOp == "BETWEEN":
+		e.edge, e.sk, e.tie = 0, k.sk[1], "\xff"
+	}
+	return e
+}
+
 func unsupported() error { return validation("Query key condition not supported") }
 
 // splitKeyCondition checks a key condition against the key schema
@@ -371,10 +413,7 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 	}
 	pk := string(attr.KeyBytes(kc.pk))
 	ph := partHash(pk)
-	pivot := &entry{ph: ph, pk: pk, edge: -1}
-	if !forward {
-		pivot.edge = 1
-	}
+	pivot := kc.start(ph, pk, forward)
 	var after *entry
 	if in.ExclusiveStartKey != nil {
 		if !attr.Equal(in.ExclusiveStartKey[hk], kc.pk) {
@@ -391,7 +430,8 @@ func (s *Service) query(ctx context.Context, r *http.Request, body []byte) (any,
 			return true
 		}
 		if !kc.match(e.sk) {
-			return true
+			// past the range in the walk's direction: nothing further matches
+			return !kc.past(e.sk, forward)
 		}
 		return p.add(e)
 	}

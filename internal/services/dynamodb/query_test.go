@@ -60,6 +60,22 @@ func TestQuery(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tc.cond, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		cond string
+		vals map[string]types.AttributeValue
+		want string
+	}{
+		{"pk = :p AND n BETWEEN :lo AND :hi", map[string]types.AttributeValue{":lo": n("2"), ":hi": n("10.5")}, "10.5,10,3,2"},
+		{"pk = :p AND n <= :x", map[string]types.AttributeValue{":x": n("3")}, "3,2,1,-5"},
+		{"pk = :p AND n < :x", map[string]types.AttributeValue{":x": n("3")}, "2,1,-5"},
+		{"pk = :p AND n > :x", map[string]types.AttributeValue{":x": n("3")}, "100,10.5,10"},
+		{"pk = :p AND n = :x", map[string]types.AttributeValue{":x": n("10")}, "10"},
+	} {
+		out := q(tc.cond, tc.vals, func(in *dynamodb.QueryInput) { in.ScanIndexForward = aws.Bool(false) })
+		if got := nums(out.Items, "n"); got != tc.want || out.ScannedCount != int32(len(out.Items)) {
+			t.Errorf("backwards %s: %s (scanned %d), want %s", tc.cond, got, out.ScannedCount, tc.want)
+		}
+	}
 	back := q("pk = :p", map[string]types.AttributeValue{}, func(in *dynamodb.QueryInput) { in.ScanIndexForward = aws.Bool(false) })
 	if got := nums(back.Items, "n"); got != "100,10.5,10,3,2,1,-5" {
 		t.Errorf("backwards: %s", got)
