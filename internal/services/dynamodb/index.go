@@ -143,10 +143,24 @@ func (s *Service) indexFor(id, h, r string) *index {
 	return x
 }
 
+// dropIndex forgets a deleted table's index; messages of the table still
+// in the stream (written before the purge) are ignored from then on.
 func (s *Service) dropIndex(id string) {
 	s.idxMu.Lock()
 	delete(s.indexes, id)
+	s.dropped[id] = true
 	s.idxMu.Unlock()
+}
+
+// liveIndex is indexFor, except for a dropped table: nil.
+func (s *Service) liveIndex(id, h, r string) *index {
+	s.idxMu.Lock()
+	gone := s.dropped[id]
+	s.idxMu.Unlock()
+	if gone {
+		return nil
+	}
+	return s.indexFor(id, h, r)
 }
 
 // follow applies the stream's messages in order until ctx ends,
@@ -244,7 +258,9 @@ func (s *Service) applyMsg(subject string, seq uint64, data []byte) {
 	s.applyMu.Lock()
 	for _, p := range s.pending {
 		if p.kind == "i" {
-			s.indexFor(p.id, p.rec.H, p.rec.R).apply(p.hash, p.seq, &p.rec)
+			if x := s.liveIndex(p.id, p.rec.H, p.rec.R); x != nil {
+				x.apply(p.hash, p.seq, &p.rec)
+			}
 		}
 	}
 	s.applyMu.Unlock()

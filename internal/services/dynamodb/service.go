@@ -83,6 +83,7 @@ type Service struct {
 
 	idxMu   sync.Mutex
 	indexes map[string]*index // by table id
+	dropped map[string]bool   // ids of tables deleted while this node ran
 
 	fMu        sync.Mutex
 	applied    uint64        // the last stream sequence this node applied
@@ -103,7 +104,7 @@ var _ http.Handler = (*Service)(nil)
 // Open returns the service with its tables loaded from the bucket and
 // kept up to date by a watch until Close.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}, indexes: map[string]*index{},
+	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}, indexes: map[string]*index{}, dropped: map[string]bool{},
 		changed: make(chan struct{}), loaded: make(chan struct{}), followDone: make(chan struct{}), sweepDone: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
