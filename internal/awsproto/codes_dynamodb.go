@@ -3,7 +3,8 @@ package awsproto
 // DynamoDB's exceptions (botocore's dynamodb/2012-08-10 model: every one
 // is a 400 but InternalServerError; the JSON 1.0 body's __type is
 // "com.amazonaws.dynamodb.v20120810#<code>" and the message member
-// "message"). The throttling codes are worth retrying, as the SDKs'
+// "message", but "Message" for TransactionCanceledException,
+// TransactionInProgressException and IdempotentParameterMismatchException). The throttling codes are worth retrying, as the SDKs'
 // retryers treat them.
 const (
 	DynamoDBResourceNotFound            Code = "dynamodb#ResourceNotFoundException"
@@ -30,10 +31,10 @@ var dynamodbCodes = []Spec{
 	{Code: DynamoDBResourceInUse, Status: 400, Fault: Client},
 	{Code: DynamoDBConditionalCheckFailed, Status: 400, Fault: Client},
 	{Code: DynamoDBValidation, Status: 400, Fault: Client},
-	{Code: DynamoDBTransactionCanceled, Status: 400, Fault: Client},
+	{Code: DynamoDBTransactionCanceled, Status: 400, Fault: Client, MessageKey: "Message"},
 	{Code: DynamoDBTransactionConflict, Status: 400, Fault: Client},
-	{Code: DynamoDBTransactionInProgress, Status: 400, Fault: Client},
-	{Code: DynamoDBIdempotentParameterMismatch, Status: 400, Fault: Client},
+	{Code: DynamoDBTransactionInProgress, Status: 400, Fault: Client, MessageKey: "Message"},
+	{Code: DynamoDBIdempotentParameterMismatch, Status: 400, Fault: Client, MessageKey: "Message"},
 	{Code: DynamoDBItemCollectionSizeLimit, Status: 400, Fault: Client},
 	{Code: DynamoDBProvisionedThroughput, Status: 400, Fault: Client, Retryable: true},
 	{Code: DynamoDBRequestLimitExceeded, Status: 400, Fault: Client, Retryable: true},
