@@ -78,8 +78,9 @@
 // write. An eventually consistent read reads the node's index as it is.
 // A strongly consistent read (ConsistentRead, TransactGetItems) first
 // asks JetStream for the stream's last sequence and waits until the index
-// has applied it, so it sees every write acknowledged before it began,
-// on any node. On start a node replays the stream (each item's last
+// has applied every message up to it that still exists (purged and
+// expired messages are skipped by asking for the next one), so it sees
+// every write acknowledged before it began, on any node. On start a node replays the stream (each item's last
 // message) before it answers.
 //
 // Secondary indexes are B-trees of the same entries ordered by the

@@ -392,16 +392,61 @@ func (s *Service) sync(ctx context.Context, consistent bool) error {
 	if err != nil {
 		return awsproto.Internal(err)
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return awsproto.Internal(err)
+	return s.catchUp(ctx, st, st.CachedInfo().State.LastSeq)
+}
+
+// catchUp waits until this node has applied every message of the stream
+// up to target. A message can be gone before this node sees it (a purged
+// table's, an expired token record, an image rolled up by a newer one),
+// so it waits for the next message that still exists, not for target
+// itself.
+func (s *Service) catchUp(ctx context.Context, st jetstream.Stream, target uint64) error {
+	for {
+		s.fMu.Lock()
+		applied := s.applied
+		s.fMu.Unlock()
+		if applied >= target {
+			return nil
+		}
+		m, err := st.GetMsg(ctx, applied+1, jetstream.WithGetMsgSubject(natsd.DynamoDBSubjects))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil // nothing left to apply
+		}
+		if err != nil {
+			return awsproto.Internal(fmt.Errorf("looking for the next message to apply: %w", err))
+		}
+		if m.Sequence > target {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err = s.waitApplied(wctx, m.Sequence)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
-	return s.waitApplied(ctx, info.State.LastSeq)
 }
 
 // stripeOf is the stripe lock of an item's writes on this node.
 func (x *index) stripeOf(hash string) int {
 	return (int(hash[0])*31 + int(hash[1])) % len(x.stripes)
+}
+
+// waitWrite waits until this node has applied a write it published:
+// at once as a rule, through catchUp when the message is slow to come (it
+// may be gone: a table purged in between).
+func (s *Service) waitWrite(ctx context.Context, seq uint64) error {
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := s.waitApplied(wctx, seq)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	st, err := s.js.Stream(ctx, natsd.DynamoDBStream)
+	if err != nil {
+		return awsproto.Internal(err)
+	}
+	return s.catchUp(ctx, st, seq)
 }
 
 // get returns the item with key (nil if none) and its subject's last
@@ -470,7 +515,7 @@ func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn fun
 			}
 			return old, nil, awsproto.Internal(fmt.Errorf("writing an item: %w", err))
 		}
-		if err := x.s.waitApplied(ctx, ack.Sequence); err != nil {
+		if err := x.s.waitWrite(ctx, ack.Sequence); err != nil {
 			return old, nil, err
 		}
 		return old, cur, nil

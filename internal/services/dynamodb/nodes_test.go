@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -77,5 +78,33 @@ func TestTwoNodes(t *testing.T) {
 		if got != fmt.Sprintf(`{"Item":{"pk":{"S":"k%d"}}}`, i) {
 			t.Fatalf("node b, right after node a's write: %s", got)
 		}
+	}
+}
+
+// TestConsistentReadAfterPurge: a strongly consistent read on a node
+// started after the stream's last messages were purged (a deleted
+// table's) does not wait for them.
+func TestConsistentReadAfterPurge(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.createTable(t, "keep", "")
+	h.createTable(t, "gone", "")
+	if _, err := h.cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("keep"), Item: map[string]types.AttributeValue{"pk": s("k")}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := h.cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("gone"), Item: map[string]types.AttributeValue{"pk": s(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.cl.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart(t)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	g, err := h.cl.GetItem(cctx, &dynamodb.GetItemInput{TableName: aws.String("keep"), Key: map[string]types.AttributeValue{"pk": s("k")}, ConsistentRead: aws.Bool(true)})
+	if err != nil || g.Item == nil {
+		t.Fatalf("consistent read after a purge: %v %v", g, err)
 	}
 }

@@ -180,7 +180,7 @@ func (s *Service) transactWriteItems(ctx context.Context, r *http.Request, body 
 		case code != 0:
 			return nil, awsproto.Internal(fmt.Errorf("transaction batch refused: code %d", code))
 		}
-		if err := s.waitApplied(ctx, seq); err != nil {
+		if err := s.waitWrite(ctx, seq); err != nil {
 			return nil, err
 		}
 		return map[string]any{}, nil
