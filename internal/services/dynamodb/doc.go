@@ -19,12 +19,19 @@
 // Select, Limit, ExclusiveStartKey, the 1 MB page); BatchGetItem and
 // BatchWriteItem (100 and 25 requests, nothing left unprocessed but what
 // exceeds BatchGetItem's 16 MB answer); TransactWriteItems and
-// TransactGetItems (100 items). Numbers keep 38 digits exactly; items are
-// limited to 400 KB as DynamoDB counts them. ConsumedCapacity is reported
-// when asked, computed from item sizes.
+// TransactGetItems (100 items); global and local secondary indexes
+// (secondary.go: ALL, KEYS_ONLY and INCLUDE projections, sparse, created
+// with the table or added and removed by UpdateTable and ACTIVE at once,
+// built from the node's items when the definition arrives; Query and Scan
+// by IndexName; no consistent reads on a GSI, as on AWS); Update/
+// DescribeTimeToLive (ttl.go: every Config.TTLInterval a sweeper deletes
+// the items whose TTL attribute, epoch seconds, is past by Config.Now and
+// less than five years old; until then they are read as any other, as on
+// AWS). Numbers keep 38 digits exactly; items are limited to 400 KB as
+// DynamoDB counts them. ConsumedCapacity is reported when asked, computed
+// from item sizes. Answers carry X-Amz-Crc32.
 //
-// Not served: secondary indexes (refused with ValidationException), TTL,
-// streams, PartiQL, backups, global tables, the legacy parameters
+// Not served: streams, PartiQL, backups, global tables, the legacy parameters
 // (Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
 // AttributesToGet, ConditionalOperator: refused), DynamoDB's list of
 // reserved words (an unquoted "status" is accepted).
