@@ -87,8 +87,8 @@
 // asks JetStream for the stream's last sequence and waits until the index
 // has applied every message up to it that still exists (purged and
 // expired messages are skipped by asking for the next one), so it sees
-// every write acknowledged before it began, on any node. On start a node replays the stream (each item's last
-// message) before it answers.
+// every write acknowledged before it began, on any node. On start a node
+// replays the stream (each item's last message) before it answers.
 //
 // Secondary indexes are B-trees of the same entries ordered by the
 // index's key (then the item's hash), kept by the follower as it applies
@@ -108,7 +108,9 @@
 // the same stream (kumo.ddb.<id>.log.<partition hash>, keeping old and
 // new image, with a 24-hour Nats-TTL) published in the same atomic batch
 // as the item's write, so that a change and its stream record are stored
-// together or not at all, ordered per partition key.
+// together or not at all, ordered per partition key. A deletion record
+// already says whether the TTL sweeper made it (the service's
+// userIdentity in a stream record).
 //
 // # Authorization
 //
