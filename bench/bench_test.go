@@ -120,6 +120,14 @@ func TestQuick(t *testing.T) {
 	}
 	okOrUnavailable("async", rep.Async.Section)
 
+	if rep.DynamoDB == nil {
+		t.Fatal("no dynamodb section")
+	}
+	mustOK("dynamodb", rep.DynamoDB.Section)
+	if rep.DynamoDB.Put.N == 0 || rep.DynamoDB.Get.N == 0 || rep.DynamoDB.Query.N == 0 {
+		t.Errorf("dynamodb: %d puts, %d gets, %d queries measured", rep.DynamoDB.Put.N, rep.DynamoDB.Get.N, rep.DynamoDB.Query.N)
+	}
+
 	if rep.Compare == nil || len(rep.Compare.RuntimeAPI) == 0 {
 		t.Fatal("no comparison section")
 	}

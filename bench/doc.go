@@ -4,7 +4,7 @@
 // (exec, exec in namespaces, interpreter start-up, a loopback HTTP round
 // trip), measured in the same run.
 //
-//	go run ./bench [-suite all|cold|warm|churn|density|async|floor|compare] [-quick]
+//	go run ./bench [-suite all|cold|warm|churn|density|async|floor|compare|dynamodb] [-quick]
 //	               [-json out.json] [-endpoint URL] [-sandbox linux|process]
 //	               [-compare-invoke URL] [-compare-function NAME]
 //	               [-compare-runtime-api URL] [-compare-runtime-invoke URL]

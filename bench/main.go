@@ -33,7 +33,7 @@ type options struct {
 	Caller string
 }
 
-var suites = []string{"all", "cold", "warm", "churn", "density", "async", "floor", "compare"}
+var suites = []string{"all", "cold", "warm", "churn", "density", "async", "floor", "compare", "dynamodb"}
 
 func parseFlags(args []string, errOut io.Writer) (options, error) {
 	var o options
@@ -249,6 +249,16 @@ func run(ctx context.Context, opts options, out io.Writer) (*Report, error) {
 			b.printAsync(a)
 		}
 		rep.Async = a
+	}
+	if b.wants("dynamodb") {
+		d, err := b.runDynamoDB(ctx)
+		if err != nil {
+			problem("DynamoDB", err)
+			d = &DynamoDBResult{Section: Section{Status: statusFailed, Note: err.Error()}}
+		} else {
+			b.printDynamoDB(d, rep.Floor)
+		}
+		rep.DynamoDB = d
 	}
 	if b.wants("compare") {
 		rep.Compare = b.runCompare(ctx)

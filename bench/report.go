@@ -24,21 +24,22 @@ type Section struct {
 
 // Report is everything one run measured; -json writes it.
 type Report struct {
-	Started  time.Time      `json:"started"`
-	Seconds  float64        `json:"seconds"`
-	Suite    string         `json:"suite"`
-	Quick    bool           `json:"quick"`
-	Machine  Machine        `json:"machine"`
-	Server   ServerInfo     `json:"server"`
-	Floor    *FloorResult   `json:"floor,omitempty"`
-	Cold     *ColdResult    `json:"cold,omitempty"`
-	Warm     *WarmResult    `json:"warm,omitempty"`
-	Churn    *ChurnResult   `json:"churn,omitempty"`
-	Density  *DensityResult `json:"density,omitempty"`
-	Async    *AsyncResult   `json:"async,omitempty"`
-	Compare  *CompareResult `json:"compare,omitempty"`
-	Summary  []SummaryRow   `json:"summary"`
-	Problems []string       `json:"problems,omitempty"`
+	Started  time.Time       `json:"started"`
+	Seconds  float64         `json:"seconds"`
+	Suite    string          `json:"suite"`
+	Quick    bool            `json:"quick"`
+	Machine  Machine         `json:"machine"`
+	Server   ServerInfo      `json:"server"`
+	Floor    *FloorResult    `json:"floor,omitempty"`
+	Cold     *ColdResult     `json:"cold,omitempty"`
+	Warm     *WarmResult     `json:"warm,omitempty"`
+	Churn    *ChurnResult    `json:"churn,omitempty"`
+	Density  *DensityResult  `json:"density,omitempty"`
+	Async    *AsyncResult    `json:"async,omitempty"`
+	Compare  *CompareResult  `json:"compare,omitempty"`
+	DynamoDB *DynamoDBResult `json:"dynamodb,omitempty"`
+	Summary  []SummaryRow    `json:"summary"`
+	Problems []string        `json:"problems,omitempty"`
 }
 
 // Machine describes where the run happened.

@@ -31,6 +31,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
+	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoevents "github.com/kumo-run/kumo/internal/services/events"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
@@ -155,6 +156,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer smSvc.Close()
+	ddbKV, err := st.KV(ctx, natsd.DynamoDBBucket)
+	if err != nil {
+		return fmt.Errorf("dynamodb bucket: %w", err)
+	}
+	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	if err != nil {
+		return err
+	}
+	defer ddbSvc.Close()
 	// What sends to queues and topics (SNS subscriptions, Lambda's
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
@@ -395,7 +405,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			sts: sts.New(sts.Config{Issuer: issuer, Partition: arns.Partition, Account: cfg.AccountID, Logger: log, Authorizer: az}),
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
-			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
+			s3: s3Svc, kms: kmsSvc, secrets: smSvc, dynamodb: ddbSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
 			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI}),
 		Ready:    isReady.Load,
 		Logger:   log,

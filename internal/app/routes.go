@@ -9,6 +9,7 @@ import (
 	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
+	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/events"
 	"github.com/kumo-run/kumo/internal/services/iam"
@@ -35,6 +36,7 @@ type services struct {
 	kms                   http.Handler
 	secrets               http.Handler
 	events, scheduler     http.Handler
+	dynamodb              http.Handler
 	region                string
 	urls                  *funcurl.Server
 	code                  *lambdaapi.CodeURLs
@@ -88,6 +90,8 @@ func routes(s services) []edge.Route {
 		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
 			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},
 		{Name: "scheduler", Match: []edge.Matcher{{Service: scheduler.SigningName}}, Scope: scheduler.SigningName, Handler: s.scheduler, Errors: scheduler.Errors},
+		{Name: "dynamodb", Match: []edge.Matcher{{Service: dynamodb.SigningName}, {Target: dynamodb.TargetPrefix}},
+			Scope: dynamodb.SigningName, Handler: s.dynamodb, Errors: dynamodb.Errors, MaxBody: func(*http.Request) int64 { return dynamodb.MaxRequestBody }},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.
 		kumos3.Route(s.s3, s.region),

@@ -37,7 +37,7 @@ func (a answer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func testServices() services {
 	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), kms: answer("kms"), secrets: answer("secretsmanager"),
-		events: answer("events"), scheduler: answer("scheduler"), region: "us-east-1",
+		dynamodb: answer("dynamodb"), events: answer("events"), scheduler: answer("scheduler"), region: "us-east-1",
 		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{},
 		apigw: answer("apigatewayv2"), execute: answer("execute-api")}
 }
@@ -92,6 +92,8 @@ func TestRoutes(t *testing.T) {
 		{"secretsmanager by target", "POST", "127.0.0.1:9070", "/", "secretsmanager.GetSecretValue", "", "secretsmanager"},
 		{"sqs by query", "GET", "127.0.0.1:9070", "/000000000000/q?Action=ReceiveMessage&Version=2012-11-05", "", "", "sqs"},
 		{"sns by scope", "POST", "127.0.0.1:9070", "/", "", "sns", "sns"},
+		{"dynamodb by scope", "POST", "127.0.0.1:9070", "/", "DynamoDB_20120810.PutItem", "dynamodb", "dynamodb"},
+		{"dynamodb by target", "POST", "127.0.0.1:9070", "/", "DynamoDB_20120810.ListTables", "", "dynamodb"},
 		{"sns by query", "GET", "127.0.0.1:9070", "/?Action=ListTopics&Version=2010-03-31", "", "", "sns"},
 		{"events by scope", "POST", "127.0.0.1:9070", "/", "", "events", "events"},
 		{"events by target", "POST", "127.0.0.1:9070", "/", "AWSEvents.PutEvents", "", "events"},

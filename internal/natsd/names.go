@@ -242,3 +242,32 @@ const (
 	// "kumo-s3-delivery".
 	S3DeliveryConsumer = prefix + "-s3-delivery"
 )
+
+// DynamoDBBucket is the KV bucket of DynamoDB tables' metadata (one JSON
+// value per table, "t.<name>"): "kumo-dynamodb".
+const DynamoDBBucket = prefix + "-dynamodb"
+
+// DynamoDBStream is the stream holding every table's items, one subject
+// per item: "KUMO_DDB". One stream (not one per table) so that a
+// transaction's writes to several tables are one atomic batch.
+const DynamoDBStream = "KUMO_DDB"
+
+// DynamoDBSubjects are every subject of DynamoDBStream: "kumo.ddb.>".
+const DynamoDBSubjects = prefix + ".ddb.>"
+
+// DynamoDBTableSubjects are the subjects of one table, by the table's id
+// (hex, assigned at creation): "kumo.ddb.<id>.>".
+func DynamoDBTableSubjects(id string) string { return prefix + ".ddb." + id + ".>" }
+
+// DynamoDBItemSubject is the subject of one item of a table, by the hash
+// of its primary key: "kumo.ddb.<id>.i.<hash>".
+func DynamoDBItemSubject(id, hash string) string { return prefix + ".ddb." + id + ".i." + hash }
+
+// DynamoDBCheckSubject carries a transaction's condition check on one
+// item, so that the check is part of the transaction's atomic batch:
+// "kumo.ddb.<id>.c.<hash>".
+func DynamoDBCheckSubject(id, hash string) string { return prefix + ".ddb." + id + ".c." + hash }
+
+// DynamoDBTokenSubject records a TransactWriteItems ClientRequestToken for
+// its 10 minutes, by the token's hash: "kumo.ddb._tx.t.<hash>".
+func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + hash }

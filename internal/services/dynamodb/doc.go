@@ -1,0 +1,122 @@
+// Package dynamodb serves an Amazon DynamoDB-compatible table service on
+// the edge, in DynamoDB's AWS JSON 1.0 protocol (X-Amz-Target:
+// DynamoDB_20120810.<Op>, SigV4 service "dynamodb"; errors carry __type
+// "com.amazonaws.dynamodb.v20120810#<code>" and "message"). It owns table
+// metadata, items and the per-node indexes over them; attribute values
+// are in package attr, expressions in package expr. It never keeps an
+// acknowledged write only in memory, and never answers a write before
+// JetStream has stored it.
+//
+// # Served
+//
+// Create/Describe/List/Update/DeleteTable (HASH and RANGE keys of type S,
+// N or B; PAY_PER_REQUEST and PROVISIONED accepted, capacity not
+// enforced; tables are ACTIVE at once), Tag/UntagResource,
+// ListTagsOfResource, DescribeEndpoints, DescribeLimits;
+// Put/Get/Update/DeleteItem with ConditionExpression, UpdateExpression,
+// ProjectionExpression, ReturnValues and
+// ReturnValuesOnConditionCheckFailure; Query and Scan (segments, filters,
+// Select, Limit, ExclusiveStartKey, the 1 MB page); BatchGetItem and
+// BatchWriteItem (100 and 25 requests, nothing left unprocessed but what
+// exceeds BatchGetItem's 16 MB answer); TransactWriteItems and
+// TransactGetItems (100 items); global and local secondary indexes
+// (secondary.go: ALL, KEYS_ONLY and INCLUDE projections, sparse, created
+// with the table or added and removed by UpdateTable and ACTIVE at once,
+// built from the node's items when the definition arrives; Query and Scan
+// by IndexName; no consistent reads on a GSI, as on AWS); Update/
+// DescribeTimeToLive (ttl.go: every Config.TTLInterval a sweeper deletes
+// the items whose TTL attribute, epoch seconds, is past by Config.Now and
+// less than five years old; until then they are read as any other, as on
+// AWS). Numbers keep 38 digits exactly; items are limited to 400 KB as
+// DynamoDB counts them. ConsumedCapacity is reported when asked, computed
+// from item sizes. Answers carry X-Amz-Crc32.
+//
+// Not served: streams, PartiQL, backups, global tables, the legacy parameters
+// (Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
+// AttributesToGet, ConditionalOperator: refused), DynamoDB's list of
+// reserved words (an unquoted "status" is accepted).
+//
+// # State
+//
+// Table metadata lives in the KV bucket natsd.DynamoDBBucket
+// ("kumo-dynamodb"), one JSON value under "t.<name>", written with
+// compare-and-set and watched into a view, as SQS does.
+//
+// Items live in one file-backed JetStream stream, natsd.DynamoDBStream
+// ("KUMO_DDB"), one subject per item: kumo.ddb.<table id>.i.<hash>, the
+// hash being 128 bits of the SHA-256 of the item's key. Each write
+// publishes the item's whole new image (or a deletion record with its
+// key) with Nats-Rollup: sub, so the stream keeps each item's latest
+// message only, and with Nats-Expected-Last-Subject-Sequence set to the
+// sequence of the image the write was computed from: a write whose item
+// changed in between (on another node, say) is refused by JetStream, and
+// the node catches up and evaluates the condition and update again. That
+// precondition makes conditional writes and read-modify-write updates
+// atomic per item across a cluster. The table's id is new for every
+// CreateTable; DeleteTable removes the metadata and then purges the
+// table's subjects.
+//
+// A transaction is one atomic JetStream batch (Nats-Batch-Id, all stored
+// or none): every write with its item's expected sequence, and a
+// ConditionCheck as a message on kumo.ddb.<id>.c.<hash> whose expected
+// sequence is the checked item's (Nats-Expected-Last-Subject-Sequence-
+// Subject). A ClientRequestToken adds a record on
+// kumo.ddb._tx.t.<hash of token> with a 10-minute Nats-TTL (and the
+// token as Nats-Msg-Id in the stream's 10-minute duplicate window): a
+// retry within 10 minutes, on any node and across restarts, is answered
+// without running again; the same token with another request is
+// IdempotentParameterMismatchException. Conflicts retry as single writes
+// do; after 20 attempts the transaction is cancelled with
+// TransactionConflict for the items that kept changing.
+//
+// # Reads and consistency
+//
+// Every node follows the stream with one ordered consumer and applies
+// each message to an in-memory index per table: a B-tree of items ordered
+// by (hash of the partition key, partition key, sort key as DynamoDB
+// orders it: numbers by value, strings and binaries bytewise) — Query
+// walks one partition in either direction, Scan walks the tree, and scan
+// segments are ranges of the partition hash. A transaction's messages are
+// applied together when its last one arrives, under a lock
+// TransactGetItems reads under, so no read sees half of one.
+//
+// A write answers once JetStream has stored it and this node's index has
+// applied it, so a client reading from the node it wrote to sees its
+// write. An eventually consistent read reads the node's index as it is.
+// A strongly consistent read (ConsistentRead, TransactGetItems) first
+// asks JetStream for the stream's last sequence and waits until the index
+// has applied every message up to it that still exists (purged and
+// expired messages are skipped by asking for the next one), so it sees
+// every write acknowledged before it began, on any node. On start a node
+// replays the stream (each item's last message) before it answers.
+//
+// Secondary indexes are B-trees of the same entries ordered by the
+// index's key (then the item's hash), kept by the follower as it applies
+// items: an index read on a node is as fresh as that node's table.
+//
+// What survives kill -9: every acknowledged write (JetStream stores, and
+// with natsd.SyncAlways fsyncs, before it acknowledges), every table, and
+// transaction tokens for their 10 minutes. The indexes are rebuilt from
+// the stream. Memory: every item of every table is held in memory on
+// every node.
+//
+// # Change log for streams
+//
+// The items stream is the table's change log in the sense that every
+// change is one message in order, but rollups remove superseded images.
+// DynamoDB Streams will be served from a second subject per change in
+// the same stream (kumo.ddb.<id>.log.<partition hash>, keeping old and
+// new image, with a 24-hour Nats-TTL) published in the same atomic batch
+// as the item's write, so that a change and its stream record are stored
+// together or not at all, ordered per partition key. A deletion record
+// already says whether the TTL sweeper made it (the service's
+// userIdentity in a stream record).
+//
+// # Authorization
+//
+// With an Authorizer every operation is checked before it runs as the IAM
+// action authz.go's table names, on the table's ARN with the table's tags;
+// batches as BatchGetItem/BatchWriteItem on each table, transactions item
+// by item as PutItem, UpdateItem, DeleteItem, ConditionCheckItem and
+// GetItem. A denial is AccessDeniedException.
+package dynamodb

@@ -1,0 +1,292 @@
+package dynamodb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/expr"
+	"github.com/kumo-run/kumo/internal/store"
+)
+
+// Wire constants of DynamoDB.
+const (
+	// SigningName is the SigV4 service name.
+	SigningName = "dynamodb"
+	// TargetPrefix starts the X-Amz-Target of every request.
+	TargetPrefix = "DynamoDB_20120810."
+	contentType  = "application/x-amz-json-1.0"
+)
+
+// Errors renders DynamoDB's errors as its JSON 1.0 protocol does.
+var Errors awsproto.Renderer = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.dynamodb.v20120810#",
+	Internal: awsproto.InternalSpec{Code: awsproto.DynamoDBInternalServerError}}
+
+// MaxRequestBody bounds a request body: a BatchWriteItem of 25 items of
+// 400 KB (DynamoDB's 16 MB request limit), with room for JSON's escaping.
+const MaxRequestBody = 20 << 20
+
+// Config configures the service.
+type Config struct {
+	// KV is the natsd.DynamoDBBucket bucket.
+	KV store.KV
+	// NC is the connection to JetStream, where items live.
+	NC *nats.Conn
+	// Replicas is the replica count of each table's stream.
+	Replicas int
+	// Region and Account are this server's.
+	Region, Account string
+	// Logger receives internal failures; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Authorizer checks every operation before it runs (authz.go); nil
+	// allows everything.
+	Authorizer *authz.Authorizer
+	// TTLInterval is how often expired items are looked for; 30 s when
+	// zero.
+	TTLInterval time.Duration
+}
+
+type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+
+// Service is the DynamoDB API handler. It is safe for concurrent use.
+//
+// Lock order: Service.mu (table writes); the stripe locks of one or more
+// items (a transaction takes them in (table id, stripe) order); applyMu;
+// an index's mu; fMu. idxMu and viewMu are taken alone.
+type Service struct {
+	cfg Config
+	js  jetstream.JetStream
+	log *slog.Logger
+	ops map[string]op
+
+	mu sync.Mutex // serialises table metadata writes
+
+	viewMu sync.RWMutex
+	tables map[string]*table // by name
+
+	idxMu   sync.Mutex
+	indexes map[string]*index // by table id
+	dropped map[string]bool   // ids of tables deleted while this node ran
+
+	fMu        sync.Mutex
+	applied    uint64        // the last stream sequence this node applied
+	changed    chan struct{} // closed and replaced on every apply
+	loaded     chan struct{} // closed once the stream is replayed
+	followDone chan struct{}
+
+	applyMu sync.RWMutex // held by the follower while it applies
+	pending []pendingMsg // the follower's incomplete transaction
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	sweepDone chan struct{}
+}
+
+var _ http.Handler = (*Service)(nil)
+
+// Open returns the service with its tables loaded from the bucket and
+// kept up to date by a watch until Close.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	s := &Service{cfg: cfg, log: cfg.Logger, tables: map[string]*table{}, indexes: map[string]*index{}, dropped: map[string]bool{},
+		changed: make(chan struct{}), loaded: make(chan struct{}), followDone: make(chan struct{}), sweepDone: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+	}
+	if s.cfg.Replicas < 1 {
+		s.cfg.Replicas = 1
+	}
+	if s.cfg.TTLInterval <= 0 {
+		s.cfg.TTLInterval = 30 * time.Second
+	}
+	js, err := jetstream.New(cfg.NC)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb: jetstream: %w", err)
+	}
+	s.js = js
+	s.ops = s.dispatch()
+	if _, err := js.CreateOrUpdateStream(ctx, s.streamConfig()); err != nil {
+		return nil, fmt.Errorf("dynamodb: the items stream: %w", err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	ch, err := cfg.KV.Watch(wctx, tablePrefix)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("dynamodb: watching tables: %w", err)
+	}
+	s.cancel, s.done = cancel, make(chan struct{})
+	loaded := make(chan struct{})
+	go s.watch(ch, loaded)
+	go s.follow(wctx)
+	go s.sweeper(wctx, s.cfg.TTLInterval)
+	select {
+	case <-loaded:
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+// Close stops the watch and the stream's follower.
+func (s *Service) Close() {
+	s.cancel()
+	<-s.done
+	<-s.followDone
+	<-s.sweepDone
+}
+
+func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
+	defer close(s.done)
+	first := true
+	for e := range ch {
+		if e.Key == "" {
+			if first {
+				close(loaded)
+				first = false
+			}
+			continue
+		}
+		s.apply(e)
+	}
+	if first {
+		close(loaded)
+	}
+}
+
+// ServeHTTP serves one DynamoDB request; the edge has authenticated it.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	name := strings.TrimPrefix(target, TargetPrefix)
+	o, ok := s.ops[name]
+	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
+		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBUnknownOperation, "An unknown operation was requested."))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
+	if err != nil || len(body) > MaxRequestBody {
+		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBSerialization, "The request body could not be read or is too large."))
+		return
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	out, err := o(r.Context(), r, body)
+	if err != nil {
+		s.writeError(w, r, name, err)
+		return
+	}
+	if out == nil {
+		out = struct{}{}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		s.writeError(w, r, name, awsproto.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	// DynamoDB's checksum of the body, which the SDKs verify.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	err = clientError(err)
+	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
+		s.log.ErrorContext(r.Context(), "dynamodb request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
+	}
+	Errors.WriteError(w, r, err)
+}
+
+// clientError turns the validation errors of attr and expr into
+// ValidationException.
+func clientError(err error) error {
+	var ae *attr.Error
+	if errors.As(err, &ae) {
+		return validation("%s", ae.Msg)
+	}
+	var ee *expr.Error
+	if errors.As(err, &ee) {
+		return validation("%s", ee.Msg)
+	}
+	return err
+}
+
+// decode reads a request body into v.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		if ce := clientError(err); ce != err {
+			return ce
+		}
+		return awsproto.Errorf(awsproto.DynamoDBSerialization, "%s", clip(err.Error()))
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 256 {
+		return s[:256] + "..."
+	}
+	return s
+}
+
+func validation(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(awsproto.DynamoDBValidation, format, args...)
+}
+
+func invalidParams(format string, args ...any) *awsproto.Error {
+	return validation("One or more parameter values were invalid: "+format, args...)
+}
+
+func notFound() error {
+	return awsproto.Errorf(awsproto.DynamoDBResourceNotFound, "Requested resource not found")
+}
+
+// dispatch is the operations the service serves, by name.
+func (s *Service) dispatch() map[string]op {
+	return map[string]op{
+		"CreateTable":        s.createTable,
+		"DescribeTable":      s.describeTable,
+		"ListTables":         s.listTables,
+		"DeleteTable":        s.deleteTable,
+		"UpdateTable":        s.updateTable,
+		"TagResource":        s.tagResource,
+		"UntagResource":      s.untagResource,
+		"ListTagsOfResource": s.listTagsOfResource,
+		"DescribeEndpoints":  s.describeEndpoints,
+		"DescribeLimits":     s.describeLimits,
+		"PutItem":            s.putItem,
+		"GetItem":            s.getItem,
+		"UpdateItem":         s.updateItem,
+		"DeleteItem":         s.deleteItem,
+		"Query":              s.query,
+		"BatchGetItem":       s.batchGetItem,
+		"BatchWriteItem":     s.batchWriteItem,
+		"TransactWriteItems": s.transactWriteItems,
+		"TransactGetItems":   s.transactGetItems,
+		"Scan":               s.scan,
+		"UpdateTimeToLive":   s.updateTimeToLive,
+		"DescribeTimeToLive": s.describeTimeToLive,
+	}
+}
