@@ -86,11 +86,11 @@ func (b *bench) runDynamoDB(ctx context.Context) (*DynamoDBResult, error) {
 		out, err := cl.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(name), KeyConditionExpression: aws.String("pk = :p"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "q"}}})
 		if err == nil && out.Count != 100 {
-			err = fmt.Errorf("Query returned %d items, want 100", out.Count)
+			err = fmt.Errorf("query returned %d items, want 100", out.Count)
 		}
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("Query: %w", err)
+		return nil, fmt.Errorf("query: %w", err)
 	}
 	return res, nil
 }
