@@ -72,10 +72,15 @@ module KumoRuntime
 
   def error(exc, prefix)
     {
-      'errorMessage' => exc.message,
+      'errorMessage' => message(exc),
       'errorType' => exc.is_a?(Fault) ? exc.type : "#{prefix}<#{exc.class}>",
       'stackTrace' => function_frames(exc.backtrace || [])
     }
+  end
+
+  # The exception's message without the snippet error_highlight adds.
+  def message(exc)
+    exc.respond_to?(:original_message) ? exc.original_message : exc.message
   end
 
   # The frames of the function, not the runtime's.
@@ -99,14 +104,14 @@ module KumoRuntime
     rescue LoadError => e
       raise e unless e.path.nil? || e.path == File.join(task, file)
 
-      raise Fault.new('Init<LoadError>', e.message)
+      raise Fault.new('Init<LoadError>', message(e))
     end
     if path.include?('.')
       const, _, meth = path.rpartition('.')
       begin
         target = Object.const_get(const)
       rescue NameError => e
-        raise Fault.new('Init<NameError>', e.message)
+        raise Fault.new('Init<NameError>', message(e))
       end
     else
       target = nil
