@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"archive/zip"
-	"errors"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
