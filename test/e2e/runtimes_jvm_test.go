@@ -350,3 +350,32 @@ func TestRuntimeDotnetRefused(t *testing.T) {
 		t.Fatalf("Invoke dotnet8: %v, want InvalidRuntimeException saying why", err)
 	}
 }
+
+// TestRuntimeJavaRubyProcessDriver runs Java and Ruby functions in plain
+// child processes, where /var/task and /var/runtime are rewritten paths.
+func TestRuntimeJavaRubyProcessDriver(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	lc := newSDK(t, s)
+	t.Run("java17", func(t *testing.T) {
+		requireTool(t, "javac")
+		deployManaged(t, lc, "proc-java", types.RuntimeJava17, "example.Hello::handleRequest", javaZip(t))
+		for i, cold := range []bool{true, false} {
+			r := call(t, lc, "proc-java", "", []byte(`{"action":"echo"}`))
+			p := r.ok(t, "java echo")
+			checkLog(t, r, "$LATEST", 256, cold)
+			expectEq(t, "calls", jnum(p, "calls"), float64(i+1))
+			expectEq(t, "greeting from lib/greeter.jar", jstr(p, "greeting"), "hello, java")
+		}
+	})
+	t.Run("ruby3.3", func(t *testing.T) {
+		requireTool(t, "ruby")
+		deployManaged(t, lc, "proc-ruby", types.RuntimeRuby33, "lambda_function.handler", dirZip(t, "ruby"))
+		for i, cold := range []bool{true, false} {
+			r := call(t, lc, "proc-ruby", "", []byte(`{"action":"echo"}`))
+			p := r.ok(t, "ruby echo")
+			checkLog(t, r, "$LATEST", 256, cold)
+			expectEq(t, "calls", jnum(p, "calls"), float64(i+1))
+		}
+	})
+}
