@@ -32,9 +32,11 @@
 // host Ruby, with the directories RbConfig and Gem name bound, and
 // GEM_PATH naming the function's vendor/bundle and the layers' gems first.
 //
-// dotnetN is refused (UnsupportedError with a Reason, InvalidRuntimeException
-// at Invoke): Kumo has no .NET runtime client, and the message names the
-// missing host .NET runtime when there is none.
+// dotnetN is refused (UnsupportedError with a Reason): at CreateFunction
+// and UpdateFunctionConfiguration with InvalidParameterValueException
+// (Table.Check), and at Invoke with InvalidRuntimeException for a function
+// stored before. Kumo has no .NET runtime client, and the message names
+// the missing host .NET runtime when there is none.
 //
 // # The AWS SDKs
 //

@@ -260,3 +260,18 @@ func (l Launch) ArgsFor(memoryMB int) []string {
 	out := append([]string{l.Args[0], fmt.Sprintf("-XX:MaxHeapSize=%dm", memoryMB*javaHeapPercent/100)}, l.Args[1:]...)
 	return out
 }
+
+// javacMissing refuses a Java runtime whose JDK has no javac (a JRE):
+// Kumo compiles its runtime client with it.
+func javacMissing(runtime, java string) error {
+	real, err := filepath.EvalSymlinks(java)
+	if err != nil {
+		return &UnsupportedError{Runtime: runtime, Reason: fmt.Sprintf("The runtime %s cannot run on this server: %v", runtime, err)}
+	}
+	if !isExecutable(filepath.Join(filepath.Dir(real), "javac")) {
+		return &UnsupportedError{Runtime: runtime, Reason: fmt.Sprintf(
+			"The runtime %s cannot run on this server: the Java installation at %s has no javac, which Kumo compiles its Java runtime client with; install a JDK (Debian: openjdk-17-jdk-headless).",
+			runtime, filepath.Dir(filepath.Dir(real)))}
+	}
+	return nil
+}

@@ -57,6 +57,11 @@ func fakeInterpreters(t *testing.T, ids ...string) map[string]string {
 		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if strings.HasPrefix(id, "java") && !strings.HasSuffix(id, "-jre") {
+			if err := os.WriteFile(filepath.Join(prefix, "bin", "javac"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 		out[id] = p
 	}
 	return out
@@ -129,6 +134,15 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := empty.Check("java21"); !errors.As(err, &ne) || ne.Language != "Java" {
 		t.Errorf("Check(java21) without a JDK: %v, want a NoInterpreterError", err)
+	}
+	// A JRE without javac cannot compile the runtime client.
+	jre := fakeInterpreters(t, "java17-jre")
+	jreTable, err := New(Config{Dir: t.TempDir(), Interpreters: map[string]string{"java17": jre["java17-jre"]}, NoProbe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jreTable.Check("java17"); err == nil || !strings.Contains(err.Error(), "has no javac") {
+		t.Errorf("Check(java17) on a JRE: %v, want it refused for the missing javac", err)
 	}
 	// .NET: refused, saying why.
 	_, err = empty.Resolve("dotnet8", "Assembly::Ns.Class::Method", t.TempDir(), "")

@@ -381,6 +381,11 @@ func (t *Table) Check(runtime string) (warning string, err error) {
 	if !ok {
 		return "", &NoInterpreterError{Runtime: runtime, Language: l.name}
 	}
+	if l == java {
+		if err := javacMissing(runtime, in.Path); err != nil {
+			return "", err
+		}
+	}
 	return warningFor(l, runtime, v, in), nil
 }
 

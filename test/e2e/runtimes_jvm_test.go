@@ -338,16 +338,23 @@ func TestRuntimeRuby(t *testing.T) {
 	})
 }
 
-// TestRuntimeDotnetRefused: without a .NET runtime client, a dotnet8
-// function is refused at Invoke with InvalidRuntimeException saying why.
+// TestRuntimeDotnetRefused: without a .NET runtime client, CreateFunction
+// of a dotnet8 function is refused with InvalidParameterValueException
+// saying why, and nothing is created.
 func TestRuntimeDotnetRefused(t *testing.T) {
 	t.Parallel()
 	_, lc := runtimeServer(t)
-	deployManaged(t, lc, "dotnet-fn", types.RuntimeDotnet8, "Fn::Fn.Function::Handler", makeZip(t, zipEntry{Name: "Fn.dll", Body: "MZ"}))
-	_, err := lc.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("dotnet-fn"), Payload: []byte(`{}`)})
-	var ire *types.InvalidRuntimeException
-	if err == nil || !errors.As(err, &ire) || !strings.HasPrefix(aws.ToString(ire.Message), "The runtime dotnet8 cannot run on this server: ") {
-		t.Fatalf("Invoke dotnet8: %v, want InvalidRuntimeException saying why", err)
+	_, err := lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("dotnet-fn"), Runtime: types.RuntimeDotnet8, Role: aws.String(testRole),
+		Handler: aws.String("Fn::Fn.Function::Handler"),
+		Code:    &types.FunctionCode{ZipFile: makeZip(t, zipEntry{Name: "Fn.dll", Body: "MZ"})},
+	})
+	var ipv *types.InvalidParameterValueException
+	if err == nil || !errors.As(err, &ipv) || !strings.HasPrefix(aws.ToString(ipv.Message), "The runtime dotnet8 cannot run on this server: ") {
+		t.Fatalf("CreateFunction dotnet8: %v, want InvalidParameterValueException saying why", err)
+	}
+	if _, err := lc.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: aws.String("dotnet-fn")}); err == nil {
+		t.Error("a refused CreateFunction left a function behind")
 	}
 }
 
