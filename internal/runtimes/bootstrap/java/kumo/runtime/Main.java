@@ -24,7 +24,6 @@ import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Type;
 import java.lang.reflect.TypeVariable;
-import java.net.HttpURLConnection;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
@@ -42,7 +41,7 @@ import java.util.Map;
  */
 public final class Main {
     private static final String BASE = "/2018-06-01/runtime/";
-    private static String api;
+    private static Api api;
 
     private Main() {
     }
@@ -69,7 +68,7 @@ public final class Main {
     public static void main(String[] args) throws Exception {
         System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
-        api = System.getenv("AWS_LAMBDA_RUNTIME_API");
+        api = new Api(System.getenv("AWS_LAMBDA_RUNTIME_API"));
         String task = env("LAMBDA_TASK_ROOT", "/var/task");
         String spec = env("_HANDLER", "");
 
@@ -87,18 +86,20 @@ public final class Main {
         }
 
         while (true) {
-            HttpURLConnection c = open("GET", BASE + "invocation/next");
-            c.setReadTimeout(0);
-            byte[] body;
-            try (InputStream in = c.getInputStream()) {
-                body = in.readAllBytes();
+            Api.Response c;
+            try {
+                c = api.request("GET", BASE + "invocation/next", null);
             } catch (IOException e) {
                 // The platform retires the sandbox.
                 System.exit(0);
                 return;
             }
-            String rid = c.getHeaderField("Lambda-Runtime-Aws-Request-Id");
-            String trace = c.getHeaderField("Lambda-Runtime-Trace-Id");
+            if (c.status != 200) {
+                throw new IllegalStateException("runtime api answered " + c.status + " to /next");
+            }
+            byte[] body = c.body;
+            String rid = c.header("Lambda-Runtime-Aws-Request-Id");
+            String trace = c.header("Lambda-Runtime-Trace-Id");
             if (trace != null) {
                 System.setProperty("com.amazonaws.xray.traceHeader", trace);
             } else {
@@ -106,12 +107,12 @@ public final class Main {
             }
             long deadline = 0;
             try {
-                deadline = Long.parseLong(c.getHeaderField("Lambda-Runtime-Deadline-Ms"));
+                deadline = Long.parseLong(c.header("Lambda-Runtime-Deadline-Ms"));
             } catch (RuntimeException e) {
                 // no deadline
             }
-            Ctx ctx = new Ctx(rid, deadline, c.getHeaderField("Lambda-Runtime-Invoked-Function-Arn"), trace,
-                    c.getHeaderField("Lambda-Runtime-Client-Context"), c.getHeaderField("Lambda-Runtime-Cognito-Identity"));
+            Ctx ctx = new Ctx(rid, deadline, c.header("Lambda-Runtime-Invoked-Function-Arn"), trace,
+                    c.header("Lambda-Runtime-Client-Context"), c.header("Lambda-Runtime-Cognito-Identity"));
             byte[] out;
             Map<String, Object> err = null;
             try {
@@ -414,34 +415,15 @@ public final class Main {
 
     // --- The Runtime API ---------------------------------------------------
 
-    private static HttpURLConnection open(String method, String path) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) new URL("http://" + api + path).openConnection();
-        c.setRequestMethod(method);
-        c.setUseCaches(false);
-        return c;
-    }
-
     private static void post(String path, byte[] body, String errorType) {
         try {
-            HttpURLConnection c = open("POST", BASE + path);
-            c.setDoOutput(true);
-            c.setFixedLengthStreamingMode(body.length);
-            c.setRequestProperty("Content-Type", "application/json");
-            if (errorType != null) {
-                c.setRequestProperty("Lambda-Runtime-Function-Error-Type", errorType);
-            }
-            try (OutputStream o = c.getOutputStream()) {
-                o.write(body);
-            }
-            int status = c.getResponseCode();
-            InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
-            byte[] answer = in == null ? new byte[0] : in.readAllBytes();
-            if (in != null) {
-                in.close();
-            }
-            if (status >= 300 && status != 413) {
-                LambdaRuntime.getLogger().log("[ERROR] Runtime API answered " + status + " to POST " + path + ": "
-                        + new String(answer, StandardCharsets.UTF_8));
+            Api.Response r = errorType == null
+                    ? api.request("POST", BASE + path, body, "Content-Type", "application/json")
+                    : api.request("POST", BASE + path, body, "Content-Type", "application/json",
+                            "Lambda-Runtime-Function-Error-Type", errorType);
+            if (r.status >= 300 && r.status != 413) {
+                LambdaRuntime.getLogger().log("[ERROR] Runtime API answered " + r.status + " to POST " + path + ": "
+                        + new String(r.body, StandardCharsets.UTF_8));
             }
         } catch (IOException e) {
             // The Runtime API went away: the platform retires the sandbox.
