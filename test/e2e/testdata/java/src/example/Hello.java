@@ -30,7 +30,7 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
         if ("log".equals(action)) {
             LambdaLogger log = context.getLogger();
             log.log("logged through the LambdaLogger");
-            log.log("two\nlines");
+            log.log("two\nlines", com.amazonaws.services.lambda.runtime.logging.LogLevel.INFO);
             System.out.println("printed line");
             System.err.println("to stderr");
             out.put("logged", true);
