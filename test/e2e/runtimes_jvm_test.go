@@ -66,7 +66,11 @@ func zipDir(t testing.TB, root string) []byte {
 // javaZip compiles testdata/java with the host's javac against Kumo's own
 // aws-lambda-java-core interfaces, which the zip does not bundle: the
 // function's classes at the root and a helper library in lib/greeter.jar.
-func javaZip(t testing.TB) []byte {
+func javaZip(t testing.TB) []byte { return javaZipOf(t, false) }
+
+// javaZipOf is javaZip; with bundleCore the zip holds its own copy of the
+// aws-lambda-java-core interfaces, as a function built with Maven does.
+func javaZipOf(t testing.TB, bundleCore bool) []byte {
 	t.Helper()
 	src := filepath.Join(repoDir, "test", "e2e", "testdata", "java")
 	core := filepath.Join(repoDir, "internal", "runtimes", "bootstrap", "java")
@@ -81,9 +85,13 @@ func javaZip(t testing.TB) []byte {
 	}
 	javac("-d", libOut, filepath.Join(src, "lib", "example", "lib", "Greeter.java"))
 	fnSrc, _ := filepath.Glob(filepath.Join(src, "src", "example", "*.java"))
-	javac(append([]string{"-d", fnOut, "-cp", libOut, "-sourcepath", core, "-implicit:none"}, fnSrc...)...)
-	if _, err := os.Stat(filepath.Join(fnOut, "com")); err == nil {
-		t.Fatal("the function's classes include aws-lambda-java-core: the test wants Kumo to provide it")
+	implicit := "-implicit:none"
+	if bundleCore {
+		implicit = "-implicit:class"
+	}
+	javac(append([]string{"-d", fnOut, "-cp", libOut, "-sourcepath", core, implicit}, fnSrc...)...)
+	if _, err := os.Stat(filepath.Join(fnOut, "com")); (err == nil) != bundleCore {
+		t.Fatalf("the function's classes include aws-lambda-java-core: %v, want %v", err == nil, bundleCore)
 	}
 	if err := os.MkdirAll(filepath.Join(pkg, "lib"), 0o755); err != nil {
 		t.Fatal(err)
@@ -226,6 +234,15 @@ func TestRuntimeJava(t *testing.T) {
 		expectLog(t, r, `(?m)^two\rlines$`)
 		expectLog(t, r, `(?m)^printed line$`)
 		expectLog(t, r, `(?m)^to stderr$`)
+	})
+
+	t.Run("BundledCore", func(t *testing.T) {
+		t.Parallel()
+		// A function that bundles aws-lambda-java-core runs against the
+		// runtime's copy of the same interfaces.
+		deployManaged(t, lc, "java-bundled", types.RuntimeJava17, "example.Hello::handleRequest", javaZipOf(t, true))
+		r := call(t, lc, "java-bundled", "", []byte(`{"action":"echo"}`))
+		expectEq(t, "function_name", jstr(r.ok(t, "bundled aws-lambda-java-core"), "function_name"), "java-bundled")
 	})
 
 	t.Run("OlderRuntimeRunsOnHostJDK", func(t *testing.T) {
