@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -29,10 +30,20 @@ type fnRuntime struct {
 // binary for the host floor.
 type functions struct {
 	Go, Python, Node fnRuntime
-	NoopBin          string // the Go no-op built for this machine
+	// Java and Ruby have no Zip when the host lacks javac or ruby.
+	Java, Ruby fnRuntime
+	NoopBin    string // the Go no-op built for this machine
 }
 
-func (f *functions) all() []fnRuntime { return []fnRuntime{f.Go, f.Python, f.Node} }
+func (f *functions) all() []fnRuntime {
+	out := []fnRuntime{f.Go, f.Python, f.Node}
+	for _, rt := range []fnRuntime{f.Java, f.Ruby} {
+		if rt.Zip != nil {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
 
 // buildFunctions builds bench/testdata/noop (CGO_ENABLED=0, aws-lambda-go)
 // into dir and zips it as a bootstrap, and zips the Python and Node.js
@@ -59,12 +70,46 @@ func buildFunctions(root, dir string) (*functions, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &functions{
+	f := &functions{
 		Go:      fnRuntime{ID: "provided.al2023", Label: "Go (provided.al2023)", Handler: "bootstrap", Zip: goZip},
 		Python:  fnRuntime{ID: "python3.12", Label: "Python (python3.12)", Handler: "index.handler", Zip: pyZip},
 		Node:    fnRuntime{ID: "nodejs20.x", Label: "Node.js (nodejs20.x)", Handler: "index.handler", Zip: nodeZip},
+		Java:    fnRuntime{ID: "java17", Label: "Java (java17)", Handler: "Noop::handle"},
+		Ruby:    fnRuntime{ID: "ruby3.3", Label: "Ruby (ruby3.3)", Handler: "index.handler"},
 		NoopBin: bin,
-	}, nil
+	}
+	if _, err := exec.LookPath("ruby"); err == nil {
+		if f.Ruby.Zip, err = zipOf(map[string][]byte{"index.rb": []byte("def handler(event:, context:)\n  {}\nend\n")}); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := exec.LookPath("javac"); err == nil {
+		if f.Java.Zip, err = javaNoop(dir); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// javaNoop compiles the Java no-op with the host's javac and zips its
+// class.
+func javaNoop(dir string) ([]byte, error) {
+	src := filepath.Join(dir, "java", "Noop.java")
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		return nil, err
+	}
+	code := "public class Noop {\n    public static Object handle(Object event) {\n        return java.util.Map.of();\n    }\n}\n"
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command("javac", "-nowarn", "-d", filepath.Dir(src), src).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("javac: %w: %s", err, out)
+	}
+	class, err := os.ReadFile(filepath.Join(filepath.Dir(src), "Noop.class"))
+	if err != nil {
+		return nil, err
+	}
+	return zipOf(map[string][]byte{"Noop.class": class})
 }
 
 // zipOf zips files, each executable (a bootstrap must be).

@@ -13,7 +13,8 @@
 // Unless -endpoint is given it builds ./cmd/kumo into a temporary
 // directory and runs it on a free loopback port with a fresh data dir. It
 // deploys its own functions (a Go no-op built from testdata/noop with
-// aws-lambda-go, and Python and Node.js no-ops) with aws-sdk-go-v2, prints
+// aws-lambda-go, Python and Node.js no-ops, and Java and Ruby ones when
+// the host has javac and ruby) with aws-sdk-go-v2, prints
 // a table per measurement and, last, a markdown table for a README; -json
 // writes every figure to a file as well.
 //

@@ -256,7 +256,7 @@ func (b *bench) runWarm(ctx context.Context) (*WarmResult, error) {
 	th.MemoryMB = memDefault
 	w.Throughput = append(w.Throughput, th)
 	w.Throughput = append(w.Throughput, b.runSpread(ctx, b.spreadFunctions(), spreadClients, memDefault))
-	for _, rt := range []fnRuntime{b.fns.Python, b.fns.Node} {
+	for _, rt := range b.fns.all()[1:] {
 		w.Runtimes = append(w.Runtimes, b.warmRuntime(ctx, rt))
 	}
 	return w, nil

@@ -15,7 +15,7 @@ import (
 // The bootstraps of the managed runtimes, written to one directory that
 // sandboxes see at /var/runtime.
 //
-//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/nodejs/bootstrap.js bootstrap/nodejs/kumo-resolve.mjs
+//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/nodejs/bootstrap.js bootstrap/nodejs/kumo-resolve.mjs bootstrap/ruby/bootstrap.rb
 var bootstraps embed.FS
 
 // runtimeFiles are the files of the runtime directory: name in the
@@ -25,6 +25,7 @@ var runtimeFiles = map[string]string{
 	"kumo_runtime.py":  "bootstrap/python/kumo_runtime.py",
 	"bootstrap.js":     "bootstrap/nodejs/bootstrap.js",
 	"kumo-resolve.mjs": "bootstrap/nodejs/kumo-resolve.mjs",
+	"bootstrap.rb":     "bootstrap/ruby/bootstrap.rb",
 }
 
 // writeRuntimeDir writes the bootstraps under parent, in a directory named

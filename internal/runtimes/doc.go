@@ -1,8 +1,8 @@
 // Package runtimes maps Lambda runtime identifiers to how a sandbox starts
 // them: the command, the host files the runtime needs inside the sandbox,
-// and, for the managed runtimes (pythonX.Y, nodejsN.x), Kumo's own
-// bootstraps, the host interpreter that runs them and the AWS SDK Lambda
-// ships with them.
+// and, for the managed runtimes (pythonX.Y, nodejsN.x, javaN, ruby3.N),
+// Kumo's own bootstraps, the host interpreter that runs them and the AWS
+// SDK Lambda ships with them.
 //
 // It owns the runtime table (runtime id → host interpreter, probed on the
 // host or configured, with the nearest version standing in for a missing
@@ -10,6 +10,33 @@
 // bootstrap/nodejs), written once to a directory sandboxes mount at
 // /var/runtime. The bootstraps use only their language's standard library
 // and speak the Lambda Runtime API like any other runtime client.
+//
+// # Java and Ruby
+//
+// javaN (java8.al2, java11, java17, java21, java25) runs on a host JDK
+// (/usr/lib/jvm/*, /usr/bin/java; the release file says its version).
+// Kumo's runtime client (bootstrap/java: kumo.runtime.Main, a small JSON
+// mapper, and its own source of aws-lambda-java-core's interfaces, same
+// package names and signatures) is compiled with that JDK's javac the
+// first time a function of it starts, into <runtime dir>/java-<JDK
+// release>-<source hash>, which later servers on the same data directory
+// reuse; nothing is fetched. The client loads the function from
+// /var/task, /var/task/lib/*.jar and /opt/java/lib/*.jar in a class
+// loader whose parent holds the interfaces, so a function bundling its
+// own aws-lambda-java-core sees Kumo's (the same API). The JVM starts with
+// Lambda's flags (C1 only, class data sharing, the serial collector) and a
+// heap of 85% of the function's memory (Launch.ArgsFor). The JDK's home
+// is bound whole, with the configuration Debian links from /etc.
+//
+// ruby3.N runs bootstrap/ruby/bootstrap.rb (json and net/http only) on the
+// host Ruby, with the directories RbConfig and Gem name bound, and
+// GEM_PATH naming the function's vendor/bundle and the layers' gems first.
+//
+// dotnetN is refused (UnsupportedError with a Reason): at CreateFunction
+// and UpdateFunctionConfiguration with InvalidParameterValueException
+// (Table.Check), and at Invoke with InvalidRuntimeException for a function
+// stored before. Kumo has no .NET runtime client, and the message names
+// the missing host .NET runtime when there is none.
 //
 // # The AWS SDKs
 //
@@ -58,7 +85,8 @@
 // With the process driver the host interpreter's own site-packages stay on
 // its path, as everything of the host does.
 //
-// It never starts anything itself, never runs npm but from InstallSDK,
+// It never starts anything itself but javac (once per JDK, compileJava),
+// never runs npm but from InstallSDK,
 // and never names a host path a sandbox has its own of (/tmp, /proc, /dev,
 // /etc/ssl/certs, …).
 package runtimes

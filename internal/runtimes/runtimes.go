@@ -26,6 +26,8 @@ type Launch struct {
 	// interpreter than it names, or lacks the AWS SDK Lambda ships with
 	// it (one line each).
 	Warning string
+	// heap: ArgsFor adds the JVM's heap size after Args[0].
+	heap bool
 }
 
 // InvalidEntrypointError says the code holds nothing to run: Lambda's
@@ -37,9 +39,16 @@ func (e *InvalidEntrypointError) Error() string {
 }
 
 // UnsupportedError says this server cannot run the runtime.
-type UnsupportedError struct{ Runtime string }
+type UnsupportedError struct {
+	Runtime string
+	// Reason, when set, is the message instead of the generic one.
+	Reason string
+}
 
 func (e *UnsupportedError) Error() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
 	return fmt.Sprintf("The runtime %s cannot run on this server yet.", e.Runtime)
 }
 
@@ -47,7 +56,7 @@ func (e *UnsupportedError) Error() string {
 // server, of its version or any other.
 type NoInterpreterError struct {
 	Runtime string
-	// Language is "Python" or "Node.js".
+	// Language is "Python", "Node.js", "Java" or "Ruby".
 	Language string
 }
 

@@ -57,13 +57,18 @@ func fakeInterpreters(t *testing.T, ids ...string) map[string]string {
 		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if strings.HasPrefix(id, "java") && !strings.HasSuffix(id, "-jre") {
+			if err := os.WriteFile(filepath.Join(prefix, "bin", "javac"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 		out[id] = p
 	}
 	return out
 }
 
 func TestCheck(t *testing.T) {
-	in := fakeInterpreters(t, "python3.11", "python3.13", "nodejs20.x")
+	in := fakeInterpreters(t, "python3.11", "python3.13", "nodejs20.x", "java17", "java25", "ruby3.3")
 	tb, err := New(Config{Dir: t.TempDir(), Interpreters: in, NoProbe: true})
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +88,17 @@ func TestCheck(t *testing.T) {
 		{"nodejs20.x", "", nil},
 		{"nodejs18.x", "nodejs20.x", nil},
 		{"nodejs24.x", "nodejs20.x", nil},
-		{"java21", "", new(*UnsupportedError)},
-		{"ruby3.3", "", new(*UnsupportedError)},
+		{"java17", "", nil},
+		{"java21", "java25", nil}, // equally near: the newer
+		{"java11", "java17", nil},
+		{"java8.al2", "java17", nil},
+		{"java25", "", nil},
+		{"ruby3.3", "", nil},
+		{"ruby3.2", "ruby3.3", nil},
+		{"ruby3.4", "ruby3.3", nil},
+		{"ruby4.0", "", new(*UnsupportedError)},
+		{"dotnet8", "", new(*UnsupportedError)},
+		{"cobol85", "", new(*UnsupportedError)},
 		{"python2.7", "", new(*UnsupportedError)},
 	} {
 		warning, err := tb.Check(c.runtime)
@@ -118,11 +132,29 @@ func TestCheck(t *testing.T) {
 	if _, err := empty.Resolve("python3.12", "app.handler", t.TempDir(), ""); !errors.As(err, &ne) {
 		t.Errorf("Resolve without interpreters: %v, want a NoInterpreterError", err)
 	}
+	if _, err := empty.Check("java21"); !errors.As(err, &ne) || ne.Language != "Java" {
+		t.Errorf("Check(java21) without a JDK: %v, want a NoInterpreterError", err)
+	}
+	// A JRE without javac cannot compile the runtime client.
+	jre := fakeInterpreters(t, "java17-jre")
+	jreTable, err := New(Config{Dir: t.TempDir(), Interpreters: map[string]string{"java17": jre["java17-jre"]}, NoProbe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jreTable.Check("java17"); err == nil || !strings.Contains(err.Error(), "has no javac") {
+		t.Errorf("Check(java17) on a JRE: %v, want it refused for the missing javac", err)
+	}
+	// .NET: refused, saying why.
+	_, err = empty.Resolve("dotnet8", "Assembly::Ns.Class::Method", t.TempDir(), "")
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "The runtime dotnet8 cannot run on this server: ") {
+		t.Errorf("Resolve(dotnet8): %v, want an UnsupportedError saying why", err)
+	}
 }
 
 func TestNewRejectsBadInterpreters(t *testing.T) {
 	for _, in := range []map[string]string{
-		{"java21": "/bin/sh"},
+		{"dotnet8": "/bin/sh"},
 		{"python3.12": "relative/python"},
 		{"python3.12": "/nonexistent/python3.12"},
 	} {
@@ -290,22 +322,22 @@ func TestHostPathsOfHostInterpreters(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, ins := range tb.Interpreters() {
+	byName := map[string]*language{}
+	for _, l := range languages {
+		byName[l.name] = l
+	}
+	for name, ins := range tb.Interpreters() {
 		for _, in := range ins {
 			n++
-			var l *language
-			if strings.Contains(in.Path, "python") {
-				l = python
-			} else {
-				l = node
-			}
-			paths, err := tb.hostPaths(l, in)
+			l := byName[name]
+			hp, err := tb.hostPaths(l, in)
+			paths := hp.paths
 			if err != nil {
 				t.Errorf("%s: %v", in.Path, err)
 				continue
 			}
 			real, _ := filepath.EvalSymlinks(in.Path)
-			if !slices.Contains(paths, real) {
+			if !slices.Contains(paths, real) && !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(real, p+"/") }) {
 				t.Errorf("%s: host paths lack %s: %q", in.Path, real, paths)
 			}
 			libc := false

@@ -101,7 +101,7 @@ var node = &language{
 	probe:     []int{18, 20, 22, 24},
 }
 
-var languages = []*language{python, node}
+var languages = []*language{python, node, java, ruby}
 
 // Interpreter is one host interpreter of a managed runtime.
 type Interpreter struct {
@@ -144,6 +144,9 @@ type hostPaths struct {
 	once  sync.Once
 	paths []string
 	err   error
+	// javaClasses is the runtime directory's subdirectory holding the
+	// compiled Java runtime client (Java only).
+	javaClasses string
 }
 
 // New writes the bootstraps under c.Dir and finds the interpreters: those
@@ -196,7 +199,7 @@ func New(c Config) (*Table, error) {
 	for _, id := range ids {
 		l, v := parse(id)
 		if l == nil {
-			return nil, fmt.Errorf("runtime interpreters: %q is not a managed runtime (pythonX.Y, nodejsN.x)", id)
+			return nil, fmt.Errorf("runtime interpreters: %q is not a managed runtime (pythonX.Y, nodejsN.x, javaN, ruby3.N)", id)
 		}
 		p := c.Interpreters[id]
 		if !filepath.IsAbs(p) || !isExecutable(p) {
@@ -367,6 +370,9 @@ func (t *Table) Check(runtime string) (warning string, err error) {
 	if IsOSOnly(runtime) {
 		return "", nil
 	}
+	if dotnetID.MatchString(runtime) {
+		return "", dotnetUnsupported(runtime)
+	}
 	l, v := parse(runtime)
 	if l == nil {
 		return "", &UnsupportedError{Runtime: runtime}
@@ -374,6 +380,11 @@ func (t *Table) Check(runtime string) (warning string, err error) {
 	in, ok := t.pick(l, v)
 	if !ok {
 		return "", &NoInterpreterError{Runtime: runtime, Language: l.name}
+	}
+	if l == java {
+		if err := javacMissing(runtime, in.Path); err != nil {
+			return "", err
+		}
 	}
 	return warningFor(l, runtime, v, in), nil
 }
@@ -392,6 +403,9 @@ func (t *Table) Resolve(runtime, handler, codeDir, layerDir string) (Launch, err
 	if IsOSOnly(runtime) {
 		return Resolve(runtime, handler, codeDir, layerDir)
 	}
+	if dotnetID.MatchString(runtime) {
+		return Launch{}, dotnetUnsupported(runtime)
+	}
 	l, v := parse(runtime)
 	if l == nil {
 		return Launch{}, &UnsupportedError{Runtime: runtime}
@@ -400,7 +414,8 @@ func (t *Table) Resolve(runtime, handler, codeDir, layerDir string) (Launch, err
 	if !ok {
 		return Launch{}, &NoInterpreterError{Runtime: runtime, Language: l.name}
 	}
-	paths, err := t.hostPaths(l, in)
+	hp, err := t.hostPaths(l, in)
+	paths := hp.paths
 	if err != nil {
 		return Launch{}, fmt.Errorf("runtime %s: host files of %s: %w", runtime, in.Path, err)
 	}
@@ -428,6 +443,8 @@ func (t *Table) Resolve(runtime, handler, codeDir, layerDir string) (Launch, err
 		if v >= 18 && t.nodeSDK == "" {
 			warnings = append(warnings, nodeSDKWarning)
 		}
+	case java:
+		launch.Args = append(append(launch.Args, javaFlags...), "-cp", "/var/runtime/"+hp.javaClasses, javaMain)
 	}
 	launch.Warning = strings.Join(slices.DeleteFunc(warnings, func(w string) bool { return w == "" }), "\n")
 	return launch, nil
@@ -452,7 +469,7 @@ func (t *Table) SDKs() SDKStatus {
 }
 
 // hostPaths computes, once per interpreter, the host files it needs.
-func (t *Table) hostPaths(l *language, in Interpreter) ([]string, error) {
+func (t *Table) hostPaths(l *language, in Interpreter) (*hostPaths, error) {
 	t.pathsMu.Lock()
 	hp := t.paths[in.Path]
 	if hp == nil {
@@ -472,12 +489,15 @@ func (t *Table) hostPaths(l *language, in Interpreter) ([]string, error) {
 		if err == nil && l == python {
 			err = sdkPaths(s, t.pySDK[in.Path].Files)
 		}
+		if err == nil && l == java {
+			hp.javaClasses, err = compileJava(t.dir, real)
+		}
 		if err == nil {
 			tls(s)
 		}
 		hp.paths, hp.err = s.list(), err
 	})
-	return hp.paths, hp.err
+	return hp, hp.err
 }
 
 // tls adds OpenSSL's directory and configuration when the host has them

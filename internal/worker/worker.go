@@ -727,7 +727,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		LayerDirs:   layerDirs,
 		RuntimeDir:  launch.RuntimeDir,
 		HostPaths:   launch.HostPaths,
-		Args:        launch.Args,
+		Args:        launch.ArgsFor(spec.MemoryMB),
 		Env:         w.env(spec, stream, launch, creds),
 		Dir:         "/var/task",
 		MemoryMB:    spec.MemoryMB,

@@ -1,0 +1,1 @@
+raise ArgumentError, 'failed during init'
