@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
@@ -12,41 +13,45 @@ import (
 // names each one's IAM action.
 func (a *API) handlers() map[string]handler {
 	return map[string]handler{
-		"POST /v2/apis":                                        a.createAPI,
-		"PUT /v2/apis":                                         a.importAPI,
-		"PUT /v2/apis/{apiId}":                                 a.reimportAPI,
-		"GET /v2/apis":                                         a.getAPIs,
-		"GET /v2/apis/{apiId}":                                 a.getAPI,
-		"PATCH /v2/apis/{apiId}":                               a.updateAPI,
-		"DELETE /v2/apis/{apiId}":                              a.deleteAPI,
-		"DELETE /v2/apis/{apiId}/cors":                         a.deleteCors,
-		"POST /v2/apis/{apiId}/routes":                         a.createRoute,
-		"GET /v2/apis/{apiId}/routes":                          a.getRoutes,
-		"GET /v2/apis/{apiId}/routes/{routeId}":                a.getRoute,
-		"PATCH /v2/apis/{apiId}/routes/{routeId}":              a.updateRoute,
-		"DELETE /v2/apis/{apiId}/routes/{routeId}":             a.deleteRoute,
-		"POST /v2/apis/{apiId}/integrations":                   a.createIntegration,
-		"GET /v2/apis/{apiId}/integrations":                    a.getIntegrations,
-		"GET /v2/apis/{apiId}/integrations/{integrationId}":    a.getIntegration,
-		"PATCH /v2/apis/{apiId}/integrations/{integrationId}":  a.updateIntegration,
-		"DELETE /v2/apis/{apiId}/integrations/{integrationId}": a.deleteIntegration,
-		"POST /v2/apis/{apiId}/authorizers":                    a.createAuthorizer,
-		"GET /v2/apis/{apiId}/authorizers":                     a.getAuthorizers,
-		"GET /v2/apis/{apiId}/authorizers/{authorizerId}":      a.getAuthorizer,
-		"PATCH /v2/apis/{apiId}/authorizers/{authorizerId}":    a.updateAuthorizer,
-		"DELETE /v2/apis/{apiId}/authorizers/{authorizerId}":   a.deleteAuthorizer,
-		"POST /v2/apis/{apiId}/stages":                         a.createStage,
-		"GET /v2/apis/{apiId}/stages":                          a.getStages,
-		"GET /v2/apis/{apiId}/stages/{stageName}":              a.getStage,
-		"PATCH /v2/apis/{apiId}/stages/{stageName}":            a.updateStage,
-		"DELETE /v2/apis/{apiId}/stages/{stageName}":           a.deleteStage,
-		"POST /v2/apis/{apiId}/deployments":                    a.createDeployment,
-		"GET /v2/apis/{apiId}/deployments":                     a.getDeployments,
-		"GET /v2/apis/{apiId}/deployments/{deploymentId}":      a.getDeployment,
-		"DELETE /v2/apis/{apiId}/deployments/{deploymentId}":   a.deleteDeployment,
-		"POST /v2/tags/{arn...}":                               a.tagResource,
-		"GET /v2/tags/{arn...}":                                a.getTags,
-		"DELETE /v2/tags/{arn...}":                             a.untagResource,
+		"POST /v2/apis":                                         a.createAPI,
+		"PUT /v2/apis":                                          a.importAPI,
+		"PUT /v2/apis/{apiId}":                                  a.reimportAPI,
+		"GET /v2/apis":                                          a.getAPIs,
+		"GET /v2/apis/{apiId}":                                  a.getAPI,
+		"PATCH /v2/apis/{apiId}":                                a.updateAPI,
+		"DELETE /v2/apis/{apiId}":                               a.deleteAPI,
+		"DELETE /v2/apis/{apiId}/cors":                          a.deleteCors,
+		"POST /v2/apis/{apiId}/routes":                          a.createRoute,
+		"GET /v2/apis/{apiId}/routes":                           a.getRoutes,
+		"GET /v2/apis/{apiId}/routes/{routeId}":                 a.getRoute,
+		"PATCH /v2/apis/{apiId}/routes/{routeId}":               a.updateRoute,
+		"DELETE /v2/apis/{apiId}/routes/{routeId}":              a.deleteRoute,
+		"POST /v2/apis/{apiId}/routes/{routeId}/routeresponses": a.createRouteResponse,
+		"GET /v2/apis/{apiId}/routes/{routeId}/routeresponses":  a.getRouteResponses,
+		"GET /v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}":    a.getRouteResponse,
+		"DELETE /v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}": a.deleteRouteResponse,
+		"POST /v2/apis/{apiId}/integrations":                                        a.createIntegration,
+		"GET /v2/apis/{apiId}/integrations":                                         a.getIntegrations,
+		"GET /v2/apis/{apiId}/integrations/{integrationId}":                         a.getIntegration,
+		"PATCH /v2/apis/{apiId}/integrations/{integrationId}":                       a.updateIntegration,
+		"DELETE /v2/apis/{apiId}/integrations/{integrationId}":                      a.deleteIntegration,
+		"POST /v2/apis/{apiId}/authorizers":                                         a.createAuthorizer,
+		"GET /v2/apis/{apiId}/authorizers":                                          a.getAuthorizers,
+		"GET /v2/apis/{apiId}/authorizers/{authorizerId}":                           a.getAuthorizer,
+		"PATCH /v2/apis/{apiId}/authorizers/{authorizerId}":                         a.updateAuthorizer,
+		"DELETE /v2/apis/{apiId}/authorizers/{authorizerId}":                        a.deleteAuthorizer,
+		"POST /v2/apis/{apiId}/stages":                                              a.createStage,
+		"GET /v2/apis/{apiId}/stages":                                               a.getStages,
+		"GET /v2/apis/{apiId}/stages/{stageName}":                                   a.getStage,
+		"PATCH /v2/apis/{apiId}/stages/{stageName}":                                 a.updateStage,
+		"DELETE /v2/apis/{apiId}/stages/{stageName}":                                a.deleteStage,
+		"POST /v2/apis/{apiId}/deployments":                                         a.createDeployment,
+		"GET /v2/apis/{apiId}/deployments":                                          a.getDeployments,
+		"GET /v2/apis/{apiId}/deployments/{deploymentId}":                           a.getDeployment,
+		"DELETE /v2/apis/{apiId}/deployments/{deploymentId}":                        a.deleteDeployment,
+		"POST /v2/tags/{arn...}":                                                    a.tagResource,
+		"GET /v2/tags/{arn...}":                                                     a.getTags,
+		"DELETE /v2/tags/{arn...}":                                                  a.untagResource,
 	}
 }
 
@@ -57,7 +62,11 @@ type apiOut struct {
 }
 
 func (a *API) out(d *apigateway.Doc) apiOut {
-	return apiOut{API: d.API, APIEndpoint: a.endpoint(d.API.APIID)}
+	ep := a.endpoint(d.API.APIID)
+	if d.API.ProtocolType == apigateway.ProtocolWebSocket {
+		ep = "ws" + strings.TrimPrefix(ep, "http")
+	}
+	return apiOut{API: d.API, APIEndpoint: ep}
 }
 
 type apiInput struct {
@@ -101,6 +110,11 @@ func (in *apiInput) apply(api *apigateway.API) error {
 		if api.ProtocolType == apigateway.ProtocolHTTP && *in.RouteSelectionExpression != "${request.method} ${request.path}" {
 			return badRequest("Only '${request.method} ${request.path}' is supported as the route selection expression of an HTTP API")
 		}
+		if api.ProtocolType == apigateway.ProtocolWebSocket {
+			if _, err := apigateway.ParseSelection(*in.RouteSelectionExpression); err != nil {
+				return badRequest("Invalid route selection expression: %v", err)
+			}
+		}
 		api.RouteSelectionExpression = *in.RouteSelectionExpression
 	}
 	if in.APIKeySelectionExpression != nil {
@@ -119,6 +133,9 @@ func (in *apiInput) apply(api *apigateway.API) error {
 		api.IPAddressType = *in.IPAddressType
 	}
 	if in.CorsConfiguration != nil {
+		if api.ProtocolType == apigateway.ProtocolWebSocket {
+			return badRequest("CORS configuration is supported only for HTTP APIs")
+		}
 		if err := validCors(in.CorsConfiguration); err != nil {
 			return err
 		}
@@ -159,7 +176,9 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	switch in.ProtocolType {
 	case apigateway.ProtocolHTTP:
 	case apigateway.ProtocolWebSocket:
-		return badRequest("WEBSOCKET APIs are not supported by this server yet")
+		if err := in.validWebSocket(); err != nil {
+			return err
+		}
 	case "":
 		return badRequest("ProtocolType is required")
 	default:
@@ -172,6 +191,9 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	api := apigateway.API{APIID: apigateway.NewID(10), ProtocolType: in.ProtocolType, CreatedDate: now,
 		RouteSelectionExpression: "${request.method} ${request.path}", APIKeySelectionExpression: "$request.header.x-api-key",
 		IPAddressType: "ipv4", Tags: in.Tags}
+	if in.ProtocolType == apigateway.ProtocolWebSocket {
+		api.RouteSelectionExpression = ""
+	}
 	if err := in.apply(&api); err != nil {
 		return err
 	}
