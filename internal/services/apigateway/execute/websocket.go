@@ -247,6 +247,11 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 		return platform(http.StatusTooManyRequests, "Limit Exceeded")
 	}
 	w.Header().Set("Apigw-Requestid", requestID)
+	// The connection outlives the request: no deadline of the request's
+	// may cut it (the limits above close it).
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.ws.remove(c.id)

@@ -397,3 +397,30 @@ func TestWebSocketLimits(t *testing.T) {
 	}
 	waitCalls(t, h, "disc", 2)
 }
+
+// BenchmarkWebSocketMessage is one message's round trip through a
+// two-way route to an in-process function and back, over a real
+// WebSocket connection on loopback.
+func BenchmarkWebSocketMessage(b *testing.B) {
+	h := newHarness(b)
+	id := h.wsAPI(b, "bench")
+	h.function("echo", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200, "body": "ok"}))
+	h.wsRoute(b, id, "echo", "echo", true)
+	h.stage(b, id, "prod", nil)
+	c, _, err := h.dial(b, id, "/prod", nil, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	msg := []byte(`{"action":"echo","n":1}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || string(got) != "ok" {
+			b.Fatalf("%q %v", got, err)
+		}
+	}
+}
