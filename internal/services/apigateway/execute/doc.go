@@ -38,6 +38,9 @@
 // WebSocket APIs (websocket.go) are served at the same addresses,
 // ws://<api-id>.execute-api.<region>.localhost:<port>/<stage> or
 // ws://<edge>/execute-api/<api-id>/<stage> (github.com/coder/websocket).
+// An AWS_IAM $connect route admits only an upgrade signed for
+// execute-api by a caller allowed execute-api:Invoke on
+// API/STAGE/$connect (403 otherwise).
 // The $connect route runs synchronously before the upgrade with the
 // request's headers and query string; a non-2xx statusCode refuses the
 // connection with that status, a function error or malformed answer with

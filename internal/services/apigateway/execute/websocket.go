@@ -216,8 +216,16 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 	c.header.Set("Host", r.Host)
 	c.header.Set("X-Forwarded-For", c.sourceIP)
 	c.touch(now)
-	// $connect runs before the upgrade: its answer can refuse it.
+	// $connect runs before the upgrade: its authorization and its
+	// answer can refuse it.
 	if b := wsBinding(sn, apigateway.ConnectRoute); b != nil {
+		if b.route.AuthorizationType == apigateway.AuthIAM {
+			res := "arn:aws:execute-api:" + s.cfg.Region + ":" + s.cfg.Account + ":" + t.apiID + "/" + ls.Stage.StageName + "/" + apigateway.ConnectRoute
+			if msg := s.signedFor(r, nil, "execute-api:Invoke", res); msg != "" {
+				cancel()
+				return platform(http.StatusForbidden, msgForbidden)
+			}
+		}
 		ev := s.wsEvent(c, ls.Stage, b.route.RouteKey, "CONNECT", requestID, now)
 		ev.Headers, ev.MultiValueHeaders = singleValues(c.header), c.header
 		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = singleValues(c.query), c.query

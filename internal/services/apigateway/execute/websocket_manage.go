@@ -85,34 +85,48 @@ func (s *Server) manage(r *http.Request, t target, ls *apigateway.LiveStage, id 
 // execute-api) and that the signer may call execute-api:ManageConnections
 // on the connection; nil lets it through.
 func (s *Server) authorizeManage(r *http.Request, t target, ls *apigateway.LiveStage, id string, body []byte) *funcurl.Reply {
+	res := "arn:aws:execute-api:" + s.cfg.Region + ":" + s.cfg.Account + ":" + t.apiID + "/" + ls.Stage.StageName + "/" + r.Method + "/@connections/" + id
+	if msg := s.signedFor(r, body, "execute-api:ManageConnections", res); msg != "" {
+		return manageError(http.StatusForbidden, "ForbiddenException", msg)
+	}
+	return nil
+}
+
+// signedFor checks that r is signed with SigV4 for service execute-api
+// and that the signer may call action on resource: "" when it is, else
+// why not. Without a Verifier (authentication off) every request is.
+func (s *Server) signedFor(r *http.Request, body []byte, action, resource string) string {
 	v := s.cfg.Verifier
 	if v == nil {
-		return nil
+		return ""
 	}
 	if len(r.Header["Authorization"]) == 0 && r.URL.Query().Get("X-Amz-Signature") == "" {
-		return manageError(http.StatusForbidden, "ForbiddenException", "Missing Authentication Token")
+		return "Missing Authentication Token"
 	}
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	if c := r.Header.Get("X-Amz-Content-Sha256"); c == "UNSIGNED-PAYLOAD" {
 		hash = c
 	} else if c != "" && c != hash {
-		return manageError(http.StatusForbidden, "ForbiddenException", awsproto.PayloadHashMismatch().Message)
+		return awsproto.PayloadHashMismatch().Message
 	}
 	a, err := v.VerifyHash(r, hash)
 	if err != nil {
-		return manageError(http.StatusForbidden, "ForbiddenException", awsproto.AsError(err).Message)
+		return awsproto.AsError(err).Message
 	}
 	if a.Service != "execute-api" {
-		return manageError(http.StatusForbidden, "ForbiddenException", "Credential should be scoped to correct service: 'execute-api'. ")
+		return "Credential should be scoped to correct service: 'execute-api'. "
 	}
 	if az := s.cfg.Authorizer; az != nil {
-		res := "arn:aws:execute-api:" + s.cfg.Region + ":" + s.cfg.Account + ":" + t.apiID + "/" + ls.Stage.StageName + "/" + r.Method + "/@connections/" + id
 		ctx := awsproto.WithCaller(r.Context(), awsproto.Caller{AccessKeyID: a.AccessKeyID, Identity: a.Identity})
-		if err := az.Authorize(ctx, authz.Check{Action: "execute-api:ManageConnections", Resource: res, SourceIP: authz.SourceIP(r),
+		if err := az.Authorize(ctx, authz.Check{Action: action, Resource: resource, SourceIP: authz.SourceIP(r),
 			Denied: awsproto.APIGatewayAccessDenied}); err != nil {
-			return manageError(http.StatusForbidden, "ForbiddenException", "User: "+a.Identity.ARN+" is not authorized to perform: execute-api:ManageConnections on resource: "+res)
+			who := a.Identity.ARN
+			if who == "" {
+				who = "arn:aws:iam::" + s.cfg.Account + ":root"
+			}
+			return "User: " + who + " is not authorized to perform: " + action + " on resource: " + resource
 		}
 	}
-	return nil
+	return ""
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/coder/websocket"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/poll"
 )
@@ -422,5 +425,72 @@ func BenchmarkWebSocketMessage(b *testing.B) {
 		if _, got, err := c.Read(ctx); err != nil || string(got) != "ok" {
 			b.Fatalf("%q %v", got, err)
 		}
+	}
+}
+
+// TestWebSocketIAM: a $connect route with AWS_IAM authorization admits
+// an upgrade signed for execute-api by a caller allowed
+// execute-api:Invoke on API/STAGE/$connect, and refuses the unsigned and
+// the not allowed with 403; authorization on another route is refused.
+func TestWebSocketIAM(t *testing.T) {
+	h := newHarness(t)
+	id := h.wsAPI(t, "iam")
+	h.function("conn", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200}))
+	integ := h.wsIntegration(t, id, "conn")
+	if _, err := h.cl.CreateRoute(t.Context(), &apigatewayv2.CreateRouteInput{ApiId: &id, RouteKey: aws.String("$connect"), Target: &integ,
+		AuthorizationType: types.AuthorizationTypeAwsIam}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.CreateRoute(t.Context(), &apigatewayv2.CreateRouteInput{ApiId: &id, RouteKey: aws.String("other"), Target: &integ,
+		AuthorizationType: types.AuthorizationTypeAwsIam}); err == nil {
+		t.Error("AWS_IAM on a route other than $connect: accepted")
+	}
+	h.stage(t, id, "prod", nil)
+	userARN := "arn:aws:iam::" + account + ":user/reader"
+	pol, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:ManageConnections","Resource":"*"}]}`, iam.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dir.SetUser(awsproto.Identity{ARN: userARN, Account: account, UserID: "AIDAREADER"}, authz.Principal{Policies: []*iam.Policy{pol}})
+	h.dir.SetAccessKey("AKIAREADER0000000001", "reader-secret", userARN)
+
+	signed := func(key, secret string) http.Header {
+		req, err := http.NewRequest("GET", h.srv.URL+"/execute-api/"+id+"/prod", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(nil)
+		if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
+			hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return req.Header
+	}
+	if _, resp, err := h.dial(t, id, "/prod", nil, true); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("unsigned: %v %v", err, resp)
+	}
+	if _, resp, err := h.dial(t, id, "/prod", signed("AKIAREADER0000000001", "reader-secret"), true); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("not allowed execute-api:Invoke: %v %v", err, resp)
+	}
+	if h.fns.count("conn") != 0 {
+		t.Errorf("$connect ran %d times for refused upgrades", h.fns.count("conn"))
+	}
+	if _, _, err := h.dial(t, id, "/prod", signed(rootKey, rootSecret), true); err != nil {
+		t.Errorf("signed by the account root: %v", err)
+	}
+	if h.fns.count("conn") != 1 {
+		t.Errorf("$connect ran %d times", h.fns.count("conn"))
+	}
+	// @connections: the reader may manage connections, a user without a
+	// policy may not.
+	connID, _ := jget(h.fns.event(t, "conn"), "requestContext", "connectionId").(string)
+	if r := h.manage(t, "GET", id, "prod", connID, "AKIAREADER0000000001", "reader-secret", ""); r.status != 200 {
+		t.Errorf("GetConnection by a caller allowed ManageConnections: %d %s", r.status, r.body)
+	}
+	h.dir.SetUser(awsproto.Identity{ARN: "arn:aws:iam::" + account + ":user/nobody", Account: account, UserID: "AIDANOBODY"}, authz.Principal{})
+	h.dir.SetAccessKey("AKIANOBODY0000000001", "nobody-secret", "arn:aws:iam::"+account+":user/nobody")
+	if r := h.manage(t, "POST", id, "prod", connID, "AKIANOBODY0000000001", "nobody-secret", "x"); r.status != 403 ||
+		r.header.Get("X-Amzn-Errortype") != "ForbiddenException" || !strings.Contains(r.body, "execute-api:ManageConnections") {
+		t.Errorf("PostToConnection by a caller without a policy: %d %s", r.status, r.body)
 	}
 }

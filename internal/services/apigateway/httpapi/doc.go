@@ -26,9 +26,9 @@
 // 1.0 (the default) and timeouts up to 29 s, routes with
 // RouteResponseSelectionExpression $default and route responses
 // ($default, which make a route two-way), and stages and deployments as
-// HTTP APIs have them; quick create and CORS are HTTP's only, and
-// WebSocket routes are authorized NONE (AWS_IAM and Lambda authorizers on
-// $connect are not served).
+// HTTP APIs have them; quick create and CORS are HTTP's only.
+// Authorization is AWS_IAM or NONE, and AWS_IAM only on $connect, as on
+// AWS; Lambda authorizers on $connect are not served.
 //
 // Not served: HTTP_PROXY and other integration types, VPC links, domain
 // names, API mappings, models, integration responses, ExportApi.

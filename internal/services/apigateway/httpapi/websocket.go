@@ -56,12 +56,22 @@ func (in *routeInput) applyWebSocket(d *apigateway.Doc, rt *apigateway.Route) er
 		return nil
 	}
 	if in.AuthorizationType != nil && *in.AuthorizationType != apigateway.AuthNone {
+		key := rt.RouteKey
+		if in.RouteKey != nil {
+			key = *in.RouteKey
+		}
 		switch *in.AuthorizationType {
 		case apigateway.AuthJWT:
 			return badRequest("JWT authorizers are supported only for HTTP APIs")
-		case apigateway.AuthIAM, apigateway.AuthCustom:
-			return badRequest("Authorization type %s is not supported for WebSocket routes by this server: use NONE", *in.AuthorizationType)
+		case apigateway.AuthCustom:
+			return badRequest("Authorization type CUSTOM is not supported for WebSocket routes by this server: use NONE or AWS_IAM")
 		}
+		if key != apigateway.ConnectRoute {
+			return badRequest("Currently, authorization is restricted to the $connect route only")
+		}
+	}
+	if in.RouteKey != nil && *in.RouteKey != apigateway.ConnectRoute && rt.AuthorizationType != "" && rt.AuthorizationType != apigateway.AuthNone {
+		return badRequest("Currently, authorization is restricted to the $connect route only")
 	}
 	if len(in.AuthorizationScopes) > 0 {
 		return badRequest("AuthorizationScopes are supported only for HTTP APIs")
