@@ -50,7 +50,9 @@
 // frame; a route with a route response (two-way) sends its function's
 // body back, a one-way route's answer is dropped; a failing function
 // gets the "Internal server error" frame. Messages of one connection are
-// served in order, one at a time. $disconnect runs, best effort, when
+// served in order, one at a time. The stage's throttling settings for a
+// route apply to $connect (429) and to messages (a "Too Many Requests"
+// frame), as for HTTP APIs. $disconnect runs, best effort, when
 // either side closes (disconnectStatusCode, disconnectReason). Events are
 // AWS's: requestContext {routeKey, messageId, eventType
 // CONNECT/MESSAGE/DISCONNECT, extendedRequestId, requestTime,

@@ -219,6 +219,10 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 	// $connect runs before the upgrade: its authorization and its
 	// answer can refuse it.
 	if b := wsBinding(sn, apigateway.ConnectRoute); b != nil {
+		if !s.wsAllow(c, ls, b) {
+			cancel()
+			return platform(http.StatusTooManyRequests, msgThrottled)
+		}
 		if b.route.AuthorizationType == apigateway.AuthIAM {
 			res := "arn:aws:execute-api:" + s.cfg.Region + ":" + s.cfg.Account + ":" + t.apiID + "/" + ls.Stage.StageName + "/" + apigateway.ConnectRoute
 			if msg := s.signedFor(r, nil, "execute-api:Invoke", res); msg != "" {
@@ -375,6 +379,10 @@ func (s *Server) wsMessage(c *wsConn, typ websocket.MessageType, data []byte) {
 		s.wsError(c, msgForbidden, requestID)
 		return
 	}
+	if !s.wsAllow(c, ls, b) {
+		s.wsError(c, msgThrottled, requestID)
+		return
+	}
 	ev := s.wsEvent(c, ls.Stage, b.route.RouteKey, "MESSAGE", requestID, s.now())
 	ev.RequestContext.MessageID = newConnectionID()
 	body := string(data)
@@ -400,6 +408,12 @@ func (s *Server) wsMessage(c *wsConn, typ websocket.MessageType, data []byte) {
 	if reply != "" {
 		s.wsSend(c, []byte(reply))
 	}
+}
+
+// wsAllow applies the stage's throttling settings for the route, as for
+// HTTP APIs' routes.
+func (s *Server) wsAllow(c *wsConn, ls *apigateway.LiveStage, b *wsRoute) bool {
+	return s.allow(&request{t: target{apiID: c.apiID}, stage: ls, binding: &apigateway.Binding{Route: b.route}, now: s.now()})
 }
 
 // wsError sends API Gateway's own error frame.

@@ -494,3 +494,34 @@ func TestWebSocketIAM(t *testing.T) {
 		t.Errorf("PostToConnection by a caller without a policy: %d %s", r.status, r.body)
 	}
 }
+
+// TestWebSocketThrottling: a stage's throttling settings for a route
+// apply to its messages, by the server's clock; a throttled message gets
+// API Gateway's error frame and does not reach the function.
+func TestWebSocketThrottling(t *testing.T) {
+	h := newHarness(t)
+	id := h.wsAPI(t, "throttle")
+	h.function("echo", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200, "body": "ok"}))
+	h.wsRoute(t, id, "echo", "echo", true)
+	h.stage(t, id, "prod", func(in *apigatewayv2.CreateStageInput) {
+		in.RouteSettings = map[string]types.RouteSettings{"echo": {ThrottlingBurstLimit: aws.Int32(1), ThrottlingRateLimit: aws.Float64(1)}}
+	})
+	c, _, err := h.dial(t, id, "/prod", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeText(t, c, `{"action":"echo"}`)
+	if got := readText(t, c); got != "ok" {
+		t.Fatalf("first message: %q", got)
+	}
+	writeText(t, c, `{"action":"echo"}`)
+	var frame struct{ Message string }
+	if err := json.Unmarshal([]byte(readText(t, c)), &frame); err != nil || frame.Message != "Too Many Requests" || h.fns.count("echo") != 1 {
+		t.Errorf("second message at once: %+v %v (%d invocations)", frame, err, h.fns.count("echo"))
+	}
+	h.clock.add(2 * time.Second)
+	writeText(t, c, `{"action":"echo"}`)
+	if got := readText(t, c); got != "ok" {
+		t.Errorf("a message 2 s later: %q", got)
+	}
+}
