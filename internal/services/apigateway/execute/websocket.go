@@ -61,14 +61,18 @@ func (h *wsHub) get(id string) *wsConn {
 	return h.conns[id]
 }
 
-func (h *wsHub) add(c *wsConn) bool {
+// room reports whether the hub may take another connection.
+func (h *wsHub) room() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.conns) >= wsMaxConnections {
-		return false
-	}
+	return len(h.conns) < wsMaxConnections
+}
+
+// add registers a connection being accepted.
+func (h *wsHub) add(c *wsConn) {
+	h.mu.Lock()
 	h.conns[c.id] = c
-	return true
+	h.mu.Unlock()
 }
 
 func (h *wsHub) remove(id string) {
@@ -90,7 +94,8 @@ func (h *wsHub) all() []*wsConn {
 // wsConn is one client's connection.
 type wsConn struct {
 	id, apiID, stage, domain string
-	c                        *websocket.Conn
+	c                        *websocket.Conn // set before ready is closed; nil if the upgrade failed
+	ready                    chan struct{}
 	connectedAt              time.Time
 	lastActive               atomic.Int64 // unix nanoseconds, by the server's clock
 	sourceIP, userAgent      string
@@ -102,6 +107,13 @@ type wsConn struct {
 	closeMu     sync.Mutex
 	closeCode   websocket.StatusCode // set when the server closes the connection
 	closeReason string
+}
+
+// conn waits for the upgrade and returns the connection, nil if the
+// upgrade failed.
+func (c *wsConn) conn() *websocket.Conn {
+	<-c.ready
+	return c.c
 }
 
 func (c *wsConn) touch(t time.Time) { c.lastActive.Store(t.UnixNano()) }
@@ -117,7 +129,9 @@ func (c *wsConn) close(code websocket.StatusCode, reason string) {
 	c.closeCode, c.closeReason = code, reason
 	c.closeMu.Unlock()
 	go func() {
-		c.c.Close(code, reason)
+		if conn := c.conn(); conn != nil {
+			conn.Close(code, reason)
+		}
 		c.cancel()
 	}()
 }
@@ -212,7 +226,7 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 	now := s.now()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &wsConn{id: newConnectionID(), apiID: t.apiID, stage: ls.Stage.StageName, domain: t.domain, connectedAt: now,
-		sourceIP: authz.SourceIP(r), userAgent: r.UserAgent(), header: r.Header.Clone(), query: r.URL.Query(), ctx: ctx, cancel: cancel}
+		sourceIP: authz.SourceIP(r), userAgent: r.UserAgent(), header: r.Header.Clone(), query: r.URL.Query(), ctx: ctx, cancel: cancel, ready: make(chan struct{})}
 	c.header.Set("Host", r.Host)
 	c.header.Set("X-Forwarded-For", c.sourceIP)
 	c.touch(now)
@@ -254,7 +268,7 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 			w.Header()[k] = vs
 		}
 	}
-	if !s.ws.add(c) {
+	if !s.ws.room() {
 		cancel()
 		return platform(http.StatusTooManyRequests, "Limit Exceeded")
 	}
@@ -264,15 +278,20 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
+	// Registered before the client learns of the connection, so that
+	// @connections finds it as soon as the client can use it.
+	s.ws.add(c)
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.ws.remove(c.id)
+		close(c.ready)
 		cancel()
 		s.log.Debug("execute-api: websocket upgrade failed", "connectionId", c.id, "err", err)
 		return nil
 	}
 	conn.SetReadLimit(WebSocketMaxMessage)
 	c.c = conn
+	close(c.ready)
 	s.readLoop(c)
 	return nil
 }
@@ -435,7 +454,11 @@ func (s *Server) wsSend(c *wsConn, data []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, wsWriteTimeout)
 	defer cancel()
-	err := c.c.Write(ctx, typ, data)
+	conn := c.conn()
+	if conn == nil {
+		return errors.New("execute-api: the connection was not established")
+	}
+	err := conn.Write(ctx, typ, data)
 	if err == nil {
 		c.touch(s.now())
 	}
