@@ -244,6 +244,22 @@ func TestWebSocket(t *testing.T) {
 		info.Identity.SourceIP != "127.0.0.1" || info.Identity.UserAgent != "chat-test" || info.LastActiveAt == "" {
 		t.Errorf("GetConnection: %d %s", r.status, r.body)
 	}
+	// By host name, as the SDKs address it on AWS.
+	req, err := http.NewRequest("GET", h.srv.URL+"/prod/@connections/"+connID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = id + ".execute-api.us-east-1.localhost:" + strings.Split(h.host, ":")[1]
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: rootKey, SecretAccessKey: rootSecret}, req,
+		hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := h.srv.Client().Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GetConnection by host name: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	if r := h.manage(t, "POST", id, "prod", connID, "", "", "x"); r.status != 403 || r.header.Get("X-Amzn-Errortype") != "ForbiddenException" {
 		t.Errorf("unsigned PostToConnection: %d %s", r.status, r.body)
 	}
