@@ -264,7 +264,13 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 			cancel()
 			return &funcurl.Reply{Status: status, Header: header, Body: []byte(body)}
 		}
+		// The answer's headers go on the 101 (a subprotocol chosen with
+		// Sec-WebSocket-Protocol, as AWS has it), less the handshake's own.
 		for k, vs := range header {
+			switch k {
+			case "Connection", "Upgrade", "Content-Length", "Transfer-Encoding", "Sec-Websocket-Accept", "Sec-Websocket-Extensions":
+				continue
+			}
 			w.Header()[k] = vs
 		}
 	}

@@ -86,6 +86,19 @@ func (h *harness) dial(t testing.TB, apiID, stagePath string, header http.Header
 	return c, resp, err
 }
 
+// dialProtocol connects by host name asking for a subprotocol.
+func (h *harness) dialProtocol(t testing.TB, apiID, stagePath, protocol string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+h.host+stagePath, &websocket.DialOptions{HTTPClient: h.srv.Client(), Subprotocols: []string{protocol},
+		Host: apiID + ".execute-api.us-east-1.localhost:" + strings.Split(h.host, ":")[1]})
+	if c != nil {
+		t.Cleanup(func() { c.CloseNow() })
+	}
+	return c, resp, err
+}
+
 func readText(t *testing.T, c *websocket.Conn) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -323,6 +336,9 @@ func TestWebSocketRefusals(t *testing.T) {
 	id := h.wsAPI(t, "refuse")
 	arn := "arn:aws:execute-api:us-east-1:" + account + ":" + id + "/*"
 	h.function("gate", arn, func(_ context.Context, ev []byte) (*invoke.Output, error) {
+		if strings.Contains(string(ev), `"proto":"1"`) {
+			return &invoke.Output{Status: 200, Payload: []byte(`{"statusCode":200,"headers":{"Sec-WebSocket-Protocol":"chat.v1","Connection":"close"}}`)}, nil
+		}
 		if strings.Contains(string(ev), `"token":"ok"`) {
 			return &invoke.Output{Status: 200, Payload: []byte(`{"statusCode":200}`)}, nil
 		}
@@ -350,6 +366,13 @@ func TestWebSocketRefusals(t *testing.T) {
 	c, _, err := h.dial(t, id, "/dev?token=ok", nil, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// $connect's headers reach the handshake: a subprotocol it chooses.
+	sub, _, err := h.dialProtocol(t, id, "/dev?token=ok&proto=1", "chat.v1")
+	if err != nil {
+		t.Errorf("subprotocol chosen by $connect: %v", err)
+	} else if sub.Subprotocol() != "chat.v1" {
+		t.Errorf("subprotocol chosen by $connect: %q", sub.Subprotocol())
 	}
 	var frame struct{ Message, ConnectionID, RequestID string }
 	writeText(t, c, `{"action":"nothing"}`)
