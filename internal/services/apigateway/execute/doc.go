@@ -40,7 +40,12 @@
 // ws://<edge>/execute-api/<api-id>/<stage> (github.com/coder/websocket).
 // An AWS_IAM $connect route admits only an upgrade signed for
 // execute-api by a caller allowed execute-api:Invoke on
-// API/STAGE/$connect (403 otherwise).
+// API/STAGE/$connect (403 otherwise); a CUSTOM one runs its Lambda
+// REQUEST authorizer (websocket_auth.go: AWS's event with methodArn,
+// headers and query; an IAM policy answer, cached by identity source
+// values for its TTL; 401 without an identity source, 403 denied), and
+// the answer's principalId and context are requestContext.authorizer of
+// $connect and of every later event of the connection.
 // The $connect route runs synchronously before the upgrade with the
 // request's headers and query string; a non-2xx statusCode refuses the
 // connection with that status, a function error or malformed answer with

@@ -100,6 +100,7 @@ type wsConn struct {
 	lastActive               atomic.Int64 // unix nanoseconds, by the server's clock
 	sourceIP, userAgent      string
 	header                   http.Header
+	authorizer               map[string]any // requestContext.authorizer: what $connect's authorizer answered
 	query                    url.Values
 	ctx                      context.Context
 	cancel                   context.CancelFunc
@@ -236,6 +237,19 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 		if !s.wsAllow(c, ls, b) {
 			cancel()
 			return platform(http.StatusTooManyRequests, msgThrottled)
+		}
+		if b.route.AuthorizationType == apigateway.AuthCustom {
+			az := sn.Authorizers[b.route.AuthorizerID]
+			if az == nil {
+				cancel()
+				return platform(http.StatusInternalServerError, msgInternal)
+			}
+			actx, rep := s.wsAuthorize(r, c, ls, az, requestID, now)
+			if rep != nil {
+				cancel()
+				return rep
+			}
+			c.authorizer = actx
 		}
 		if b.route.AuthorizationType == apigateway.AuthIAM {
 			res := "arn:aws:execute-api:" + s.cfg.Region + ":" + s.cfg.Account + ":" + t.apiID + "/" + ls.Stage.StageName + "/" + apigateway.ConnectRoute
@@ -528,22 +542,23 @@ type wsEventV1 struct {
 }
 
 type wsContext struct {
-	RouteKey             string     `json:"routeKey"`
-	DisconnectStatusCode *int       `json:"disconnectStatusCode,omitempty"`
-	MessageID            string     `json:"messageId,omitempty"`
-	EventType            string     `json:"eventType"`
-	ExtendedRequestID    string     `json:"extendedRequestId"`
-	RequestTime          string     `json:"requestTime"`
-	MessageDirection     string     `json:"messageDirection"`
-	DisconnectReason     *string    `json:"disconnectReason,omitempty"`
-	Stage                string     `json:"stage"`
-	ConnectedAt          int64      `json:"connectedAt"`
-	RequestTimeEpoch     int64      `json:"requestTimeEpoch"`
-	Identity             wsIdentity `json:"identity"`
-	RequestID            string     `json:"requestId"`
-	DomainName           string     `json:"domainName"`
-	ConnectionID         string     `json:"connectionId"`
-	APIID                string     `json:"apiId"`
+	RouteKey             string         `json:"routeKey"`
+	Authorizer           map[string]any `json:"authorizer,omitempty"`
+	DisconnectStatusCode *int           `json:"disconnectStatusCode,omitempty"`
+	MessageID            string         `json:"messageId,omitempty"`
+	EventType            string         `json:"eventType"`
+	ExtendedRequestID    string         `json:"extendedRequestId"`
+	RequestTime          string         `json:"requestTime"`
+	MessageDirection     string         `json:"messageDirection"`
+	DisconnectReason     *string        `json:"disconnectReason,omitempty"`
+	Stage                string         `json:"stage"`
+	ConnectedAt          int64          `json:"connectedAt"`
+	RequestTimeEpoch     int64          `json:"requestTimeEpoch"`
+	Identity             wsIdentity     `json:"identity"`
+	RequestID            string         `json:"requestId"`
+	DomainName           string         `json:"domainName"`
+	ConnectionID         string         `json:"connectionId"`
+	APIID                string         `json:"apiId"`
 }
 
 type wsIdentity struct {
@@ -556,7 +571,7 @@ func (s *Server) wsEvent(c *wsConn, st *apigateway.Stage, routeKey, eventType, r
 		RequestTime: now.UTC().Format(funcurl.EventTimeLayout), MessageDirection: "IN", Stage: st.StageName,
 		ConnectedAt: c.connectedAt.UnixMilli(), RequestTimeEpoch: now.UnixMilli(),
 		Identity:  wsIdentity{SourceIP: c.sourceIP, UserAgent: c.userAgent},
-		RequestID: requestID, DomainName: c.domain, ConnectionID: c.id, APIID: c.apiID}}
+		RequestID: requestID, DomainName: c.domain, ConnectionID: c.id, APIID: c.apiID, Authorizer: c.authorizer}}
 	if len(st.StageVariables) > 0 {
 		ev.StageVariables = st.StageVariables
 	}

@@ -564,3 +564,78 @@ func TestWebSocketThrottling(t *testing.T) {
 		t.Errorf("a message 2 s later: %q", got)
 	}
 }
+
+// TestWebSocketAuthorizer: a Lambda REQUEST authorizer on $connect with
+// a query string identity source: missing → 401, a Deny policy → 403, an
+// Allow policy admits the connection and its context reaches $connect's
+// and every message's requestContext.authorizer; answers are cached for
+// the TTL.
+func TestWebSocketAuthorizer(t *testing.T) {
+	h := newHarness(t)
+	id := h.wsAPI(t, "authz")
+	h.function("gate", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/authorizers/*", func(_ context.Context, ev []byte) (*invoke.Output, error) {
+		var e struct {
+			MethodArn             string `json:"methodArn"`
+			Type                  string `json:"type"`
+			QueryStringParameters map[string]string
+		}
+		json.Unmarshal(ev, &e)
+		effect := "Deny"
+		if e.QueryStringParameters["token"] == "allow" && e.Type == "REQUEST" {
+			effect = "Allow"
+		}
+		b, _ := json.Marshal(map[string]any{"principalId": "ann", "context": map[string]any{"user": "ann"},
+			"policyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Action": "execute-api:Invoke", "Effect": effect, "Resource": e.MethodArn}}}})
+		return &invoke.Output{Status: 200, Payload: b}, nil
+	})
+	h.function("conn", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200}))
+	h.function("msg", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200, "body": "ok"}))
+	if _, err := h.cl.CreateAuthorizer(t.Context(), &apigatewayv2.CreateAuthorizerInput{ApiId: &id, Name: aws.String("bad"), AuthorizerType: types.AuthorizerTypeRequest,
+		AuthorizerUri: aws.String(fnARN("gate")), IdentitySource: []string{"$request.header.Authorization"}}); err == nil {
+		t.Error("an HTTP API identity source on a WebSocket authorizer: accepted")
+	}
+	az, err := h.cl.CreateAuthorizer(t.Context(), &apigatewayv2.CreateAuthorizerInput{ApiId: &id, Name: aws.String("gate"), AuthorizerType: types.AuthorizerTypeRequest,
+		AuthorizerUri: aws.String(fnARN("gate")), IdentitySource: []string{"route.request.querystring.token"}, AuthorizerResultTtlInSeconds: aws.Int32(300)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.CreateRoute(t.Context(), &apigatewayv2.CreateRouteInput{ApiId: &id, RouteKey: aws.String("$connect"), Target: aws.String(h.wsIntegration(t, id, "conn")),
+		AuthorizationType: types.AuthorizationTypeCustom, AuthorizerId: az.AuthorizerId}); err != nil {
+		t.Fatal(err)
+	}
+	h.wsRoute(t, id, "$default", "msg", true)
+	h.stage(t, id, "prod", nil)
+
+	if _, resp, err := h.dial(t, id, "/prod", nil, false); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("no token: %v %v", err, resp)
+	}
+	if _, resp, err := h.dial(t, id, "/prod?token=deny", nil, false); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("denied: %v %v", err, resp)
+	}
+	if h.fns.count("conn") != 0 {
+		t.Errorf("$connect ran %d times for refused connections", h.fns.count("conn"))
+	}
+	c, _, err := h.dial(t, id, "/prod?token=allow", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jget(h.fns.event(t, "conn"), "requestContext", "authorizer", "user"); got != "ann" {
+		t.Errorf("$connect's requestContext.authorizer.user = %v", got)
+	}
+	if got := jget(h.fns.event(t, "conn"), "requestContext", "authorizer", "principalId"); got != "ann" {
+		t.Errorf("$connect's requestContext.authorizer.principalId = %v", got)
+	}
+	writeText(t, c, "hello")
+	if got := readText(t, c); got != "ok" {
+		t.Fatalf("message: %q", got)
+	}
+	if got := jget(h.fns.event(t, "msg"), "requestContext", "authorizer", "user"); got != "ann" {
+		t.Errorf("a message's requestContext.authorizer.user = %v", got)
+	}
+	if _, _, err := h.dial(t, id, "/prod?token=allow", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.fns.count("gate"); n != 2 {
+		t.Errorf("the authorizer ran %d times, want 2 (the second allow cached)", n)
+	}
+}

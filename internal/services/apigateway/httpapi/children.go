@@ -541,7 +541,7 @@ func (a *API) createAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		if *in.AuthorizerType == "REQUEST" && in.AuthorizerResultTTLInSeconds == nil {
 			az.AuthorizerResultTTLInSeconds = ptr(300)
 		}
-		if err := in.apply(az); err != nil {
+		if err := in.applyFor(d, az); err != nil {
 			return nil, err
 		}
 		for _, o := range d.Authorizers {
@@ -604,7 +604,7 @@ func (a *API) updateAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		if in.AuthorizerType != nil && *in.AuthorizerType != az.AuthorizerType {
 			return nil, badRequest("AuthorizerType cannot be changed")
 		}
-		if err := in.apply(az); err != nil {
+		if err := in.applyFor(d, az); err != nil {
 			return nil, err
 		}
 		out = az

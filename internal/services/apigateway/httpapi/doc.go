@@ -27,8 +27,9 @@
 // RouteResponseSelectionExpression $default and route responses
 // ($default, which make a route two-way), and stages and deployments as
 // HTTP APIs have them; quick create and CORS are HTTP's only.
-// Authorization is AWS_IAM or NONE, and AWS_IAM only on $connect, as on
-// AWS; Lambda authorizers on $connect are not served.
+// Authorization (AWS_IAM, or CUSTOM with a REQUEST Lambda authorizer
+// whose identity sources are route.request.header.<name> or
+// route.request.querystring.<name>) is on $connect only, as on AWS.
 //
 // Not served: HTTP_PROXY and other integration types, VPC links, domain
 // names, API mappings, models, integration responses, ExportApi.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
@@ -60,11 +61,8 @@ func (in *routeInput) applyWebSocket(d *apigateway.Doc, rt *apigateway.Route) er
 		if in.RouteKey != nil {
 			key = *in.RouteKey
 		}
-		switch *in.AuthorizationType {
-		case apigateway.AuthJWT:
+		if *in.AuthorizationType == apigateway.AuthJWT {
 			return badRequest("JWT authorizers are supported only for HTTP APIs")
-		case apigateway.AuthCustom:
-			return badRequest("Authorization type CUSTOM is not supported for WebSocket routes by this server: use NONE or AWS_IAM")
 		}
 		if key != apigateway.ConnectRoute {
 			return badRequest("Currently, authorization is restricted to the $connect route only")
@@ -97,6 +95,61 @@ func (in *integrationInput) webSocket(d *apigateway.Doc, it *apigateway.Integrat
 	}
 	if it.TimeoutInMillis > 29000 {
 		it.TimeoutInMillis = 29000
+	}
+	return nil
+}
+
+// ---- authorizers
+
+// wsIdentitySource is a WebSocket authorizer's identity source.
+var wsIdentitySource = regexp.MustCompile(`^route\.request\.(header|querystring)\.[^.\s]+$`)
+
+// applyFor applies an authorizer input as the API's protocol has them:
+// a WebSocket API's authorizers are REQUEST Lambda authorizers with IAM
+// policy answers and identity sources route.request.header.<name> or
+// route.request.querystring.<name>.
+func (in *authorizerInput) applyFor(d *apigateway.Doc, az *apigateway.Authorizer) error {
+	if d.API.ProtocolType != apigateway.ProtocolWebSocket {
+		return in.apply(az)
+	}
+	if in.AuthorizerType != nil && *in.AuthorizerType != "REQUEST" {
+		return badRequest("Invalid authorizer type %q: WebSocket APIs support REQUEST authorizers", *in.AuthorizerType)
+	}
+	if in.AuthorizerPayloadFormatVersion != nil || in.EnableSimpleResponses != nil || in.JWTConfiguration != nil {
+		return badRequest("AuthorizerPayloadFormatVersion, EnableSimpleResponses and JwtConfiguration are supported only for HTTP APIs")
+	}
+	if in.Name != nil {
+		if err := validName("Name", *in.Name); err != nil {
+			return err
+		}
+		az.Name = *in.Name
+	}
+	az.AuthorizerType = "REQUEST"
+	if in.AuthorizerURI != nil {
+		az.AuthorizerURI = *in.AuthorizerURI
+	}
+	if in.AuthorizerCredentialsARN != nil {
+		az.AuthorizerCredentialsARN = *in.AuthorizerCredentialsARN
+	}
+	if in.AuthorizerResultTTLInSeconds != nil {
+		if *in.AuthorizerResultTTLInSeconds < 0 || *in.AuthorizerResultTTLInSeconds > 3600 {
+			return badRequest("AuthorizerResultTtlInSeconds must be between 0 and 3600")
+		}
+		az.AuthorizerResultTTLInSeconds = in.AuthorizerResultTTLInSeconds
+	}
+	if in.IdentitySource != nil {
+		az.IdentitySource = in.IdentitySource
+	}
+	if in.IdentityValidationExpression != nil {
+		az.IdentityValidationExpression = *in.IdentityValidationExpression
+	}
+	for _, src := range az.IdentitySource {
+		if !wsIdentitySource.MatchString(src) {
+			return badRequest("Invalid identity source %q: must be route.request.header.<name> or route.request.querystring.<name>", src)
+		}
+	}
+	if _, err := apigateway.FunctionRef(az.AuthorizerURI); err != nil {
+		return badRequest("Invalid authorizer URI: %v", err)
 	}
 	return nil
 }
