@@ -270,7 +270,7 @@ func (s *Server) webSocket(w http.ResponseWriter, r *http.Request, t target, liv
 			return platform(http.StatusBadGateway, "Internal server error")
 		}
 		status, header, body, ok := proxyAnswer(out.Payload)
-		if !ok {
+		if !ok || status < 100 || status > 599 {
 			cancel()
 			return platform(http.StatusBadGateway, "Internal server error")
 		}

@@ -342,6 +342,9 @@ func TestWebSocketRefusals(t *testing.T) {
 		if strings.Contains(string(ev), `"token":"ok"`) {
 			return &invoke.Output{Status: 200, Payload: []byte(`{"statusCode":200}`)}, nil
 		}
+		if strings.Contains(string(ev), `"token":"zero"`) {
+			return &invoke.Output{Status: 200, Payload: []byte(`{"statusCode":0}`)}, nil
+		}
 		if strings.Contains(string(ev), `"token":"crash"`) {
 			return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"boom"}`)}, nil
 		}
@@ -359,6 +362,9 @@ func TestWebSocketRefusals(t *testing.T) {
 	}
 	if _, resp, err := h.dial(t, id, "/dev?token=crash", nil, false); err == nil || resp == nil || resp.StatusCode != 502 {
 		t.Errorf("$connect failing: %v %v", err, resp)
+	}
+	if _, resp, err := h.dial(t, id, "/dev?token=zero", nil, false); err == nil || resp == nil || resp.StatusCode != 502 {
+		t.Errorf("$connect answering status 0: %v %v", err, resp)
 	}
 	if r := h.call(t, id, "GET", "/dev", nil, nil, false); r.status != http.StatusUpgradeRequired {
 		t.Errorf("a plain GET: %d %s", r.status, r.body)
