@@ -66,6 +66,17 @@ type Route struct {
 	APIKeyRequired      bool     `json:"apiKeyRequired"`
 	APIGatewayManaged   bool     `json:"apiGatewayManaged,omitempty"`
 	OperationName       string   `json:"operationName,omitempty"`
+	// RouteResponseSelectionExpression is a WebSocket route's; "$default"
+	// makes the route two-way once it has a route response.
+	RouteResponseSelectionExpression string `json:"routeResponseSelectionExpression,omitempty"`
+}
+
+// RouteResponse is a WebSocket route's response: a route with one sends
+// its integration's answer back to the client (two-way).
+type RouteResponse struct {
+	RouteResponseID          string `json:"routeResponseId"`
+	RouteResponseKey         string `json:"routeResponseKey"`
+	ModelSelectionExpression string `json:"modelSelectionExpression,omitempty"`
 }
 
 // Integration is one integration of an API.
@@ -154,6 +165,9 @@ type Snapshot struct {
 	Routes       map[string]*Route       `json:"routes"`
 	Integrations map[string]*Integration `json:"integrations"`
 	Authorizers  map[string]*Authorizer  `json:"authorizers"`
+	// RouteResponses are WebSocket routes' responses: route-id →
+	// route-response-id → response.
+	RouteResponses map[string]map[string]*RouteResponse `json:"routeResponses,omitempty"`
 }
 
 // Doc is one API as stored under "api.<api-id>": its settings and every
@@ -166,6 +180,9 @@ type Doc struct {
 	Authorizers  map[string]*Authorizer  `json:"authorizers"`
 	Stages       map[string]*Stage       `json:"stages"`
 	Deployments  map[string]*Deployment  `json:"deployments"`
+	// RouteResponses are WebSocket routes' responses: route-id →
+	// route-response-id → response.
+	RouteResponses map[string]map[string]*RouteResponse `json:"routeResponses,omitempty"`
 }
 
 // NewDoc returns an empty Doc for api.
@@ -213,7 +230,7 @@ func (d *Doc) Clone() *Doc {
 // Snapshot freezes d's routes, integrations and authorizers.
 func (d *Doc) Snapshot() *Snapshot {
 	c := d.Clone()
-	return &Snapshot{Routes: c.Routes, Integrations: c.Integrations, Authorizers: c.Authorizers}
+	return &Snapshot{Routes: c.Routes, Integrations: c.Integrations, Authorizers: c.Authorizers, RouteResponses: c.RouteResponses}
 }
 
 // Keys of the bucket.

@@ -71,6 +71,8 @@ type Server struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*limiter
+
+	ws *wsHub // WebSocket connections (websocket.go)
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -91,6 +93,8 @@ func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.jwks = &jwtKeys{ctx: ctx, client: &http.Client{Timeout: 10 * time.Second}, issuers: map[string]*issuerKeys{}}
+	s.ws = newWSHub()
+	go s.sweepWebSockets(ctx)
 	return s
 }
 
@@ -165,6 +169,9 @@ func (s *Server) address(r *http.Request) (target, bool) {
 
 // ServeHTTP answers one request to an API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveWebSocket(w, r) {
+		return
+	}
 	requestID := newRequestID()
 	rep, cors := s.serve(r, requestID)
 	if cors != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
@@ -47,6 +48,12 @@ func (a *API) handlers() map[string]handler {
 		"POST /v2/tags/{arn...}":                               a.tagResource,
 		"GET /v2/tags/{arn...}":                                a.getTags,
 		"DELETE /v2/tags/{arn...}":                             a.untagResource,
+
+		// Route responses (WebSocket APIs, websocket.go).
+		"POST /v2/apis/{apiId}/routes/{routeId}/routeresponses":                     a.createRouteResponse,
+		"GET /v2/apis/{apiId}/routes/{routeId}/routeresponses":                      a.getRouteResponses,
+		"GET /v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}":    a.getRouteResponse,
+		"DELETE /v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}": a.deleteRouteResponse,
 	}
 }
 
@@ -57,7 +64,11 @@ type apiOut struct {
 }
 
 func (a *API) out(d *apigateway.Doc) apiOut {
-	return apiOut{API: d.API, APIEndpoint: a.endpoint(d.API.APIID)}
+	ep := a.endpoint(d.API.APIID)
+	if d.API.ProtocolType == apigateway.ProtocolWebSocket {
+		ep = "ws" + strings.TrimPrefix(ep, "http")
+	}
+	return apiOut{API: d.API, APIEndpoint: ep}
 }
 
 type apiInput struct {
@@ -101,6 +112,11 @@ func (in *apiInput) apply(api *apigateway.API) error {
 		if api.ProtocolType == apigateway.ProtocolHTTP && *in.RouteSelectionExpression != "${request.method} ${request.path}" {
 			return badRequest("Only '${request.method} ${request.path}' is supported as the route selection expression of an HTTP API")
 		}
+		if api.ProtocolType == apigateway.ProtocolWebSocket {
+			if _, err := apigateway.ParseSelection(*in.RouteSelectionExpression); err != nil {
+				return badRequest("Invalid route selection expression: %v", err)
+			}
+		}
 		api.RouteSelectionExpression = *in.RouteSelectionExpression
 	}
 	if in.APIKeySelectionExpression != nil {
@@ -119,6 +135,9 @@ func (in *apiInput) apply(api *apigateway.API) error {
 		api.IPAddressType = *in.IPAddressType
 	}
 	if in.CorsConfiguration != nil {
+		if api.ProtocolType == apigateway.ProtocolWebSocket {
+			return badRequest("CORS configuration is supported only for HTTP APIs")
+		}
 		if err := validCors(in.CorsConfiguration); err != nil {
 			return err
 		}
@@ -159,7 +178,9 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	switch in.ProtocolType {
 	case apigateway.ProtocolHTTP:
 	case apigateway.ProtocolWebSocket:
-		return badRequest("WEBSOCKET APIs are not supported by this server yet")
+		if err := in.validWebSocket(); err != nil {
+			return err
+		}
 	case "":
 		return badRequest("ProtocolType is required")
 	default:
@@ -172,6 +193,9 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	api := apigateway.API{APIID: apigateway.NewID(10), ProtocolType: in.ProtocolType, CreatedDate: now,
 		RouteSelectionExpression: "${request.method} ${request.path}", APIKeySelectionExpression: "$request.header.x-api-key",
 		IPAddressType: "ipv4", Tags: in.Tags}
+	if in.ProtocolType == apigateway.ProtocolWebSocket {
+		api.RouteSelectionExpression = ""
+	}
 	if err := in.apply(&api); err != nil {
 		return err
 	}

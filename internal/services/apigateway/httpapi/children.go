@@ -67,6 +67,9 @@ type routeInput struct {
 	OperationName       *string  `json:"operationName"`
 	RequestParameters   any      `json:"requestParameters"`
 	RequestModels       any      `json:"requestModels"`
+
+	RouteResponseSelectionExpression *string `json:"routeResponseSelectionExpression"`
+	ModelSelectionExpression         *string `json:"modelSelectionExpression"`
 }
 
 func validRouteKey(key string) error {
@@ -80,8 +83,11 @@ func validRouteKey(key string) error {
 }
 
 func (in *routeInput) apply(d *apigateway.Doc, rt *apigateway.Route) error {
+	if err := in.applyWebSocket(d, rt); err != nil {
+		return err
+	}
 	if in.RouteKey != nil {
-		if err := validRouteKey(*in.RouteKey); err != nil {
+		if err := validRouteKeyOf(d, *in.RouteKey); err != nil {
 			return err
 		}
 		for _, o := range d.Routes {
@@ -243,6 +249,7 @@ func (a *API) deleteRoute(w http.ResponseWriter, r *http.Request) error {
 			return nil, notFound("Invalid Route identifier specified %s", id)
 		}
 		delete(d.Routes, id)
+		delete(d.RouteResponses, id)
 		w := &apigateway.Write{Doc: d}
 		a.autoDeploy(w, a.now())
 		return w, nil
@@ -330,6 +337,9 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request) error {
 	var out *apigateway.Integration
 	_, err := a.update(r.Context(), r.PathValue("apiId"), func(d *apigateway.Doc) (*apigateway.Write, error) {
 		it := &apigateway.Integration{IntegrationID: apigateway.NewID(7), IntegrationMethod: "POST", TimeoutInMillis: 30000, ConnectionType: "INTERNET"}
+		if err := in.webSocket(d, it); err != nil {
+			return nil, err
+		}
 		if err := in.apply(it); err != nil {
 			return nil, err
 		}
@@ -384,6 +394,9 @@ func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request) error {
 		it := d.Integrations[id]
 		if it == nil {
 			return nil, notFound("Invalid Integration identifier specified %s", id)
+		}
+		if err := in.webSocket(d, it); err != nil {
+			return nil, err
 		}
 		if err := in.apply(it); err != nil {
 			return nil, err
@@ -528,7 +541,7 @@ func (a *API) createAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		if *in.AuthorizerType == "REQUEST" && in.AuthorizerResultTTLInSeconds == nil {
 			az.AuthorizerResultTTLInSeconds = ptr(300)
 		}
-		if err := in.apply(az); err != nil {
+		if err := in.applyFor(d, az); err != nil {
 			return nil, err
 		}
 		for _, o := range d.Authorizers {
@@ -591,7 +604,7 @@ func (a *API) updateAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		if in.AuthorizerType != nil && *in.AuthorizerType != az.AuthorizerType {
 			return nil, badRequest("AuthorizerType cannot be changed")
 		}
-		if err := in.apply(az); err != nil {
+		if err := in.applyFor(d, az); err != nil {
 			return nil, err
 		}
 		out = az

@@ -18,9 +18,21 @@
 // integrations, authorizers and CORS configuration from an OpenAPI 3
 // definition, JSON or YAML, with x-amazon-apigateway-integration,
 // x-amazon-apigateway-authorizer, x-amazon-apigateway-authtype awsSigv4
-// and x-amazon-apigateway-cors (openapi.go). Not served: WEBSOCKET APIs,
-// HTTP_PROXY and other integration types, VPC links, domain names, API
-// mappings, models, route and integration responses, ExportApi.
+// and x-amazon-apigateway-cors (openapi.go).
+//
+// WEBSOCKET APIs (websocket.go) take a route selection expression
+// ($request.body.<member>), the route keys $connect, $disconnect,
+// $default and custom ones, AWS_PROXY integrations with payload format
+// 1.0 (the default) and timeouts up to 29 s, routes with
+// RouteResponseSelectionExpression $default and route responses
+// ($default, which make a route two-way), and stages and deployments as
+// HTTP APIs have them; quick create and CORS are HTTP's only.
+// Authorization (AWS_IAM, or CUSTOM with a REQUEST Lambda authorizer
+// whose identity sources are route.request.header.<name> or
+// route.request.querystring.<name>) is on $connect only, as on AWS.
+//
+// Not served: HTTP_PROXY and other integration types, VPC links, domain
+// names, API mappings, models, integration responses, ExportApi.
 //
 // Every operation is authorized (authz.go) as API Gateway's actions are
 // named: apigateway:<HTTP method> on

@@ -82,7 +82,7 @@ func (in *stageInput) apply(d *apigateway.Doc, st *apigateway.Stage) error {
 	}
 	if in.RouteSettings != nil {
 		for key, rs := range in.RouteSettings {
-			if err := validRouteKey(key); err != nil {
+			if err := validRouteKeyOf(d, key); err != nil {
 				return err
 			}
 			if err := validRouteSettings("RouteSettings "+key, rs); err != nil {
