@@ -31,6 +31,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
+	"github.com/kumo-run/kumo/internal/services/apigateway/restapi"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoevents "github.com/kumo-run/kumo/internal/services/events"
 	kumoiam "github.com/kumo-run/kumo/internal/services/iam"
@@ -387,7 +388,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
 			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
-			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI}),
+			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI,
+			restapi: writeGuard(ns.Writable, restapi.Errors, awsproto.InternalFailure,
+				restapi.New(restapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,
