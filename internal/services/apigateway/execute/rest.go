@@ -101,7 +101,6 @@ type restRequest struct {
 // serveREST answers a request to a REST API.
 func (s *Server) serveREST(r *http.Request, requestID string, t target, live *apigateway.Live) *funcurl.Reply {
 	rep := s.restServe(r, requestID, t, live)
-	rep.Header["X-Amzn-Requestid"] = []string{awsproto.NewRequestID()}
 	rep.Header["X-Amz-Apigw-Id"] = []string{requestID}
 	return rep
 }
@@ -200,6 +199,9 @@ func (s *Server) methodARN(q *restRequest) string {
 }
 
 // ---- MOCK
+
+// stageVarRef is a stage variable in an integration's URI.
+var stageVarRef = regexp.MustCompile(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
 
 var statusInTemplate = regexp.MustCompile(`"statusCode"\s*:\s*"?(\d{3})`)
 
@@ -415,7 +417,7 @@ func (s *Server) restProxyEvent(q *restRequest) *restEvent {
 	}
 	e.RequestContext = restContext{ResourceID: resourceID, ResourcePath: q.resource, HTTPMethod: r.Method, ExtendedRequestID: q.requestID,
 		RequestTime: q.now.UTC().Format(funcurl.EventTimeLayout), Path: fullPath, AccountID: s.cfg.Account, Protocol: r.Proto,
-		Stage: q.stage.Stage.StageName, DomainPrefix: q.t.apiID, RequestTimeEpoch: q.now.UnixMilli(), RequestID: awsproto.NewRequestID(),
+		Stage: q.stage.Stage.StageName, DomainPrefix: q.t.apiID, RequestTimeEpoch: q.now.UnixMilli(), RequestID: restRequestID(r),
 		Identity: restIdentity{SourceIP: ip, UserAgent: r.UserAgent()}, DomainName: q.t.domain, APIID: q.t.apiID}
 	if q.authz != nil {
 		if q.authz.Lambda != nil {
@@ -439,7 +441,10 @@ func (s *Server) restProxyEvent(q *restRequest) *restEvent {
 // (and only the proxy response's members) is 502, as REST APIs answer.
 func (s *Server) restProxy(q *restRequest) *funcurl.Reply {
 	it := q.method.MethodIntegration
-	ref, err := apigateway.FunctionRef(it.URI)
+	uri := stageVarRef.ReplaceAllStringFunc(it.URI, func(m string) string {
+		return q.stage.Stage.StageVariables[m[len("${stageVariables."):len(m)-1]]
+	})
+	ref, err := apigateway.FunctionRef(uri)
 	if err != nil {
 		return restInternal()
 	}
@@ -529,4 +534,13 @@ func strictProxyResponse(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// restRequestID is the request's x-amzn-RequestId, which the edge gives
+// every request.
+func restRequestID(r *http.Request) string {
+	if id := awsproto.RequestID(r.Context()); id != "" {
+		return id
+	}
+	return awsproto.NewRequestID()
 }

@@ -2,10 +2,15 @@ package restapi
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
+
+// stageVarRef is a stage variable in an integration's URI, as in
+// …function:fn:${stageVariables.alias}/invocations.
+var stageVarRef = regexp.MustCompile(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
 
 var httpMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true, "HEAD": true, "OPTIONS": true, "ANY": true}
 
@@ -193,7 +198,7 @@ func (a *API) putIntegration(w http.ResponseWriter, r *http.Request) error {
 		if in.IntegrationHTTPMethod == "" {
 			return badRequest("Enumeration value for HttpMethod must be non-empty")
 		}
-		if _, err := apigateway.FunctionRef(in.URI); err != nil {
+		if _, err := apigateway.FunctionRef(stageVarRef.ReplaceAllString(in.URI, "v")); err != nil {
 			return badRequest("Invalid ARN specified in the request")
 		}
 	case IntegrationMock:
