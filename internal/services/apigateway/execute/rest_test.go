@@ -473,7 +473,9 @@ func TestRESTTokenAuthorizer(t *testing.T) {
 	}
 	res := h.resource(t, id, root, "secure")
 	for _, m := range []string{"GET", "POST"} {
-		h.proxyMethod(t, id, res, m, lambdaURI("fn"), func(in *apigateway.PutMethodInput) { in.AuthorizationType, in.AuthorizerId = aws.String("CUSTOM"), au.Id })
+		h.proxyMethod(t, id, res, m, lambdaURI("fn"), func(in *apigateway.PutMethodInput) {
+			in.AuthorizationType, in.AuthorizerId = aws.String("CUSTOM"), au.Id
+		})
 	}
 	h.deploy(t, id, "prod", nil, nil)
 
