@@ -372,10 +372,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	restUsage, err := restapi.OpenUsage(ctx, apigwKV)
+	if err != nil {
+		return err
+	}
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
-		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns}})
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
+		APIKeys: restUsage})
 	defer executeAPI.Close()
 	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
@@ -390,7 +395,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			s3: s3Svc, kms: kmsSvc, secrets: smSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
 			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI,
 			restapi: writeGuard(ns.Writable, restapi.Errors, awsproto.InternalFailure,
-				restapi.New(restapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
+				restapi.New(restapi.Config{State: apigwState, Usage: restUsage, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

@@ -88,7 +88,7 @@ func routes(s services) []edge.Route {
 			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
 		{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
 			Scope: httpapi.SigningName, Handler: s.apigw, Errors: httpapi.Errors},
-		{Name: "apigateway", Match: []edge.Matcher{{Service: restapi.SigningName, PathPrefix: "/restapis"}},
+		{Name: "apigateway", Match: restapi.Matchers(),
 			Scope: restapi.SigningName, Handler: s.restapi, Errors: restapi.Errors},
 		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
 			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},

@@ -108,6 +108,7 @@ func TestRoutes(t *testing.T) {
 		{"s3 presigned URL, SigV2", "GET", "127.0.0.1:9070", "/bucket/key?AWSAccessKeyId=AKID&Signature=x&Expires=1", "", "", "s3"},
 		{"apigatewayv2 by scope", "POST", "127.0.0.1:9070", "/v2/apis", "", "apigateway", "apigatewayv2"},
 		{"apigateway REST APIs by scope", "POST", "127.0.0.1:9070", "/restapis", "", "apigateway", "apigateway"},
+		{"apigateway usage plans by scope", "GET", "127.0.0.1:9070", "/usageplans/abc/keys", "", "apigateway", "apigateway"},
 		{"execute-api by host", "GET", "abcde12345.execute-api.us-east-1.localhost:9070", "/prod/items/1", "", "", "execute-api"},
 		{"execute-api by host, signed for another service", "GET", "abcde12345.execute-api.us-east-1.localhost", "/v2/apis", "", "apigateway", "execute-api"},
 		{"execute-api by path", "POST", "127.0.0.1:9070", "/execute-api/abcde12345/prod/items", "", "", "execute-api"},

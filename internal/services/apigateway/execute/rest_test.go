@@ -39,7 +39,6 @@ type restHarness struct {
 	*harness
 	rc    *apigateway.Client
 	draws atomic.Uint64
-	keys  *fakeKeys
 	quals sync.Map // function name → last qualifier invoked
 }
 
@@ -59,31 +58,10 @@ func (r recorder) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output,
 	return r.h.fns.Invoke(ctx, in)
 }
 
-// fakeKeys stands in for the usage-plan store: one key value per stage,
-// with a quota of requests.
-type fakeKeys struct {
-	mu    sync.Mutex
-	value string
-	quota int
-}
-
-func (k *fakeKeys) Use(value, apiID, stage string, now time.Time) (string, int, string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if value != k.value {
-		return "", 403, "Forbidden"
-	}
-	if k.quota <= 0 {
-		return "", 429, "Limit Exceeded"
-	}
-	k.quota--
-	return "keyid", 0, ""
-}
-
 func newRestHarness(t *testing.T) *restHarness {
 	t.Helper()
 	h := &restHarness{harness: &harness{fns: &functions{fns: map[string]fn{}, calls: map[string]int{}, last: map[string][]byte{}},
-		policies: map[string][]registry.Statement{}, clock: newClock()}, keys: &fakeKeys{value: "secret-key", quota: 2}}
+		policies: map[string][]registry.Statement{}, clock: newClock()}}
 	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir(), Sync: natsd.SyncAlways})
 	if err != nil {
 		t.Fatal(err)
@@ -121,9 +99,13 @@ func newRestHarness(t *testing.T) *restHarness {
 	}
 	verifier := &awsproto.Verifier{Region: "us-east-1", Credentials: &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret,
 		Root: token.Root("aws", account), Keys: h.dir}}
-	ctl := restapi.New(restapi.Config{State: st, Region: "us-east-1", Account: account, Authorizer: az})
+	usage, err := restapi.OpenUsage(t.Context(), kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := restapi.New(restapi.Config{State: st, Usage: usage, Region: "us-east-1", Account: account, Authorizer: az})
 	data := execute.New(execute.Config{State: st, Invoker: guard, Verifier: verifier, Authorizer: az, Region: "us-east-1", Account: account,
-		Now: h.clock.now, APIKeys: h.keys, CanaryRandom: func() float64 {
+		Now: h.clock.now, APIKeys: usage, CanaryRandom: func() float64 {
 			n := h.draws.Add(1)
 			_, f := math.Modf(float64(n) * 0.6180339887498949)
 			return f
@@ -133,7 +115,7 @@ func newRestHarness(t *testing.T) *restHarness {
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: verifier,
 		Routes: []edge.Route{data.Route(),
-			{Name: "apigateway", Match: []edge.Matcher{{Service: restapi.SigningName, PathPrefix: "/restapis"}},
+			{Name: "apigateway", Match: restapi.Matchers(),
 				Scope: restapi.SigningName, Handler: ctl, Errors: restapi.Errors}},
 	}))
 	t.Cleanup(h.srv.Close)
@@ -325,7 +307,7 @@ func TestRESTSourceArn(t *testing.T) {
 
 // TestRESTMock: MOCK integrations answer from their templates; a method
 // that needs an API key is 403 Forbidden without a valid one and 429
-// Limit Exceeded past its quota.
+// Limit Exceeded past its usage plan's daily quota.
 func TestRESTMock(t *testing.T) {
 	h := newRestHarness(t)
 	ctx := t.Context()
@@ -360,6 +342,18 @@ func TestRESTMock(t *testing.T) {
 		}
 	}
 	h.deploy(t, id, "prod", nil, nil)
+	key, err := h.rc.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{Name: aws.String("k"), Enabled: true, Value: aws.String("secret-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.rc.CreateUsagePlan(ctx, &apigateway.CreateUsagePlanInput{Name: aws.String("p"), ApiStages: []types.ApiStage{{ApiId: &id, Stage: aws.String("prod")}},
+		Quota: &types.QuotaSettings{Limit: 2, Period: types.QuotaPeriodTypeDay}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.rc.CreateUsagePlanKey(ctx, &apigateway.CreateUsagePlanKeyInput{UsagePlanId: plan.Id, KeyId: key.Id, KeyType: aws.String("API_KEY")}); err != nil {
+		t.Fatal(err)
+	}
 	r := h.call(t, id, "GET", "/prod/mock", nil, nil, false)
 	wantREST(t, "mock", r, 200, `{"mock":"mock"}`)
 	if r.header.Get("X-Mock") != "yes" {
@@ -369,9 +363,12 @@ func TestRESTMock(t *testing.T) {
 	wantREST(t, "no key", h.call(t, id, "GET", "/prod/keyed", nil, nil, false), 403, `{"message":"Forbidden"}`)
 	wantREST(t, "wrong key", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "nope"}, false), 403, `{"message":"Forbidden"}`)
 	for i := 0; i < 2; i++ {
-		wantREST(t, "key", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "secret-key"}, false), 200, `{"mock":"keyed"}`)
+		wantREST(t, "key", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "secret-key-0123456789"}, false), 200, `{"mock":"keyed"}`)
 	}
-	wantREST(t, "quota", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "secret-key"}, false), 429, `{"message":"Limit Exceeded"}`)
+	wantREST(t, "quota", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "secret-key-0123456789"}, false), 429, `{"message":"Limit Exceeded"}`)
+	// The next day the quota starts afresh.
+	h.clock.add(24 * time.Hour)
+	wantREST(t, "next day", h.call(t, id, "GET", "/prod/keyed", nil, map[string]string{"X-Api-Key": "secret-key-0123456789"}, false), 200, `{"mock":"keyed"}`)
 }
 
 // TestRESTCanary: a stage with a 25 % canary to a second deployment sends

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
@@ -22,7 +23,17 @@ import (
 const SigningName = "apigateway"
 
 // PathPrefixes begin the paths this API serves.
-var PathPrefixes = []string{"/restapis"}
+var PathPrefixes = []string{"/restapis", "/apikeys", "/usageplans"}
+
+// Matchers are the edge's matchers of this API: requests signed for
+// apigateway under one of PathPrefixes.
+func Matchers() []edge.Matcher {
+	out := make([]edge.Matcher, 0, len(PathPrefixes))
+	for _, p := range PathPrefixes {
+		out = append(out, edge.Matcher{Service: SigningName, PathPrefix: p})
+	}
+	return out
+}
 
 // Errors renders apigateway's errors: rest-json with a lower-case
 // message member.
@@ -37,6 +48,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Usage holds API keys and usage plans; their operations fail
+	// without it.
+	Usage *Usage
 }
 
 // API serves the REST API management API. It is safe for concurrent use.
@@ -105,6 +119,18 @@ func (a *API) handlers() map[string]handler {
 		"GET " + api + "/authorizers":                          a.getAuthorizers,
 		"GET " + api + "/authorizers/{authorizer_id}":          a.getAuthorizer,
 		"DELETE " + api + "/authorizers/{authorizer_id}":       a.deleteAuthorizer,
+		"POST /apikeys":                                        a.createAPIKey,
+		"GET /apikeys":                                         a.getAPIKeys,
+		"GET /apikeys/{api_Key}":                               a.getAPIKey,
+		"PATCH /apikeys/{api_Key}":                             a.updateAPIKey,
+		"DELETE /apikeys/{api_Key}":                            a.deleteAPIKey,
+		"POST /usageplans":                                     a.createUsagePlan,
+		"GET /usageplans":                                      a.getUsagePlans,
+		"GET /usageplans/{usageplanId}":                        a.getUsagePlan,
+		"DELETE /usageplans/{usageplanId}":                     a.deleteUsagePlan,
+		"POST /usageplans/{usageplanId}/keys":                  a.createUsagePlanKey,
+		"GET /usageplans/{usageplanId}/keys":                   a.getUsagePlanKeys,
+		"DELETE /usageplans/{usageplanId}/keys/{keyId}":        a.deleteUsagePlanKey,
 	}
 }
 

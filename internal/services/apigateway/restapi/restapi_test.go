@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -33,15 +34,16 @@ const (
 )
 
 type harness struct {
-	dir  string
-	ns   *natsd.Server
-	st   *apigw.State
-	cl   *apigateway.Client
-	srv  *httptest.Server
-	auth *authz.Static
-	stop context.CancelFunc
-	cur  *restapi.API
-	az   *authz.Authorizer
+	dir   string
+	ns    *natsd.Server
+	st    *apigw.State
+	cl    *apigateway.Client
+	srv   *httptest.Server
+	auth  *authz.Static
+	stop  context.CancelFunc
+	cur   *restapi.API
+	az    *authz.Authorizer
+	usage *restapi.Usage
 }
 
 func newHarness(t *testing.T) *harness {
@@ -56,7 +58,7 @@ func newHarness(t *testing.T) *harness {
 	creds := &token.Store{Issuer: is, RootKeyID: rootKey, RootSecret: rootSecret, Root: token.Root("aws", account), Keys: h.auth}
 	h.srv = httptest.NewServer(edge.New(edge.Config{
 		Verifier: &awsproto.Verifier{Region: "us-east-1", Credentials: creds},
-		Routes: []edge.Route{{Name: "apigateway", Match: []edge.Matcher{{Service: restapi.SigningName, PathPrefix: "/restapis"}},
+		Routes: []edge.Route{{Name: "apigateway", Match: restapi.Matchers(),
 			Scope: restapi.SigningName, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.cur.ServeHTTP(w, r) }),
 			Errors: restapi.Errors}},
 	}))
@@ -94,8 +96,12 @@ func (h *harness) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ns, h.st, h.stop = ns, st, cancel
-	h.cur = restapi.New(restapi.Config{State: st, Region: "us-east-1", Account: account, Authorizer: h.az})
+	usage, err := restapi.OpenUsage(ctx, kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ns, h.st, h.stop, h.usage = ns, st, cancel, usage
+	h.cur = restapi.New(restapi.Config{State: st, Usage: usage, Region: "us-east-1", Account: account, Authorizer: h.az})
 }
 
 func (h *harness) close() {
@@ -387,4 +393,76 @@ func TestIAM(t *testing.T) {
 	if n := len(h.st.List()); n != 0 {
 		t.Fatalf("a denied CreateRestApi made %d APIs", n)
 	}
+}
+
+// TestUsagePlans: API keys and usage plans are stored durably; Use lets a
+// key of a plan covering the stage through, within the plan's throttle
+// and quota, and refuses other keys and stages.
+func TestUsagePlans(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	apiID, _, _, _ := build(t, h)
+	if _, err := h.cl.CreateDeployment(ctx, &apigateway.CreateDeploymentInput{RestApiId: &apiID, StageName: aws.String("prod")}); err != nil {
+		t.Fatal(err)
+	}
+	key := must[*apigateway.CreateApiKeyOutput](t, "CreateApiKey")(h.cl.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{Name: aws.String("k"), Enabled: true}))
+	if len(aws.ToString(key.Value)) != 40 || !key.Enabled || key.CreatedDate == nil {
+		t.Fatalf("CreateApiKey %+v", key)
+	}
+	off := must[*apigateway.CreateApiKeyOutput](t, "CreateApiKey")(h.cl.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{Name: aws.String("off"), Value: aws.String("disabled-key-0123456789")}))
+	_, err := h.cl.CreateApiKey(ctx, &apigateway.CreateApiKeyInput{Name: aws.String("dup"), Value: aws.String("disabled-key-0123456789")})
+	wantCode(t, err, "ConflictException", "")
+	_, err = h.cl.CreateUsagePlan(ctx, &apigateway.CreateUsagePlanInput{Name: aws.String("bad"), ApiStages: []types.ApiStage{{ApiId: &apiID, Stage: aws.String("nope")}}})
+	wantCode(t, err, "BadRequestException", "")
+	plan := must[*apigateway.CreateUsagePlanOutput](t, "CreateUsagePlan")(h.cl.CreateUsagePlan(ctx, &apigateway.CreateUsagePlanInput{Name: aws.String("gold"),
+		ApiStages: []types.ApiStage{{ApiId: &apiID, Stage: aws.String("prod")}}, Throttle: &types.ThrottleSettings{BurstLimit: 2, RateLimit: 1},
+		Quota: &types.QuotaSettings{Limit: 3, Period: types.QuotaPeriodTypeMonth}}))
+	for _, k := range []*string{key.Id, off.Id} {
+		must[*apigateway.CreateUsagePlanKeyOutput](t, "CreateUsagePlanKey")(h.cl.CreateUsagePlanKey(ctx, &apigateway.CreateUsagePlanKeyInput{UsagePlanId: plan.Id, KeyId: k, KeyType: aws.String("API_KEY")}))
+	}
+	_, err = h.cl.CreateUsagePlanKey(ctx, &apigateway.CreateUsagePlanKeyInput{UsagePlanId: plan.Id, KeyId: aws.String("nope"), KeyType: aws.String("API_KEY")})
+	wantCode(t, err, "NotFoundException", "")
+	h.restart(t)
+	keys := must[*apigateway.GetUsagePlanKeysOutput](t, "GetUsagePlanKeys")(h.cl.GetUsagePlanKeys(ctx, &apigateway.GetUsagePlanKeysInput{UsagePlanId: plan.Id}))
+	if len(keys.Items) != 2 {
+		t.Fatalf("after restart: %d plan keys", len(keys.Items))
+	}
+	g := must[*apigateway.GetApiKeyOutput](t, "GetApiKey")(h.cl.GetApiKey(ctx, &apigateway.GetApiKeyInput{ApiKey: key.Id}))
+	if g.Value != nil {
+		t.Fatalf("GetApiKey without includeValue shows the value")
+	}
+	u := h.usage
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	value := aws.ToString(key.Value)
+	if id, st, _ := u.Use(value, apiID, "prod", now); st != 0 || id != aws.ToString(key.Id) {
+		t.Fatalf("Use: %q %d", id, st)
+	}
+	if _, st, msg := u.Use(value, apiID, "dev", now); st != 403 || msg != "Forbidden" {
+		t.Fatalf("another stage: %d %s", st, msg)
+	}
+	if _, st, _ := u.Use("disabled-key-0123456789", apiID, "prod", now); st != 403 {
+		t.Fatalf("a disabled key: %d", st)
+	}
+	if _, st, _ := u.Use(value, apiID, "prod", now); st != 0 {
+		t.Fatalf("within the burst: %d", st)
+	}
+	if _, st, msg := u.Use(value, apiID, "prod", now); st != 429 || msg != "Too Many Requests" {
+		t.Fatalf("past the burst: %d %s", st, msg)
+	}
+	if _, st, _ := u.Use(value, apiID, "prod", now.Add(2*time.Second)); st != 0 {
+		t.Fatalf("after the throttle refills: %d", st)
+	}
+	if _, st, msg := u.Use(value, apiID, "prod", now.Add(10*time.Second)); st != 429 || msg != "Limit Exceeded" {
+		t.Fatalf("past the quota: %d %s", st, msg)
+	}
+	if _, st, _ := u.Use(value, apiID, "prod", time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)); st != 0 {
+		t.Fatalf("next month: %d", st)
+	}
+	must[*apigateway.DeleteApiKeyOutput](t, "DeleteApiKey")(h.cl.DeleteApiKey(ctx, &apigateway.DeleteApiKeyInput{ApiKey: key.Id}))
+	if _, st, _ := u.Use(value, apiID, "prod", time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)); st != 403 {
+		t.Fatalf("a deleted key: %d", st)
+	}
+	must[*apigateway.DeleteUsagePlanOutput](t, "DeleteUsagePlan")(h.cl.DeleteUsagePlan(ctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: plan.Id}))
+	_, err = h.cl.GetUsagePlan(ctx, &apigateway.GetUsagePlanInput{UsagePlanId: plan.Id})
+	wantCode(t, err, "NotFoundException", "")
 }
