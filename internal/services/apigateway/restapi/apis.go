@@ -33,6 +33,15 @@ func restAPI(d *apigateway.Doc) restAPIOut {
 		Tags: d.API.Tags, DisableExecuteAPIEndpoint: d.API.DisableExecuteAPIEndpoint, RootResourceID: d.Rest.RootResourceID}
 }
 
+// createOrImportRestAPI is CreateRestApi, or ImportRestApi with
+// mode=import.
+func (a *API) createOrImportRestAPI(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Get("mode") == "import" {
+		return a.importRestAPI(w, r)
+	}
+	return a.createRestAPI(w, r)
+}
+
 func (a *API) createRestAPI(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name                      string                            `json:"name"`

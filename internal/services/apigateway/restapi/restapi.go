@@ -87,7 +87,8 @@ func (a *API) handlers() map[string]handler {
 	const res = api + "/resources/{resource_id}"
 	const meth = res + "/methods/{http_method}"
 	return map[string]handler{
-		"POST /restapis":            a.createRestAPI,
+		"POST /restapis":            a.createOrImportRestAPI,
+		"PUT " + api:                a.putRestAPI,
 		"GET /restapis":             a.getRestAPIs,
 		"GET " + api:                a.getRestAPI,
 		"PATCH " + api:              a.updateRestAPI,

@@ -466,3 +466,113 @@ func TestUsagePlans(t *testing.T) {
 	_, err = h.cl.GetUsagePlan(ctx, &apigateway.GetUsagePlanInput{UsagePlanId: plan.Id})
 	wantCode(t, err, "NotFoundException", "")
 }
+
+const restDefinition = `openapi: "3.0.1"
+info:
+  title: petstore
+  version: "1.0"
+x-amazon-apigateway-binary-media-types: ["image/png"]
+components:
+  securitySchemes:
+    api_key:
+      type: apiKey
+      name: x-api-key
+      in: header
+    tok:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: ` + fnURI + `
+        authorizerResultTtlInSeconds: 60
+paths:
+  /pets/{id}:
+    get:
+      security: [{tok: []}]
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: ` + fnURI + `
+  /health:
+    get:
+      security: [{api_key: []}]
+      responses:
+        "200": {description: ok}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": "{\"statusCode\": 200}"}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {"application/json": "{\"ok\": true}"}
+`
+
+// TestImportAndPutRestAPI: ImportRestApi builds resources, methods,
+// integrations, a TOKEN authorizer and API key requirements from an
+// OpenAPI definition; PutRestApi merges paths in or overwrites them; a
+// bad definition changes nothing.
+func TestImportAndPutRestAPI(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	api := must[*apigateway.ImportRestApiOutput](t, "ImportRestApi")(h.cl.ImportRestApi(ctx, &apigateway.ImportRestApiInput{Body: []byte(restDefinition)}))
+	id := api.Id
+	if aws.ToString(api.Name) != "petstore" || len(api.BinaryMediaTypes) != 1 {
+		t.Fatalf("ImportRestApi %+v", api)
+	}
+	res := must[*apigateway.GetResourcesOutput](t, "GetResources")(h.cl.GetResources(ctx, &apigateway.GetResourcesInput{RestApiId: id, Embed: []string{"methods"}}))
+	paths := map[string]types.Resource{}
+	for _, r := range res.Items {
+		paths[aws.ToString(r.Path)] = r
+	}
+	if len(paths) != 4 || paths["/pets"].Id == nil {
+		t.Fatalf("imported resources %v", keysOf(paths))
+	}
+	pet := paths["/pets/{id}"].ResourceMethods["GET"]
+	if aws.ToString(pet.AuthorizationType) != "CUSTOM" || pet.MethodIntegration == nil || pet.MethodIntegration.Type != types.IntegrationTypeAwsProxy {
+		t.Fatalf("GET /pets/{id}: %+v", pet)
+	}
+	health := paths["/health"].ResourceMethods["GET"]
+	if !aws.ToBool(health.ApiKeyRequired) || health.MethodIntegration == nil || health.MethodIntegration.Type != types.IntegrationTypeMock {
+		t.Fatalf("GET /health: %+v", health)
+	}
+	auths := must[*apigateway.GetAuthorizersOutput](t, "GetAuthorizers")(h.cl.GetAuthorizers(ctx, &apigateway.GetAuthorizersInput{RestApiId: id}))
+	if len(auths.Items) != 1 || auths.Items[0].Type != types.AuthorizerTypeToken || aws.ToString(auths.Items[0].IdentitySource) != "method.request.header.Authorization" ||
+		aws.ToString(auths.Items[0].Id) != aws.ToString(pet.AuthorizerId) {
+		t.Fatalf("imported authorizers %+v", auths.Items)
+	}
+	must[*apigateway.CreateDeploymentOutput](t, "CreateDeployment")(h.cl.CreateDeployment(ctx, &apigateway.CreateDeploymentInput{RestApiId: id, StageName: aws.String("prod")}))
+
+	merge := "openapi: \"3.0.1\"\ninfo: {title: petstore}\npaths:\n  /extra:\n    post:\n      x-amazon-apigateway-integration: {type: aws_proxy, httpMethod: POST, uri: " + fnURI + "}\n"
+	must[*apigateway.PutRestApiOutput](t, "PutRestApi merge")(h.cl.PutRestApi(ctx, &apigateway.PutRestApiInput{RestApiId: id, Body: []byte(merge)}))
+	res = must[*apigateway.GetResourcesOutput](t, "GetResources")(h.cl.GetResources(ctx, &apigateway.GetResourcesInput{RestApiId: id}))
+	if len(res.Items) != 5 {
+		t.Fatalf("after merge: %d resources", len(res.Items))
+	}
+	_, err := h.cl.PutRestApi(ctx, &apigateway.PutRestApiInput{RestApiId: id, Mode: types.PutModeOverwrite,
+		Body: []byte("openapi: \"3.0.1\"\ninfo: {title: x}\npaths:\n  /bad:\n    get:\n      x-amazon-apigateway-integration: {type: http, uri: http://example.com}\n")})
+	wantCode(t, err, "BadRequestException", "")
+	must[*apigateway.PutRestApiOutput](t, "PutRestApi overwrite")(h.cl.PutRestApi(ctx, &apigateway.PutRestApiInput{RestApiId: id, Mode: types.PutModeOverwrite, Body: []byte(merge)}))
+	res = must[*apigateway.GetResourcesOutput](t, "GetResources")(h.cl.GetResources(ctx, &apigateway.GetResourcesInput{RestApiId: id}))
+	if len(res.Items) != 2 {
+		t.Fatalf("after overwrite: %d resources", len(res.Items))
+	}
+	st := must[*apigateway.GetStageOutput](t, "GetStage")(h.cl.GetStage(ctx, &apigateway.GetStageInput{RestApiId: id, StageName: aws.String("prod")}))
+	if st.DeploymentId == nil {
+		t.Fatal("overwrite lost the stage")
+	}
+	_, err = h.cl.ImportRestApi(ctx, &apigateway.ImportRestApiInput{Body: []byte("{not yaml: [")})
+	wantCode(t, err, "BadRequestException", "")
+	if n := len(h.st.List()); n != 1 {
+		t.Fatalf("%d APIs after a failed import", n)
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
