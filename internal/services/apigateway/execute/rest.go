@@ -441,9 +441,12 @@ func (s *Server) restProxyEvent(q *restRequest) *restEvent {
 // (and only the proxy response's members) is 502, as REST APIs answer.
 func (s *Server) restProxy(q *restRequest) *funcurl.Reply {
 	it := q.method.MethodIntegration
-	uri := stageVarRef.ReplaceAllStringFunc(it.URI, func(m string) string {
-		return q.stage.Stage.StageVariables[m[len("${stageVariables."):len(m)-1]]
-	})
+	uri := it.URI
+	if strings.Contains(uri, "${") {
+		uri = stageVarRef.ReplaceAllStringFunc(uri, func(m string) string {
+			return q.stage.Stage.StageVariables[m[len("${stageVariables."):len(m)-1]]
+		})
+	}
 	ref, err := apigateway.FunctionRef(uri)
 	if err != nil {
 		return restInternal()

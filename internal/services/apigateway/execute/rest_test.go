@@ -58,7 +58,7 @@ func (r recorder) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output,
 	return r.h.fns.Invoke(ctx, in)
 }
 
-func newRestHarness(t *testing.T) *restHarness {
+func newRestHarness(t testing.TB) *restHarness {
 	t.Helper()
 	h := &restHarness{harness: &harness{fns: &functions{fns: map[string]fn{}, calls: map[string]int{}, last: map[string][]byte{}},
 		policies: map[string][]registry.Statement{}, clock: newClock()}}
@@ -130,7 +130,7 @@ func lambdaURI(fn string) string {
 }
 
 // resource adds a resource under parent and returns its id.
-func (h *restHarness) resource(t *testing.T, apiID, parent, part string) string {
+func (h *restHarness) resource(t testing.TB, apiID, parent, part string) string {
 	t.Helper()
 	out, err := h.rc.CreateResource(t.Context(), &apigateway.CreateResourceInput{RestApiId: &apiID, ParentId: &parent, PathPart: &part})
 	if err != nil {
@@ -140,7 +140,7 @@ func (h *restHarness) resource(t *testing.T, apiID, parent, part string) string 
 }
 
 // proxyMethod puts a method with an AWS_PROXY integration to uri.
-func (h *restHarness) proxyMethod(t *testing.T, apiID, res, method, uri string, mod func(*apigateway.PutMethodInput)) {
+func (h *restHarness) proxyMethod(t testing.TB, apiID, res, method, uri string, mod func(*apigateway.PutMethodInput)) {
 	t.Helper()
 	in := &apigateway.PutMethodInput{RestApiId: &apiID, ResourceId: &res, HttpMethod: &method, AuthorizationType: aws.String("NONE")}
 	if mod != nil {
@@ -152,7 +152,7 @@ func (h *restHarness) proxyMethod(t *testing.T, apiID, res, method, uri string, 
 	h.proxyIntegration(t, apiID, res, method, uri)
 }
 
-func (h *restHarness) proxyIntegration(t *testing.T, apiID, res, method, uri string) {
+func (h *restHarness) proxyIntegration(t testing.TB, apiID, res, method, uri string) {
 	t.Helper()
 	if _, err := h.rc.PutIntegration(t.Context(), &apigateway.PutIntegrationInput{RestApiId: &apiID, ResourceId: &res, HttpMethod: &method,
 		Type: types.IntegrationTypeAwsProxy, IntegrationHttpMethod: aws.String("POST"), Uri: aws.String(uri)}); err != nil {
@@ -160,7 +160,7 @@ func (h *restHarness) proxyIntegration(t *testing.T, apiID, res, method, uri str
 	}
 }
 
-func (h *restHarness) restAPI(t *testing.T, binary ...string) (id, root string) {
+func (h *restHarness) restAPI(t testing.TB, binary ...string) (id, root string) {
 	t.Helper()
 	out, err := h.rc.CreateRestApi(t.Context(), &apigateway.CreateRestApiInput{Name: aws.String("r"), BinaryMediaTypes: binary})
 	if err != nil {
@@ -169,7 +169,7 @@ func (h *restHarness) restAPI(t *testing.T, binary ...string) (id, root string) 
 	return aws.ToString(out.Id), aws.ToString(out.RootResourceId)
 }
 
-func (h *restHarness) deploy(t *testing.T, apiID, stage string, vars map[string]string, canary *types.DeploymentCanarySettings) string {
+func (h *restHarness) deploy(t testing.TB, apiID, stage string, vars map[string]string, canary *types.DeploymentCanarySettings) string {
 	t.Helper()
 	out, err := h.rc.CreateDeployment(t.Context(), &apigateway.CreateDeploymentInput{RestApiId: &apiID, StageName: &stage, Variables: vars, CanarySettings: canary})
 	if err != nil {
@@ -541,4 +541,29 @@ func TestRESTRequestAuthorizer(t *testing.T) {
 	wantREST(t, "missing source", h.call(t, id, "GET", "/prod/r", nil, nil, false), 401, `{"message":"Unauthorized"}`)
 	wantREST(t, "deny", h.call(t, id, "GET", "/prod/r?token=no", nil, nil, false), 403, `{"Message":"User is not authorized to access this resource"}`)
 	wantREST(t, "allow", h.call(t, id, "GET", "/prod/r?token=ok", nil, nil, false), 200, "in")
+}
+
+// BenchmarkServeREST is what the data plane adds to an invocation through
+// a REST API: a GET to /items/{id} beside a /{proxy+} resource — the
+// resource matched, the proxy event built, the function policy checked,
+// the answer strictly mapped — with the function a no-op in process.
+func BenchmarkServeREST(b *testing.B) {
+	h := newRestHarness(b)
+	id, root := h.restAPI(b)
+	h.function("f", "arn:aws:execute-api:us-east-1:"+account+":"+id+"/*", answer(map[string]any{"statusCode": 200, "body": "ok"}))
+	h.proxyMethod(b, id, h.resource(b, id, h.resource(b, id, root, "items"), "{id}"), "GET", lambdaURI("f"), nil)
+	h.proxyMethod(b, id, h.resource(b, id, root, "{proxy+}"), "ANY", lambdaURI("f"), nil)
+	h.deploy(b, id, "prod", nil, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/prod/items/42?a=1&b=2", nil)
+		r.Host = id + ".execute-api.us-east-1.localhost:9070"
+		r.Header.Set("User-Agent", "bench")
+		w := httptest.NewRecorder()
+		h.data.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
 }
