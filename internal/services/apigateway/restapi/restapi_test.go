@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/kumo-run/kumo/internal/iam/token"
 	"github.com/kumo-run/kumo/internal/natsd"
 	apigw "github.com/kumo-run/kumo/internal/services/apigateway"
+	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
 	"github.com/kumo-run/kumo/internal/services/apigateway/restapi"
 	"github.com/kumo-run/kumo/internal/store"
 )
@@ -575,4 +577,31 @@ func keysOf[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestNotAnHTTPAPI: apigatewayv2 neither lists, shows, changes nor
+// deletes a REST API.
+func TestNotAnHTTPAPI(t *testing.T) {
+	h := newHarness(t)
+	api := must[*apigateway.CreateRestApiOutput](t, "CreateRestApi")(h.cl.CreateRestApi(t.Context(), &apigateway.CreateRestApiInput{Name: aws.String("r")}))
+	v2 := httpapi.New(httpapi.Config{State: h.st, Region: "us-east-1", Account: account})
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/v2/apis", 200, `{"items":[]}`},
+		{"GET", "/v2/apis/" + aws.ToString(api.Id), 404, ""},
+		{"PATCH", "/v2/apis/" + aws.ToString(api.Id), 404, ""},
+		{"DELETE", "/v2/apis/" + aws.ToString(api.Id), 404, ""},
+	} {
+		w := httptest.NewRecorder()
+		v2.ServeHTTP(w, httptest.NewRequest(c.method, c.path, strings.NewReader(`{"name":"x"}`)))
+		if w.Code != c.status || c.body != "" && strings.TrimSpace(w.Body.String()) != c.body {
+			t.Errorf("%s %s: %d %s", c.method, c.path, w.Code, w.Body)
+		}
+	}
+	if _, err := h.cl.GetRestApi(t.Context(), &apigateway.GetRestApiInput{RestApiId: api.Id}); err != nil {
+		t.Fatalf("the REST API is gone: %v", err)
+	}
 }
