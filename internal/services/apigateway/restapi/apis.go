@@ -83,6 +83,9 @@ func (a *API) createRestAPI(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("Invalid binary media type %q", t)
 		}
 	}
+	if err := a.restAPIQuota(); err != nil {
+		return err
+	}
 	root := apigateway.NewID(10)
 	api := apigateway.API{APIID: apigateway.NewID(10), Name: in.Name, Description: in.Description, Version: in.Version,
 		ProtocolType: apigateway.ProtocolREST, DisableExecuteAPIEndpoint: in.DisableExecuteAPIEndpoint, CreatedDate: a.now(), Tags: in.Tags}
@@ -94,6 +97,20 @@ func (a *API) createRestAPI(w http.ResponseWriter, r *http.Request) error {
 		return awsproto.Internal(err)
 	}
 	return write(w, http.StatusCreated, restAPI(d))
+}
+
+// restAPIQuota refuses a new REST API past MaxRestAPIs.
+func (a *API) restAPIQuota() error {
+	n := 0
+	for _, d := range a.st.List() {
+		if d.Rest != nil {
+			n++
+		}
+	}
+	if n >= MaxRestAPIs {
+		return limitExceeded("Cannot create more than %d REST APIs", MaxRestAPIs)
+	}
+	return nil
 }
 
 func validMediaType(t string) bool {
@@ -309,6 +326,9 @@ func (a *API) createResource(w http.ResponseWriter, r *http.Request) error {
 			if strings.HasPrefix(sib.PathPart, "{") && strings.HasPrefix(in.PathPart, "{") && strings.HasSuffix(sib.PathPart, "+}") == greedy {
 				return nil, badRequest("A sibling (%s) of this resource already has a variable path part -- only one is allowed", sib.PathPart)
 			}
+		}
+		if len(d.Rest.Resources) >= MaxResources {
+			return nil, limitExceeded("Cannot create more than %d resources in a REST API", MaxResources)
 		}
 		res.Path = strings.TrimSuffix(parent.Path, "/") + "/" + in.PathPart
 		if _, err := apigateway.ParseRouteKey("GET " + res.Path); err != nil {

@@ -123,6 +123,9 @@ func parseRestDefinition(body []byte, rootID string) (*apigateway.API, *apigatew
 		}
 		au := &apigateway.RestAuthorizer{ID: apigateway.NewID(6), Name: name, Type: typ, AuthorizerURI: sc.Authorizer.AuthorizerURI,
 			IdentitySource: src, IdentityValidationExpression: sc.Authorizer.IdentityValidationExpression, AuthorizerResultTTLInSeconds: &ttl}
+		if len(rd.Authorizers) >= MaxAuthorizers {
+			return nil, nil, limitExceeded("Cannot create more than %d authorizers in a REST API", MaxAuthorizers)
+		}
 		rd.Authorizers[au.ID] = au
 		authByName[name] = au.ID
 	}
@@ -234,6 +237,9 @@ func ensureResource(rd *apigateway.RestDoc, p string) (*apigateway.RestResource,
 		if _, err := apigateway.ParseRouteKey("GET " + path); err != nil {
 			return nil, badRequest("Invalid resource path %s: %v", path, err)
 		}
+		if len(rd.Resources) >= MaxResources {
+			return nil, limitExceeded("Cannot create more than %d resources in a REST API", MaxResources)
+		}
 		r := &apigateway.RestResource{ID: apigateway.NewID(10), ParentID: cur.ID, PathPart: part, Path: path}
 		rd.Resources[r.ID] = r
 		byPath[path] = r
@@ -258,6 +264,9 @@ func readDefinition(r *http.Request) ([]byte, error) {
 func (a *API) importRestAPI(w http.ResponseWriter, r *http.Request) error {
 	body, err := readDefinition(r)
 	if err != nil {
+		return err
+	}
+	if err := a.restAPIQuota(); err != nil {
 		return err
 	}
 	root := apigateway.NewID(10)
@@ -308,8 +317,14 @@ func (a *API) putRestAPI(w http.ResponseWriter, r *http.Request) error {
 			d.Rest = rd
 			return nil, nil
 		}
+		if d.Rest.Authorizers == nil {
+			d.Rest.Authorizers = map[string]*apigateway.RestAuthorizer{}
+		}
 		for id, au := range rd.Authorizers {
 			d.Rest.Authorizers[id] = au
+		}
+		if len(d.Rest.Authorizers) > MaxAuthorizers {
+			return nil, limitExceeded("Cannot create more than %d authorizers in a REST API", MaxAuthorizers)
 		}
 		for _, t := range rd.BinaryMediaTypes {
 			d.Rest.BinaryMediaTypes = append(removeString(d.Rest.BinaryMediaTypes, t), t)

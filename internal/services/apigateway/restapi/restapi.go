@@ -204,6 +204,21 @@ func notFound(format string, args ...any) error {
 	return awsproto.Errorf(awsproto.APIGatewayNotFound, format, args...)
 }
 
+// Quotas, as API Gateway's defaults: they bound what one account keeps.
+const (
+	MaxRestAPIs    = 600
+	MaxResources   = 300
+	MaxAuthorizers = 10
+	MaxAPIKeys     = 10000
+	MaxUsagePlans  = 300
+	MaxStages      = 10
+	MaxDeployments = 1000
+)
+
+func limitExceeded(format string, args ...any) error {
+	return awsproto.Errorf(awsproto.APIGatewayLimitExceeded, format, args...)
+}
+
 func conflict(format string, args ...any) error {
 	return awsproto.Errorf(awsproto.APIGatewayConflict, format, args...)
 }

@@ -372,6 +372,14 @@ func TestAuthorizers(t *testing.T) {
 	must[*apigateway.DeleteAuthorizerOutput](t, "DeleteAuthorizer")(h.cl.DeleteAuthorizer(ctx, &apigateway.DeleteAuthorizerInput{RestApiId: id, AuthorizerId: au.Id}))
 	_, err = h.cl.GetAuthorizer(ctx, &apigateway.GetAuthorizerInput{RestApiId: id, AuthorizerId: au.Id})
 	wantCode(t, err, "NotFoundException", "")
+	// An API has at most 10 authorizers.
+	in := &apigateway.CreateAuthorizerInput{RestApiId: id, Name: aws.String("n"), Type: types.AuthorizerTypeRequest, AuthorizerUri: aws.String(fnURI),
+		IdentitySource: aws.String("method.request.header.X")}
+	for i := 0; i < restapi.MaxAuthorizers; i++ {
+		must[*apigateway.CreateAuthorizerOutput](t, "CreateAuthorizer")(h.cl.CreateAuthorizer(ctx, in))
+	}
+	_, err = h.cl.CreateAuthorizer(ctx, in)
+	wantCode(t, err, "LimitExceededException", "Cannot create more than 10 authorizers in a REST API")
 }
 
 // TestIAM: an IAM user needs apigateway:<METHOD> on the path's

@@ -123,6 +123,12 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
+		if len(d.Deployments) >= MaxDeployments {
+			return nil, limitExceeded("Cannot create more than %d deployments in a REST API; delete unused ones", MaxDeployments)
+		}
+		if in.StageName != "" && d.Stages[in.StageName] == nil && len(d.Stages) >= MaxStages {
+			return nil, limitExceeded("Cannot create more than %d stages in a REST API", MaxStages)
+		}
 		d.Deployments[dep.DeploymentID] = dep
 		if in.StageName != "" {
 			st := d.Stages[in.StageName]
@@ -263,6 +269,9 @@ func (a *API) createStage(w http.ResponseWriter, r *http.Request) error {
 	_, err := a.update(r.Context(), r.PathValue("restapi_id"), func(d *apigateway.Doc) (*apigateway.Write, error) {
 		if _, ok := d.Stages[in.StageName]; ok {
 			return nil, conflict("Stage already exists")
+		}
+		if len(d.Stages) >= MaxStages {
+			return nil, limitExceeded("Cannot create more than %d stages in a REST API", MaxStages)
 		}
 		if _, ok := d.Deployments[in.DeploymentID]; !ok {
 			return nil, deploymentNotFound()
@@ -498,6 +507,9 @@ func (a *API) createAuthorizer(w http.ResponseWriter, r *http.Request) error {
 		AuthorizerCredentials: in.AuthorizerCredentials, IdentitySource: in.IdentitySource,
 		IdentityValidationExpression: in.IdentityValidationExpression, AuthorizerResultTTLInSeconds: &ttl}
 	_, err := a.update(r.Context(), r.PathValue("restapi_id"), func(d *apigateway.Doc) (*apigateway.Write, error) {
+		if len(d.Rest.Authorizers) >= MaxAuthorizers {
+			return nil, limitExceeded("Cannot create more than %d authorizers in a REST API", MaxAuthorizers)
+		}
 		if d.Rest.Authorizers == nil {
 			d.Rest.Authorizers = map[string]*apigateway.RestAuthorizer{}
 		}

@@ -319,6 +319,9 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	k := &APIKey{ID: apigateway.NewID(10), Value: in.Value, Name: in.Name, CustomerID: in.CustomerID, Description: in.Description,
 		Enabled: in.Enabled, CreatedDate: now, LastUpdatedDate: now, StageKeys: []string{}, Tags: in.Tags}
 	err = u.update(r.Context(), func(d *usageDoc) error {
+		if len(d.Keys) >= MaxAPIKeys {
+			return limitExceeded("Cannot create more than %d API keys", MaxAPIKeys)
+		}
 		for _, o := range d.Keys {
 			if o.Value == k.Value {
 				return conflict("API Key already exists")
@@ -496,7 +499,13 @@ func (a *API) createUsagePlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := &UsagePlan{ID: apigateway.NewID(6), Name: in.Name, Description: in.Description, APIStages: in.APIStages,
 		Throttle: in.Throttle, Quota: in.Quota, Tags: in.Tags}
-	if err := u.update(r.Context(), func(d *usageDoc) error { d.Plans[p.ID] = p; return nil }); err != nil {
+	if err := u.update(r.Context(), func(d *usageDoc) error {
+		if len(d.Plans) >= MaxUsagePlans {
+			return limitExceeded("Cannot create more than %d usage plans", MaxUsagePlans)
+		}
+		d.Plans[p.ID] = p
+		return nil
+	}); err != nil {
 		return err
 	}
 	return write(w, http.StatusCreated, planOut(p))
