@@ -58,7 +58,8 @@ func deployAPIGWRestFn(t *testing.T, lc *lambda.Client, name string) {
 // and /items/{id} to a function, a TOKEN authorizer, binary media types
 // — calls it with plain HTTP (path parameters, multi-value query
 // strings, binary bodies, the 403 Missing Authentication Token, the
-// authorizer denying and allowing), then runs a 25 % canary to a second
+// authorizer denying and allowing, a MOCK method behind an API key and a
+// usage plan's quota), then runs a 25 % canary to a second
 // deployment over 1,000 calls and promotes it.
 func TestRESTAPI(t *testing.T) {
 	t.Parallel()
@@ -102,6 +103,14 @@ func TestRESTAPI(t *testing.T) {
 		cli.ok("apigateway", "put-integration", "--rest-api-id", id, "--resource-id", m.res, "--http-method", m.method,
 			"--type", "AWS_PROXY", "--integration-http-method", "POST", "--uri", uri(m.fn))
 	}
+	// A MOCK method that needs an API key.
+	health := jstr(cli.ok("apigateway", "create-resource", "--rest-api-id", id, "--parent-id", root, "--path-part", "health"), "id")
+	cli.ok("apigateway", "put-method", "--rest-api-id", id, "--resource-id", health, "--http-method", "GET", "--authorization-type", "NONE", "--api-key-required")
+	cli.ok("apigateway", "put-integration", "--rest-api-id", id, "--resource-id", health, "--http-method", "GET", "--type", "MOCK",
+		"--request-templates", `{"application/json":"{\"statusCode\": 200}"}`)
+	cli.ok("apigateway", "put-method-response", "--rest-api-id", id, "--resource-id", health, "--http-method", "GET", "--status-code", "200")
+	cli.ok("apigateway", "put-integration-response", "--rest-api-id", id, "--resource-id", health, "--http-method", "GET", "--status-code", "200",
+		"--response-templates", `{"application/json":"{\"healthy\": true}"}`)
 	dep1 := jstr(cli.ok("apigateway", "create-deployment", "--rest-api-id", id, "--stage-name", "prod", "--variables", "color=blue"), "id")
 	cli.fail("NotFoundException", "apigateway", "get-rest-api", "--rest-api-id", "zzzzzzzzzz")
 	cli.fail("ConflictException", "apigateway", "create-resource", "--rest-api-id", id, "--parent-id", root, "--path-part", "items")
@@ -150,6 +159,23 @@ func TestRESTAPI(t *testing.T) {
 	if r := doURL(t, c, req); r.Status != 200 || !bytes.Equal(r.Body, png) {
 		t.Fatalf("binary body: %s (want %s)", r, base64.StdEncoding.EncodeToString(png))
 	}
+
+	// API keys and a usage plan with a quota of two requests a day.
+	key := cli.ok("apigateway", "create-api-key", "--name", "e2e", "--enabled")
+	plan := jstr(cli.ok("apigateway", "create-usage-plan", "--name", "basic", "--api-stages", "apiId="+id+",stage=prod",
+		"--quota", "limit=2,period=DAY", "--throttle", "burstLimit=10,rateLimit=100"), "id")
+	cli.ok("apigateway", "create-usage-plan-key", "--usage-plan-id", plan, "--key-id", jstr(key, "id"), "--key-type", "API_KEY")
+	expectMessage(t, "no API key", doURL(t, c, newURLRequest(t, "GET", hostURL+"/prod/health", nil)), 403, "Forbidden")
+	for i := 0; i < 2; i++ {
+		req := newURLRequest(t, "GET", hostURL+"/prod/health", nil)
+		req.Header.Set("x-api-key", jstr(key, "value"))
+		if r := doURL(t, c, req); r.Status != 200 || string(r.Body) != `{"healthy": true}` {
+			t.Fatalf("keyed call %d: %s", i, r)
+		}
+	}
+	req = newURLRequest(t, "GET", hostURL+"/prod/health", nil)
+	req.Header.Set("x-api-key", jstr(key, "value"))
+	expectMessage(t, "past the quota", doURL(t, c, req), 429, "Limit Exceeded")
 
 	// REST's answer for a path nothing serves.
 	expectMessage(t, "no resource", doURL(t, c, newURLRequest(t, "GET", hostURL+"/prod", nil)), 403, "Missing Authentication Token")
