@@ -11,7 +11,13 @@
 // kumo-apigateway bucket through State.Update/Create before it is
 // acknowledged; a deployment's snapshot is written before the stage that
 // points at it, and a snapshot a stage or canary still uses is never
-// dropped.
+// dropped. API keys and usage plans are one document, "restusage", in the
+// same bucket (Usage): loaded at start, written with compare-and-set
+// before a write is acknowledged, and served to the data plane
+// (execute.APIKeys) from memory; the request counts behind a plan's
+// throttle and quota are in memory only and start afresh on a restart.
+// Every collection is bounded by API Gateway's default quotas
+// (LimitExceededException).
 //
 // This package must never invoke functions or serve an API's endpoint
 // (execute does), and never modify a Doc the State's view holds: it
