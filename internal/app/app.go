@@ -31,6 +31,7 @@ import (
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
+	"github.com/kumo-run/kumo/internal/services/apigateway/restapi"
 	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	kumoevents "github.com/kumo-run/kumo/internal/services/events"
@@ -390,10 +391,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	restUsage, err := restapi.OpenUsage(ctx, apigwKV)
+	if err != nil {
+		return err
+	}
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
-		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns}})
+		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
+		APIKeys: restUsage})
 	defer executeAPI.Close()
 	urls := funcurl.New(funcurl.Config{Registry: reg, Invoker: invoker, Verifier: verifier, Authorizer: az,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log})
@@ -406,7 +412,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			ec2: ec2Svc, iam: kumoiam.New(kumoiam.Config{Directory: iamDir, Logger: log, Authorizer: az}),
 			sqs: sqsSvc, sns: snsSvc, snsCert: snsSvc.CertHandler(), snsLink: snsSvc.ConfirmHandler(), snsUnsub: snsSvc.UnsubscribeHandler(),
 			s3: s3Svc, kms: kmsSvc, secrets: smSvc, dynamodb: ddbSvc, region: cfg.Region, events: eventsSvc, scheduler: schedSvc,
-			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI}),
+			apigw: writeGuard(ns.Writable, httpapi.Errors, awsproto.InternalFailure, apigwAPI), execute: executeAPI,
+			restapi: writeGuard(ns.Writable, restapi.Errors, awsproto.InternalFailure,
+				restapi.New(restapi.Config{State: apigwState, Usage: restUsage, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
 		Ready:    isReady.Load,
 		Logger:   log,
 		SpoolDir: spool,

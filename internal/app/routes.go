@@ -9,6 +9,7 @@ import (
 	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/services/apigateway/execute"
 	"github.com/kumo-run/kumo/internal/services/apigateway/httpapi"
+	"github.com/kumo-run/kumo/internal/services/apigateway/restapi"
 	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/services/ec2"
 	"github.com/kumo-run/kumo/internal/services/events"
@@ -43,6 +44,8 @@ type services struct {
 	// apigw serves apigatewayv2's management API, execute the APIs'
 	// endpoints.
 	apigw, execute http.Handler
+	// restapi serves apigateway's REST API management API.
+	restapi http.Handler
 }
 
 // routes is the edge's route table, in order: function URLs (by host name
@@ -87,6 +90,8 @@ func routes(s services) []edge.Route {
 			MaxBody: func(*http.Request) int64 { return secretsmanager.MaxRequestBody }},
 		{Name: "apigatewayv2", Match: []edge.Matcher{{Service: httpapi.SigningName, PathPrefix: httpapi.PathPrefix}},
 			Scope: httpapi.SigningName, Handler: s.apigw, Errors: httpapi.Errors},
+		{Name: "apigateway", Match: restapi.Matchers(),
+			Scope: restapi.SigningName, Handler: s.restapi, Errors: restapi.Errors},
 		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
 			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},
 		{Name: "scheduler", Match: []edge.Matcher{{Service: scheduler.SigningName}}, Scope: scheduler.SigningName, Handler: s.scheduler, Errors: scheduler.Errors},

@@ -39,7 +39,7 @@ func testServices() services {
 	return services{lambda: answer("lambda"), logs: answer("logs"), metrics: answer("metrics"), sts: answer("sts"), ec2: answer("ec2"), iam: answer("iam"), sqs: answer("sqs"), s3: answer("s3"), kms: answer("kms"), secrets: answer("secretsmanager"),
 		dynamodb: answer("dynamodb"), events: answer("events"), scheduler: answer("scheduler"), region: "us-east-1",
 		sns: answer("sns"), snsCert: answer("sns-cert"), snsLink: answer("sns-confirm"), snsUnsub: answer("sns-unsubscribe"), urls: funcurl.New(funcurl.Config{Region: "us-east-1"}), code: &lambdaapi.CodeURLs{},
-		apigw: answer("apigatewayv2"), execute: answer("execute-api")}
+		apigw: answer("apigatewayv2"), execute: answer("execute-api"), restapi: answer("apigateway")}
 }
 
 func signed(t *testing.T, r *http.Request, service string) *http.Request {
@@ -109,6 +109,8 @@ func TestRoutes(t *testing.T) {
 		{"s3 presigned URL", "GET", "127.0.0.1:9070", "/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261205%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261205T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", "", "s3"},
 		{"s3 presigned URL, SigV2", "GET", "127.0.0.1:9070", "/bucket/key?AWSAccessKeyId=AKID&Signature=x&Expires=1", "", "", "s3"},
 		{"apigatewayv2 by scope", "POST", "127.0.0.1:9070", "/v2/apis", "", "apigateway", "apigatewayv2"},
+		{"apigateway REST APIs by scope", "POST", "127.0.0.1:9070", "/restapis", "", "apigateway", "apigateway"},
+		{"apigateway usage plans by scope", "GET", "127.0.0.1:9070", "/usageplans/abc/keys", "", "apigateway", "apigateway"},
 		{"execute-api by host", "GET", "abcde12345.execute-api.us-east-1.localhost:9070", "/prod/items/1", "", "", "execute-api"},
 		{"execute-api by host, signed for another service", "GET", "abcde12345.execute-api.us-east-1.localhost", "/v2/apis", "", "apigateway", "execute-api"},
 		{"execute-api by path", "POST", "127.0.0.1:9070", "/execute-api/abcde12345/prod/items", "", "", "execute-api"},

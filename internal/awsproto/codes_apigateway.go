@@ -22,3 +22,15 @@ var apigatewayCodes = []Spec{
 }
 
 func init() { Register(apigatewayCodes...) }
+
+// apigateway's (REST API management) codes beyond the shared ones, with
+// the status codes of botocore's apigateway/2015-07-09 model.
+const (
+	APIGatewayUnauthorized  Code = "apigateway#UnauthorizedException"
+	APIGatewayLimitExceeded Code = "apigateway#LimitExceededException"
+)
+
+func init() {
+	Register(Spec{Code: APIGatewayUnauthorized, Status: 401, Fault: Client},
+		Spec{Code: APIGatewayLimitExceeded, Status: 429, Fault: Client, Retryable: true})
+}

@@ -2,7 +2,9 @@
 // an API (its routes, integrations, authorizers, stages and deployments),
 // its durable state, and the router that matches a request to a route.
 // The management APIs are fronts over it — httpapi serves apigatewayv2
-// (HTTP APIs); REST APIs (apigateway) and WebSocket APIs fit beside it —
+// (HTTP APIs), restapi serves apigateway (REST APIs: a Doc of protocol
+// REST whose Rest part holds the resource tree, compiled into routes at
+// each deployment); WebSocket APIs fit beside it —
 // and execute is the one data plane that serves every API's endpoint:
 // api → stage → route → integration.
 //

@@ -10,6 +10,9 @@ import (
 const (
 	ProtocolHTTP      = "HTTP"
 	ProtocolWebSocket = "WEBSOCKET"
+	// ProtocolREST marks a REST API (apigateway), which apigatewayv2
+	// neither lists nor serves.
+	ProtocolREST = "REST"
 )
 
 // DefaultStage is the stage that serves requests without a stage segment;
@@ -146,6 +149,11 @@ type Stage struct {
 	LastDeploymentStatusMessage string                    `json:"lastDeploymentStatusMessage,omitempty"`
 	CreatedDate                 time.Time                 `json:"createdDate"`
 	LastUpdatedDate             time.Time                 `json:"lastUpdatedDate"`
+	// CanarySettings is a REST stage's canary: a share of its requests
+	// served by another deployment.
+	CanarySettings *CanarySettings `json:"canarySettings,omitempty"`
+	// TracingEnabled is a REST stage's X-Ray switch (recorded only).
+	TracingEnabled bool `json:"tracingEnabled,omitempty"`
 }
 
 // Deployment is one deployment of an API: its metadata. What it froze is
@@ -168,6 +176,8 @@ type Snapshot struct {
 	// RouteResponses are WebSocket routes' responses: route-id →
 	// route-response-id → response.
 	RouteResponses map[string]map[string]*RouteResponse `json:"routeResponses,omitempty"`
+	// Rest is what a REST API's deployment froze beyond its routes.
+	Rest *RestSnapshot `json:"rest,omitempty"`
 }
 
 // Doc is one API as stored under "api.<api-id>": its settings and every
@@ -183,6 +193,9 @@ type Doc struct {
 	// RouteResponses are WebSocket routes' responses: route-id →
 	// route-response-id → response.
 	RouteResponses map[string]map[string]*RouteResponse `json:"routeResponses,omitempty"`
+	// Rest is a REST API's own settings and resources; nil for HTTP and
+	// WebSocket APIs.
+	Rest *RestDoc `json:"rest,omitempty"`
 }
 
 // NewDoc returns an empty Doc for api.

@@ -89,6 +89,23 @@
 // disconnect, with a TTL of the 2-hour limit) and a NATS subject per node
 // that the owning node serves; that is not built, as Kumo runs one
 // server.
+// REST APIs (rest.go, rest_auth.go) share the addressing and the Router
+// (a REST deployment's methods are its routes): the first segment always
+// names the stage; a stage's canary takes CanarySettings.PercentTraffic %
+// of its requests, drawn by Config.CanaryRandom, to the canary's
+// deployment with its stage variable overrides; the method's
+// authorization runs (AWS_IAM, or a TOKEN/REQUEST Lambda authorizer whose
+// IAM policy, cached by identity for its TTL, is evaluated against the
+// method's ARN), then its API key (x-api-key, checked against usage plans
+// by Config.APIKeys); AWS_PROXY integrations get REST's proxy event
+// (bodies base64 only for the API's binary media types) and a strictly
+// checked answer (anything else is 502), MOCK integrations answer from
+// their templates (passed through, not evaluated). REST's own answers:
+// 403 Missing Authentication Token for a path no resource serves, 401
+// Unauthorized, 403 {"Message": …} for an authorizer's Deny, 403
+// Forbidden without a valid key, 429 Limit Exceeded / Too Many Requests,
+// 502 / 500 Internal server error, 504 Endpoint request timed out; every
+// answer carries x-amzn-RequestId and x-amz-apigw-id.
 //
 // The package owns no durable state: only the authorizer cache, the
 // throttling buckets and the JWT issuers' keys (refreshed in the

@@ -52,6 +52,12 @@ type Config struct {
 	// MaxBodyBytesInFlight bounds the request bodies held at once, counted
 	// at their Content-Length; beyond it a request gets a 429.
 	MaxBodyBytesInFlight int64
+	// CanaryRandom draws a REST request's place in [0, 1) for its stage's
+	// canary (rest.go); math/rand/v2's Float64 when nil.
+	CanaryRandom func() float64
+	// APIKeys checks REST API keys against usage plans (rest_auth.go);
+	// nil: no key is valid.
+	APIKeys APIKeys
 }
 
 // Server is the execute-api data plane: it resolves a request's API,
@@ -72,7 +78,8 @@ type Server struct {
 	limMu    sync.Mutex
 	limiters map[string]*limiter
 
-	ws *wsHub // WebSocket connections (websocket.go)
+	ws   *wsHub    // WebSocket connections (websocket.go)
+	rest restPlane // REST APIs' own (rest.go)
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -181,7 +188,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range rep.Header {
 		h[k] = vs
 	}
-	h["Apigw-Requestid"] = []string{requestID}
+	if _, rest := h["X-Amz-Apigw-Id"]; !rest {
+		h["Apigw-Requestid"] = []string{requestID}
+	}
 	h["Content-Length"] = []string{strconv.Itoa(len(rep.Body))}
 	w.WriteHeader(rep.Status)
 	if r.Method != http.MethodHead {
@@ -218,6 +227,9 @@ func (s *Server) serve(r *http.Request, requestID string) (*funcurl.Reply, *regi
 		return platform(http.StatusNotFound, msgNotFound), nil
 	}
 	live, ok := s.cfg.State.Live(t.apiID)
+	if ok && live.Doc.API.ProtocolType == apigateway.ProtocolREST {
+		return s.serveREST(r, requestID, t, live), nil
+	}
 	if !ok || live.Doc.API.ProtocolType != apigateway.ProtocolHTTP {
 		return platform(http.StatusNotFound, msgNotFound), nil
 	}

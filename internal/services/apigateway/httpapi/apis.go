@@ -240,6 +240,9 @@ func (a *API) getAPIs(w http.ResponseWriter, r *http.Request) error {
 	docs := a.st.List()
 	byID := make(map[string]*apigateway.Doc, len(docs))
 	for _, d := range docs {
+		if d.API.ProtocolType == apigateway.ProtocolREST {
+			continue
+		}
 		byID[d.API.APIID] = d
 	}
 	ids, next, err := page(r, keys(byID))
@@ -308,6 +311,9 @@ func (a *API) updateAPI(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteAPI(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("apiId")
+	if _, err := a.doc(id); err != nil {
+		return err
+	}
 	if err := a.st.Delete(r.Context(), id); err != nil {
 		if err == apigateway.ErrNotFound {
 			return a.apiNotFound(id)

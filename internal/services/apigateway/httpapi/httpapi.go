@@ -157,6 +157,9 @@ func (a *API) endpoint(id string) string {
 
 // update runs fn on a copy of the API's document and stores the result.
 func (a *API) update(ctx context.Context, apiID string, fn func(d *apigateway.Doc) (*apigateway.Write, error)) (*apigateway.Doc, error) {
+	if _, err := a.doc(apiID); err != nil {
+		return nil, err
+	}
 	d, err := a.st.Update(ctx, apiID, fn)
 	if errors.Is(err, apigateway.ErrNotFound) {
 		return nil, a.apiNotFound(apiID)
@@ -167,7 +170,7 @@ func (a *API) update(ctx context.Context, apiID string, fn func(d *apigateway.Do
 // doc returns the API's document or NotFoundException.
 func (a *API) doc(apiID string) (*apigateway.Doc, error) {
 	d, ok := a.st.Get(apiID)
-	if !ok {
+	if !ok || d.API.ProtocolType == apigateway.ProtocolREST {
 		return nil, a.apiNotFound(apiID)
 	}
 	return d, nil
