@@ -120,7 +120,9 @@ func TestStreamRecords(t *testing.T) {
 	item := func(pk, sk, v string) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"pk": s(pk), "sk": n(sk), "v": s(v)}
 	}
-	key := func(pk, sk string) map[string]types.AttributeValue { return map[string]types.AttributeValue{"pk": s(pk), "sk": n(sk)} }
+	key := func(pk, sk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": s(pk), "sk": n(sk)}
+	}
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
