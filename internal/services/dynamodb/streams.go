@@ -194,8 +194,10 @@ type streamRef struct {
 }
 
 func (s *Service) resolveStream(r *http.Request, op, arn string) (*streamRef, error) {
-	if err := s.authorizeARN(r, op, arn, nil); err != nil {
-		return nil, err
+	if r != nil {
+		if err := s.authorizeARN(r, op, arn, nil); err != nil {
+			return nil, err
+		}
 	}
 	prefix := s.arn("")
 	rest, ok := strings.CutPrefix(arn, prefix)

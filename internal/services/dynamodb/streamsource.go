@@ -1,0 +1,74 @@
+package dynamodb
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/kumo-run/kumo/internal/natsd"
+)
+
+// StreamRecord is one record of a stream as Lambda's event carries it
+// (the GetRecords record with eventSourceARN, userIdentity in the event's
+// casing), with its stream sequence.
+type StreamRecord struct {
+	Seq    uint64
+	Record map[string]any
+}
+
+// StreamExists reports whether arn is a table's latest stream.
+func (s *Service) StreamExists(arn string) bool {
+	_, err := s.resolveStream(nil, "", arn)
+	return err == nil
+}
+
+// StreamLatest is the position after every record stored so far.
+func (s *Service) StreamLatest(ctx context.Context) (uint64, error) {
+	st, err := s.js.Stream(ctx, natsd.DynamoDBStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq + 1, nil
+}
+
+// ReadStream returns up to n records of the stream arn from position
+// from (1: the oldest kept), in order, and the position after them. It is
+// the in-process reader of event source mappings: no caller is checked.
+func (s *Service) ReadStream(ctx context.Context, arn string, from uint64, n int) ([]StreamRecord, uint64, error) {
+	ref, err := s.resolveStream(nil, "", arn)
+	if err != nil {
+		return nil, from, err
+	}
+	var out []StreamRecord
+	next := max(from, 1)
+	for len(out) < n {
+		msg, err := s.firstAt(ctx, ref.subj, next)
+		if err != nil {
+			return out, next, err
+		}
+		if msg == nil {
+			break
+		}
+		next = msg.Sequence + 1
+		var rec record
+		if json.Unmarshal(msg.Data, &rec) != nil || rec.Log == nil {
+			continue
+		}
+		r := s.streamRecord(ref, msg.Sequence, rec.Log)
+		r["eventSourceARN"] = arn
+		if rec.Log.TTL {
+			r["userIdentity"] = map[string]any{"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+		}
+		out = append(out, StreamRecord{Seq: msg.Sequence, Record: r})
+	}
+	return out, next, nil
+}
+
+// IsStreamARN reports whether arn has the shape of a DynamoDB stream ARN.
+func IsStreamARN(arn string) bool {
+	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, ":table/") && strings.Contains(arn, "/stream/")
+}
