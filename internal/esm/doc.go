@@ -104,9 +104,11 @@
 // with backoff and blocks everything after it, until it succeeds or its
 // retries are spent (then skipped). Not yet: ParallelizationFactor above
 // 1 (accepted, one worker runs), BisectBatchOnFunctionError (refused),
-// DestinationConfig.OnFailure, TumblingWindowInSeconds, the execution
-// role check for dynamodb:GetRecords and friends; a removed mapping's
-// checkpoint stays in the bucket.
+// DestinationConfig.OnFailure, TumblingWindowInSeconds; a removed
+// mapping's checkpoint stays in the bucket. Create, and an Update that
+// names another function, check that the function's role may
+// dynamodb:GetRecords, GetShardIterator, DescribeStream and ListStreams
+// on the stream (StreamRoleChecker), with Lambda's message.
 //
 // Lifecycle: Open after the SQS service and the invoker exist; Close
 // before them. Close stops every poller and cancels in-flight invokes

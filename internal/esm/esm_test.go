@@ -157,7 +157,7 @@ func newHarness(t testing.TB) *harness {
 	// The functions' execution role may poll every queue; mappings check
 	// it against the queue service's authorizer.
 	dir := &authz.Static{}
-	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`, iam.KindIdentity)
+	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes","dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`, iam.KindIdentity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,8 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(q.Close)
-	ddb, err := kumoddb.Open(ctx, kumoddb.Config{KV: kv(natsd.DynamoDBBucket), NC: nc, Region: "us-east-1", Account: account})
+	ddb, err := kumoddb.Open(ctx, kumoddb.Config{KV: kv(natsd.DynamoDBBucket), NC: nc, Region: "us-east-1", Account: account,
+		Authorizer: authz.New(authz.Config{Directory: dir, Region: "us-east-1"})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -403,10 +403,12 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 		if err != nil {
 			return Mapping{}, err
 		}
-		if !next.isStream() {
-			if err := s.checkRole(ctx, role, next.M.EventSourceArn); err != nil {
+		if next.isStream() {
+			if err := s.checkStreamRole(ctx, role, next.M.EventSourceArn); err != nil {
 				return Mapping{}, err
 			}
+		} else if err := s.checkRole(ctx, role, next.M.EventSourceArn); err != nil {
+			return Mapping{}, err
 		}
 		next.Function, next.Qualifier, next.M.FunctionArn = ref.Name, ref.Qualifier, fnARN
 	}

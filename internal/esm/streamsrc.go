@@ -25,6 +25,19 @@ type Streams interface {
 
 var _ Streams = (*dynamodb.Service)(nil)
 
+// StreamRoleChecker is what Streams may also offer: whether a function's
+// execution role may call a DynamoDB action on a stream. With it, a
+// mapping whose role may not read its stream is refused.
+type StreamRoleChecker interface {
+	StreamRoleAllowed(ctx context.Context, roleARN, action, streamARN string) bool
+}
+
+var _ StreamRoleChecker = (*dynamodb.Service)(nil)
+
+// streamActions are what a stream mapping's poller needs, as Lambda
+// names them.
+var streamActions = []string{"GetRecords", "GetShardIterator", "DescribeStream", "ListStreams"}
+
 // Lambda's bounds and defaults of a DynamoDB stream mapping.
 const (
 	DefaultStreamBatchSize = 100
@@ -90,7 +103,7 @@ func checkStreamSettings(m *Mapping) error {
 }
 
 // createStream makes a mapping of a DynamoDB stream.
-func (s *Service) createStream(ctx context.Context, in CreateInput, ref registry.Ref, fnARN, _ string) (Mapping, error) {
+func (s *Service) createStream(ctx context.Context, in CreateInput, ref registry.Ref, fnARN, role string) (Mapping, error) {
 	src := *in.EventSourceArn
 	if s.cfg.Streams == nil {
 		return Mapping{}, invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
@@ -103,6 +116,9 @@ func (s *Service) createStream(ctx context.Context, in CreateInput, ref registry
 	}
 	if !s.cfg.Streams.StreamExists(src) {
 		return Mapping{}, awsproto.Errorf(awsproto.ResourceNotFoundException, "The resource you requested does not exist. (Stream %s)", src)
+	}
+	if err := s.checkStreamRole(ctx, role, src); err != nil {
+		return Mapping{}, err
 	}
 	pos := *in.StartingPosition
 	id := newUUID()
@@ -136,6 +152,21 @@ func (s *Service) createStream(ctx context.Context, in CreateInput, ref registry
 		return Mapping{}, err
 	}
 	return s.answer(rec), nil
+}
+
+// checkStreamRole refuses a mapping whose function's execution role may
+// not read the stream, with Lambda's message.
+func (s *Service) checkStreamRole(ctx context.Context, role, arn string) error {
+	rc, ok := s.cfg.Streams.(StreamRoleChecker)
+	if !ok {
+		return nil
+	}
+	for _, a := range streamActions {
+		if !rc.StreamRoleAllowed(ctx, role, "dynamodb:"+a, arn) {
+			return invalid("Cannot access stream %s. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.", arn)
+		}
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/kumo-run/kumo/internal/esm"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/poll"
 	kumoddb "github.com/kumo-run/kumo/internal/services/dynamodb"
@@ -117,6 +118,13 @@ func TestStreamMapping(t *testing.T) {
 	_, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn + "x"), FunctionName: aws.String("fn"),
 		StartingPosition: ltypes.EventSourcePositionTrimHorizon})
 	wantError(t, err, "ResourceNotFoundException", "")
+	// a role that may not read the stream
+	const bare = "arn:aws:iam::123456789012:role/bare"
+	h.dir.SetRole(authz.Role{ARN: bare, ID: "AROABARE"}, authz.Principal{})
+	h.functionWithRole(t, "bare-fn", bare)
+	_, err = h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("bare-fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	wantError(t, err, "InvalidParameterValueException", "Cannot access stream "+arn+". Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.")
 
 	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("fn"),
 		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(2), FunctionResponseTypes: []ltypes.FunctionResponseType{"ReportBatchItemFailures"}})

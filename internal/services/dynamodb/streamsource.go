@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -71,4 +73,25 @@ func (s *Service) ReadStream(ctx context.Context, arn string, from uint64, n int
 // IsStreamARN reports whether arn has the shape of a DynamoDB stream ARN.
 func IsStreamARN(arn string) bool {
 	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, ":table/") && strings.Contains(arn, "/stream/")
+}
+
+// StreamRoleAllowed reports whether a function's execution role may call
+// action (dynamodb:GetRecords, say) on the stream arn, as Lambda checks
+// before it maps the stream to the function.
+func (s *Service) StreamRoleAllowed(ctx context.Context, roleARN, action, arn string) bool {
+	if !s.StreamExists(arn) {
+		return false
+	}
+	if s.cfg.Authorizer == nil {
+		return true
+	}
+	name := roleARN[strings.LastIndexByte(roleARN, '/')+1:]
+	account := s.cfg.Account
+	if p := strings.Split(roleARN, ":"); len(p) == 6 {
+		account = p[4]
+	}
+	ctx = awsproto.WithCaller(ctx, awsproto.Caller{Identity: awsproto.Identity{Account: account,
+		ARN: "arn:aws:sts::" + account + ":assumed-role/" + name + "/awslambda", UserID: name + ":awslambda",
+		RoleARN: roleARN, SessionName: "awslambda"}})
+	return s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: action, Resource: arn, Denied: awsproto.DynamoDBAccessDenied}) == nil
 }
