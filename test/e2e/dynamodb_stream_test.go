@@ -1,11 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 )
 
 // recordPhoto stores each uploaded object's key, size and ETag in the
@@ -132,5 +141,98 @@ func TestDynamoDBStreamPipeline(t *testing.T) {
 	item := c.ok("dynamodb", "get-item", "--table-name", "photos", "--key", `{"id":{"S":"photos/cat.jpg"}}`, "--consistent-read")
 	if jstr(item, "Item", "size", "N") != "9" {
 		t.Fatalf("item %v", item)
+	}
+}
+
+// TestDynamoDBStreamKill9: after kill -9 the stream holds a record of
+// every acknowledged write, in each item's write order, with no gap.
+func TestDynamoDBStreamKill9(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, "--sandbox", "process")
+	cl := newDynamoDB(s)
+	out, err := cl.CreateTable(t.Context(), &dynamodb.CreateTableInput{TableName: aws.String("crash"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.TableDescription.LatestStreamArn)
+	var mu sync.Mutex
+	acked := map[string]int{}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	enough := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pk := fmt.Sprint("w", w)
+			for i := 0; ctx.Err() == nil; i++ {
+				if _, err := cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("crash"),
+					Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "v": &types.AttributeValueMemberN{Value: fmt.Sprint(i)}}}); err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked[pk] = i + 1
+				n := 0
+				for _, c := range acked {
+					n += c
+				}
+				if n >= 200 {
+					once.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	select {
+	case <-enough:
+	case <-ctx.Done():
+		t.Fatal("fewer than 200 puts in a minute")
+	}
+	s.kill9()
+	wg.Wait()
+	cancel()
+
+	s = startServer(t, dataDir, "--sandbox", "process")
+	sc := dynamodbstreams.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, ""),
+		RetryMaxAttempts: 1}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.url) })
+	d, err := sc.DescribeStream(t.Context(), &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+	if err != nil || len(d.StreamDescription.Shards) != 1 {
+		t.Fatalf("DescribeStream %v %v", d, err)
+	}
+	it, err := sc.GetShardIterator(t.Context(), &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
+		ShardId: d.StreamDescription.Shards[0].ShardId, ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{} // the next value each item's records must show
+	iter := it.ShardIterator
+	for iter != nil {
+		r, err := sc.GetRecords(t.Context(), &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range r.Records {
+			pk := rec.Dynamodb.Keys["pk"].(*stypes.AttributeValueMemberS).Value
+			v := rec.Dynamodb.NewImage["v"].(*stypes.AttributeValueMemberN).Value
+			if v != fmt.Sprint(seen[pk]) {
+				t.Fatalf("%s: record of v=%s, want v=%d next (a record lost or out of order)", pk, v, seen[pk])
+			}
+			seen[pk]++
+		}
+		if len(r.Records) == 0 {
+			break
+		}
+		iter = r.NextShardIterator
+	}
+	for pk, n := range acked {
+		if seen[pk] < n {
+			t.Fatalf("%s: %d writes acknowledged, %d records after kill -9", pk, n, seen[pk])
+		}
 	}
 }
