@@ -1,6 +1,7 @@
 package dynamodb_test
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -288,4 +289,69 @@ func TestStreamLifecycle(t *testing.T) {
 	if err != nil || aws.ToString(u.TableDescription.LatestStreamArn) == arn {
 		t.Fatalf("a new stream %v %v", u, err)
 	}
+}
+
+// BenchmarkPutItemStream: BenchmarkPutItem on a table with a
+// NEW_AND_OLD_IMAGES stream (the item and its record in one atomic batch).
+func BenchmarkPutItemStream(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	if _, err := h.cl.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("bench"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("n"), KeyType: types.KeyTypeRange}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("n"), AttributeType: types.ScalarAttributeTypeN}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err != nil {
+		b.Fatal(err)
+	}
+	l := &latencies{b: b}
+	i := 0
+	for b.Loop() {
+		i++
+		l.time(func() {
+			if _, err := h.cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: map[string]types.AttributeValue{
+				"pk": s(fmt.Sprint("p", i%10)), "n": n(fmt.Sprint(i)), "payload": s("a value of modest size, as most are")}}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	l.report()
+}
+
+// BenchmarkGetRecords: GetRecords of 1000 records (the limit) from the
+// stream's start.
+func BenchmarkGetRecords(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	out, err := h.cl.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("bench"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	arn := *out.TableDescription.LatestStreamArn
+	for i := range 1000 {
+		if _, err := h.cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: map[string]types.AttributeValue{"pk": s(fmt.Sprint("p", i))}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sc := h.streams()
+	d, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &latencies{b: b}
+	for b.Loop() {
+		l.time(func() {
+			it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: d.StreamDescription.Shards[0].ShardId,
+				ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+			if err != nil || len(r.Records) != 1000 {
+				b.Fatalf("%d records, %v", len(r.Records), err)
+			}
+		})
+	}
+	l.report()
 }
