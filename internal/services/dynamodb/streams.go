@@ -455,27 +455,25 @@ func (s *Service) getRecords(ctx context.Context, r *http.Request, body []byte) 
 			made.UTC().Format(time.RFC1123), now.UTC().Format(time.RFC1123))
 	}
 	records := []map[string]any{}
-	next, size := it.Next, 0
-	for len(records) < limit && size < maxRecordsBytes {
-		msg, err := s.firstAt(ctx, ref.subj, next)
-		if err != nil {
+	next := it.Next
+	msgs, err := s.readLog(ctx, ref.subj, next, limit, maxRecordsBytes)
+	if err != nil {
+		return nil, awsproto.Internal(err)
+	}
+	if it.Checked && (len(msgs) == 0 || msgs[0].seq != next) {
+		if m, err := s.firstAt(ctx, ref.subj, 1); err != nil {
 			return nil, err
-		}
-		if msg == nil {
-			break
-		}
-		if it.Checked && len(records) == 0 && msg.Sequence != next {
+		} else if m == nil || m.Sequence > next {
 			return nil, awsproto.Errorf(awsproto.DynamoDBTrimmedDataAccess, "Requested data is beyond the trim horizon")
 		}
+	}
+	for _, msg := range msgs {
+		next = msg.seq + 1
 		var rec record
-		if err := json.Unmarshal(msg.Data, &rec); err != nil || rec.Log == nil {
-			next = msg.Sequence + 1
+		if err := json.Unmarshal(msg.data, &rec); err != nil || rec.Log == nil {
 			continue
 		}
-		out := s.streamRecord(ref, msg.Sequence, rec.Log)
-		records = append(records, out)
-		size += len(msg.Data)
-		next = msg.Sequence + 1
+		records = append(records, s.streamRecord(ref, msg.seq, rec.Log))
 	}
 	res := map[string]any{"Records": records}
 	if ref.status() == "ENABLED" || len(records) > 0 {

@@ -3,6 +3,8 @@ package dynamodb
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -47,25 +49,22 @@ func (s *Service) ReadStream(ctx context.Context, arn string, from uint64, n int
 	}
 	var out []StreamRecord
 	next := max(from, 1)
-	for len(out) < n {
-		msg, err := s.firstAt(ctx, ref.subj, next)
-		if err != nil {
-			return out, next, err
-		}
-		if msg == nil {
-			break
-		}
-		next = msg.Sequence + 1
+	msgs, err := s.readLog(ctx, ref.subj, next, n, maxRecordsBytes)
+	if err != nil {
+		return nil, from, err
+	}
+	for _, msg := range msgs {
+		next = msg.seq + 1
 		var rec record
-		if json.Unmarshal(msg.Data, &rec) != nil || rec.Log == nil {
+		if json.Unmarshal(msg.data, &rec) != nil || rec.Log == nil {
 			continue
 		}
-		r := s.streamRecord(ref, msg.Sequence, rec.Log)
+		r := s.streamRecord(ref, msg.seq, rec.Log)
 		r["eventSourceARN"] = arn
 		if rec.Log.TTL {
 			r["userIdentity"] = map[string]any{"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 		}
-		out = append(out, StreamRecord{Seq: msg.Sequence, Record: r})
+		out = append(out, StreamRecord{Seq: msg.seq, Record: r})
 	}
 	return out, next, nil
 }
@@ -94,4 +93,46 @@ func (s *Service) StreamRoleAllowed(ctx context.Context, roleARN, action, arn st
 		ARN: "arn:aws:sts::" + account + ":assumed-role/" + name + "/awslambda", UserID: name + ":awslambda",
 		RoleARN: roleARN, SessionName: "awslambda"}})
 	return s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: action, Resource: arn, Denied: awsproto.DynamoDBAccessDenied}) == nil
+}
+
+// logMsg is one message of a stream's change log.
+type logMsg struct {
+	seq  uint64
+	data []byte
+}
+
+// readLog returns up to n messages of subject subj from sequence from
+// on, in order, with one batched direct get (the stream allows direct
+// gets): the server answers each message and then an end-of-batch status.
+func (s *Service) readLog(ctx context.Context, subj string, from uint64, n, maxBytes int) ([]logMsg, error) {
+	req, _ := json.Marshal(map[string]any{"seq": max(from, 1), "next_by_subj": subj, "batch": n, "max_bytes": maxBytes})
+	inbox := s.cfg.NC.NewRespInbox()
+	sub, err := s.cfg.NC.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := s.cfg.NC.PublishRequest("$JS.API.DIRECT.GET."+natsd.DynamoDBStream, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []logMsg
+	for len(out) < n {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return out, err
+		}
+		if st := m.Header.Get("Status"); st != "" {
+			// 204: the end of the batch; 404: nothing from there on
+			if st == "204" || st == "404" {
+				return out, nil
+			}
+			return out, fmt.Errorf("direct get: status %s %s", st, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil {
+			return out, fmt.Errorf("direct get: sequence %q", m.Header.Get("Nats-Sequence"))
+		}
+		out = append(out, logMsg{seq: seq, data: m.Data})
+	}
+	return out, nil
 }
