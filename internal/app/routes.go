@@ -95,7 +95,7 @@ func routes(s services) []edge.Route {
 		{Name: "events", Match: []edge.Matcher{{Service: events.SigningName}, {Target: events.TargetPrefix}},
 			Scope: events.SigningName, Handler: s.events, Errors: events.Errors, MaxBody: func(*http.Request) int64 { return events.MaxRequestBody }},
 		{Name: "scheduler", Match: []edge.Matcher{{Service: scheduler.SigningName}}, Scope: scheduler.SigningName, Handler: s.scheduler, Errors: scheduler.Errors},
-		{Name: "dynamodb", Match: []edge.Matcher{{Service: dynamodb.SigningName}, {Target: dynamodb.TargetPrefix}},
+		{Name: "dynamodb", Match: []edge.Matcher{{Service: dynamodb.SigningName}, {Target: dynamodb.TargetPrefix}, {Target: dynamodb.StreamsTargetPrefix}},
 			Scope: dynamodb.SigningName, Handler: s.dynamodb, Errors: dynamodb.Errors, MaxBody: func(*http.Request) int64 { return dynamodb.MaxRequestBody }},
 		// S3 authenticates its own requests (streamed bodies, S3's
 		// signing variants); virtual-hosted requests go by host name.

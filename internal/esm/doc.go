@@ -1,4 +1,5 @@
-// Package esm owns Lambda's event source mappings for SQS queues: the
+// Package esm owns Lambda's event source mappings for SQS queues and
+// DynamoDB streams (streamsrc.go): the
 // Create/Get/Update/Delete/ListEventSourceMappings engine the Lambda API
 // front (services/lambda) calls, and the pollers that feed the mapped
 // functions.
@@ -85,6 +86,29 @@
 // The package never reads the store on the poll and invoke path (the view
 // and the SQS service's own view serve it) and never invokes a function
 // of another account than the server's.
+//
+// # DynamoDB streams
+//
+// A stream mapping (StartingPosition TRIM_HORIZON or LATEST; BatchSize
+// up to 10000, default 100; MaximumBatchingWindowInSeconds;
+// MaximumRetryAttempts, -1 for ever; MaximumRecordAgeInSeconds;
+// FilterCriteria matched against each record of the event;
+// ReportBatchItemFailures with itemIdentifier a SequenceNumber) has one
+// worker reading the stream's one shard through the DynamoDB service's
+// in-process reader (Config.Streams) and invoking the function with
+// {"Records": [...]} in stream order. Its position is a checkpoint,
+// "cp.<uuid>" in the mapping bucket, created at the starting position
+// when the mapping first runs and moved past each batch once the function
+// has succeeded with it: a restart or another node resumes there, at
+// least once. A failing batch is retried from its first failed record
+// with backoff and blocks everything after it, until it succeeds or its
+// retries are spent (then skipped). Not yet: ParallelizationFactor above
+// 1 (accepted, one worker runs), BisectBatchOnFunctionError (refused),
+// DestinationConfig.OnFailure, TumblingWindowInSeconds; a removed
+// mapping's checkpoint stays in the bucket. Create, and an Update that
+// names another function, check that the function's role may
+// dynamodb:GetRecords, GetShardIterator, DescribeStream and ListStreams
+// on the stream (StreamRoleChecker), with Lambda's message.
 //
 // Lifecycle: Open after the SQS service and the invoker exist; Close
 // before them. Close stops every poller and cancels in-flight invokes

@@ -49,6 +49,9 @@ type Config struct {
 	KV        store.KV
 	Functions Functions
 	Queues    Queues
+	// Streams reads DynamoDB streams (dynamodb.Service); nil refuses
+	// stream ARNs.
+	Streams Streams
 	// Invoker runs the batches, synchronously, as the function's own
 	// poller: no caller identity is checked.
 	Invoker invoke.Invoker

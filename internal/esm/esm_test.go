@@ -32,6 +32,7 @@ import (
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/registry"
+	kumoddb "github.com/kumo-run/kumo/internal/services/dynamodb"
 	lambdaapi "github.com/kumo-run/kumo/internal/services/lambda"
 	kumosqs "github.com/kumo-run/kumo/internal/services/sqs"
 	"github.com/kumo-run/kumo/internal/store"
@@ -48,9 +49,10 @@ var arns = registry.ARNs{Partition: "aws", Region: "us-east-1", Account: account
 // recorder is the invoker: it records every batch and answers with what
 // respond returns (nil: success with a null payload).
 type recorder struct {
-	mu      sync.Mutex
-	batches [][]record
-	respond func(recs []record) (*invoke.Output, error)
+	mu       sync.Mutex
+	batches  [][]record
+	payloads [][]byte
+	respond  func(recs []record) (*invoke.Output, error)
 }
 
 type record struct {
@@ -76,6 +78,7 @@ func (r *recorder) Invoke(_ context.Context, in *invoke.Input) (*invoke.Output, 
 	}
 	r.mu.Lock()
 	r.batches = append(r.batches, ev.Records)
+	r.payloads = append(r.payloads, in.Payload)
 	respond := r.respond
 	r.mu.Unlock()
 	if respond != nil {
@@ -110,6 +113,7 @@ type harness struct {
 	qc  *sqs.Client
 	reg *registry.Registry
 	cfg esm.Config
+	ddb *kumoddb.Service
 	dir *authz.Static // users of the Lambda API besides root
 	url string
 }
@@ -153,7 +157,7 @@ func newHarness(t testing.TB) *harness {
 	// The functions' execution role may poll every queue; mappings check
 	// it against the queue service's authorizer.
 	dir := &authz.Static{}
-	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`, iam.KindIdentity)
+	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes","dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`, iam.KindIdentity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +168,14 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(q.Close)
-	h := &harness{inv: &recorder{}, sqs: q, reg: reg}
-	h.cfg = esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Invoker: h.inv, ARNs: arns,
+	ddb, err := kumoddb.Open(ctx, kumoddb.Config{KV: kv(natsd.DynamoDBBucket), NC: nc, Region: "us-east-1", Account: account,
+		Authorizer: authz.New(authz.Config{Directory: dir, Region: "us-east-1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ddb.Close)
+	h := &harness{inv: &recorder{}, sqs: q, reg: reg, ddb: ddb}
+	h.cfg = esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Streams: ddb, Invoker: h.inv, ARNs: arns,
 		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
 	h.svc, err = esm.Open(ctx, h.cfg)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/registry"
+	"github.com/kumo-run/kumo/internal/services/dynamodb"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -64,6 +65,12 @@ type Mapping struct {
 	FunctionResponseTypes          []string        `json:"FunctionResponseTypes"`
 	ScalingConfig                  *ScalingConfig  `json:"ScalingConfig,omitempty"`
 	EventSourceMappingArn          string          `json:"EventSourceMappingArn"`
+	// The members of a stream mapping (streamsrc.go); nil for SQS.
+	StartingPosition           *string `json:"StartingPosition,omitempty"`
+	MaximumRetryAttempts       *int    `json:"MaximumRetryAttempts,omitempty"`
+	MaximumRecordAgeInSeconds  *int    `json:"MaximumRecordAgeInSeconds,omitempty"`
+	BisectBatchOnFunctionError *bool   `json:"BisectBatchOnFunctionError,omitempty"`
+	ParallelizationFactor      *int    `json:"ParallelizationFactor,omitempty"`
 	// LastProcessingResult is kept apart from the stored mapping
 	// (result.go) and filled in when the mapping is answered.
 	LastProcessingResult string `json:"LastProcessingResult,omitempty"`
@@ -106,6 +113,10 @@ type CreateInput struct {
 	ScalingConfig                  *ScalingConfig  `json:"ScalingConfig"`
 	FilterCriteria                 *FilterCriteria `json:"FilterCriteria"`
 	StartingPosition               *string         `json:"StartingPosition"`
+	MaximumRetryAttempts           *int            `json:"MaximumRetryAttempts"`
+	MaximumRecordAgeInSeconds      *int            `json:"MaximumRecordAgeInSeconds"`
+	BisectBatchOnFunctionError     *bool           `json:"BisectBatchOnFunctionError"`
+	ParallelizationFactor          *int            `json:"ParallelizationFactor"`
 }
 
 // UpdateInput is the body of UpdateEventSourceMapping; a nil member is
@@ -293,6 +304,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Mapping, error) {
 		return Mapping{}, invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
 	}
 	src := *in.EventSourceArn
+	if dynamodb.IsStreamARN(src) {
+		return s.createStream(ctx, in, ref, fnARN, role)
+	}
 	if parts := strings.SplitN(src, ":", 6); len(parts) < 6 || parts[0] != "arn" || parts[2] != "sqs" {
 		return Mapping{}, invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
 	}
@@ -389,7 +403,11 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 		if err != nil {
 			return Mapping{}, err
 		}
-		if err := s.checkRole(ctx, role, next.M.EventSourceArn); err != nil {
+		if next.isStream() {
+			if err := s.checkStreamRole(ctx, role, next.M.EventSourceArn); err != nil {
+				return Mapping{}, err
+			}
+		} else if err := s.checkRole(ctx, role, next.M.EventSourceArn); err != nil {
 			return Mapping{}, err
 		}
 		next.Function, next.Qualifier, next.M.FunctionArn = ref.Name, ref.Qualifier, fnARN
@@ -412,7 +430,11 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 	if in.FilterCriteria != nil {
 		next.M.FilterCriteria = normFilters(in.FilterCriteria)
 	}
-	if err := checkSettings(next.M.BatchSize, next.M.MaximumBatchingWindowInSeconds, next.M.FunctionResponseTypes,
+	if next.isStream() {
+		if err := checkStreamSettings(&next.M); err != nil {
+			return Mapping{}, err
+		}
+	} else if err := checkSettings(next.M.BatchSize, next.M.MaximumBatchingWindowInSeconds, next.M.FunctionResponseTypes,
 		next.M.ScalingConfig, next.M.FilterCriteria, s.cfg.Queues.QueueFIFO(next.M.EventSourceArn)); err != nil {
 		return Mapping{}, err
 	}

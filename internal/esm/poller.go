@@ -39,6 +39,10 @@ func (s *Service) startPoller(r *record) *poller {
 	p := &poller{s: s, rec: r.clone(), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
 	// Checked when the mapping was written: an error here means none.
 	p.filters, _ = compileFilters(r.M.FilterCriteria)
+	if r.isStream() {
+		p.startStream()
+		return p
+	}
 	p.spawn()
 	return p
 }
@@ -49,7 +53,7 @@ func (p *poller) same(r *record) bool {
 	return a.Function == b.Function && a.Qualifier == b.Qualifier && a.M.BatchSize == b.M.BatchSize &&
 		a.M.MaximumBatchingWindowInSeconds == b.M.MaximumBatchingWindowInSeconds &&
 		a.reportFailures() == b.reportFailures() && a.maxConcurrency() == b.maxConcurrency() &&
-		sameFilters(a.M.FilterCriteria, b.M.FilterCriteria)
+		sameFilters(a.M.FilterCriteria, b.M.FilterCriteria) && sameStream(a, b)
 }
 
 func sameFilters(a, b *FilterCriteria) bool {

@@ -271,3 +271,7 @@ func DynamoDBCheckSubject(id, hash string) string { return prefix + ".ddb." + id
 // DynamoDBTokenSubject records a TransactWriteItems ClientRequestToken for
 // its 10 minutes, by the token's hash: "kumo.ddb._tx.t.<hash>".
 func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + hash }
+
+// DynamoDBLogSubject carries the change records of one DynamoDB stream of
+// a table, by the table's id and the stream's creation in milliseconds.
+func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id + ".log." + stream }

@@ -33,6 +33,10 @@ var operations = map[string]string{
 	"TransactWriteItems": "dynamodb:PutItem", // each item as its own action (planTx)
 	"TransactGetItems":   "dynamodb:GetItem",
 	"ConditionCheckItem": "dynamodb:ConditionCheckItem",
+	"ListStreams":        "dynamodb:ListStreams",
+	"DescribeStream":     "dynamodb:DescribeStream",
+	"GetShardIterator":   "dynamodb:GetShardIterator",
+	"GetRecords":         "dynamodb:GetRecords",
 }
 
 // authorize checks the caller of r against operation op on the table

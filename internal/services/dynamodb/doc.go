@@ -31,7 +31,15 @@
 // DynamoDB counts them. ConsumedCapacity is reported when asked, computed
 // from item sizes. Answers carry X-Amz-Crc32.
 //
-// Not served: streams, PartiQL, backups, global tables, the legacy parameters
+// DynamoDB Streams (streams.go; X-Amz-Target DynamoDBStreams_20120810.<Op>
+// on the same route, signed as "dynamodb"): StreamSpecification on Create/
+// UpdateTable, LatestStreamArn and LatestStreamLabel, ListStreams,
+// DescribeStream, GetShardIterator (all four types; iterators expire after
+// 15 minutes), GetRecords (Limit up to 1000, 1 MB). Each stream has one
+// shard, so its records are in the table's write order, which keeps every
+// item's records in order as DynamoDB does per partition key.
+//
+// Not served: PartiQL, backups, global tables, the legacy parameters
 // (Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
 // AttributesToGet, ConditionalOperator: refused), DynamoDB's list of
 // reserved words (an unquoted "status" is accepted).
@@ -102,15 +110,21 @@
 //
 // # Change log for streams
 //
-// The items stream is the table's change log in the sense that every
-// change is one message in order, but rollups remove superseded images.
-// DynamoDB Streams will be served from a second subject per change in
-// the same stream (kumo.ddb.<id>.log.<partition hash>, keeping old and
-// new image, with a 24-hour Nats-TTL) published in the same atomic batch
-// as the item's write, so that a change and its stream record are stored
-// together or not at all, ordered per partition key. A deletion record
-// already says whether the TTL sweeper made it (the service's
-// userIdentity in a stream record).
+// A stream's records live in the items stream too, one subject per
+// stream: kumo.ddb.<table id>.log.<the stream's creation in ms>, with a
+// 24-hour Nats-TTL (DynamoDB's retention). A write to a table whose stream
+// is enabled publishes the item and its change record (event, keys, the
+// images the view type keeps) as one atomic batch, so a change and its
+// record are stored together or not at all; a write that changes nothing
+// (a failed condition, deleting a missing item, a put of the same item)
+// publishes no record, as DynamoDB writes none. A transaction's records
+// are in its batch. The TTL sweeper's deletions are marked and carry the
+// service's userIdentity. A record's SequenceNumber is its stream sequence
+// ("1" and 20 digits, so numeric and lexical order agree). A shard
+// iterator is the stream, the next sequence to read and when it was made,
+// base64-encoded. A disabled stream stays readable (its shard closed)
+// until the table is deleted or a new stream replaces it; DeleteTable
+// purges the records with the items (DynamoDB keeps them 24 hours).
 //
 // # Authorization
 //

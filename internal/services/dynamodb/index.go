@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,8 @@ type record struct {
 	Req string `json:"Req,omitempty"`
 	// TTL marks a deletion by the TTL sweeper (the service, not a user).
 	TTL bool `json:"TTL,omitempty"`
+	// Log is a stream's change record (subject DynamoDBLogSubject).
+	Log *change `json:"Log,omitempty"`
 }
 
 // pendingMsg is a message of a transaction not yet complete.
@@ -503,6 +506,28 @@ func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn fun
 		}
 		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+		if lm := x.s.changeMsg(x.s.logOf(x.id), keyNames(x.h, x.r), old, cur, ttl); lm != nil {
+			// the item and its stream record are stored together or not at all
+			setTI(msg, 2, 0)
+			setTI(lm, 2, 1)
+			msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
+			last, code, err := x.s.publishBatch(ctx, []*nats.Msg{msg, lm})
+			switch {
+			case err != nil:
+				return old, nil, awsproto.Internal(fmt.Errorf("writing an item: %w", err))
+			case (code == jetstream.JSErrCodeStreamWrongLastSequence || code == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && attempt < 50:
+				if err := x.s.sync(ctx, true); err != nil {
+					return old, nil, err
+				}
+				continue
+			case code != 0:
+				return old, nil, awsproto.Internal(fmt.Errorf("writing an item: batch refused: code %d", code))
+			}
+			if err := x.s.waitWrite(ctx, last); err != nil {
+				return old, nil, err
+			}
+			return old, cur, nil
+		}
 		ack, err := x.s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(seq), jetstream.WithExpectStream(natsd.DynamoDBStream))
 		if err != nil {
 			var apiErr *jetstream.APIError

@@ -75,6 +75,8 @@ type Service struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 	ops map[string]op
+	// streams are the DynamoDB Streams operations (streams.go)
+	streams map[string]op
 
 	mu sync.Mutex // serialises table metadata writes
 
@@ -90,6 +92,8 @@ type Service struct {
 	changed    chan struct{} // closed and replaced on every apply
 	loaded     chan struct{} // closed once the stream is replayed
 	followDone chan struct{}
+
+	logs sync.Map // table id → *logSpec: where its writes' change records go (streams.go)
 
 	applyMu sync.RWMutex // held by the follower while it applies
 	pending []pendingMsg // the follower's incomplete transaction
@@ -124,6 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.js = js
 	s.ops = s.dispatch()
+	s.streams = s.streamOps()
 	if _, err := js.CreateOrUpdateStream(ctx, s.streamConfig()); err != nil {
 		return nil, fmt.Errorf("dynamodb: the items stream: %w", err)
 	}
@@ -178,7 +183,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	name := strings.TrimPrefix(target, TargetPrefix)
 	o, ok := s.ops[name]
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
+	prefixed := strings.HasPrefix(target, TargetPrefix)
+	if sname, isStreams := strings.CutPrefix(target, StreamsTargetPrefix); isStreams {
+		name, prefixed = sname, true
+		o, ok = s.streams[name]
+	}
+	if r.Method != http.MethodPost || !prefixed || !ok {
 		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBUnknownOperation, "An unknown operation was requested."))
 		return
 	}

@@ -17,6 +17,9 @@ import (
 // actions, as DynamoDB does.
 func TestOperationTableCoversEveryOperation(t *testing.T) {
 	ops := (&Service{}).dispatch()
+	for name, o := range (&Service{}).streamOps() {
+		ops[name] = o
+	}
 	for name := range ops {
 		action, ok := operations[name]
 		if !ok || !strings.HasPrefix(action, "dynamodb:") {
@@ -31,13 +34,17 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 }
 
 // TestCatalogueMatchesModel: every DynamoDB code Kumo sends is an
-// exception of botocore's model with the same message member casing.
+// exception of botocore's dynamodb or dynamodbstreams model with the same
+// message member casing.
 func TestCatalogueMatchesModel(t *testing.T) {
 	out, err := exec.Command("python3", "-c", `
 import botocore, gzip, json, os
-p = os.path.join(os.path.dirname(botocore.__file__), "data/dynamodb/2012-08-10/service-2.json.gz")
-shapes = json.load(gzip.open(p))["shapes"]
-print(json.dumps({n: list(s.get("members", {})) for n, s in shapes.items() if s.get("exception")}))
+out = {}
+for svc in ("dynamodbstreams", "dynamodb"):
+    p = os.path.join(os.path.dirname(botocore.__file__), "data/" + svc + "/2012-08-10/service-2.json.gz")
+    shapes = json.load(gzip.open(p))["shapes"]
+    out.update({n: list(s.get("members", {})) for n, s in shapes.items() if s.get("exception")})
+print(json.dumps(out))
 `).Output()
 	if err != nil {
 		t.Skipf("botocore's model is not readable here: %v", err)

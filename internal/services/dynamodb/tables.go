@@ -66,7 +66,11 @@ type tableMeta struct {
 	GSIs                 []indexMeta `json:"gsis,omitempty"`
 	LSIs                 []indexMeta `json:"lsis,omitempty"`
 	TTL                  *ttlSpec    `json:"ttl,omitempty"`
-	rev                  uint64
+	// StreamMs is when the table's latest stream was enabled (Unix
+	// milliseconds; zero: never); the stream stays readable when disabled.
+	StreamMs   int64  `json:"streamMs,omitempty"`
+	StreamView string `json:"streamView,omitempty"`
+	rev        uint64
 }
 
 func (m *tableMeta) hashKey() string { return m.KeySchema[0].AttributeName }
@@ -127,6 +131,7 @@ func (s *Service) apply(e store.Entry) {
 	if cur != nil && cur.meta.Load().ID == m.ID {
 		if cur.meta.Load().rev < m.rev {
 			cur.meta.Store(m)
+			s.setLog(m)
 			cur.idx.setSecondaries(append(slices.Clone(m.GSIs), m.LSIs...))
 		}
 		return
@@ -136,6 +141,7 @@ func (s *Service) apply(e store.Entry) {
 	}
 	t := &table{}
 	t.meta.Store(m)
+	s.setLog(m)
 	t.idx = s.indexFor(m.ID, m.hashKey(), m.rangeKey())
 	t.idx.setSecondaries(append(slices.Clone(m.GSIs), m.LSIs...))
 	s.tables[name] = t
@@ -242,6 +248,9 @@ func (s *Service) createTable(ctx context.Context, r *http.Request, body []byte)
 	}
 	if m.Stream != nil && !m.Stream.StreamEnabled {
 		m.Stream = nil
+	}
+	if err := s.enableStream(m, m.Stream); err != nil {
+		return nil, err
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -393,6 +402,8 @@ type tableDescription struct {
 	DeletionProtectionEnabled bool             `json:"DeletionProtectionEnabled"`
 	TableClassSummary         map[string]any   `json:"TableClassSummary,omitempty"`
 	StreamSpecification       *streamSpec      `json:"StreamSpecification,omitempty"`
+	LatestStreamArn           string           `json:"LatestStreamArn,omitempty"`
+	LatestStreamLabel         string           `json:"LatestStreamLabel,omitempty"`
 	GlobalSecondaryIndexes    []map[string]any `json:"GlobalSecondaryIndexes,omitempty"`
 	LocalSecondaryIndexes     []map[string]any `json:"LocalSecondaryIndexes,omitempty"`
 }
@@ -411,6 +422,10 @@ func (s *Service) describe(t *table) *tableDescription {
 	}
 	if m.TableClass != "" && m.TableClass != "STANDARD" {
 		d.TableClassSummary = map[string]any{"TableClass": m.TableClass}
+	}
+	if m.StreamMs != 0 {
+		d.LatestStreamLabel = streamLabel(m.StreamMs)
+		d.LatestStreamArn = s.streamARN(m.Name, m.StreamMs)
 	}
 	s.describeIndexes(t, d)
 	return d
@@ -617,6 +632,12 @@ func (s *Service) updateTable(ctx context.Context, r *http.Request, body []byte)
 		}
 		if in.StreamSpecification != nil {
 			if in.StreamSpecification.StreamEnabled {
+				if m.Stream != nil {
+					return validation("Table already has an enabled stream: TableName: %s", m.Name)
+				}
+				if err := s.enableStream(m, in.StreamSpecification); err != nil {
+					return err
+				}
 				m.Stream = in.StreamSpecification
 			} else {
 				m.Stream = nil

@@ -328,6 +328,18 @@ func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, [
 		}
 		msgs = append(msgs, m)
 		recs = append(recs, rec)
+		if p.kind != "ConditionCheck" {
+			cur := rec.Item
+			if rec.Deleted {
+				cur = nil
+			}
+			if lm := s.changeMsg(s.logOf(p.m.ID), p.m.keyNames(), old, cur, false); lm != nil {
+				var lrec record
+				_ = json.Unmarshal(lm.Data, &lrec)
+				msgs = append(msgs, lm)
+				recs = append(recs, lrec)
+			}
+		}
 	}
 	if failed {
 		return nil, nil, reasons

@@ -1,0 +1,219 @@
+package esm_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/kumo-run/kumo/internal/esm"
+	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/poll"
+	kumoddb "github.com/kumo-run/kumo/internal/services/dynamodb"
+)
+
+// ddb sends one DynamoDB request to the service directly and returns its
+// answer, failing the test on an error.
+func (h *harness) ddbCall(t *testing.T, op, body string) map[string]any {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	req.Header.Set("X-Amz-Target", kumoddb.TargetPrefix+op)
+	h.ddb.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("%s: %d %s", op, rec.Code, rec.Body)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) put(t *testing.T, pk, v string) {
+	h.ddbCall(t, "PutItem", `{"TableName":"tbl","Item":{"pk":{"S":"`+pk+`"},"v":{"S":"`+v+`"}}}`)
+}
+
+// streamRec is a stream record of an event as the function sees it.
+type streamRec struct {
+	EventName      string `json:"eventName"`
+	EventSourceARN string `json:"eventSourceARN"`
+	EventSource    string `json:"eventSource"`
+	Dynamodb       struct {
+		Keys           map[string]map[string]string `json:"Keys"`
+		NewImage       map[string]map[string]string `json:"NewImage"`
+		SequenceNumber string                       `json:"SequenceNumber"`
+	} `json:"dynamodb"`
+}
+
+func (r streamRec) String() string {
+	v := "-"
+	if r.Dynamodb.NewImage != nil {
+		v = r.Dynamodb.NewImage["v"]["S"]
+	}
+	return r.EventName + " " + r.Dynamodb.Keys["pk"]["S"] + "=" + v
+}
+
+// streamBatches are the stream events the function received, in order.
+func (h *harness) streamBatches(t *testing.T) [][]streamRec {
+	h.inv.mu.Lock()
+	defer h.inv.mu.Unlock()
+	var out [][]streamRec
+	for _, p := range h.inv.payloads {
+		var ev struct{ Records []streamRec }
+		if err := json.Unmarshal(p, &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev.Records)
+	}
+	return out
+}
+
+func delivered(batches [][]streamRec) string {
+	var s []string
+	for _, b := range batches {
+		for _, r := range b {
+			s = append(s, r.String())
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// TestStreamMapping: a mapping of a DynamoDB stream delivers its records
+// in order in batches of at most BatchSize, from TRIM_HORIZON; a failing
+// batch blocks what follows it until it succeeds; ReportBatchItemFailures
+// resumes at the failed record; a restart resumes at the checkpoint
+// without delivering again what was acknowledged; bad settings are
+// refused.
+func TestStreamMapping(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	out := h.ddbCall(t, "CreateTable", `{"TableName":"tbl","BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+		"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}}`)
+	arn := out["TableDescription"].(map[string]any)["LatestStreamArn"].(string)
+	h.function(t, "fn")
+	h.put(t, "a", "1")
+
+	for _, c := range []struct {
+		in   lambda.CreateEventSourceMappingInput
+		code string
+	}{
+		{lambda.CreateEventSourceMappingInput{}, "InvalidParameterValueException"},
+		{lambda.CreateEventSourceMappingInput{StartingPosition: ltypes.EventSourcePositionAtTimestamp}, "InvalidParameterValueException"},
+		{lambda.CreateEventSourceMappingInput{StartingPosition: ltypes.EventSourcePositionLatest, BatchSize: aws.Int32(10001)}, "ValidationException"},
+		{lambda.CreateEventSourceMappingInput{StartingPosition: ltypes.EventSourcePositionLatest, MaximumRetryAttempts: aws.Int32(-2)}, "ValidationException"},
+		{lambda.CreateEventSourceMappingInput{StartingPosition: ltypes.EventSourcePositionLatest, ParallelizationFactor: aws.Int32(11)}, "ValidationException"},
+	} {
+		c.in.EventSourceArn, c.in.FunctionName = aws.String(arn), aws.String("fn")
+		_, err := h.lc.CreateEventSourceMapping(ctx, &c.in)
+		wantError(t, err, c.code, "")
+	}
+	_, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn + "x"), FunctionName: aws.String("fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	wantError(t, err, "ResourceNotFoundException", "")
+	// a role that may not read the stream
+	const bare = "arn:aws:iam::123456789012:role/bare"
+	h.dir.SetRole(authz.Role{ARN: bare, ID: "AROABARE"}, authz.Principal{})
+	h.functionWithRole(t, "bare-fn", bare)
+	_, err = h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("bare-fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	wantError(t, err, "InvalidParameterValueException", "Cannot access stream "+arn+". Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.")
+
+	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(2), FunctionResponseTypes: []ltypes.FunctionResponseType{"ReportBatchItemFailures"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt32(m.BatchSize) != 2 || m.StartingPosition != ltypes.EventSourcePositionTrimHorizon || aws.ToInt32(m.MaximumRetryAttempts) != -1 ||
+		aws.ToInt32(m.ParallelizationFactor) != 1 || aws.ToString(m.EventSourceArn) != arn {
+		t.Fatalf("mapping %+v", m)
+	}
+	h.waitState(t, *m.UUID, "Enabled")
+	h.put(t, "a", "2")
+	h.put(t, "b", "1")
+	h.ddbCall(t, "DeleteItem", `{"TableName":"tbl","Key":{"pk":{"S":"a"}}}`)
+	want := "INSERT a=1, MODIFY a=2, INSERT b=1, REMOVE a=-"
+	poll.Until(t, time.Minute, want, func() error {
+		if got := delivered(h.streamBatches(t)); got != want {
+			return fmt.Errorf("delivered %s", got)
+		}
+		return nil
+	})
+	for _, b := range h.streamBatches(t) {
+		if len(b) > 2 {
+			t.Fatalf("a batch of %d", len(b))
+		}
+		for _, r := range b {
+			if r.EventSourceARN != arn || r.EventSource != "aws:dynamodb" {
+				t.Fatalf("record %+v", r)
+			}
+		}
+	}
+
+	// a batch with c fails twice: nothing after it is delivered until it
+	// succeeds; then d reported failed is delivered again from d
+	fails := map[string]int{"c": 2, "d": 1}
+	h.inv.mu.Lock()
+	h.inv.respond = func([]record) (*invoke.Output, error) {
+		h.inv.mu.Lock()
+		p := h.inv.payloads[len(h.inv.payloads)-1]
+		h.inv.mu.Unlock()
+		var ev struct{ Records []streamRec }
+		_ = json.Unmarshal(p, &ev)
+		for _, r := range ev.Records {
+			k := r.Dynamodb.Keys["pk"]["S"]
+			if k == "c" && fails["c"] > 0 {
+				fails["c"]--
+				return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"no"}`)}, nil
+			}
+			if k == "d" && fails["d"] > 0 {
+				fails["d"]--
+				return &invoke.Output{Status: 200, Payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"` + r.Dynamodb.SequenceNumber + `"}]}`)}, nil
+			}
+		}
+		return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+	}
+	h.inv.mu.Unlock()
+	n := len(h.streamBatches(t))
+	h.put(t, "c", "1")
+	h.put(t, "d", "1")
+	h.put(t, "e", "1")
+	poll.Until(t, time.Minute, "e delivered", func() error {
+		if !strings.Contains(delivered(h.streamBatches(t)[n:]), "INSERT e=1") {
+			return fmt.Errorf("delivered %s", delivered(h.streamBatches(t)[n:]))
+		}
+		return nil
+	})
+	// every batch starts where the last one failed: c (twice failed), then
+	// c again, then d (reported failed) again
+	var starts []string
+	for _, b := range h.streamBatches(t)[n:] {
+		starts = append(starts, b[0].String())
+	}
+	if got := strings.Join(starts, ", "); !strings.HasPrefix(got, "INSERT c=1, INSERT c=1, INSERT c=1, INSERT d=1") {
+		t.Fatalf("batches start at %s", got)
+	}
+
+	// a restart resumes at the checkpoint: nothing acknowledged comes again
+	h.svc.Close()
+	before := len(h.streamBatches(t))
+	h.svc, err = esm.Open(ctx, h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.svc.Close)
+	h.put(t, "f", "1")
+	poll.Until(t, time.Minute, "f delivered", func() error {
+		if got := delivered(h.streamBatches(t)[before:]); got != "INSERT f=1" {
+			return fmt.Errorf("delivered %q", got)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// recordPhoto stores each uploaded object's key, size and ETag in the
+// photos table with boto3.
+const recordPhoto = `import os, urllib.parse
+import boto3
+
+table = boto3.resource("dynamodb").Table("photos")
+
+
+def handler(event, context):
+    for r in event["Records"]:
+        o = r["s3"]["object"]
+        key = urllib.parse.unquote_plus(o["key"])
+        table.put_item(Item={"id": key, "key": key, "size": o["size"], "etag": o["eTag"]})
+    return {}
+`
+
+// announcePhoto publishes each new photo of the table's stream to the
+// topic in TOPIC_ARN.
+const announcePhoto = `import json, os
+import boto3
+
+sns = boto3.client("sns")
+
+
+def handler(event, context):
+    for r in event["Records"]:
+        img = r["dynamodb"].get("NewImage")
+        if r["eventName"] != "INSERT" or not img:
+            continue
+        sns.publish(TopicArn=os.environ["TOPIC_ARN"], Message=json.dumps({
+            "event": r["eventName"], "source": r["eventSource"], "arn": r["eventSourceARN"],
+            "key": img["key"]["S"], "size": img["size"]["N"], "etag": img["etag"]["S"],
+            "old": "OldImage" in r["dynamodb"], "view": r["dynamodb"]["StreamViewType"]}))
+    return {}
+`
+
+// TestDynamoDBStreamPipeline: uploading photos/cat.jpg invokes a Python
+// function (S3 notification, prefix photos/) that writes the photo's
+// key, size and ETag to a table with boto3; the write's stream record
+// (NEW_AND_OLD_IMAGES) invokes a second function through an event source
+// mapping, which publishes to an SNS topic a queue subscribes to; the
+// queue's message describes the photo.
+func TestDynamoDBStreamPipeline(t *testing.T) {
+	requireHostBoto3(t)
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	grantTestRole(t, s)
+	c.ok("iam", "put-role-policy", "--role-name", "lambda-role", "--policy-name", "pipeline",
+		"--policy-document", policyDoc("Allow", []string{"s3:*", "dynamodb:*", "sns:Publish"}, "*"))
+
+	stream := jstr(c.ok("dynamodb", "create-table", "--table-name", "photos", "--billing-mode", "PAY_PER_REQUEST",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH",
+		"--stream-specification", "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES"), "TableDescription", "LatestStreamArn")
+	if !strings.HasPrefix(stream, "arn:aws:dynamodb:"+region+":"+accountID+":table/photos/stream/") {
+		t.Fatalf("LatestStreamArn %q", stream)
+	}
+	topic := jstr(c.ok("sns", "create-topic", "--name", "new-photos"), "TopicArn")
+	queueURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "new-photos"), "QueueUrl")
+	queueARN := "arn:aws:sqs:" + region + ":" + accountID + ":new-photos"
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]string{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+		"Resource": queueARN, "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": topic}}}}})
+	attrs, _ := json.Marshal(map[string]string{"Policy": string(policy)})
+	c.ok("sqs", "set-queue-attributes", "--queue-url", queueURL, "--attributes", string(attrs))
+	c.ok("sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", queueARN,
+		"--attributes", `{"RawMessageDelivery":"true"}`)
+
+	create := func(name, body string, extra ...string) {
+		t.Helper()
+		zip := makeZip(t, zipEntry{Name: "app.py", Body: body})
+		args := append([]string{"lambda", "create-function", "--function-name", name, "--runtime", "python3.12", "--handler", "app.handler",
+			"--role", testRole, "--timeout", "30", "--zip-file", "fileb://" + writeTemp(t, name+".zip", zip)}, extra...)
+		if cliV2(t) {
+			args = append(args, "--cli-binary-format", "raw-in-base64-out")
+		}
+		c.ok(args...)
+		c.ok("lambda", "wait", "function-active-v2", "--function-name", name)
+	}
+	create("record-photo", recordPhoto)
+	create("announce-photo", announcePhoto, "--environment", `{"Variables":{"TOPIC_ARN":"`+topic+`"}}`)
+
+	c.ok("s3api", "create-bucket", "--bucket", "uploads")
+	c.ok("lambda", "add-permission", "--function-name", "record-photo", "--statement-id", "s3", "--action", "lambda:InvokeFunction",
+		"--principal", "s3.amazonaws.com", "--source-arn", "arn:aws:s3:::uploads", "--source-account", accountID)
+	c.ok("s3api", "put-bucket-notification-configuration", "--bucket", "uploads", "--notification-configuration",
+		`{"LambdaFunctionConfigurations":[{"Id":"photos","LambdaFunctionArn":"`+functionARN("record-photo")+`",
+		"Events":["s3:ObjectCreated:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"photos/"}]}}}]}`)
+	m := c.ok("lambda", "create-event-source-mapping", "--function-name", "announce-photo", "--event-source-arn", stream,
+		"--starting-position", "LATEST", "--batch-size", "10")
+	uuid := jstr(m, "UUID")
+	eventually(t, 60*time.Second, "the mapping enabled", func() error {
+		if st := jstr(c.ok("lambda", "get-event-source-mapping", "--uuid", uuid), "State"); st != "Enabled" {
+			return fmt.Errorf("state %s", st)
+		}
+		return nil
+	})
+
+	put := jstr(c.ok("s3api", "put-object", "--bucket", "uploads", "--key", "photos/cat.jpg", "--body", writeTemp(t, "cat.jpg", []byte("MEOW JPEG"))), "ETag")
+	var body string
+	eventually(t, 180*time.Second, "the photo's announcement in the queue", func() error {
+		out := c.ok("sqs", "receive-message", "--queue-url", queueURL, "--wait-time-seconds", "1")
+		ms, _ := jget(out, "Messages").([]any)
+		if len(ms) == 0 {
+			return fmt.Errorf("no message yet")
+		}
+		body = jstr(ms[0], "Body")
+		return nil
+	})
+	var got struct {
+		Event, Source, ARN, Key, Size, Etag, View string
+		Old                                       bool
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("message %q: %v", body, err)
+	}
+	if got.Event != "INSERT" || got.Source != "aws:dynamodb" || got.ARN != stream || got.Key != "photos/cat.jpg" || got.Size != "9" ||
+		strings.Trim(got.Etag, `"`) != strings.Trim(put, `"`) || got.Old || got.View != "NEW_AND_OLD_IMAGES" {
+		t.Fatalf("message %+v (ETag %s)", got, put)
+	}
+	// the table holds the photo too
+	item := c.ok("dynamodb", "get-item", "--table-name", "photos", "--key", `{"id":{"S":"photos/cat.jpg"}}`, "--consistent-read")
+	if jstr(item, "Item", "size", "N") != "9" {
+		t.Fatalf("item %v", item)
+	}
+}
+
+// TestDynamoDBStreamKill9: after kill -9 the stream holds a record of
+// every acknowledged write, in each item's write order, with no gap.
+func TestDynamoDBStreamKill9(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, "--sandbox", "process")
+	cl := newDynamoDB(s)
+	out, err := cl.CreateTable(t.Context(), &dynamodb.CreateTableInput{TableName: aws.String("crash"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.TableDescription.LatestStreamArn)
+	var mu sync.Mutex
+	acked := map[string]int{}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	enough := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pk := fmt.Sprint("w", w)
+			for i := 0; ctx.Err() == nil; i++ {
+				if _, err := cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("crash"),
+					Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "v": &types.AttributeValueMemberN{Value: fmt.Sprint(i)}}}); err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked[pk] = i + 1
+				n := 0
+				for _, c := range acked {
+					n += c
+				}
+				if n >= 200 {
+					once.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	select {
+	case <-enough:
+	case <-ctx.Done():
+		t.Fatal("fewer than 200 puts in a minute")
+	}
+	s.kill9()
+	wg.Wait()
+	cancel()
+
+	s = startServer(t, dataDir, "--sandbox", "process")
+	sc := dynamodbstreams.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(rootAccessKeyID, rootSecretAccessKey, ""),
+		RetryMaxAttempts: 1}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.url) })
+	d, err := sc.DescribeStream(t.Context(), &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+	if err != nil || len(d.StreamDescription.Shards) != 1 {
+		t.Fatalf("DescribeStream %v %v", d, err)
+	}
+	it, err := sc.GetShardIterator(t.Context(), &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn),
+		ShardId: d.StreamDescription.Shards[0].ShardId, ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{} // the next value each item's records must show
+	iter := it.ShardIterator
+	for iter != nil {
+		r, err := sc.GetRecords(t.Context(), &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range r.Records {
+			pk := rec.Dynamodb.Keys["pk"].(*stypes.AttributeValueMemberS).Value
+			v := rec.Dynamodb.NewImage["v"].(*stypes.AttributeValueMemberN).Value
+			if v != fmt.Sprint(seen[pk]) {
+				t.Fatalf("%s: record of v=%s, want v=%d next (a record lost or out of order)", pk, v, seen[pk])
+			}
+			seen[pk]++
+		}
+		if len(r.Records) == 0 {
+			break
+		}
+		iter = r.NextShardIterator
+	}
+	for pk, n := range acked {
+		if seen[pk] < n {
+			t.Fatalf("%s: %d writes acknowledged, %d records after kill -9", pk, n, seen[pk])
+		}
+	}
+}
