@@ -63,6 +63,7 @@ func TestLogSubscriptionNotifies(t *testing.T) {
 	topic := jstr(c.ok("sns", "create-topic", "--name", "log-alerts"), "TopicArn")
 	probe := jstr(c.ok("sns", "create-topic", "--name", "log-alerts-probe"), "TopicArn")
 	qURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "log-alerts"), "QueueUrl")
+	allowTopic(t, s, qURL, "log-alerts", topic)
 	c.ok("sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", queueARN("log-alerts"))
 	trust, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow",
 		"Action": "sts:AssumeRole", "Principal": map[string]string{"Service": "lambda.amazonaws.com", "AWS": "arn:aws:iam::" + accountID + ":root"}}}})

@@ -84,6 +84,7 @@ func TestS3Notifications(t *testing.T) {
 	subURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "topic-events"), "QueueUrl")
 	queueARN := "arn:aws:sqs:" + region + ":" + accountID + ":s3-events"
 	topic := jstr(c.ok("sns", "create-topic", "--name", "s3-topic"), "TopicArn")
+	allowTopic(t, s, subURL, "topic-events", topic)
 	c.ok("sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", "arn:aws:sqs:"+region+":"+accountID+":topic-events")
 
 	conf := `{"LambdaFunctionConfigurations":[{"Id":"thumbs","LambdaFunctionArn":"` + functionARN("photos-fn") + `",
