@@ -1,16 +1,13 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +94,7 @@ type Service struct {
 	kv   store.KV
 	view *view
 	log  *slog.Logger
+	rpc  awsproto.JSONRPC
 	bus  *stream
 	stop context.CancelFunc
 	done sync.WaitGroup // deliveries and the scheduler
@@ -119,6 +117,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.rpc = awsproto.JSONRPC{Name: "events", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
+		UnknownOperation: awsproto.EventsUnknownOperation, Serialization: awsproto.EventsSerialization,
+		SerializationMessage: "Could not read the request body.", Check: s.authorize, Log: s.log}
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
@@ -172,56 +173,23 @@ func (s *Service) Close() {
 // ServeHTTP serves one EventBridge request; the edge has authenticated
 // it.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	name := strings.TrimPrefix(target, TargetPrefix)
-	o, ok := operations[name]
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.EventsUnknownOperation, "An unknown operation was requested."))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	if err != nil || len(body) > MaxRequestBody {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.EventsSerialization, "Could not read the request body."))
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	if err := s.authorize(r, name, body); err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	out, err := o.run(s, r.Context(), body)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	if out == nil {
-		out = struct{}{}
-	}
-	if m, ok := out.(map[string]any); ok {
-		for k, v := range m {
-			if v == nil {
-				delete(m, k) // optional members are left out, not null
+	name, ok := s.rpc.Operation(r)
+	e, found := operations[name]
+	var o awsproto.JSONOp
+	if ok && found {
+		o = func(ctx context.Context, _ *http.Request, body []byte) (any, error) {
+			out, err := e.run(s, ctx, body)
+			if m, ok := out.(map[string]any); ok {
+				for k, v := range m {
+					if v == nil {
+						delete(m, k) // optional members are left out, not null
+					}
+				}
 			}
+			return out, err
 		}
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
-		s.log.ErrorContext(r.Context(), "events request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
-	}
-	Errors.WriteError(w, r, err)
+	s.rpc.Serve(w, r, name, o)
 }
 
 // decode reads a request body into v; a body that is not the shape's

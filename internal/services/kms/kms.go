@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +24,6 @@ const (
 	SigningName = "kms"
 	// TargetPrefix starts the X-Amz-Target of every request.
 	TargetPrefix = "TrentService."
-	contentType  = "application/x-amz-json-1.1"
 )
 
 // Errors renders KMS's errors as its JSON 1.1 front does (the bare code in
@@ -68,7 +65,7 @@ type Config struct {
 	SweepInterval time.Duration
 }
 
-type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+type op = awsproto.JSONOp
 
 // Service is the KMS API handler and the key engine other services use
 // (engine.go). It is safe for concurrent use.
@@ -76,6 +73,7 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	ops map[string]op
+	rpc awsproto.JSONRPC
 
 	mu sync.Mutex // serialises writes to the bucket
 
@@ -114,6 +112,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.cfg.Partition = "aws"
 	}
 	s.ops = s.dispatch()
+	s.rpc = awsproto.JSONRPC{Name: "kms", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
+		UnknownOperation: awsproto.KMSUnknownOperation, Serialization: awsproto.KMSSerialization, Log: s.log}
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, "")
 	if err != nil {
@@ -359,47 +359,14 @@ func (s *Service) update(ctx context.Context, id string, fn func(*keyRecord) err
 	return fmt.Errorf("kms: key %s: too many concurrent updates", id)
 }
 
-// ServeHTTP serves one KMS request; the edge has authenticated it.
+// ServeHTTP serves one request; the edge has authenticated it.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	name := strings.TrimPrefix(target, TargetPrefix)
-	o, ok := s.ops[name]
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.KMSUnknownOperation, "An unknown operation was requested."))
-		return
+	name, ok := s.rpc.Operation(r)
+	var o op
+	if ok {
+		o = s.ops[name]
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	if err != nil || len(body) > MaxRequestBody {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.KMSSerialization, "The request body could not be read or is too large."))
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	out, err := o(r.Context(), r, body)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	if out == nil {
-		out = struct{}{}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, name, awsproto.Internal(err))
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
-		s.log.ErrorContext(r.Context(), "kms request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
-	}
-	Errors.WriteError(w, r, err)
+	s.rpc.Serve(w, r, name, o)
 }
 
 // decode reads a request body into v.

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +23,6 @@ const (
 	SigningName = "secretsmanager"
 	// TargetPrefix starts the X-Amz-Target of every request.
 	TargetPrefix = "secretsmanager."
-	contentType  = "application/x-amz-json-1.1"
 )
 
 // Errors renders Secrets Manager's errors as its JSON 1.1 front does.
@@ -65,7 +62,7 @@ type Config struct {
 	SweepInterval time.Duration
 }
 
-type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+type op = awsproto.JSONOp
 
 // Service is the Secrets Manager API handler. It is safe for concurrent
 // use.
@@ -73,6 +70,7 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	ops map[string]op
+	rpc awsproto.JSONRPC
 
 	mu sync.Mutex // serialises writes to the bucket
 
@@ -141,6 +139,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.cfg.Partition = "aws"
 	}
 	s.ops = s.dispatch()
+	s.rpc = awsproto.JSONRPC{Name: "secretsmanager", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
+		UnknownOperation: awsproto.SMUnknownOperation, Serialization: awsproto.SMSerialization, Log: s.log}
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, secretPrefix)
 	if err != nil {
@@ -223,45 +223,12 @@ func (s *Service) apply(e store.Entry) {
 
 // ServeHTTP serves one request; the edge has authenticated it.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	name := strings.TrimPrefix(target, TargetPrefix)
-	o, ok := s.ops[name]
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.SMUnknownOperation, "An unknown operation was requested."))
-		return
+	name, ok := s.rpc.Operation(r)
+	var o op
+	if ok {
+		o = s.ops[name]
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	if err != nil || len(body) > MaxRequestBody {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.SMSerialization, "The request body could not be read or is too large."))
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	out, err := o(r.Context(), r, body)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	if out == nil {
-		out = struct{}{}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, name, awsproto.Internal(err))
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
-		s.log.ErrorContext(r.Context(), "secretsmanager request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
-	}
-	Errors.WriteError(w, r, err)
+	s.rpc.Serve(w, r, name, o)
 }
 
 func decode(body []byte, v any) error {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +24,7 @@ const (
 	// TargetPrefix starts the X-Amz-Target of every JSON request.
 	TargetPrefix = "AmazonSQS."
 	// Version is the API version of the query protocol.
-	Version     = "2012-11-05"
-	contentType = "application/x-amz-json-1.0"
+	Version = "2012-11-05"
 )
 
 // JSONErrors renders SQS's errors as its JSON 1.0 front does, with the
@@ -107,7 +103,7 @@ func (s *Service) refuseFull(op string) error {
 	return nil
 }
 
-type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+type op = awsproto.JSONOp
 
 // Service is the SQS API handler. It is safe for concurrent use.
 type Service struct {
@@ -115,6 +111,7 @@ type Service struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 	ops map[string]op
+	rpc awsproto.JSONRPC
 
 	ackTimeout time.Duration
 
@@ -169,6 +166,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.js = js
 	s.ops = s.dispatch()
+	s.rpc = awsproto.JSONRPC{Name: "sqs", TargetPrefix: TargetPrefix, Errors: JSONErrors, MaxBody: maxBody,
+		UnknownOperation: awsproto.SQSUnknownOperation, Serialization: awsproto.SQSSerialization, Log: s.log,
+		Check: func(_ *http.Request, op string, _ []byte) error { return s.refuseFull(op) }}
 	s.view.init()
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, queuePrefix)
@@ -219,49 +219,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveQuery(w, r)
 		return
 	}
-	target := r.Header.Get("X-Amz-Target")
-	name := strings.TrimPrefix(target, TargetPrefix)
-	o, ok := s.ops[name]
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || !ok {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.SQSUnknownOperation, "An unknown operation was requested."))
-		return
+	name, ok := s.rpc.Operation(r)
+	var o op
+	if ok {
+		o = s.ops[name]
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.SQSSerialization, "The request body could not be read or is too large."))
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	if err := s.refuseFull(name); err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	out, err := o(r.Context(), r, body)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	if out == nil {
-		out = struct{}{}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, name, awsproto.Internal(err))
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
-		s.log.ErrorContext(r.Context(), "sqs request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
-	}
-	JSONErrors.WriteError(w, r, err)
+	s.rpc.Serve(w, r, name, o)
 }
 
 // decode reads a request body into v.
