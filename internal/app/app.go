@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	defer sqsSvc.Close()
 	// KMS: keys in their bucket, their material wrapped by the node
 	// master key, which never goes to the store.
-	kmsSvc, err := openKMS(ctx, cfg, st, az, log)
+	kmsSvc, err := openKMS(ctx, cfg, st, az, ns.Writable, log)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("secrets manager bucket: %w", err)
 	}
-	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
+	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Writable: ns.Writable, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
@@ -292,7 +292,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("events bucket: %w", err)
 	}
-	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, Writable: ns.Writable, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
 		Targets: tg, ScheduleMinute: cfg.ScheduleMinute})
 	if err != nil {
@@ -504,7 +504,7 @@ func ptr[T any](v T) *T { return &v }
 
 // openKMS loads the node master key (and a previous one, being rotated
 // out) and opens the KMS service on its bucket.
-func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.Authorizer, log *slog.Logger) (*kms.Service, error) {
+func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.Authorizer, writable func() error, log *slog.Logger) (*kms.Service, error) {
 	master, err := kms.LoadMasterKey(cfg.KMSMasterKeyFile, cfg.KMSMasterKey, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -521,6 +521,6 @@ func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.A
 	if err != nil {
 		return nil, fmt.Errorf("kms bucket: %w", err)
 	}
-	return kms.Open(ctx, kms.Config{KV: kv, Master: master, Previous: previous, Partition: "aws", Region: cfg.Region,
+	return kms.Open(ctx, kms.Config{KV: kv, Writable: writable, Master: master, Previous: previous, Partition: "aws", Region: cfg.Region,
 		Account: cfg.AccountID, Logger: log, Authorizer: az})
 }

@@ -50,6 +50,12 @@ type JSONRPC struct {
 	// Check, if set, runs before every operation (authorization, a full
 	// disk) and refuses it with its error.
 	Check func(r *http.Request, op string, body []byte) error
+	// Writable, if set, reports whether the store may take more data;
+	// while it returns an error, the operations in Fills (those that add
+	// data) are refused with ServiceUnavailable (503, Retry-After: 30)
+	// and the rest go on.
+	Writable func() error
+	Fills    map[string]bool
 	// ClientError, if set, maps an operation's error before it is
 	// rendered (a package's own validation type to ValidationException).
 	ClientError func(error) error
@@ -88,6 +94,14 @@ func (j *JSONRPC) Serve(w http.ResponseWriter, r *http.Request, name string, op 
 	if j.Check != nil {
 		if err := j.Check(r, name, body); err != nil {
 			j.WriteError(w, r, name, err)
+			return
+		}
+	}
+	if j.Writable != nil && j.Fills[name] {
+		if err := j.Writable(); err != nil {
+			e := Errorf(ServiceUnavailable, "%s", err.Error())
+			e.Header = http.Header{"Retry-After": {"30"}}
+			j.WriteError(w, r, name, e)
 			return
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 func TestJSONRPCEnvelope(t *testing.T) {
 	var gotBody string
+	full := errors.New("the data disk is nearly full")
 	echo := func(_ context.Context, _ *http.Request, body []byte) (any, error) {
 		gotBody = string(body)
 		return map[string]string{"Echo": string(body)}, nil
@@ -24,13 +25,14 @@ func TestJSONRPCEnvelope(t *testing.T) {
 	rpc := &JSONRPC{Name: "kms", TargetPrefix: "TrentService.", MaxBody: 16,
 		Errors:           JSON{Version: "1.1", Internal: InternalSpec{Code: KMSInternal}},
 		UnknownOperation: KMSUnknownOperation, Serialization: KMSSerialization, CRC32: true,
+		Fills: map[string]bool{"Grow": true}, Writable: func() error { return full },
 		Check: func(_ *http.Request, op string, _ []byte) error {
 			if op == "Refused" {
 				return Errorf(KMSAccessDenied, "no")
 			}
 			return nil
 		}}
-	ops := map[string]JSONOp{"Echo": echo, "Refused": echo, "Fail": fail}
+	ops := map[string]JSONOp{"Echo": echo, "Refused": echo, "Fail": fail, "Grow": echo}
 	serve := func(method, target, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, "/", strings.NewReader(body))
 		r.Header.Set("X-Amz-Target", target)
@@ -51,7 +53,17 @@ func TestJSONRPCEnvelope(t *testing.T) {
 		return e.Type
 	}
 
-	w := serve("POST", "TrentService.Echo", "")
+	w := serve("POST", "TrentService.Grow", "{}")
+	if w.Code != 503 || w.Header().Get("Retry-After") != "30" || !strings.Contains(w.Body.String(), "disk is nearly full") {
+		t.Errorf("full store: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	full = nil
+	if w := serve("POST", "TrentService.Grow", "{}"); w.Code != 200 {
+		t.Errorf("with room: %d %s", w.Code, w.Body)
+	}
+	full = errors.New("the data disk is nearly full")
+
+	w = serve("POST", "TrentService.Echo", "")
 	if w.Code != 200 || gotBody != "{}" {
 		t.Fatalf("empty body: status %d, operation saw %q", w.Code, gotBody)
 	}
@@ -72,6 +84,7 @@ func TestJSONRPCEnvelope(t *testing.T) {
 		{"POST", "TrentService.Echo", `{"Key":"0123456789"}`, 400, "SerializationException"},
 		{"POST", "TrentService.Refused", "{}", 400, "AccessDeniedException"},
 		{"POST", "TrentService.Fail", "{}", 500, "KMSInternalException"},
+		{"POST", "TrentService.Grow", "{}", 503, "ServiceUnavailable"},
 	} {
 		w := serve(c.method, c.target, c.body)
 		if w.Code != c.status || code(w) != c.code {

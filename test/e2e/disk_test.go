@@ -123,6 +123,22 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("Event invoke on a full disk: %s %d %v", c, st, err)
 	}
 	must[*lambda.GetFunctionOutput](t, "get keep")(lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("keep")}))
+	// So do the other services' writes, in their own protocol; their reads
+	// go on.
+	root := s.env()
+	for _, args := range [][]string{
+		{"kms", "create-key"},
+		{"secretsmanager", "create-secret", "--name", "full", "--secret-string", "x"},
+		{"events", "put-rule", "--name", "full", "--schedule-expression", "rate(1 hour)"},
+	} {
+		r := runCmd(t, root, nil, 60*time.Second, append([]string{"aws", "--output", "json"}, args...)...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "ServiceUnavailable") || !strings.Contains(r.Stderr, "data disk") {
+			t.Errorf("%s on a full disk: want ServiceUnavailable naming the data disk\n%s", args[0], r)
+		}
+	}
+	awsOK(t, root, "kms", "list-keys")
+	awsOK(t, root, "secretsmanager", "list-secrets")
+	awsOK(t, root, "events", "list-rules")
 
 	// Deletes work on the full disk.
 	if len(created) == 0 {

@@ -75,6 +75,11 @@ type Config struct {
 	// a minute when zero. Only tests shorten it (config's test-only
 	// KUMO_SCHEDULE_MINUTE).
 	ScheduleMinute time.Duration
+	// Writable reports whether the store may take more data (an error
+	// saying why not); while it does not, the operations that add data
+	// (fills) are ServiceUnavailable and the rest go on. Nil: always
+	// writable.
+	Writable func() error
 }
 
 // DefaultRetryDelay backs off exponentially from a second to five
@@ -119,7 +124,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.rpc = awsproto.JSONRPC{Name: "events", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
 		UnknownOperation: awsproto.EventsUnknownOperation, Serialization: awsproto.EventsSerialization,
-		SerializationMessage: "Could not read the request body.", Check: s.authorize, Log: s.log}
+		SerializationMessage: "Could not read the request body.", Check: s.authorize, Log: s.log,
+		Writable: cfg.Writable, Fills: fills}
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
@@ -245,3 +251,6 @@ func (e *epoch) UnmarshalJSON(b []byte) error {
 	*e = epoch(time.UnixMilli(int64(f * 1000)).UTC())
 	return nil
 }
+
+// fills are the operations that add data to the store.
+var fills = map[string]bool{"CreateEventBus": true, "PutEvents": true, "PutRule": true, "PutTargets": true, "TagResource": true}

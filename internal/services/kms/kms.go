@@ -63,6 +63,11 @@ type Config struct {
 	// looked for; 1 minute when zero, never when negative (tests call
 	// Sweep).
 	SweepInterval time.Duration
+	// Writable reports whether the store may take more data (an error
+	// saying why not); while it does not, the operations that add data
+	// (fills) are ServiceUnavailable and the rest go on. Nil: always
+	// writable.
+	Writable func() error
 }
 
 type op = awsproto.JSONOp
@@ -113,7 +118,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.ops = s.dispatch()
 	s.rpc = awsproto.JSONRPC{Name: "kms", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
-		UnknownOperation: awsproto.KMSUnknownOperation, Serialization: awsproto.KMSSerialization, Log: s.log}
+		UnknownOperation: awsproto.KMSUnknownOperation, Serialization: awsproto.KMSSerialization, Log: s.log,
+		Writable: cfg.Writable, Fills: fills}
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, "")
 	if err != nil {
@@ -389,3 +395,6 @@ func validation(value any, member, constraint string) error {
 
 // epoch is t as JSON 1.1's timestamp: seconds since the epoch.
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// fills are the operations that add data to the store.
+var fills = map[string]bool{"CreateKey": true, "CreateAlias": true, "UpdateAlias": true, "PutKeyPolicy": true, "CreateGrant": true, "TagResource": true, "UpdateKeyDescription": true, "RotateKeyOnDemand": true}

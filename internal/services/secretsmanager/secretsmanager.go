@@ -60,6 +60,11 @@ type Config struct {
 	// deleted; 1 minute when zero, never when negative (tests call
 	// Sweep).
 	SweepInterval time.Duration
+	// Writable reports whether the store may take more data (an error
+	// saying why not); while it does not, the operations that add data
+	// (fills) are ServiceUnavailable and the rest go on. Nil: always
+	// writable.
+	Writable func() error
 }
 
 type op = awsproto.JSONOp
@@ -140,7 +145,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.ops = s.dispatch()
 	s.rpc = awsproto.JSONRPC{Name: "secretsmanager", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
-		UnknownOperation: awsproto.SMUnknownOperation, Serialization: awsproto.SMSerialization, Log: s.log}
+		UnknownOperation: awsproto.SMUnknownOperation, Serialization: awsproto.SMSerialization, Log: s.log,
+		Writable: cfg.Writable, Fills: fills}
 	wctx, cancel := context.WithCancel(context.Background())
 	ch, err := cfg.KV.Watch(wctx, secretPrefix)
 	if err != nil {
@@ -243,3 +249,6 @@ func decode(body []byte, v any) error {
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// fills are the operations that add data to the store.
+var fills = map[string]bool{"CreateSecret": true, "PutSecretValue": true, "UpdateSecret": true, "TagResource": true}
