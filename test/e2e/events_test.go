@@ -143,8 +143,16 @@ func TestEventsCustomBusToSQS(t *testing.T) {
 	rule := c.ok("events", "put-rule", "--name", "paid", "--event-bus-name", "shop",
 		"--event-pattern", `{"source":["shop.orders"],"detail":{"order":{"status":["PAID"],"total":[{"numeric":[">=",100]}]}}}`)
 	expectEq(t, "RuleArn", jstr(rule, "RuleArn"), "arn:aws:events:"+region+":"+accountID+":rule/shop/paid")
+	// EventBridge sends as events.amazonaws.com for the rule: the queue's
+	// policy must let it in. A queue whose policy does not is refused, and
+	// the event goes to the target's dead-letter queue.
+	allowService(t, s, url, "paid-orders", "events.amazonaws.com", jstr(rule, "RuleArn"))
+	closedDLQ := jstr(c.ok("sqs", "create-queue", "--queue-name", "closed-dlq"), "QueueUrl")
+	allowService(t, s, closedDLQ, "closed-dlq", "events.amazonaws.com", jstr(rule, "RuleArn"))
+	c.ok("sqs", "create-queue", "--queue-name", "closed")
 	targets := `[{"Id":"q","Arn":"` + queueARN("paid-orders") + `","InputTransformer":{"InputPathsMap":{"id":"$.detail.order.id","total":"$.detail.order.total"},` +
-		`"InputTemplate":"{\"order\": <id>, \"summary\": \"order <id> paid <total>\", \"total\": <total>}"}}]`
+		`"InputTemplate":"{\"order\": <id>, \"summary\": \"order <id> paid <total>\", \"total\": <total>}"}},` +
+		`{"Id":"closed","Arn":"` + queueARN("closed") + `","DeadLetterConfig":{"Arn":"` + queueARN("closed-dlq") + `"}}]`
 	out := c.ok("events", "put-targets", "--rule", "paid", "--event-bus-name", "shop", "--targets", targets)
 	if jnum(out, "FailedEntryCount") != 0 {
 		t.Fatalf("put-targets: %v", out)
@@ -163,6 +171,10 @@ func TestEventsCustomBusToSQS(t *testing.T) {
 	if body["order"] != "o-2" || body["summary"] != "order o-2 paid 250" || body["total"] != 250.0 {
 		t.Fatalf("transformed input %v", body)
 	}
+	dead := receiveAll(t, newSQS(s), closedDLQ, 1)[0]
+	if code := aws.ToString(dead.MessageAttributes["ERROR_CODE"].StringValue); code != "AccessDeniedException" {
+		t.Fatalf("the closed queue's refusal: ERROR_CODE %q, attributes %v", code, dead.MessageAttributes)
+	}
 	c.fail("ValidationException", "events", "delete-rule", "--name", "paid", "--event-bus-name", "shop")
 	c.fail("ResourceNotFoundException", "events", "describe-rule", "--name", "paid")
 }
@@ -178,6 +190,7 @@ func TestEventsLambdaTargetDLQ(t *testing.T) {
 	cl := newSQS(s)
 	ctx := t.Context()
 	q := must[*sqs.CreateQueueOutput](t, "CreateQueue")(cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("ev-dlq")}))
+	allowService(t, s, aws.ToString(q.QueueUrl), "ev-dlq", "events.amazonaws.com", ruleARN("fail"))
 	file := deployRecorder(t, lc, "ev-noperm", "")
 	must[*eventbridge.PutRuleOutput](t, "PutRule")(eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("fail"), EventPattern: aws.String(`{"source":["e2e.fail"]}`)}))
 	must[*eventbridge.PutTargetsOutput](t, "PutTargets")(eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("fail"),
@@ -210,6 +223,7 @@ func TestEventsLambdaDestination(t *testing.T) {
 	cl := newSQS(s)
 	ctx := t.Context()
 	q := must[*sqs.CreateQueueOutput](t, "CreateQueue")(cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("results")}))
+	allowService(t, s, aws.ToString(q.QueueUrl), "results", "events.amazonaws.com", ruleARN("results"))
 	deployRecorder(t, lc, "ev-dest", "")
 	busARN := "arn:aws:events:" + region + ":" + accountID + ":event-bus/default"
 	putEIC(t, lc, "ev-dest", aws.Int32(0), nil, busARN, "")

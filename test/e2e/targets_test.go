@@ -51,9 +51,16 @@ func receiveAll(t *testing.T, cl *sqs.Client, url string, want int) []sqstypes.M
 // it for the topic.
 func allowTopic(t *testing.T, s *server, queueURL, queue, topicARN string) {
 	t.Helper()
+	allowService(t, s, queueURL, queue, "sns.amazonaws.com", topicARN)
+}
+
+// allowService sets the queue's policy to let the service principal send
+// to it for the resource sourceARN (a topic, a rule).
+func allowService(t *testing.T, s *server, queueURL, queue, service, sourceARN string) {
+	t.Helper()
 	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Effect": "Allow", "Principal": map[string]string{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-		"Resource": queueARN(queue), "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": topicARN}}}}})
+		"Effect": "Allow", "Principal": map[string]string{"Service": service}, "Action": "sqs:SendMessage",
+		"Resource": queueARN(queue), "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": sourceARN}}}}})
 	attrs, _ := json.Marshal(map[string]string{"Policy": string(policy)})
 	awsOK(t, s.env(), "--endpoint-url", s.url, "sqs", "set-queue-attributes", "--queue-url", queueURL, "--attributes", string(attrs))
 }

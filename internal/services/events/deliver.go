@@ -320,7 +320,7 @@ func (s *Service) deliver(ctx context.Context, m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
-	if derr := s.cfg.Targets.Send(ctx, t.DeadLetterConfig.ARN, d.Event, attrs); derr != nil {
+	if derr := s.cfg.Targets.Send(s.senderCtx(ctx, r, &d), t.DeadLetterConfig.ARN, d.Event, attrs); derr != nil {
 		var de *awsproto.Error
 		if errors.As(derr, &de) && !de.Retryable() {
 			log.Error("events: delivery failed and the dead-letter queue refused the event; dropped", "dlq", t.DeadLetterConfig.ARN, "dlqError", derr)
@@ -384,9 +384,19 @@ func (s *Service) attempt(ctx context.Context, r *rule, t *Target, d *delivery) 
 		if s.cfg.Targets == nil {
 			return fmt.Errorf("%w: this server delivers to no queues or topics", errPermanent)
 		}
-		return s.cfg.Targets.Send(ctx, t.ARN, body, nil)
+		return s.cfg.Targets.Send(s.senderCtx(ctx, r, d), t.ARN, body, nil)
 	}
 	return fmt.Errorf("%w: Kumo does not deliver to %s", errPermanent, t.ARN)
+}
+
+// senderCtx is ctx for sending d to a queue or topic (its target or its
+// dead-letter queue): as events.amazonaws.com for the rule, so the
+// queue's or topic's policy decides, or as the schedule's role.
+func (s *Service) senderCtx(ctx context.Context, r *rule, d *delivery) context.Context {
+	if d.Direct != nil && d.Direct.Role != "" {
+		return asRole(ctx, d.Direct.Role)
+	}
+	return authz.WithService(ctx, ServicePrincipal, r.ARN, s.cfg.Account)
 }
 
 // asRole is ctx for a call made as a session of the role roleARN.

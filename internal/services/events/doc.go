@@ -48,7 +48,10 @@
 //     the service principal events.amazonaws.com with aws:SourceArn the
 //     rule (authz.WithService): the function's policy decides, and a
 //     refusal goes to the dead-letter queue.
-//   - sqs, sns: through Config.Targets, the target's input as the body.
+//   - sqs, sns: through Config.Targets, the target's input as the body,
+//     as events.amazonaws.com for the rule (a schedule's target as its
+//     role): the queue's or topic's policy decides, for the target and
+//     its dead-letter queue alike, and a refusal is not retried.
 //
 // Schedules: every server checks the enabled scheduled rules every
 // Config.Tick. A rule's record "fire.<rule ARN>" holds the period it

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -415,6 +416,15 @@ func (s *Service) Publish(ctx context.Context, topicARN, message string, attrs m
 	}
 	if err := s.refuseFull("Publish"); err != nil {
 		return "", err
+	}
+	// A signed caller's ctx was checked by the service serving it; a
+	// service principal's (EventBridge for a rule) is checked here, by
+	// the topic's policy.
+	if _, signed := awsproto.CallerFrom(ctx); s.cfg.Authorizer != nil && !signed {
+		if err := s.cfg.Authorizer.Authorize(ctx, authz.Check{Action: "sns:Publish", Resource: topicARN,
+			ResourcePolicy: t.policy, ResourceTags: t.Tags, Denied: awsproto.SNSAuthorizationError}); err != nil {
+			return "", err
+		}
 	}
 	in := publishInput{Message: message}
 	if len(attrs) > 0 {

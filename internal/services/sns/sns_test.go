@@ -663,6 +663,28 @@ func TestAuthorization(t *testing.T) {
 	if _, err := bob.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: tp.TopicArn}); err != nil {
 		t.Fatalf("GetTopicAttributes with the topic policy: %v", err)
 	}
+	// A service principal publishing in process (EventBridge for a rule)
+	// is let in by the topic's policy alone.
+	const rule = "arn:aws:events:us-east-1:000000000000:rule/alarms"
+	asEvents := authz.WithService(ctx, "events.amazonaws.com", rule, account)
+	denied := func(err error) {
+		t.Helper()
+		if err == nil || awsproto.AsError(err).Code != awsproto.SNSAuthorizationError {
+			t.Fatalf("Publish as events.amazonaws.com: %v, want AuthorizationError", err)
+		}
+	}
+	_, err = h.svc.Publish(asEvents, aws.ToString(tp.TopicArn), "from a rule", nil)
+	denied(err)
+	pol = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sns:Publish","Resource":"` +
+		aws.ToString(tp.TopicArn) + `","Condition":{"ArnEquals":{"aws:SourceArn":"` + rule + `"}}}]}`
+	if _, err := h.cl.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: tp.TopicArn, AttributeName: aws.String("Policy"), AttributeValue: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Publish(asEvents, aws.ToString(tp.TopicArn), "from a rule", nil); err != nil {
+		t.Fatalf("Publish as events.amazonaws.com with the topic's policy: %v", err)
+	}
+	_, err = h.svc.Publish(authz.WithService(ctx, "events.amazonaws.com", rule+"-other", account), aws.ToString(tp.TopicArn), "from another rule", nil)
+	denied(err)
 }
 
 // BenchmarkPublish: Publish through the SDK and the SigV4 edge, each
