@@ -6,7 +6,8 @@
 // builds from the version, or hands an Event invocation to a Queue. It
 // never reads the store and knows the registry and the worker only through
 // those interfaces. It also hands the worker the provisioned-concurrency
-// targets (Provisioned).
+// targets (Provisioned). An Input with a Stream receives a streamed
+// response as it arrives (stream.go), and nothing after Invoke returned.
 package invoke
 
 import (
