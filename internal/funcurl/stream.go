@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/registry"
@@ -24,6 +25,8 @@ import (
 const (
 	contentTypeIntegration = "application/vnd.awslambda.http-integration-response"
 	maxPrelude             = 64 << 10 // metadata bytes held before the delimiter
+	// maxStall is how long a client may leave a piece unread.
+	maxStall = time.Minute
 )
 
 var preludeDelimiter = make([]byte, 8) // eight NUL bytes
@@ -97,11 +100,16 @@ func (s *urlStream) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+	// A client that stops reading fails the write after maxStall, so it
+	// cannot hold the invocation (and its concurrency) past its end.
+	rc := http.NewResponseController(s.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(maxStall))
+	defer rc.SetWriteDeadline(time.Time{})
 	if _, err := s.w.Write(p); err != nil {
 		s.gone = err
 		return 0, err
 	}
-	if err := http.NewResponseController(s.w).Flush(); err != nil {
+	if err := rc.Flush(); err != nil {
 		s.gone = err
 		return 0, err
 	}

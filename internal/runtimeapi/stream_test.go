@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +265,60 @@ func TestPacer(t *testing.T) {
 	q := pacer{burst: 10, rate: 100}
 	if d := q.admit(60, t0); d != 500*time.Millisecond {
 		t.Errorf("over the burst at once waits %v, want 500ms", d)
+	}
+}
+
+// discard is a ResponseStream that keeps nothing.
+type discard struct{}
+
+func (discard) Start(string)                {}
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkStreamForward: a 4 MB response streamed in 64 KB writes
+// through the Runtime API to a Stream, within the uncapped burst.
+func BenchmarkStreamForward(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Options{Logger: quiet()})
+	go s.Serve(l)
+	defer s.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	base := "http://" + l.Addr().String() + "/2018-06-01/runtime/invocation/"
+	piece := make([]byte, 64<<10)
+	const total = 4 << 20
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := "r" + strconv.Itoa(i)
+		ch := invokeAsync(s, context.Background(), &Invocation{RequestID: id, Stream: discard{}})
+		resp, err := c.Get(base + "next")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		pr, pw := io.Pipe()
+		go func() {
+			for n := 0; n < total; n += len(piece) {
+				pw.Write(piece)
+			}
+			pw.Close()
+		}()
+		req, _ := http.NewRequest(http.MethodPost, base+id+"/response", pr)
+		req.Header.Set(hdrResponseMode, responseModeStreaming)
+		resp, err = c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		o := <-ch
+		if o.err != nil || !o.res.Streamed {
+			b.Fatalf("%+v %v", o.res, o.err)
+		}
 	}
 }

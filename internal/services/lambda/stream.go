@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
@@ -167,12 +168,20 @@ func (s *eventStream) event(typ, contentType string, payload []byte) error {
 	msg.Headers.Set(":event-type", eventstream.StringValue(typ))
 	msg.Headers.Set(":content-type", eventstream.StringValue(contentType))
 	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+	// A client that stops reading fails the write after maxStall, so it
+	// cannot hold the invocation (and its concurrency) past its end.
+	rc := http.NewResponseController(s.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(maxStall))
+	defer rc.SetWriteDeadline(time.Time{})
 	if err := s.enc.Encode(s.w, msg); err != nil {
 		s.gone = err
 		return err
 	}
 	return s.flush()
 }
+
+// maxStall is how long a streaming client may leave a piece unread.
+var maxStall = time.Minute
 
 func (s *eventStream) flush() error {
 	if err := http.NewResponseController(s.w).Flush(); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"net"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -197,4 +199,46 @@ func TestInvokeWithResponseStreamAuthorized(t *testing.T) {
 	out.GetStream().Close()
 	_, err = bob.InvokeWithResponseStream(t.Context(), &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("g")})
 	wantDenied(t, err, "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:g because no identity-based policy allows the lambda:InvokeFunction action")
+}
+
+// stallInvoker streams 1 MB pieces until a write fails, and reports the
+// failure.
+type stallInvoker struct{ failed chan error }
+
+func (s *stallInvoker) Invoke(_ context.Context, in *invoke.Input) (*invoke.Output, error) {
+	in.Stream.Begin("$LATEST", "application/octet-stream")
+	piece := make([]byte, 1<<20)
+	for i := 0; i < 4096; i++ {
+		if _, err := in.Stream.Write(piece); err != nil {
+			s.failed <- err
+			return &invoke.Output{Status: 200, Streamed: true}, nil
+		}
+	}
+	s.failed <- nil
+	return &invoke.Output{Status: 200, Streamed: true}, nil
+}
+
+// TestInvokeWithResponseStreamStalledClient: a client that stops reading
+// fails the stream's writes, so the invocation ends and frees its
+// concurrency instead of waiting on the client for ever.
+func TestInvokeWithResponseStreamStalledClient(t *testing.T) {
+	defer lambdaapi.SetMaxStall(200 * time.Millisecond)()
+	inv := &stallInvoker{failed: make(chan error, 1)}
+	srv := httptest.NewServer(lambdaapi.New(lambdaapi.Config{ARNs: arns, Invoker: inv}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Send the request and never read the answer.
+	fmt.Fprintf(c, "POST /2021-11-15/functions/f/response-streaming-invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	select {
+	case err := <-inv.failed:
+		if err == nil {
+			t.Fatal("4 GB went to a client that reads nothing")
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the stream still waits on a client that stopped reading")
+	}
 }
