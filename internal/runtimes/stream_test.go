@@ -26,6 +26,14 @@ exports.handler = awslambda.streamifyResponse(async (event, stream, context) => 
   } else {
     stream.setContentType('text/plain');
   }
+  if (event.mode === 'pipeline') {
+    // The documented shape: a readable piped into the response stream.
+    const { Readable } = require('stream');
+    const { pipeline } = require('stream/promises');
+    async function* pieces() { yield 'one,'; await gate(event.gate); yield 'two,'; yield 'three'; }
+    await pipeline(Readable.from(pieces()), stream);
+    return;
+  }
   stream.write('one,');
   await gate(event.gate);
   if (event.mode === 'fail') throw new Error('boom after ' + context.awsRequestId);
@@ -74,7 +82,7 @@ func TestNodeStreamifyResponse(t *testing.T) {
 	runBootstrap(t, c, l.Addr().String(), &out)
 
 	// One gate per case, made before the gate server runs.
-	gates := map[string]chan struct{}{"/plain": make(chan struct{}), "/http": make(chan struct{}), "/fail": make(chan struct{})}
+	gates := map[string]chan struct{}{"/plain": make(chan struct{}), "/http": make(chan struct{}), "/fail": make(chan struct{}), "/pipeline": make(chan struct{})}
 	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g, ok := gates[r.URL.Path]; ok {
 			<-g
@@ -89,6 +97,7 @@ func TestNodeStreamifyResponse(t *testing.T) {
 		{"plain", "text/plain", "one,", "one,two,three", ""},
 		{"http", "application/vnd.awslambda.http-integration-response", prelude + "one,", prelude + "one,two,three", ""},
 		{"fail", "text/plain", "one,", "one,", "Error"},
+		{"pipeline", "text/plain", "one,", "one,two,three", ""},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			p := &pieces{got: make(chan struct{}, 64)}
