@@ -16,6 +16,13 @@
 // registry's index, which the registry keeps current from its view; it
 // never reads the store and never changes the registry.
 //
+// A URL with InvokeMode RESPONSE_STREAM passes the invocation a Stream
+// (stream.go) and writes the function's streamed response to the client
+// as it arrives, chunked; the HTTP integration prelude (JSON metadata,
+// eight NUL bytes) gives the status, headers and cookies, and is held in
+// memory only up to 64 KB. A function that does not stream is answered
+// as on a BUFFERED URL.
+//
 // Kumo serves function URLs over plain HTTP on its edge port, so a URL is
 // http://<url-id>.lambda-url.<region>.localhost:<port>/ where AWS has
 // https://<url-id>.lambda-url.<region>.on.aws/.

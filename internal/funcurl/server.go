@@ -167,7 +167,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rep *Reply
 	var cors *registry.Cors
 	if ok {
-		rep, cors = s.serve(r, &request{id: id, path: path, domain: domain, requestID: requestID, account: s.cfg.Account})
+		rep, cors = s.serve(w, r, &request{id: id, path: path, domain: domain, requestID: requestID, account: s.cfg.Account})
+		if rep == nil {
+			return // streamed (stream.go)
+		}
 	} else {
 		rep = platformReply(http.StatusNotFound, bodyNotFound)
 	}
@@ -185,8 +188,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve answers one function URL request; it returns the reply and the
-// URL's CORS configuration (nil when the URL has none or is unknown).
-func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
+// URL's CORS configuration (nil when the URL has none or is unknown), or
+// a nil reply when it streamed the response to w itself.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, q *request) (*Reply, *registry.Cors) {
 	t, c, ok := s.lookup(q.id)
 	if !ok {
 		return platformReply(http.StatusNotFound, bodyNotFound), nil
@@ -243,12 +247,22 @@ func (s *Server) serve(r *http.Request, q *request) (*Reply, *registry.Cors) {
 		s.log.Error("function url: encoding the event", "requestId", q.requestID, "err", err)
 		return platformReply(http.StatusInternalServerError, bodyInternal), c.Cors
 	}
-	out, err := s.cfg.Invoker.Invoke(awsproto.WithRequestID(r.Context(), q.requestID), &invoke.Input{
+	in := &invoke.Input{
 		Ref:            registry.Ref{Name: t.function, Qualifier: t.qualifier},
 		InvocationType: invoke.TypeRequestReponse,
 		Payload:        payload,
 		RequestID:      q.requestID,
-	})
+	}
+	var st *urlStream
+	if c.InvokeMode == registry.InvokeStream && r.Method != http.MethodHead {
+		st = newURLStream(w, r, c.Cors, q.requestID)
+		in.Stream = st
+	}
+	out, err := s.cfg.Invoker.Invoke(awsproto.WithRequestID(r.Context(), q.requestID), in)
+	if st != nil && st.begun {
+		st.end(out, err)
+		return nil, c.Cors
+	}
 	if err != nil {
 		return s.invokeFailed(r, q, err), c.Cors
 	}

@@ -6,7 +6,8 @@
 // builds from the version, or hands an Event invocation to a Queue. It
 // never reads the store and knows the registry and the worker only through
 // those interfaces. It also hands the worker the provisioned-concurrency
-// targets (Provisioned).
+// targets (Provisioned). An Input with a Stream receives a streamed
+// response as it arrives (stream.go), and nothing after Invoke returned.
 package invoke
 
 import (
@@ -47,6 +48,9 @@ type Input struct {
 	ClientContext string
 	Payload       []byte
 	RequestID     string
+	// Stream, if set, receives the response as the function streams it
+	// (stream.go); a function that does not stream answers in Payload.
+	Stream Stream
 }
 
 // Output is the Invoke response.
@@ -57,6 +61,9 @@ type Output struct {
 	ExecutedVersion string
 	// LogResult is base64 of the invocation's last 4 KB of log (Tail).
 	LogResult string
+	// Streamed: the function streamed its response to Input.Stream;
+	// Payload holds only an error that ended it (FunctionError set).
+	Streamed bool
 }
 
 // Invoker runs invocations: what the HTTP front ends (the Lambda API,
@@ -187,6 +194,12 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		},
 		Tail: tail,
 	}
+	var guard *streamGuard
+	if in.Stream != nil {
+		guard = newStreamGuard(in.Stream, c.Version)
+		req.Invocation.Stream = guard
+		defer guard.detach()
+	}
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, 1)
 	}
@@ -218,6 +231,9 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 		return nil, awsproto.Internal(err)
 	}
 	out := &Output{Status: 200, Payload: res.Payload, FunctionError: res.FunctionError, ExecutedVersion: c.Version}
+	if guard != nil {
+		out.Streamed = guard.detach()
+	}
 	if tail {
 		out.LogResult = base64.StdEncoding.EncodeToString(res.LogTail)
 	}

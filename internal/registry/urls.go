@@ -124,10 +124,8 @@ func validateURLAuth(t string, required bool) error {
 
 func validateInvokeMode(m string) error {
 	switch m {
-	case "", InvokeBuffered:
+	case "", InvokeBuffered, InvokeStream:
 		return nil
-	case InvokeStream:
-		return invalid("InvokeMode RESPONSE_STREAM is not supported by Kumo yet; use BUFFERED.")
 	}
 	return constraint(clip(m), "invokeMode", "Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]")
 }
@@ -305,6 +303,9 @@ func (r *Registry) CreateFunctionURLConfig(ctx context.Context, ref Ref, in URLC
 			ID: NewURLID(), FunctionArn: arn, AuthType: in.AuthType, Cors: normalizeCors(in.Cors),
 			InvokeMode: InvokeBuffered, CreationTime: now, LastModifiedTime: now,
 		}
+		if in.InvokeMode != "" {
+			out.InvokeMode = in.InvokeMode
+		}
 		if f.URLConfigs == nil {
 			f.URLConfigs = map[string]URLConfig{}
 		}
@@ -373,6 +374,9 @@ func (r *Registry) UpdateFunctionURLConfig(ctx context.Context, ref Ref, in URLC
 		}
 		if in.Cors != nil {
 			c.Cors = normalizeCors(in.Cors)
+		}
+		if in.InvokeMode != "" {
+			c.InvokeMode = in.InvokeMode
 		}
 		c.LastModifiedTime = r.urlTimestamp()
 		f.URLConfigs[q] = c

@@ -47,9 +47,9 @@ func TestFunctionURLConfig(t *testing.T) {
 	_, err = r.CreateFunctionURLConfig(ctx, Ref{Name: "f"}, URLConfigInput{AuthType: URLAuthIAM})
 	wantErr(t, err, awsproto.ResourceConflictException, "")
 
-	alias, err := r.CreateFunctionURLConfig(ctx, Ref{Name: "f", Qualifier: "live"}, URLConfigInput{AuthType: URLAuthIAM})
+	alias, err := r.CreateFunctionURLConfig(ctx, Ref{Name: "f", Qualifier: "live"}, URLConfigInput{AuthType: URLAuthIAM, InvokeMode: InvokeStream})
 	wantErr(t, err, "", "")
-	if alias.FunctionArn != fnARN+":live" || alias.ID == created.ID {
+	if alias.FunctionArn != fnARN+":live" || alias.ID == created.ID || alias.InvokeMode != InvokeStream {
 		t.Fatalf("alias = %+v", alias)
 	}
 
@@ -62,6 +62,19 @@ func TestFunctionURLConfig(t *testing.T) {
 	wantErr(t, err, "", "")
 	if up.ID != created.ID || up.AuthType != URLAuthIAM || up.Cors == nil || up.CreationTime != created.CreationTime {
 		t.Errorf("updated = %+v", up)
+	}
+	// InvokeMode is kept by an update that does not name it, and changed
+	// by one that does.
+	if up.InvokeMode != InvokeBuffered {
+		t.Errorf("updated InvokeMode = %q, want BUFFERED", up.InvokeMode)
+	}
+	up, err = r.UpdateFunctionURLConfig(ctx, Ref{Name: "f"}, URLConfigInput{InvokeMode: InvokeStream})
+	wantErr(t, err, "", "")
+	if up.InvokeMode != InvokeStream || up.AuthType != URLAuthIAM {
+		t.Errorf("updated to streaming = %+v", up)
+	}
+	if c, _ := r.URLConfig("f", ""); c.InvokeMode != InvokeStream {
+		t.Errorf("URLConfig(f) InvokeMode = %q after update", c.InvokeMode)
 	}
 	if c, ok := r.URLConfig("f", "live"); !ok || c.ID != alias.ID {
 		t.Errorf("URLConfig(f, live) = %+v, %v", c, ok)
@@ -110,8 +123,6 @@ func TestFunctionURLConfigValidation(t *testing.T) {
 		{name: "no auth type", in: URLConfigInput{}, code: awsproto.ValidationException,
 			msg: "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null"},
 		{name: "bad auth type", in: URLConfigInput{AuthType: "OPEN"}, code: awsproto.ValidationException},
-		{name: "streaming", in: URLConfigInput{AuthType: URLAuthNone, InvokeMode: InvokeStream}, code: awsproto.InvalidParameterValueException,
-			msg: "InvokeMode RESPONSE_STREAM is not supported by Kumo yet; use BUFFERED."},
 		{name: "bad invoke mode", in: URLConfigInput{AuthType: URLAuthNone, InvokeMode: "X"}, code: awsproto.ValidationException},
 		{name: "version qualifier", ref: Ref{Qualifier: "1"}, in: URLConfigInput{AuthType: URLAuthNone}, code: awsproto.ValidationException},
 		{name: "latest qualifier", ref: Ref{Qualifier: Latest}, in: URLConfigInput{AuthType: URLAuthNone}, code: awsproto.ValidationException},

@@ -14,6 +14,16 @@
 // default, Descriptors in all) and closes more as soon as it accepts them,
 // and bounds every body it reads (Options.MaxResponseBytes).
 //
+// A runtime may stream its response (Lambda-Runtime-Function-Response-Mode:
+// streaming, chunked, error trailers at the end). When the Invocation has
+// a Stream, the body is forwarded to it as it arrives (stream.go): paced
+// as Lambda paces streamed responses (6 MB uncapped, then 2 MBps, by a
+// pure pacer) and bounded by Options.MaxStreamedBytes (200 MB), read
+// through one fixed buffer, so a streamed response is never held whole;
+// when the Stream refuses a write (the caller went away) the rest is read
+// and dropped and the invocation ends as the runtime ends it. Without a
+// Stream a streamed response is read whole, within MaxResponseBytes.
+//
 // Wire details follow Lambda and its Runtime Interface Emulator: status
 // codes, error types and messages are in errors.go, each with its source.
 //

@@ -184,8 +184,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string, ev even
 		res = &Result{Error: true, ErrorType: ErrorTypeInvalidResponseMode,
 			Payload: functionError(ErrorTypeInvalidResponseMode, "Invalid function response mode")}
 		status, body = http.StatusBadRequest, bodyInvalidMode
+	} else if st := s.streamTo(id, ev, mode); st != nil {
+		res, status, body = s.readStream(r, st)
 	} else {
-		// A streamed response is read whole and answered as buffered.
+		// Without a Stream, a streamed response is read whole and
+		// answered as buffered.
 		payload, trailer, err := s.readBody(r)
 		switch {
 		case errors.Is(err, errTooLarge):

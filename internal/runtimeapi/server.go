@@ -29,6 +29,10 @@ type Invocation struct {
 	ClientContext string
 	// CognitoIdentity is sent as Lambda-Runtime-Cognito-Identity (JSON).
 	CognitoIdentity string
+	// Stream, if set, receives a response the runtime streams as it
+	// arrives (stream.go); the Result then has Streamed set and no
+	// Payload. Without it a streamed response is read whole.
+	Stream ResponseStream
 }
 
 // Result is how the runtime finished an invocation.
@@ -46,6 +50,9 @@ type Result struct {
 	// constants when Kumo failed the invocation. Lambda's Invoke API says
 	// X-Amz-Function-Error: Unhandled for all of them.
 	ErrorType string
+	// Streamed: the runtime streamed the response and it went to the
+	// invocation's Stream, not into Payload.
+	Streamed bool
 }
 
 // Options configure a Server.
@@ -59,6 +66,9 @@ type Options struct {
 	// MaxConnections bounds the connections open at once from the
 	// sandbox; more are refused. Default: DefaultMaxConnections.
 	MaxConnections int
+	// MaxStreamedBytes bounds a streamed response forwarded to an
+	// Invocation's Stream. Default: DefaultMaxStreamedBytes.
+	MaxStreamedBytes int64
 }
 
 // Server serves the Runtime API to one sandbox. Its methods are safe for
@@ -72,6 +82,8 @@ type Server struct {
 	maxConns int
 	srv      *http.Server
 	tooLarge []byte // 413 body
+
+	maxStream int64 // Options.MaxStreamedBytes (stream.go)
 
 	// wake holds a token when an invocation may be waiting for the
 	// parked /next; a hint only, the truth is under mu.
@@ -116,6 +128,7 @@ func New(opts Options) *Server {
 		closing:  make(chan struct{}),
 		state:    stateStarted,
 	}
+	s.maxStream = opts.MaxStreamedBytes
 	s.srv = &http.Server{
 		Handler:  s,
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),

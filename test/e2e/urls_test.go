@@ -185,9 +185,6 @@ func TestFunctionURLs(t *testing.T) {
 
 	must[*lambda.PublishVersionOutput](t, "PublishVersion")(lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("web")}))
 	must[*lambda.CreateAliasOutput](t, "CreateAlias")(lc.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("web"), Name: aws.String("live"), FunctionVersion: aws.String("1")}))
-	_, err = lc.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("web"), Qualifier: aws.String("live"),
-		AuthType: types.FunctionUrlAuthTypeAwsIam, InvokeMode: types.InvokeModeResponseStream})
-	expectAPIError(t, "RESPONSE_STREAM", err, "InvalidParameterValueException", 400)
 	iamCfg := must[*lambda.CreateFunctionUrlConfigOutput](t, "CreateFunctionUrlConfig live")(lc.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{
 		FunctionName: aws.String("web"), Qualifier: aws.String("live"), AuthType: types.FunctionUrlAuthTypeAwsIam}))
 	iamID := urlID(t, s, aws.ToString(iamCfg.FunctionUrl))

@@ -204,6 +204,7 @@ func (a *API) routes() {
 	a.handle("GET "+fn+"/versions", a.listVersions)
 	a.routesMore()
 	a.routesInvoke()
+	a.routesStream()
 	a.routesURLs()
 	a.routesAsync()
 	a.routesLayers()

@@ -53,6 +53,7 @@ var operations = map[string]operation{
 	"GET /2015-03-31/functions/{FunctionName}/versions":                                   {"lambda:ListVersionsByFunction", resFunction},
 	"POST /2015-03-31/functions/{FunctionName}/invocations":                               {"lambda:InvokeFunction", resFunction},
 	"POST /2014-11-13/functions/{FunctionName}/invoke-async":                              {"lambda:InvokeFunction", resFunction},
+	"POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations":            {"lambda:InvokeFunction", resFunction},
 	"POST /2014-11-13/functions/{FunctionName}/invoke-async/":                             {"lambda:InvokeFunction", resFunction},
 	"POST /2015-03-31/functions/{FunctionName}/aliases":                                   {"lambda:CreateAlias", resFunction},
 	"GET /2015-03-31/functions/{FunctionName}/aliases":                                    {"lambda:ListAliases", resFunction},

@@ -13,4 +13,13 @@
 // signed download link GetFunction and GetLayerVersion hand out. Event
 // source mappings are served by an esm.Service (esm.go). Nothing here
 // writes to the store.
+//
+// InvokeWithResponseStream (stream.go) answers with an
+// application/vnd.amazon.eventstream body written with the SDK's
+// eventstream encoder, never by hand: a PayloadChunk event, flushed, for
+// each piece the function streams (or one for a function that does not
+// stream) and an InvokeComplete event at the end. Once the first event
+// is out an error can no longer be a status code: it ends the stream as
+// InvokeComplete's ErrorCode and ErrorDetails. Nothing of a streamed
+// response is kept: it goes from the runtime to the client as it comes.
 package lambda

@@ -295,6 +295,140 @@ function makeContext(h) {
   return ctx;
 }
 
+// --- Response streaming -------------------------------------------------------
+
+// awslambda.streamifyResponse marks a handler (event, responseStream,
+// context) whose response is streamed: it is posted to /response with
+// Lambda-Runtime-Function-Response-Mode: streaming as the handler writes,
+// chunked, and an error after the stream began ends it with the
+// Lambda-Runtime-Function-Error-Type and -Body (base64 error JSON)
+// trailers. awslambda.HttpResponseStream.from makes the stream begin with
+// a function URL's HTTP response metadata and eight NUL bytes.
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const TRAILER_ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
+const TRAILER_ERROR_BODY = 'Lambda-Runtime-Function-Error-Body';
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION);
+    const metadata = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+function installAwslambda() {
+  const g = globalThis.awslambda || (globalThis.awslambda = {});
+  g.streamifyResponse = (handler, options) => {
+    handler[STREAMING] = 'response';
+    if (options && Number.isInteger(options.highWaterMark)) handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  };
+  g.HttpResponseStream = HttpResponseStream;
+}
+
+function isStreaming(handler) {
+  return handler[STREAMING] === 'response';
+}
+
+// responseStream opens the streamed POST of invocation id: a writable
+// http.ClientRequest with setContentType (before the first write) and
+// fail (trailers, then end). done settles with the API's answer once
+// the stream ended.
+function responseStream(id) {
+  const req = http.request({
+    host: apiHost, port: apiPort, method: 'POST', path: BASE + `invocation/${id}/response`, agent,
+    headers: {
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      'Transfer-Encoding': 'chunked',
+      'Content-Type': 'application/octet-stream',
+      Trailer: `${TRAILER_ERROR_TYPE}, ${TRAILER_ERROR_BODY}`,
+    },
+  });
+  const done = new Promise((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  done.catch(() => {}); // settled by the caller
+  let written = false;
+  const write = req.write.bind(req);
+  const end = req.end.bind(req);
+  const beforeFirst = () => {
+    if (written) return;
+    written = true;
+    if (typeof req._onBeforeFirstWrite === 'function') req._onBeforeFirstWrite((c) => write(c));
+  };
+  req.setContentType = (ct) => {
+    if (written) throw new Error('Cannot set content-type, too late.');
+    req.setHeader('Content-Type', ct);
+  };
+  req.write = (chunk, encoding, cb) => {
+    const data = typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
+    beforeFirst();
+    return write(data, encoding, cb);
+  };
+  req.end = (chunk, encoding, cb) => {
+    if (typeof chunk === 'function') return req.end(undefined, undefined, chunk);
+    if (typeof encoding === 'function') return req.end(chunk, undefined, encoding);
+    if (chunk != null && !req.writableEnded) req.write(chunk, encoding);
+    beforeFirst();
+    return end(cb);
+  };
+  req.fail = (err) => {
+    if (req.writableEnded) return;
+    const r = toResponse(err);
+    beforeFirst();
+    req.addTrailers({ [TRAILER_ERROR_TYPE]: r.errorType, [TRAILER_ERROR_BODY]: Buffer.from(JSON.stringify(r)).toString('base64') });
+    end();
+  };
+  return { req, done };
+}
+
+// invokeStreaming runs one invocation of a streaming handler and
+// resolves once the API answered its streamed response. The handler must
+// return a promise; what it resolves to is ignored, the stream is the
+// response, and the invocation ends when the handler ends the stream.
+function invokeStreaming(handler, id, event, ctx) {
+  const { req, done } = responseStream(id);
+  const failed = (e) => {
+    logError('Invoke Error', e);
+    req.fail(e);
+  };
+  let ret;
+  try {
+    ret = handler(event, req, ctx);
+  } catch (e) {
+    failed(e);
+  }
+  if (ret && typeof ret.then === 'function') {
+    ret.then((r) => {
+      if (r !== undefined) console.warn('Streaming handlers ignore return values.');
+    }, (e) => failed(e == null ? new Error(String(e)) : e));
+  } else if (!req.writableEnded) {
+    failed(new Error('Streaming does not support non-async handlers.'));
+  }
+  return done.then((r) => {
+    if (r.status >= 300 && r.status !== 413) {
+      rawWrite(`Runtime API answered ${r.status} to the streamed response: ${r.body.toString()}`);
+    }
+  }, (e) => {
+    if (e && API_GONE.has(e.code)) process.exit(0);
+    rawWrite(`Posting the streamed response failed: ${e}`);
+    process.exit(1);
+  });
+}
+
 // --- The loop ---------------------------------------------------------------
 
 function encode(result) {
@@ -369,6 +503,7 @@ function invoke(handler, id, event, ctx) {
 
 async function main() {
   patchConsole();
+  installAwslambda();
   const root = process.env.LAMBDA_TASK_ROOT || '/var/task';
   let handler;
   try {
@@ -421,7 +556,8 @@ async function main() {
     } catch (e) {
       event = r.body.toString('utf8');
     }
-    await invoke(handler, id, event, makeContext(h));
+    if (isStreaming(handler)) await invokeStreaming(handler, id, event, makeContext(h));
+    else await invoke(handler, id, event, makeContext(h));
   }
 }
 
