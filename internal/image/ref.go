@@ -51,7 +51,7 @@ func Parse(uri string) (Ref, error) {
 	if err != nil {
 		// StrictValidation wants a tag or digest; an untagged name means
 		// :latest, as for docker pull.
-		r, err = name.ParseReference(uri + ":latest", name.StrictValidation)
+		r, err = name.ParseReference(uri+":latest", name.StrictValidation)
 		if err != nil {
 			return Ref{}, &Error{Kind: Invalid, URI: uri, Err: err}
 		}

@@ -40,6 +40,9 @@ func Unpack(r io.Reader, dir string, max int64) error {
 		mode fs.FileMode
 	}
 	var dirs []dirMode
+	// Hard links are made last: a flattened tar lists upper layers
+	// first, so a link may come before its target.
+	var links [][2]string
 	var total int64
 	tr := tar.NewReader(r)
 	for {
@@ -69,7 +72,7 @@ func Unpack(r io.Reader, dir string, max int64) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			dirs = append(dirs, dirMode{name, perm(h.Mode)})
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			total += h.Size
 			if total > max {
 				return ErrTooLarge
@@ -105,15 +108,18 @@ func Unpack(r io.Reader, dir string, max int64) error {
 			if !ok || target == "." {
 				return fmt.Errorf("unsafe hard link %q -> %q in a layer", h.Name, h.Linkname)
 			}
-			if err := replace(root, name); err != nil {
-				return err
-			}
-			if err := root.Link(target, name); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
+			links = append(links, [2]string{target, name})
 		default:
 			// Character and block devices, FIFOs and anything else
 			// have no place in a function's root.
+		}
+	}
+	for _, l := range links {
+		if err := replace(root, l[1]); err != nil {
+			return err
+		}
+		if err := root.Link(l[0], l[1]); err != nil {
+			return fmt.Errorf("%s: %w", l[1], err)
 		}
 	}
 	slices.SortFunc(dirs, func(a, b dirMode) int { return strings.Count(b.name, "/") - strings.Count(a.name, "/") })
