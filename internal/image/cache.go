@@ -149,3 +149,8 @@ func (c *Cache) pull(ctx context.Context, ref Ref, arch, final string) (Root, er
 	}
 	return readRoot(final)
 }
+
+// Resolve is the cache's puller's Resolve.
+func (c *Cache) Resolve(ctx context.Context, uri, arch string) (Resolved, error) {
+	return c.puller.Resolve(ctx, uri, arch)
+}

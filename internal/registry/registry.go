@@ -42,6 +42,9 @@ type Config struct {
 	// EnvKeys encrypts environment variables at rest; nil stores them
 	// in plain text.
 	EnvKeys EnvKeys
+	// Images resolves and pulls container images; nil refuses
+	// PackageType Image.
+	Images Images
 }
 
 // Networks looks up the VPC network resources a function's VpcConfig
