@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kumo-run/kumo/internal/image"
 	"io"
 	"log/slog"
 	"net"
@@ -170,8 +171,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
+	puller := &image.Puller{}
+	if cfg.ImageLayoutDir != "" {
+		puller.LayoutDirs = []string{cfg.ImageLayoutDir}
+	}
+	images, err := image.NewCache(filepath.Join(cfg.DataDir, "image-cache"), puller, 0)
+	if err != nil {
+		return err
+	}
 	reg, err := registry.Open(ctx, registry.Config{
-		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
+		Images: images,
+		ARNs:   arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
 		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
 	})
 	if err != nil {
@@ -199,6 +209,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Driver:         driver,
 		Policy:         ec2Svc.Policy,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
+		Images:         images,
 		Region:         cfg.Region,
 		Logs:           logStore,
 		Logger:         log,

@@ -63,7 +63,10 @@ const sandboxHostname = "sandbox"
 
 // checkPaths validates the host paths of a spec before anything starts.
 func checkPaths(s *initSpec) error {
-	for _, d := range append([]string{s.CodeDir, s.RuntimeDir}, s.LayerDirs...) {
+	if s.ImageRoot != "" && (len(s.LayerDirs) > 0 || s.RuntimeDir != "" || len(s.HostPaths) > 0) {
+		return errors.New("linux: an image root comes with no layers, runtime dir or host paths")
+	}
+	for _, d := range append([]string{s.CodeDir, s.RuntimeDir, s.ImageRoot}, s.LayerDirs...) {
 		if d != "" && !filepath.IsAbs(d) {
 			return fmt.Errorf("linux: %q is not an absolute path", d)
 		}
@@ -126,7 +129,11 @@ func prepareRoot(c *initConfig) error {
 // made, makes it read-only and pivots into it.
 func finishRoot(c *initConfig, s *initSpec) error {
 	r := c.Root
-	if err := hiddenRO(r, []string{s.CodeDir}, r+"/var/task"); err != nil {
+	if s.ImageRoot != "" {
+		if err := imageRoot(r, s.ImageRoot); err != nil {
+			return err
+		}
+	} else if err := hiddenRO(r, []string{s.CodeDir}, r+"/var/task"); err != nil {
 		return err
 	}
 	if len(s.LayerDirs) > 0 {
