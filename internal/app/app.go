@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kumo-run/kumo/internal/image"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
+	"github.com/kumo-run/kumo/internal/image"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/metrics"
@@ -180,9 +180,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	reg, err := registry.Open(ctx, registry.Config{
-		Images: images,
-		ARNs:   arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
+		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
 		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
+		Images: images,
 	})
 	if err != nil {
 		return err
