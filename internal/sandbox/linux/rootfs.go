@@ -42,6 +42,12 @@ import (
 //	               nsswitch.conf; ssl/certs and localtime bound read-only
 //	               from the host when it has them
 //
+// With Spec.ImageRoot (a container-image function) the image's root is
+// grafted onto this root instead of CodeDir, layers and the runtime dir
+// (image.go): its top-level entries, and those of its /var and /etc, are
+// read-only mounts of the image's; /proc, /dev, /tmp and the generated
+// /etc files stay the sandbox's own.
+//
 // Every mount is nosuid and nodev. The function's directories are
 // overlays whose layers have neutral names, so that the sandbox's
 // /proc/self/mountinfo shows no host path of the server's data dir (a bind
