@@ -289,3 +289,43 @@ func TestUnpackRefusesEscapesAndLimits(t *testing.T) {
 		t.Fatal("a file was written outside the root")
 	}
 }
+
+// TestLayoutIndex resolves a multi-platform image in a layout to the
+// function's platform and pulls it again by the pinned digest.
+func TestLayoutIndex(t *testing.T) {
+	dir := t.TempDir()
+	lp, err := layout.Write(filepath.Join(dir, "multi"), empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd := testImage(t)
+	arm, err := mutate.AppendLayers(amd, layer(t, entry{name: "arm.txt", body: "arm"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "v1"})); err != nil {
+		t.Fatal(err)
+	}
+	p := &image.Puller{LayoutDirs: []string{dir}}
+	for arch, img := range map[string]v1.Image{"x86_64": amd, "arm64": arm} {
+		want, _ := img.Digest()
+		res, err := p.Resolve(context.Background(), "oci:"+dir+"/multi:v1", arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Digest != want.String() {
+			t.Fatalf("%s: got %s, want %s", arch, res.Digest, want)
+		}
+		c, err := image.NewCache(t.TempDir(), p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Root(context.Background(), res.URI, arch); err != nil {
+			t.Fatalf("%s: pulling %s: %v", arch, res.URI, err)
+		}
+	}
+}

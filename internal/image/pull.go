@@ -159,6 +159,13 @@ func (p *Puller) layoutImage(ref Ref, arch string) (v1.Image, error) {
 				n++
 			}
 		}
+		if pick == nil && ref.Digest != "" {
+			// A pinned image picked from a nested index (a
+			// multi-platform layout) is not in the top index.
+			if img := findDigest(idx, ref.Digest, 0); img != nil {
+				return img, nil
+			}
+		}
 		if pick == nil || n > 1 && ref.Digest == "" && ref.Tag == "" {
 			if n > 1 {
 				return nil, &Error{Kind: Invalid, URI: ref.URI, Err: errors.New("the layout holds several images: name one with :tag or @digest")}
@@ -240,4 +247,30 @@ func classify(uri string, err error) error {
 		return &Error{Kind: Unavailable, URI: uri, Err: err}
 	}
 	return &Error{Kind: Invalid, URI: uri, Err: err}
+}
+
+// findDigest looks for the image with digest h in idx and the indexes
+// it nests.
+func findDigest(idx v1.ImageIndex, h string, depth int) v1.Image {
+	im, err := idx.IndexManifest()
+	if err != nil || depth > 4 {
+		return nil
+	}
+	for _, d := range im.Manifests {
+		if d.Digest.String() == h && (d.MediaType == types.OCIManifestSchema1 || d.MediaType == types.DockerManifestSchema2) {
+			if img, err := idx.Image(d.Digest); err == nil {
+				return img
+			}
+		}
+	}
+	for _, d := range im.Manifests {
+		if d.MediaType == types.OCIImageIndex || d.MediaType == types.DockerManifestList {
+			if child, err := idx.ImageIndex(d.Digest); err == nil {
+				if img := findDigest(child, h, depth+1); img != nil {
+					return img
+				}
+			}
+		}
+	}
+	return nil
 }
