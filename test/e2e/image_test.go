@@ -32,7 +32,7 @@ type tarFile struct {
 	dir        bool
 }
 
-func tarLayer(t *testing.T, files ...tarFile) v1.Layer {
+func tarLayer(t testing.TB, files ...tarFile) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -62,11 +62,8 @@ func tarLayer(t *testing.T, files ...tarFile) v1.Layer {
 	return l
 }
 
-// functionImage builds the test image on an empty base: the imagefn
-// binary (aws-lambda-go) as ENTRYPOINT in one layer with a data
-// directory, and a second layer that whites out one data file and adds
-// another.
-func functionImage(t *testing.T) v1.Image {
+// imageFnBinary builds testdata/imagefn, static.
+func imageFnBinary(t testing.TB) []byte {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "fn")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./test/e2e/testdata/imagefn")
@@ -79,6 +76,16 @@ func functionImage(t *testing.T) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return exe
+}
+
+// functionImage builds the test image on an empty base: the imagefn
+// binary (aws-lambda-go) as ENTRYPOINT in one layer with a data
+// directory, and a second layer that whites out one data file and adds
+// another.
+func functionImage(t testing.TB) v1.Image {
+	t.Helper()
+	exe := imageFnBinary(t)
 	img, err := mutate.AppendLayers(empty.Image,
 		tarLayer(t,
 			tarFile{name: "app/", dir: true, mode: 0o755},
@@ -123,16 +130,7 @@ func TestContainerImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
-	ref, err := name.ParseReference(host + "/functions/imagefn:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	host := serveImage(t, img, "functions/imagefn:v1")
 	layouts := t.TempDir()
 	lp, err := layout.Write(filepath.Join(layouts, "imagefn"), empty.Index)
 	if err != nil {
@@ -193,6 +191,23 @@ func TestContainerImage(t *testing.T) {
 	expectEq(t, "files", strings.Join(rep.Files, ","), "added.txt,keep.txt")
 	c.fail("InvalidParameterValueException", "lambda", "create-function", "--function-name", "bad", "--package-type", "Image",
 		"--code", "ImageUri=oci:/etc", "--role", testRole)
+}
+
+// serveImage starts a registry on loopback (go-containerregistry's,
+// plain HTTP), pushes img as repoTag and returns the registry's host:port.
+func serveImage(t testing.TB, img v1.Image, repoTag string) string {
+	t.Helper()
+	reg := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	ref, err := name.ParseReference(host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return host
 }
 
 type imageReport struct {
