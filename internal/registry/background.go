@@ -44,7 +44,7 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case name := <-r.prepare:
-			r.prepareFunction(ctx, name)
+			r.dispatchPrepare(ctx, name)
 		case <-sweep.C:
 			r.mu.RLock()
 			var names []string
@@ -55,7 +55,7 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 			}
 			r.mu.RUnlock()
 			for _, name := range names {
-				r.prepareFunction(ctx, name)
+				r.dispatchPrepare(ctx, name)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/image"
@@ -191,4 +192,81 @@ func finishImagePreparation(c *FunctionConfig, err error) {
 		c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = UpdateFailed, reason, code
 	}
 	c.RevisionId = newRevisionID()
+}
+
+// maxImagePulls bounds the image preparations running at once.
+const maxImagePulls = 4
+
+// imagePulls tracks image preparations, which may take minutes and so
+// run on their own goroutines, never holding up the preparation of
+// other functions: at most one per function, maxImagePulls in all.
+type imagePulls struct {
+	mu sync.Mutex
+	// running holds the functions being prepared; true when asked again
+	// meanwhile (the function changed), to run once more after.
+	running map[string]bool
+	slots   chan struct{}
+}
+
+// usesImage reports whether a function's pending preparation pulls an
+// image.
+func usesImage(st *fnState) bool {
+	if st.fn.Latest.Code.Image != nil {
+		return true
+	}
+	for _, v := range st.versions {
+		if v.Code.Image != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatchPrepare prepares a function: inline, or for an Image function
+// on a goroutine counted in r.done.
+func (r *Registry) dispatchPrepare(ctx context.Context, name string) {
+	st := r.view(name)
+	if st == nil || !usesImage(st) {
+		r.prepareFunction(ctx, name)
+		return
+	}
+	p := &r.pulls
+	p.mu.Lock()
+	if p.running == nil {
+		p.running, p.slots = map[string]bool{}, make(chan struct{}, maxImagePulls)
+	}
+	if _, busy := p.running[name]; busy {
+		p.running[name] = true
+		p.mu.Unlock()
+		return
+	}
+	p.running[name] = false
+	p.mu.Unlock()
+	r.done.Add(1) // from prepareLoop, itself counted: Close waits for it
+	go func() {
+		defer r.done.Done()
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			p.mu.Lock()
+			delete(p.running, name)
+			p.mu.Unlock()
+			return
+		}
+		defer func() { <-p.slots }()
+		for {
+			r.prepareFunction(ctx, name)
+			p.mu.Lock()
+			again := p.running[name] && ctx.Err() == nil
+			if !again {
+				delete(p.running, name)
+			} else {
+				p.running[name] = false
+			}
+			p.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	}()
 }

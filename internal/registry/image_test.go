@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -127,4 +128,54 @@ func TestCreateImageFunctionValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImagePullDoesNotBlockPreparation: while an image's layers are
+// still being pulled, other functions become Active.
+func TestImagePullDoesNotBlockPreparation(t *testing.T) {
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	release := make(chan struct{})
+	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+ld.String()) {
+			select {
+			case <-release:
+			case <-req.Context().Done():
+				return
+			}
+		}
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, _ := name.ParseReference(host + "/fn/slow:v1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	r := openImages(t)
+	ctx := context.Background()
+	if _, err := r.CreateFunction(ctx, &CreateFunctionInput{
+		FunctionName: "slow", PackageType: "Image", Code: &FunctionCode{ImageUri: host + "/fn/slow:v1"},
+		ConfigInput: ConfigInput{Role: ptr("arn:aws:iam::123456789012:role/lambda")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, r, "quick") // Active while the image is held
+	if st := r.view("slow"); st.fn.Latest.Config.State != StatePending {
+		t.Fatalf("image function %s before its layers were served", st.fn.Latest.Config.State)
+	}
+	close(release)
+	waitReady(t, r, "slow")
 }

@@ -91,8 +91,10 @@ type Registry struct {
 
 	prepare chan string
 	gc      chan struct{}
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	// pulls are the image preparations in flight (image.go).
+	pulls  imagePulls
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 }
 
 // fnState is the view of one function: its document and published versions.
