@@ -133,6 +133,10 @@ func (r *Registry) resolveImage(ctx context.Context, uri string, archs []string)
 
 // imageError is the client's error for an image that cannot be used.
 func imageError(uri string, err error) error {
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
 	var ie *image.Error
 	if !errors.As(err, &ie) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -250,3 +250,15 @@ func waitActiveCLI(t *testing.T, c *awsCLI, fn string) {
 		return nil
 	})
 }
+
+// TestContainerImageProcessDriver: a server whose sandboxes cannot have
+// their own root refuses container-image functions at CreateFunction.
+func TestContainerImageProcessDriver(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	r := c.fail("InvalidParameterValueException", "lambda", "create-function", "--function-name", "img", "--package-type", "Image",
+		"--code", "ImageUri=127.0.0.1:5000/functions/imagefn:v1", "--role", testRole)
+	expectContains(t, r.Stderr, "Container-image functions need the linux sandbox driver")
+	c.fail("ResourceNotFoundException", "lambda", "get-function", "--function-name", "img")
+}
