@@ -172,6 +172,9 @@ func TestContainerImage(t *testing.T) {
 	expectEq(t, "PATH", rep.Env["PATH"], "/app:/usr/bin")
 	expectEq(t, "_HANDLER", rep.Env["_HANDLER"], "image.handler")
 	expectEq(t, "AWS_LAMBDA_RUNTIME_API", rep.Env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001")
+	// The image's root is read-only, /tmp is the sandbox's.
+	expectContains(t, rep.Writes["/app/data/new.txt"], "read-only file system")
+	expectEq(t, "write /tmp", rep.Writes["/tmp/new.txt"], "ok")
 
 	// ImageConfig overrides CMD and WORKDIR.
 	cfg := c.ok("lambda", "update-function-configuration", "--function-name", "img",
@@ -211,15 +214,16 @@ func serveImage(t testing.TB, img v1.Image, repoTag string) string {
 }
 
 type imageReport struct {
-	Args  []string          `json:"args"`
-	Cwd   string            `json:"cwd"`
-	Env   map[string]string `json:"env"`
-	Files []string          `json:"files"`
+	Args   []string          `json:"args"`
+	Cwd    string            `json:"cwd"`
+	Env    map[string]string `json:"env"`
+	Files  []string          `json:"files"`
+	Writes map[string]string `json:"writes"`
 }
 
 func invokeImage(t *testing.T, c *awsCLI, fn string) imageReport {
 	t.Helper()
-	ev := writeTemp(t, "event.json", []byte(`{"list":"/app/data","env":["IMAGE_VAR","SHARED","PATH","_HANDLER","AWS_LAMBDA_RUNTIME_API"]}`))
+	ev := writeTemp(t, "event.json", []byte(`{"list":"/app/data","env":["IMAGE_VAR","SHARED","PATH","_HANDLER","AWS_LAMBDA_RUNTIME_API"],"write":["/app/data/new.txt","/tmp/new.txt"]}`))
 	outFile := filepath.Join(t.TempDir(), "out.json")
 	res := c.ok("lambda", "invoke", "--function-name", fn, "--payload", "fileb://"+ev, outFile)
 	body, err := os.ReadFile(outFile)
