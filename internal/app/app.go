@@ -22,6 +22,7 @@ import (
 	"github.com/kumo-run/kumo/internal/funcurl"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/iam/token"
+	"github.com/kumo-run/kumo/internal/image"
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/logs"
 	"github.com/kumo-run/kumo/internal/metrics"
@@ -170,9 +171,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
+	puller := &image.Puller{}
+	if cfg.ImageLayoutDir != "" {
+		puller.LayoutDirs = []string{cfg.ImageLayoutDir}
+	}
+	cache, err := image.NewCache(filepath.Join(cfg.DataDir, "image-cache"), puller, 0)
+	if err != nil {
+		return err
+	}
+	images := &imageGate{Cache: cache}
 	reg, err := registry.Open(ctx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
 		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
+		Images: images,
 	})
 	if err != nil {
 		return err
@@ -182,6 +193,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	driver, sandboxNet, err := pickDriver(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	if driver.Name() == "process" {
+		images.refuse("Container-image functions need the linux sandbox driver (kumo server --sandbox linux, as root); this server runs the process driver.")
 	}
 	if sandboxNet != nil {
 		defer sandboxNet.Close() // after the driver and the worker
@@ -199,6 +213,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Driver:         driver,
 		Policy:         ec2Svc.Policy,
 		Code:           &worker.CodeCache{Dir: filepath.Join(cfg.DataDir, "code-cache"), Blobs: code},
+		Images:         cache,
 		Region:         cfg.Region,
 		Logs:           logStore,
 		Logger:         log,

@@ -262,6 +262,15 @@ func Spec(key string, v *registry.Version) *worker.Spec {
 	if vc := c.VpcConfig; vc != nil && len(vc.SubnetIds) > 0 {
 		s.Vpc = &worker.Vpc{SubnetIDs: vc.SubnetIds, SecurityGroupIDs: vc.SecurityGroupIds}
 	}
+	if im := v.Code.Image; im != nil {
+		s.Image = &worker.Image{URI: im.Resolved, Arch: "x86_64"}
+		if len(c.Architectures) > 0 {
+			s.Image.Arch = c.Architectures[0]
+		}
+		if r := c.ImageConfigResponse; r != nil && r.ImageConfig != nil {
+			s.Image.EntryPoint, s.Image.Command, s.Image.WorkingDir = r.ImageConfig.EntryPoint, r.ImageConfig.Command, r.ImageConfig.WorkingDirectory
+		}
+	}
 	if len(c.Layers) > 0 {
 		s.Layers = make([]worker.Layer, len(c.Layers))
 		for i, l := range c.Layers {

@@ -44,7 +44,7 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case name := <-r.prepare:
-			r.prepareFunction(ctx, name)
+			r.dispatchPrepare(ctx, name)
 		case <-sweep.C:
 			r.mu.RLock()
 			var names []string
@@ -55,7 +55,7 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 			}
 			r.mu.RUnlock()
 			for _, name := range names {
-				r.prepareFunction(ctx, name)
+				r.dispatchPrepare(ctx, name)
 			}
 		}
 	}
@@ -64,6 +64,9 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 // checkCode is the preparation of a version: its code blob must be stored
 // whole.
 func (r *Registry) checkCode(ctx context.Context, v *Version) error {
+	if v.Code.Image != nil {
+		return r.prepareImage(ctx, v)
+	}
 	info, err := r.code.Stat(ctx, v.Code.Blob)
 	if err != nil {
 		return err
@@ -111,6 +114,10 @@ func (r *Registry) prepareFunction(ctx context.Context, name string) {
 var errStale = errors.New("registry: document changed")
 
 func finishPreparation(c *FunctionConfig, err error) {
+	if c.PackageType == "Image" && err != nil {
+		finishImagePreparation(c, err)
+		return
+	}
 	if c.State == StatePending {
 		if err != nil {
 			c.State, c.StateReason, c.StateReasonCode = StateFailed, "Lambda was unable to read the function's deployment package.", "InvalidZipFileException"

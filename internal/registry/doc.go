@@ -28,6 +28,13 @@
 // written with the variables in plain text are encrypted when a registry
 // with EnvKeys opens them.
 //
+// A container-image function (PackageType Image, image.go) has no code
+// blob: its Code.Image keeps the ImageUri as given and pinned to the
+// manifest digest it resolved to at CreateFunction/UpdateFunctionCode
+// (CodeSha256 is that digest's hex); preparation pulls the image into the
+// node's image cache before the function is Active, and a failed pull
+// marks it Failed with Lambda's image reason codes.
+//
 // Errors returned to callers are *awsproto.Error values with Lambda's codes
 // and messages. The registry never runs code and never blocks on sandboxes.
 package registry

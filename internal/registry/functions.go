@@ -100,14 +100,18 @@ func (r *Registry) applyConfig(ctx context.Context, c *FunctionConfig, in *Confi
 	switch {
 	case len(in.FileSystemConfigs) > 0 && string(in.FileSystemConfigs) != "null" && string(in.FileSystemConfigs) != "[]":
 		return notSupported("FileSystemConfigs (EFS)")
-	case len(in.ImageConfig) > 0 && string(in.ImageConfig) != "null":
-		return notSupported("ImageConfig (container images)")
 	case len(in.CapacityProvider) > 0 && string(in.CapacityProvider) != "null":
 		return notSupported("CapacityProviderConfig")
 	case len(in.DurableConfig) > 0 && string(in.DurableConfig) != "null":
 		return notSupported("DurableConfig")
 	case in.CodeSigningConfigArn != "":
 		return notSupported("CodeSigningConfigArn")
+	}
+	if c.PackageType == "Image" && (in.Runtime != nil && *in.Runtime != "" || in.Handler != nil && *in.Handler != "" || in.Layers != nil && len(*in.Layers) > 0) {
+		return invalid(msgImageNoRuntime)
+	}
+	if err := applyImageConfig(c, in.ImageConfig); err != nil {
+		return err
 	}
 	if in.Role != nil {
 		if err := validateRole(*in.Role); err != nil {
@@ -361,25 +365,27 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 	if err := ValidateFunctionName(name); err != nil {
 		return FunctionConfig{}, err
 	}
+	isImage := in.PackageType == "Image"
 	switch in.PackageType {
-	case "", "Zip":
-	case "Image":
-		return FunctionConfig{}, notSupported("PackageType Image (container images)")
+	case "", "Zip", "Image":
 	default:
 		return FunctionConfig{}, constraint(in.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
 	}
 	if in.Role == nil {
 		return FunctionConfig{}, validation("1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null")
 	}
-	if in.Runtime == nil || in.Handler == nil || *in.Runtime == "" || *in.Handler == "" {
+	if !isImage && (in.Runtime == nil || in.Handler == nil || *in.Runtime == "" || *in.Handler == "") {
 		return FunctionConfig{}, invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 	}
 	if in.Code == nil {
 		return FunctionConfig{}, validation("1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null")
 	}
 	switch {
+	case isImage && (in.Code.ImageUri == "" || len(in.Code.ZipFile) > 0 || in.Code.S3Bucket != "" || in.Code.S3Key != ""):
+		return FunctionConfig{}, invalid(msgImageNeedsURI)
+	case isImage:
 	case in.Code.ImageUri != "":
-		return FunctionConfig{}, notSupported("Code.ImageUri (container images)")
+		return FunctionConfig{}, invalid(msgZipNoImageURI)
 	case in.Code.S3Bucket != "" || in.Code.S3Key != "":
 		return FunctionConfig{}, notSupported("Code.S3Bucket (upload the package with ZipFile)")
 	case len(in.Code.ZipFile) == 0:
@@ -403,6 +409,9 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 		LoggingConfig:    LoggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + name},
 		LastModified:     now,
 	}
+	if isImage {
+		c.PackageType = "Image"
+	}
 	if err := r.applyConfig(ctx, &c, &in.ConfigInput); err != nil {
 		return FunctionConfig{}, err
 	}
@@ -415,21 +424,30 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 	if r.view(name) != nil {
 		return FunctionConfig{}, awsproto.Errorf(awsproto.ResourceConflictException, "Function already exist: %s", name)
 	}
-	info, err := inspectZip(in.Code.ZipFile, 0)
-	if err != nil {
-		return FunctionConfig{}, err
+	var code Code
+	if isImage {
+		ic, sum, err := r.resolveImage(ctx, in.Code.ImageUri, c.Architectures)
+		if err != nil {
+			return FunctionConfig{}, err
+		}
+		code.Image = &ic
+		c.CodeSha256 = sum
+	} else {
+		info, err := inspectZip(in.Code.ZipFile, 0)
+		if err != nil {
+			return FunctionConfig{}, err
+		}
+		if err := checkCombinedSize(info.UnzippedSize, c.Layers); err != nil {
+			return FunctionConfig{}, err
+		}
+		if err := r.checkCodeStorage(info.Size); err != nil {
+			return FunctionConfig{}, err
+		}
+		if code, err = r.storeCode(ctx, in.Code.ZipFile, info); err != nil {
+			return FunctionConfig{}, err
+		}
+		c.CodeSha256, c.CodeSize = info.Sha256, info.Size
 	}
-	if err := checkCombinedSize(info.UnzippedSize, c.Layers); err != nil {
-		return FunctionConfig{}, err
-	}
-	if err := r.checkCodeStorage(info.Size); err != nil {
-		return FunctionConfig{}, err
-	}
-	code, err := r.storeCode(ctx, in.Code.ZipFile, info)
-	if err != nil {
-		return FunctionConfig{}, err
-	}
-	c.CodeSha256, c.CodeSize = info.Sha256, info.Size
 	c.State, c.StateReason, c.StateReasonCode = StatePending, "The function is being created.", "Creating"
 	c.RevisionId = newRevisionID()
 	f := Function{Latest: Version{Config: c, Code: code}, Created: now}
@@ -671,14 +689,6 @@ func (r *Registry) UpdateFunctionCode(ctx context.Context, ref Ref, in *UpdateCo
 	if ref.Qualifier != "" && ref.Qualifier != Latest {
 		return FunctionConfig{}, invalid("Unsupported function name: a version or alias cannot be updated; use the unqualified function name.")
 	}
-	switch {
-	case in.ImageUri != "":
-		return FunctionConfig{}, notSupported("ImageUri (container images)")
-	case in.S3Bucket != "" || in.S3Key != "":
-		return FunctionConfig{}, notSupported("S3Bucket (upload the package with ZipFile)")
-	case len(in.ZipFile) == 0:
-		return FunctionConfig{}, invalid("Please provide a source for function code.")
-	}
 	if in.Architectures != nil {
 		if err := validateArchitectures(in.Architectures); err != nil {
 			return FunctionConfig{}, err
@@ -688,20 +698,46 @@ func (r *Registry) UpdateFunctionCode(ctx context.Context, ref Ref, in *UpdateCo
 	if st == nil {
 		return FunctionConfig{}, notFound(r.arns.Function(ref.Name))
 	}
-	info, err := inspectZip(in.ZipFile, 0)
-	if err != nil {
-		return FunctionConfig{}, err
+	isImage := st.fn.Latest.Config.PackageType == "Image"
+	switch {
+	case isImage && (in.ImageUri == "" || len(in.ZipFile) > 0 || in.S3Bucket != "" || in.S3Key != ""):
+		return FunctionConfig{}, invalid(msgImageNeedsURI)
+	case isImage:
+	case in.ImageUri != "":
+		return FunctionConfig{}, invalid(msgZipNoImageURI)
+	case in.S3Bucket != "" || in.S3Key != "":
+		return FunctionConfig{}, notSupported("S3Bucket (upload the package with ZipFile)")
+	case len(in.ZipFile) == 0:
+		return FunctionConfig{}, invalid("Please provide a source for function code.")
 	}
-	if err := checkCombinedSize(info.UnzippedSize, st.fn.Latest.Config.Layers); err != nil {
-		return FunctionConfig{}, err
-	}
-	if err := r.checkCodeStorage(info.Size); err != nil {
-		return FunctionConfig{}, err
-	}
+	var info codezip.Info
 	var code Code
-	if !in.DryRun {
-		if code, err = r.storeCode(ctx, in.ZipFile, info); err != nil {
+	if isImage {
+		archs := st.fn.Latest.Config.Architectures
+		if in.Architectures != nil {
+			archs = in.Architectures
+		}
+		ic, sum, err := r.resolveImage(ctx, in.ImageUri, archs)
+		if err != nil {
 			return FunctionConfig{}, err
+		}
+		code.Image = &ic
+		info.Sha256 = sum
+	} else {
+		var err error
+		if info, err = inspectZip(in.ZipFile, 0); err != nil {
+			return FunctionConfig{}, err
+		}
+		if err := checkCombinedSize(info.UnzippedSize, st.fn.Latest.Config.Layers); err != nil {
+			return FunctionConfig{}, err
+		}
+		if err := r.checkCodeStorage(info.Size); err != nil {
+			return FunctionConfig{}, err
+		}
+		if !in.DryRun {
+			if code, err = r.storeCode(ctx, in.ZipFile, info); err != nil {
+				return FunctionConfig{}, err
+			}
 		}
 	}
 	change := func(f *Function) error {

@@ -37,6 +37,7 @@ type FunctionConfig struct {
 	SnapStart                  SnapStartResponse     `json:"SnapStart"`
 	LoggingConfig              LoggingConfig         `json:"LoggingConfig"`
 	RuntimeVersionConfig       *RuntimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
+	ImageConfigResponse        *ImageConfigResponse  `json:"ImageConfigResponse,omitempty"`
 }
 
 // VpcConfig places a function in a VPC: its subnets and security groups
@@ -120,6 +121,8 @@ type Code struct {
 	UnzippedSize int64  `json:"unzipped"`
 	// Layers are the code of the version's layers, in order.
 	Layers []LayerCode `json:"layers,omitempty"`
+	// Image is the container image of an Image function (no Blob).
+	Image *ImageCode `json:"image,omitempty"`
 }
 
 // Version is one stored version: $LATEST inside the function document, a

@@ -42,6 +42,9 @@ type Config struct {
 	// EnvKeys encrypts environment variables at rest; nil stores them
 	// in plain text.
 	EnvKeys EnvKeys
+	// Images resolves and pulls container images; nil refuses
+	// PackageType Image.
+	Images Images
 }
 
 // Networks looks up the VPC network resources a function's VpcConfig
@@ -88,8 +91,10 @@ type Registry struct {
 
 	prepare chan string
 	gc      chan struct{}
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	// pulls are the image preparations in flight (image.go).
+	pulls  imagePulls
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 }
 
 // fnState is the view of one function: its document and published versions.

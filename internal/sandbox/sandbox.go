@@ -28,6 +28,14 @@ type Spec struct {
 	// CodeDir is the host directory holding the unzipped code; the sandbox
 	// sees it read-only at /var/task.
 	CodeDir string
+	// ImageRoot, set instead of CodeDir for a container-image function,
+	// is the host directory holding the image's unpacked root file
+	// system: the sandbox sees it read-only as its root (its /var/task,
+	// /var/runtime and /opt included), with the driver's own /proc,
+	// /dev, /tmp and the generated /etc files over it. Args[0] and Dir
+	// are paths in it. A driver that cannot give a sandbox its own root
+	// refuses the spec.
+	ImageRoot string
 	// LayerDirs are host directories merged read-only at /opt, in order
 	// (later ones win). Empty for now.
 	LayerDirs []string

@@ -8,7 +8,10 @@
 // directory per CodeSha256, shared read-only by sandboxes. Each sandbox
 // gets its function's execution-role credentials and the edge's URL in its
 // environment; credentials are renewed by retiring the sandbox before they
-// expire (credentials.go).
+// expire (credentials.go). A container-image function (Spec.Image) runs
+// in its image's unpacked root from Config.Images, with the image's
+// ENTRYPOINT/CMD/WORKDIR or the function's ImageConfig overrides and the
+// image's ENV under the function's variables and Lambda's (image.go).
 //
 // What to run comes as a Spec built by the invoke frontend; the worker never
 // imports the registry. Where an invocation runs (an idle sandbox, a new

@@ -31,6 +31,9 @@ type Config struct {
 	// Spec with a Vpc does not start.
 	Policy func(ctx context.Context, subnetIDs, securityGroupIDs []string) (netns.Policy, error)
 	Code   *CodeCache
+	// Images gives container-image functions their unpacked roots
+	// (an *image.Cache); nil: they cannot run here.
+	Images ImageRoots
 	Region string
 	Logs   LogSink
 	Logger *slog.Logger
@@ -112,6 +115,9 @@ type Spec struct {
 	// Role is the function's execution role ARN, whose credentials the
 	// sandbox gets (Config.Credentials).
 	Role string
+	// Image is set for a container-image function: its root, command
+	// and environment replace Runtime, Handler, Code and Layers.
+	Image *Image
 	// Vpc places the function in a VPC: each sandbox's outbound traffic
 	// follows the policy Config.Policy resolves for it when the sandbox
 	// starts (so the warm path costs nothing; a sandbox keeps the policy
@@ -670,25 +676,43 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 // launch starts spec's sandbox and its Runtime API; the instance it
 // returns holds spec's memory but is not registered yet.
 func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*instance, *Outcome, error) {
-	codeDir, err := w.cfg.Code.Path(ctx, spec.Code)
-	if err != nil {
-		return nil, nil, fmt.Errorf("preparing code: %w", err)
-	}
-	resolve := runtimes.Resolve
-	if w.cfg.Runtimes != nil {
-		resolve = w.cfg.Runtimes.Resolve
-	}
-	layerDirs, optDir, err := w.layerDirs(ctx, spec.Layers)
-	if err != nil {
-		return nil, nil, fmt.Errorf("preparing layers: %w", err)
-	}
-	launch, err := resolve(spec.Runtime, spec.Handler, codeDir, optDir)
-	if err != nil {
-		var ie *runtimes.InvalidEntrypointError
-		if errors.As(err, &ie) {
-			return nil, failed(runtimeapi.ErrorTypeInvalidEntrypoint, "RequestId: "+requestID+" Error: "+err.Error()), nil
+	var sbs sandbox.Spec
+	var launch runtimes.Launch
+	var imageEnv, imageCmdline []string
+	if spec.Image != nil {
+		root, cmd, err := w.imageLaunch(ctx, spec)
+		if err != nil {
+			var ie *InvalidEntrypointError
+			if errors.As(err, &ie) {
+				return nil, failed(runtimeapi.ErrorTypeInvalidEntrypoint, "RequestId: "+requestID+" Error: "+err.Error()), nil
+			}
+			return nil, nil, err
 		}
-		return nil, nil, err
+		sbs = sandbox.Spec{ImageRoot: root, Args: cmd.args, Dir: cmd.dir}
+		imageEnv, imageCmdline = cmd.env, cmd.cmd
+	} else {
+		codeDir, err := w.cfg.Code.Path(ctx, spec.Code)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing code: %w", err)
+		}
+		resolve := runtimes.Resolve
+		if w.cfg.Runtimes != nil {
+			resolve = w.cfg.Runtimes.Resolve
+		}
+		layerDirs, optDir, err := w.layerDirs(ctx, spec.Layers)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing layers: %w", err)
+		}
+		launch, err = resolve(spec.Runtime, spec.Handler, codeDir, optDir)
+		if err != nil {
+			var ie *runtimes.InvalidEntrypointError
+			if errors.As(err, &ie) {
+				return nil, failed(runtimeapi.ErrorTypeInvalidEntrypoint, "RequestId: "+requestID+" Error: "+err.Error()), nil
+			}
+			return nil, nil, err
+		}
+		sbs = sandbox.Spec{CodeDir: codeDir, LayerDirs: layerDirs, RuntimeDir: launch.RuntimeDir,
+			HostPaths: launch.HostPaths, Args: launch.ArgsFor(spec.MemoryMB), Dir: "/var/task"}
 	}
 	creds, err := w.roleCredentials(spec)
 	if err != nil {
@@ -720,22 +744,18 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		policy = &p
 	}
 	in.launched = time.Now()
-	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
-		Network:     policy,
-		ID:          id,
-		CodeDir:     codeDir,
-		LayerDirs:   layerDirs,
-		RuntimeDir:  launch.RuntimeDir,
-		HostPaths:   launch.HostPaths,
-		Args:        launch.ArgsFor(spec.MemoryMB),
-		Env:         w.env(spec, stream, launch, creds),
-		Dir:         "/var/task",
-		MemoryMB:    spec.MemoryMB,
-		EphemeralMB: spec.EphemeralMB,
-		MaxProcs:    1024,
-		Stdout:      in.out,
-		Stderr:      in.err,
-	})
+	sbs.Network, sbs.ID = policy, id
+	sbs.Env = w.env(spec, stream, launch, creds)
+	if spec.Image != nil {
+		handler := "" // Lambda's _HANDLER for an image: its first CMD element
+		if len(imageCmdline) > 0 {
+			handler = imageCmdline[0]
+		}
+		sbs.Env = imageEnvironment(sbs.Env, imageEnv, spec.Environment, handler)
+	}
+	sbs.MemoryMB, sbs.EphemeralMB, sbs.MaxProcs = spec.MemoryMB, spec.EphemeralMB, 1024
+	sbs.Stdout, sbs.Stderr = in.out, in.err
+	sb, err := w.cfg.Driver.Start(ctx, sbs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}

@@ -271,7 +271,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 			spec.MemoryMB, spec.EphemeralMB, spec.MaxProcs)
 	}
 	is := &initSpec{
-		CodeDir: spec.CodeDir, LayerDirs: spec.LayerDirs, RuntimeDir: spec.RuntimeDir,
+		CodeDir: spec.CodeDir, ImageRoot: spec.ImageRoot, LayerDirs: spec.LayerDirs, RuntimeDir: spec.RuntimeDir,
 		HostPaths: spec.HostPaths, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		EphemeralMB: spec.EphemeralMB,
 	}

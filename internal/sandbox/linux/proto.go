@@ -68,6 +68,7 @@ type initCgroup struct {
 // initSpec is what the init needs to finish and run one sandbox.
 type initSpec struct {
 	CodeDir     string   `json:"code_dir"`
+	ImageRoot   string   `json:"image_root,omitempty"`
 	LayerDirs   []string `json:"layer_dirs,omitempty"`
 	RuntimeDir  string   `json:"runtime_dir,omitempty"`
 	HostPaths   []string `json:"host_paths,omitempty"`

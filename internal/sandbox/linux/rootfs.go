@@ -42,6 +42,12 @@ import (
 //	               nsswitch.conf; ssl/certs and localtime bound read-only
 //	               from the host when it has them
 //
+// With Spec.ImageRoot (a container-image function) the image's root is
+// grafted onto this root instead of CodeDir, layers and the runtime dir
+// (image.go): its top-level entries, and those of its /var and /etc, are
+// read-only mounts of the image's; /proc, /dev, /tmp and the generated
+// /etc files stay the sandbox's own.
+//
 // Every mount is nosuid and nodev. The function's directories are
 // overlays whose layers have neutral names, so that the sandbox's
 // /proc/self/mountinfo shows no host path of the server's data dir (a bind
@@ -63,7 +69,10 @@ const sandboxHostname = "sandbox"
 
 // checkPaths validates the host paths of a spec before anything starts.
 func checkPaths(s *initSpec) error {
-	for _, d := range append([]string{s.CodeDir, s.RuntimeDir}, s.LayerDirs...) {
+	if s.ImageRoot != "" && (len(s.LayerDirs) > 0 || s.RuntimeDir != "" || len(s.HostPaths) > 0) {
+		return errors.New("linux: an image root comes with no layers, runtime dir or host paths")
+	}
+	for _, d := range append([]string{s.CodeDir, s.RuntimeDir, s.ImageRoot}, s.LayerDirs...) {
 		if d != "" && !filepath.IsAbs(d) {
 			return fmt.Errorf("linux: %q is not an absolute path", d)
 		}
@@ -126,7 +135,11 @@ func prepareRoot(c *initConfig) error {
 // made, makes it read-only and pivots into it.
 func finishRoot(c *initConfig, s *initSpec) error {
 	r := c.Root
-	if err := hiddenRO(r, []string{s.CodeDir}, r+"/var/task"); err != nil {
+	if s.ImageRoot != "" {
+		if err := imageRoot(r, s.ImageRoot); err != nil {
+			return err
+		}
+	} else if err := hiddenRO(r, []string{s.CodeDir}, r+"/var/task"); err != nil {
 		return err
 	}
 	if len(s.LayerDirs) > 0 {

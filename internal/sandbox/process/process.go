@@ -54,6 +54,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	if spec.Network != nil {
 		return nil, errors.New("process: this driver cannot restrict a sandbox's network: a function in a VPC needs --sandbox linux with its network")
 	}
+	if spec.ImageRoot != "" {
+		return nil, errors.New("process: this driver cannot give a sandbox its own root: container-image functions need --sandbox linux")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -21,8 +21,10 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request) error {
 }
 
 type functionCodeLocation struct {
-	RepositoryType string `json:"RepositoryType"`
-	Location       string `json:"Location"`
+	RepositoryType   string `json:"RepositoryType"`
+	Location         string `json:"Location,omitempty"`
+	ImageUri         string `json:"ImageUri,omitempty"`
+	ResolvedImageUri string `json:"ResolvedImageUri,omitempty"`
 }
 
 type concurrency struct {
@@ -47,7 +49,7 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := getFunctionOutput{
 		Configuration: res.Config,
-		Code:          functionCodeLocation{RepositoryType: "S3", Location: a.urls.URL(r, res.Code.Blob)},
+		Code:          codeLocation(a, r, res.Code),
 		Tags:          res.Tags,
 	}
 	if res.ReservedConcurrency != nil {

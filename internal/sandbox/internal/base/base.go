@@ -32,8 +32,11 @@ func CheckSpec(s sandbox.Spec) error {
 	if !path.IsAbs(s.Dir) {
 		return fmt.Errorf("sandbox: Dir must be an absolute path, got %q", s.Dir)
 	}
-	if s.CodeDir == "" {
+	if s.CodeDir == "" && s.ImageRoot == "" {
 		return errors.New("sandbox: CodeDir is empty")
+	}
+	if s.CodeDir != "" && s.ImageRoot != "" {
+		return errors.New("sandbox: CodeDir and ImageRoot are exclusive")
 	}
 	return nil
 }
