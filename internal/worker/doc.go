@@ -30,7 +30,8 @@
 // (instance.reporting), so a stream's lines keep their order.
 //
 // Lock order: Worker.mu, then an instance's own locks (its Lifecycle).
-// instance.reporting is never held together with Worker.mu by a waiter. The
+// instance.reporting comes before Worker.mu (report charges the sandbox
+// while holding it); nothing waits for it while holding Worker.mu. The
 // keep-alive bookkeeping's lock (keeper.mu) is never held with Worker.mu;
 // the policy's and the registry's locks (Config.Live) are leaves taken under
 // either. The worker never holds Worker.mu while talking to a sandbox or
