@@ -151,7 +151,10 @@ type Outcome struct {
 	Duration     time.Duration
 	InitDuration time.Duration
 	ColdStart    bool
-	MaxMemoryMB  int
+	// MaxMemoryMB is the sandbox's peak memory use, measured for the
+	// REPORT line; set only when Tail was asked for (otherwise the REPORT
+	// line is written after Invoke returns).
+	MaxMemoryMB int
 }
 
 // Worker runs invocations in sandboxes on this node. Safe for concurrent
