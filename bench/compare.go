@@ -20,6 +20,9 @@ type CompareResult struct {
 	Section
 	Invoke     *CompareInvoke     `json:"invoke,omitempty"`
 	RuntimeAPI []RuntimeAPIResult `json:"runtime_api"`
+	// RIE is the Runtime Interface Emulator built and run by this program
+	// when no -compare-invoke is given.
+	RIE *RIEResult `json:"rie,omitempty"`
 }
 
 // CompareInvoke is the warm measurement against -compare-invoke.
@@ -47,7 +50,10 @@ type RuntimeAPIResult struct {
 	Driver      string  `json:"invocations_from"`
 }
 
-const compareUsage = `-compare-invoke URL [-compare-function NAME]: the warm measurement (latency, throughput)
+const compareUsage = `Without -compare-invoke, -suite compare builds the Runtime Interface Emulator (go install of
+    ` + rieModule + `@` + rieVersion + ` into the user's cache dir) and measures
+    it next to Kumo with the same Go no-op: warm latency, CPU per invoke, cold start.
+  -compare-invoke URL [-compare-function NAME]: the warm measurement (latency, throughput)
     against another Lambda Invoke endpoint, side by side with Kumo's. The bench tries to deploy
     the same no-op there with CreateFunction (credentials from AWS_ACCESS_KEY_ID and
     AWS_SECRET_ACCESS_KEY when set, else Kumo's); otherwise a function of that name must exist.
@@ -79,6 +85,8 @@ func (b *bench) runCompare(ctx context.Context) *CompareResult {
 		}
 		ci.Other = w
 		res.Invoke = ci
+	} else {
+		res.RIE = b.runRIE(ctx)
 	}
 	res.RuntimeAPI = append(res.RuntimeAPI, b.kumoRuntimeAPI(ctx))
 	if u := b.opts.CompareRuntimeAPI; u != "" {
@@ -251,6 +259,9 @@ func (b *bench) externalRuntimeAPI(ctx context.Context, u string, other *invoker
 
 func (b *bench) printCompare(c *CompareResult, kumo *WarmResult) {
 	fmt.Fprintf(b.out, "\nComparison mode:\n  %s\n", compareUsage)
+	if c.RIE != nil {
+		b.printRIE(c.RIE, kumo)
+	}
 	if ci := c.Invoke; ci != nil {
 		t := &table{title: "Warm invoke side by side: Kumo vs " + ci.URL, head: []string{"measure", "Kumo", "other", "other / Kumo"}}
 		if ci.Other == nil || kumo == nil {

@@ -23,10 +23,18 @@
 // policy, so that every invoke is authorized through identity and session
 // policies as a non-root caller's is.
 //
+// -suite compare (and all) also puts Kumo next to the AWS Runtime
+// Interface Emulator in one run: it builds the emulator from the Go module
+// proxy (go install of a pinned pseudo-version into the user's cache
+// directory, never into Kumo's go.mod), runs the same Go no-op under it,
+// and prints one table: p50/p99 at 1 and 8 clients, server and runtime
+// CPU per invoke from /proc, cold start, and the machine's load.
+//
 // It measures the server from the outside only: through the Lambda API,
 // the CloudWatch Logs API and /proc and /sys/fs/cgroup of this machine.
 // The one exception is internal/runtimeapi, served in-process for the
-// Runtime API comparison. It deletes every function it created, and it
+// Runtime API comparison. The emulator is a process of its own, on
+// loopback ports. It deletes every function it created, and it
 // never sends traffic anywhere but the endpoints it is given (loopback by
 // default). Tests assert that it produced every section, never how fast.
 package main

@@ -266,6 +266,9 @@ func run(ctx context.Context, opts options, out io.Writer) (*Report, error) {
 		if ci := rep.Compare.Invoke; ci != nil && ci.Status == statusFailed {
 			rep.Problems = append(rep.Problems, "compare-invoke: "+ci.Note)
 		}
+		if r := rep.Compare.RIE; r != nil && r.Status == statusFailed {
+			rep.Problems = append(rep.Problems, "Runtime Interface Emulator: "+r.Note)
+		}
 		for _, r := range rep.Compare.RuntimeAPI {
 			if r.Status == statusFailed {
 				rep.Problems = append(rep.Problems, "runtime API "+r.Name+": "+r.Note)

@@ -645,7 +645,7 @@ func (a *api) getLogEvents(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	forward := in.StartFromHead
-	var from, before uint64 = 1, 0 // events with from <= seq (< before, when set)
+	var from, before uint64 = 1, 0 // events with from <= position (< before, when set)
 	if in.NextToken != "" {
 		if n, ok := parseSeqToken(in.NextToken, "f/"); ok {
 			forward, from = true, max(n, 1)
@@ -665,7 +665,7 @@ func (a *api) getLogEvents(ctx context.Context, body []byte) (any, error) {
 	inRange := func(e event) bool {
 		return (in.StartTime == nil || e.Time >= *in.StartTime) && (in.EndTime == nil || e.Time < *in.EndTime)
 	}
-	last, err := a.s.lastSeq(ctx)
+	last, err := a.s.lastPos(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -736,16 +736,17 @@ func startedBy(startTime *int64) time.Time {
 	return t
 }
 
-// tail returns the latest events on subjects with a sequence below end
+// tail returns the latest events on subjects with a position below end
 // that pass keep, within a page's limits. JetStream reads forwards only,
 // so it reads windows before end, each four times the last, until the page
 // is full or the stream's head is reached.
 func (a *api) tail(ctx context.Context, subjects []string, end uint64, limit int, keep func(event) bool) ([]event, error) {
 	var got []event
 	bytes := 0
-	window := uint64(4*limit + 64)
-	for hi := end; hi > 1; {
-		lo := uint64(1)
+	// Windows count messages; a message holds one event or a batch.
+	window := uint64(4*limit+64) << posShift
+	for hi := end; hi > position(1, 0); {
+		lo := uint64(0)
 		if hi > window {
 			lo = hi - window
 		}
@@ -900,7 +901,7 @@ func (a *api) filterLogEvents(ctx context.Context, body []byte) (any, error) {
 			subjects = append(subjects, subject(gname, n))
 		}
 	}
-	last, err := a.s.lastSeq(ctx)
+	last, err := a.s.lastPos(ctx)
 	if err != nil {
 		return nil, err
 	}

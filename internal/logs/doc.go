@@ -5,8 +5,15 @@
 //
 // Events live in one JetStream stream (natsd.LogsStream), one subject per
 // log stream, with the group and stream names encoded as base64url subject
-// tokens; each message's body is the event's message and a header carries
-// its timestamp, and the message's JetStream time is its ingestion time.
+// tokens. A message holds one event (its body the event's message, a
+// header its timestamp) or a batch: everything the sink flushes for one
+// log stream at once (up to 64 KiB and 2,048 events spanning at most a
+// minute) is one message, so a warm invocation's START, output, END and
+// REPORT lines cost one stored write per flush, not one per line. The
+// message's JetStream time is its events' ingestion time. Events are
+// addressed by position (the message's stream sequence shifted left 16
+// bits, plus the event's index in it): tokens, event IDs and scans count
+// in positions. Retention and the size cap delete whole messages.
 // Group metadata (creation time, retention) and stream metadata (creation,
 // first and last event, last ingestion, stored bytes) live in a KV bucket
 // (natsd.LogsBucket) and, for reads, in memory. Retention is enforced by a
@@ -31,6 +38,14 @@
 // purges by subject and sequence and direct gets, none of which a KV or
 // blob interface offers. Its metadata bucket could move onto store.KV; it
 // stays beside the stream so one package owns a log group's data.
+//
+// Log lines are not acknowledged writes. The sink holds a sandbox's lines
+// in memory for up to Config.FlushInterval (50 ms by default) or until
+// Config.FlushEvents wait, then stores them; the invocation that wrote
+// them has answered long before. A crash of the server loses at most the
+// lines of the last flush interval (and of a flush under way); a clean
+// shutdown stores them (Close). PutLogEvents is different: it answers
+// once its events are stored.
 //
 // Store is also the worker's log sink: Append never waits on storage,
 // holds a bounded number of bytes per log stream and overall, and drops

@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,104 @@ const (
 // timestampHeader carries an event's timestamp (ms since the epoch); the
 // message body is the event's message.
 const timestampHeader = "Kumo-Timestamp"
+
+// eventsHeader marks a message holding a batch of events (their number):
+// its body is, for each event, its timestamp (a varint), its message's
+// length (a uvarint) and its message. A message without it holds one
+// event, as timestampHeader says.
+const eventsHeader = "Kumo-Events"
+
+// An event's position is its message's stream sequence shifted left by
+// posShift, plus its index in the message: tokens, event IDs and scans
+// count in positions, which order events as they were stored.
+const (
+	posShift = 16
+	posMask  = 1<<posShift - 1
+)
+
+// Limits of one stored batch: fewer events than a position can index, and
+// small enough that a subscription's delivery (deliveryBytes) stays under
+// what an asynchronous invocation takes.
+const (
+	maxBatchEvents = 2048
+	maxBatchBytes  = 64 << 10
+)
+
+func position(seq uint64, idx int) uint64 { return seq<<posShift | uint64(idx) }
+
+// encodeBatch is the body of a message holding evs.
+func encodeBatch(evs []stored) []byte {
+	n := 0
+	for _, e := range evs {
+		n += len(e.Message) + 2*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	for _, e := range evs {
+		b = binary.AppendVarint(b, e.Time)
+		b = binary.AppendUvarint(b, uint64(len(e.Message)))
+		b = append(b, e.Message...)
+	}
+	return b
+}
+
+// errBadBatch is a stored message whose events cannot be read.
+var errBadBatch = errors.New("logs: malformed stored batch")
+
+// decodeEvents returns the events a stored message holds.
+func decodeEvents(h nats.Header, data []byte) ([]stored, error) {
+	count := h.Get(eventsHeader)
+	if count == "" {
+		ts, _ := strconv.ParseInt(h.Get(timestampHeader), 10, 64)
+		return []stored{{Time: ts, Message: string(data)}}, nil
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 0 || n > posMask+1 {
+		return nil, errBadBatch
+	}
+	out := make([]stored, 0, n)
+	for range n {
+		ts, k := binary.Varint(data)
+		if k <= 0 {
+			return nil, errBadBatch
+		}
+		data = data[k:]
+		l, k := binary.Uvarint(data)
+		if k <= 0 || l > uint64(len(data)-k) {
+			return nil, errBadBatch
+		}
+		data = data[k:]
+		out = append(out, stored{Time: ts, Message: string(data[:l])})
+		data = data[l:]
+	}
+	return out, nil
+}
+
+// batchSpan bounds the timestamps one stored batch spans: retention
+// deletes whole messages, so an old event shares a message with a young
+// one only within this span of the cutoff.
+const batchSpan = time.Minute
+
+// batches cuts evs into the batches publish stores, each within
+// maxBatchEvents, maxBatchBytes (a larger event alone) and batchSpan.
+func batches(evs []stored) [][]stored {
+	var out [][]stored
+	for len(evs) > 0 {
+		n, size := 0, 0
+		lo, hi := evs[0].Time, evs[0].Time
+		for n < len(evs) && n < maxBatchEvents {
+			e := evs[n]
+			size += len(e.Message) + 2*binary.MaxVarintLen64
+			lo, hi = min(lo, e.Time), max(hi, e.Time)
+			if n > 0 && (size > maxBatchBytes || hi-lo > batchSpan.Milliseconds()) {
+				break
+			}
+			n++
+		}
+		out = append(out, evs[:n:n])
+		evs = evs[n:]
+	}
+	return out
+}
 
 // eventOverhead is what CloudWatch Logs counts for each event on top of its
 // message bytes.
@@ -634,10 +733,10 @@ func (s *Store) capGroup(ctx context.Context, name string, keep int64) error {
 			c = &cut{}
 			cuts[e.Stream] = c
 		}
-		c.to = e.Seq + 1
+		c.to = e.Msg + 1
 		c.freed += int64(len(e.Message))
 		freed += int64(len(e.Message))
-		return freed < excess
+		return freed < excess || !e.Last // purges delete whole messages
 	})
 	if err != nil {
 		return err
@@ -667,7 +766,9 @@ func (s *Store) capGroup(ctx context.Context, name string, keep int64) error {
 	return nil
 }
 
-// publish stores events in one log stream and waits for their acks.
+// publish stores events in one log stream, as few messages as the batch
+// limits allow, and waits for their acks. It returns the last message's
+// stream sequence.
 func (s *Store) publish(ctx context.Context, gname, name string, evs []stored) (uint64, error) {
 	subj := subject(gname, name)
 	var last uint64
@@ -687,9 +788,15 @@ func (s *Store) publish(ctx context.Context, gname, name string, evs []stored) (
 		futures = futures[:0]
 		return nil
 	}
-	for _, e := range evs {
-		msg := &nats.Msg{Subject: subj, Data: []byte(e.Message), Header: nats.Header{}}
-		msg.Header.Set(timestampHeader, strconv.FormatInt(e.Time, 10))
+	for _, b := range batches(evs) {
+		msg := &nats.Msg{Subject: subj, Header: nats.Header{}}
+		if len(b) == 1 {
+			msg.Data = []byte(b[0].Message)
+			msg.Header.Set(timestampHeader, strconv.FormatInt(b[0].Time, 10))
+		} else {
+			msg.Data = encodeBatch(b)
+			msg.Header.Set(eventsHeader, strconv.Itoa(len(b)))
+		}
 		f, err := s.js.PublishMsgAsync(msg)
 		if err != nil {
 			return last, err
@@ -710,7 +817,9 @@ func (s *Store) publish(ctx context.Context, gname, name string, evs []stored) (
 
 // event is an event as read back.
 type event struct {
-	Seq     uint64
+	Seq     uint64 // position (see posShift)
+	Msg     uint64 // stream sequence of the message holding it
+	Last    bool   // the last event of its message
 	Stream  string
 	Time    int64
 	Ingest  int64
@@ -721,20 +830,20 @@ type event struct {
 const scanBatch = 256
 
 // scan calls fn for each event on subjects (wildcards allowed) with a
-// stream sequence of at least from, in sequence order, until fn returns
-// false or the events present when the scan began are exhausted. With from
-// at most 1 and a non-zero since, the scan starts at the first event
-// stored at or after since instead.
+// position of at least from, in position order, until fn returns false or
+// the events present when the scan began are exhausted. With from at most
+// the first message's first position and a non-zero since, the scan
+// starts at the first message stored at or after since instead.
 func (s *Store) scan(ctx context.Context, subjects []string, from uint64, since time.Time, fn func(event) bool) error {
 	cc := jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       max(from, 1),
+		OptStartSeq:       max(from>>posShift, 1),
 		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: time.Minute,
 		MemoryStorage:     true,
 		Replicas:          1,
 	}
-	if from <= 1 && !since.IsZero() {
+	if from <= position(1, 0) && !since.IsZero() {
 		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, 0, &since
 	}
 	if len(subjects) == 1 {
@@ -766,12 +875,22 @@ func (s *Store) scan(ctx context.Context, subjects []string, from uint64, since 
 			if err != nil {
 				return err
 			}
-			ts, _ := strconv.ParseInt(m.Headers().Get(timestampHeader), 10, 64)
-			e := event{Seq: md.Sequence.Stream, Stream: streamOfSubject(m.Subject()), Time: ts,
-				Ingest: md.Timestamp.UnixMilli(), Message: string(m.Data())}
 			pending = md.NumPending
-			if !fn(e) {
-				return nil
+			evs, err := decodeEvents(m.Headers(), m.Data())
+			if err != nil {
+				s.log.Warn("skipping a stored log message", "seq", md.Sequence.Stream, "err", err)
+				continue
+			}
+			st := streamOfSubject(m.Subject())
+			for i, se := range evs {
+				e := event{Seq: position(md.Sequence.Stream, i), Msg: md.Sequence.Stream, Last: i == len(evs)-1,
+					Stream: st, Time: se.Time, Ingest: md.Timestamp.UnixMilli(), Message: se.Message}
+				if e.Seq < from {
+					continue
+				}
+				if !fn(e) {
+					return nil
+				}
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
@@ -784,13 +903,13 @@ func (s *Store) scan(ctx context.Context, subjects []string, from uint64, since 
 	return nil
 }
 
-// lastSeq is the stream's last sequence number.
-func (s *Store) lastSeq(ctx context.Context) (uint64, error) {
+// lastPos is the last position the stream's last message can hold.
+func (s *Store) lastPos(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return info.State.LastSeq, nil
+	return position(info.State.LastSeq, posMask), nil
 }
 
 // Sweep deletes the events older than their group's retention.
@@ -829,25 +948,40 @@ func (s *Store) sweepGroup(ctx context.Context, name string, cutoff int64) error
 	}
 	heads := map[string]*head{}
 	var singles []uint64
+	// A message goes when all its events are old; one holding a young
+	// event stays whole.
+	var msgOld bool
+	var msgBytes, msgFirst int64
 	err := s.scan(ctx, []string{natsd.LogsGroupSubjects(encodeToken(name))}, 0, time.Time{}, func(e event) bool {
+		if e.Seq&posMask == 0 {
+			msgOld, msgBytes, msgFirst = true, 0, 0
+		}
+		msgOld = msgOld && e.Time < cutoff
+		msgBytes += int64(len(e.Message))
+		if msgFirst == 0 || e.Time < msgFirst {
+			msgFirst = e.Time
+		}
+		if !e.Last {
+			return true
+		}
 		h := heads[e.Stream]
 		if h == nil {
 			h = &head{}
 			heads[e.Stream] = h
 		}
-		if e.Time < cutoff {
-			h.freed += int64(len(e.Message))
+		if msgOld {
+			h.freed += msgBytes
 			if h.purgeTo == 0 {
 				h.old = true
 			} else {
-				singles = append(singles, e.Seq)
+				singles = append(singles, e.Msg)
 			}
 		} else {
 			if h.purgeTo == 0 {
-				h.purgeTo = e.Seq
+				h.purgeTo = e.Msg
 			}
-			if h.first == 0 || e.Time < h.first {
-				h.first = e.Time
+			if h.first == 0 || msgFirst < h.first {
+				h.first = msgFirst
 			}
 		}
 		return true

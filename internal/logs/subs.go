@@ -286,25 +286,38 @@ func (s *Store) deliverBatch(ctx context.Context, f subFilter, msgs []jetstream.
 			m.Term()
 			continue
 		}
-		msg := string(m.Data())
-		if !pat.Match(msg) {
+		stored, err := decodeEvents(m.Headers(), m.Data())
+		if err != nil {
+			m.Term()
+			continue
+		}
+		var evs []events.CloudwatchLogsLogEvent
+		size := 0
+		for i, e := range stored {
+			if pat.Match(e.Message) {
+				evs = append(evs, events.CloudwatchLogsLogEvent{ID: strconv.FormatUint(position(md.Sequence.Stream, i), 10), Timestamp: e.Time, Message: e.Message})
+				size += len(e.Message) + eventOverhead
+			}
+		}
+		if len(evs) == 0 {
 			m.Ack()
 			continue
 		}
+		// A message's events travel in one invocation, acknowledged
+		// together.
 		st := streamOfSubject(m.Subject())
-		ts, _ := strconv.ParseInt(m.Headers().Get(timestampHeader), 10, 64)
 		ps := parts[st]
 		if len(ps) == 0 {
 			order = append(order, st)
 		}
-		if len(ps) == 0 || (ps[len(ps)-1].bytes+len(msg) > deliveryBytes && len(ps[len(ps)-1].evs) > 0) {
+		if len(ps) == 0 || (ps[len(ps)-1].bytes+size > deliveryBytes && len(ps[len(ps)-1].evs) > 0) {
 			ps = append(ps, &part{})
 			parts[st] = ps
 		}
 		p := ps[len(ps)-1]
-		p.evs = append(p.evs, events.CloudwatchLogsLogEvent{ID: strconv.FormatUint(md.Sequence.Stream, 10), Timestamp: ts, Message: msg})
+		p.evs = append(p.evs, evs...)
 		p.msgs = append(p.msgs, m)
-		p.bytes += len(msg) + eventOverhead
+		p.bytes += size
 	}
 	source := s.arns().LogGroup(f.Group) + ":*"
 	for _, st := range order {

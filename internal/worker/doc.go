@@ -25,7 +25,16 @@
 // once every sandbox is gone. Teardown kills the sandbox before closing its
 // Runtime API, so a runtime never sees the API vanish while it runs.
 //
-// Lock order: Worker.mu, then an instance's own locks (its Lifecycle). The
+// The warm path keeps work off the caller's wait: unless the caller asked
+// for the log tail, an invocation's answer is returned before its END and
+// REPORT lines are written and its peak memory is read (one pread of a
+// cgroup file the sandbox keeps open); the sandbox is back in its pool
+// meanwhile, and its next START, like its teardown, waits for that REPORT
+// (instance.reporting), so a stream's lines keep their order.
+//
+// Lock order: Worker.mu, then an instance's own locks (its Lifecycle).
+// instance.reporting comes before Worker.mu (report charges the sandbox
+// while holding it); nothing waits for it while holding Worker.mu. The
 // keep-alive bookkeeping's lock (keeper.mu) is never held with Worker.mu;
 // the policy's and the registry's locks (Config.Live) are leaves taken under
 // either. The worker never holds Worker.mu while talking to a sandbox or

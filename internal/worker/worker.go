@@ -157,7 +157,10 @@ type Outcome struct {
 	Duration     time.Duration
 	InitDuration time.Duration
 	ColdStart    bool
-	MaxMemoryMB  int
+	// MaxMemoryMB is the sandbox's peak memory use, measured for the
+	// REPORT line; set only when Tail was asked for (otherwise the REPORT
+	// line is written after Invoke returns).
+	MaxMemoryMB int
 }
 
 // Worker runs invocations in sandboxes on this node. Safe for concurrent
@@ -221,6 +224,17 @@ type instance struct {
 	// freeze freezes the sandbox while it is idle (freeze.go); nil when
 	// the driver cannot.
 	freeze *freezer
+	// reporting is held from an invocation's answer until its END and
+	// REPORT lines are written (report), when that happens after the
+	// caller got the answer: the next invocation's START and teardown wait
+	// for it. Never held while waiting on the runtime.
+	reporting sync.Mutex
+}
+
+// awaitReport returns once no REPORT line of the sandbox is pending.
+func (in *instance) awaitReport() {
+	in.reporting.Lock()
+	defer in.reporting.Unlock()
 }
 
 // ErrClosed: the worker is closed.
@@ -485,6 +499,7 @@ func (w *Worker) retireLocked(in *instance) bool {
 func (w *Worker) teardown(in *instance, reason string) {
 	defer w.done.Done()
 	w.log.Debug("worker: retiring sandbox", "sandbox", in.id, "key", in.key, "reason", reason)
+	in.awaitReport() // the last invocation's REPORT line is written
 	if in.sb != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := in.sb.Destroy(ctx); err != nil {
@@ -839,6 +854,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 		}
 	}
 	logs := in.logs
+	in.awaitReport() // the previous invocation's REPORT comes first
 	logs.begin()
 	logs.platform("START RequestId: " + reqID + " Version: " + spec.Version)
 	start := time.Now()
@@ -883,21 +899,52 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 		w.retireAsync(in, "invocation failed")
 		return nil, err
 	}
-	// Lines the function wrote before it answered come before END.
+	if healthy && !req.Tail {
+		// The caller needs nothing of the END and REPORT lines: the
+		// sandbox goes back to its pool and the lines are written after
+		// the answer, before the sandbox's next START.
+		logs.end()
+		in.reporting.Lock()
+		o := *out
+		w.release(in, 0)
+		go w.report(in, reqID, &o)
+		return out, nil
+	}
+	peak := w.finish(in, reqID, out)
+	out.LogTail = logs.end()
+	if healthy {
+		w.release(in, peak)
+	} else {
+		w.retireAsync(in, out.ErrorType)
+	}
+	return out, nil
+}
+
+// finish writes an invocation's END and REPORT lines, after the lines the
+// function wrote before it answered, and returns the sandbox's peak memory
+// use so far.
+func (w *Worker) finish(in *instance, reqID string, out *Outcome) int64 {
 	if d, ok := in.sb.(sandbox.OutputDrainer); ok {
 		d.DrainOutput(10 * time.Millisecond)
 	}
 	st := in.sb.Stats()
 	out.MaxMemoryMB = int(math.Ceil(float64(st.MaxMemoryBytes) / (1 << 20)))
-	logs.platform("END RequestId: " + reqID)
-	logs.platform(reportLine(reqID, out, in.memoryMB))
-	out.LogTail = logs.end()
-	if healthy {
-		w.release(in, st.MaxMemoryBytes)
-	} else {
-		w.retireAsync(in, out.ErrorType)
+	in.logs.platform("END RequestId: " + reqID)
+	in.logs.platform(reportLine(reqID, out, in.memoryMB))
+	return st.MaxMemoryBytes
+}
+
+// report is finish for an invocation whose caller has its answer and whose
+// sandbox is back in its pool: it charges the sandbox by its peak memory
+// use unless it was retired meanwhile, and releases in.reporting.
+func (w *Worker) report(in *instance, reqID string, out *Outcome) {
+	defer in.reporting.Unlock()
+	peak := w.finish(in, reqID, out)
+	w.mu.Lock()
+	if st, _ := in.life.State(); st != sandbox.Broken && st != sandbox.Destroyed {
+		w.measuredLocked(in, peak)
 	}
-	return out, nil
+	w.mu.Unlock()
 }
 
 // BilledMs is the billed duration: the duration rounded up to the

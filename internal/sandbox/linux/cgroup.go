@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,6 +119,9 @@ type group struct {
 	c    *cgroups
 	name string
 	dirs []string // as cgroups.dirs, with name appended
+
+	peakMu sync.Mutex
+	peakFD int // the peak memory file, opened on first read; -1 once removed
 }
 
 // open returns the group called name without touching the file system.
@@ -394,6 +398,7 @@ func (g *group) waitEmpty(ctx context.Context) error {
 // directories are fine. A directory the kernel still reports busy (a
 // process on its way out) is retried until ctx ends.
 func (g *group) remove(ctx context.Context) error {
+	g.closePeak()
 	for _, d := range g.dirs {
 		for delay := 100 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
 			err := unix.Rmdir(d)
@@ -411,18 +416,43 @@ func (g *group) remove(ctx context.Context) error {
 	return nil
 }
 
-// peak returns the highest memory use seen, in bytes (0 if unknown).
+// peak returns the highest memory use seen, in bytes (0 if unknown). The
+// file stays open for the group's life: every warm invocation reads it,
+// and one pread costs a fraction of an open, read and close.
 func (g *group) peak() int64 {
-	file := filepath.Join(g.dirs[v1Memory], "memory.max_usage_in_bytes")
-	if g.c.v2 {
-		file = filepath.Join(g.dirs[0], "memory.peak")
+	g.peakMu.Lock()
+	defer g.peakMu.Unlock()
+	if g.peakFD == 0 {
+		file := filepath.Join(g.dirs[v1Memory], "memory.max_usage_in_bytes")
+		if g.c.v2 {
+			file = filepath.Join(g.dirs[0], "memory.peak")
+		}
+		fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0
+		}
+		g.peakFD = fd + 1 // 0 stays "not opened"
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
+	if g.peakFD < 0 {
 		return 0
 	}
-	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return n
+	var buf [32]byte
+	n, err := unix.Pread(g.peakFD-1, buf[:], 0)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
+	return v
+}
+
+// closePeak closes the peak memory file, for good.
+func (g *group) closePeak() {
+	g.peakMu.Lock()
+	defer g.peakMu.Unlock()
+	if g.peakFD > 0 {
+		unix.Close(g.peakFD - 1)
+	}
+	g.peakFD = -1
 }
 
 // oomKills returns how many processes the memory limit killed.
