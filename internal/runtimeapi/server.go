@@ -59,6 +59,9 @@ type Options struct {
 	// MaxConnections bounds the connections open at once from the
 	// sandbox; more are refused. Default: DefaultMaxConnections.
 	MaxConnections int
+	// Extra serves the requests outside the Runtime API's paths (the
+	// Extensions API, see extensions.go); nil: 404.
+	Extra http.Handler
 }
 
 // Server serves the Runtime API to one sandbox. Its methods are safe for
@@ -72,6 +75,7 @@ type Server struct {
 	maxConns int
 	srv      *http.Server
 	tooLarge []byte // 413 body
+	extra    http.Handler
 
 	// wake holds a token when an invocation may be waiting for the
 	// parked /next; a hint only, the truth is under mu.
@@ -109,6 +113,7 @@ func New(opts Options) *Server {
 		max:      opts.MaxResponseBytes,
 		maxConns: opts.MaxConnections,
 		tooLarge: bodyTooLarge(opts.MaxResponseBytes),
+		extra:    opts.Extra,
 		wake:     make(chan struct{}, 1),
 		results:  make(chan *Result, 1),
 		initDone: make(chan struct{}),

@@ -1,0 +1,39 @@
+// Package extensions serves the Lambda Extensions API (version 2020-01-01)
+// to one sandbox and keeps the state of the extensions running in it.
+//
+// A Manager owns one sandbox's extensions: the endpoints they call below
+// /2020-01-01/extension/ (register, event/next, init/error, exit/error),
+// served beside the Runtime API on the same listener (runtimeapi
+// Options.Extra), and the state the worker waits on:
+//   - Init: WaitReady returns once every external extension the worker
+//     found in /opt/extensions has registered and every registered
+//     extension has asked for its first event, or with an *Error when one
+//     posted init/error or exit/error. The worker calls it after the
+//     runtime's own init, under the same Init timeout. CloseRegistration
+//     ends registration (later registers get Extension.RegistrationClosed).
+//   - Invoke: Invoke queues an INVOKE event for every extension subscribed
+//     to it; WaitIdle returns once each has asked for its next event again.
+//     The caller gets the runtime's response without waiting; the sandbox
+//     is reused only after WaitIdle.
+//   - Shutdown: Shutdown queues a SHUTDOWN event for every extension
+//     subscribed to it and waits until each has asked for its next event
+//     again, or its context (the worker gives 2 s) ends.
+//
+// Every move of an extension is checked against a transition table
+// (state.go) that refuses by default: an extension that registers twice,
+// or asks for an event before it registered, is told so with 403
+// Extension.InvalidExtensionState, as Lambda's emulator does.
+//
+// Wire strings (headers, error types, event shapes) follow the AWS Lambda
+// documentation and the Runtime Interface Emulator (rapi/handler); each
+// constant says so.
+//
+// State is per sandbox and lives only as long as the sandbox: nothing
+// here is durable, and nothing needs to be (an extension registers again
+// in every new sandbox, as on Lambda). It must never start or stop
+// processes (the worker launches extensions inside the sandbox), read the
+// store, or block the runtime's requests: extension and runtime requests
+// share the listener but not a lock with the Runtime API server. Bodies it
+// reads are bounded (maxBody), and it keeps at most MaxExtensions
+// extensions.
+package extensions
