@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/extensions"
 	"github.com/kumo-run/kumo/internal/keepalive"
 	"github.com/kumo-run/kumo/internal/netns"
 	"github.com/kumo-run/kumo/internal/placement"
@@ -215,6 +216,11 @@ type instance struct {
 	// freeze freezes the sandbox while it is idle (freeze.go); nil when
 	// the driver cannot.
 	freeze *freezer
+	// ext keeps the sandbox's extensions (extensions.go); extInvoke and
+	// extShutdown say, once init ended, whether any is subscribed to
+	// INVOKE or SHUTDOWN.
+	ext                    *extensions.Manager
+	extInvoke, extShutdown bool
 }
 
 // ErrClosed: the worker is closed.
@@ -479,6 +485,10 @@ func (w *Worker) retireLocked(in *instance) bool {
 func (w *Worker) teardown(in *instance, reason string) {
 	defer w.done.Done()
 	w.log.Debug("worker: retiring sandbox", "sandbox", in.id, "key", in.key, "reason", reason)
+	w.shutdownExtensions(in, reason)
+	if in.ext != nil {
+		defer in.ext.Close()
+	}
 	if in.sb != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := in.sb.Destroy(ctx); err != nil {
@@ -640,6 +650,15 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 
 	ictx, cancel := context.WithTimeout(ctx, w.cfg.InitTimeout)
 	err = in.api.WaitInit(ictx)
+	if err == nil {
+		// Extensions share the Init timeout with the runtime.
+		out, err = w.extensionsReady(ictx, in, requestID)
+		if out != nil {
+			cancel()
+			w.retire(in, "init failed")
+			return nil, out, nil
+		}
+	}
 	cancel()
 	in.initDur = time.Since(in.launched)
 	if err == nil {
@@ -719,6 +738,13 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		}
 		policy = &p
 	}
+	extNames := extensionNames(layerDirs)
+	args, hostPaths, err := sandboxCommand(spec, launch, extNames)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	in.ext = extensions.New(extensions.Metadata{FunctionName: spec.FunctionName, FunctionVersion: spec.Version,
+		Handler: spec.Handler, AccountID: accountOf(spec.Role)}, extNames)
 	in.launched = time.Now()
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		Network:     policy,
@@ -726,8 +752,8 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		CodeDir:     codeDir,
 		LayerDirs:   layerDirs,
 		RuntimeDir:  launch.RuntimeDir,
-		HostPaths:   launch.HostPaths,
-		Args:        launch.ArgsFor(spec.MemoryMB),
+		HostPaths:   hostPaths,
+		Args:        args,
 		Env:         w.env(spec, stream, launch, creds),
 		Dir:         "/var/task",
 		MemoryMB:    spec.MemoryMB,
@@ -741,7 +767,8 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 	}
 	in.sb = sb
 	in.freeze = newFreezer(sb)
-	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log})
+	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log, Extra: in.ext,
+		MaxConnections: runtimeapi.DefaultMaxConnections + maxExtensionConns*len(extNames)})
 	go in.api.Serve(sb.Listener())
 	go func() {
 		<-sb.Exited()
@@ -824,6 +851,10 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	req.Invocation.Deadline = start.Add(spec.Timeout)
+	if in.extInvoke {
+		in.ext.Invoke(extensions.Invoke{RequestID: reqID, Deadline: req.Invocation.Deadline,
+			InvokedFunctionARN: req.Invocation.FunctionARN, TraceID: req.Invocation.TraceID})
+	}
 	res, err := in.api.Invoke(tctx, &req.Invocation)
 	dur := time.Since(start)
 	cancel()
@@ -872,9 +903,14 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	logs.platform("END RequestId: " + reqID)
 	logs.platform(reportLine(reqID, out, in.memoryMB))
 	out.LogTail = logs.end()
-	if healthy {
+	switch {
+	case healthy && in.extInvoke:
+		// The caller has its response; the sandbox waits for its
+		// extensions before it is reused.
+		go w.afterExtensions(in, st.MaxMemoryBytes, req.Invocation.Deadline)
+	case healthy:
 		w.release(in, st.MaxMemoryBytes)
-	} else {
+	default:
 		w.retireAsync(in, out.ErrorType)
 	}
 	return out, nil

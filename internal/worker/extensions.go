@@ -1,0 +1,204 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/extensions"
+	"github.com/kumo-run/kumo/internal/runtimeapi"
+	"github.com/kumo-run/kumo/internal/runtimes"
+)
+
+// Extensions in a sandbox (package extensions): the worker finds the
+// external ones in the layers' extensions/ directories, starts them
+// inside the sandbox through a launcher ahead of the runtime, waits for
+// them in the init phase, after each invocation (before the sandbox is
+// reused) and at teardown (SHUTDOWN, ShutdownGrace at most).
+
+// ShutdownGrace is how long extensions subscribed to SHUTDOWN get before
+// their sandbox is killed (Lambda: 2 s with registered extensions).
+const ShutdownGrace = 2 * time.Second
+
+// maxExtensionConns is how many connections one extension may hold to
+// the Runtime API listener (a parked /event/next and one more).
+const maxExtensionConns = 2
+
+// extensionLauncher is the launcher's script for /bin/sh -c: it starts
+// every argument before "--" in the background (the extensions, whose
+// output goes to the function's log as on Lambda), then replaces itself
+// with the command after it (the runtime), so that the runtime stays the
+// sandbox's main process.
+const extensionLauncher = `while [ "$1" != -- ]; do "$1" & shift; done; shift; exec "$@"`
+
+// extensionNames lists the external extensions of a sandbox whose /opt
+// merges layerDirs (later ones win): the executable regular files in
+// their extensions/ directories, by name, at most extensions.MaxExtensions.
+func extensionNames(layerDirs []string) []string {
+	seen := map[string]bool{}
+	for _, d := range layerDirs {
+		entries, err := os.ReadDir(filepath.Join(d, "extensions"))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			fi, err := os.Stat(filepath.Join(d, "extensions", e.Name()))
+			if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+				continue
+			}
+			seen[e.Name()] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > extensions.MaxExtensions {
+		names = names[:extensions.MaxExtensions]
+	}
+	return names
+}
+
+// extensionCommand is args started after the extensions named.
+func extensionCommand(args, names []string) []string {
+	out := make([]string, 0, len(args)+len(names)+5)
+	out = append(out, "/bin/sh", "-c", extensionLauncher, "kumo-extensions")
+	for _, n := range names {
+		out = append(out, "/opt/extensions/"+n)
+	}
+	out = append(out, "--")
+	return append(out, args...)
+}
+
+// sandboxCommand is the command and host paths of spec's sandbox: the
+// runtime's, through AWS_LAMBDA_EXEC_WRAPPER when set, after the external
+// extensions when there are any (both need a shell in the sandbox).
+func sandboxCommand(spec *Spec, launch runtimes.Launch, names []string) ([]string, []string, error) {
+	args := launch.ArgsFor(spec.MemoryMB)
+	shell := false
+	if w, ok := launch.Wrapped(args, spec.Environment[runtimes.ExecWrapperVar]); ok {
+		args, shell = w, true
+	}
+	if len(names) > 0 {
+		args, shell = extensionCommand(args, names), true
+	}
+	paths := launch.HostPaths
+	if shell {
+		sp, err := runtimes.ShellPaths()
+		if err != nil {
+			return nil, nil, err
+		}
+		paths = mergePaths(paths, sp)
+	}
+	return args, paths, nil
+}
+
+func mergePaths(a, b []string) []string {
+	out := append([]string(nil), a...)
+	have := map[string]bool{}
+	for _, p := range a {
+		have[p] = true
+	}
+	for _, p := range b {
+		if !have[p] && !insideAny(p, a) {
+			out = append(out, p)
+			have[p] = true
+		}
+	}
+	return out
+}
+
+// insideAny reports whether p is under one of dirs (bound whole).
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// accountOf is the account of a role ARN (arn:aws:iam::ACCOUNT:role/x).
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
+}
+
+// extensionsReady ends the extensions' part of the init phase: it waits
+// for them under ctx (the Init timeout the runtime's init shares) and
+// closes registration. An extension's failure is an Outcome.
+func (w *Worker) extensionsReady(ctx context.Context, in *instance, requestID string) (*Outcome, error) {
+	err := in.ext.WaitReady(ctx)
+	in.ext.CloseRegistration()
+	in.extInvoke, in.extShutdown = in.ext.Subscribed()
+	var xe *extensions.Error
+	if errors.As(err, &xe) {
+		return extensionOutcome(xe, requestID), nil
+	}
+	if err != nil && isClosed(in.exited) {
+		return w.exitOutcome(in, requestID), nil
+	}
+	return nil, err
+}
+
+// extensionOutcome is the function error an extension's failure makes.
+func extensionOutcome(xe *extensions.Error, requestID string) *Outcome {
+	typ := xe.Type
+	if typ == "" {
+		typ = extensions.ErrorTypeUnknown
+	}
+	return failed(typ, "RequestId: "+requestID+" Error: extension "+xe.Extension+" failed: "+typ)
+}
+
+// afterExtensions returns in to the pools once its INVOKE-subscribed
+// extensions asked for their next event, or retires it when they do not
+// by deadline (the invocation's) or one failed. Runs in its own goroutine
+// after the caller got the runtime's response.
+func (w *Worker) afterExtensions(in *instance, peakBytes int64, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	err := in.ext.WaitIdle(ctx)
+	cancel()
+	if err != nil {
+		w.retire(in, "extensions did not finish the invocation: "+err.Error())
+		return
+	}
+	w.release(in, peakBytes)
+}
+
+// shutdownReason is the SHUTDOWN event's reason for a teardown's reason.
+func shutdownReason(reason string) string {
+	switch {
+	case reason == runtimeapi.ErrorTypeTimedOut:
+		return extensions.ReasonTimeout
+	case strings.HasPrefix(reason, "Runtime.") || strings.HasPrefix(reason, "Function.") ||
+		strings.HasPrefix(reason, "Extension.") || strings.HasPrefix(reason, "extensions ") ||
+		strings.HasPrefix(reason, "invocation ") || reason == "init failed" || reason == "could not be thawed":
+		return extensions.ReasonFailure
+	}
+	return extensions.ReasonSpindown
+}
+
+// shutdownExtensions sends SHUTDOWN to in's extensions and gives them
+// ShutdownGrace, before teardown kills the sandbox.
+func (w *Worker) shutdownExtensions(in *instance, reason string) {
+	if in.ext == nil || !in.extShutdown || isClosed(in.exited) {
+		return
+	}
+	if err := in.thaw(); err != nil {
+		return
+	}
+	deadline := time.Now().Add(ShutdownGrace)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := in.ext.Shutdown(ctx, shutdownReason(reason), deadline); err != nil {
+		w.log.Debug("worker: extensions did not finish SHUTDOWN", "sandbox", in.id, "err", err)
+	}
+}

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// The external extension of the tests (testdata/ext), built once.
+var extBuild struct {
+	once sync.Once
+	bin  []byte
+	err  error
+}
+
+func extBinary(t testing.TB) []byte {
+	t.Helper()
+	extBuild.once.Do(func() {
+		out := filepath.Join(filepath.Dir(kumoBin), "kumo-test-ext")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./test/e2e/testdata/ext")
+		cmd.Dir = repoDir
+		cmd.Env = append(cleanEnv(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			extBuild.err = fmt.Errorf("go build ./test/e2e/testdata/ext: %v\n%s", err, b)
+			return
+		}
+		extBuild.bin, extBuild.err = os.ReadFile(out)
+	})
+	if extBuild.err != nil {
+		t.Fatal(extBuild.err)
+	}
+	return extBuild.bin
+}
+
+// extLines are the function's log lines the extension printed.
+func extLines(events []logLine) []string {
+	var out []string
+	for _, e := range events {
+		if strings.HasPrefix(e.Message, "EXT ") {
+			out = append(out, strings.TrimSpace(e.Message))
+		}
+	}
+	return out
+}
+
+func hasExtLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestExtensions runs an external extension from a layer's extensions/
+// directory beside a Python function: it registers (and gets the
+// function's name, version, handler and account), receives an INVOKE
+// event for every invocation with its request id and ARN, and a SHUTDOWN
+// event (spindown) when its sandbox goes after the function is deleted;
+// all of which it prints into the function's log, read back with
+// CloudWatch Logs. A second function's extension posts init/error: the
+// invocation fails with the extension's error type.
+func TestExtensions(t *testing.T) {
+	t.Parallel()
+	var args []string
+	if os.Geteuid() == 0 {
+		args = []string{"--sandbox", "linux"}
+	}
+	s := startServer(t, t.TempDir(), args...)
+	lc := newSDK(t, s)
+	cl := newLogsClient(s)
+
+	layer := publishLayer(t, lc, "ext-layer", makeZip(t, zipEntry{Name: "extensions/kumo-test-ext", Body: string(extBinary(t)), Mode: 0o755}))
+	code := makeZip(t, zipEntry{Name: "app.py", Body: "def handler(event, context):\n    return {'ok': True, 'rid': context.aws_request_id}\n"})
+
+	const fn = "ext-fn"
+	createWithLayers(t, lc, fn, types.RuntimePython312, "app.handler", code, aws.ToString(layer.LayerVersionArn))
+	var rids []string
+	for i := 0; i < 2; i++ {
+		r := call(t, lc, fn, "", []byte(`{}`))
+		r.ok(t, "invoke with an extension")
+		rids = append(rids, r.RequestID)
+	}
+	group := "/aws/lambda/" + fn
+	var lines []string
+	eventually(t, 30*time.Second, "the extension's INVOKE lines", func() error {
+		events, err := allLogEvents(t, cl, group, "")
+		if err != nil {
+			return err
+		}
+		lines = extLines(events)
+		for _, rid := range rids {
+			if !hasExtLine(lines, "EXT kumo-test-ext INVOKE "+rid+" arn="+functionARN(fn)+" deadline=true") {
+				return fmt.Errorf("no INVOKE line for %s; extension lines:\n%s", rid, strings.Join(lines, "\n"))
+			}
+		}
+		return nil
+	})
+	want := "EXT kumo-test-ext registered status=200 function=" + fn + " version=$LATEST handler=app.handler account=" + accountID
+	if !hasExtLine(lines, want) {
+		t.Errorf("no line %q; extension lines:\n%s", want, strings.Join(lines, "\n"))
+	}
+	if n := strings.Count(strings.Join(lines, "\n"), " registered "); n != 1 {
+		t.Errorf("the extension registered %d times for two sequential invocations in one sandbox, want 1:\n%s", n, strings.Join(lines, "\n"))
+	}
+
+	// Deleting the function retires its idle sandbox: SHUTDOWN first.
+	must[*lambda.DeleteFunctionOutput](t, "DeleteFunction")(lc.DeleteFunction(t.Context(), &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)}))
+	eventually(t, 60*time.Second, "the extension's SHUTDOWN line", func() error {
+		events, err := allLogEvents(t, cl, group, "")
+		if err != nil {
+			return err
+		}
+		lines = extLines(events)
+		if !hasExtLine(lines, "EXT kumo-test-ext SHUTDOWN spindown deadline=true") {
+			return fmt.Errorf("no SHUTDOWN line; extension lines:\n%s", strings.Join(lines, "\n"))
+		}
+		return nil
+	})
+
+	t.Run("InitError", func(t *testing.T) {
+		const fn = "ext-initerror"
+		must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+			Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: code}, MemorySize: aws.Int32(256),
+			Timeout: aws.Int32(10), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+			Environment: &types.Environment{Variables: map[string]string{"KUMO_EXT_MODE": "initerror"}},
+		}))
+		waitActive(t, lc, fn)
+		r := call(t, lc, fn, "", []byte(`{}`))
+		p := r.failed(t, "invoke with an extension that posted init/error", "Extension.ConfigInvalid")
+		if m, _ := p["errorMessage"].(string); !strings.Contains(m, "kumo-test-ext") {
+			t.Errorf("errorMessage %q does not name the extension", m)
+		}
+	})
+
+	t.Run("ExecWrapper", func(t *testing.T) {
+		const fn = "exec-wrapper"
+		wrapper := publishLayer(t, lc, "wrapper-layer", makeZip(t, zipEntry{Name: "wrapper",
+			Body: "#!/bin/sh\nexport KUMO_WRAPPED=\"$1\"\nexec \"$@\"\n", Mode: 0o755}))
+		wcode := makeZip(t, zipEntry{Name: "app.py", Body: "import os\n\ndef handler(event, context):\n    return {'wrapped': os.environ.get('KUMO_WRAPPED', '')}\n"})
+		must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+			Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: wcode}, MemorySize: aws.Int32(256),
+			Timeout: aws.Int32(10), Layers: []string{aws.ToString(wrapper.LayerVersionArn)},
+			Environment: &types.Environment{Variables: map[string]string{"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper"}},
+		}))
+		waitActive(t, lc, fn)
+		p := call(t, lc, fn, "", []byte(`{}`)).ok(t, "invoke through AWS_LAMBDA_EXEC_WRAPPER")
+		// The wrapper got the runtime's command: the interpreter first.
+		if w, _ := p["wrapped"].(string); !strings.Contains(w, "python") {
+			t.Errorf("the wrapper's first argument is %q, want the runtime's interpreter", w)
+		}
+	})
+}
