@@ -130,6 +130,8 @@ type Manager struct {
 	failure   *Error
 	changed   chan struct{} // closed and replaced on every change
 	closedCh  chan struct{}
+
+	tel telemetry
 }
 
 // New returns a Manager for a sandbox whose /opt/extensions holds the
@@ -341,12 +343,27 @@ func (m *Manager) Close() {
 	m.notifyLocked()
 }
 
-// ServeHTTP serves the Extensions API below PathPrefix; other paths get
-// 404, a known path with the wrong method 405.
+// ServeHTTP serves the Extensions API below PathPrefix and the Telemetry
+// and Logs APIs' subscriptions (telemetry.go); other paths get 404, a
+// known path with the wrong method 405.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
 	if !ok {
-		http.NotFound(w, r)
+		var legacy bool
+		switch strings.TrimSuffix(r.URL.Path, "/") {
+		case TelemetryPath:
+		case LogsPath:
+			legacy = true
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodPut {
+			w.Header().Set("Allow", http.MethodPut)
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		m.subscribe(w, r, legacy)
 		return
 	}
 	method := http.MethodPost

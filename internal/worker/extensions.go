@@ -1,8 +1,14 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/extensions"
 	"github.com/kumo-run/kumo/internal/runtimeapi"
 	"github.com/kumo-run/kumo/internal/runtimes"
+	"github.com/kumo-run/kumo/internal/sandbox"
 )
 
 // Extensions in a sandbox (package extensions): the worker finds the
@@ -165,6 +172,13 @@ func extensionOutcome(xe *extensions.Error, requestID string) *Outcome {
 func (w *Worker) afterExtensions(in *instance, peakBytes int64, deadline time.Time) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := in.ext.WaitIdle(ctx)
+	if err == nil {
+		// The invocation's records reach subscribers before the
+		// sandbox is frozen.
+		if ferr := in.ext.FlushTelemetry(ctx); ferr != nil && !errors.Is(ferr, context.DeadlineExceeded) {
+			err = ferr
+		}
+	}
 	cancel()
 	if err != nil {
 		w.retire(in, "extensions did not finish the invocation: "+err.Error())
@@ -198,7 +212,158 @@ func (w *Worker) shutdownExtensions(in *instance, reason string) {
 	deadline := time.Now().Add(ShutdownGrace)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	_ = in.ext.FlushTelemetry(ctx) // the last invocation's records first
 	if err := in.ext.Shutdown(ctx, shutdownReason(reason), deadline); err != nil {
 		w.log.Debug("worker: extensions did not finish SHUTDOWN", "sandbox", in.id, "err", err)
 	}
+}
+
+// sandboxDialer is a Sandbox that can open a connection to an address
+// inside its own network (an extension's telemetry listener). No driver
+// implements it yet; the process driver's sandboxes share the host's
+// network and need no dialer.
+type sandboxDialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// sandboxHosts are the names a telemetry destination may use for the
+// sandbox itself (Lambda documents sandbox.localdomain).
+var sandboxHosts = map[string]bool{"sandbox.localdomain": true, "sandbox": true, "localhost": true, "127.0.0.1": true}
+
+// telemetryDeliverer is how batches reach subscribers in sb: through the
+// sandbox's dialer, or, for a sandbox that shares the host's network (not
+// isolated), on the host's loopback. nil: this sandbox cannot be reached,
+// and subscriptions are refused with a clear error.
+func (w *Worker) telemetryDeliverer(sb sandbox.Sandbox) extensions.Deliverer {
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	switch d, ok := sb.(sandboxDialer); {
+	case ok:
+		dial = d.DialContext
+	case !w.cfg.Driver.Capabilities().Isolated:
+		var nd net.Dialer
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return nd.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		}
+	default:
+		return nil
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	return func(ctx context.Context, uri string, body []byte) error {
+		u, err := url.Parse(uri)
+		if err != nil || !sandboxHosts[u.Hostname()] {
+			return fmt.Errorf("telemetry destination %q is not in the sandbox", uri)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil
+	}
+}
+
+// Telemetry records of the platform stream (Telemetry API schema
+// 2022-12-13).
+
+type initStartRecord struct {
+	InitializationType string `json:"initializationType"`
+	Phase              string `json:"phase"`
+	RuntimeVersion     string `json:"runtimeVersion,omitempty"`
+	FunctionName       string `json:"functionName"`
+	FunctionVersion    string `json:"functionVersion"`
+	InstanceID         string `json:"instanceId"`
+	InstanceMaxMemory  int    `json:"instanceMaxMemory"`
+}
+
+type initDoneRecord struct {
+	InitializationType string       `json:"initializationType"`
+	Phase              string       `json:"phase"`
+	Status             string       `json:"status"`
+	ErrorType          string       `json:"errorType,omitempty"`
+	Metrics            *durationRec `json:"metrics,omitempty"`
+}
+
+type durationRec struct {
+	DurationMs float64 `json:"durationMs"`
+}
+
+type startRecord struct {
+	RequestID string              `json:"requestId"`
+	Version   string              `json:"version"`
+	Tracing   *extensions.Tracing `json:"tracing,omitempty"`
+}
+
+type runtimeDoneRecord struct {
+	RequestID string `json:"requestId"`
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType,omitempty"`
+	Metrics   struct {
+		DurationMs    float64 `json:"durationMs"`
+		ProducedBytes int     `json:"producedBytes"`
+	} `json:"metrics"`
+}
+
+type reportRecord struct {
+	RequestID string `json:"requestId"`
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType,omitempty"`
+	Metrics   struct {
+		DurationMs       float64  `json:"durationMs"`
+		BilledDurationMs int64    `json:"billedDurationMs"`
+		MemorySizeMB     int      `json:"memorySizeMB"`
+		MaxMemoryUsedMB  int      `json:"maxMemoryUsedMB"`
+		InitDurationMs   *float64 `json:"initDurationMs,omitempty"`
+	} `json:"metrics"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// status is a Telemetry API status for an outcome.
+func status(o *Outcome) string {
+	switch {
+	case o.ErrorType == runtimeapi.ErrorTypeTimedOut:
+		return "timeout"
+	case o.FunctionError != "" && strings.HasPrefix(o.ErrorType, "Runtime."):
+		return "failure"
+	case o.FunctionError != "":
+		return "error"
+	}
+	return "success"
+}
+
+// emitInvocation sends an invocation's platform.runtimeDone and
+// platform.report records.
+func (in *instance) emitInvocation(reqID string, out *Outcome) {
+	if !in.ext.TelemetrySubscribed() {
+		return
+	}
+	now := time.Now()
+	st := status(out)
+	rd := runtimeDoneRecord{RequestID: reqID, Status: st}
+	if st != "success" {
+		rd.ErrorType = out.ErrorType
+	}
+	rd.Metrics.DurationMs = ms(out.Duration)
+	rd.Metrics.ProducedBytes = len(out.Payload)
+	in.ext.Emit(now, "platform.runtimeDone", rd)
+	rp := reportRecord{RequestID: reqID, Status: st, ErrorType: rd.ErrorType}
+	rp.Metrics.DurationMs = ms(out.Duration)
+	rp.Metrics.BilledDurationMs = out.BilledMs()
+	rp.Metrics.MemorySizeMB = in.memoryMB
+	rp.Metrics.MaxMemoryUsedMB = out.MaxMemoryMB
+	if out.InitDuration > 0 {
+		d := ms(out.InitDuration)
+		rp.Metrics.InitDurationMs = &d
+	}
+	in.ext.Emit(now, "platform.report", rp)
 }

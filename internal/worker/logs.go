@@ -37,6 +37,11 @@ type capture struct {
 	sink          LogSink
 	group, stream string
 
+	// tap, when set, also gets every line the sandbox wrote (not
+	// Kumo's own): the Telemetry API's function stream. Set before the
+	// sandbox starts.
+	tap func(time.Time, []byte)
+
 	mu      sync.Mutex
 	tail    []byte // last tailBytes of the current invocation
 	tailing bool
@@ -46,8 +51,16 @@ func newCapture(sink LogSink, group, stream string) *capture {
 	return &capture{sink: sink, group: group, stream: stream}
 }
 
-// line records one complete line (without its newline).
+// line records one complete line (without its newline) the sandbox wrote.
 func (c *capture) line(b []byte) {
+	now := c.record(b)
+	if c.tap != nil {
+		c.tap(now, b)
+	}
+}
+
+// record stores one line and returns its time.
+func (c *capture) record(b []byte) time.Time {
 	now := time.Now()
 	c.mu.Lock()
 	if c.tailing {
@@ -56,6 +69,7 @@ func (c *capture) line(b []byte) {
 	c.mu.Unlock()
 	// CloudWatch Logs events of Lambda functions end with a newline.
 	c.sink.Append(c.group, c.stream, []LogEvent{{Time: now, Message: string(b) + "\n"}})
+	return now
 }
 
 func appendTail(tail, line []byte) []byte {
@@ -69,7 +83,7 @@ func appendTail(tail, line []byte) []byte {
 }
 
 // platform writes a line of Kumo's own (START, END, REPORT).
-func (c *capture) platform(s string) { c.line([]byte(s)) }
+func (c *capture) platform(s string) { c.record([]byte(s)) }
 
 // begin starts collecting the tail of a new invocation.
 func (c *capture) begin() {

@@ -651,6 +651,7 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 	ictx, cancel := context.WithTimeout(ctx, w.cfg.InitTimeout)
 	err = in.api.WaitInit(ictx)
 	if err == nil {
+		in.ext.Emit(time.Now(), "platform.initRuntimeDone", initDoneRecord{InitializationType: spec.initializationType(), Phase: "init", Status: "success"})
 		// Extensions share the Init timeout with the runtime.
 		out, err = w.extensionsReady(ictx, in, requestID)
 		if out != nil {
@@ -662,6 +663,8 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 	cancel()
 	in.initDur = time.Since(in.launched)
 	if err == nil {
+		in.ext.Emit(time.Now(), "platform.initReport", initDoneRecord{InitializationType: spec.initializationType(), Phase: "init",
+			Status: "success", Metrics: &durationRec{DurationMs: ms(in.initDur)}})
 		if b, ok := in.sb.(sandbox.InitBooster); ok {
 			if err := b.EndInit(); err != nil {
 				w.log.Warn("worker: applying the CPU limit after init", "sandbox", in.id, "err", err)
@@ -745,6 +748,14 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 	}
 	in.ext = extensions.New(extensions.Metadata{FunctionName: spec.FunctionName, FunctionVersion: spec.Version,
 		Handler: spec.Handler, AccountID: accountOf(spec.Role)}, extNames)
+	ext := in.ext
+	logs.tap = func(t time.Time, line []byte) {
+		if ext.Listening() {
+			ext.Emit(t, extensions.TypeFunction, string(line))
+		}
+	}
+	ext.Emit(time.Now(), "platform.initStart", initStartRecord{InitializationType: spec.initializationType(), Phase: "init",
+		RuntimeVersion: spec.Runtime, FunctionName: spec.FunctionName, FunctionVersion: spec.Version, InstanceID: id, InstanceMaxMemory: spec.MemoryMB})
 	in.launched = time.Now()
 	sb, err := w.cfg.Driver.Start(ctx, sandbox.Spec{
 		Network:     policy,
@@ -766,6 +777,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sb = sb
+	in.ext.SetDeliverer(w.telemetryDeliverer(sb))
 	in.freeze = newFreezer(sb)
 	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log, Extra: in.ext,
 		MaxConnections: runtimeapi.DefaultMaxConnections + maxExtensionConns*len(extNames)})
@@ -851,6 +863,13 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	req.Invocation.Deadline = start.Add(spec.Timeout)
+	if in.ext.TelemetrySubscribed() {
+		var tr *extensions.Tracing
+		if req.Invocation.TraceID != "" {
+			tr = &extensions.Tracing{Type: "X-Amzn-Trace-Id", Value: req.Invocation.TraceID}
+		}
+		in.ext.Emit(start, "platform.start", startRecord{RequestID: reqID, Version: spec.Version, Tracing: tr})
+	}
 	if in.extInvoke {
 		in.ext.Invoke(extensions.Invoke{RequestID: reqID, Deadline: req.Invocation.Deadline,
 			InvokedFunctionARN: req.Invocation.FunctionARN, TraceID: req.Invocation.TraceID})
@@ -900,11 +919,12 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	}
 	st := in.sb.Stats()
 	out.MaxMemoryMB = int(math.Ceil(float64(st.MaxMemoryBytes) / (1 << 20)))
+	in.emitInvocation(reqID, out)
 	logs.platform("END RequestId: " + reqID)
 	logs.platform(reportLine(reqID, out, in.memoryMB))
 	out.LogTail = logs.end()
 	switch {
-	case healthy && in.extInvoke:
+	case healthy && (in.extInvoke || in.ext.TelemetrySubscribed()):
 		// The caller has its response; the sandbox waits for its
 		// extensions before it is reused.
 		go w.afterExtensions(in, st.MaxMemoryBytes, req.Invocation.Deadline)

@@ -162,3 +162,54 @@ func TestExtensions(t *testing.T) {
 		}
 	})
 }
+
+// TestTelemetryAPI runs an extension that subscribes to the Telemetry
+// API's platform and function streams on a listener of its own and prints
+// what it receives: the init phase's records, an invocation's start,
+// runtimeDone and report with its request id, and the function's own log
+// line. The process driver runs it: the linux driver's sandboxes have a
+// network of their own the server does not reach into (see the extensions
+// package).
+func TestTelemetryAPI(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	lc := newSDK(t, s)
+	cl := newLogsClient(s)
+
+	layer := publishLayer(t, lc, "tel-layer", makeZip(t, zipEntry{Name: "extensions/kumo-test-ext", Body: string(extBinary(t)), Mode: 0o755}))
+	code := makeZip(t, zipEntry{Name: "app.py", Body: "def handler(event, context):\n    print('kumo-handler-' + 'says-hello')\n    return {'ok': True}\n"})
+	const fn = "tel-fn"
+	must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+		Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: code}, MemorySize: aws.Int32(256),
+		Timeout: aws.Int32(10), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+		Environment: &types.Environment{Variables: map[string]string{"KUMO_EXT_MODE": "telemetry"}},
+	}))
+	waitActive(t, lc, fn)
+	r := call(t, lc, fn, "", []byte(`{}`))
+	r.ok(t, "invoke with a telemetry subscriber")
+	rid := r.RequestID
+	want := []string{
+		"EXT kumo-test-ext subscribed status 200",
+		"EXT kumo-test-ext TELEMETRY platform.initStart  ",
+		"EXT kumo-test-ext TELEMETRY platform.initRuntimeDone  success",
+		"EXT kumo-test-ext TELEMETRY platform.initReport  success",
+		"EXT kumo-test-ext TELEMETRY platform.start " + rid + "  time=true",
+		"EXT kumo-test-ext TELEMETRY platform.runtimeDone " + rid + " success",
+		"EXT kumo-test-ext TELEMETRY platform.report " + rid + " success",
+		"EXT kumo-test-ext TELEMETRY function-marker",
+	}
+	eventually(t, 30*time.Second, "the extension's telemetry lines", func() error {
+		events, err := allLogEvents(t, cl, "/aws/lambda/"+fn, "")
+		if err != nil {
+			return err
+		}
+		lines := extLines(events)
+		for _, w := range want {
+			if !hasExtLine(lines, w) {
+				return fmt.Errorf("no line %q; extension lines:\n%s", w, strings.Join(lines, "\n"))
+			}
+		}
+		return nil
+	})
+}

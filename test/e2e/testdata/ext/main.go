@@ -3,15 +3,21 @@
 // every event it gets, as a line "EXT <name> ...", into the function's log.
 // With KUMO_EXT_MODE=initerror in the function's environment it reports
 // an init error instead, as an extension whose configuration is wrong does.
+// With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
+// (platform and function streams) on a listener of its own and prints the
+// platform records it gets, and "function-marker" when a function line
+// holds the word the test function prints.
 package main
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -43,6 +49,10 @@ func main() {
 		os.Exit(1)
 	}
 
+	if os.Getenv("KUMO_EXT_MODE") == "telemetry" {
+		subscribe(name, id)
+	}
+
 	for {
 		req, _ := http.NewRequest(http.MethodGet, base+"/event/next", nil)
 		req.Header.Set("Lambda-Extension-Identifier", id)
@@ -71,4 +81,48 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// subscribe listens for telemetry batches and subscribes to them.
+func subscribe(name, id string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("EXT", name, "listen failed:", err)
+		os.Exit(1)
+	}
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var batch []struct {
+			Type   string          `json:"type"`
+			Time   string          `json:"time"`
+			Record json.RawMessage `json:"record"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			fmt.Println("EXT", name, "TELEMETRY bad batch:", err)
+			return
+		}
+		for _, e := range batch {
+			switch {
+			case strings.HasPrefix(e.Type, "platform."):
+				var rec struct {
+					RequestID string `json:"requestId"`
+					Status    string `json:"status"`
+				}
+				_ = json.Unmarshal(e.Record, &rec)
+				fmt.Printf("EXT %s TELEMETRY %s %s %s time=%t\n", name, e.Type, rec.RequestID, rec.Status, e.Time != "")
+			case e.Type == "function" && strings.Contains(string(e.Record), "kumo-handler-"+"says-hello"):
+				fmt.Printf("EXT %s TELEMETRY function-marker\n", name)
+			}
+		}
+	}))
+	port := l.Addr().(*net.TCPAddr).Port
+	body := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d/telemetry"}}`, port)
+	req, _ := http.NewRequest(http.MethodPut, "http://"+os.Getenv("AWS_LAMBDA_RUNTIME_API")+"/2022-07-01/telemetry", strings.NewReader(body))
+	req.Header.Set("Lambda-Extension-Identifier", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println("EXT", name, "subscribe failed:", err)
+		os.Exit(1)
+	}
+	resp.Body.Close()
+	fmt.Println("EXT", name, "subscribed status", resp.StatusCode)
 }
