@@ -19,6 +19,24 @@
 //     subscribed to it and waits until each has asked for its next event
 //     again, or its context (the worker gives 2 s) ends.
 //
+// Telemetry (telemetry.go): PUT /2022-07-01/telemetry (and the older
+// /2020-08-15/logs) subscribes an extension to the platform, function and
+// extension streams with Lambda's buffering settings (validated against
+// their documented ranges); Emit adds a record, a dispatcher goroutine per
+// subscription POSTs batches (JSON arrays, at most maxItems records and
+// maxBytes bytes, after timeoutMs at the latest) through the Deliverer the
+// worker gives, one batch in flight at a time, and drops the oldest
+// records of a subscriber that falls more than ten batches behind, so a
+// slow extension costs bounded memory. The init phase's records are kept
+// (256 at most) for extensions that subscribe during init, as they are on
+// Lambda. Without a Deliverer (a sandbox the server cannot reach into)
+// subscriptions are refused with a 500 saying so, never accepted and
+// dropped. Kumo cannot tell an extension's output from the function's
+// (both reach the same pipe): every line goes to the function stream.
+//
+// Lock order: Manager.mu, then telemetry.mu, then a subscription's mu;
+// none is held while a request body is read or a batch delivered.
+//
 // Every move of an extension is checked against a transition table
 // (state.go) that refuses by default: an extension that registers twice,
 // or asks for an event before it registered, is told so with 403
