@@ -213,3 +213,36 @@ func TestTelemetryAPI(t *testing.T) {
 		return nil
 	})
 }
+
+// TestExtensionHoldsSandbox: an extension that does not finish an
+// invocation does not delay the response, but keeps its sandbox from
+// being reused: the next invocation starts a new one.
+func TestExtensionHoldsSandbox(t *testing.T) {
+	t.Parallel()
+	var args []string
+	if os.Geteuid() == 0 {
+		args = []string{"--sandbox", "linux"}
+	}
+	s := startServer(t, t.TempDir(), args...)
+	lc := newSDK(t, s)
+	layer := publishLayer(t, lc, "hold-layer", makeZip(t, zipEntry{Name: "extensions/kumo-test-ext", Body: string(extBinary(t)), Mode: 0o755}))
+	code := makeZip(t, zipEntry{Name: "app.py", Body: "def handler(event, context):\n    return {'ok': True}\n"})
+	const fn = "hold-fn"
+	must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+		Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: code}, MemorySize: aws.Int32(256),
+		Timeout: aws.Int32(30), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+		Environment: &types.Environment{Variables: map[string]string{"KUMO_EXT_MODE": "hold"}},
+	}))
+	waitActive(t, lc, fn)
+	for i := 1; i <= 2; i++ {
+		r, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{}`), LogType: types.LogTypeTail})
+		if err != nil {
+			t.Fatalf("invoke %d: %v", i, err)
+		}
+		r.ok(t, fmt.Sprintf("invoke %d while the extension holds the first", i))
+		if !strings.Contains(r.Log, "Init Duration") {
+			t.Errorf("invoke %d ran in a warm sandbox whose extension had not finished; log:\n%s", i, r.Log)
+		}
+	}
+}

@@ -3,7 +3,8 @@
 // every event it gets, as a line "EXT <name> ...", into the function's log.
 // With KUMO_EXT_MODE=initerror in the function's environment it reports
 // an init error instead, as an extension whose configuration is wrong does.
-// With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
+// With KUMO_EXT_MODE=hold it never asks for the event after its first
+// INVOKE. With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
 // (platform and function streams) on a listener of its own and prints the
 // platform records it gets, and "function-marker" when a function line
 // holds the word the test function prints.
@@ -73,6 +74,9 @@ func main() {
 		switch ev.EventType {
 		case "INVOKE":
 			fmt.Printf("EXT %s INVOKE %s arn=%s deadline=%t\n", name, ev.RequestID, ev.InvokedFunctionArn, ev.DeadlineMs > 0)
+			if os.Getenv("KUMO_EXT_MODE") == "hold" {
+				select {} // never finishes the invocation
+			}
 		case "SHUTDOWN":
 			fmt.Printf("EXT %s SHUTDOWN %s deadline=%t\n", name, ev.ShutdownReason, ev.DeadlineMs > 0)
 			os.Exit(0)
