@@ -90,6 +90,8 @@ type Invoke struct {
 type Error struct {
 	Extension string
 	Type      string
+	// Message says what happened, for the function's error message.
+	Message string
 	// Payload is the body the extension posted, if any.
 	Payload []byte
 }
@@ -589,4 +591,33 @@ func (m *Manager) reportError(w http.ResponseWriter, r *http.Request, ev event) 
 	writeJSON(w, http.StatusAccepted, struct {
 		Status string `json:"status"`
 	}{"OK"})
+}
+
+// Exited tells the Manager that the process of the external extension
+// name exited with status. Before its SHUTDOWN event that is a crash: the
+// sandbox fails with Extension.Crash (WaitReady, WaitIdle). After it, the
+// extension is done with SHUTDOWN. Unknown names are ignored.
+func (m *Manager) Exited(name string, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.byName[name]
+	if e == nil {
+		known := false
+		for _, n := range m.expected {
+			known = known || n == name
+		}
+		if known && m.failure == nil {
+			m.failure = &Error{Extension: name, Type: ErrorTypeCrash, Message: fmt.Sprintf("exited with status %d before it registered", status)}
+		}
+		m.notifyLocked()
+		return
+	}
+	failed := e.state == stateInitError || e.state == stateExitError
+	if !moveLocked(e, evExit) {
+		return
+	}
+	if !e.sawShutdown && !failed && m.failure == nil {
+		m.failure = &Error{Extension: name, Type: ErrorTypeCrash, Message: fmt.Sprintf("exited with status %d", status)}
+	}
+	m.notifyLocked()
 }

@@ -21,6 +21,8 @@ const (
 	stateInitError
 	// stateExitError: it posted exit/error.
 	stateExitError
+	// stateExited: its process exited.
+	stateExited
 	numStates
 )
 
@@ -31,6 +33,7 @@ var stateNames = [numStates]string{
 	stateRunning:    "Running",
 	stateInitError:  "InitError",
 	stateExitError:  "ExitError",
+	stateExited:     "Exited",
 }
 
 func (s state) String() string {
@@ -52,6 +55,8 @@ const (
 	evInitError
 	// evExitError: POST /exit/error.
 	evExitError
+	// evExit: its process exited (Manager.Exited).
+	evExit
 	numEvents
 )
 
@@ -61,18 +66,22 @@ var transitions = [numStates][numEvents]state{
 		evNext:      stateReady,
 		evInitError: stateInitError,
 		evExitError: stateExitError,
+		evExit:      stateExited,
 	},
 	stateReady: {
 		evNext:      stateReady, // a parked /next that went away, asked again
 		evDeliver:   stateRunning,
 		evExitError: stateExitError,
+		evExit:      stateExited,
 	},
 	stateRunning: {
 		evNext:      stateReady,
 		evExitError: stateExitError,
+		evExit:      stateExited,
 	},
-	stateInitError: {},
-	stateExitError: {},
+	stateInitError: {evExit: stateExited},
+	stateExitError: {evExit: stateExited},
+	stateExited:    {},
 }
 
 // next returns the state e leads to from s, or stateNone.
@@ -90,4 +99,5 @@ var targetNames = [numEvents]string{
 	evDeliver:   "Running",
 	evInitError: "InitError",
 	evExitError: "ExitError",
+	evExit:      "Exited",
 }

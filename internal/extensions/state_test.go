@@ -20,6 +20,10 @@ func TestTransitions(t *testing.T) {
 		{stateInitError, evNext, stateNone},
 		{stateExitError, evNext, stateNone},
 		{stateNone, evNext, stateNone},
+		{stateRunning, evExit, stateExited},
+		{stateInitError, evExit, stateExited},
+		{stateExited, evNext, stateNone},
+		{stateExited, evExit, stateNone},
 	} {
 		if got := tc.from.next(tc.ev); got != tc.want {
 			t.Errorf("%s --%s--> %s, want %s", tc.from, targetNames[tc.ev], got, tc.want)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,10 +38,39 @@ const maxExtensionConns = 2
 
 // extensionLauncher is the launcher's script for /bin/sh -c: it starts
 // every argument before "--" in the background (the extensions, whose
-// output goes to the function's log as on Lambda), then replaces itself
-// with the command after it (the runtime), so that the runtime stays the
-// sandbox's main process.
-const extensionLauncher = `while [ "$1" != -- ]; do "$1" & shift; done; shift; exec "$@"`
+// output goes to the function's log as on Lambda), each in a subshell
+// that, when the extension exits, writes "$0 <status> <name>" to stderr
+// ($0 is exitMarker, which the worker takes out of the log), then
+// replaces itself with the command after "--" (the runtime), so that the
+// runtime stays the sandbox's main process.
+const extensionLauncher = `while [ "$1" != -- ]; do (e="$1"; "$e"; echo "$0 $? ${e##*/}" >&2) & shift; done; shift; exec "$@"`
+
+// exitMarkerPrefix starts the launcher's line for an extension that
+// exited; the sandbox's id follows, so that a function's output does not
+// produce one by chance (a function that forges one fails its own
+// sandbox, nothing more).
+const exitMarkerPrefix = "kumo-extension-exited:"
+
+// exitMarker is the marker of sandbox id.
+func exitMarker(id string) string { return exitMarkerPrefix + id }
+
+// extensionExit parses a launcher line "<marker> <status> <name>" of
+// sandbox id.
+func extensionExit(line []byte, marker string) (name string, status int, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(marker+" "))
+	if !ok {
+		return "", 0, false
+	}
+	st, name, ok := strings.Cut(string(rest), " ")
+	if !ok || name == "" {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(st)
+	if err != nil {
+		return "", 0, false
+	}
+	return name, n, true
+}
 
 // extensionNames lists the external extensions of a sandbox whose /opt
 // merges layerDirs (later ones win): the executable regular files in
@@ -72,9 +102,9 @@ func extensionNames(layerDirs []string) []string {
 }
 
 // extensionCommand is args started after the extensions named.
-func extensionCommand(args, names []string) []string {
+func extensionCommand(args, names []string, marker string) []string {
 	out := make([]string, 0, len(args)+len(names)+5)
-	out = append(out, "/bin/sh", "-c", extensionLauncher, "kumo-extensions")
+	out = append(out, "/bin/sh", "-c", extensionLauncher, marker)
 	for _, n := range names {
 		out = append(out, "/opt/extensions/"+n)
 	}
@@ -85,14 +115,14 @@ func extensionCommand(args, names []string) []string {
 // sandboxCommand is the command and host paths of spec's sandbox: the
 // runtime's, through AWS_LAMBDA_EXEC_WRAPPER when set, after the external
 // extensions when there are any (both need a shell in the sandbox).
-func sandboxCommand(spec *Spec, launch runtimes.Launch, names []string) ([]string, []string, error) {
+func sandboxCommand(spec *Spec, launch runtimes.Launch, names []string, marker string) ([]string, []string, error) {
 	args := launch.ArgsFor(spec.MemoryMB)
 	shell := false
 	if w, ok := launch.Wrapped(args, spec.Environment[runtimes.ExecWrapperVar]); ok {
 		args, shell = w, true
 	}
 	if len(names) > 0 {
-		args, shell = extensionCommand(args, names), true
+		args, shell = extensionCommand(args, names, marker), true
 	}
 	paths := launch.HostPaths
 	if shell {
@@ -162,7 +192,11 @@ func extensionOutcome(xe *extensions.Error, requestID string) *Outcome {
 	if typ == "" {
 		typ = extensions.ErrorTypeUnknown
 	}
-	return failed(typ, "RequestId: "+requestID+" Error: extension "+xe.Extension+" failed: "+typ)
+	msg := "failed: " + typ
+	if xe.Message != "" {
+		msg = xe.Message
+	}
+	return failed(typ, "RequestId: "+requestID+" Error: extension "+xe.Extension+" "+msg)
 }
 
 // afterExtensions returns in to the pools once its INVOKE-subscribed

@@ -41,6 +41,9 @@ type capture struct {
 	// Kumo's own): the Telemetry API's function stream. Set before the
 	// sandbox starts.
 	tap func(time.Time, []byte)
+	// ctl, when set, sees every line the sandbox wrote first; a line it
+	// reports as its own (the extension launcher's) is not logged.
+	ctl func([]byte) bool
 
 	mu      sync.Mutex
 	tail    []byte // last tailBytes of the current invocation
@@ -53,6 +56,9 @@ func newCapture(sink LogSink, group, stream string) *capture {
 
 // line records one complete line (without its newline) the sandbox wrote.
 func (c *capture) line(b []byte) {
+	if c.ctl != nil && c.ctl(b) {
+		return
+	}
 	now := c.record(b)
 	if c.tap != nil {
 		c.tap(now, b)

@@ -416,6 +416,12 @@ func (w *Worker) takeIdleLocked(key string) *instance {
 			}
 			continue
 		}
+		if in.ext != nil && in.ext.Failure() != nil {
+			if w.retireLocked(in) {
+				go w.teardown(in, "extension failed while idle")
+			}
+			continue
+		}
 		if in.life.To(sandbox.Busy) == nil {
 			return in
 		}
@@ -742,13 +748,23 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		policy = &p
 	}
 	extNames := extensionNames(layerDirs)
-	args, hostPaths, err := sandboxCommand(spec, launch, extNames)
+	args, hostPaths, err := sandboxCommand(spec, launch, extNames, exitMarker(id))
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.ext = extensions.New(extensions.Metadata{FunctionName: spec.FunctionName, FunctionVersion: spec.Version,
 		Handler: spec.Handler, AccountID: accountOf(spec.Role)}, extNames)
 	ext := in.ext
+	if len(extNames) > 0 {
+		marker := exitMarker(id)
+		logs.ctl = func(line []byte) bool {
+			name, status, ok := extensionExit(line, marker)
+			if ok {
+				ext.Exited(name, status)
+			}
+			return ok
+		}
+	}
 	logs.tap = func(t time.Time, line []byte) {
 		if ext.Listening() {
 			ext.Emit(t, extensions.TypeFunction, string(line))

@@ -126,6 +126,15 @@ func TestExtensions(t *testing.T) {
 		}
 		return nil
 	})
+	events, err := allLogEvents(t, cl, group, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if strings.Contains(e.Message, "kumo-extension-exited") {
+			t.Errorf("the launcher's exit line reached the function's log: %q", e.Message)
+		}
+	}
 
 	t.Run("InitError", func(t *testing.T) {
 		const fn = "ext-initerror"
@@ -140,6 +149,22 @@ func TestExtensions(t *testing.T) {
 		p := r.failed(t, "invoke with an extension that posted init/error", "Extension.ConfigInvalid")
 		if m, _ := p["errorMessage"].(string); !strings.Contains(m, "kumo-test-ext") {
 			t.Errorf("errorMessage %q does not name the extension", m)
+		}
+	})
+
+	t.Run("Crash", func(t *testing.T) {
+		const fn = "ext-crash"
+		must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+			Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: code}, MemorySize: aws.Int32(256),
+			Timeout: aws.Int32(10), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+			Environment: &types.Environment{Variables: map[string]string{"KUMO_EXT_MODE": "crash"}},
+		}))
+		waitActive(t, lc, fn)
+		r := call(t, lc, fn, "", []byte(`{}`))
+		p := r.failed(t, "invoke with an extension that exits before it registers", "Extension.Crash")
+		if m, _ := p["errorMessage"].(string); !strings.Contains(m, "kumo-test-ext exited with status 3") {
+			t.Errorf("errorMessage %q does not say which extension exited how", m)
 		}
 	})
 

@@ -3,6 +3,7 @@
 // every event it gets, as a line "EXT <name> ...", into the function's log.
 // With KUMO_EXT_MODE=initerror in the function's environment it reports
 // an init error instead, as an extension whose configuration is wrong does.
+// With KUMO_EXT_MODE=crash it exits with status 3 before it registers.
 // With KUMO_EXT_MODE=hold it never asks for the event after its first
 // INVOKE. With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
 // (platform and function streams) on a listener of its own and prints the
@@ -23,6 +24,10 @@ import (
 
 func main() {
 	name := filepath.Base(os.Args[0])
+	if os.Getenv("KUMO_EXT_MODE") == "crash" {
+		fmt.Println("EXT", name, "crashing")
+		os.Exit(3)
+	}
 	base := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2020-01-01/extension"
 	req, _ := http.NewRequest(http.MethodPost, base+"/register", bytes.NewReader([]byte(`{"events":["INVOKE","SHUTDOWN"]}`)))
 	req.Header.Set("Lambda-Extension-Name", name)
