@@ -210,3 +210,38 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestExited(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Before it registered: a crash.
+	m, _ := newManager(t, "ext-a")
+	m.Exited("unknown", 1) // not an extension of this sandbox: ignored
+	m.Exited("ext-a", 3)
+	var xe *Error
+	if err := m.WaitReady(ctx); !errors.As(err, &xe) || xe.Type != ErrorTypeCrash || !strings.Contains(xe.Message, "status 3") {
+		t.Fatalf("WaitReady after a crash = %v", err)
+	}
+
+	// After SHUTDOWN: done, without asking for another event.
+	m, url := newManager(t, "ext-b")
+	b := &client{t: t, base: url}
+	b.register("ext-b", `["SHUTDOWN"]`)
+	ev := b.nextAsync()
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Shutdown(ctx, ReasonSpindown, time.Now().Add(time.Minute)) }()
+	if got := recv(t, ev); got["eventType"] != "SHUTDOWN" {
+		t.Fatalf("event %v", got)
+	}
+	m.Exited("ext-b", 0)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if f := m.Failure(); f != nil {
+		t.Fatalf("an exit after SHUTDOWN failed the sandbox: %v", f)
+	}
+}
