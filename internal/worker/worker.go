@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -686,7 +687,11 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 	case errors.Is(err, runtimeapi.ErrRuntimeExited):
 		out = w.exitOutcome(in, requestID)
 	case ictx.Err() != nil && ctx.Err() == nil:
-		out = failed(runtimeapi.ErrorTypeTimedOut, fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds()))
+		msg := fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds())
+		if p := in.ext.Pending(); len(p) > 0 {
+			msg += "; extensions not ready: " + strings.Join(p, ", ")
+		}
+		out = failed(runtimeapi.ErrorTypeTimedOut, msg)
 	}
 	w.retire(in, "init failed")
 	if out == nil {
