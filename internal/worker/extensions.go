@@ -36,40 +36,67 @@ const ShutdownGrace = 2 * time.Second
 // the Runtime API listener (a parked /event/next and one more).
 const maxExtensionConns = 2
 
-// extensionLauncher is the launcher's script for /bin/sh -c: it starts
-// every argument before "--" in the background (the extensions, whose
-// output goes to the function's log as on Lambda), each in a subshell
-// that, when the extension exits, writes "$0 <status> <name>" to stderr
-// ($0 is exitMarker, which the worker takes out of the log), then
-// replaces itself with the command after "--" (the runtime), so that the
-// runtime stays the sandbox's main process.
-const extensionLauncher = `while [ "$1" != -- ]; do (e="$1"; "$e"; echo "$0 $? ${e##*/}" >&2) & shift; done; shift; exec "$@"`
+// extensionLauncher is the launcher's script for /bin/sh -c (POSIX sh
+// builtins only): it starts every argument before "--" in the background
+// (the extensions), then replaces itself with the command after it (the
+// runtime), so that the runtime stays the sandbox's main process. Each
+// extension runs in a subshell that tags its output lines (stdout and
+// stderr) "$0 l <name> <line>" and, when it exits, writes "$0 x <status>
+// <name>", all to the sandbox's stderr; $0 is the launcher's marker,
+// which the worker takes out of the log (launcherLine): extension lines
+// go to the function's log untagged, as on Lambda, and to the Telemetry
+// API's extension stream; exits go to the extensions' Manager.
+const extensionLauncher = `m="$0"
+while [ "$1" != -- ]; do
+(e="$1"; n="${e##*/}"
+{ "$e" 2>&1; printf '\n%s x %s %s\n' "$m" "$?" "$n"; } | while IFS= read -r l || [ -n "$l" ]; do
+case "$l" in "") ;; "$m x "*) printf '%s\n' "$l" >&2 ;; *) printf '%s l %s %s\n' "$m" "$n" "$l" >&2 ;; esac
+done) &
+shift
+done
+shift
+exec "$@"`
 
-// exitMarkerPrefix starts the launcher's line for an extension that
-// exited; the sandbox's id follows, so that a function's output does not
-// produce one by chance (a function that forges one fails its own
-// sandbox, nothing more).
-const exitMarkerPrefix = "kumo-extension-exited:"
+// launcherMarkerPrefix starts the launcher's lines; the sandbox's id
+// follows, so that a function's output does not produce one by chance (a
+// function that forges one misleads its own sandbox, nothing more).
+const launcherMarkerPrefix = "kumo-extension:"
 
-// exitMarker is the marker of sandbox id.
-func exitMarker(id string) string { return exitMarkerPrefix + id }
+// launcherMarker is the marker of sandbox id.
+func launcherMarker(id string) string { return launcherMarkerPrefix + id }
 
-// extensionExit parses a launcher line "<marker> <status> <name>" of
-// sandbox id.
-func extensionExit(line []byte, marker string) (name string, status int, ok bool) {
+// launcherLine is one line of the launcher's, parsed.
+type launcherLine struct {
+	exited bool   // an exit: Status; else an output line: Text
+	name   string // the extension's name
+	status int
+	text   []byte
+}
+
+// parseLauncherLine parses a line "<marker> x <status> <name>" or
+// "<marker> l <name> <text>" of the launcher with marker.
+func parseLauncherLine(line []byte, marker string) (launcherLine, bool) {
 	rest, ok := bytes.CutPrefix(line, []byte(marker+" "))
-	if !ok {
-		return "", 0, false
+	if !ok || len(rest) < 2 || rest[1] != ' ' {
+		return launcherLine{}, false
 	}
-	st, name, ok := strings.Cut(string(rest), " ")
-	if !ok || name == "" {
-		return "", 0, false
+	kind, rest := rest[0], rest[2:]
+	switch kind {
+	case 'x':
+		st, name, ok := strings.Cut(string(rest), " ")
+		n, err := strconv.Atoi(st)
+		if !ok || name == "" || err != nil {
+			return launcherLine{}, false
+		}
+		return launcherLine{exited: true, name: name, status: n}, true
+	case 'l':
+		name, text, ok := bytes.Cut(rest, []byte(" "))
+		if !ok || len(name) == 0 {
+			return launcherLine{}, false
+		}
+		return launcherLine{name: string(name), text: text}, true
 	}
-	n, err := strconv.Atoi(st)
-	if err != nil {
-		return "", 0, false
-	}
-	return name, n, true
+	return launcherLine{}, false
 }
 
 // extensionNames lists the external extensions of a sandbox whose /opt

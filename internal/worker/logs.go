@@ -38,12 +38,13 @@ type capture struct {
 	group, stream string
 
 	// tap, when set, also gets every line the sandbox wrote (not
-	// Kumo's own): the Telemetry API's function stream. Set before the
-	// sandbox starts.
-	tap func(time.Time, []byte)
-	// ctl, when set, sees every line the sandbox wrote first; a line it
-	// reports as its own (the extension launcher's) is not logged.
-	ctl func([]byte) bool
+	// Kumo's own) with its Telemetry API stream (function or
+	// extension). Set before the sandbox starts.
+	tap func(t time.Time, stream string, line []byte)
+	// ctl, when set, sees every line the sandbox wrote first (the
+	// extension launcher's lines): it returns the line to log, its
+	// stream, or drop to log nothing.
+	ctl func([]byte) (line []byte, stream string, drop bool)
 
 	mu      sync.Mutex
 	tail    []byte // last tailBytes of the current invocation
@@ -56,12 +57,16 @@ func newCapture(sink LogSink, group, stream string) *capture {
 
 // line records one complete line (without its newline) the sandbox wrote.
 func (c *capture) line(b []byte) {
-	if c.ctl != nil && c.ctl(b) {
-		return
+	stream := "function"
+	if c.ctl != nil {
+		var drop bool
+		if b, stream, drop = c.ctl(b); drop {
+			return
+		}
 	}
 	now := c.record(b)
 	if c.tap != nil {
-		c.tap(now, b)
+		c.tap(now, stream, b)
 	}
 }
 

@@ -753,7 +753,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		policy = &p
 	}
 	extNames := extensionNames(layerDirs)
-	args, hostPaths, err := sandboxCommand(spec, launch, extNames, exitMarker(id))
+	args, hostPaths, err := sandboxCommand(spec, launch, extNames, launcherMarker(id))
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
@@ -761,18 +761,22 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		Handler: spec.Handler, AccountID: accountOf(spec.Role)}, extNames)
 	ext := in.ext
 	if len(extNames) > 0 {
-		marker := exitMarker(id)
-		logs.ctl = func(line []byte) bool {
-			name, status, ok := extensionExit(line, marker)
-			if ok {
-				ext.Exited(name, status)
+		marker := launcherMarker(id)
+		logs.ctl = func(line []byte) ([]byte, string, bool) {
+			l, ok := parseLauncherLine(line, marker)
+			switch {
+			case !ok:
+				return line, extensions.TypeFunction, false
+			case l.exited:
+				ext.Exited(l.name, l.status)
+				return nil, "", true
 			}
-			return ok
+			return l.text, extensions.TypeExtension, false
 		}
 	}
-	logs.tap = func(t time.Time, line []byte) {
+	logs.tap = func(t time.Time, stream string, line []byte) {
 		if ext.Listening() {
-			ext.Emit(t, extensions.TypeFunction, string(line))
+			ext.Emit(t, stream, string(line))
 		}
 	}
 	ext.Emit(time.Now(), "platform.initStart", initStartRecord{InitializationType: spec.initializationType(), Phase: "init",
