@@ -189,10 +189,11 @@ func TestExtensions(t *testing.T) {
 }
 
 // TestTelemetryAPI runs an extension that subscribes to the Telemetry
-// API's platform and function streams on a listener of its own and prints
+// API's platform, function and extension streams on a listener of its own and prints
 // what it receives: the init phase's records, an invocation's start,
 // runtimeDone and report with its request id, and the function's own log
-// line. The process driver runs it: the linux driver's sandboxes have a
+// line, and its own output as extension records (not function ones). The
+// process driver runs it: the linux driver's sandboxes have a
 // network of their own the server does not reach into (see the extensions
 // package).
 func TestTelemetryAPI(t *testing.T) {
@@ -223,6 +224,7 @@ func TestTelemetryAPI(t *testing.T) {
 		"EXT kumo-test-ext TELEMETRY platform.runtimeDone " + rid + " success",
 		"EXT kumo-test-ext TELEMETRY platform.report " + rid + " success",
 		"EXT kumo-test-ext TELEMETRY function-marker",
+		"EXT kumo-test-ext TELEMETRY extension-marker",
 	}
 	eventually(t, 30*time.Second, "the extension's telemetry lines", func() error {
 		events, err := allLogEvents(t, cl, "/aws/lambda/"+fn, "")
@@ -230,6 +232,9 @@ func TestTelemetryAPI(t *testing.T) {
 			return err
 		}
 		lines := extLines(events)
+		if hasExtLine(lines, "EXT kumo-test-ext TELEMETRY own line") {
+			return stopPolling(fmt.Errorf("the extension's output came as function records:\n%s", strings.Join(lines, "\n")))
+		}
 		for _, w := range want {
 			if !hasExtLine(lines, w) {
 				return fmt.Errorf("no line %q; extension lines:\n%s", w, strings.Join(lines, "\n"))

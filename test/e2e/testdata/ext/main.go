@@ -6,7 +6,7 @@
 // With KUMO_EXT_MODE=crash it exits with status 3 before it registers.
 // With KUMO_EXT_MODE=hold it never asks for the event after its first
 // INVOKE. With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
-// (platform and function streams) on a listener of its own and prints the
+// (platform, function and extension streams) on a listener of its own and prints the
 // platform records it gets, and "function-marker" when a function line
 // holds the word the test function prints.
 package main
@@ -120,11 +120,15 @@ func subscribe(name, id string) {
 				fmt.Printf("EXT %s TELEMETRY %s %s %s time=%t\n", name, e.Type, rec.RequestID, rec.Status, e.Time != "")
 			case e.Type == "function" && strings.Contains(string(e.Record), "kumo-handler-"+"says-hello"):
 				fmt.Printf("EXT %s TELEMETRY function-marker\n", name)
+			case e.Type == "function" && strings.Contains(string(e.Record), "EXT "+name):
+				fmt.Printf("EXT %s TELEMETRY own line as a function record\n", name)
+			case e.Type == "extension" && strings.Contains(string(e.Record), "subscribed status"):
+				fmt.Printf("EXT %s TELEMETRY extension-marker\n", name)
 			}
 		}
 	}))
 	port := l.Addr().(*net.TCPAddr).Port
-	body := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d/telemetry"}}`, port)
+	body := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function","extension"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d/telemetry"}}`, port)
 	req, _ := http.NewRequest(http.MethodPut, "http://"+os.Getenv("AWS_LAMBDA_RUNTIME_API")+"/2022-07-01/telemetry", strings.NewReader(body))
 	req.Header.Set("Lambda-Extension-Identifier", id)
 	resp, err := http.DefaultClient.Do(req)
