@@ -226,11 +226,86 @@ func extensionOutcome(xe *extensions.Error, requestID string) *Outcome {
 	return failed(typ, "RequestId: "+requestID+" Error: extension "+xe.Extension+" "+msg)
 }
 
+// finishWait is how long an invocation waits for a sandbox of its key
+// whose extensions are finishing the previous invocation, when none is
+// idle, before it starts a new one: an extension usually asks for its
+// next event within a millisecond of the response, and a sequential
+// caller's next request would otherwise often find no idle sandbox and
+// cold-start one.
+const finishWait = 100 * time.Millisecond
+
+// finishing is the sandboxes of one key whose extensions finish an
+// invocation; done is closed and replaced whenever one of them is done.
+type finishing struct {
+	n       int
+	waiting int // invocations waiting for one of them
+	done    chan struct{}
+}
+
+// startFinishing counts a sandbox of key whose extensions finish.
+func (w *Worker) startFinishing(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finishing == nil {
+		w.finishing = map[string]*finishing{}
+	}
+	f := w.finishing[key]
+	if f == nil {
+		f = &finishing{done: make(chan struct{})}
+		w.finishing[key] = f
+	}
+	f.n++
+}
+
+// endFinishing ends what startFinishing counted, after the sandbox went
+// back to a pool or was retired, and wakes the invocations waiting.
+func (w *Worker) endFinishing(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := w.finishing[key]
+	close(f.done)
+	if f.n--; f.n == 0 {
+		delete(w.finishing, key)
+		return
+	}
+	f.done = make(chan struct{})
+}
+
+// awaitFinishing waits, at most finishWait, for a sandbox of key whose
+// extensions are finishing, when no sandbox of key is idle and fewer
+// invocations wait than such sandboxes finish.
+func (w *Worker) awaitFinishing(ctx context.Context, key string) {
+	w.mu.Lock()
+	f := w.finishing[key]
+	if f == nil || f.waiting >= f.n || w.idleCountLocked(key) > 0 {
+		// Nothing to wait for, or as many waiting as there will be
+		// sandboxes.
+		w.mu.Unlock()
+		return
+	}
+	f.waiting++
+	done := f.done
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		f.waiting--
+		w.mu.Unlock()
+	}()
+	t := time.NewTimer(finishWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // afterExtensions returns in to the pools once its INVOKE-subscribed
 // extensions asked for their next event, or retires it when they do not
 // by deadline (the invocation's) or one failed. Runs in its own goroutine
 // after the caller got the runtime's response.
 func (w *Worker) afterExtensions(in *instance, peakBytes int64, deadline time.Time) {
+	defer w.endFinishing(in.key)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := in.ext.WaitIdle(ctx)
 	if err == nil {

@@ -184,6 +184,10 @@ type Worker struct {
 
 	keep *keeper
 	prov provPools
+	// finishing counts, per version key, the sandboxes whose caller has
+	// its response while their extensions finish the invocation
+	// (extensions.go); under mu.
+	finishing map[string]*finishing
 
 	stop chan struct{}
 	// done counts the background loops, sandbox starts and teardowns.
@@ -856,6 +860,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	reqID := req.Invocation.RequestID
 	ka := w.keep.arrived(spec, w.cfg.Now())
 	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
+	w.awaitFinishing(ctx, spec.Key)
 	in, g, err := w.place(spec)
 	if err != nil {
 		return nil, err
@@ -952,6 +957,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	case healthy && (in.extInvoke || in.ext.TelemetrySubscribed()):
 		// The caller has its response; the sandbox waits for its
 		// extensions before it is reused.
+		w.startFinishing(in.key)
 		go w.afterExtensions(in, st.MaxMemoryBytes, req.Invocation.Deadline)
 	case healthy:
 		w.release(in, st.MaxMemoryBytes)
