@@ -202,7 +202,7 @@ func accountOf(arn string) string {
 func (w *Worker) extensionsReady(ctx context.Context, in *instance, requestID string) (*Outcome, error) {
 	err := in.ext.WaitReady(ctx)
 	in.ext.CloseRegistration()
-	in.extInvoke, in.extShutdown = in.ext.Subscribed()
+	in.extInvoke, _ = in.ext.Subscribed()
 	var xe *extensions.Error
 	if errors.As(err, &xe) {
 		return extensionOutcome(xe, requestID), nil
@@ -339,7 +339,12 @@ func shutdownReason(reason string) string {
 // shutdownExtensions sends SHUTDOWN to in's extensions and gives them
 // ShutdownGrace, before teardown kills the sandbox.
 func (w *Worker) shutdownExtensions(in *instance, reason string) {
-	if in.ext == nil || !in.extShutdown || isClosed(in.exited) {
+	if in.ext == nil || isClosed(in.exited) {
+		return
+	}
+	// Asked of the Manager (under its lock): teardown may run while
+	// the init phase still decides.
+	if _, shutdown := in.ext.Subscribed(); !shutdown {
 		return
 	}
 	if err := in.thaw(); err != nil {

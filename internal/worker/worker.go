@@ -221,11 +221,11 @@ type instance struct {
 	// freeze freezes the sandbox while it is idle (freeze.go); nil when
 	// the driver cannot.
 	freeze *freezer
-	// ext keeps the sandbox's extensions (extensions.go); extInvoke and
-	// extShutdown say, once init ended, whether any is subscribed to
-	// INVOKE or SHUTDOWN.
-	ext                    *extensions.Manager
-	extInvoke, extShutdown bool
+	// ext keeps the sandbox's extensions (extensions.go); extInvoke
+	// says, once init ended, whether any is subscribed to INVOKE. It is
+	// set by start and read by invocations after it.
+	ext       *extensions.Manager
+	extInvoke bool
 }
 
 // ErrClosed: the worker is closed.
