@@ -10,10 +10,11 @@ import (
 // launched through (Lambda's internal extensions mechanism).
 const ExecWrapperVar = "AWS_LAMBDA_EXEC_WRAPPER"
 
-// shells are the host shells made visible in a sandbox that runs a
-// wrapper script or extensions: what Lambda's images have at these paths
-// and what such scripts name in their #! line.
-var shells = []string{"/bin/sh", "/bin/bash"}
+// shells are the host programs made visible in a sandbox that runs a
+// wrapper script or extensions: the shells Lambda's images have at these
+// paths, and env, which scripts name in "#!/usr/bin/env python3" lines.
+// Only /bin/sh is required.
+var shells = []string{"/bin/sh", "/bin/bash", "/usr/bin/env"}
 
 var shellOnce struct {
 	sync.Once
@@ -21,8 +22,8 @@ var shellOnce struct {
 	err   error
 }
 
-// ShellPaths returns the host paths that make /bin/sh (and /bin/bash,
-// when the host has it) run inside a sandbox: the shells, the symlinks on
+// ShellPaths returns the host paths that make /bin/sh (and /bin/bash and
+// /usr/bin/env, when the host has them) run inside a sandbox: the shells, the symlinks on
 // their way and the shared libraries they load. Computed once.
 func ShellPaths() ([]string, error) {
 	shellOnce.Do(func() {
@@ -33,7 +34,7 @@ func ShellPaths() ([]string, error) {
 					shellOnce.err = fmt.Errorf("runtimes: %s: %w", sh, err)
 					return
 				}
-				continue // bash is optional
+				continue // the others are optional
 			}
 		}
 		shellOnce.paths = s.list()

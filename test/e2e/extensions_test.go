@@ -276,3 +276,56 @@ func TestExtensionHoldsSandbox(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptExtension runs an extension laid out as AWS's examples lay
+// out theirs: extensions/<name> a bash script that execs a Python program
+// elsewhere in the layer, whose "#!/usr/bin/env python3" line finds the
+// runtime's interpreter. It registers and gets INVOKE events with nothing
+// but Python's standard library.
+func TestScriptExtension(t *testing.T) {
+	t.Parallel()
+	var args []string
+	if os.Geteuid() == 0 {
+		args = []string{"--sandbox", "linux"}
+	}
+	s := startServer(t, t.TempDir(), args...)
+	lc := newSDK(t, s)
+	cl := newLogsClient(s)
+	ext := `#!/usr/bin/env python3
+import json, os, sys, urllib.request
+base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+name = "py-ext"
+req = urllib.request.Request(base + "/register", data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+                             headers={"Lambda-Extension-Name": name}, method="POST")
+with urllib.request.urlopen(req) as r:
+    ext_id = r.headers["Lambda-Extension-Identifier"]
+    print("[py-ext] registered for", json.load(r)["functionName"], flush=True)
+while True:
+    req = urllib.request.Request(base + "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+    with urllib.request.urlopen(req) as r:
+        ev = json.load(r)
+    print("[py-ext]", ev["eventType"], ev.get("requestId", ev.get("shutdownReason")), flush=True)
+    if ev["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+`
+	layer := publishLayer(t, lc, "py-ext-layer", makeZip(t,
+		zipEntry{Name: "extensions/py-ext", Body: "#!/bin/bash\nset -euo pipefail\nexec /opt/py-ext/extension.py\n", Mode: 0o755},
+		zipEntry{Name: "py-ext/extension.py", Body: ext, Mode: 0o755}))
+	code := makeZip(t, zipEntry{Name: "app.py", Body: "def handler(event, context):\n    return {'ok': True}\n"})
+	const fn = "py-ext-fn"
+	createWithLayers(t, lc, fn, types.RuntimePython312, "app.handler", code, aws.ToString(layer.LayerVersionArn))
+	r := call(t, lc, fn, "", []byte(`{}`))
+	r.ok(t, "invoke with a Python extension")
+	eventually(t, 30*time.Second, "the Python extension's lines", func() error {
+		events, err := allLogEvents(t, cl, "/aws/lambda/"+fn, "")
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{"[py-ext] registered for " + fn, "[py-ext] INVOKE " + r.RequestID} {
+			if !hasLine(events, want) {
+				return fmt.Errorf("no line %q; log:\n%s", want, dumpLines(events))
+			}
+		}
+		return nil
+	})
+}
