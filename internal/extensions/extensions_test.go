@@ -245,3 +245,28 @@ func TestExited(t *testing.T) {
 		t.Fatalf("an exit after SHUTDOWN failed the sandbox: %v", f)
 	}
 }
+
+func TestExitError(t *testing.T) {
+	m, url := newManager(t, "ext-a")
+	a := &client{t: t, base: url}
+	a.register("ext-a", `["INVOKE"]`)
+	a.nextAsync()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.CloseRegistration()
+	m.Invoke(Invoke{RequestID: "r1", Deadline: time.Now().Add(time.Minute)})
+	resp, body := a.do(http.MethodPost, PathPrefix+"exit/error", map[string]string{hdrIdentifier: a.id, hdrErrorType: "Extension.Broken"}, ``)
+	if resp.StatusCode != 202 {
+		t.Fatalf("exit/error: %d %s", resp.StatusCode, body)
+	}
+	var xe *Error
+	if err := m.WaitIdle(ctx); !errors.As(err, &xe) || xe.Type != "Extension.Broken" {
+		t.Fatalf("WaitIdle after exit/error = %v", err)
+	}
+	if f := m.Failure(); f == nil || f.Extension != "ext-a" {
+		t.Fatalf("Failure = %v", f)
+	}
+}

@@ -14,6 +14,10 @@
 // default, Descriptors in all) and closes more as soon as it accepts them,
 // and bounds every body it reads (Options.MaxResponseBytes).
 //
+// Requests outside the Runtime API's paths go to Options.Extra when set:
+// the worker serves the Extensions and Telemetry APIs there (package
+// extensions), on the same AWS_LAMBDA_RUNTIME_API address, as Lambda does.
+//
 // Wire details follow Lambda and its Runtime Interface Emulator: status
 // codes, error types and messages are in errors.go, each with its source.
 //
