@@ -94,3 +94,18 @@ func TestExtensionNames(t *testing.T) {
 		t.Fatalf("extensionCommand = %q", args)
 	}
 }
+
+// FuzzLauncherLine: any line a sandbox writes parses or is refused, and
+// a line parsed as an exit names an extension.
+func FuzzLauncherLine(f *testing.F) {
+	m := launcherMarker("abc")
+	f.Add(m + " x 0 ext")
+	f.Add(m + " l ext hello")
+	f.Add("plain line")
+	f.Fuzz(func(t *testing.T, line string) {
+		l, ok := parseLauncherLine([]byte(line), m)
+		if ok && (l.name == "" || !strings.HasPrefix(line, m+" ")) {
+			t.Fatalf("%q parsed as %+v", line, l)
+		}
+	})
+}
