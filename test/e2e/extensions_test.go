@@ -168,6 +168,32 @@ func TestExtensions(t *testing.T) {
 		}
 	})
 
+	t.Run("TimeoutShutdown", func(t *testing.T) {
+		// A function that runs past its timeout: its sandbox goes, and
+		// the extension's SHUTDOWN says why.
+		const fn = "ext-timeout"
+		slow := makeZip(t, zipEntry{Name: "app.py", Body: "import time\n\ndef handler(event, context):\n    time.sleep(30)\n"})
+		must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+			Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: slow}, MemorySize: aws.Int32(256),
+			Timeout: aws.Int32(1), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+		}))
+		waitActive(t, lc, fn)
+		r := call(t, lc, fn, "", []byte(`{}`))
+		r.failed(t, "invoke past the timeout", "Sandbox.Timedout")
+		eventually(t, 30*time.Second, "the extension's SHUTDOWN timeout line", func() error {
+			events, err := allLogEvents(t, cl, "/aws/lambda/"+fn, "")
+			if err != nil {
+				return err
+			}
+			lines := extLines(events)
+			if !hasExtLine(lines, "EXT kumo-test-ext SHUTDOWN timeout deadline=true") {
+				return fmt.Errorf("no SHUTDOWN timeout line; extension lines:\n%s", strings.Join(lines, "\n"))
+			}
+			return nil
+		})
+	})
+
 	t.Run("ExecWrapper", func(t *testing.T) {
 		const fn = "exec-wrapper"
 		wrapper := publishLayer(t, lc, "wrapper-layer", makeZip(t, zipEntry{Name: "wrapper",
