@@ -353,6 +353,9 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		var legacy bool
 		switch strings.TrimSuffix(r.URL.Path, "/") {
+		case RegisteredPath:
+			m.registered(w, r)
+			return
 		case TelemetryPath:
 		case LogsPath:
 			legacy = true
@@ -620,4 +623,36 @@ func (m *Manager) Exited(name string, status int) {
 		m.failure = &Error{Extension: name, Type: ErrorTypeCrash, Message: fmt.Sprintf("exited with status %d", status)}
 	}
 	m.notifyLocked()
+}
+
+// RegisteredPath is Kumo's own endpoint (not Lambda's) that the worker's
+// extension launcher calls before it starts the runtime: GET blocks until
+// every external extension registered (or one failed, or the Manager
+// closed), so that the runtime starts after them, as Lambda orders its
+// Init phase.
+const RegisteredPath = "/kumo/extensions/registered"
+
+// registered serves GET RegisteredPath.
+func (m *Manager) registered(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	err := m.wait(r.Context(), func() (bool, error) {
+		if m.failure != nil {
+			return true, nil // the init phase fails; the runtime may start
+		}
+		for _, n := range m.expected {
+			if m.byName[n] == nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, ErrClosed) {
+		return // the launcher went away
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("OK\n"))
 }

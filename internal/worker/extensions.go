@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/extensions"
@@ -33,19 +34,25 @@ import (
 const ShutdownGrace = 2 * time.Second
 
 // maxExtensionConns is how many connections one extension may hold to
-// the Runtime API listener (a parked /event/next and one more).
+// the Runtime API listener (a parked /event/next and one more); the
+// launcher holds one more while it waits for registration.
 const maxExtensionConns = 2
 
-// extensionLauncher is the launcher's script for /bin/sh -c (POSIX sh
-// builtins only): it starts every argument before "--" in the background
-// (the extensions), then replaces itself with the command after it (the
-// runtime), so that the runtime stays the sandbox's main process. Each
-// extension runs in a subshell that tags its output lines (stdout and
-// stderr) "$0 l <name> <line>" and, when it exits, writes "$0 x <status>
-// <name>", all to the sandbox's stderr; $0 is the launcher's marker,
-// which the worker takes out of the log (launcherLine): extension lines
-// go to the function's log untagged, as on Lambda, and to the Telemetry
-// API's extension stream; exits go to the extensions' Manager.
+// extensionLauncher is the launcher's script for /bin/sh -c or /bin/bash
+// -c (POSIX sh builtins, and bash's /dev/tcp when it runs in bash): it
+// starts every argument before "--" in the background (the extensions),
+// waits, under bash, until they all registered (the Extensions API's
+// extensions.RegisteredPath, asked over /dev/tcp), then replaces itself
+// with the command after "--" (the runtime), so that the runtime starts
+// after the extensions registered, as on Lambda, and stays the sandbox's
+// main process. Under a plain sh the runtime starts at once.
+//
+// Each extension runs in a subshell that tags its output lines (stdout
+// and stderr) "$0 l <name> <line>" and, when it exits, writes "$0 x
+// <status> <name>", all to the sandbox's stderr; $0 is the launcher's
+// marker, which the worker takes out of the log (launcherLine): extension
+// lines go to the function's log untagged, as on Lambda, and to the
+// Telemetry API's extension stream; exits go to the extensions' Manager.
 const extensionLauncher = `m="$0"
 while [ "$1" != -- ]; do
 (e="$1"; n="${e##*/}"
@@ -55,7 +62,19 @@ done) &
 shift
 done
 shift
+if [ -n "${BASH_VERSION:-}" ]; then
+{ printf 'GET ` + extensions.RegisteredPath + ` HTTP/1.0\r\n\r\n' >&3; read -r _ <&3; } 3<>"/dev/tcp/${AWS_LAMBDA_RUNTIME_API%:*}/${AWS_LAMBDA_RUNTIME_API##*:}" 2>/dev/null
+fi
 exec "$@"`
+
+// launcherShell is the shell the launcher runs in: bash when the host
+// has it (the launcher then waits for registration), else sh.
+var launcherShell = sync.OnceValue(func() string {
+	if fi, err := os.Stat("/bin/bash"); err == nil && fi.Mode()&0o111 != 0 {
+		return "/bin/bash"
+	}
+	return "/bin/sh"
+})
 
 // launcherMarkerPrefix starts the launcher's lines; the sandbox's id
 // follows, so that a function's output does not produce one by chance (a
@@ -131,7 +150,7 @@ func extensionNames(layerDirs []string) []string {
 // extensionCommand is args started after the extensions named.
 func extensionCommand(args, names []string, marker string) []string {
 	out := make([]string, 0, len(args)+len(names)+5)
-	out = append(out, "/bin/sh", "-c", extensionLauncher, marker)
+	out = append(out, launcherShell(), "-c", extensionLauncher, marker)
 	for _, n := range names {
 		out = append(out, "/opt/extensions/"+n)
 	}

@@ -89,7 +89,7 @@ func TestExtensionNames(t *testing.T) {
 		t.Fatalf("extensionNames = %q, want [one two]", got)
 	}
 	args := extensionCommand([]string{"/var/runtime/bootstrap"}, []string{"one", "two"}, "m")
-	want := []string{"/bin/sh", "-c", extensionLauncher, "m", "/opt/extensions/one", "/opt/extensions/two", "--", "/var/runtime/bootstrap"}
+	want := []string{launcherShell(), "-c", extensionLauncher, "m", "/opt/extensions/one", "/opt/extensions/two", "--", "/var/runtime/bootstrap"}
 	if !slices.Equal(args, want) {
 		t.Fatalf("extensionCommand = %q", args)
 	}

@@ -809,7 +809,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 	in.ext.SetDeliverer(w.telemetryDeliverer(sb))
 	in.freeze = newFreezer(sb)
 	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log, Extra: in.ext,
-		MaxConnections: runtimeapi.DefaultMaxConnections + maxExtensionConns*len(extNames)})
+		MaxConnections: runtimeapi.DefaultMaxConnections + maxExtensionConns*len(extNames) + 1})
 	go in.api.Serve(sb.Listener())
 	go func() {
 		<-sb.Exited()

@@ -194,6 +194,24 @@ func TestExtensions(t *testing.T) {
 		})
 	})
 
+	t.Run("RuntimeAfterRegistration", func(t *testing.T) {
+		// The runtime starts once the extensions registered: the
+		// function's init code sees what a slow extension did first.
+		const fn = "ext-order"
+		order := makeZip(t, zipEntry{Name: "app.py", Body: "import os\nSEEN = os.path.exists('/tmp/kumo-ext-" + fn + "')\n\ndef handler(event, context):\n    return {'seen': SEEN}\n"})
+		must[*lambda.CreateFunctionOutput](t, "CreateFunction "+fn)(lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+			Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: order}, MemorySize: aws.Int32(256),
+			Timeout: aws.Int32(10), Layers: []string{aws.ToString(layer.LayerVersionArn)},
+			Environment: &types.Environment{Variables: map[string]string{"KUMO_EXT_MODE": "slowregister"}},
+		}))
+		waitActive(t, lc, fn)
+		p := call(t, lc, fn, "", []byte(`{}`)).ok(t, "invoke with a slowly registering extension")
+		if p["seen"] != true {
+			t.Errorf("the function's init ran before the extension registered: %v", p)
+		}
+	})
+
 	t.Run("ExecWrapper", func(t *testing.T) {
 		const fn = "exec-wrapper"
 		wrapper := publishLayer(t, lc, "wrapper-layer", makeZip(t, zipEntry{Name: "wrapper",

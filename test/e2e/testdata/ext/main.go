@@ -3,6 +3,8 @@
 // every event it gets, as a line "EXT <name> ...", into the function's log.
 // With KUMO_EXT_MODE=initerror in the function's environment it reports
 // an init error instead, as an extension whose configuration is wrong does.
+// With KUMO_EXT_MODE=slowregister it takes a second, then writes
+// /tmp/kumo-ext-<function> before it registers.
 // With KUMO_EXT_MODE=crash it exits with status 3 before it registers.
 // With KUMO_EXT_MODE=hold it never asks for the event after its first
 // INVOKE. With KUMO_EXT_MODE=telemetry it also subscribes to the Telemetry API
@@ -20,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -29,6 +32,14 @@ func main() {
 		os.Exit(3)
 	}
 	base := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2020-01-01/extension"
+	if os.Getenv("KUMO_EXT_MODE") == "slowregister" {
+		// An extension with a slow start: the runtime must not start
+		// before it registered.
+		time.Sleep(time.Second)
+		if err := os.WriteFile("/tmp/kumo-ext-"+os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), []byte("registering"), 0o644); err != nil {
+			fmt.Println("EXT", name, "write failed:", err)
+		}
+	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/register", bytes.NewReader([]byte(`{"events":["INVOKE","SHUTDOWN"]}`)))
 	req.Header.Set("Lambda-Extension-Name", name)
 	req.Header.Set("Lambda-Extension-Accept-Feature", "accountId")
