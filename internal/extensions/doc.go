@@ -37,6 +37,12 @@
 // Lock order: Manager.mu, then telemetry.mu, then a subscription's mu;
 // none is held while a request body is read or a batch delivered.
 //
+// RegisteredPath is Kumo's own endpoint, not Lambda's: the worker's
+// launcher waits on it to start the runtime only once the external
+// extensions registered. Exited takes the launcher's word that an
+// extension's process ended: a crash (Extension.Crash) before its
+// SHUTDOWN, the end of its SHUTDOWN after it.
+//
 // Every move of an extension is checked against a transition table
 // (state.go) that refuses by default: an extension that registers twice,
 // or asks for an event before it registered, is told so with 403

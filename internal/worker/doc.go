@@ -11,9 +11,11 @@
 // expire (credentials.go).
 //
 // Extensions (extensions.go): executables in the layers' extensions/
-// directories are started inside the sandbox by a /bin/sh launcher (the
-// host's shell, bound read-only) ahead of the runtime, which it then
-// becomes; the Extensions and Telemetry APIs (package extensions) are
+// directories are started inside the sandbox by a shell launcher (the
+// host's bash, else sh, bound read-only) ahead of the runtime, which it
+// then becomes once they registered (bash only: it asks over /dev/tcp);
+// it reports their exits and tags their output for the Telemetry API's
+// extension stream. The Extensions and Telemetry APIs (package extensions) are
 // served on the Runtime API's listener. Init ends when the runtime and
 // every extension are ready, under one Init timeout; the caller gets an
 // invocation's response as soon as the runtime answers, and the sandbox
