@@ -23,6 +23,9 @@
 // when the Stream refuses a write (the caller went away) the rest is read
 // and dropped and the invocation ends as the runtime ends it. Without a
 // Stream a streamed response is read whole, within MaxResponseBytes.
+// Requests outside the Runtime API's paths go to Options.Extra when set:
+// the worker serves the Extensions and Telemetry APIs there (package
+// extensions), on the same AWS_LAMBDA_RUNTIME_API address, as Lambda does.
 //
 // Wire details follow Lambda and its Runtime Interface Emulator: status
 // codes, error types and messages are in errors.go, each with its source.

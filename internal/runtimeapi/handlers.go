@@ -33,7 +33,7 @@ var (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, pathPrefix)
 	if !ok {
-		http.NotFound(w, r)
+		s.serveExtra(w, r)
 		return
 	}
 	switch {

@@ -69,6 +69,9 @@ type Options struct {
 	// MaxStreamedBytes bounds a streamed response forwarded to an
 	// Invocation's Stream. Default: DefaultMaxStreamedBytes.
 	MaxStreamedBytes int64
+	// Extra serves the requests outside the Runtime API's paths (the
+	// Extensions API, see extensions.go); nil: 404.
+	Extra http.Handler
 }
 
 // Server serves the Runtime API to one sandbox. Its methods are safe for
@@ -82,6 +85,7 @@ type Server struct {
 	maxConns int
 	srv      *http.Server
 	tooLarge []byte // 413 body
+	extra    http.Handler
 
 	maxStream int64 // Options.MaxStreamedBytes (stream.go)
 
@@ -121,6 +125,7 @@ func New(opts Options) *Server {
 		max:      opts.MaxResponseBytes,
 		maxConns: opts.MaxConnections,
 		tooLarge: bodyTooLarge(opts.MaxResponseBytes),
+		extra:    opts.Extra,
 		wake:     make(chan struct{}, 1),
 		results:  make(chan *Result, 1),
 		initDone: make(chan struct{}),

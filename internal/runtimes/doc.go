@@ -38,6 +38,14 @@
 // stored before. Kumo has no .NET runtime client, and the message names
 // the missing host .NET runtime when there is none.
 //
+// # Exec wrappers
+//
+// AWS_LAMBDA_EXEC_WRAPPER (Launch.Wrapped) puts the wrapper script in front of
+// a managed runtime's command, as Lambda does (OS-only runtimes ignore it);
+// ShellPaths gives the host's /bin/sh and /bin/bash with their libraries, so
+// that a wrapper's #! line, and the worker's extension launcher, run in the
+// sandbox.
+//
 // # The AWS SDKs
 //
 // As on Lambda, boto3 imports in every python3.x runtime and the AWS SDK

@@ -58,6 +58,16 @@ var python = &language{
 		l.Args = []string{l.Args[0], "/var/runtime/bootstrap.py"}
 	},
 	hostPaths: func(s *hostSet, real string, v int) error {
+		// "python3" on PATH names this interpreter, as in Lambda's images,
+		// for wrapper scripts and extensions ("#!/usr/bin/env python3")
+		// and subprocesses, when the host's python3 is this one.
+		for _, u := range []string{"/usr/bin/python3", "/usr/local/bin/python3"} {
+			if r, err := filepath.EvalSymlinks(u); err == nil && r == real && u != real {
+				if _, err := s.add(u); err != nil {
+					return err
+				}
+			}
+		}
 		prefix := filepath.Dir(filepath.Dir(real))
 		stdlib := filepath.Join(prefix, "lib", "python3."+strconv.Itoa(v))
 		if _, err := s.add(stdlib); err != nil {

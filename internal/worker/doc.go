@@ -13,6 +13,19 @@
 // ENTRYPOINT/CMD/WORKDIR or the function's ImageConfig overrides and the
 // image's ENV under the function's variables and Lambda's (image.go).
 //
+// Extensions (extensions.go): executables in the layers' extensions/
+// directories are started inside the sandbox by a shell launcher (the
+// host's bash, else sh, bound read-only) ahead of the runtime, which it
+// then becomes once they registered (bash only: it asks over /dev/tcp);
+// it reports their exits and tags their output for the Telemetry API's
+// extension stream. The Extensions and Telemetry APIs (package extensions) are
+// served on the Runtime API's listener. Init ends when the runtime and
+// every extension are ready, under one Init timeout; the caller gets an
+// invocation's response as soon as the runtime answers, and the sandbox
+// goes back to the pool only once the extensions asked for their next
+// event (retired if they do not by the invocation's deadline); teardown
+// sends SHUTDOWN and waits up to ShutdownGrace before the kill.
+//
 // What to run comes as a Spec built by the invoke frontend; the worker never
 // imports the registry. Where an invocation runs (an idle sandbox, a new
 // one, a new one after evictions, or nowhere) is decided by package

@@ -37,6 +37,15 @@ type capture struct {
 	sink          LogSink
 	group, stream string
 
+	// tap, when set, also gets every line the sandbox wrote (not
+	// Kumo's own) with its Telemetry API stream (function or
+	// extension). Set before the sandbox starts.
+	tap func(t time.Time, stream string, line []byte)
+	// ctl, when set, sees every line the sandbox wrote first (the
+	// extension launcher's lines): it returns the line to log, its
+	// stream, or drop to log nothing.
+	ctl func([]byte) (line []byte, stream string, drop bool)
+
 	mu      sync.Mutex
 	tail    []byte // last tailBytes of the current invocation
 	tailing bool
@@ -46,8 +55,23 @@ func newCapture(sink LogSink, group, stream string) *capture {
 	return &capture{sink: sink, group: group, stream: stream}
 }
 
-// line records one complete line (without its newline).
+// line records one complete line (without its newline) the sandbox wrote.
 func (c *capture) line(b []byte) {
+	stream := "function"
+	if c.ctl != nil {
+		var drop bool
+		if b, stream, drop = c.ctl(b); drop {
+			return
+		}
+	}
+	now := c.record(b)
+	if c.tap != nil {
+		c.tap(now, stream, b)
+	}
+}
+
+// record stores one line and returns its time.
+func (c *capture) record(b []byte) time.Time {
 	now := time.Now()
 	c.mu.Lock()
 	if c.tailing {
@@ -56,6 +80,7 @@ func (c *capture) line(b []byte) {
 	c.mu.Unlock()
 	// CloudWatch Logs events of Lambda functions end with a newline.
 	c.sink.Append(c.group, c.stream, []LogEvent{{Time: now, Message: string(b) + "\n"}})
+	return now
 }
 
 func appendTail(tail, line []byte) []byte {
@@ -69,7 +94,7 @@ func appendTail(tail, line []byte) []byte {
 }
 
 // platform writes a line of Kumo's own (START, END, REPORT).
-func (c *capture) platform(s string) { c.line([]byte(s)) }
+func (c *capture) platform(s string) { c.record([]byte(s)) }
 
 // begin starts collecting the tail of a new invocation.
 func (c *capture) begin() {

@@ -11,9 +11,11 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/extensions"
 	"github.com/kumo-run/kumo/internal/keepalive"
 	"github.com/kumo-run/kumo/internal/netns"
 	"github.com/kumo-run/kumo/internal/placement"
@@ -191,6 +193,10 @@ type Worker struct {
 
 	keep *keeper
 	prov provPools
+	// finishing counts, per version key, the sandboxes whose caller has
+	// its response while their extensions finish the invocation
+	// (extensions.go); under mu.
+	finishing map[string]*finishing
 
 	stop chan struct{}
 	// done counts the background loops, sandbox starts and teardowns.
@@ -224,6 +230,11 @@ type instance struct {
 	// freeze freezes the sandbox while it is idle (freeze.go); nil when
 	// the driver cannot.
 	freeze *freezer
+	// ext keeps the sandbox's extensions (extensions.go); extInvoke
+	// says, once init ended, whether any is subscribed to INVOKE. It is
+	// set by start and read by invocations after it.
+	ext       *extensions.Manager
+	extInvoke bool
 	// reporting is held from an invocation's answer until its END and
 	// REPORT lines are written (report), when that happens after the
 	// caller got the answer: the next invocation's START and teardown wait
@@ -430,6 +441,12 @@ func (w *Worker) takeIdleLocked(key string) *instance {
 			}
 			continue
 		}
+		if in.ext != nil && in.ext.Failure() != nil {
+			if w.retireLocked(in) {
+				go w.teardown(in, "extension failed while idle")
+			}
+			continue
+		}
 		if in.life.To(sandbox.Busy) == nil {
 			return in
 		}
@@ -500,6 +517,10 @@ func (w *Worker) teardown(in *instance, reason string) {
 	defer w.done.Done()
 	w.log.Debug("worker: retiring sandbox", "sandbox", in.id, "key", in.key, "reason", reason)
 	in.awaitReport() // the last invocation's REPORT line is written
+	w.shutdownExtensions(in, reason)
+	if in.ext != nil {
+		defer in.ext.Close()
+	}
 	if in.sb != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := in.sb.Destroy(ctx); err != nil {
@@ -661,9 +682,21 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 
 	ictx, cancel := context.WithTimeout(ctx, w.cfg.InitTimeout)
 	err = in.api.WaitInit(ictx)
+	if err == nil {
+		in.ext.Emit(time.Now(), "platform.initRuntimeDone", initDoneRecord{InitializationType: spec.initializationType(), Phase: "init", Status: "success"})
+		// Extensions share the Init timeout with the runtime.
+		out, err = w.extensionsReady(ictx, in, requestID)
+		if out != nil {
+			cancel()
+			w.retire(in, "init failed")
+			return nil, out, nil
+		}
+	}
 	cancel()
 	in.initDur = time.Since(in.launched)
 	if err == nil {
+		in.ext.Emit(time.Now(), "platform.initReport", initDoneRecord{InitializationType: spec.initializationType(), Phase: "init",
+			Status: "success", Metrics: &durationRec{DurationMs: ms(in.initDur)}})
 		if b, ok := in.sb.(sandbox.InitBooster); ok {
 			if err := b.EndInit(); err != nil {
 				w.log.Warn("worker: applying the CPU limit after init", "sandbox", in.id, "err", err)
@@ -679,7 +712,11 @@ func (w *Worker) start(ctx context.Context, spec *Spec, requestID string, g gran
 	case errors.Is(err, runtimeapi.ErrRuntimeExited):
 		out = w.exitOutcome(in, requestID)
 	case ictx.Err() != nil && ctx.Err() == nil:
-		out = failed(runtimeapi.ErrorTypeTimedOut, fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds()))
+		msg := fmt.Sprintf("RequestId: %s Error: Init phase timed out after %.2f seconds", requestID, w.cfg.InitTimeout.Seconds())
+		if p := in.ext.Pending(); len(p) > 0 {
+			msg += "; extensions not ready: " + strings.Join(p, ", ")
+		}
+		out = failed(runtimeapi.ErrorTypeTimedOut, msg)
 	}
 	w.retire(in, "init failed")
 	if out == nil {
@@ -758,6 +795,40 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		}
 		policy = &p
 	}
+	extNames := extensionNames(sbs.LayerDirs)
+	if spec.Image == nil {
+		// A zip function's runtime may be wrapped (AWS_LAMBDA_EXEC_WRAPPER)
+		// and started beside its layers' extensions.
+		args, hostPaths, err := sandboxCommand(spec, launch, extNames, launcherMarker(id))
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting sandbox: %w", err)
+		}
+		sbs.Args, sbs.HostPaths = args, hostPaths
+	}
+	in.ext = extensions.New(extensions.Metadata{FunctionName: spec.FunctionName, FunctionVersion: spec.Version,
+		Handler: spec.Handler, AccountID: accountOf(spec.Role)}, extNames)
+	ext := in.ext
+	if len(extNames) > 0 {
+		marker := launcherMarker(id)
+		logs.ctl = func(line []byte) ([]byte, string, bool) {
+			l, ok := parseLauncherLine(line, marker)
+			switch {
+			case !ok:
+				return line, extensions.TypeFunction, false
+			case l.exited:
+				ext.Exited(l.name, l.status)
+				return nil, "", true
+			}
+			return l.text, extensions.TypeExtension, false
+		}
+	}
+	logs.tap = func(t time.Time, stream string, line []byte) {
+		if ext.Listening() {
+			ext.Emit(t, stream, string(line))
+		}
+	}
+	ext.Emit(time.Now(), "platform.initStart", initStartRecord{InitializationType: spec.initializationType(), Phase: "init",
+		RuntimeVersion: spec.Runtime, FunctionName: spec.FunctionName, FunctionVersion: spec.Version, InstanceID: id, InstanceMaxMemory: spec.MemoryMB})
 	in.launched = time.Now()
 	sbs.Network, sbs.ID = policy, id
 	sbs.Env = w.env(spec, stream, launch, creds)
@@ -775,8 +846,10 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 		return nil, nil, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sb = sb
+	in.ext.SetDeliverer(w.telemetryDeliverer(sb))
 	in.freeze = newFreezer(sb)
-	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log})
+	in.api = runtimeapi.New(runtimeapi.Options{Logger: w.log, Extra: in.ext,
+		MaxConnections: runtimeapi.DefaultMaxConnections + maxExtensionConns*len(extNames) + 1})
 	go in.api.Serve(sb.Listener())
 	go func() {
 		<-sb.Exited()
@@ -827,6 +900,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	reqID := req.Invocation.RequestID
 	ka := w.keep.arrived(spec, w.cfg.Now())
 	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
+	w.awaitFinishing(ctx, spec.Key)
 	in, g, err := w.place(spec)
 	if err != nil {
 		return nil, err
@@ -860,6 +934,17 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	req.Invocation.Deadline = start.Add(spec.Timeout)
+	if in.ext.TelemetrySubscribed() {
+		var tr *extensions.Tracing
+		if req.Invocation.TraceID != "" {
+			tr = &extensions.Tracing{Type: "X-Amzn-Trace-Id", Value: req.Invocation.TraceID}
+		}
+		in.ext.Emit(start, "platform.start", startRecord{RequestID: reqID, Version: spec.Version, Tracing: tr})
+	}
+	if in.extInvoke {
+		in.ext.Invoke(extensions.Invoke{RequestID: reqID, Deadline: req.Invocation.Deadline,
+			InvokedFunctionARN: req.Invocation.FunctionARN, TraceID: req.Invocation.TraceID})
+	}
 	res, err := in.api.Invoke(tctx, &req.Invocation)
 	dur := time.Since(start)
 	cancel()
@@ -899,7 +984,10 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 		w.retireAsync(in, "invocation failed")
 		return nil, err
 	}
-	if healthy && !req.Tail {
+	// With extensions to hear from (or telemetry to flush), the sandbox
+	// waits for them before it is reused.
+	extWait := healthy && (in.extInvoke || in.ext.TelemetrySubscribed())
+	if healthy && !req.Tail && !extWait {
 		// The caller needs nothing of the END and REPORT lines: the
 		// sandbox goes back to its pool and the lines are written after
 		// the answer, before the sandbox's next START.
@@ -912,9 +1000,15 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	}
 	peak := w.finish(in, reqID, out)
 	out.LogTail = logs.end()
-	if healthy {
+	switch {
+	case extWait:
+		// The caller has its response; the sandbox waits for its
+		// extensions before it is reused.
+		w.startFinishing(in.key)
+		go w.afterExtensions(in, peak, req.Invocation.Deadline)
+	case healthy:
 		w.release(in, peak)
-	} else {
+	default:
 		w.retireAsync(in, out.ErrorType)
 	}
 	return out, nil
@@ -929,6 +1023,7 @@ func (w *Worker) finish(in *instance, reqID string, out *Outcome) int64 {
 	}
 	st := in.sb.Stats()
 	out.MaxMemoryMB = int(math.Ceil(float64(st.MaxMemoryBytes) / (1 << 20)))
+	in.emitInvocation(reqID, out)
 	in.logs.platform("END RequestId: " + reqID)
 	in.logs.platform(reportLine(reqID, out, in.memoryMB))
 	return st.MaxMemoryBytes
