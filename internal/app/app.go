@@ -329,7 +329,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("esm bucket: %w", err)
 	}
-	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log})
+	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Targets: tg, Invoker: invoker, ARNs: arns, Logger: log})
 	if err != nil {
 		return err
 	}
