@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kumo-run/kumo/internal/esm"
 	"github.com/kumo-run/kumo/internal/iam/authz"
@@ -213,6 +214,195 @@ func TestStreamMapping(t *testing.T) {
 	poll.Until(t, time.Minute, "f delivered", func() error {
 		if got := delivered(h.streamBatches(t)[before:]); got != "INSERT f=1" {
 			return fmt.Errorf("delivered %q", got)
+		}
+		return nil
+	})
+}
+
+// streamTable creates the table "tbl" with a NEW_AND_OLD_IMAGES stream
+// and returns the stream's ARN.
+func (h *harness) streamTable(t *testing.T) string {
+	out := h.ddbCall(t, "CreateTable", `{"TableName":"tbl","BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+		"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}}`)
+	return out["TableDescription"].(map[string]any)["LatestStreamArn"].(string)
+}
+
+// lastRecords decodes the payload of the function's invocation: the
+// stream event with its records.
+func lastRecords(p []byte) []streamRec {
+	var ev struct{ Records []streamRec }
+	_ = json.Unmarshal(p, &ev)
+	return ev.Records
+}
+
+// failureRecord is what an on-failure destination receives.
+type failureRecord struct {
+	RequestContext struct {
+		Condition              string `json:"condition"`
+		FunctionArn            string `json:"functionArn"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	ResponseContext *struct {
+		FunctionError string `json:"functionError"`
+	} `json:"responseContext"`
+	Version   string `json:"version"`
+	BatchInfo struct {
+		ShardID      string `json:"shardId"`
+		Start        string `json:"startSequenceNumber"`
+		End          string `json:"endSequenceNumber"`
+		BatchSize    int    `json:"batchSize"`
+		StreamArn    string `json:"streamArn"`
+		FirstArrival string `json:"approximateArrivalOfFirstRecord"`
+	} `json:"DDBStreamBatchInfo"`
+}
+
+// receiveFailures waits for n on-failure records on the queue.
+func (h *harness) receiveFailures(t *testing.T, url string, n int) []failureRecord {
+	var out []failureRecord
+	poll.Until(t, time.Minute, fmt.Sprintf("%d on-failure records", n), func() error {
+		r, err := h.qc.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			return err
+		}
+		for _, m := range r.Messages {
+			var f failureRecord
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &f); err != nil {
+				t.Fatalf("on-failure record %s: %v", aws.ToString(m.Body), err)
+			}
+			out = append(out, f)
+			if _, err := h.qc.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return err
+			}
+		}
+		if len(out) < n {
+			return fmt.Errorf("%d records", len(out))
+		}
+		return nil
+	})
+	return out
+}
+
+// TestStreamOnFailure: with BisectBatchOnFunctionError a failing batch is
+// split in halves until the bad record is alone; its retries spent, it is
+// sent to the on-failure queue in Lambda's shape and the shard moves on.
+// Records older than MaximumRecordAgeInSeconds are discarded there too.
+// Destinations Lambda refuses are refused.
+func TestStreamOnFailure(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	arn := h.streamTable(t)
+	h.function(t, "fn")
+	dlqURL, dlq := h.queue(t, "dlq", nil)
+	_, fifo := h.queue(t, "dlq.fifo", map[string]string{"FifoQueue": "true"})
+
+	for _, c := range []struct {
+		in   lambda.CreateEventSourceMappingInput
+		code string
+	}{
+		{lambda.CreateEventSourceMappingInput{DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String("arn:aws:s3:::bucket")}}}, "InvalidParameterValueException"},
+		{lambda.CreateEventSourceMappingInput{DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(fifo)}}}, "InvalidParameterValueException"},
+		{lambda.CreateEventSourceMappingInput{DestinationConfig: &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(dlq)}}}, "InvalidParameterValueException"},
+		{lambda.CreateEventSourceMappingInput{DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlq + "x")}}}, "ResourceNotFoundException"},
+		{lambda.CreateEventSourceMappingInput{TumblingWindowInSeconds: aws.Int32(901)}, "ValidationException"},
+	} {
+		c.in.EventSourceArn, c.in.FunctionName, c.in.StartingPosition = aws.String(arn), aws.String("fn"), ltypes.EventSourcePositionTrimHorizon
+		_, err := h.lc.CreateEventSourceMapping(ctx, &c.in)
+		wantError(t, err, c.code, "")
+	}
+
+	// any batch holding "bad" fails
+	h.inv.mu.Lock()
+	h.inv.respond = func([]record) (*invoke.Output, error) {
+		h.inv.mu.Lock()
+		p := h.inv.payloads[len(h.inv.payloads)-1]
+		h.inv.mu.Unlock()
+		for _, r := range lastRecords(p) {
+			if r.Dynamodb.Keys["pk"]["S"] == "bad" {
+				return &invoke.Output{Status: 200, FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"no"}`)}, nil
+			}
+		}
+		return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+	}
+	h.inv.mu.Unlock()
+	for _, k := range []string{"a", "b", "bad", "c"} {
+		h.put(t, k, "1")
+	}
+	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(4), MaximumRetryAttempts: aws.Int32(1),
+		BisectBatchOnFunctionError: aws.Bool(true), DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: aws.String(dlq)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(m.BisectBatchOnFunctionError) || m.DestinationConfig == nil || aws.ToString(m.DestinationConfig.OnFailure.Destination) != dlq ||
+		aws.ToInt32(m.TumblingWindowInSeconds) != 0 {
+		t.Fatalf("mapping %+v", m)
+	}
+	fs := h.receiveFailures(t, dlqURL, 1)
+	// the batch, its halves, then "bad" alone: tried and retried once
+	poll.Until(t, time.Minute, "c delivered", func() error {
+		if b := h.streamBatches(t); len(b) < 6 {
+			return fmt.Errorf("%d batches", len(b))
+		}
+		return nil
+	})
+	var got []string
+	for _, b := range h.streamBatches(t) {
+		var keys []string
+		for _, r := range b {
+			keys = append(keys, r.Dynamodb.Keys["pk"]["S"])
+		}
+		got = append(got, strings.Join(keys, "+"))
+	}
+	if want := "a+b+bad+c, a+b, bad+c, bad, bad, c"; strings.Join(got, ", ") != want {
+		t.Fatalf("batches %s, want %s", strings.Join(got, ", "), want)
+	}
+	var bad streamRec
+	for _, b := range h.streamBatches(t) {
+		if len(b) == 1 && b[0].Dynamodb.Keys["pk"]["S"] == "bad" {
+			bad = b[0]
+		}
+	}
+	f := fs[0]
+	if f.RequestContext.Condition != "RetryAttemptsExhausted" || f.RequestContext.ApproximateInvokeCount != 2 ||
+		f.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:"+account+":function:fn" || f.Version != "1.0" ||
+		f.ResponseContext == nil || f.ResponseContext.FunctionError != "Unhandled" ||
+		f.BatchInfo.BatchSize != 1 || f.BatchInfo.Start != bad.Dynamodb.SequenceNumber || f.BatchInfo.End != bad.Dynamodb.SequenceNumber ||
+		f.BatchInfo.StreamArn != arn || !strings.HasPrefix(f.BatchInfo.ShardID, "shardId-") || f.BatchInfo.FirstArrival == "" {
+		t.Fatalf("on-failure record %+v", f)
+	}
+	// the shard moved on
+	h.put(t, "d", "1")
+	poll.Until(t, time.Minute, "d delivered", func() error {
+		if !strings.Contains(delivered(h.streamBatches(t)), "INSERT d=1") {
+			return fmt.Errorf("delivered %s", delivered(h.streamBatches(t)))
+		}
+		return nil
+	})
+
+	// records past their maximum age are discarded to the destination
+	// (the function fails them for ever)
+	if _, err := h.lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, MaximumRetryAttempts: aws.Int32(-1),
+		MaximumRecordAgeInSeconds: aws.Int32(60), BisectBatchOnFunctionError: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(t, *m.UUID, "Enabled")
+	n := len(h.streamBatches(t))
+	h.put(t, "bad", "2")
+	poll.Until(t, time.Minute, "bad=2 tried", func() error {
+		if !strings.Contains(delivered(h.streamBatches(t)[n:]), "MODIFY bad=2") {
+			return fmt.Errorf("delivered %s", delivered(h.streamBatches(t)[n:]))
+		}
+		return nil
+	})
+	h.clock.Add(int64(2 * time.Minute))
+	fs = h.receiveFailures(t, dlqURL, 1)
+	if f := fs[0]; f.RequestContext.Condition != "RecordAgeExceeded" || f.BatchInfo.BatchSize != 1 {
+		t.Fatalf("on-failure record %+v", f)
+	}
+	h.put(t, "e", "1")
+	poll.Until(t, time.Minute, "e delivered", func() error {
+		if !strings.Contains(delivered(h.streamBatches(t)), "INSERT e=1") {
+			return fmt.Errorf("delivered %s", delivered(h.streamBatches(t)))
 		}
 		return nil
 	})
