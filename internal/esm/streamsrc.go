@@ -22,6 +22,7 @@ import (
 // Streams is what stream mappings need of the DynamoDB service.
 type Streams interface {
 	StreamExists(arn string) bool
+	StreamShard(arn string) string
 	StreamLatest(ctx context.Context) (uint64, error)
 	ReadStream(ctx context.Context, arn string, from uint64, n int) ([]dynamodb.StreamRecord, uint64, error)
 }
@@ -741,10 +742,7 @@ func (p *poller) shard(batch []dynamodb.StreamRecord) string {
 	if len(batch) > 0 {
 		return batch[0].Shard
 	}
-	if sh, ok := p.s.cfg.Streams.(interface{ StreamShard(string) string }); ok {
-		return sh.StreamShard(p.rec.M.EventSourceArn)
-	}
-	return ""
+	return p.s.cfg.Streams.StreamShard(p.rec.M.EventSourceArn)
 }
 
 func stamp(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

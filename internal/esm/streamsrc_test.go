@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,4 +409,177 @@ func TestStreamOnFailure(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestStreamParallel: with ParallelizationFactor 3 batches of different
+// partition keys run at once, and each key's records still arrive in
+// order.
+func TestStreamParallel(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	arn := h.streamTable(t)
+	h.function(t, "fn")
+	const keys = 30
+	for v := 1; v <= 2; v++ {
+		for k := range keys {
+			h.put(t, fmt.Sprintf("k%02d", k), fmt.Sprint(v))
+		}
+	}
+	// the first batch waits (up to a generous ceiling) for a second one
+	// to be in flight with it
+	var inflight, most atomic.Int32
+	second := make(chan struct{})
+	var once sync.Once
+	h.inv.mu.Lock()
+	h.inv.respond = func([]record) (*invoke.Output, error) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		if n >= 2 {
+			once.Do(func() { close(second) })
+		}
+		select {
+		case <-second:
+		case <-time.After(30 * time.Second):
+		}
+		return &invoke.Output{Status: 200, Payload: []byte("null")}, nil
+	}
+	h.inv.mu.Unlock()
+	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(5), ParallelizationFactor: aws.Int32(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt32(m.ParallelizationFactor) != 3 {
+		t.Fatalf("mapping %+v", m)
+	}
+	poll.Until(t, 2*time.Minute, "every record delivered", func() error {
+		n := 0
+		for _, b := range h.streamBatches(t) {
+			n += len(b)
+		}
+		if n < 2*keys {
+			return fmt.Errorf("%d records", n)
+		}
+		return nil
+	})
+	if most.Load() < 2 {
+		t.Fatalf("at most %d batches at once", most.Load())
+	}
+	seen := map[string]string{}
+	for _, b := range h.streamBatches(t) {
+		if len(b) > 5 {
+			t.Fatalf("a batch of %d", len(b))
+		}
+		for _, r := range b {
+			k, v := r.Dynamodb.Keys["pk"]["S"], r.Dynamodb.NewImage["v"]["S"]
+			if seen[k]+v != map[string]string{"": "1", "1": "12"}[seen[k]] {
+				t.Fatalf("%s: %s after %q", k, v, seen[k])
+			}
+			seen[k] += v
+		}
+	}
+	if len(seen) != keys {
+		t.Fatalf("%d keys", len(seen))
+	}
+}
+
+// TestStreamTumblingWindow: records of one window are delivered with the
+// state the function returned last; once the window has passed, a final
+// invoke carries the window's state with isFinalInvokeForWindow; the next
+// window starts from an empty state.
+func TestStreamTumblingWindow(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	arn := h.streamTable(t)
+	h.function(t, "fn")
+	// put the clock one second into a 900-second window
+	now := time.Now().Unix()
+	h.clock.Store(int64(time.Duration(now-now%900+900+1-now) * time.Second))
+
+	type windowEvent struct {
+		Records []streamRec
+		Window  struct{ Start, End string }
+		State   map[string]int
+		ShardID string `json:"shardId"`
+		ARN     string `json:"eventSourceARN"`
+		Final   bool   `json:"isFinalInvokeForWindow"`
+		Early   *bool  `json:"isWindowTerminatedEarly"`
+	}
+	var mu sync.Mutex
+	var events []windowEvent
+	h.inv.mu.Lock()
+	h.inv.respond = func([]record) (*invoke.Output, error) {
+		h.inv.mu.Lock()
+		p := h.inv.payloads[len(h.inv.payloads)-1]
+		h.inv.mu.Unlock()
+		var ev windowEvent
+		if err := json.Unmarshal(p, &ev); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+		b, _ := json.Marshal(map[string]any{"state": map[string]int{"n": ev.State["n"] + len(ev.Records)}})
+		return &invoke.Output{Status: 200, Payload: b}, nil
+	}
+	h.inv.mu.Unlock()
+	m, err := h.lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{EventSourceArn: aws.String(arn), FunctionName: aws.String("fn"),
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(1), TumblingWindowInSeconds: aws.Int32(900)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt32(m.TumblingWindowInSeconds) != 900 {
+		t.Fatalf("mapping %+v", m)
+	}
+	h.waitState(t, *m.UUID, "Enabled")
+	got := func() []windowEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(events)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		h.put(t, k, "1")
+	}
+	poll.Until(t, time.Minute, "3 records", func() error {
+		if n := len(got()); n < 3 {
+			return fmt.Errorf("%d invokes", n)
+		}
+		return nil
+	})
+	// the window passes: its final invoke follows
+	h.clock.Add(int64(900 * time.Second))
+	poll.Until(t, time.Minute, "the final invoke", func() error {
+		if n := len(got()); n < 4 {
+			return fmt.Errorf("%d invokes", n)
+		}
+		return nil
+	})
+	evs := got()
+	start := time.Unix(now-now%900+900, 0).UTC()
+	for i, ev := range evs[:4] {
+		if ev.Window.Start != start.Format(time.RFC3339) || ev.Window.End != start.Add(900*time.Second).Format(time.RFC3339) ||
+			ev.ARN != arn || !strings.HasPrefix(ev.ShardID, "shardId-") || ev.Early == nil || *ev.Early || ev.State["n"] != i || ev.Final != (i == 3) {
+			t.Fatalf("invoke %d: %+v", i, ev)
+		}
+	}
+	if len(evs[3].Records) != 0 {
+		t.Fatalf("final invoke with %d records", len(evs[3].Records))
+	}
+	// the next window starts afresh
+	h.put(t, "d", "1")
+	poll.Until(t, time.Minute, "d", func() error {
+		if n := len(got()); n < 5 {
+			return fmt.Errorf("%d invokes", n)
+		}
+		return nil
+	})
+	if ev := got()[4]; ev.State["n"] != 0 || ev.Final || len(ev.Records) != 1 || ev.Window.Start != start.Add(900*time.Second).Format(time.RFC3339) {
+		t.Fatalf("next window %+v", ev)
+	}
 }

@@ -35,6 +35,16 @@ func (s *Service) StreamExists(arn string) bool {
 	return err == nil
 }
 
+// StreamShard is the ShardId of the stream arn's one shard, "" when arn
+// is no table's latest stream.
+func (s *Service) StreamShard(arn string) string {
+	ref, err := s.resolveStream(nil, "", arn)
+	if err != nil {
+		return ""
+	}
+	return ref.shard
+}
+
 // StreamLatest is the position after every record stored so far.
 func (s *Service) StreamLatest(ctx context.Context) (uint64, error) {
 	st, err := s.js.Stream(ctx, natsd.DynamoDBStream)
