@@ -236,3 +236,76 @@ func TestDynamoDBStreamKill9(t *testing.T) {
 		}
 	}
 }
+
+// failBad fails every batch that holds the item "bad".
+const failBad = `def handler(event, context):
+    for r in event["Records"]:
+        if r["dynamodb"]["Keys"]["id"]["S"] == "bad":
+            raise Exception("bad record")
+    return {}
+`
+
+// TestDynamoDBStreamOnFailure: a stream mapping made with the AWS CLI
+// (ParallelizationFactor 2, BisectBatchOnFunctionError, no retries, an
+// SQS on-failure destination) isolates the one record its Python
+// function fails on and sends Lambda's record of it to the queue:
+// condition, the shard and the record's sequence number.
+func TestDynamoDBStreamOnFailure(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	grantTestRole(t, s)
+	c.ok("iam", "put-role-policy", "--role-name", "lambda-role", "--policy-name", "streams",
+		"--policy-document", policyDoc("Allow", []string{"dynamodb:*", "sqs:SendMessage"}, "*"))
+	stream := jstr(c.ok("dynamodb", "create-table", "--table-name", "things", "--billing-mode", "PAY_PER_REQUEST",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH",
+		"--stream-specification", "StreamEnabled=true,StreamViewType=KEYS_ONLY"), "TableDescription", "LatestStreamArn")
+	queueURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "discarded"), "QueueUrl")
+	queueARN := "arn:aws:sqs:" + region + ":" + accountID + ":discarded"
+	zip := makeZip(t, zipEntry{Name: "app.py", Body: failBad})
+	args := []string{"lambda", "create-function", "--function-name", "fail-bad", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", testRole, "--timeout", "30", "--zip-file", "fileb://" + writeTemp(t, "fail-bad.zip", zip)}
+	if cliV2(t) {
+		args = append(args, "--cli-binary-format", "raw-in-base64-out")
+	}
+	c.ok(args...)
+	c.ok("lambda", "wait", "function-active-v2", "--function-name", "fail-bad")
+	for _, k := range []string{"a", "b", "bad", "c"} {
+		c.ok("dynamodb", "put-item", "--table-name", "things", "--item", `{"id":{"S":"`+k+`"}}`)
+	}
+	m := c.ok("lambda", "create-event-source-mapping", "--function-name", "fail-bad", "--event-source-arn", stream,
+		"--starting-position", "TRIM_HORIZON", "--batch-size", "4", "--parallelization-factor", "2", "--bisect-batch-on-function-error",
+		"--maximum-retry-attempts", "0", "--destination-config", `{"OnFailure":{"Destination":"`+queueARN+`"}}`)
+	if jstr(m, "DestinationConfig", "OnFailure", "Destination") != queueARN || jget(m, "BisectBatchOnFunctionError") != true ||
+		fmt.Sprint(jget(m, "ParallelizationFactor")) != "2" {
+		t.Fatalf("mapping %v", m)
+	}
+	var body string
+	eventually(t, 180*time.Second, "the on-failure record in the queue", func() error {
+		ms, _ := jget(c.ok("sqs", "receive-message", "--queue-url", queueURL, "--wait-time-seconds", "1"), "Messages").([]any)
+		if len(ms) == 0 {
+			return fmt.Errorf("no message yet")
+		}
+		body = jstr(ms[0], "Body")
+		return nil
+	})
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
+		t.Fatalf("message %q: %v", body, err)
+	}
+	// the sequence number of "bad"'s record, from the stream itself
+	shard := jstr(jget(c.ok("dynamodbstreams", "describe-stream", "--stream-arn", stream), "StreamDescription", "Shards").([]any)[0], "ShardId")
+	it := jstr(c.ok("dynamodbstreams", "get-shard-iterator", "--stream-arn", stream, "--shard-id", shard, "--shard-iterator-type", "TRIM_HORIZON"), "ShardIterator")
+	var badSeq string
+	for _, r := range jget(c.ok("dynamodbstreams", "get-records", "--shard-iterator", it), "Records").([]any) {
+		if jstr(r, "dynamodb", "Keys", "id", "S") == "bad" {
+			badSeq = jstr(r, "dynamodb", "SequenceNumber")
+		}
+	}
+	if jstr(rec, "requestContext", "condition") != "RetryAttemptsExhausted" || jstr(rec, "requestContext", "functionArn") != functionARN("fail-bad") ||
+		jstr(rec, "responseContext", "functionError") != "Unhandled" || jstr(rec, "DDBStreamBatchInfo", "shardId") != shard ||
+		badSeq == "" || jstr(rec, "DDBStreamBatchInfo", "startSequenceNumber") != badSeq || jstr(rec, "DDBStreamBatchInfo", "endSequenceNumber") != badSeq ||
+		fmt.Sprint(jget(rec, "DDBStreamBatchInfo", "batchSize")) != "1" || jstr(rec, "DDBStreamBatchInfo", "streamArn") != stream {
+		t.Fatalf("on-failure record %s (bad is %s in %s)", body, badSeq, shard)
+	}
+}
