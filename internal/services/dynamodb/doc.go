@@ -41,8 +41,12 @@
 //
 // Not served: PartiQL, backups, global tables, the legacy parameters
 // (Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
-// AttributesToGet, ConditionalOperator: refused), DynamoDB's list of
-// reserved words (an unquoted "status" is accepted).
+// AttributesToGet, ConditionalOperator: refused).
+//
+// An expression that names an attribute with one of DynamoDB's 573
+// reserved words (expr/reserved.txt) is refused, as DynamoDB refuses it:
+// ValidationException "Invalid <expression>: Attribute name is a reserved
+// keyword; reserved keyword: <word>".
 //
 // # State
 //

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
-	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 )
 
 // StreamRecord is one record of a stream as Lambda's event carries it
