@@ -161,7 +161,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("dynamodb bucket: %w", err)
 	}
-	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		MaxItemBytes: cfg.DynamoDBMaxItemBytes})
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,14 @@
 // with natsd.SyncAlways fsyncs, before it acknowledges), every table, and
 // transaction tokens for their 10 minutes. The indexes are rebuilt from
 // the stream. Memory: every item of every table is held in memory on
-// every node.
+// every node. Config.MaxItemBytes (--dynamodb-max-item-bytes) bounds
+// them (budget.go): the node counts the items it holds as DynamoDB counts
+// item sizes, and a write or transaction that would grow the count past
+// the bound is refused with ItemCollectionSizeLimitExceededException
+// (not retryable) and stores nothing; writes that shrink or delete items
+// are always allowed. The count is checked before the write is published,
+// so concurrent writes may together pass the bound by what they add; Go's
+// heap holds several times the counted size.
 //
 // # Change log for streams
 //
