@@ -543,9 +543,26 @@ func TestStreamTumblingWindow(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Clone(events)
 	}
-	for _, k := range []string{"a", "b", "c"} {
-		h.put(t, k, "1")
+	h.put(t, "a", "1")
+	h.put(t, "b", "1")
+	// the window's state is saved with the checkpoint: a restart goes on
+	// with it
+	poll.Until(t, time.Minute, "the state after 2 records saved", func() error {
+		e, err := h.cfg.KV.Get(ctx, "cp."+*m.UUID)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(e.Value), `"state":{"n":2}`) {
+			return fmt.Errorf("checkpoint %s", e.Value)
+		}
+		return nil
+	})
+	h.svc.Close()
+	if h.svc, err = esm.Open(ctx, h.cfg); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(h.svc.Close)
+	h.put(t, "c", "1")
 	poll.Until(t, time.Minute, "3 records", func() error {
 		if n := len(got()); n < 3 {
 			return fmt.Errorf("%d invokes", n)
