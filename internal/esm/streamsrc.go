@@ -757,6 +757,10 @@ func (p *poller) discard(batch []dynamodb.StreamRecord, condition string, attemp
 	if dest == "" || len(batch) == 0 {
 		return true
 	}
+	if p.s.cfg.Targets == nil {
+		p.s.log.Error("esm: no targets to send an on-failure record with; records discarded", "uuid", p.rec.M.UUID, "destination", dest)
+		return true
+	}
 	body, err := json.Marshal(p.failureRecord(batch, condition, attempts, last))
 	if err != nil {
 		p.s.log.Error("esm: encoding an on-failure record", "uuid", p.rec.M.UUID, "error", err)
