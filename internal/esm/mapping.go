@@ -108,21 +108,23 @@ func (r *record) clone() *record {
 // CreateInput is the body of CreateEventSourceMapping (the members SQS
 // mappings use; others are refused where Lambda refuses them for SQS).
 type CreateInput struct {
-	EventSourceArn                 *string            `json:"EventSourceArn"`
-	FunctionName                   *string            `json:"FunctionName"`
-	Enabled                        *bool              `json:"Enabled"`
-	BatchSize                      *int               `json:"BatchSize"`
-	MaximumBatchingWindowInSeconds *int               `json:"MaximumBatchingWindowInSeconds"`
-	FunctionResponseTypes          []string           `json:"FunctionResponseTypes"`
-	ScalingConfig                  *ScalingConfig     `json:"ScalingConfig"`
-	FilterCriteria                 *FilterCriteria    `json:"FilterCriteria"`
-	StartingPosition               *string            `json:"StartingPosition"`
-	MaximumRetryAttempts           *int               `json:"MaximumRetryAttempts"`
-	MaximumRecordAgeInSeconds      *int               `json:"MaximumRecordAgeInSeconds"`
-	BisectBatchOnFunctionError     *bool              `json:"BisectBatchOnFunctionError"`
-	ParallelizationFactor          *int               `json:"ParallelizationFactor"`
-	DestinationConfig              *DestinationConfig `json:"DestinationConfig"`
-	TumblingWindowInSeconds        *int               `json:"TumblingWindowInSeconds"`
+	EventSourceArn                 *string         `json:"EventSourceArn"`
+	FunctionName                   *string         `json:"FunctionName"`
+	Enabled                        *bool           `json:"Enabled"`
+	BatchSize                      *int            `json:"BatchSize"`
+	MaximumBatchingWindowInSeconds *int            `json:"MaximumBatchingWindowInSeconds"`
+	FunctionResponseTypes          []string        `json:"FunctionResponseTypes"`
+	ScalingConfig                  *ScalingConfig  `json:"ScalingConfig"`
+	FilterCriteria                 *FilterCriteria `json:"FilterCriteria"`
+	StartingPosition               *string         `json:"StartingPosition"`
+	MaximumRetryAttempts           *int            `json:"MaximumRetryAttempts"`
+	MaximumRecordAgeInSeconds      *int            `json:"MaximumRecordAgeInSeconds"`
+	BisectBatchOnFunctionError     *bool           `json:"BisectBatchOnFunctionError"`
+	ParallelizationFactor          *int            `json:"ParallelizationFactor"`
+
+	// Members of a stream mapping only (streamsrc.go).
+	DestinationConfig       *DestinationConfig `json:"DestinationConfig"`
+	TumblingWindowInSeconds *int               `json:"TumblingWindowInSeconds"`
 }
 
 // UpdateInput is the body of UpdateEventSourceMapping; a nil member is
