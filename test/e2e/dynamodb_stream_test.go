@@ -361,7 +361,7 @@ func TestDynamoDBStreamTumblingWindow(t *testing.T) {
 		c.ok("dynamodb", "put-item", "--table-name", "counted", "--item", `{"id":{"S":"`+k+`"}}`)
 	}
 	total := 0
-	eventually(t, 180*time.Second, "the windows' counts adding up to 3", func() error {
+	eventually(t, 300*time.Second, "the windows' counts adding up to 3", func() error {
 		ms, _ := jget(c.ok("sqs", "receive-message", "--queue-url", queueURL, "--wait-time-seconds", "1", "--max-number-of-messages", "10"), "Messages").([]any)
 		for _, msg := range ms {
 			var got struct {
