@@ -522,7 +522,7 @@ func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn fun
 			setTI(msg, 2, 0)
 			setTI(lm, 2, 1)
 			msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
-			last, code, err := x.s.publishBatch(ctx, []*nats.Msg{msg, lm})
+			last, code, err := x.s.commit([]*nats.Msg{msg, lm})
 			switch {
 			case err != nil:
 				return old, nil, awsproto.Internal(fmt.Errorf("writing an item: %w", err))

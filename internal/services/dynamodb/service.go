@@ -74,7 +74,7 @@ type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
 //
 // Lock order: Service.mu (table writes); the stripe locks of one or more
 // items (a transaction takes them in (table id, stripe) order); applyMu;
-// an index's mu; fMu. idxMu and viewMu are taken alone.
+// an index's mu; fMu. idxMu, viewMu and commits.mu are taken alone.
 type Service struct {
 	cfg Config
 	js  jetstream.JetStream
@@ -86,6 +86,8 @@ type Service struct {
 	mu sync.Mutex // serialises table metadata writes
 
 	held atomic.Int64 // bytes of the items the indexes hold (budget.go)
+
+	commits committer // group commit of stream-table writes (commit.go)
 
 	viewMu sync.RWMutex
 	tables map[string]*table // by name

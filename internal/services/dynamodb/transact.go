@@ -375,6 +375,7 @@ func (s *Service) publishBatch(ctx context.Context, msgs []*nats.Msg) (uint64, j
 		m.Header.Set("Nats-Batch-Id", id)
 		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		if i < len(msgs)-1 {
+			m.Header.Del("Nats-Batch-Commit") // set when it ended an earlier batch
 			if err := s.cfg.NC.PublishMsg(m); err != nil {
 				return 0, 0, err
 			}
