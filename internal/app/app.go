@@ -162,7 +162,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("dynamodb bucket: %w", err)
 	}
-	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		MaxItemBytes: cfg.DynamoDBMaxItemBytes})
 	if err != nil {
 		return err
 	}
@@ -344,7 +345,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("esm bucket: %w", err)
 	}
-	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log})
+	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Targets: tg, Invoker: invoker, ARNs: arns, Logger: log})
 	if err != nil {
 		return err
 	}

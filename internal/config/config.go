@@ -82,6 +82,9 @@ type Config struct {
 	// StoreMaxBytes caps the bytes the store keeps on disk; 0 derives it
 	// from the size of the data dir's file system (natsd.DefaultMaxStore).
 	StoreMaxBytes int64
+	// DynamoDBMaxItemBytes bounds the table items each node holds in
+	// memory (dynamodb.Config.MaxItemBytes); 0: no bound.
+	DynamoDBMaxItemBytes int64
 	// Network is how the linux driver's sandboxes reach the network:
 	// NetworkBridge (a veth into Kumo's bridge, NAT out; package netns)
 	// or NetworkNone (lo only). NetworkRange is the sandboxes' IPv4
@@ -204,6 +207,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.bind(fs, "memory-budget", "KUMO_MEMORY_BUDGET", intValue(&c.MemoryBudgetMB, 0), "`MB` of function memory this node's sandboxes may hold in all; idle sandboxes are evicted to make room, then invocations are throttled (0: 3/4 of the machine)")
 	b.str(fs, &c.MetricsListen, "metrics-listen", "KUMO_METRICS_LISTEN", "", "also serve GET /metrics, unauthenticated, on this `address`, e.g. 127.0.0.1:9071 (default: none; /metrics on the edge port needs SigV4)")
 	b.bind(fs, "max-connections", "KUMO_MAX_CONNECTIONS", intValue(&c.MaxConnections, DefaultMaxConnections), "`connections` the edge port serves at once; more are answered 503")
+	b.bind(fs, "dynamodb-max-item-bytes", "KUMO_DYNAMODB_MAX_ITEM_BYTES", int64Value(&c.DynamoDBMaxItemBytes, 0), "`bytes` of DynamoDB items (as DynamoDB counts item sizes) each node may hold in memory, all tables together; writes that would grow past it are refused (0: no bound)")
 	b.bind(fs, "store-max-bytes", "KUMO_STORE_MAX_BYTES", int64Value(&c.StoreMaxBytes, 0), "`bytes` the store may keep on disk (0: the data dir's file system size less half of a 5% reserve; writes are refused when the disk's free space falls below that reserve)")
 	b.str(fs, &c.Network, "network", "KUMO_NETWORK", NetworkBridge, "sandbox `network` (linux driver): \"bridge\" (outbound TCP/UDP through NAT, the edge and DNS reachable, nothing else on the host) or \"none\" (loopback only)")
 	b.str(fs, &c.NetworkRange, "network-range", "KUMO_NETWORK_RANGE", "", "IPv4 `prefix` of the sandboxes' addresses with --network bridge, e.g. 10.200.0.0/16 (default: a free /16 from 10.200-254.0.0)")
@@ -350,6 +354,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StoreMaxBytes != 0 && c.StoreMaxBytes < MinStoreMaxBytes {
 		return bad("store-max-bytes", c.StoreMaxBytes, "must be at least 16 MiB (%d), or 0 for the default", MinStoreMaxBytes)
+	}
+	if c.DynamoDBMaxItemBytes < 0 {
+		return bad("dynamodb-max-item-bytes", c.DynamoDBMaxItemBytes, "must not be negative (0: no bound)")
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {

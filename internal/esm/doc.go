@@ -93,20 +93,53 @@
 // up to 10000, default 100; MaximumBatchingWindowInSeconds;
 // MaximumRetryAttempts, -1 for ever; MaximumRecordAgeInSeconds;
 // FilterCriteria matched against each record of the event;
-// ReportBatchItemFailures with itemIdentifier a SequenceNumber) has one
+// ReportBatchItemFailures with itemIdentifier a SequenceNumber;
+// BisectBatchOnFunctionError; ParallelizationFactor 1–10;
+// DestinationConfig.OnFailure; TumblingWindowInSeconds up to 900) has one
 // worker reading the stream's one shard through the DynamoDB service's
-// in-process reader (Config.Streams) and invoking the function with
-// {"Records": [...]} in stream order. Its position is a checkpoint,
-// "cp.<uuid>" in the mapping bucket, created at the starting position
-// when the mapping first runs and moved past each batch once the function
-// has succeeded with it: a restart or another node resumes there, at
-// least once. A failing batch is retried from its first failed record
-// with backoff and blocks everything after it, until it succeeds or its
-// retries are spent (then skipped). Not yet: ParallelizationFactor above
-// 1 (accepted, one worker runs), BisectBatchOnFunctionError (refused),
-// DestinationConfig.OnFailure, TumblingWindowInSeconds; a removed
-// mapping's checkpoint stays in the bucket. Create, and an Update that
-// names another function, check that the function's role may
+// in-process reader (Config.Streams), in chunks of up to BatchSize
+// records per lane. A chunk's records are split into
+// ParallelizationFactor lanes by the hash of their partition key; the
+// lanes run at once, each invoking the function with {"Records": [...]}
+// in stream order, so every partition key's records stay in order. The
+// position is a checkpoint, "cp.<uuid>" in the mapping bucket, created at
+// the starting position when the mapping first runs and moved past a
+// chunk once every lane is done with it: a restart or another node
+// resumes there, at least once. Until then nothing after the chunk is
+// read, so a failing batch blocks the shard (all its lanes; Lambda blocks
+// only the failing lane's keys).
+//
+// A failing batch is retried with backoff (from its first reported
+// failure, with ReportBatchItemFailures). With BisectBatchOnFunctionError
+// a function error splits it in halves, each processed in turn with
+// retries of their own (a split spends no retry). Records older than
+// MaximumRecordAgeInSeconds, and a batch whose MaximumRetryAttempts are
+// spent, are discarded: with an OnFailure destination (a standard SQS
+// queue the role may sqs:SendMessage to, or an SNS topic; Config.Targets
+// sends) Lambda's record of them — requestContext (condition
+// RetryAttemptsExhausted or RecordAgeExceeded, approximateInvokeCount),
+// responseContext, DDBStreamBatchInfo (shardId, start and end sequence
+// numbers, approximate arrivals, batchSize, streamArn) — is sent first,
+// retried until delivered, so the checkpoint never passes records that
+// were neither processed nor recorded. An invoke that did not run
+// (throttled, the function gone) is retried with backoff and spends no
+// retry.
+//
+// Tumbling windows are TumblingWindowInSeconds long, aligned to the epoch
+// by each record's ApproximateCreationDateTime; a batch holds records of
+// one window. Each lane carries the state the function returned
+// ({"state": {...}}) into its next invoke of the window (with window
+// start and end, shardId, eventSourceARN, isFinalInvokeForWindow false);
+// once a later record arrives, or the stream is idle and the clock is
+// past the window's end, a final invoke with no records carries the state
+// with isFinalInvokeForWindow true, and the state is dropped. The open
+// windows' state is saved with the checkpoint (JSON instead of the bare
+// sequence), so a restart resumes a window with the state it had when
+// the chunk before was acknowledged. isWindowTerminatedEarly is always
+// false (no state limit is enforced).
+//
+// A removed mapping's checkpoint stays in the bucket. Create, and an
+// Update that names another function, check that the function's role may
 // dynamodb:GetRecords, GetShardIterator, DescribeStream and ListStreams
 // on the stream (StreamRoleChecker), with Lambda's message.
 //

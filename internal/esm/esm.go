@@ -52,6 +52,9 @@ type Config struct {
 	// Streams reads DynamoDB streams (dynamodb.Service); nil refuses
 	// stream ARNs.
 	Streams Streams
+	// Targets sends stream mappings' on-failure records; nil refuses
+	// DestinationConfig.
+	Targets Targets
 	// Invoker runs the batches, synchronously, as the function's own
 	// poller: no caller identity is checked.
 	Invoker invoke.Invoker

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/edge"
 	"github.com/kumo-run/kumo/internal/esm"
@@ -116,6 +118,17 @@ type harness struct {
 	ddb *kumoddb.Service
 	dir *authz.Static // users of the Lambda API besides root
 	url string
+	// clock is how far the DynamoDB service's and the mappings' clock is
+	// ahead of time.Now, in nanoseconds.
+	clock *atomic.Int64
+}
+
+// sqsTargets delivers on-failure records to the SQS service.
+type sqsTargets struct{ q *kumosqs.Service }
+
+func (t sqsTargets) Send(ctx context.Context, arn string, body []byte, _ map[string]asyncq.Attribute) error {
+	_, err := t.q.Deliver(ctx, arn, string(body), nil)
+	return err
 }
 
 // newHarness starts an embedded NATS with the registry, SQS and the
@@ -157,7 +170,7 @@ func newHarness(t testing.TB) *harness {
 	// The functions' execution role may poll every queue; mappings check
 	// it against the queue service's authorizer.
 	dir := &authz.Static{}
-	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes","dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`, iam.KindIdentity)
+	pollSQS, err := iam.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes","sqs:SendMessage","dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`, iam.KindIdentity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +181,17 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(q.Close)
+	clock := new(atomic.Int64)
+	now := func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
 	ddb, err := kumoddb.Open(ctx, kumoddb.Config{KV: kv(natsd.DynamoDBBucket), NC: nc, Region: "us-east-1", Account: account,
-		Authorizer: authz.New(authz.Config{Directory: dir, Region: "us-east-1"})})
+		Authorizer: authz.New(authz.Config{Directory: dir, Region: "us-east-1"}), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ddb.Close)
-	h := &harness{inv: &recorder{}, sqs: q, reg: reg, ddb: ddb}
+	h := &harness{inv: &recorder{}, sqs: q, reg: reg, ddb: ddb, clock: clock}
 	h.cfg = esm.Config{KV: kv(natsd.ESMBucket), Functions: reg, Queues: q, Streams: ddb, Invoker: h.inv, ARNs: arns,
-		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
+		PollWait: 200 * time.Millisecond, Backoff: 10 * time.Millisecond, Targets: sqsTargets{q}, Now: now}
 	h.svc, err = esm.Open(ctx, h.cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,10 @@ type Mapping struct {
 	MaximumRecordAgeInSeconds  *int    `json:"MaximumRecordAgeInSeconds,omitempty"`
 	BisectBatchOnFunctionError *bool   `json:"BisectBatchOnFunctionError,omitempty"`
 	ParallelizationFactor      *int    `json:"ParallelizationFactor,omitempty"`
+	// DestinationConfig.OnFailure receives what a stream mapping
+	// discards; TumblingWindowInSeconds aggregates state (streamsrc.go).
+	DestinationConfig       *DestinationConfig `json:"DestinationConfig,omitempty"`
+	TumblingWindowInSeconds *int               `json:"TumblingWindowInSeconds,omitempty"`
 	// LastProcessingResult is kept apart from the stored mapping
 	// (result.go) and filled in when the mapping is answered.
 	LastProcessingResult string `json:"LastProcessingResult,omitempty"`
@@ -117,6 +121,10 @@ type CreateInput struct {
 	MaximumRecordAgeInSeconds      *int            `json:"MaximumRecordAgeInSeconds"`
 	BisectBatchOnFunctionError     *bool           `json:"BisectBatchOnFunctionError"`
 	ParallelizationFactor          *int            `json:"ParallelizationFactor"`
+
+	// Members of a stream mapping only (streamsrc.go).
+	DestinationConfig       *DestinationConfig `json:"DestinationConfig"`
+	TumblingWindowInSeconds *int               `json:"TumblingWindowInSeconds"`
 }
 
 // UpdateInput is the body of UpdateEventSourceMapping; a nil member is
@@ -129,6 +137,13 @@ type UpdateInput struct {
 	FunctionResponseTypes          *[]string       `json:"FunctionResponseTypes"`
 	ScalingConfig                  *ScalingConfig  `json:"ScalingConfig"`
 	FilterCriteria                 *FilterCriteria `json:"FilterCriteria"`
+	// The members of a stream mapping (streamsrc.go).
+	MaximumRetryAttempts       *int               `json:"MaximumRetryAttempts"`
+	MaximumRecordAgeInSeconds  *int               `json:"MaximumRecordAgeInSeconds"`
+	BisectBatchOnFunctionError *bool              `json:"BisectBatchOnFunctionError"`
+	ParallelizationFactor      *int               `json:"ParallelizationFactor"`
+	DestinationConfig          *DestinationConfig `json:"DestinationConfig"`
+	TumblingWindowInSeconds    *int               `json:"TumblingWindowInSeconds"`
 }
 
 func invalid(format string, args ...any) error {
@@ -431,9 +446,11 @@ func (s *Service) Update(ctx context.Context, uuid string, in UpdateInput) (Mapp
 		next.M.FilterCriteria = normFilters(in.FilterCriteria)
 	}
 	if next.isStream() {
-		if err := checkStreamSettings(&next.M); err != nil {
+		if err := s.updateStream(ctx, next, in); err != nil {
 			return Mapping{}, err
 		}
+	} else if in.streamMembers() {
+		return Mapping{}, invalid("Unsupported stream parameters for an SQS event source mapping.")
 	} else if err := checkSettings(next.M.BatchSize, next.M.MaximumBatchingWindowInSeconds, next.M.FunctionResponseTypes,
 		next.M.ScalingConfig, next.M.FilterCriteria, s.cfg.Queues.QueueFIFO(next.M.EventSourceArn)); err != nil {
 		return Mapping{}, err

@@ -236,3 +236,183 @@ func TestDynamoDBStreamKill9(t *testing.T) {
 		}
 	}
 }
+
+// failBad fails every batch that holds the item "bad".
+const failBad = `def handler(event, context):
+    for r in event["Records"]:
+        if r["dynamodb"]["Keys"]["id"]["S"] == "bad":
+            raise Exception("bad record")
+    return {}
+`
+
+// TestDynamoDBStreamOnFailure: a stream mapping made with the AWS CLI
+// (ParallelizationFactor 2, BisectBatchOnFunctionError, no retries, an
+// SQS on-failure destination) isolates the one record its Python
+// function fails on and sends Lambda's record of it to the queue:
+// condition, the shard and the record's sequence number.
+func TestDynamoDBStreamOnFailure(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	grantTestRole(t, s)
+	c.ok("iam", "put-role-policy", "--role-name", "lambda-role", "--policy-name", "streams",
+		"--policy-document", policyDoc("Allow", []string{"dynamodb:*", "sqs:SendMessage"}, "*"))
+	stream := jstr(c.ok("dynamodb", "create-table", "--table-name", "things", "--billing-mode", "PAY_PER_REQUEST",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH",
+		"--stream-specification", "StreamEnabled=true,StreamViewType=KEYS_ONLY"), "TableDescription", "LatestStreamArn")
+	queueURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "discarded"), "QueueUrl")
+	queueARN := "arn:aws:sqs:" + region + ":" + accountID + ":discarded"
+	zip := makeZip(t, zipEntry{Name: "app.py", Body: failBad})
+	args := []string{"lambda", "create-function", "--function-name", "fail-bad", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", testRole, "--timeout", "30", "--zip-file", "fileb://" + writeTemp(t, "fail-bad.zip", zip)}
+	if cliV2(t) {
+		args = append(args, "--cli-binary-format", "raw-in-base64-out")
+	}
+	c.ok(args...)
+	c.ok("lambda", "wait", "function-active-v2", "--function-name", "fail-bad")
+	for _, k := range []string{"a", "b", "bad", "c"} {
+		c.ok("dynamodb", "put-item", "--table-name", "things", "--item", `{"id":{"S":"`+k+`"}}`)
+	}
+	m := c.ok("lambda", "create-event-source-mapping", "--function-name", "fail-bad", "--event-source-arn", stream,
+		"--starting-position", "TRIM_HORIZON", "--batch-size", "4", "--parallelization-factor", "2", "--bisect-batch-on-function-error",
+		"--maximum-retry-attempts", "0", "--destination-config", `{"OnFailure":{"Destination":"`+queueARN+`"}}`)
+	if jstr(m, "DestinationConfig", "OnFailure", "Destination") != queueARN || jget(m, "BisectBatchOnFunctionError") != true ||
+		fmt.Sprint(jget(m, "ParallelizationFactor")) != "2" {
+		t.Fatalf("mapping %v", m)
+	}
+	var body string
+	eventually(t, 180*time.Second, "the on-failure record in the queue", func() error {
+		ms, _ := jget(c.ok("sqs", "receive-message", "--queue-url", queueURL, "--wait-time-seconds", "1"), "Messages").([]any)
+		if len(ms) == 0 {
+			return fmt.Errorf("no message yet")
+		}
+		body = jstr(ms[0], "Body")
+		return nil
+	})
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
+		t.Fatalf("message %q: %v", body, err)
+	}
+	// the sequence number of "bad"'s record, from the stream itself
+	shard := jstr(jget(c.ok("dynamodbstreams", "describe-stream", "--stream-arn", stream), "StreamDescription", "Shards").([]any)[0], "ShardId")
+	it := jstr(c.ok("dynamodbstreams", "get-shard-iterator", "--stream-arn", stream, "--shard-id", shard, "--shard-iterator-type", "TRIM_HORIZON"), "ShardIterator")
+	var badSeq string
+	for _, r := range jget(c.ok("dynamodbstreams", "get-records", "--shard-iterator", it), "Records").([]any) {
+		if jstr(r, "dynamodb", "Keys", "id", "S") == "bad" {
+			badSeq = jstr(r, "dynamodb", "SequenceNumber")
+		}
+	}
+	if jstr(rec, "requestContext", "condition") != "RetryAttemptsExhausted" || jstr(rec, "requestContext", "functionArn") != functionARN("fail-bad") ||
+		jstr(rec, "responseContext", "functionError") != "Unhandled" || jstr(rec, "DDBStreamBatchInfo", "shardId") != shard ||
+		badSeq == "" || jstr(rec, "DDBStreamBatchInfo", "startSequenceNumber") != badSeq || jstr(rec, "DDBStreamBatchInfo", "endSequenceNumber") != badSeq ||
+		fmt.Sprint(jget(rec, "DDBStreamBatchInfo", "batchSize")) != "1" || jstr(rec, "DDBStreamBatchInfo", "streamArn") != stream {
+		t.Fatalf("on-failure record %s (bad is %s in %s)", body, badSeq, shard)
+	}
+}
+
+// countWindow counts a tumbling window's records in its state and sends
+// the count to the queue in QUEUE_URL on the window's final invoke.
+const countWindow = `import json, os
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    n = int((event.get("state") or {}).get("n", "0")) + len(event["Records"])
+    if event.get("isFinalInvokeForWindow"):
+        sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=json.dumps(
+            {"n": n, "window": event["window"], "shard": event["shardId"], "arn": event["eventSourceARN"]}))
+        return {}
+    return {"state": {"n": str(n)}}
+`
+
+// TestDynamoDBStreamTumblingWindow: a Python function aggregates a
+// stream's records over 5-second tumbling windows with boto3, carrying
+// its count in the window's state; each window's final invoke reports
+// the count, and the counts add up to the records written.
+func TestDynamoDBStreamTumblingWindow(t *testing.T) {
+	requireHostBoto3(t)
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	c := newCLI(t, s)
+	grantTestRole(t, s)
+	c.ok("iam", "put-role-policy", "--role-name", "lambda-role", "--policy-name", "streams",
+		"--policy-document", policyDoc("Allow", []string{"dynamodb:*", "sqs:SendMessage"}, "*"))
+	stream := jstr(c.ok("dynamodb", "create-table", "--table-name", "counted", "--billing-mode", "PAY_PER_REQUEST",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH",
+		"--stream-specification", "StreamEnabled=true,StreamViewType=NEW_IMAGE"), "TableDescription", "LatestStreamArn")
+	queueURL := jstr(c.ok("sqs", "create-queue", "--queue-name", "counts"), "QueueUrl")
+	zip := makeZip(t, zipEntry{Name: "app.py", Body: countWindow})
+	args := []string{"lambda", "create-function", "--function-name", "count-window", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", testRole, "--timeout", "30", "--zip-file", "fileb://" + writeTemp(t, "count-window.zip", zip),
+		"--environment", `{"Variables":{"QUEUE_URL":"` + queueURL + `"}}`}
+	if cliV2(t) {
+		args = append(args, "--cli-binary-format", "raw-in-base64-out")
+	}
+	c.ok(args...)
+	c.ok("lambda", "wait", "function-active-v2", "--function-name", "count-window")
+	m := c.ok("lambda", "create-event-source-mapping", "--function-name", "count-window", "--event-source-arn", stream,
+		"--starting-position", "TRIM_HORIZON", "--batch-size", "1", "--tumbling-window-in-seconds", "5")
+	if fmt.Sprint(jget(m, "TumblingWindowInSeconds")) != "5" {
+		t.Fatalf("mapping %v", m)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		c.ok("dynamodb", "put-item", "--table-name", "counted", "--item", `{"id":{"S":"`+k+`"}}`)
+	}
+	total := 0
+	eventually(t, 300*time.Second, "the windows' counts adding up to 3", func() error {
+		ms, _ := jget(c.ok("sqs", "receive-message", "--queue-url", queueURL, "--wait-time-seconds", "1", "--max-number-of-messages", "10"), "Messages").([]any)
+		for _, msg := range ms {
+			var got struct {
+				N      int
+				Window struct{ Start, End string }
+				Shard  string
+				ARN    string
+			}
+			if err := json.Unmarshal([]byte(jstr(msg, "Body")), &got); err != nil {
+				t.Fatalf("message %v: %v", msg, err)
+			}
+			start, err1 := time.Parse(time.RFC3339, got.Window.Start)
+			end, err2 := time.Parse(time.RFC3339, got.Window.End)
+			if err1 != nil || err2 != nil || end.Sub(start) != 5*time.Second || start.Unix()%5 != 0 || got.ARN != stream ||
+				!strings.HasPrefix(got.Shard, "shardId-") || got.N < 1 {
+				t.Fatalf("final invoke %+v", got)
+			}
+			total += got.N
+			c.ok("sqs", "delete-message", "--queue-url", queueURL, "--receipt-handle", jstr(msg, "ReceiptHandle"))
+		}
+		if total < 3 {
+			return fmt.Errorf("%d counted", total)
+		}
+		return nil
+	})
+	if total != 3 {
+		t.Fatalf("%d counted, 3 written", total)
+	}
+}
+
+// TestDynamoDBItemBudget: with --dynamodb-max-item-bytes a put that
+// would hold more item bytes than the bound is refused with a clear
+// error, through the AWS CLI, and a deletion makes room again.
+func TestDynamoDBItemBudget(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process", "--dynamodb-max-item-bytes", "3000")
+	c := newCLI(t, s)
+	c.ok("dynamodb", "create-table", "--table-name", "small", "--billing-mode", "PAY_PER_REQUEST",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH")
+	item := func(id string) string {
+		return `{"id":{"S":"` + id + `"},"v":{"S":"` + strings.Repeat("x", 1400) + `"}}`
+	}
+	c.ok("dynamodb", "put-item", "--table-name", "small", "--item", item("a"))
+	c.ok("dynamodb", "put-item", "--table-name", "small", "--item", item("b"))
+	r := c.fail("ItemCollectionSizeLimitExceededException", "dynamodb", "put-item", "--table-name", "small", "--item", item("c"))
+	if !strings.Contains(r.Stderr, "item memory budget is spent") {
+		t.Fatalf("put-item past the budget: %s", r)
+	}
+	if jget(c.ok("dynamodb", "get-item", "--table-name", "small", "--key", `{"id":{"S":"c"}}`, "--consistent-read"), "Item") != nil {
+		t.Fatal("the refused item was stored")
+	}
+	c.ok("dynamodb", "delete-item", "--table-name", "small", "--key", `{"id":{"S":"a"}}`)
+	c.ok("dynamodb", "put-item", "--table-name", "small", "--item", item("c"))
+}

@@ -205,6 +205,13 @@ func TestDynamoDBCLI(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "ConditionalCheckFailedException") {
 		t.Fatalf("conditional put-item: %s", r)
 	}
+	// a reserved word as a bare attribute name is refused
+	r = runCmd(t, env, nil, time.Minute, "aws", "--endpoint-url", s.url, "dynamodb", "update-item", "--table-name", "cli-t",
+		"--key", `{"pk":{"S":"p"},"n":{"N":"9"}}`, "--update-expression", "SET status = :s", "--expression-attribute-values", `{":s":{"S":"x"}}`)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "ValidationException") ||
+		!strings.Contains(r.Stderr, "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status") {
+		t.Fatalf("reserved word: %s", r)
+	}
 }
 
 func newDynamoDB(s *server) *dynamodb.Client {

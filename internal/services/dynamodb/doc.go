@@ -41,8 +41,12 @@
 //
 // Not served: PartiQL, backups, global tables, the legacy parameters
 // (Expected, AttributeUpdates, KeyConditions, QueryFilter, ScanFilter,
-// AttributesToGet, ConditionalOperator: refused), DynamoDB's list of
-// reserved words (an unquoted "status" is accepted).
+// AttributesToGet, ConditionalOperator: refused).
+//
+// An expression that names an attribute with one of DynamoDB's 573
+// reserved words (expr/reserved.txt) is refused, as DynamoDB refuses it:
+// ValidationException "Invalid <expression>: Attribute name is a reserved
+// keyword; reserved keyword: <word>".
 //
 // # State
 //
@@ -106,7 +110,14 @@
 // with natsd.SyncAlways fsyncs, before it acknowledges), every table, and
 // transaction tokens for their 10 minutes. The indexes are rebuilt from
 // the stream. Memory: every item of every table is held in memory on
-// every node.
+// every node. Config.MaxItemBytes (--dynamodb-max-item-bytes) bounds
+// them (budget.go): the node counts the items it holds as DynamoDB counts
+// item sizes, and a write or transaction that would grow the count past
+// the bound is refused with ItemCollectionSizeLimitExceededException
+// (not retryable) and stores nothing; writes that shrink or delete items
+// are always allowed. The count is checked before the write is published,
+// so concurrent writes may together pass the bound by what they add; Go's
+// heap holds several times the counted size.
 //
 // # Change log for streams
 //
@@ -115,7 +126,10 @@
 // 24-hour Nats-TTL (DynamoDB's retention). A write to a table whose stream
 // is enabled publishes the item and its change record (event, keys, the
 // images the view type keeps) as one atomic batch, so a change and its
-// record are stored together or not at all; a write that changes nothing
+// record are stored together or not at all (commit.go: the batches of
+// concurrent writers on a node are joined into one atomic batch, because
+// an atomic batch costs JetStream far more than a publish; a joined batch
+// refused by a precondition is published again writer by writer); a write that changes nothing
 // (a failed condition, deleting a missing item, a put of the same item)
 // publishes no record, as DynamoDB writes none. A transaction's records
 // are in its batch. The TTL sweeper's deletions are marked and carry the

@@ -113,8 +113,8 @@ func TestItems(t *testing.T) {
 	if b := g.Item["bin"].(*types.AttributeValueMemberB).Value; string(b) != "\x00\x01\x02" {
 		t.Fatalf("binary %v", b)
 	}
-	p, err := h.cl.GetItem(ctx, &dynamodb.GetItemInput{TableName: tbl, Key: key, ProjectionExpression: aws.String("#d.list[1], ok"),
-		ExpressionAttributeNames: map[string]string{"#d": "doc"}})
+	p, err := h.cl.GetItem(ctx, &dynamodb.GetItemInput{TableName: tbl, Key: key, ProjectionExpression: aws.String("#d.#l[1], ok"),
+		ExpressionAttributeNames: map[string]string{"#d": "doc", "#l": "list"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,8 @@ func TestItems(t *testing.T) {
 
 	// Update: arithmetic, if_not_exists, list_append, ADD to a set, REMOVE.
 	u, err := h.cl.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: tbl, Key: key,
-		UpdateExpression:          aws.String("SET n = n + :one, c = if_not_exists(c, :zero), doc.list = list_append(doc.list, :l) ADD tags :t REMOVE ok"),
+		UpdateExpression:          aws.String("SET n = n + :one, c = if_not_exists(c, :zero), doc.#l = list_append(doc.#l, :l) ADD tags :t REMOVE ok"),
+		ExpressionAttributeNames:  map[string]string{"#l": "list"},
 		ConditionExpression:       aws.String("size(tags) = :two AND contains(tags, :x) AND attribute_type(n, :N)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n("1"), ":zero": n("0"), ":two": n("2"), ":x": s("x"), ":N": s("N"), ":l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("three")}}, ":t": &types.AttributeValueMemberSS{Value: []string{"z"}}},
 		ReturnValues:              types.ReturnValueUpdatedNew})
@@ -341,4 +342,34 @@ func TestAuthorization(t *testing.T) {
 	}
 	_, err = bob.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("guarded"), Key: item})
 	wantCode(t, err, "AccessDeniedException", "")
+}
+
+// TestReservedWords: an expression naming an attribute with one of
+// DynamoDB's reserved words is refused with DynamoDB's message and
+// changes nothing; through ExpressionAttributeNames it is accepted.
+func TestReservedWords(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.createTable(t, "words", "")
+	tbl := aws.String("words")
+	key := map[string]types.AttributeValue{"pk": s("a")}
+	if _, err := h.cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: tbl, Item: map[string]types.AttributeValue{"pk": s("a"), "status": s("new")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.cl.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: tbl, Key: key, UpdateExpression: aws.String("SET status = :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("done")}})
+	wantCode(t, err, "ValidationException", "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status")
+	_, err = h.cl.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: tbl, Key: key, ConditionExpression: aws.String("attribute_exists(Status)")})
+	wantCode(t, err, "ValidationException", "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Status")
+	_, err = h.cl.Scan(ctx, &dynamodb.ScanInput{TableName: tbl, FilterExpression: aws.String("status = :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("new")}})
+	wantCode(t, err, "ValidationException", "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: status")
+	g, err := h.cl.GetItem(ctx, &dynamodb.GetItemInput{TableName: tbl, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil || g.Item["status"].(*types.AttributeValueMemberS).Value != "new" {
+		t.Fatalf("GetItem %v %v", g, err)
+	}
+	if _, err := h.cl.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: tbl, Key: key, UpdateExpression: aws.String("SET #s = :s"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("done")}}); err != nil {
+		t.Fatal(err)
+	}
 }

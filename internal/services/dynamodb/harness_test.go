@@ -46,6 +46,9 @@ type harness struct {
 	az   *authz.Authorizer
 	// skew moves the service's clock (nanoseconds ahead of real time).
 	skew atomic.Int64
+	// maxItemBytes is the service's Config.MaxItemBytes from the next
+	// start on.
+	maxItemBytes int64
 }
 
 // newHarness starts NATS, opens the service on the kumo-dynamodb bucket
@@ -106,7 +109,7 @@ func (h *harness) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	svc, err := kumoddb.Open(context.Background(), kumoddb.Config{KV: kv, NC: nc, Region: "us-east-1", Account: account, Authorizer: h.az,
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }, TTLInterval: 50 * time.Millisecond})
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }, TTLInterval: 50 * time.Millisecond, MaxItemBytes: h.maxItemBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,9 +150,15 @@ func (s *Service) indexFor(id, h, r string) *index {
 // in the stream (written before the purge) are ignored from then on.
 func (s *Service) dropIndex(id string) {
 	s.idxMu.Lock()
+	x := s.indexes[id]
 	delete(s.indexes, id)
 	s.dropped[id] = true
 	s.idxMu.Unlock()
+	if x != nil {
+		x.mu.Lock()
+		s.held.Add(-x.size)
+		x.mu.Unlock()
+	}
 }
 
 // liveIndex is indexFor, except for a dropped table: nil.
@@ -292,6 +298,7 @@ func (x *index) apply(hash string, seq uint64, rec *record) {
 		x.tree.Delete(old)
 		x.count--
 		x.size -= int64(old.size)
+		x.s.held.Add(-int64(old.size))
 		for _, sx := range x.secondaries {
 			if se := sx.entryOf(old); se != nil {
 				sx.tree.Delete(se)
@@ -305,6 +312,7 @@ func (x *index) apply(hash string, seq uint64, rec *record) {
 		x.tree.ReplaceOrInsert(e)
 		x.count++
 		x.size += int64(e.size)
+		x.s.held.Add(int64(e.size))
 		sl.e = e
 		for _, sx := range x.secondaries {
 			if se := sx.entryOf(e); se != nil {
@@ -496,6 +504,9 @@ func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn fun
 		if err != nil {
 			return old, nil, err
 		}
+		if err := x.s.budget(int64(attr.ItemSize(cur) - attr.ItemSize(old))); err != nil {
+			return old, nil, err
+		}
 		rec := record{Item: cur, H: x.h, R: x.r}
 		if cur == nil {
 			rec = record{Key: key, Deleted: true, H: x.h, R: x.r, TTL: ttl}
@@ -511,7 +522,7 @@ func (x *index) writeRecord(ctx context.Context, key attr.Item, ttl bool, fn fun
 			setTI(msg, 2, 0)
 			setTI(lm, 2, 1)
 			msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
-			last, code, err := x.s.publishBatch(ctx, []*nats.Msg{msg, lm})
+			last, code, err := x.s.commit([]*nats.Msg{msg, lm})
 			switch {
 			case err != nil:
 				return old, nil, awsproto.Internal(fmt.Errorf("writing an item: %w", err))

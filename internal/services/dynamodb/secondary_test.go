@@ -52,7 +52,7 @@ func TestSecondaryIndexes(t *testing.T) {
 	var start map[string]types.AttributeValue
 	for {
 		out, err := h.cl.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("by-status"),
-			KeyConditionExpression: aws.String("#s = :o AND total > :t"), ExpressionAttributeNames: map[string]string{"#s": "status"},
+			KeyConditionExpression: aws.String("#s = :o AND #t > :t"), ExpressionAttributeNames: map[string]string{"#s": "status", "#t": "total"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("open"), ":t": n("85")}, Limit: aws.Int32(3), ExclusiveStartKey: start})
 		if err != nil {
 			t.Fatal(err)
@@ -85,7 +85,7 @@ func TestSecondaryIndexes(t *testing.T) {
 		t.Fatalf("GSI scan %v %v", sc, err)
 	}
 	lsi, err := h.cl.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("by-total"), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :p AND total < :t"), ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("c1"), ":t": n("90")}})
+		KeyConditionExpression: aws.String("pk = :p AND #t < :t"), ExpressionAttributeNames: map[string]string{"#t": "total"}, ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("c1"), ":t": n("90")}})
 	if err != nil || lsi.Count != 5 || lsi.Items[0]["total"].(*types.AttributeValueMemberN).Value != "81" {
 		t.Fatalf("LSI query %v %v", lsi, err)
 	}
@@ -119,7 +119,7 @@ func TestSecondaryIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, err := h.cl.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("by-other"),
-		KeyConditionExpression: aws.String("other = :y"), ExpressionAttributeValues: map[string]types.AttributeValue{":y": s("y")}})
+		KeyConditionExpression: aws.String("#o = :y"), ExpressionAttributeNames: map[string]string{"#o": "other"}, ExpressionAttributeValues: map[string]types.AttributeValue{":y": s("y")}})
 	if err != nil || o.Count != 20 {
 		t.Fatalf("new GSI %v %v", o, err)
 	}

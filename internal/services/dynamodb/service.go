@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,6 +62,10 @@ type Config struct {
 	// TTLInterval is how often expired items are looked for; 30 s when
 	// zero.
 	TTLInterval time.Duration
+	// MaxItemBytes bounds the items this node holds in memory, all tables
+	// together, in bytes as DynamoDB counts an item's size: a write that
+	// would grow them past it is refused (budget.go). 0: no bound.
+	MaxItemBytes int64
 }
 
 type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
@@ -69,7 +74,7 @@ type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
 //
 // Lock order: Service.mu (table writes); the stripe locks of one or more
 // items (a transaction takes them in (table id, stripe) order); applyMu;
-// an index's mu; fMu. idxMu and viewMu are taken alone.
+// an index's mu; fMu. idxMu, viewMu and commits.mu are taken alone.
 type Service struct {
 	cfg Config
 	js  jetstream.JetStream
@@ -79,6 +84,10 @@ type Service struct {
 	streams map[string]op
 
 	mu sync.Mutex // serialises table metadata writes
+
+	held atomic.Int64 // bytes of the items the indexes hold (budget.go)
+
+	commits committer // group commit of stream-table writes (commit.go)
 
 	viewMu sync.RWMutex
 	tables map[string]*table // by name

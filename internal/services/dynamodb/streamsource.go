@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 )
 
 // StreamRecord is one record of a stream as Lambda's event carries it
@@ -18,12 +20,29 @@ import (
 type StreamRecord struct {
 	Seq    uint64
 	Record map[string]any
+	// Shard is the ShardId of the stream's one shard.
+	Shard string
+	// Partition is a stable 64-bit hash of the item's partition key: the
+	// records of one partition key share it.
+	Partition uint64
+	// Time is the record's ApproximateCreationDateTime, epoch seconds.
+	Time int64
 }
 
 // StreamExists reports whether arn is a table's latest stream.
 func (s *Service) StreamExists(arn string) bool {
 	_, err := s.resolveStream(nil, "", arn)
 	return err == nil
+}
+
+// StreamShard is the ShardId of the stream arn's one shard, "" when arn
+// is no table's latest stream.
+func (s *Service) StreamShard(arn string) string {
+	ref, err := s.resolveStream(nil, "", arn)
+	if err != nil {
+		return ""
+	}
+	return ref.shard
 }
 
 // StreamLatest is the position after every record stored so far.
@@ -64,9 +83,21 @@ func (s *Service) ReadStream(ctx context.Context, arn string, from uint64, n int
 		if rec.Log.TTL {
 			r["userIdentity"] = map[string]any{"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 		}
-		out = append(out, StreamRecord{Seq: msg.seq, Record: r})
+		out = append(out, StreamRecord{Seq: msg.seq, Record: r, Shard: ref.shard, Time: rec.Log.Time,
+			Partition: partitionHash(ref.m.hashKey(), rec.Log.Keys)})
 	}
 	return out, next, nil
+}
+
+// partitionHash hashes the partition key attribute of keys.
+func partitionHash(name string, keys attr.Item) uint64 {
+	v, ok := keys[name]
+	if !ok {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(attr.KeyBytes(v))
+	return h.Sum64()
 }
 
 // IsStreamARN reports whether arn has the shape of a DynamoDB stream ARN.

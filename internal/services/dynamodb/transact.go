@@ -148,7 +148,10 @@ func (s *Service) transactWriteItems(ctx context.Context, r *http.Request, body 
 
 	const attempts = 20
 	for attempt := 0; ; attempt++ {
-		msgs, seqs, reasons := s.evalTx(plans, in.ClientRequestToken, reqHash)
+		msgs, seqs, reasons, err := s.evalTx(plans, in.ClientRequestToken, reqHash)
+		if err != nil {
+			return nil, err
+		}
 		if reasons != nil {
 			return nil, cancelled(reasons)
 		}
@@ -271,12 +274,13 @@ func (s *Service) planTx(r *http.Request, ti txItem) (*txPlan, error) {
 
 // evalTx evaluates every plan on this node's indexes: the batch to
 // publish and the sequences it expects, or the reasons to cancel.
-func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, []uint64, []txReason) {
+func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, []uint64, []txReason, error) {
 	reasons := make([]txReason, len(plans))
 	seqs := make([]uint64, len(plans))
 	failed := false
 	var msgs []*nats.Msg
 	var recs []record
+	var grow int64 // how much the items held grow
 	for i, p := range plans {
 		old, seq := p.t.idx.get(p.hash)
 		seqs[i] = seq
@@ -333,6 +337,7 @@ func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, [
 			if rec.Deleted {
 				cur = nil
 			}
+			grow += int64(attr.ItemSize(cur) - attr.ItemSize(old))
 			if lm := s.changeMsg(s.logOf(p.m.ID), p.m.keyNames(), old, cur, false); lm != nil {
 				var lrec record
 				_ = json.Unmarshal(lm.Data, &lrec)
@@ -342,7 +347,10 @@ func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, [
 		}
 	}
 	if failed {
-		return nil, nil, reasons
+		return nil, nil, reasons, nil
+	}
+	if err := s.budget(grow); err != nil {
+		return nil, nil, nil, err
 	}
 	if token != "" {
 		m := nats.NewMsg(natsd.DynamoDBTokenSubject(tokenHash(token)))
@@ -355,7 +363,7 @@ func (s *Service) evalTx(plans []*txPlan, token, reqHash string) ([]*nats.Msg, [
 		recs[i].T, recs[i].I = len(msgs), i
 		m.Data, _ = json.Marshal(recs[i])
 	}
-	return msgs, seqs, nil
+	return msgs, seqs, nil, nil
 }
 
 // publishBatch publishes msgs as one atomic batch: all are stored or none.
@@ -367,6 +375,7 @@ func (s *Service) publishBatch(ctx context.Context, msgs []*nats.Msg) (uint64, j
 		m.Header.Set("Nats-Batch-Id", id)
 		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		if i < len(msgs)-1 {
+			m.Header.Del("Nats-Batch-Commit") // set when it ended an earlier batch
 			if err := s.cfg.NC.PublishMsg(m); err != nil {
 				return 0, 0, err
 			}

@@ -104,6 +104,8 @@ func TestConditionErrors(t *testing.T) {
 		{"n = :one AND", `Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "AND"`},
 		{"(n = :one", `Invalid ConditionExpression: Syntax error; token: "<EOF>", near: ":one"`},
 		{"n = :one $", `Invalid ConditionExpression: Syntax error; token: "$", near: ":one $"`},
+		{"status = :one", "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"},
+		{"attribute_exists(m.Name)", "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Name"},
 	} {
 		_, err := ParseCond("ConditionExpression", tc.src, refs(t))
 		if err == nil || err.Error() != tc.msg {
@@ -116,8 +118,8 @@ func TestUpdates(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"SET n = n + :one", `"n":{"N":"11"}`},
 		{"SET n = n - :bigA", `"n":{"N":"-99999999999999999999999999999999999989"}`},
-		{"SET new = if_not_exists(new, :five), n = if_not_exists(n, :five)", `"n":{"N":"10"}`},
-		{"SET new = if_not_exists(new, :five)", `"new":{"N":"5"}`},
+		{"SET fresh = if_not_exists(fresh, :five), n = if_not_exists(n, :five)", `"n":{"N":"10"}`},
+		{"SET fresh = if_not_exists(fresh, :five)", `"fresh":{"N":"5"}`},
 		{"SET l = list_append(l, :list)", `{"N":"3"}]}`},
 		{"SET l = list_append(:list, l)", `"l":{"L":[{"N":"3"},{"N":"1"}`},
 		{"SET m.a.b = :one", `"m":{"M":{"a":{"M":{"b":{"N":"1"}}}`},
@@ -170,6 +172,8 @@ func TestUpdateErrors(t *testing.T) {
 		{"SET a = :one SET b = :one", `Invalid UpdateExpression: The "SET" section can only be used once in an update expression;`},
 		{"ADD n :s", "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: STRING"},
 		{"SET a = size(s)", "Invalid UpdateExpression: The function is not allowed in an update expression; function: size"},
+		{"SET a = :one REMOVE Timestamp", "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: Timestamp"},
+		{"SET m.data = :one", "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: data"},
 	} {
 		u, err := ParseUpdate(tc.src, refs(t))
 		if err == nil {
@@ -190,6 +194,14 @@ func TestProjection(t *testing.T) {
 	want := `{"id":{"S":"a1"},"l":{"L":[{"M":{"c":{"S":"deep"}}}]},"m":{"M":{"a":{"M":{"b":{"N":"7"}}},"name with space":{"S":"v"}}}}`
 	if got != want {
 		t.Errorf("projection %s, want %s", got, want)
+	}
+	if _, err := ParsePaths("id, COUNT", refs(t)); err == nil || err.Error() != "Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: COUNT" {
+		t.Errorf("a reserved word: %v", err)
+	}
+	// every word of DynamoDB's list, in any case; names that only
+	// contain one are not reserved
+	if len(reserved) != 573 || !Reserved("zone") || !Reserved("Abort") || Reserved("statuses") || Reserved("my_name") {
+		t.Errorf("%d reserved words", len(reserved))
 	}
 	if _, err := ParsePaths("m, m.a", refs(t)); err == nil || !strings.Contains(err.Error(), "overlap") {
 		t.Errorf("overlapping paths: %v", err)

@@ -6,11 +6,14 @@
 // refuse unused ones as DynamoDB does. The package is pure: no I/O, no
 // clocks; an expression is immutable once parsed and safe to share.
 //
-// Not checked: DynamoDB's list of reserved words (an attribute named
-// "status" is accepted unquoted).
+// An attribute name in an expression that is one of DynamoDB's reserved
+// words (reserved.txt, the list of the DynamoDB Developer Guide's
+// "Reserved words in DynamoDB", any case) is refused as DynamoDB refuses
+// it: it must be given through ExpressionAttributeNames.
 package expr
 
 import (
+	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -297,10 +300,28 @@ func (p *parser) path() (Path, error) {
 	}
 }
 
+//go:embed reserved.txt
+var reservedText string
+
+// reserved are DynamoDB's reserved words, in capitals.
+var reserved = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(reservedText) {
+		m[w] = true
+	}
+	return m
+}()
+
+// Reserved reports whether name is one of DynamoDB's reserved words.
+func Reserved(name string) bool { return reserved[strings.ToUpper(name)] }
+
 func (p *parser) pathName() (string, error) {
 	t := p.peek()
 	switch t.kind {
 	case tIdent:
+		if Reserved(t.text) {
+			return "", p.errf("Attribute name is a reserved keyword; reserved keyword: %s", t.text)
+		}
 		p.i++
 		return t.text, nil
 	case tName:
