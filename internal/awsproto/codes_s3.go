@@ -41,6 +41,8 @@ const (
 	S3NoSuchCORSConfiguration      Code = "s3#NoSuchCORSConfiguration"
 	S3AccessForbidden              Code = "s3#AccessForbidden"
 	S3BadRequest                   Code = "s3#BadRequest"
+	S3NoSuchVersion                Code = "s3#NoSuchVersion"
+	S3NoSuchLifecycleConfiguration Code = "s3#NoSuchLifecycleConfiguration"
 )
 
 var s3MoreCodes = []Spec{
@@ -80,6 +82,8 @@ var s3MoreCodes = []Spec{
 	{Code: S3NoSuchCORSConfiguration, Status: 404, Fault: Client},
 	{Code: S3AccessForbidden, Status: 403, Fault: Client},
 	{Code: S3BadRequest, Status: 400, Fault: Client},
+	{Code: S3NoSuchVersion, Status: 404, Fault: Client},
+	{Code: S3NoSuchLifecycleConfiguration, Status: 404, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }

@@ -57,13 +57,21 @@ type pendingEvent struct {
 	Name string `json:"name"`
 	// WriteID is the write a create event commits, or the one whose
 	// record a remove event deletes (then Rev is that record's revision).
-	WriteID string    `json:"writeId"`
-	Rev     uint64    `json:"rev,omitempty"`
-	Removed bool      `json:"removed,omitempty"`
-	Size    int64     `json:"size"`
-	ETag    string    `json:"etag,omitempty"` // unquoted
-	Time    time.Time `json:"time"`
-	Region  string    `json:"region"`
+	WriteID string `json:"writeId"`
+	Rev     uint64 `json:"rev,omitempty"`
+	Removed bool   `json:"removed,omitempty"`
+	// RecordKey is the KV key of the version a remove event deletes,
+	// when not the key's latest record.
+	RecordKey string `json:"recordKey,omitempty"`
+	// VersionID is the version written or deleted, in a bucket whose
+	// versioning was ever configured; Marker marks a delete marker's
+	// creation (no size or ETag).
+	VersionID string    `json:"versionId,omitempty"`
+	Marker    bool      `json:"marker,omitempty"`
+	Size      int64     `json:"size"`
+	ETag      string    `json:"etag,omitempty"` // unquoted
+	Time      time.Time `json:"time"`
+	Region    string    `json:"region"`
 	// RequestID, Principal and SourceIP are the writing request's.
 	RequestID string        `json:"requestId"`
 	Principal string        `json:"principal"`
@@ -354,7 +362,11 @@ func (s *Service) confirm(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	var o objectMeta
-	rev, err := s.getJSON(ctx, objectKey(ev.Bucket, ev.Key), &o)
+	recordKey := objectKey(ev.Bucket, ev.Key)
+	if ev.RecordKey != "" {
+		recordKey = ev.RecordKey
+	}
+	rev, err := s.getJSON(ctx, recordKey, &o)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		_ = m.NakWithDelay(time.Second)
 		return
@@ -411,7 +423,8 @@ func (s *Service) record(ev *pendingEvent, id string, seq uint64) eventRecord {
 			Bucket: eventBucket{Name: ev.Bucket, OwnerIdentity: principalID{s.cfg.Account}, ARN: arn(ev.Bucket, "")},
 			Object: eventObject{Key: eventKey(ev.Key), Sequencer: sequencer(seq)}},
 	}
-	if !ev.Removed {
+	r.S3.Object.VersionID = ev.VersionID
+	if !ev.Removed && !ev.Marker {
 		size := ev.Size
 		r.S3.Object.Size, r.S3.Object.ETag = &size, ev.ETag
 	}

@@ -483,6 +483,20 @@ func (f *failingCommits) Put(ctx context.Context, key string, v []byte) (uint64,
 	return f.KV.Put(ctx, key, v)
 }
 
+func (f *failingCommits) Create(ctx context.Context, key string, v []byte) (uint64, error) {
+	if f.on.Load() && strings.HasPrefix(key, "o.") {
+		return 0, errors.New("crash before the commit")
+	}
+	return f.KV.Create(ctx, key, v)
+}
+
+func (f *failingCommits) Update(ctx context.Context, key string, v []byte, rev uint64) (uint64, error) {
+	if f.on.Load() && strings.HasPrefix(key, "o.") {
+		return 0, errors.New("crash before the commit")
+	}
+	return f.KV.Update(ctx, key, v, rev)
+}
+
 // TestEventOfUncommittedWrite: a write that failed after its event was
 // in the outbox sends no event once the grace has passed; one that
 // committed does.

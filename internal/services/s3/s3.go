@@ -78,6 +78,11 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 
+	// versionMu guards lastVersion, the last version order made
+	// (versions.go).
+	versionMu   sync.Mutex
+	lastVersion int64
+
 	outbox  *outbox // nil without Config.NATS
 	stop    context.CancelFunc
 	closeMu sync.Mutex
@@ -215,6 +220,8 @@ func (s *Service) route(q *request) (string, handler) {
 			return "GetBucketTagging", s.getBucketTagging
 		case has("tagging") && m == http.MethodDelete:
 			return "DeleteBucketTagging", s.deleteBucketTagging
+		case has("versions") && m == http.MethodGet:
+			return "ListObjectVersions", s.listObjectVersions
 		case has("versioning") && m == http.MethodPut:
 			return "PutBucketVersioning", s.putBucketVersioning
 		case has("versioning") && m == http.MethodGet:
@@ -242,6 +249,8 @@ func (s *Service) route(q *request) (string, handler) {
 		switch m {
 		case http.MethodPut:
 			switch {
+			case has("uploadId") && has("partNumber") && q.r.Header.Get("X-Amz-Copy-Source") != "":
+				return "UploadPartCopy", s.uploadPartCopy
 			case has("uploadId") && has("partNumber"):
 				return "UploadPart", s.uploadPart
 			case has("tagging"):

@@ -26,6 +26,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"PUT", "/b?versioning", ""}, {"GET", "/b?versioning", ""},
 		{"PUT", "/b/k?tagging", ""}, {"GET", "/b/k?tagging", ""}, {"DELETE", "/b/k?tagging", ""},
 		{"PUT", "/b?cors", ""}, {"GET", "/b?cors", ""}, {"DELETE", "/b?cors", ""},
+		{"GET", "/b?versions&prefix=a", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", "/b/j"},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
