@@ -51,6 +51,9 @@ var operations = map[string]string{
 	"DeleteBucketCors":                   "s3:PutBucketCORS",
 	"ListObjectVersions":                 "s3:ListBucketVersions",
 	"UploadPartCopy":                     "s3:PutObject",
+	"PutBucketLifecycleConfiguration":    "s3:PutLifecycleConfiguration",
+	"GetBucketLifecycleConfiguration":    "s3:GetLifecycleConfiguration",
+	"DeleteBucketLifecycle":              "s3:PutLifecycleConfiguration",
 }
 
 // versionActions are the actions whose request names a version

@@ -179,6 +179,18 @@ type outbox struct {
 // take no notification configurations with destinations. Call it once,
 // before serving; Close stops it.
 func (s *Service) Start(ctx context.Context) error {
+	if iv := s.cfg.LifecycleInterval; iv >= 0 {
+		if iv == 0 {
+			iv = defaultLifecycleInterval
+		}
+		lcCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopLC = cancel
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			s.runLifecycle(lcCtx, iv)
+		}()
+	}
 	if s.cfg.NATS == nil {
 		return nil
 	}
@@ -262,6 +274,9 @@ func (s *Service) Close() {
 	if s.stop != nil {
 		s.stop()
 	}
+	if s.stopLC != nil {
+		s.stopLC()
+	}
 	if s.outbox != nil {
 		for _, c := range s.outbox.ctxs {
 			c.Drain() // the fetched messages reach the handlers, which give them back
@@ -285,6 +300,9 @@ func (s *Service) Close() {
 // It returns the event published (nil when no destination wants it), for
 // dispatch once the write has committed.
 func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) (*pendingEvent, error) {
+	if q.lifecycle {
+		ev.Name = strings.Replace(ev.Name, "ObjectRemoved:", "LifecycleExpiration:", 1)
+	}
 	for _, d := range b.Notification.destinations() {
 		if d.matches(ev.Name, ev.Key) {
 			ev.Dests = append(ev.Dests, pendingDest{ID: d.id, ARN: d.arn})
@@ -300,6 +318,9 @@ func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) (*pendingE
 	ev.RequestID = awsproto.RequestID(q.ctx())
 	ev.Principal = principalOf(q.ctx())
 	ev.SourceIP = authz.SourceIP(q.r)
+	if q.lifecycle {
+		ev.Principal, ev.SourceIP = ServicePrincipal, ServicePrincipal
+	}
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, awsproto.Internal(err)

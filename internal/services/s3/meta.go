@@ -29,6 +29,8 @@ type bucketMeta struct {
 	Versioning string `json:"versioning,omitempty"`
 	// CORS is the bucket's CORS configuration, nil if none.
 	CORS *corsConfig `json:"cors,omitempty"`
+	// Lifecycle is the bucket's lifecycle configuration, nil if none.
+	Lifecycle *lifecycleConfig `json:"lifecycle,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET

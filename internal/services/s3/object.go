@@ -380,27 +380,34 @@ func (s *Service) deleteObject(q *request) error {
 // missing object is not an error, as in S3 (and sends no event).
 func (s *Service) removeUnversioned(q *request, b bucketMeta, key string) error {
 	ctx, bucket := q.ctx(), b.Name
-	var o objectMeta
-	rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
-	if errors.Is(err, store.ErrNotFound) {
+	for {
+		var o objectMeta
+		rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return awsproto.Internal(err)
+		}
+		if q.expect != "" && o.WriteID != q.expect {
+			return errStale
+		}
+		if o.WriteID == "" {
+			o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
+		}
+		ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), rev); errors.Is(err, store.ErrConflict) {
+			continue // overwritten meanwhile: delete what is there now
+		} else if err != nil {
+			return awsproto.Internal(err)
+		}
+		s.dispatch(ctx, ev, 0)
+		s.deleteBlobs(context.WithoutCancel(ctx), o)
 		return nil
 	}
-	if err != nil {
-		return awsproto.Internal(err)
-	}
-	if o.WriteID == "" {
-		o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
-	}
-	ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
-		return awsproto.Internal(err)
-	}
-	s.dispatch(ctx, ev, 0)
-	s.deleteBlobs(context.WithoutCancel(ctx), o)
-	return nil
 }
 
 func (s *Service) deleteObjects(q *request) error {

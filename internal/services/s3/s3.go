@@ -71,6 +71,10 @@ type Config struct {
 	// CommitGrace is how long an event waits for its write to commit
 	// before it is dropped; a minute when zero.
 	CommitGrace time.Duration
+	// LifecycleInterval is how often Start's sweeper applies the
+	// buckets' lifecycle rules (lifecycle.go); ten minutes when zero,
+	// never when negative (SweepLifecycle still does one sweep).
+	LifecycleInterval time.Duration
 }
 
 // Service serves S3's API. It is safe for concurrent use.
@@ -84,6 +88,7 @@ type Service struct {
 	lastVersion int64
 
 	outbox  *outbox // nil without Config.NATS
+	stopLC  context.CancelFunc
 	stop    context.CancelFunc
 	closeMu sync.Mutex
 	closed  bool
@@ -112,6 +117,11 @@ type request struct {
 	bucket string
 	key    string
 	chunks *awsproto.ChunkVerifier
+	// lifecycle marks the lifecycle sweeper's own removals (their
+	// events are s3:LifecycleExpiration:*); expect is the write a
+	// removal must find latest (any when "").
+	lifecycle bool
+	expect    string
 }
 
 // ServeHTTP authenticates, routes, authorizes and runs one request.
@@ -226,6 +236,12 @@ func (s *Service) route(q *request) (string, handler) {
 			return "PutBucketVersioning", s.putBucketVersioning
 		case has("versioning") && m == http.MethodGet:
 			return "GetBucketVersioning", s.getBucketVersioning
+		case has("lifecycle") && m == http.MethodPut:
+			return "PutBucketLifecycleConfiguration", s.putBucketLifecycle
+		case has("lifecycle") && m == http.MethodGet:
+			return "GetBucketLifecycleConfiguration", s.getBucketLifecycle
+		case has("lifecycle") && m == http.MethodDelete:
+			return "DeleteBucketLifecycle", s.deleteBucketLifecycle
 		case has("cors") && m == http.MethodPut:
 			return "PutBucketCors", s.putBucketCors
 		case has("cors") && m == http.MethodGet:

@@ -26,6 +26,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"PUT", "/b?versioning", ""}, {"GET", "/b?versioning", ""},
 		{"PUT", "/b/k?tagging", ""}, {"GET", "/b/k?tagging", ""}, {"DELETE", "/b/k?tagging", ""},
 		{"PUT", "/b?cors", ""}, {"GET", "/b?cors", ""}, {"DELETE", "/b?cors", ""},
+		{"PUT", "/b?lifecycle", ""}, {"GET", "/b?lifecycle", ""}, {"DELETE", "/b?lifecycle", ""},
 		{"GET", "/b?versions&prefix=a", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", "/b/j"},
 	}
 	reached := map[string]bool{}
@@ -54,7 +55,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?website", "/b?lifecycle", "/b/k?acl"} {
+	for _, target := range []string{"/b?website", "/b?replication", "/b/k?acl"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)

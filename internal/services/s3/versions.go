@@ -181,6 +181,16 @@ func (s *Service) findVersion(ctx context.Context, bucket, key, id string) (v kv
 // (Recent), so that the events of writes overwritten before they are
 // confirmed still find theirs.
 func (s *Service) commit(ctx context.Context, b bucketMeta, o objectMeta, ev *pendingEvent) error {
+	return s.commitIf(ctx, b, o, ev, "")
+}
+
+// errStale is commitIf's answer when the latest version is not the
+// expected one any more.
+var errStale = errors.New("s3: the latest version changed")
+
+// commitIf is commit, only while the key's latest version is the write
+// expect names (any when ""): errStale otherwise.
+func (s *Service) commitIf(ctx context.Context, b bucketMeta, o objectMeta, ev *pendingEvent, expect string) error {
 	key := objectKey(b.Name, o.Key)
 	bg := context.WithoutCancel(ctx)
 	fail := func(err error) error {
@@ -195,6 +205,9 @@ func (s *Service) commit(ctx context.Context, b bucketMeta, o objectMeta, ev *pe
 		found := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fail(err)
+		}
+		if expect != "" && (!found || old.WriteID != expect) {
+			return errStale
 		}
 		o.Recent = nil
 		if found && old.WriteID != "" {
@@ -272,7 +285,7 @@ func (s *Service) remove(q *request, b bucketMeta, key, versionID string, given 
 	if err != nil {
 		return removal{}, err
 	}
-	if err := s.commit(q.ctx(), b, m, ev); err != nil {
+	if err := s.commitIf(q.ctx(), b, m, ev, q.expect); err != nil {
 		return removal{}, err
 	}
 	return removal{VersionID: m.versionID(), DeleteMarker: true}, nil
