@@ -102,8 +102,25 @@
 // the service principal s3.amazonaws.com for the bucket, so their
 // policies decide (checked with the s3:TestEvent when a configuration is
 // written, and at each delivery); SNS messages have S3's Subject "Amazon
-// S3 Notification". Not emitted: s3:ObjectCreated:Post (no POST uploads),
+// S3 Notification". The lifecycle sweeper's removals raise
+// s3:LifecycleExpiration:Delete and :DeleteMarkerCreated, as
+// s3.amazonaws.com. Not emitted: s3:ObjectCreated:Post (no POST uploads),
 // restore, replication and tagging events.
+//
+// # Lifecycle
+//
+// A bucket's lifecycle configuration (lifecycle.go) lives in its record.
+// The sweeper (every Config.LifecycleInterval, on the service's clock;
+// SweepLifecycle runs one pass) applies the enabled rules: an expired
+// current version is deleted (unversioned) or gets a delete marker,
+// compare-and-set against the version judged, so a write landing meanwhile
+// is never removed; a delete marker that is a key's only version goes
+// with ExpiredObjectDeleteMarker; noncurrent versions go their days after
+// their successor was written, keeping NewerNoncurrentVersions; old
+// multipart uploads are aborted. Days count to the next midnight UTC, as
+// in S3. Transitions are refused (one storage class). A sweep that fails
+// part-way leaves the rest to the next one; removals are idempotent, so
+// several servers may sweep at once.
 //
 // # Tagging, versioning, CORS
 //
