@@ -214,6 +214,8 @@ func (s *Service) route(q *request) (string, handler) {
 			return "ListMultipartUploads", s.listUploads
 		case has("delete") && m == http.MethodPost:
 			return "DeleteObjects", s.deleteObjects
+		case m == http.MethodPost && isPostForm(q.r):
+			return "PostObject", s.postObject
 		case has("policy") && m == http.MethodPut:
 			return "PutBucketPolicy", s.putBucketPolicy
 		case has("policy") && m == http.MethodGet:

@@ -48,6 +48,14 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		}
 		reached[op] = true
 	}
+	post := httptest.NewRequest(http.MethodPost, "/b", nil)
+	post.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	pq := &request{r: post}
+	pq.bucket, pq.key = s.target(post)
+	if op, h := s.route(pq); h == nil || op != "PostObject" {
+		t.Errorf("a form POST routes to %q", op)
+	}
+	reached["PostObject"] = true
 	for op := range operations {
 		if !reached[op] {
 			t.Errorf("operations has %s, which no request reaches", op)
