@@ -282,3 +282,52 @@ func TestS3VersionsBoto3(t *testing.T) {
 		t.Fatalf("boto3 S3 versions script:\n%s", r)
 	}
 }
+
+const s3PostBoto3Script = `
+import json, sys
+import boto3, requests
+cfg = json.load(open(sys.argv[1]))
+s3 = boto3.client("s3", endpoint_url=cfg["endpoint"], region_name=cfg["region"],
+                  aws_access_key_id=cfg["key"], aws_secret_access_key=cfg["secret"])
+s3.create_bucket(Bucket="boto-post")
+post = s3.generate_presigned_post("boto-post", "uploads/${filename}",
+    Fields={"Content-Type": "text/plain"},
+    Conditions=[{"Content-Type": "text/plain"}, ["content-length-range", 1, 100]], ExpiresIn=300)
+r = requests.post(post["url"], data=post["fields"], files={"file": ("note.txt", b"posted by a form")})
+assert r.status_code == 204, (r.status_code, r.text)
+o = s3.get_object(Bucket="boto-post", Key="uploads/note.txt")
+assert o["Body"].read() == b"posted by a form" and o["ContentType"] == "text/plain", o
+r = requests.post(post["url"], data=post["fields"], files={"file": ("big.txt", b"x" * 101)})
+assert r.status_code == 400 and "<Code>EntityTooLarge</Code>" in r.text, (r.status_code, r.text)
+fields = dict(post["fields"], key="elsewhere/x.txt")
+r = requests.post(post["url"], data=fields, files={"file": ("x.txt", b"x")})
+assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text, (r.status_code, r.text)
+from botocore.config import Config
+s3v4 = boto3.client("s3", endpoint_url=cfg["endpoint"], region_name=cfg["region"], config=Config(signature_version="s3v4"),
+                    aws_access_key_id=cfg["key"], aws_secret_access_key=cfg["secret"])
+post = s3v4.generate_presigned_post("boto-post", "v4/${filename}", ExpiresIn=300)
+assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256", post["fields"]
+r = requests.post(post["url"], data=dict(post["fields"], success_action_status="201"), files={"file": ("n.txt", b"v4")})
+assert r.status_code == 403, (r.status_code, r.text)  # success_action_status is not in the policy
+r = requests.post(post["url"], data=post["fields"], files={"file": ("n.txt", b"v4")})
+assert r.status_code == 204, (r.status_code, r.text)
+assert s3.get_object(Bucket="boto-post", Key="v4/n.txt")["Body"].read() == b"v4"
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto-post")["Contents"]]
+assert keys == ["uploads/note.txt", "v4/n.txt"], keys
+print("OK")
+`
+
+// TestS3PostBoto3: form uploads with boto3's generate_presigned_post
+// (signature version 2, its default, and SigV4) and a plain HTTP client
+// (requests): stored under the ${filename} key; a file past the policy's
+// content-length-range, a key outside it and a field it does not name
+// refused.
+func TestS3PostBoto3(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	cfg, _ := json.Marshal(map[string]any{"endpoint": s.url, "region": region, "key": rootAccessKeyID, "secret": rootSecretAccessKey})
+	r := runCmd(t, s.env(), nil, 3*time.Minute, "python3", writeTemp(t, "s3post.py", []byte(s3PostBoto3Script)), writeTemp(t, "s3post.json", cfg))
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "OK" {
+		t.Fatalf("boto3 S3 POST script:\n%s", r)
+	}
+}

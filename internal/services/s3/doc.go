@@ -17,7 +17,10 @@
 // a check is never committed: its blob is deleted and the client gets the
 // error. Presigned URLs are checked by VerifyPresigned (query-string SigV4) and
 // VerifyPresignedV2 (S3's HMAC-SHA1 query signature, boto3's default for
-// presigned URLs), their expiry included.
+// presigned URLs), their expiry included. A browser form upload (POST
+// Object, post.go) is unsigned as a request: its policy document carries
+// the SigV4 (or version 2) signature, checked with the form together with
+// the policy's expiry and conditions; an unsigned form is refused.
 //
 // # Storage
 //
@@ -104,8 +107,8 @@
 // written, and at each delivery); SNS messages have S3's Subject "Amazon
 // S3 Notification". The lifecycle sweeper's removals raise
 // s3:LifecycleExpiration:Delete and :DeleteMarkerCreated, as
-// s3.amazonaws.com. Not emitted: s3:ObjectCreated:Post (no POST uploads),
-// restore, replication and tagging events.
+// s3.amazonaws.com; a form upload raises s3:ObjectCreated:Post. Not
+// emitted: restore, replication and tagging events.
 //
 // # Lifecycle
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -215,7 +216,8 @@ func (s *Service) checkPolicy(f *postForm, bucket string) (lo, hi int64, err err
 	}
 	for name := range f.fields {
 		switch {
-		case name == "policy" || name == "x-amz-signature" || name == "file" || strings.HasPrefix(name, "x-ignore-"):
+		case name == "policy" || name == "x-amz-signature" || name == "file" || strings.HasPrefix(name, "x-ignore-"),
+			name == "awsaccesskeyid" || name == "signature": // signature version 2's
 		case !covered[name]:
 			return 0, 0, denied("Extra input fields: " + f.names[name])
 		}
@@ -234,6 +236,9 @@ func (s *Service) authenticatePost(q *request, f *postForm) error {
 	if f.fields["policy"] == "" {
 		return awsproto.Errorf(awsproto.S3AccessDenied, "Access Denied")
 	}
+	if akid, ok := f.fields["awsaccesskeyid"]; ok {
+		return s.authenticatePostV2(q, f, akid)
+	}
 	if alg := f.fields["x-amz-algorithm"]; alg != "AWS4-HMAC-SHA256" {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "POST form's x-amz-algorithm must be AWS4-HMAC-SHA256").With("ArgumentName", "x-amz-algorithm")
 	}
@@ -242,24 +247,9 @@ func (s *Service) authenticatePost(q *request, f *postForm) error {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Invalid x-amz-credential: it must be <access key>/<date>/%s/s3/aws4_request.", v.Region).
 			With("ArgumentName", "x-amz-credential")
 	}
-	var secret string
-	var c awsproto.Caller
-	c.AccessKeyID = cred[0]
-	switch store := v.Credentials.(type) {
-	case awsproto.IdentityStore:
-		sec, id, err := store.Resolve(cred[0], f.fields["x-amz-security-token"], s.now())
-		if err != nil {
-			return s3AuthError(err)
-		}
-		secret, c.Identity = sec, id
-	case nil:
-		return awsproto.Errorf(awsproto.S3InvalidAccessKeyID, "The AWS Access Key Id you provided does not exist in our records.")
-	default:
-		sec, ok := store.SecretKey(cred[0])
-		if !ok {
-			return awsproto.Errorf(awsproto.S3InvalidAccessKeyID, "The AWS Access Key Id you provided does not exist in our records.")
-		}
-		secret = sec
+	secret, c, err := s.postCredentials(cred[0], f.fields["x-amz-security-token"])
+	if err != nil {
+		return err
 	}
 	want := postSignature(secret, cred[1], cred[2], f.fields["policy"])
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(f.fields["x-amz-signature"]))) {
@@ -267,6 +257,46 @@ func (s *Service) authenticatePost(q *request, f *postForm) error {
 	}
 	q.r = q.r.WithContext(awsproto.WithCaller(q.ctx(), c))
 	return nil
+}
+
+// authenticatePostV2 verifies a form signed as S3's signature version 2
+// does (boto3's default for generate_presigned_post): signature is the
+// base64 HMAC-SHA1 of the policy.
+func (s *Service) authenticatePostV2(q *request, f *postForm, akid string) error {
+	secret, c, err := s.postCredentials(akid, f.fields["x-amz-security-token"])
+	if err != nil {
+		return err
+	}
+	h := hmac.New(sha1.New, []byte(secret))
+	h.Write([]byte(f.fields["policy"]))
+	if !hmac.Equal([]byte(base64.StdEncoding.EncodeToString(h.Sum(nil))), []byte(f.fields["signature"])) {
+		return awsproto.Errorf(awsproto.S3SignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+	}
+	q.r = q.r.WithContext(awsproto.WithCaller(q.ctx(), c))
+	return nil
+}
+
+// postCredentials resolves a form's access key (and session token).
+func (s *Service) postCredentials(akid, token string) (string, awsproto.Caller, error) {
+	c := awsproto.Caller{AccessKeyID: akid}
+	unknown := awsproto.Errorf(awsproto.S3InvalidAccessKeyID, "The AWS Access Key Id you provided does not exist in our records.")
+	switch store := s.cfg.Verifier.Credentials.(type) {
+	case awsproto.IdentityStore:
+		sec, id, err := store.Resolve(akid, token, s.now())
+		if err != nil {
+			return "", c, s3AuthError(err)
+		}
+		c.Identity = id
+		return sec, c, nil
+	case nil:
+		return "", c, unknown
+	default:
+		sec, ok := store.SecretKey(akid)
+		if !ok {
+			return "", c, unknown
+		}
+		return sec, c, nil
+	}
 }
 
 // postSignature is SigV4's signature of a POST policy: the policy's base64
