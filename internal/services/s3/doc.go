@@ -139,8 +139,8 @@
 // strictly increasing clock); a version written while versioning is off
 // or suspended is the null version, which the next null write replaces.
 // GET, HEAD, DELETE and copy sources take versionId; ListObjectVersions
-// merges the latest and noncurrent records, both in key order. Object
-// tagging acts on the latest version only. A CORS preflight (OPTIONS) is answered
+// merges the latest and noncurrent records, both in key order; object
+// tagging takes versionId too. A CORS preflight (OPTIONS) is answered
 // unauthenticated from the bucket's rules, and a signed request carrying
 // an Origin that a rule allows gets the CORS headers.
 //

@@ -486,7 +486,7 @@ func (s *Service) copyObject(q *request) error {
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Unknown metadata directive.").With("ArgumentName", "x-amz-metadata-directive")
 	}
-	if srcBucket == q.bucket && srcKey == q.key && directive != "REPLACE" {
+	if srcBucket == q.bucket && srcKey == q.key && directive != "REPLACE" && !strings.Contains(q.r.Header.Get("X-Amz-Copy-Source"), "?versionId=") {
 		return awsproto.Errorf(awsproto.S3InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if err := copyConditions(q, so); err != nil {

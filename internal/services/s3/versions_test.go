@@ -375,3 +375,35 @@ func TestVersionedCopyAndDeleteObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVersionedTaggingAndRestore: tags of one version, and copying an old
+// version onto its own key restores it as the latest.
+func TestVersionedTaggingAndRestore(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.versioned(t, "vtag", "Enabled")
+	v0 := aws.ToString(h.put(t, "vtag", "k", "old").VersionId)
+	h.put(t, "vtag", "k", "new")
+	if _, err := h.cl.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("vtag"), Key: aws.String("k"), VersionId: aws.String(v0),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("era"), Value: aws.String("old")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := h.cl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtag"), Key: aws.String("k"), VersionId: aws.String(v0)})
+	if err != nil || len(old.TagSet) != 1 || aws.ToString(old.VersionId) != v0 {
+		t.Fatalf("version 0's tags: %+v, %v", old, err)
+	}
+	latest, err := h.cl.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("vtag"), Key: aws.String("k")})
+	if err != nil || len(latest.TagSet) != 0 {
+		t.Fatalf("the latest version's tags: %+v, %v", latest, err)
+	}
+	if _, err := h.cl.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("vtag"), Key: aws.String("k"), CopySource: aws.String("vtag/k?versionId=" + v0)}); err != nil {
+		t.Fatalf("restoring version 0: %v", err)
+	}
+	if got, err := h.getVersion(t, "vtag", "k", ""); err != nil || got != "old" {
+		t.Fatalf("after the restore: %q, %v", got, err)
+	}
+	lv, err := h.cl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("vtag")})
+	if err != nil || len(lv.Versions) != 3 {
+		t.Fatalf("versions after the restore: %+v, %v", lv, err)
+	}
+}
