@@ -317,7 +317,8 @@ func (s *Service) listObjectVersions(q *request) error {
 	}{NS: namespace, Name: q.bucket, Prefix: enc(prefix), KeyMarker: enc(keyMarker), VersionIDMarker: vidMarker,
 		MaxKeys: maxKeys, Delimiter: enc(delimiter), EncodingType: encType}
 	var (
-		latestOrder      string // the order of the key's latest version, to skip a noncurrent copy of it
+		latestKey        string
+		latestOrder      string // the order of latestKey's latest version, to skip a noncurrent copy of it
 		lastPrefix       string
 		pastMarker       = vidMarker == ""
 		nextKey, nextVID string
@@ -342,8 +343,8 @@ func (s *Service) listObjectVersions(q *request) error {
 				return err
 			}
 			if lv.latest {
-				latestOrder = o.order()
-			} else if o.order() == latestOrder {
+				latestKey, latestOrder = lv.key, o.order()
+			} else if lv.key == latestKey && o.order() == latestOrder {
 				continue
 			}
 		}

@@ -230,7 +230,13 @@ func (s *Service) commitIf(ctx context.Context, b bucketMeta, o objectMeta, ev *
 				return fail(err)
 			}
 			for _, v := range vs {
-				if v.o.isNull() && (!found || v.o.order() != old.order()) {
+				switch {
+				case !v.o.isNull():
+				case found && v.o.order() == old.order():
+					if old.isNull() { // a leftover copy of the replaced latest: its data goes with it
+						replaced = append(replaced, kvVersion{kvKey: v.kvKey})
+					}
+				default:
 					replaced = append(replaced, v)
 				}
 			}
