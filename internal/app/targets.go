@@ -1,11 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/kumo-run/kumo/internal/asyncq"
 	"github.com/kumo-run/kumo/internal/awsproto"
@@ -164,9 +168,13 @@ func (d *s3Destinations) Send(ctx context.Context, arn, bucketARN string, body [
 		if !d.t.sqs.QueueExists(arn) || d.t.sqs.QueueFIFO(arn) {
 			return fmt.Errorf("%w: no standard queue %s", kumos3.ErrDestination, arn)
 		}
-		_, err = d.t.sqs.Deliver(ctx, arn, string(body), nil)
+		sctx, stop := d.asS3(ctx, bucketARN)
+		defer stop()
+		_, err = d.t.sqs.Deliver(sctx, arn, string(body), nil)
 	case "sns":
-		_, err = d.t.sns.Publish(ctx, arn, string(body), nil)
+		sctx, stop := d.asS3(ctx, bucketARN)
+		defer stop()
+		err = d.publish(sctx, arn, string(body))
 	default:
 		return fmt.Errorf("%w: S3 does not notify %s", kumos3.ErrDestination, a.Service)
 	}
@@ -174,6 +182,72 @@ func (d *s3Destinations) Send(ctx context.Context, arn, bucketARN string, body [
 		return destinationError(err)
 	}
 	return nil
+}
+
+// asS3 is ctx as S3 delivering for the bucket: the service principal
+// s3.amazonaws.com with aws:SourceArn bucketARN, without the caller of the
+// request under way (PutBucketNotificationConfiguration's test event), so
+// that the queue's or topic's policy is what decides, as in AWS. It keeps
+// ctx's cancellation; stop releases it.
+func (d *s3Destinations) asS3(ctx context.Context, bucketARN string) (context.Context, func()) {
+	sctx, cancel := context.WithCancel(authz.WithService(context.Background(), kumos3.ServicePrincipal, bucketARN, d.arns.Account))
+	stopAfter := context.AfterFunc(ctx, cancel)
+	return sctx, func() { stopAfter(); cancel() }
+}
+
+// s3Subject is the Subject of the SNS messages S3 publishes.
+const s3Subject = "Amazon S3 Notification"
+
+// publish publishes an S3 event to a topic through SNS's own Publish
+// action, as S3 does: with S3's Subject, authorized against the topic's
+// policy for the principal ctx carries.
+func (d *s3Destinations) publish(ctx context.Context, topicARN, message string) error {
+	form := url.Values{"Action": {"Publish"}, "Version": {kumosns.Version}, "TopicArn": {topicARN},
+		"Message": {message}, "Subject": {s3Subject}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := &capture{header: http.Header{}}
+	d.t.sns.ServeHTTP(w, req)
+	switch {
+	case w.status == 0 || w.status == http.StatusOK:
+		return nil
+	case w.status >= 400 && w.status < 500 && w.status != http.StatusTooManyRequests:
+		return fmt.Errorf("%w: SNS Publish to %s: %d %s", kumos3.ErrDestination, topicARN, w.status, clipBody(w.body.String()))
+	}
+	return fmt.Errorf("app: SNS Publish to %s: %d %s", topicARN, w.status, clipBody(w.body.String()))
+}
+
+// capture is the http.ResponseWriter of an in-process call.
+type capture struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header { return c.header }
+func (c *capture) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+func (c *capture) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.body.Len() < 4096 {
+		c.body.Write(p[:min(len(p), 4096-c.body.Len())])
+	}
+	return len(p), nil
+}
+
+func clipBody(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }
 
 // destinationError marks a client error of the destination's service

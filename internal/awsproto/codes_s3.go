@@ -41,6 +41,11 @@ const (
 	S3NoSuchCORSConfiguration      Code = "s3#NoSuchCORSConfiguration"
 	S3AccessForbidden              Code = "s3#AccessForbidden"
 	S3BadRequest                   Code = "s3#BadRequest"
+	S3NoSuchVersion                Code = "s3#NoSuchVersion"
+	S3NoSuchLifecycleConfiguration Code = "s3#NoSuchLifecycleConfiguration"
+	S3InvalidPolicyDocument        Code = "s3#InvalidPolicyDocument"
+	S3MalformedPOSTRequest         Code = "s3#MalformedPOSTRequest"
+	S3MaxPostPreDataLengthExceeded Code = "s3#MaxPostPreDataLengthExceededError"
 )
 
 var s3MoreCodes = []Spec{
@@ -80,6 +85,11 @@ var s3MoreCodes = []Spec{
 	{Code: S3NoSuchCORSConfiguration, Status: 404, Fault: Client},
 	{Code: S3AccessForbidden, Status: 403, Fault: Client},
 	{Code: S3BadRequest, Status: 400, Fault: Client},
+	{Code: S3NoSuchVersion, Status: 404, Fault: Client},
+	{Code: S3NoSuchLifecycleConfiguration, Status: 404, Fault: Client},
+	{Code: S3InvalidPolicyDocument, Status: 400, Fault: Client},
+	{Code: S3MalformedPOSTRequest, Status: 400, Fault: Client},
+	{Code: S3MaxPostPreDataLengthExceeded, Status: 400, Fault: Client},
 }
 
 func init() { Register(s3MoreCodes...) }

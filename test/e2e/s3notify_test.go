@@ -93,6 +93,17 @@ func TestS3Notifications(t *testing.T) {
 		"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"data/"}]}}}],
 	"TopicConfigurations":[{"Id":"to-topic","TopicArn":"` + topic + `","Events":["s3:ObjectCreated:*"],
 		"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"reports/"}]}}}]}`
+	// Until the queue's and the topic's policies let S3 send for the
+	// bucket, the configuration is refused, each destination named.
+	r = c.fail("InvalidArgument", "s3api", "put-bucket-notification-configuration", "--bucket", "photos", "--notification-configuration", conf)
+	if !strings.Contains(r.Stderr, "Unable to validate the following destination configurations") {
+		t.Fatalf("want S3's destination message:\n%s", r)
+	}
+	allowS3(t, s, "sqs", queueURL, queueARN, "photos")
+	c.fail("InvalidArgument", "s3api", "put-bucket-notification-configuration", "--bucket", "photos", "--notification-configuration", conf)
+	allowS3(t, s, "sns", topic, topic, "other-bucket")
+	c.fail("InvalidArgument", "s3api", "put-bucket-notification-configuration", "--bucket", "photos", "--notification-configuration", conf)
+	allowS3(t, s, "sns", topic, topic, "photos")
 	c.ok("s3api", "put-bucket-notification-configuration", "--bucket", "photos", "--notification-configuration", conf)
 	got := c.ok("s3api", "get-bucket-notification-configuration", "--bucket", "photos")
 	if jstr(got, "LambdaFunctionConfigurations", "0", "Id") != "thumbs" || jstr(got, "QueueConfigurations", "0", "QueueArn") != queueARN ||
@@ -126,7 +137,8 @@ func TestS3Notifications(t *testing.T) {
 		t.Fatalf("the queue's test event: %s (%v)", queued[0], err)
 	}
 	var env map[string]any
-	if err := json.Unmarshal([]byte(topicQueued[0]), &env); err != nil || !strings.Contains(jstr(env, "Message"), `"s3:TestEvent"`) {
+	if err := json.Unmarshal([]byte(topicQueued[0]), &env); err != nil || !strings.Contains(jstr(env, "Message"), `"s3:TestEvent"`) ||
+		jstr(env, "Subject") != "Amazon S3 Notification" {
 		t.Fatalf("the topic's test event: %s (%v)", topicQueued[0], err)
 	}
 
@@ -221,6 +233,9 @@ func TestS3Notifications(t *testing.T) {
 				return fmt.Errorf("topic message %s: %v", b, err)
 			}
 			topicRec = ev.Records[0]
+			if jstr(env, "Subject") != "Amazon S3 Notification" {
+				t.Fatalf("the topic's message Subject %q", jstr(env, "Subject"))
+			}
 		}
 		if topicRec == nil {
 			return errors.New("none yet")
@@ -231,6 +246,24 @@ func TestS3Notifications(t *testing.T) {
 		jstr(topicRec, "s3", "configurationId") != "to-topic" || jstr(topicRec, "s3", "bucket", "name") != "photos" {
 		t.Fatalf("the topic's record: %v", topicRec)
 	}
+}
+
+// allowS3 sets the policy of a queue (service "sqs", id its URL) or a
+// topic ("sns", id its ARN) to let S3 send for bucket, as AWS requires of
+// a notification destination.
+func allowS3(t *testing.T, s *server, service, id, arn, bucket string) {
+	t.Helper()
+	action := map[string]string{"sqs": "sqs:SendMessage", "sns": "sns:Publish"}[service]
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]string{"Service": "s3.amazonaws.com"}, "Action": action,
+		"Resource": arn, "Condition": map[string]any{"ArnLike": map[string]string{"aws:SourceArn": "arn:aws:s3:::" + bucket}}}}})
+	if service == "sqs" {
+		attrs, _ := json.Marshal(map[string]string{"Policy": string(policy)})
+		awsOK(t, s.env(), "--endpoint-url", s.url, "sqs", "set-queue-attributes", "--queue-url", id, "--attributes", string(attrs))
+		return
+	}
+	awsOK(t, s.env(), "--endpoint-url", s.url, "sns", "set-topic-attributes", "--topic-arn", id, "--attribute-name", "Policy",
+		"--attribute-value", string(policy))
 }
 
 func readFile(t *testing.T, path string) string {
@@ -260,6 +293,7 @@ func TestS3NotificationsKill9(t *testing.T) {
 	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kill")}); err != nil {
 		t.Fatal(err)
 	}
+	allowS3(t, s, "sqs", aws.ToString(q.QueueUrl), "arn:aws:sqs:"+region+":"+accountID+":kill-events", "kill")
 	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("kill"),
 		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{
 			{QueueArn: aws.String("arn:aws:sqs:" + region + ":" + accountID + ":kill-events"), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {

@@ -49,6 +49,22 @@ var operations = map[string]string{
 	"PutBucketCors":                      "s3:PutBucketCORS",
 	"GetBucketCors":                      "s3:GetBucketCORS",
 	"DeleteBucketCors":                   "s3:PutBucketCORS",
+	"ListObjectVersions":                 "s3:ListBucketVersions",
+	"UploadPartCopy":                     "s3:PutObject",
+	"PostObject":                         "s3:PutObject",
+	"PutBucketLifecycleConfiguration":    "s3:PutLifecycleConfiguration",
+	"GetBucketLifecycleConfiguration":    "s3:GetLifecycleConfiguration",
+	"DeleteBucketLifecycle":              "s3:PutLifecycleConfiguration",
+}
+
+// versionActions are the actions whose request names a version
+// (?versionId=) is authorized as another action.
+var versionActions = map[string]string{
+	"s3:GetObject":           "s3:GetObjectVersion",
+	"s3:DeleteObject":        "s3:DeleteObjectVersion",
+	"s3:GetObjectTagging":    "s3:GetObjectVersionTagging",
+	"s3:PutObjectTagging":    "s3:PutObjectVersionTagging",
+	"s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
 }
 
 // arn is the resource an operation acts on: the bucket, or an object in
@@ -66,14 +82,23 @@ func arn(bucket, key string) string {
 // authorize checks op's action on bucket/key (key "" for the bucket).
 // DeleteObjects and CopyObject call it again for each key and the source.
 func (s *Service) authorize(q *request, op, bucket, key string) error {
+	if (op == "DeleteObjects" || op == "PostObject") && key == "" {
+		return nil // checked key by key; a form's key once read
+	}
+	action := operations[op]
+	if v, ok := versionActions[action]; ok && key != "" && q.r.URL.Query().Has("versionId") {
+		action = v
+	}
+	return s.authorizeAction(q, action, bucket, key)
+}
+
+// authorizeAction checks action on bucket/key (key "" for the bucket).
+func (s *Service) authorizeAction(q *request, action, bucket, key string) error {
 	if s.cfg.Authorizer == nil {
 		return nil
 	}
-	if op == "DeleteObjects" && key == "" {
-		return nil // checked key by key
-	}
-	c := authz.Check{Action: operations[op], Resource: arn(bucket, key), SourceIP: authz.SourceIP(q.r), Denied: awsproto.S3AccessDenied}
-	if bucket != "" && op != "CreateBucket" {
+	c := authz.Check{Action: action, Resource: arn(bucket, key), SourceIP: authz.SourceIP(q.r), Denied: awsproto.S3AccessDenied}
+	if bucket != "" && action != "s3:CreateBucket" {
 		// The bucket policy is the resource policy, read through.
 		var b bucketMeta
 		if _, err := s.getJSON(q.ctx(), bucketKey(bucket), &b); err == nil && b.Policy != "" {
@@ -91,6 +116,9 @@ func (s *Service) authenticate(q *request) error {
 	if v == nil {
 		q.r = q.r.WithContext(awsproto.WithCaller(q.ctx(), awsproto.Caller{Anonymous: true}))
 		return nil
+	}
+	if q.bucket != "" && q.key == "" && isPostForm(q.r) && q.r.Header.Get("Authorization") == "" {
+		return nil // a form upload: its policy's signature is checked with the form (post.go)
 	}
 	var a awsproto.Authorization
 	var cv *awsproto.ChunkVerifier

@@ -122,6 +122,11 @@ func (s *Service) deleteBucket(q *request) error {
 	if err != nil {
 		return awsproto.Internal(err)
 	}
+	if len(es) == 0 {
+		if es, err = s.cfg.KV.List(q.ctx(), versionsPrefix(q.bucket)); err != nil {
+			return awsproto.Internal(err)
+		}
+	}
 	if len(es) > 0 {
 		return awsproto.Errorf(awsproto.S3BucketNotEmpty, "The bucket you tried to delete is not empty")
 	}

@@ -17,7 +17,10 @@
 // a check is never committed: its blob is deleted and the client gets the
 // error. Presigned URLs are checked by VerifyPresigned (query-string SigV4) and
 // VerifyPresignedV2 (S3's HMAC-SHA1 query signature, boto3's default for
-// presigned URLs), their expiry included.
+// presigned URLs), their expiry included. A browser form upload (POST
+// Object, post.go) is unsigned as a request: its policy document carries
+// the SigV4 (or version 2) signature, checked with the form together with
+// the policy's expiry and conditions; an unsigned form is refused.
 //
 // # Storage
 //
@@ -28,6 +31,7 @@
 //
 //	b.<hex(bucket)>                  bucket: name, creation date, location
 //	o.<hex(bucket)>.<hex(key)>       object: blob name, size, ETag, headers
+//	v.<hex(bucket)>.<hex(key)>.<o>   noncurrent version (versions.go)
 //	u.<upload id>                    multipart upload: bucket, key, headers
 //	p.<upload id>.<part number>      uploaded part: blob, size, ETag
 //
@@ -58,8 +62,8 @@
 // sent s3:TestEvent, and one that cannot take it (missing) fails the
 // configuration. Failures are InvalidArgument "Unable to validate the
 // following destination configurations", each destination as an
-// ArgumentNameN/ArgumentValueN pair. Queue and topic policies are not
-// checked: SQS and SNS accept deliveries from Kumo's services.
+// ArgumentNameN/ArgumentValueN pair. A queue's or topic's policy must
+// allow s3.amazonaws.com sqs:SendMessage or sns:Publish for the bucket.
 //
 // Delivery is at least once, a crash between a write and its
 // notification included, through an outbox: the work-queue stream
@@ -94,18 +98,49 @@
 //     for a day; a destination that is gone or refuses the bucket
 //     (ErrDestination) drops it with a log line, as S3 does.
 //
-// Events follow the configuration as it was at write time. Not emitted:
-// s3:ObjectCreated:Post (no POST uploads), DeleteMarkerCreated (no
-// versioning), restore, replication, lifecycle and tagging events.
+// Events follow the configuration as it was at write time; in a bucket
+// whose versioning was ever configured they carry the version id. A
+// DELETE that makes a delete marker raises
+// s3:ObjectRemoved:DeleteMarkerCreated. Queues and topics are sent to as
+// the service principal s3.amazonaws.com for the bucket, so their
+// policies decide (checked with the s3:TestEvent when a configuration is
+// written, and at each delivery); SNS messages have S3's Subject "Amazon
+// S3 Notification". The lifecycle sweeper's removals raise
+// s3:LifecycleExpiration:Delete and :DeleteMarkerCreated, as
+// s3.amazonaws.com; a form upload raises s3:ObjectCreated:Post. Not
+// emitted: restore, replication and tagging events.
+//
+// # Lifecycle
+//
+// A bucket's lifecycle configuration (lifecycle.go) lives in its record.
+// The sweeper (every Config.LifecycleInterval, on the service's clock;
+// SweepLifecycle runs one pass) applies the enabled rules: an expired
+// current version is deleted (unversioned) or gets a delete marker,
+// compare-and-set against the version judged, so a write landing meanwhile
+// is never removed; a delete marker that is a key's only version goes
+// with ExpiredObjectDeleteMarker; noncurrent versions go their days after
+// their successor was written, keeping NewerNoncurrentVersions; old
+// multipart uploads are aborted. Days count to the next midnight UTC, as
+// in S3. Transitions are refused (one storage class). A sweep that fails
+// part-way leaves the rest to the next one; removals are idempotent, so
+// several servers may sweep at once.
 //
 // # Tagging, versioning, CORS
 //
 // Object tags (Put/Get/DeleteObjectTagging, x-amz-tagging on PUT and
 // copy) live in the object's record, bucket tags, the CORS rules and the
-// versioning state in the bucket's record (tagging.go, cors.go). The
-// versioning state (Enabled, Suspended) is stored and answered only:
-// Kumo keeps one version of each key, so versioned reads, version ids and
-// delete markers are not served. A CORS preflight (OPTIONS) is answered
+// versioning state in the bucket's record (tagging.go, cors.go).
+//
+// Versioning (versions.go): a key's latest version, an object or a
+// delete marker, is its o. record; with versioning enabled a write keeps
+// the version it replaces as a v. record (written before the latest is
+// swapped compare-and-set, so no crash loses a version), and a DELETE
+// makes a delete marker. Version ids sort by write time (a per-server
+// strictly increasing clock); a version written while versioning is off
+// or suspended is the null version, which the next null write replaces.
+// GET, HEAD, DELETE and copy sources take versionId; ListObjectVersions
+// merges the latest and noncurrent records, both in key order; object
+// tagging takes versionId too. A CORS preflight (OPTIONS) is answered
 // unauthenticated from the bucket's rules, and a signed request carrying
 // an Origin that a rule allows gets the CORS headers.
 //

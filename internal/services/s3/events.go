@@ -57,13 +57,21 @@ type pendingEvent struct {
 	Name string `json:"name"`
 	// WriteID is the write a create event commits, or the one whose
 	// record a remove event deletes (then Rev is that record's revision).
-	WriteID string    `json:"writeId"`
-	Rev     uint64    `json:"rev,omitempty"`
-	Removed bool      `json:"removed,omitempty"`
-	Size    int64     `json:"size"`
-	ETag    string    `json:"etag,omitempty"` // unquoted
-	Time    time.Time `json:"time"`
-	Region  string    `json:"region"`
+	WriteID string `json:"writeId"`
+	Rev     uint64 `json:"rev,omitempty"`
+	Removed bool   `json:"removed,omitempty"`
+	// RecordKey is the KV key of the version a remove event deletes,
+	// when not the key's latest record.
+	RecordKey string `json:"recordKey,omitempty"`
+	// VersionID is the version written or deleted, in a bucket whose
+	// versioning was ever configured; Marker marks a delete marker's
+	// creation (no size or ETag).
+	VersionID string    `json:"versionId,omitempty"`
+	Marker    bool      `json:"marker,omitempty"`
+	Size      int64     `json:"size"`
+	ETag      string    `json:"etag,omitempty"` // unquoted
+	Time      time.Time `json:"time"`
+	Region    string    `json:"region"`
 	// RequestID, Principal and SourceIP are the writing request's.
 	RequestID string        `json:"requestId"`
 	Principal string        `json:"principal"`
@@ -171,6 +179,18 @@ type outbox struct {
 // take no notification configurations with destinations. Call it once,
 // before serving; Close stops it.
 func (s *Service) Start(ctx context.Context) error {
+	if iv := s.cfg.LifecycleInterval; iv >= 0 {
+		if iv == 0 {
+			iv = defaultLifecycleInterval
+		}
+		lcCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopLC = cancel
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			s.runLifecycle(lcCtx, iv)
+		}()
+	}
 	if s.cfg.NATS == nil {
 		return nil
 	}
@@ -254,6 +274,9 @@ func (s *Service) Close() {
 	if s.stop != nil {
 		s.stop()
 	}
+	if s.stopLC != nil {
+		s.stopLC()
+	}
 	if s.outbox != nil {
 		for _, c := range s.outbox.ctxs {
 			c.Drain() // the fetched messages reach the handlers, which give them back
@@ -277,6 +300,9 @@ func (s *Service) Close() {
 // It returns the event published (nil when no destination wants it), for
 // dispatch once the write has committed.
 func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) (*pendingEvent, error) {
+	if q.lifecycle {
+		ev.Name = strings.Replace(ev.Name, "ObjectRemoved:", "LifecycleExpiration:", 1)
+	}
 	for _, d := range b.Notification.destinations() {
 		if d.matches(ev.Name, ev.Key) {
 			ev.Dests = append(ev.Dests, pendingDest{ID: d.id, ARN: d.arn})
@@ -292,6 +318,9 @@ func (s *Service) announce(q *request, b bucketMeta, ev pendingEvent) (*pendingE
 	ev.RequestID = awsproto.RequestID(q.ctx())
 	ev.Principal = principalOf(q.ctx())
 	ev.SourceIP = authz.SourceIP(q.r)
+	if q.lifecycle {
+		ev.Principal, ev.SourceIP = ServicePrincipal, ServicePrincipal
+	}
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, awsproto.Internal(err)
@@ -354,7 +383,11 @@ func (s *Service) confirm(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	var o objectMeta
-	rev, err := s.getJSON(ctx, objectKey(ev.Bucket, ev.Key), &o)
+	recordKey := objectKey(ev.Bucket, ev.Key)
+	if ev.RecordKey != "" {
+		recordKey = ev.RecordKey
+	}
+	rev, err := s.getJSON(ctx, recordKey, &o)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		_ = m.NakWithDelay(time.Second)
 		return
@@ -411,7 +444,8 @@ func (s *Service) record(ev *pendingEvent, id string, seq uint64) eventRecord {
 			Bucket: eventBucket{Name: ev.Bucket, OwnerIdentity: principalID{s.cfg.Account}, ARN: arn(ev.Bucket, "")},
 			Object: eventObject{Key: eventKey(ev.Key), Sequencer: sequencer(seq)}},
 	}
-	if !ev.Removed {
+	r.S3.Object.VersionID = ev.VersionID
+	if !ev.Removed && !ev.Marker {
 		size := ev.Size
 		r.S3.Object.Size, r.S3.Object.ETag = &size, ev.ETag
 	}

@@ -1,13 +1,16 @@
 package s3
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/store"
 )
 
 // listing is one page of a bucket's keys.
@@ -33,6 +36,12 @@ func (s *Service) list(q *request, prefix, delimiter, marker string, maxKeys int
 	for _, e := range es {
 		key, ok := keyOf(e.Key, bp)
 		if !ok || key <= marker || !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		// A key whose latest version is a delete marker is not listed.
+		// Records are JSON Kumo wrote, so the field's text is exact (a
+		// key's quotes are escaped).
+		if bytes.Contains(e.Value, []byte(`"deleteMarker":true`)) {
 			continue
 		}
 		cp := ""
@@ -195,5 +204,177 @@ func (s *Service) listObjects(q *request) error {
 		out.NextMarker = enc(l.next)
 	}
 	out.Contents, out.CommonPrefixes = s.entries(l, enc, true)
+	return writeXML(q.w, out)
+}
+
+// versionItem is one Version or DeleteMarker of ListObjectVersions; the
+// element's name is XMLName, so both kinds interleave in key order.
+type versionItem struct {
+	XMLName      xml.Name
+	Key          string `xml:"Key"`
+	VersionID    string `xml:"VersionId"`
+	IsLatest     bool   `xml:"IsLatest"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag,omitempty"`
+	Size         *int64 `xml:"Size,omitempty"`
+	StorageClass string `xml:"StorageClass,omitempty"`
+	Owner        owner  `xml:"Owner"`
+}
+
+// listedVersion is a version in a bucket's version listing.
+type listedVersion struct {
+	key    string
+	kvKey  string
+	value  []byte
+	latest bool
+}
+
+// allVersions returns a bucket's versions in ListObjectVersions' order:
+// by key, then newest first (the latest record, then the noncurrent ones
+// in their key order).
+func (s *Service) allVersions(q *request) ([]listedVersion, error) {
+	lp, vp := objectPrefix(q.bucket), versionsPrefix(q.bucket)
+	latest, err := s.cfg.KV.List(q.ctx(), lp)
+	if err != nil {
+		return nil, awsproto.Internal(err)
+	}
+	nonc, err := s.cfg.KV.List(q.ctx(), vp)
+	if err != nil {
+		return nil, awsproto.Internal(err)
+	}
+	out := make([]listedVersion, 0, len(latest)+len(nonc))
+	noncKey := func(e store.Entry) (string, bool) {
+		hk, _, _ := strings.Cut(strings.TrimPrefix(e.Key, vp), ".")
+		b, err := hex.DecodeString(hk)
+		return string(b), err == nil
+	}
+	i, j := 0, 0
+	for i < len(latest) || j < len(nonc) {
+		var lk, nk string
+		lok, nok := false, false
+		if i < len(latest) {
+			lk, lok = keyOf(latest[i].Key, lp)
+			if !lok {
+				i++
+				continue
+			}
+		}
+		if j < len(nonc) {
+			nk, nok = noncKey(nonc[j])
+			if !nok {
+				j++
+				continue
+			}
+		}
+		if lok && (!nok || lk <= nk) {
+			out = append(out, listedVersion{key: lk, kvKey: latest[i].Key, value: latest[i].Value, latest: true})
+			i++
+			continue
+		}
+		out = append(out, listedVersion{key: nk, kvKey: nonc[j].Key, value: nonc[j].Value})
+		j++
+	}
+	return out, nil
+}
+
+func (s *Service) listObjectVersions(q *request) error {
+	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+		return err
+	}
+	prefix, delimiter, maxKeys, enc, encType, err := listParams(q)
+	if err != nil {
+		return err
+	}
+	v := q.r.URL.Query()
+	keyMarker, vidMarker := v.Get("key-marker"), v.Get("version-id-marker")
+	if vidMarker != "" && keyMarker == "" {
+		return awsproto.Errorf(awsproto.S3InvalidArgument, "A version-id marker cannot be specified without a key marker.").
+			With("ArgumentName", "version-id-marker").With("ArgumentValue", vidMarker)
+	}
+	if vidMarker != "" && vidMarker != "null" && !validVersionID(vidMarker) {
+		return awsproto.Errorf(awsproto.S3InvalidArgument, "Invalid version id specified").
+			With("ArgumentName", "version-id-marker").With("ArgumentValue", vidMarker)
+	}
+	all, err := s.allVersions(q)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		XMLName             xml.Name       `xml:"ListVersionsResult"`
+		NS                  string         `xml:"xmlns,attr"`
+		Name                string         `xml:"Name"`
+		Prefix              string         `xml:"Prefix"`
+		KeyMarker           string         `xml:"KeyMarker"`
+		VersionIDMarker     string         `xml:"VersionIdMarker"`
+		NextKeyMarker       string         `xml:"NextKeyMarker,omitempty"`
+		NextVersionIDMarker string         `xml:"NextVersionIdMarker,omitempty"`
+		MaxKeys             int            `xml:"MaxKeys"`
+		Delimiter           string         `xml:"Delimiter,omitempty"`
+		EncodingType        string         `xml:"EncodingType,omitempty"`
+		IsTruncated         bool           `xml:"IsTruncated"`
+		Items               []versionItem  `xml:",any"`
+		CommonPrefixes      []commonPrefix `xml:"CommonPrefixes"`
+	}{NS: namespace, Name: q.bucket, Prefix: enc(prefix), KeyMarker: enc(keyMarker), VersionIDMarker: vidMarker,
+		MaxKeys: maxKeys, Delimiter: enc(delimiter), EncodingType: encType}
+	var (
+		latestKey        string
+		latestOrder      string // the order of latestKey's latest version, to skip a noncurrent copy of it
+		lastPrefix       string
+		pastMarker       = vidMarker == ""
+		nextKey, nextVID string
+		count            int
+	)
+	for _, lv := range all {
+		if !strings.HasPrefix(lv.key, prefix) || lv.key < keyMarker || lv.key == keyMarker && vidMarker == "" {
+			continue
+		}
+		cp := ""
+		if delimiter != "" {
+			if i := strings.Index(lv.key[len(prefix):], delimiter); i >= 0 {
+				cp = lv.key[:len(prefix)+i+len(delimiter)]
+			}
+		}
+		if cp != "" && (cp == lastPrefix || cp == keyMarker) {
+			continue
+		}
+		var o objectMeta
+		if cp == "" || lv.key == keyMarker {
+			if err := jsonUnmarshal(lv.value, &o); err != nil {
+				return err
+			}
+			if lv.latest {
+				latestKey, latestOrder = lv.key, o.order()
+			} else if lv.key == latestKey && o.order() == latestOrder {
+				continue
+			}
+		}
+		if lv.key == keyMarker && !pastMarker {
+			pastMarker = o.versionID() == vidMarker
+			continue
+		}
+		if count >= maxKeys {
+			out.IsTruncated = true
+			break
+		}
+		count++
+		if cp != "" {
+			out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: enc(cp)})
+			lastPrefix, nextKey, nextVID = cp, cp, ""
+			continue
+		}
+		item := versionItem{XMLName: xml.Name{Local: "Version"}, Key: enc(o.Key), VersionID: o.versionID(), IsLatest: lv.latest,
+			LastModified: o.LastModified.Format(timeFormat), Owner: s.owner()}
+		if o.DeleteMarker {
+			item.XMLName.Local = "DeleteMarker"
+		} else {
+			size := o.Size
+			item.ETag, item.Size, item.StorageClass = o.ETag, &size, "STANDARD"
+		}
+		out.Items = append(out.Items, item)
+		nextKey, nextVID = o.Key, o.versionID()
+	}
+	if out.IsTruncated {
+		out.NextKeyMarker, out.NextVersionIDMarker = enc(nextKey), nextVID
+	}
 	return writeXML(q.w, out)
 }

@@ -29,6 +29,8 @@ type bucketMeta struct {
 	Versioning string `json:"versioning,omitempty"`
 	// CORS is the bucket's CORS configuration, nil if none.
 	CORS *corsConfig `json:"cors,omitempty"`
+	// Lifecycle is the bucket's lifecycle configuration, nil if none.
+	Lifecycle *lifecycleConfig `json:"lifecycle,omitempty"`
 }
 
 // objectMeta is an object's record: where its data is and what GET
@@ -52,6 +54,14 @@ type objectMeta struct {
 	Recent  []writeRef `json:"recent,omitempty"`
 	// Tags are the object's tags (PutObjectTagging, x-amz-tagging).
 	Tags []tag `json:"tags,omitempty"`
+	// Version orders the versions of a key and is the version id (unless
+	// Null): versions.go. A record from before versions has none.
+	Version string `json:"version,omitempty"`
+	// Null marks a version written while the bucket's versioning was
+	// not enabled: its version id is "null".
+	Null bool `json:"null,omitempty"`
+	// DeleteMarker marks a delete marker: a version with no data.
+	DeleteMarker bool `json:"deleteMarker,omitempty"`
 }
 
 // blobPart is one blob of an object's data.
@@ -120,7 +130,7 @@ func (s *Service) bucket(ctx context.Context, name string) (bucketMeta, error) {
 func (s *Service) object(ctx context.Context, bucket, key string) (objectMeta, error) {
 	var o objectMeta
 	_, err := s.getJSON(ctx, objectKey(bucket, key), &o)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && o.DeleteMarker {
 		return o, awsproto.Errorf(awsproto.S3NoSuchKey, "The specified key does not exist.").With("Key", key)
 	}
 	if err != nil {
@@ -172,4 +182,11 @@ func jsonBytes(v any) ([]byte, error) {
 		return nil, awsproto.Internal(err)
 	}
 	return b, nil
+}
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return awsproto.Internal(fmt.Errorf("s3: record: %w", err))
+	}
+	return nil
 }

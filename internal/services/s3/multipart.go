@@ -93,11 +93,35 @@ func (s *Service) createUpload(q *request) error {
 	}{NS: namespace, Bucket: q.bucket, Key: q.key, UploadID: id})
 }
 
-func (s *Service) uploadPart(q *request) error {
+// partNumber reads the partNumber of UploadPart and UploadPartCopy.
+func partNumber(q *request) (int, error) {
 	n, err := strconv.Atoi(q.r.URL.Query().Get("partNumber"))
 	if err != nil || n < 1 || n > maxParts {
-		return awsproto.Errorf(awsproto.S3InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive").
+		return 0, awsproto.Errorf(awsproto.S3InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive").
 			With("ArgumentName", "partNumber").With("ArgumentValue", q.r.URL.Query().Get("partNumber"))
+	}
+	return n, nil
+}
+
+// putPart records an uploaded part, then deletes the blob of the part of
+// the same number it replaces. On failure the part's blob is deleted.
+func (s *Service) putPart(ctx context.Context, id string, part partMeta) error {
+	var old partMeta
+	_, gerr := s.getJSON(ctx, partKey(id, part.Number), &old)
+	if err := s.putJSON(ctx, partKey(id, part.Number), part); err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), part.Blob)
+		return err
+	}
+	if gerr == nil && old.Blob != "" && old.Blob != part.Blob {
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), old.Blob)
+	}
+	return nil
+}
+
+func (s *Service) uploadPart(q *request) error {
+	n, err := partNumber(q)
+	if err != nil {
+		return err
 	}
 	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
 		return err
@@ -115,14 +139,8 @@ func (s *Service) uploadPart(q *request) error {
 		return err
 	}
 	part := partMeta{Number: n, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now()}
-	var old partMeta
-	_, gerr := s.getJSON(q.ctx(), partKey(id, n), &old)
-	if err := s.putJSON(q.ctx(), partKey(id, n), part); err != nil {
-		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+	if err := s.putPart(q.ctx(), id, part); err != nil {
 		return err
-	}
-	if gerr == nil && old.Blob != "" {
-		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), old.Blob)
 	}
 	if p.cks != nil {
 		q.w.Header().Set(p.cksHeader, p.wantCksOrTrailer())
@@ -194,13 +212,15 @@ func (s *Service) completeUpload(q *request) error {
 	all := md5.Sum(sums)
 	o := objectMeta{Key: q.key, Parts: blobs, Size: size, ETag: `"` + hex.EncodeToString(all[:]) + "-" + strconv.Itoa(len(chosen)) + `"`,
 		LastModified: s.now(), Headers: u.Headers, Meta: u.Meta, WriteID: "m" + newID(), Tags: u.Tags}
+	s.stamp(b, &o)
 	ev, err := s.announceWrite(q, b, "ObjectCreated:CompleteMultipartUpload", o)
 	if err != nil {
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
+	if err := s.commit(q.ctx(), b, o, ev); err != nil {
 		return err
 	}
+	versionHeader(q.w.Header(), b, o)
 	// The parts not chosen are dropped with the upload; the chosen ones
 	// are the object's now.
 	var unused []partMeta
@@ -374,4 +394,97 @@ func (s *Service) listUploads(q *request) error {
 		out.Uploads = append(out.Uploads, upload{Key: u.Key, UploadID: strings.TrimPrefix(e.Key, "u."), Initiated: u.Initiated.Format(timeFormat), StorageClass: "STANDARD"})
 	}
 	return writeXML(q.w, out)
+}
+
+// uploadPartCopy makes a part of (a range of) an existing object
+// (x-amz-copy-source, x-amz-copy-source-range), streaming it from the
+// source's blobs into the part's own.
+func (s *Service) uploadPartCopy(q *request) error {
+	n, err := partNumber(q)
+	if err != nil {
+		return err
+	}
+	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+		return err
+	}
+	id, _, err := s.upload(q)
+	if err != nil {
+		return err
+	}
+	_, _, so, srcVID, err := s.sourceVersion(q)
+	if err != nil {
+		return err
+	}
+	if err := copyConditions(q, so); err != nil {
+		return err
+	}
+	start, end := int64(0), so.Size-1
+	if rv := q.r.Header.Get("X-Amz-Copy-Source-Range"); rv != "" {
+		if start, end, err = copyRange(rv, so.Size); err != nil {
+			return err
+		}
+	}
+	size := end - start + 1
+	if size > MaxPutSize {
+		return awsproto.Errorf(awsproto.S3EntityTooLarge, "Your proposed upload exceeds the maximum allowed size").
+			With("ProposedSize", size).With("MaxSizeAllowed", int64(MaxPutSize))
+	}
+	name := "d" + newID()
+	sum := md5.New()
+	if size > 0 {
+		rc, err := s.open(q.ctx(), so, start)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return awsproto.Errorf(awsproto.S3NoSuchKey, "The specified key does not exist.")
+			}
+			return awsproto.Internal(err)
+		}
+		defer rc.Close()
+		info, err := s.cfg.Blobs.Put(q.ctx(), name, fullReads{io.TeeReader(io.LimitReader(rc, size), sum)})
+		if err == nil && info.Size != size {
+			err = errors.New("s3: copy source ended early")
+		}
+		if err != nil {
+			s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+			return awsproto.Internal(err)
+		}
+	} else if _, err := s.cfg.Blobs.Put(q.ctx(), name, strings.NewReader("")); err != nil {
+		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
+		return awsproto.Internal(err)
+	}
+	part := partMeta{Number: n, Blob: name, Size: size, ETag: `"` + hex.EncodeToString(sum.Sum(nil)) + `"`, LastModified: s.now()}
+	if err := s.putPart(q.ctx(), id, part); err != nil {
+		return err
+	}
+	if srcVID != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", srcVID)
+	}
+	return writeXML(q.w, struct {
+		XMLName      xml.Name `xml:"CopyPartResult"`
+		NS           string   `xml:"xmlns,attr"`
+		LastModified string   `xml:"LastModified"`
+		ETag         string   `xml:"ETag"`
+	}{NS: namespace, LastModified: part.LastModified.Format(timeFormat), ETag: part.ETag})
+}
+
+// copyRange reads x-amz-copy-source-range: "bytes=first-last", both
+// inside the source.
+func copyRange(v string, size int64) (start, end int64, err error) {
+	form := awsproto.Errorf(awsproto.S3InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy").
+		With("ArgumentName", "x-amz-copy-source-range").With("ArgumentValue", v)
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	a, b, ok2 := strings.Cut(spec, "-")
+	if !ok || !ok2 {
+		return 0, 0, form
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, form
+	}
+	if end >= size {
+		return 0, 0, awsproto.Errorf(awsproto.S3InvalidArgument, "Range specified is not valid for source object of size: %d", size).
+			With("ArgumentName", "x-amz-copy-source-range").With("ArgumentValue", v)
+	}
+	return start, end, nil
 }

@@ -483,6 +483,20 @@ func (f *failingCommits) Put(ctx context.Context, key string, v []byte) (uint64,
 	return f.KV.Put(ctx, key, v)
 }
 
+func (f *failingCommits) Create(ctx context.Context, key string, v []byte) (uint64, error) {
+	if f.on.Load() && strings.HasPrefix(key, "o.") {
+		return 0, errors.New("crash before the commit")
+	}
+	return f.KV.Create(ctx, key, v)
+}
+
+func (f *failingCommits) Update(ctx context.Context, key string, v []byte, rev uint64) (uint64, error) {
+	if f.on.Load() && strings.HasPrefix(key, "o.") {
+		return 0, errors.New("crash before the commit")
+	}
+	return f.KV.Update(ctx, key, v, rev)
+}
+
 // TestEventOfUncommittedWrite: a write that failed after its event was
 // in the outbox sends no event once the grace has passed; one that
 // committed does.
@@ -520,5 +534,49 @@ func TestEventOfUncommittedWrite(t *testing.T) {
 	poll.True(t, "the committed write's event", func() bool { return len(h.rec.records(t, fnARN)) == 1 })
 	if k := h.rec.records(t, fnARN)[0].S3.Object["key"]; k != "in/kept.jpg" {
 		t.Fatalf("event for %v, want only in/kept.jpg's", k)
+	}
+}
+
+// TestVersionedEvents: on a versioned bucket a PUT's event carries its
+// version id, a DELETE raises ObjectRemoved:DeleteMarkerCreated with the
+// marker's id (no size or ETag), and deleting a version for good
+// ObjectRemoved:Delete with that version's id; the sequencers grow.
+func TestVersionedEvents(t *testing.T) {
+	h := newNotifyHarness(t, nil)
+	ctx := context.Background()
+	h.configure(t, "photos")
+	if _, err := h.cl.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("photos"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	put, err := h.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String("in/v.jpg"), Body: strings.NewReader("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := h.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String("in/v.jpg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String("in/v.jpg"), VersionId: put.VersionId}); err != nil {
+		t.Fatal(err)
+	}
+	poll.True(t, "three events", func() bool { return len(h.rec.records(t, fnARN)) >= 3 })
+	rs := h.rec.records(t, fnARN)
+	byName := map[string]record{}
+	for _, r := range rs {
+		byName[r.EventName] = r
+	}
+	p, m, d := byName["ObjectCreated:Put"], byName["ObjectRemoved:DeleteMarkerCreated"], byName["ObjectRemoved:Delete"]
+	if p.S3.Object["versionId"] != aws.ToString(put.VersionId) || m.S3.Object["versionId"] != aws.ToString(del.VersionId) ||
+		d.S3.Object["versionId"] != aws.ToString(put.VersionId) {
+		t.Fatalf("version ids: put %v, marker %v, delete %v; want %s, %s, %s", p.S3.Object["versionId"], m.S3.Object["versionId"],
+			d.S3.Object["versionId"], aws.ToString(put.VersionId), aws.ToString(del.VersionId), aws.ToString(put.VersionId))
+	}
+	if _, has := m.S3.Object["size"]; has || m.S3.Object["eTag"] != nil {
+		t.Fatalf("the marker's event has a size or an ETag: %v", m.S3.Object)
+	}
+	ps, ms := p.S3.Object["sequencer"].(string), m.S3.Object["sequencer"].(string)
+	if !(ms > ps) {
+		t.Fatalf("sequencers: put %s, marker %s", ps, ms)
 	}
 }

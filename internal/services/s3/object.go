@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -71,40 +70,6 @@ func (s *Service) store(ctx context.Context, p *payload) (string, error) {
 		return "", err
 	}
 	return name, nil
-}
-
-// commit writes an object's record, then deletes the blob it replaces,
-// and dispatches ev, the write's announced event (nil if none). The
-// record remembers the writes it replaces (Recent), so that the events of
-// writes overwritten before they are confirmed still find theirs.
-func (s *Service) commit(ctx context.Context, bucket string, o objectMeta, ev *pendingEvent) error {
-	var old objectMeta
-	oldRev, err := s.getJSON(ctx, objectKey(bucket, o.Key), &old)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return awsproto.Internal(err)
-	}
-	if err == nil && old.WriteID != "" {
-		o.Recent = append(append([]writeRef(nil), old.Recent...), writeRef{ID: old.WriteID, Rev: oldRev})
-		if len(o.Recent) > recentWrites {
-			o.Recent = o.Recent[len(o.Recent)-recentWrites:]
-		}
-	}
-	v, err := jsonBytes(o)
-	if err != nil {
-		return err
-	}
-	rev, err := s.cfg.KV.Put(ctx, objectKey(bucket, o.Key), v)
-	if err != nil {
-		if len(o.Parts) == 0 { // parts stay with their upload
-			s.cfg.Blobs.Delete(context.WithoutCancel(ctx), o.Blob)
-		}
-		return awsproto.Internal(err)
-	}
-	s.dispatch(ctx, ev, rev)
-	if old.Key != "" {
-		s.deleteBlobs(context.WithoutCancel(ctx), old)
-	}
-	return nil
 }
 
 // deleteBlobs deletes the blobs of an object no record refers to any more.
@@ -182,14 +147,16 @@ func (s *Service) putObject(q *request) error {
 	}
 	hs, meta := headersOf(q.r.Header)
 	o := objectMeta{Key: q.key, Blob: name, Size: p.n, ETag: `"` + p.etag() + `"`, LastModified: s.now(), Headers: hs, Meta: meta, WriteID: name, Tags: tags}
+	s.stamp(b, &o)
 	ev, err := s.announceWrite(q, b, "ObjectCreated:Put", o)
 	if err != nil {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
+	if err := s.commit(q.ctx(), b, o, ev); err != nil {
 		return err
 	}
+	versionHeader(q.w.Header(), b, o)
 	if p.cks != nil {
 		q.w.Header().Set(p.cksHeader, p.wantCksOrTrailer())
 	}
@@ -308,14 +275,16 @@ func (s *Service) serveObject(q *request, body bool) error { return s.serveObjec
 // serveObjectOnce answers GET or HEAD; with retry it reads the record
 // again once if its blob was replaced in between.
 func (s *Service) serveObjectOnce(q *request, body, retry bool) error {
-	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
+	b, err := s.bucket(q.ctx(), q.bucket)
+	if err != nil {
 		return err
 	}
-	o, err := s.object(q.ctx(), q.bucket, q.key)
+	o, err := s.readObject(q, b)
 	if err != nil {
 		return err
 	}
 	h := q.w.Header()
+	versionHeader(h, b, o)
 	status, err := preconditions(q.r, o)
 	if err != nil {
 		return err
@@ -388,38 +357,57 @@ func (s *Service) deleteObject(q *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.remove(q, b, q.key); err != nil {
+	ids, given := q.r.URL.Query()["versionId"]
+	vid := ""
+	if given {
+		vid = ids[0]
+	}
+	rm, err := s.remove(q, b, q.key, vid, given)
+	if err != nil {
 		return err
+	}
+	if rm.DeleteMarker {
+		q.w.Header().Set("x-amz-delete-marker", "true")
+	}
+	if rm.VersionID != "" {
+		q.w.Header().Set("x-amz-version-id", rm.VersionID)
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// remove deletes an object's record and then its blob; a missing object
-// is not an error, as in S3 (and sends no event).
-func (s *Service) remove(q *request, b bucketMeta, key string) error {
+// removeUnversioned deletes an object's record and then its blob; a
+// missing object is not an error, as in S3 (and sends no event).
+func (s *Service) removeUnversioned(q *request, b bucketMeta, key string) error {
 	ctx, bucket := q.ctx(), b.Name
-	var o objectMeta
-	rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
-	if errors.Is(err, store.ErrNotFound) {
+	for {
+		var o objectMeta
+		rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return awsproto.Internal(err)
+		}
+		if q.expect != "" && o.WriteID != q.expect {
+			return errStale
+		}
+		if o.WriteID == "" {
+			o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
+		}
+		ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), rev); errors.Is(err, store.ErrConflict) {
+			continue // overwritten meanwhile: delete what is there now
+		} else if err != nil {
+			return awsproto.Internal(err)
+		}
+		s.dispatch(ctx, ev, 0)
+		s.deleteBlobs(context.WithoutCancel(ctx), o)
 		return nil
 	}
-	if err != nil {
-		return awsproto.Internal(err)
-	}
-	if o.WriteID == "" {
-		o.WriteID = "r" + strconv.FormatUint(rev, 10) // a record from before write ids
-	}
-	ev, err := s.announce(q, b, pendingEvent{Key: key, Name: "ObjectRemoved:Delete", WriteID: o.WriteID, Rev: rev, Removed: true, Time: s.now()})
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.KV.Delete(ctx, objectKey(bucket, key), 0); err != nil {
-		return awsproto.Internal(err)
-	}
-	s.dispatch(ctx, ev, 0)
-	s.deleteBlobs(context.WithoutCancel(ctx), o)
-	return nil
 }
 
 func (s *Service) deleteObjects(q *request) error {
@@ -430,7 +418,8 @@ func (s *Service) deleteObjects(q *request) error {
 	var in struct {
 		Quiet   bool `xml:"Quiet"`
 		Objects []struct {
-			Key string `xml:"Key"`
+			Key       string  `xml:"Key"`
+			VersionID *string `xml:"VersionId"`
 		} `xml:"Object"`
 	}
 	if err := readXML(q.r, &in); err != nil {
@@ -440,12 +429,16 @@ func (s *Service) deleteObjects(q *request) error {
 		return awsproto.Errorf(awsproto.S3MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")
 	}
 	type deleted struct {
-		Key string `xml:"Key"`
+		Key                   string `xml:"Key"`
+		VersionID             string `xml:"VersionId,omitempty"`
+		DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+		DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 	}
 	type failed struct {
-		Key     string `xml:"Key"`
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
+		Key       string `xml:"Key"`
+		VersionID string `xml:"VersionId,omitempty"`
+		Code      string `xml:"Code"`
+		Message   string `xml:"Message"`
 	}
 	out := struct {
 		XMLName xml.Name  `xml:"DeleteResult"`
@@ -454,17 +447,27 @@ func (s *Service) deleteObjects(q *request) error {
 		Errors  []failed  `xml:"Error"`
 	}{NS: namespace}
 	for _, obj := range in.Objects {
-		err := s.authorize(q, "DeleteObject", q.bucket, obj.Key)
+		vid, given := "", obj.VersionID != nil
+		action := "s3:DeleteObject"
+		if given {
+			vid, action = *obj.VersionID, "s3:DeleteObjectVersion"
+		}
+		err := s.authorizeAction(q, action, q.bucket, obj.Key)
+		var rm removal
 		if err == nil {
-			err = s.remove(q, b, obj.Key)
+			rm, err = s.remove(q, b, obj.Key, vid, given)
 		}
 		if err != nil {
 			ae := awsproto.AsError(err)
-			out.Errors = append(out.Errors, failed{Key: obj.Key, Code: ae.Code.Name(), Message: ae.Message})
+			out.Errors = append(out.Errors, failed{Key: obj.Key, VersionID: vid, Code: ae.Code.Name(), Message: ae.Message})
 			continue
 		}
 		if !in.Quiet {
-			out.Deleted = append(out.Deleted, deleted{Key: obj.Key})
+			d := deleted{Key: obj.Key, VersionID: vid, DeleteMarker: rm.DeleteMarker}
+			if rm.DeleteMarker {
+				d.DeleteMarkerVersionID = rm.VersionID
+			}
+			out.Deleted = append(out.Deleted, d)
 		}
 	}
 	return writeXML(q.w, out)
@@ -475,23 +478,7 @@ func (s *Service) copyObject(q *request) error {
 	if err != nil {
 		return err
 	}
-	src := q.r.Header.Get("X-Amz-Copy-Source")
-	if i := strings.Index(src, "?versionId="); i >= 0 {
-		src = src[:i]
-	}
-	src, err = url.PathUnescape(strings.TrimPrefix(src, "/"))
-	srcBucket, srcKey, ok := strings.Cut(src, "/")
-	if err != nil || !ok || srcBucket == "" || srcKey == "" {
-		return awsproto.Errorf(awsproto.S3InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey").
-			With("ArgumentName", "x-amz-copy-source")
-	}
-	if err := s.authorize(q, "GetObject", srcBucket, srcKey); err != nil {
-		return err
-	}
-	if _, err := s.bucket(q.ctx(), srcBucket); err != nil {
-		return err
-	}
-	so, err := s.object(q.ctx(), srcBucket, srcKey)
+	srcBucket, srcKey, so, srcVID, err := s.sourceVersion(q)
 	if err != nil {
 		return err
 	}
@@ -499,18 +486,11 @@ func (s *Service) copyObject(q *request) error {
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return awsproto.Errorf(awsproto.S3InvalidArgument, "Unknown metadata directive.").With("ArgumentName", "x-amz-metadata-directive")
 	}
-	if srcBucket == q.bucket && srcKey == q.key && directive != "REPLACE" {
+	if srcBucket == q.bucket && srcKey == q.key && directive != "REPLACE" && !strings.Contains(q.r.Header.Get("X-Amz-Copy-Source"), "?versionId=") {
 		return awsproto.Errorf(awsproto.S3InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
-	// The copy-source conditions are the GET conditions, on the source.
-	cond := &http.Request{Header: http.Header{}}
-	for _, c := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
-		if v := q.r.Header.Get("X-Amz-Copy-Source-" + c); v != "" {
-			cond.Header.Set(c, v)
-		}
-	}
-	if status, err := preconditions(cond, so); err != nil || status != 0 {
-		return awsproto.Errorf(awsproto.S3PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	if err := copyConditions(q, so); err != nil {
+		return err
 	}
 	rc, err := s.open(q.ctx(), so, 0)
 	if err != nil {
@@ -523,6 +503,7 @@ func (s *Service) copyObject(q *request) error {
 		return awsproto.Internal(err)
 	}
 	o := objectMeta{Key: q.key, Blob: name, Size: so.Size, ETag: so.ETag, LastModified: s.now(), Headers: so.Headers, Meta: so.Meta, WriteID: name, Tags: so.Tags}
+	s.stamp(b, &o)
 	if directive == "REPLACE" {
 		o.Headers, o.Meta = headersOf(q.r.Header)
 	}
@@ -537,8 +518,12 @@ func (s *Service) copyObject(q *request) error {
 		s.cfg.Blobs.Delete(context.WithoutCancel(q.ctx()), name)
 		return err
 	}
-	if err := s.commit(q.ctx(), q.bucket, o, ev); err != nil {
+	if err := s.commit(q.ctx(), b, o, ev); err != nil {
 		return err
+	}
+	versionHeader(q.w.Header(), b, o)
+	if srcVID != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", srcVID)
 	}
 	return writeXML(q.w, struct {
 		XMLName      xml.Name `xml:"CopyObjectResult"`
@@ -548,10 +533,29 @@ func (s *Service) copyObject(q *request) error {
 	}{NS: namespace, LastModified: o.LastModified.Format(timeFormat), ETag: o.ETag})
 }
 
+// copyConditions applies the copy-source conditions: the GET conditions,
+// on the source.
+func copyConditions(q *request, so objectMeta) error {
+	cond := &http.Request{Header: http.Header{}}
+	for _, c := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		if v := q.r.Header.Get("X-Amz-Copy-Source-" + c); v != "" {
+			cond.Header.Set(c, v)
+		}
+	}
+	if status, err := preconditions(cond, so); err != nil || status != 0 {
+		return awsproto.Errorf(awsproto.S3PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	}
+	return nil
+}
+
 // announceWrite publishes the event of o's write (announce).
 func (s *Service) announceWrite(q *request, b bucketMeta, name string, o objectMeta) (*pendingEvent, error) {
-	return s.announce(q, b, pendingEvent{Key: o.Key, Name: name, WriteID: o.WriteID, Size: o.Size,
-		ETag: strings.Trim(o.ETag, `"`), Time: o.LastModified})
+	ev := pendingEvent{Key: o.Key, Name: name, WriteID: o.WriteID, Size: o.Size,
+		ETag: strings.Trim(o.ETag, `"`), Time: o.LastModified}
+	if b.Versioning != "" {
+		ev.VersionID = o.versionID()
+	}
+	return s.announce(q, b, ev)
 }
 
 // fullReads fills every Read's buffer unless the body ends: JetStream's

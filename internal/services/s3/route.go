@@ -19,9 +19,10 @@ func Route(s http.Handler, region string) edge.Route {
 			// Presigned URLs carry their signature in the query.
 			{Query: map[string]string{"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "", "X-Amz-Signature": ""}},
 			{Query: map[string]string{"AWSAccessKeyId": "", "Expires": "", "Signature": ""}},
-			// CORS preflights are unsigned; S3's route is the edge's
-			// last, so OPTIONS no other route takes comes here.
-			{Method: http.MethodOptions}},
+			// CORS preflights and browser form uploads (POST Object)
+			// are unsigned; S3's route is the edge's last, so OPTIONS
+			// and POST no other route takes come here.
+			{Method: http.MethodOptions}, {Method: http.MethodPost}},
 		Auth:    edge.AuthHandler,
 		Handler: s,
 		Errors:  Errors,

@@ -71,6 +71,10 @@ type Config struct {
 	// CommitGrace is how long an event waits for its write to commit
 	// before it is dropped; a minute when zero.
 	CommitGrace time.Duration
+	// LifecycleInterval is how often Start's sweeper applies the
+	// buckets' lifecycle rules (lifecycle.go); ten minutes when zero,
+	// never when negative (SweepLifecycle still does one sweep).
+	LifecycleInterval time.Duration
 }
 
 // Service serves S3's API. It is safe for concurrent use.
@@ -78,7 +82,13 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 
+	// versionMu guards lastVersion, the last version order made
+	// (versions.go).
+	versionMu   sync.Mutex
+	lastVersion int64
+
 	outbox  *outbox // nil without Config.NATS
+	stopLC  context.CancelFunc
 	stop    context.CancelFunc
 	closeMu sync.Mutex
 	closed  bool
@@ -107,6 +117,11 @@ type request struct {
 	bucket string
 	key    string
 	chunks *awsproto.ChunkVerifier
+	// lifecycle marks the lifecycle sweeper's own removals (their
+	// events are s3:LifecycleExpiration:*); expect is the write a
+	// removal must find latest (any when "").
+	lifecycle bool
+	expect    string
 }
 
 // ServeHTTP authenticates, routes, authorizes and runs one request.
@@ -199,6 +214,8 @@ func (s *Service) route(q *request) (string, handler) {
 			return "ListMultipartUploads", s.listUploads
 		case has("delete") && m == http.MethodPost:
 			return "DeleteObjects", s.deleteObjects
+		case m == http.MethodPost && isPostForm(q.r):
+			return "PostObject", s.postObject
 		case has("policy") && m == http.MethodPut:
 			return "PutBucketPolicy", s.putBucketPolicy
 		case has("policy") && m == http.MethodGet:
@@ -215,10 +232,18 @@ func (s *Service) route(q *request) (string, handler) {
 			return "GetBucketTagging", s.getBucketTagging
 		case has("tagging") && m == http.MethodDelete:
 			return "DeleteBucketTagging", s.deleteBucketTagging
+		case has("versions") && m == http.MethodGet:
+			return "ListObjectVersions", s.listObjectVersions
 		case has("versioning") && m == http.MethodPut:
 			return "PutBucketVersioning", s.putBucketVersioning
 		case has("versioning") && m == http.MethodGet:
 			return "GetBucketVersioning", s.getBucketVersioning
+		case has("lifecycle") && m == http.MethodPut:
+			return "PutBucketLifecycleConfiguration", s.putBucketLifecycle
+		case has("lifecycle") && m == http.MethodGet:
+			return "GetBucketLifecycleConfiguration", s.getBucketLifecycle
+		case has("lifecycle") && m == http.MethodDelete:
+			return "DeleteBucketLifecycle", s.deleteBucketLifecycle
 		case has("cors") && m == http.MethodPut:
 			return "PutBucketCors", s.putBucketCors
 		case has("cors") && m == http.MethodGet:
@@ -242,6 +267,8 @@ func (s *Service) route(q *request) (string, handler) {
 		switch m {
 		case http.MethodPut:
 			switch {
+			case has("uploadId") && has("partNumber") && q.r.Header.Get("X-Amz-Copy-Source") != "":
+				return "UploadPartCopy", s.uploadPartCopy
 			case has("uploadId") && has("partNumber"):
 				return "UploadPart", s.uploadPart
 			case has("tagging"):

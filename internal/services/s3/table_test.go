@@ -26,6 +26,8 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		{"PUT", "/b?versioning", ""}, {"GET", "/b?versioning", ""},
 		{"PUT", "/b/k?tagging", ""}, {"GET", "/b/k?tagging", ""}, {"DELETE", "/b/k?tagging", ""},
 		{"PUT", "/b?cors", ""}, {"GET", "/b?cors", ""}, {"DELETE", "/b?cors", ""},
+		{"PUT", "/b?lifecycle", ""}, {"GET", "/b?lifecycle", ""}, {"DELETE", "/b?lifecycle", ""},
+		{"GET", "/b?versions&prefix=a", ""}, {"PUT", "/b/k?partNumber=1&uploadId=x", "/b/j"},
 	}
 	reached := map[string]bool{}
 	for _, rq := range reqs {
@@ -46,6 +48,14 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 		}
 		reached[op] = true
 	}
+	post := httptest.NewRequest(http.MethodPost, "/b", nil)
+	post.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	pq := &request{r: post}
+	pq.bucket, pq.key = s.target(post)
+	if op, h := s.route(pq); h == nil || op != "PostObject" {
+		t.Errorf("a form POST routes to %q", op)
+	}
+	reached["PostObject"] = true
 	for op := range operations {
 		if !reached[op] {
 			t.Errorf("operations has %s, which no request reaches", op)
@@ -53,7 +63,7 @@ func TestOperationTableCoversEveryOperation(t *testing.T) {
 	}
 	// Sub-resources Kumo does not serve are refused, not taken for
 	// another operation.
-	for _, target := range []string{"/b?website", "/b?lifecycle", "/b/k?acl"} {
+	for _, target := range []string{"/b?website", "/b?replication", "/b/k?acl"} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		q := &request{r: r}
 		q.bucket, q.key = s.target(r)

@@ -82,7 +82,7 @@ func (s *Service) updateObject(ctx context.Context, bucket, key string, change f
 	for {
 		var o objectMeta
 		rev, err := s.getJSON(ctx, objectKey(bucket, key), &o)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || err == nil && o.DeleteMarker {
 			return awsproto.Errorf(awsproto.S3NoSuchKey, "The specified key does not exist.").With("Key", key)
 		}
 		if err != nil {
@@ -113,7 +113,7 @@ func (s *Service) putObjectTagging(q *request) error {
 	if err := checkTags(in.Tags, maxObjectTags); err != nil {
 		return err
 	}
-	if err := s.updateObject(q.ctx(), q.bucket, q.key, func(o *objectMeta) { o.Tags = in.Tags }); err != nil {
+	if err := s.updateTagged(q, func(o *objectMeta) { o.Tags = in.Tags }); err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusOK)
@@ -124,18 +124,70 @@ func (s *Service) getObjectTagging(q *request) error {
 	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
 		return err
 	}
-	o, err := s.object(q.ctx(), q.bucket, q.key)
-	if err != nil {
-		return err
+	var o objectMeta
+	if ids, named := q.r.URL.Query()["versionId"]; named {
+		v, _, err := s.findVersion(q.ctx(), q.bucket, q.key, ids[0])
+		if err != nil {
+			return err
+		}
+		if v.o.DeleteMarker {
+			return deleteMarkerNamed(q)
+		}
+		o = v.o
+		q.w.Header().Set("x-amz-version-id", o.versionID())
+	} else {
+		var err error
+		if o, err = s.object(q.ctx(), q.bucket, q.key); err != nil {
+			return err
+		}
 	}
 	return writeXML(q.w, tagging{NS: namespace, Tags: o.Tags})
+}
+
+// updateTagged changes the record of the version q names (versionId), or
+// of the key's latest version, compare-and-set.
+func (s *Service) updateTagged(q *request, change func(*objectMeta)) error {
+	ids, named := q.r.URL.Query()["versionId"]
+	if !named {
+		return s.updateObject(q.ctx(), q.bucket, q.key, change)
+	}
+	for {
+		v, _, err := s.findVersion(q.ctx(), q.bucket, q.key, ids[0])
+		if err != nil {
+			return err
+		}
+		if v.o.DeleteMarker {
+			return deleteMarkerNamed(q)
+		}
+		change(&v.o)
+		val, err := jsonBytes(v.o)
+		if err != nil {
+			return err
+		}
+		if _, err := s.cfg.KV.Update(q.ctx(), v.kvKey, val, v.rev); errors.Is(err, store.ErrConflict) {
+			continue
+		} else if err != nil {
+			return awsproto.Internal(err)
+		}
+		q.w.Header().Set("x-amz-version-id", v.o.versionID())
+		return nil
+	}
+}
+
+// deleteMarkerNamed is S3's answer to a request naming a delete marker's
+// version where only objects are allowed.
+func deleteMarkerNamed(q *request) error {
+	q.w.Header().Set("x-amz-delete-marker", "true")
+	q.w.Header().Set("Allow", http.MethodDelete)
+	return awsproto.Errorf(awsproto.S3MethodNotAllowed, "The specified method is not allowed against this resource.").
+		With("Method", q.r.Method).With("ResourceType", "DeleteMarker")
 }
 
 func (s *Service) deleteObjectTagging(q *request) error {
 	if _, err := s.bucket(q.ctx(), q.bucket); err != nil {
 		return err
 	}
-	if err := s.updateObject(q.ctx(), q.bucket, q.key, func(o *objectMeta) { o.Tags = nil }); err != nil {
+	if err := s.updateTagged(q, func(o *objectMeta) { o.Tags = nil }); err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)
