@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -285,6 +286,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 		return nil, err
 	}
 	if b := d.pool.take(); b != nil {
+		b.spans.Warm = true
 		err := b.run(ctx, spec, is)
 		if err == nil {
 			return b, nil
@@ -368,7 +370,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			Setpgid: true,
 		},
 	}
+	tClone := time.Now()
 	err = cmd.Start()
+	cloned := time.Since(tClone)
 	pipes[1].Close()
 	pipes[3].Close()
 	if err != nil {
@@ -381,6 +385,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		d: d, cmd: cmd, ctrl: ctrl, stdout: pipes[0], stderr: pipes[2], cg: g,
 		exited: make(chan struct{}), outDone: make(chan struct{}), errDone: make(chan struct{}),
 	}
+	b.spans.Clone = cloned
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {
@@ -393,20 +398,24 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			}
 		}
 	}()
+	tCg := time.Now()
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
 	}
+	b.spans.Cgroup = time.Since(tCg)
 	if n := d.cfg.Network; n != nil {
 		// Attached while the init builds the root; waited for before
 		// spawn returns (and before the deferred abort reads detach).
 		attached := make(chan error, 1)
 		go func() {
+			tNet := time.Now()
 			var aerr error
 			if pn, ok := n.(PolicyNetwork); ok {
 				b.detach, b.setPolicy, aerr = pn.AttachPolicy(ctx, cmd.Process.Pid)
 			} else {
 				b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
 			}
+			b.spans.NetAttach = time.Since(tNet)
 			attached <- aerr
 		}()
 		defer func() {
@@ -416,6 +425,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		}()
 	}
 	m, fd, err := receive(ctrl)
+	b.spans.InitReady = time.Since(tClone)
 	if err != nil {
 		return b, err
 	}
@@ -468,9 +478,12 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 	// The init phase runs with the boosted quota; EndInit applies the
 	// one the memory size buys.
 	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)
+	tLim := time.Now()
 	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.InitCPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
 		return err
 	}
+	tExec := time.Now()
+	b.spans.Limits = tExec.Sub(tLim)
 	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})
 	if err != nil {
 		return err
@@ -485,6 +498,8 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 	if err != nil {
 		return err
 	}
+	b.spans.Exec = time.Since(tExec)
+	b.spans.log(b.d.log, spec.ID)
 	switch m.Kind {
 	case msgStarted:
 	case msgExit: // Args[0] could not be executed
