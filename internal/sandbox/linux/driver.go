@@ -42,7 +42,8 @@ type Driver struct {
 	mu    sync.Mutex
 	inUse map[string]bool // cgroup names this driver owns: Cleanup spares them
 
-	pool pool
+	pool  pool
+	snaps snapshots
 }
 
 // New returns the linux driver. It checks the host but changes nothing;
@@ -52,6 +53,7 @@ func New(cfg Config) *Driver {
 	d := &Driver{cfg: cfg, log: cfg.Logger, inUse: map[string]bool{}}
 	d.unavailable = d.check()
 	d.pool.init(max(cfg.Pool, 0))
+	d.snaps.init(d, max(cfg.Snapshots, 0), cfg.SnapshotIdle)
 	return d
 }
 
@@ -86,6 +88,7 @@ func (d *Driver) check() error {
 // cgroups.
 func (d *Driver) Close() error {
 	d.pool.close()
+	d.snaps.close()
 	if d.cg != nil {
 		d.cg.removeParent()
 		owners.Release(cgroupOwners, strings.ReplaceAll(d.cfg.CgroupParent, "/", "~"))
@@ -285,6 +288,18 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	if err := d.prepare(); err != nil {
 		return nil, err
 	}
+	if key, startEnv, ok := snapshotKey(spec); ok {
+		if b := d.snaps.take(key, startEnv, spec); b != nil {
+			err := b.runSnapshot(ctx, spec, is)
+			if err == nil {
+				return b, nil
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("linux: starting sandbox %s: %w", spec.ID, err)
+			}
+			d.log.Warn("linux sandbox: a pre-started runtime could not be used; starting afresh", "id", spec.ID, "err", err)
+		}
+	}
 	if b := d.pool.take(); b != nil {
 		b.spans.Warm = true
 		err := b.run(ctx, spec, is)
@@ -448,11 +463,6 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 // init the spec and waits until the runtime runs. On failure the box is
 // aborted.
 func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err error) {
-	b.id = spec.ID
-	b.pumping = true
-	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
-	go b.outFlow.Pump(b.outDone)
-	go b.errFlow.Pump(b.errDone)
 	stop := context.AfterFunc(ctx, func() { b.cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {
@@ -465,29 +475,14 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 			}
 		}
 	}()
-	b.d.log.Debug("linux sandbox starting", "id", spec.ID, "cgroup", b.cg.name, "init_pid", b.cmd.Process.Pid)
-	if spec.Network != nil {
-		// Before the runtime starts: no function code runs unrestricted.
-		if b.setPolicy == nil {
-			return errors.New("linux: a function in a VPC needs the sandbox network (not --network none)")
-		}
-		if err := b.setPolicy(spec.Network); err != nil {
-			return fmt.Errorf("sandbox network policy: %w", err)
-		}
-	}
-	// The init phase runs with the boosted quota; EndInit applies the
-	// one the memory size buys.
-	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)
-	tLim := time.Now()
-	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.InitCPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
+	if err := b.prepareRun(spec); err != nil {
 		return err
 	}
-	tExec := time.Now()
-	b.spans.Limits = tExec.Sub(tLim)
 	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})
 	if err != nil {
 		return err
 	}
+	tExec := time.Now()
 	if _, err := b.ctrl.Write(msg); err != nil {
 		if m, _, rerr := receive(b.ctrl); rerr == nil && m.Kind == msgFailed {
 			return &initFailure{m.Error}
@@ -511,6 +506,35 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 	return nil
 }
 
+// prepareRun starts copying the output of a sandbox about to run spec
+// and applies its network policy and limits: all before any of the
+// function's code can run.
+func (b *box) prepareRun(spec sandbox.Spec) error {
+	b.id = spec.ID
+	b.pumping = true
+	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
+	go b.outFlow.Pump(b.outDone)
+	go b.errFlow.Pump(b.errDone)
+	b.d.log.Debug("linux sandbox starting", "id", spec.ID, "cgroup", b.cg.name, "init_pid", b.cmd.Process.Pid)
+	if spec.Network != nil {
+		// Before the runtime starts: no function code runs unrestricted.
+		if b.setPolicy == nil {
+			return errors.New("linux: a function in a VPC needs the sandbox network (not --network none)")
+		}
+		if err := b.setPolicy(spec.Network); err != nil {
+			return fmt.Errorf("sandbox network policy: %w", err)
+		}
+	}
+	// The init phase runs with the boosted quota; EndInit applies the
+	// one the memory size buys.
+	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)
+	tLim := time.Now()
+	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.InitCPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
+		return err
+	}
+	b.spans.Limits = time.Since(tLim)
+	return nil
+}
 // initFailure is the init's account of why it could not set up the
 // sandbox.
 type initFailure struct{ msg string }
