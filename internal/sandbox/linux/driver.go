@@ -535,6 +535,7 @@ func (b *box) prepareRun(spec sandbox.Spec) error {
 	b.spans.Limits = time.Since(tLim)
 	return nil
 }
+
 // initFailure is the init's account of why it could not set up the
 // sandbox.
 type initFailure struct{ msg string }
