@@ -261,7 +261,12 @@ func abandon() {
 		if own.name != "" {
 			own.unthrottle()
 		}
-		unix.Kill(-1, unix.SIGKILL) // everything in the pid namespace but the init
+		if os.Getpid() == 1 {
+			// Everything in the pid namespace but the init. Outside
+			// one (the binary started by hand as kumo-sandbox-init),
+			// kill(-1) would be every process of the host.
+			unix.Kill(-1, unix.SIGKILL)
+		}
 		for {
 			_, err := unix.Wait4(-1, nil, 0, nil)
 			if err == unix.EINTR {
