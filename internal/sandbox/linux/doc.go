@@ -49,6 +49,36 @@
 // only sets limits, adds the function's mounts, pivots and executes the
 // runtime.
 //
+// Runtime snapshots (snapshot.go): for the managed runtimes whose
+// bootstrap has a wait-for-spec mode (Kumo's Python and Node.js ones),
+// the driver keeps, per runtime in demand, sandboxes in which the
+// interpreter has already started and loaded the bootstrap; the code and
+// layers arrive later as detached mount trees (open_tree on the host,
+// move_mount in the sandbox), behind overlays of neutral names, and the
+// environment over a pipe, after the function's limits are set. The
+// driver never writes state to disk for them: a snapshot is a process,
+// and dies with the server like any warm sandbox.
+//
+// Where a cold start goes (spans.go; every start logs its spans at debug
+// level, BenchmarkStart prints their means). Measured on the 2-core
+// development VM at load 17–25, so every figure is inflated:
+//   - clone and exec of the init 3–5 ms, moving it into its cgroups
+//     1–8 ms (v1: four hierarchies), attaching the network 5–30 ms (in
+//     parallel with the init);
+//   - the init ready (the re-executed binary's Go runtime and package
+//     initialization — 40–70 ms of it in the kumo binary before this
+//     package's init takes over, GODEBUG=inittrace=1 — then lo, the
+//     socket, /proc, /dev, /etc): 85–100 ms in the test binary,
+//     180–470 ms in the kumo binary. The warm pool takes all of this off
+//     the path;
+//   - the function's limits 0.2–0.7 ms; its mounts, pivot, fork and exec
+//     10–30 ms;
+//   - the runtime's own init until its first /next: `python3 -c pass`
+//     alone is 450 ms and `node -e 0` 850 ms at that load. Snapshots take
+//     the interpreter start off the path: Init Duration at 1,769 MB, by
+//     hand against the kumo binary at load ~20, went from 530 ms to
+//     25–38 ms for python3.12.
+//
 // Destroy kills the init (and so the pid namespace), waits for it, checks
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill
 // on v2) and removes them. Mounts need no cleanup: they live in the
