@@ -75,9 +75,13 @@
 //     10–30 ms;
 //   - the runtime's own init until its first /next: `python3 -c pass`
 //     alone is 450 ms and `node -e 0` 850 ms at that load. Snapshots take
-//     the interpreter start off the path: Init Duration at 1,769 MB, by
-//     hand against the kumo binary at load ~20, went from 530 ms to
-//     25–38 ms for python3.12.
+//     the interpreter start off the path. `go run ./bench -suite cold
+//     -quick`, the trees before and after run side by side at load ~10
+//     (python3.12 served by the host's python3.11), Init Duration p50 at
+//     1,769 MB: python 331 → 30 ms, Node.js 718 → 127 ms; at 128 MB
+//     python 631 → 116 ms (Node.js at 128 MB mostly missed a refilled
+//     snapshot under that load). By hand at load ~20: python 530 ms →
+//     25–38 ms at 1,769 MB, 864 ms → 27–118 ms at 128 MB.
 //
 // Destroy kills the init (and so the pid namespace), waits for it, checks
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill
