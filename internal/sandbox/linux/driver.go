@@ -303,6 +303,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	if b := d.pool.take(); b != nil {
 		b.spans.Warm = true
 		err := b.run(ctx, spec, is)
+		d.pool.kick()
 		if err == nil {
 			return b, nil
 		}
