@@ -60,28 +60,27 @@
 // and dies with the server like any warm sandbox.
 //
 // Where a cold start goes (spans.go; every start logs its spans at debug
-// level, BenchmarkStart prints their means). Measured on the 2-core
-// development VM at load 17–25, so every figure is inflated:
-//   - clone and exec of the init 3–5 ms, moving it into its cgroups
-//     1–8 ms (v1: four hierarchies), attaching the network 5–30 ms (in
-//     parallel with the init);
-//   - the init ready (the re-executed binary's Go runtime and package
-//     initialization — 40–70 ms of it in the kumo binary before this
-//     package's init takes over, GODEBUG=inittrace=1 — then lo, the
-//     socket, /proc, /dev, /etc): 85–100 ms in the test binary,
-//     180–470 ms in the kumo binary. The warm pool takes all of this off
-//     the path;
-//   - the function's limits 0.2–0.7 ms; its mounts, pivot, fork and exec
-//     10–30 ms;
-//   - the runtime's own init until its first /next: `python3 -c pass`
-//     alone is 450 ms and `node -e 0` 850 ms at that load. Snapshots take
-//     the interpreter start off the path. `go run ./bench -suite cold
-//     -quick`, the trees before and after run side by side at load ~10
-//     (python3.12 served by the host's python3.11), Init Duration p50 at
-//     1,769 MB: python 331 → 30 ms, Node.js 718 → 127 ms; at 128 MB
-//     python 631 → 116 ms (Node.js at 128 MB mostly missed a refilled
-//     snapshot under that load). By hand at load ~20: python 530 ms →
-//     25–38 ms at 1,769 MB, 864 ms → 27–118 ms at 128 MB.
+// level, BenchmarkStart prints their means). On the 2-core development VM
+// at load ~2.5, BenchmarkStart (the probe, no network), cold: clone and
+// exec of the init 1.6 ms, into its cgroups (v1, four hierarchies)
+// 1.0 ms, the init ready 19 ms after the clone (the re-executed binary's
+// Go runtime and package initialization, then lo, the socket, /proc,
+// /dev, /etc), the function's limits 0.2 ms, its mounts, pivot, fork and
+// exec 3 ms: Start 23 ms, the first Runtime API request 31 ms. From the
+// warm pool: Start 4.4 ms, first request 21 ms (11.8 and 29 ms while the
+// pool's refill still ran during the start). In the kumo binary, 40–70 ms
+// (at load ~20) of package initialization (GODEBUG=inittrace=1) run
+// before this package's init takes over — the warm pool and snapshots
+// keep it off the path; a smaller init binary would shorten the rest.
+// Attaching the bridge network takes 5–30 ms, in parallel with the init.
+//
+// The runtime's own start is the rest, which snapshots take off the
+// path: `go run ./bench -suite cold -quick`, the trees without and with
+// snapshots one after the other at load 3–6 (python3.12 served by the
+// host's python3.11), Init Duration p50: python 200 → 53 ms at 1,769 MB
+// and 200 → 64 ms at 128 MB; Node.js 410 → 98 ms at 1,769 MB and
+// 458 → 93 ms at 128 MB (p90s are starts that found no refilled
+// snapshot).
 //
 // Destroy kills the init (and so the pid namespace), waits for it, checks
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill
