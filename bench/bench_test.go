@@ -60,9 +60,9 @@ func TestQuick(t *testing.T) {
 		}
 	}
 
-	// Go at two sizes, Python and Node.js, then Java and Ruby where the
-	// host has javac and ruby.
-	rows := 4
+	// Go, Python and Node.js at two sizes each, then Java and Ruby where
+	// the host has javac and ruby.
+	rows := 6
 	for _, tool := range []string{"javac", "ruby"} {
 		if _, err := exec.LookPath(tool); err == nil {
 			rows++

@@ -15,7 +15,7 @@ import (
 // The bootstraps of the managed runtimes, written to one directory that
 // sandboxes see at /var/runtime.
 //
-//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/nodejs/bootstrap.js bootstrap/nodejs/kumo-resolve.mjs bootstrap/ruby/bootstrap.rb
+//go:embed bootstrap/python/bootstrap.py bootstrap/python/kumo_runtime.py bootstrap/python/kumo_snapshot.py bootstrap/nodejs/bootstrap.js bootstrap/nodejs/kumo-snapshot.js bootstrap/nodejs/kumo-resolve.mjs bootstrap/ruby/bootstrap.rb
 var bootstraps embed.FS
 
 // runtimeFiles are the files of the runtime directory: name in the
@@ -23,6 +23,8 @@ var bootstraps embed.FS
 var runtimeFiles = map[string]string{
 	"bootstrap.py":     "bootstrap/python/bootstrap.py",
 	"kumo_runtime.py":  "bootstrap/python/kumo_runtime.py",
+	"kumo_snapshot.py": "bootstrap/python/kumo_snapshot.py",
+	"kumo-snapshot.js": "bootstrap/nodejs/kumo-snapshot.js",
 	"bootstrap.js":     "bootstrap/nodejs/bootstrap.js",
 	"kumo-resolve.mjs": "bootstrap/nodejs/kumo-resolve.mjs",
 	"bootstrap.rb":     "bootstrap/ruby/bootstrap.rb",

@@ -39,6 +39,7 @@ func BenchmarkStart(b *testing.B) {
 			code := sandboxtest.CodeDir(b, sandboxtest.BuildProbe(b), "bench")
 			ctx := context.Background()
 			var start, ready, destroy time.Duration
+			var sp spans
 			for b.Loop() {
 				if c.pool > 0 {
 					b.StopTimer()
@@ -58,6 +59,11 @@ func BenchmarkStart(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
+				if bx, ok := sb.(*box); ok {
+					s := bx.spans
+					sp.Clone, sp.Cgroup, sp.InitReady = sp.Clone+s.Clone, sp.Cgroup+s.Cgroup, sp.InitReady+s.InitReady
+					sp.Limits, sp.Exec = sp.Limits+s.Limits, sp.Exec+s.Exec
+				}
 				first := make(chan time.Time, 1)
 				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					select {
@@ -87,6 +93,14 @@ func BenchmarkStart(b *testing.B) {
 			b.ReportMetric(float64(start.Nanoseconds())/n, "start-ns/op")
 			b.ReportMetric(float64(ready.Nanoseconds())/n, "ready-ns/op")
 			b.ReportMetric(float64(destroy.Nanoseconds())/n, "destroy-ns/op")
+			// The start's spans (spans.go); a warm start has only the
+			// last two.
+			for _, m := range []struct {
+				d    time.Duration
+				name string
+			}{{sp.Clone, "clone"}, {sp.Cgroup, "cgroup"}, {sp.InitReady, "initready"}, {sp.Limits, "limits"}, {sp.Exec, "exec"}} {
+				b.ReportMetric(float64(m.d.Nanoseconds())/n, m.name+"-ns/op")
+			}
 		})
 	}
 }

@@ -31,6 +31,8 @@ type box struct {
 	// setPolicy restricts the sandbox's traffic (nil when the network
 	// cannot).
 	setPolicy func(*netns.Policy) error
+	// spans times the start (spans.go).
+	spans spans
 	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
 	cpuQuota int
 

@@ -203,6 +203,13 @@ func (g *group) limits(memoryMB, cpuShares, cpuQuotaUS, maxProcs int) error {
 	}
 	for _, x := range w {
 		err := writeFile(filepath.Join(x.dir, x.file), x.value)
+		if x.file == "memory.limit_in_bytes" && g.c.memsw && errors.Is(err, unix.EINVAL) {
+			// v1 keeps memory ≤ memsw: raising a limit (a pre-started
+			// sandbox's, snapshot.go) raises memsw first.
+			if err = writeFile(filepath.Join(x.dir, "memory.memsw.limit_in_bytes"), x.value); err == nil {
+				err = writeFile(filepath.Join(x.dir, x.file), x.value)
+			}
+		}
 		if err != nil && !(x.file == "memory.swap.max" && errors.Is(err, os.ErrNotExist)) {
 			return fmt.Errorf("cgroup limit %s=%s: %w", x.file, x.value, err)
 		}

@@ -3,6 +3,7 @@ package linux
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/netns"
 )
@@ -31,6 +32,13 @@ type Config struct {
 	// once the driver is first used (Cleanup or Start); Close removes
 	// them.
 	Pool int
+	// Snapshots is how many pre-started runtimes (snapshot.go) are kept
+	// per managed runtime in demand (default 1; negative: none).
+	Snapshots int
+	// SnapshotIdle is how long a pre-started runtime waits to be taken
+	// before it is recycled, and a runtime nobody started in that time
+	// stops being pre-started (default 10 minutes).
+	SnapshotIdle time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Network, if set, gives each sandbox an interface besides lo; nil
@@ -76,6 +84,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Snapshots == 0 {
+		c.Snapshots = 1
+	}
+	if c.SnapshotIdle <= 0 {
+		c.SnapshotIdle = 10 * time.Minute
 	}
 	if c.Pool == 0 {
 		c.Pool = 2

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,7 +42,8 @@ type Driver struct {
 	mu    sync.Mutex
 	inUse map[string]bool // cgroup names this driver owns: Cleanup spares them
 
-	pool pool
+	pool  pool
+	snaps snapshots
 }
 
 // New returns the linux driver. It checks the host but changes nothing;
@@ -51,6 +53,7 @@ func New(cfg Config) *Driver {
 	d := &Driver{cfg: cfg, log: cfg.Logger, inUse: map[string]bool{}}
 	d.unavailable = d.check()
 	d.pool.init(max(cfg.Pool, 0))
+	d.snaps.init(d, max(cfg.Snapshots, 0), cfg.SnapshotIdle)
 	return d
 }
 
@@ -85,6 +88,7 @@ func (d *Driver) check() error {
 // cgroups.
 func (d *Driver) Close() error {
 	d.pool.close()
+	d.snaps.close()
 	if d.cg != nil {
 		d.cg.removeParent()
 		owners.Release(cgroupOwners, strings.ReplaceAll(d.cfg.CgroupParent, "/", "~"))
@@ -284,8 +288,22 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	if err := d.prepare(); err != nil {
 		return nil, err
 	}
+	if key, startEnv, ok := snapshotKey(spec); ok {
+		if b := d.snaps.take(key, startEnv, spec); b != nil {
+			err := b.runSnapshot(ctx, spec, is)
+			if err == nil {
+				return b, nil
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("linux: starting sandbox %s: %w", spec.ID, err)
+			}
+			d.log.Warn("linux sandbox: a pre-started runtime could not be used; starting afresh", "id", spec.ID, "err", err)
+		}
+	}
 	if b := d.pool.take(); b != nil {
+		b.spans.Warm = true
 		err := b.run(ctx, spec, is)
+		d.pool.kick()
 		if err == nil {
 			return b, nil
 		}
@@ -368,7 +386,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			Setpgid: true,
 		},
 	}
+	tClone := time.Now()
 	err = cmd.Start()
+	cloned := time.Since(tClone)
 	pipes[1].Close()
 	pipes[3].Close()
 	if err != nil {
@@ -381,6 +401,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		d: d, cmd: cmd, ctrl: ctrl, stdout: pipes[0], stderr: pipes[2], cg: g,
 		exited: make(chan struct{}), outDone: make(chan struct{}), errDone: make(chan struct{}),
 	}
+	b.spans.Clone = cloned
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {
@@ -393,20 +414,24 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			}
 		}
 	}()
+	tCg := time.Now()
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
 	}
+	b.spans.Cgroup = time.Since(tCg)
 	if n := d.cfg.Network; n != nil {
 		// Attached while the init builds the root; waited for before
 		// spawn returns (and before the deferred abort reads detach).
 		attached := make(chan error, 1)
 		go func() {
+			tNet := time.Now()
 			var aerr error
 			if pn, ok := n.(PolicyNetwork); ok {
 				b.detach, b.setPolicy, aerr = pn.AttachPolicy(ctx, cmd.Process.Pid)
 			} else {
 				b.detach, aerr = n.Attach(ctx, cmd.Process.Pid)
 			}
+			b.spans.NetAttach = time.Since(tNet)
 			attached <- aerr
 		}()
 		defer func() {
@@ -416,6 +441,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		}()
 	}
 	m, fd, err := receive(ctrl)
+	b.spans.InitReady = time.Since(tClone)
 	if err != nil {
 		return b, err
 	}
@@ -438,11 +464,6 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 // init the spec and waits until the runtime runs. On failure the box is
 // aborted.
 func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err error) {
-	b.id = spec.ID
-	b.pumping = true
-	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
-	go b.outFlow.Pump(b.outDone)
-	go b.errFlow.Pump(b.errDone)
 	stop := context.AfterFunc(ctx, func() { b.cmd.Process.Kill() })
 	defer func() {
 		if !stop() && err == nil {
@@ -455,6 +476,46 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 			}
 		}
 	}()
+	if err := b.prepareRun(spec); err != nil {
+		return err
+	}
+	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})
+	if err != nil {
+		return err
+	}
+	tExec := time.Now()
+	if _, err := b.ctrl.Write(msg); err != nil {
+		if m, _, rerr := receive(b.ctrl); rerr == nil && m.Kind == msgFailed {
+			return &initFailure{m.Error}
+		}
+		return fmt.Errorf("sending the spec: %w", err)
+	}
+	m, _, err := receive(b.ctrl)
+	if err != nil {
+		return err
+	}
+	b.spans.Exec = time.Since(tExec)
+	b.spans.log(b.d.log, spec.ID)
+	switch m.Kind {
+	case msgStarted:
+	case msgExit: // Args[0] could not be executed
+		b.handle(m)
+	default:
+		return &initFailure{describe(m)}
+	}
+	go b.watch()
+	return nil
+}
+
+// prepareRun starts copying the output of a sandbox about to run spec
+// and applies its network policy and limits: all before any of the
+// function's code can run.
+func (b *box) prepareRun(spec sandbox.Spec) error {
+	b.id = spec.ID
+	b.pumping = true
+	b.outFlow, b.errFlow = base.NewFlow(spec.Stdout, b.stdout), base.NewFlow(spec.Stderr, b.stderr)
+	go b.outFlow.Pump(b.outDone)
+	go b.errFlow.Pump(b.errDone)
 	b.d.log.Debug("linux sandbox starting", "id", spec.ID, "cgroup", b.cg.name, "init_pid", b.cmd.Process.Pid)
 	if spec.Network != nil {
 		// Before the runtime starts: no function code runs unrestricted.
@@ -468,31 +529,11 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 	// The init phase runs with the boosted quota; EndInit applies the
 	// one the memory size buys.
 	b.cpuQuota = sandbox.CPUQuota(spec.MemoryMB)
+	tLim := time.Now()
 	if err := b.cg.limits(spec.MemoryMB, sandbox.CPUShares(spec.MemoryMB), sandbox.InitCPUQuota(spec.MemoryMB), spec.MaxProcs); err != nil {
 		return err
 	}
-	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})
-	if err != nil {
-		return err
-	}
-	if _, err := b.ctrl.Write(msg); err != nil {
-		if m, _, rerr := receive(b.ctrl); rerr == nil && m.Kind == msgFailed {
-			return &initFailure{m.Error}
-		}
-		return fmt.Errorf("sending the spec: %w", err)
-	}
-	m, _, err := receive(b.ctrl)
-	if err != nil {
-		return err
-	}
-	switch m.Kind {
-	case msgStarted:
-	case msgExit: // Args[0] could not be executed
-		b.handle(m)
-	default:
-		return &initFailure{describe(m)}
-	}
-	go b.watch()
+	b.spans.Limits = time.Since(tLim)
 	return nil
 }
 

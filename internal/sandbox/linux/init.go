@@ -126,14 +126,16 @@ func runInit() int {
 	if err != nil {
 		abandon()
 	}
-	if m, err = receive1(msgSpec); err != nil {
+	if m, err = receive1(msgSpec, msgPrestart); err != nil {
 		return fail(err)
 	}
 	spec := m.Spec
-	if err := finishRoot(cfg, spec); err != nil {
-		return fail(err)
+	var pid int
+	if m.Kind == msgPrestart {
+		pid, err = snapshotInit(cfg, fork, spec)
+	} else if err = finishRoot(cfg, spec); err == nil {
+		pid, err = fork.run(spec)
 	}
-	pid, err := fork.run(spec)
 	var ee *execError
 	if errors.As(err, &ee) {
 		fmt.Fprintf(os.Stderr, "kumo-sandbox: exec %s: %v\n", spec.Args[0], ee.err)
@@ -259,7 +261,12 @@ func abandon() {
 		if own.name != "" {
 			own.unthrottle()
 		}
-		unix.Kill(-1, unix.SIGKILL) // everything in the pid namespace but the init
+		if os.Getpid() == 1 {
+			// Everything in the pid namespace but the init. Outside
+			// one (the binary started by hand as kumo-sandbox-init),
+			// kill(-1) would be every process of the host.
+			unix.Kill(-1, unix.SIGKILL)
+		}
 		for {
 			_, err := unix.Wait4(-1, nil, 0, nil)
 			if err == unix.EINTR {
@@ -292,8 +299,8 @@ func send(m message, fd int) error {
 }
 
 // receive1 reads the next message from the driver, which must be of
-// kind.
-func receive1(kind string) (message, error) {
+// kind (or of one of the other kinds).
+func receive1(kind string, others ...string) (message, error) {
 	buf := make([]byte, maxMessage)
 	for {
 		n, _, flags, _, err := unix.Recvmsg(ctrlFD, buf, nil, 0)
@@ -310,8 +317,8 @@ func receive1(kind string) (message, error) {
 			return message{}, fmt.Errorf("%s message too large", kind)
 		}
 		var m message
-		if err := json.Unmarshal(buf[:n], &m); err != nil || m.Kind != kind ||
-			(kind == msgSpec && m.Spec == nil) || (kind == msgConfig && m.Config == nil) {
+		if err := json.Unmarshal(buf[:n], &m); err != nil || (m.Kind != kind && !containsStr(others, m.Kind)) ||
+			((m.Kind == msgSpec || m.Kind == msgPrestart) && m.Spec == nil) || (m.Kind == msgConfig && m.Config == nil) {
 			return message{}, fmt.Errorf("want a %s message, got %q", kind, buf[:n])
 		}
 		return m, nil
@@ -460,17 +467,14 @@ func forkRuntime(c *initConfig, s *initSpec) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(null)
-	env := make([]string, 0, len(s.Env)+1)
-	for _, kv := range s.Env {
-		if !strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=") {
-			env = append(env, kv)
-		}
+	stdin := null
+	if s.stdin > 0 {
+		stdin = s.stdin
 	}
-	env = append(env, "AWS_LAMBDA_RUNTIME_API="+runtimeAPI)
 	pid, err := syscall.ForkExec(s.Args[0], s.Args, &syscall.ProcAttr{
 		Dir:   s.Dir,
-		Env:   env,
-		Files: []uintptr{uintptr(null), 1, 2},
+		Env:   runtimeEnv(s.Env),
+		Files: []uintptr{uintptr(stdin), 1, 2},
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(c.UID), Gid: uint32(c.GID), Groups: []uint32{}},
 		},

@@ -72,22 +72,32 @@ func (p *pool) fill(d *Driver) {
 	}
 }
 
-// take returns a warm sandbox, or nil if there is none ready.
+// take returns a warm sandbox, or nil if there is none ready. The
+// caller calls kick once the sandbox it took runs (or failed): the
+// refill's spawn then does not compete with that start for the CPU.
 func (p *pool) take() *box {
 	if p.warm == nil {
 		return nil
 	}
-	var b *box
 	select {
-	case b = <-p.warm:
+	case b := <-p.warm:
+		return b
 	default:
+		p.kick() // none ready: the filler may be idle
+		return nil
+	}
+}
+
+// kick wakes the filler.
+func (p *pool) kick() {
+	if p.warm == nil {
+		return
 	}
 	// After the take, so that the filler sees the pool short of one.
 	select {
 	case p.refill <- struct{}{}:
 	default:
 	}
-	return b
 }
 
 // close stops the filler and removes the warm sandboxes.

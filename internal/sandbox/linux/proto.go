@@ -15,6 +15,7 @@ import (
 //	                          the parts of the root that do not depend on
 //	                          the function are built
 //	driver → init  spec       once the init is in the sandbox's cgroups
+//	               (or prestart, then spec: snapshot.go)
 //	init → driver  started    the runtime runs (Pid), or
 //	               failed     the sandbox could not be set up (Error)
 //	init → driver  exit       the runtime exited (Status)
@@ -76,6 +77,12 @@ type initSpec struct {
 	Env         []string `json:"env"`
 	Dir         string   `json:"dir"`
 	EphemeralMB int      `json:"ephemeral_mb"`
+	// HasLayers stands for LayerDirs in a prestart (snapshot.go), which
+	// has none yet.
+	HasLayers bool `json:"has_layers,omitempty"`
+	// stdin is the runtime's standard input in the init (-1 or 0:
+	// /dev/null).
+	stdin int
 }
 
 func encode(m message) []byte {
