@@ -31,8 +31,9 @@
 // (256 at most) for extensions that subscribe during init, as they are on
 // Lambda. Without a Deliverer (a sandbox the server cannot reach into)
 // subscriptions are refused with a 500 saying so, never accepted and
-// dropped. Kumo cannot tell an extension's output from the function's
-// (both reach the same pipe): every line goes to the function stream.
+// dropped. An extension's output reaches the sandbox's pipes as the
+// function's does; the worker's launcher tags it, so it goes to the
+// extension stream, and every other line to the function stream.
 //
 // Lock order: Manager.mu, then telemetry.mu, then a subscription's mu;
 // none is held while a request body is read or a batch delivered.

@@ -379,9 +379,9 @@ func (w *Worker) shutdownExtensions(in *instance, reason string) {
 }
 
 // sandboxDialer is a Sandbox that can open a connection to an address
-// inside its own network (an extension's telemetry listener). No driver
-// implements it yet; the process driver's sandboxes share the host's
-// network and need no dialer.
+// inside its own network (an extension's telemetry listener): the linux
+// driver's. The process driver's sandboxes share the host's network and
+// need no dialer.
 type sandboxDialer interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }

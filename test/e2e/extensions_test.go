@@ -236,13 +236,25 @@ func TestExtensions(t *testing.T) {
 // API's platform, function and extension streams on a listener of its own and prints
 // what it receives: the init phase's records, an invocation's start,
 // runtimeDone and report with its request id, and the function's own log
-// line, and its own output as extension records (not function ones). The
-// process driver runs it: the linux driver's sandboxes have a
-// network of their own the server does not reach into (see the extensions
-// package).
+// line, and its own output as extension records (not function ones). On
+// both drivers: the linux driver's server reaches the listener inside the
+// sandbox's own network.
 func TestTelemetryAPI(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, t.TempDir(), "--sandbox", "process")
+	drivers := []string{"process"}
+	if os.Geteuid() == 0 {
+		drivers = append(drivers, "linux")
+	}
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			telemetryAPI(t, driver)
+		})
+	}
+}
+
+func telemetryAPI(t *testing.T, driver string) {
+	s := startServer(t, t.TempDir(), "--sandbox", driver)
 	lc := newSDK(t, s)
 	cl := newLogsClient(s)
 

@@ -410,7 +410,7 @@ func etc(c *initConfig) error {
 		"passwd": "root:x:0:0:root:/root:/sbin/nologin\n" +
 			"sbx_user1051:x:" + uid + ":" + gid + "::/tmp:/sbin/nologin\n",
 		"group":         "root:x:0:\nsbx_user1051:x:" + gid + ":\n",
-		"hosts":         "127.0.0.1\tlocalhost " + sandboxHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"hosts":         "127.0.0.1\tlocalhost " + sandboxHostname + " sandbox.localdomain\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		"resolv.conf":   c.ResolvConf,
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
 	}
