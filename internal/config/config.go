@@ -96,6 +96,9 @@ type Config struct {
 	// KMSMasterKey is the master key itself (KUMO_KMS_MASTER_KEY, base64
 	// or hex; environment only, never a flag), when no file is named.
 	KMSMasterKey string
+
+	// Cluster is how this node shares its state with other nodes.
+	Cluster Cluster
 }
 
 // Values of --network.
@@ -206,6 +209,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.str(fs, &c.RuntimeSDKDir, "runtime-sdk-dir", EnvRuntimeSDKDir, "", "`directory` of the AWS SDKs for managed runtimes, filled by kumo runtimes install-sdk (default <data-dir>/runtimes/sdk)")
 	b.str(fs, &c.KMSMasterKeyFile, "kms-master-key-file", "KUMO_KMS_MASTER_KEY_FILE", "", "`file` holding the master key (32 bytes, raw, base64 or hex) that wraps KMS key material at rest; every node of a cluster needs the same one (default: "+EnvKMSMasterKey+", else <data-dir>/kms-master.key, generated)")
 	b.str(fs, &c.KMSPreviousMasterKeyFile, "kms-previous-master-key-file", "KUMO_KMS_PREVIOUS_MASTER_KEY_FILE", "", "`file` holding the master key used before: key material it wrapped is wrapped again with the current one at start")
+	bindCluster(fs, &b, &c.Cluster)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -371,7 +375,7 @@ func (c *Config) Validate() error {
 	if c.AsyncAckWait != 0 && c.AsyncAckWait < MinAsyncAckWait {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}
 	}
-	return nil
+	return c.Cluster.validate()
 }
 
 // DefaultRuntimeSDKDir is the SDK directory of a server with dataDir.
