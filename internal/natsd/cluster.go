@@ -1,0 +1,273 @@
+package natsd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ClusterConfig makes the embedded server a member of a NATS cluster: routes
+// to its peers, JetStream clustered (a Raft meta-group over all members,
+// one Raft group per replicated stream).
+type ClusterConfig struct {
+	// Name is the cluster's name; every member gives the same.
+	Name string
+	// Listen is the "host:port" the other members' routes dial.
+	Listen string
+	// Peers are the other members' Listen addresses; this server's own
+	// address may be among them and is skipped.
+	Peers []string
+	// Zone, when set, tags the server "zone:<Zone>" and makes JetStream
+	// place a stream's replicas on servers of distinct zones (nats-server's
+	// unique_tag): give every member a zone, or none.
+	Zone string
+}
+
+// ZoneTagPrefix prefixes the zone in a server's placement tag: "zone:a".
+const ZoneTagPrefix = "zone:"
+
+// Size is the number of members the configuration names: this server and
+// its distinct peers.
+func (c *ClusterConfig) Size() int {
+	seen := map[string]bool{c.Listen: true}
+	for _, p := range c.Peers {
+		seen[p] = true
+	}
+	return len(seen)
+}
+
+func (c *ClusterConfig) apply(opts *server.Options) error {
+	host, port, err := splitListen(c.Listen)
+	if err != nil {
+		return fmt.Errorf("natsd: cluster %w", err)
+	}
+	opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port}
+	for _, p := range c.Peers {
+		if p == c.Listen {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return fmt.Errorf("natsd: peer %q: %w", p, err)
+		}
+		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p})
+	}
+	if c.Zone != "" {
+		opts.Tags = []string{ZoneTagPrefix + c.Zone}
+		opts.JetStreamUniqueTag = ZoneTagPrefix
+	}
+	return nil
+}
+
+// Name is the server's name: the node id in a cluster.
+func (s *Server) Name() string {
+	if s.ns == nil {
+		return ""
+	}
+	return s.ns.Name()
+}
+
+// ClusterSize is the number of servers the store's data can be replicated
+// over: 1 for a single node, the configured members of an embedded
+// cluster, and for an external cluster the servers the connection knows of.
+func (s *Server) ClusterSize() int {
+	switch {
+	case s.cluster != nil:
+		return s.cluster.Size()
+	case s.ns == nil:
+		return max(1, s.remote.size)
+	}
+	return 1
+}
+
+// Replicas is the replica count for buckets and streams on a store of
+// clusterSize servers: min(3, clusterSize), at least 1.
+func Replicas(clusterSize int) int { return max(1, min(3, clusterSize)) }
+
+// WaitReady returns once JetStream through nc can create a stream with
+// replicas replicas: the meta-group has a leader and enough servers are
+// up. A single node is ready at once; a cluster member waits for its
+// peers, logging every ten seconds, until ctx ends.
+func WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	lastLog := start
+	for {
+		err := probe(ctx, js, replicas)
+		if err == nil {
+			if replicas > 1 {
+				log.Info("cluster store ready", "replicas", replicas, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			log.Info("waiting for the cluster's store", "replicas", replicas, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsd: waiting for the cluster's store (%d replicas): %w (last: %v)", replicas, ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// probe creates and deletes ProbeStream with replicas replicas.
+func probe(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.AccountInfo(pctx); err != nil {
+		return err
+	}
+	if replicas <= 1 {
+		return nil
+	}
+	_, err := js.CreateOrUpdateStream(pctx, jetstream.StreamConfig{Name: ProbeStream, Subjects: []string{ProbeSubject},
+		Storage: jetstream.MemoryStorage, Replicas: replicas, MaxMsgs: 1})
+	if err != nil {
+		return err
+	}
+	if err := js.DeleteStream(pctx, ProbeStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	return nil
+}
+
+// modeFile records in the data dir whether its JetStream store belongs to
+// a single node or a cluster member.
+const modeFile = "store-mode"
+
+const (
+	modeSingle  = "single"
+	modeCluster = "cluster"
+)
+
+// checkMode refuses to start a cluster member on a single node's store:
+// nats-server would take the streams it finds on disk but not in the
+// cluster's meta-group for orphans and delete them. The upgrade path is
+// documented in doc.go. It records the mode of a store it accepts.
+func checkMode(dir string, clustered bool) error {
+	path := filepath.Join(dir, modeFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("natsd: %w", err)
+	}
+	was := strings.TrimSpace(string(b))
+	if was == "" && hasStreams(dir) {
+		was = modeSingle // written before the mode was recorded
+	}
+	want := modeSingle
+	if clustered {
+		want = modeCluster
+	}
+	if clustered && was == modeSingle {
+		return fmt.Errorf("natsd: %s holds a single node's store; joining a cluster would delete it. "+
+			"Move its data into the cluster as the upgrade procedure describes (kumo's README, \"Cluster mode\"), "+
+			"or start this node with a new --data-dir", dir)
+	}
+	if was == want {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(want+"\n"), 0o600); err != nil {
+		return fmt.Errorf("natsd: %w", err)
+	}
+	return nil
+}
+
+// hasStreams reports whether dir holds JetStream streams.
+func hasStreams(dir string) bool {
+	ents, err := os.ReadDir(filepath.Join(dir, "jetstream", "$G", "streams"))
+	return err == nil && len(ents) > 0
+}
+
+// AttachConfig attaches Kumo to an external NATS cluster instead of an
+// embedded server.
+type AttachConfig struct {
+	// DataDir holds the LOCK file (and the node's other local files).
+	DataDir string
+	// URL lists the cluster's servers, comma-separated.
+	URL string
+	// Creds is a credentials file; CA, Cert and Key are PEM files for TLS.
+	Creds, CA, Cert, Key string
+	Logger               *slog.Logger
+}
+
+// remote is how Connect reaches an external cluster.
+type remote struct {
+	url  string
+	opts []nats.Option
+	size int // servers known at attach time
+}
+
+func (r remote) connect(name string) (*nats.Conn, error) {
+	return nats.Connect(r.url, append([]nats.Option{nats.Name(name)}, r.opts...)...)
+}
+
+// Attach locks cfg.DataDir and checks that the external cluster at cfg.URL
+// answers JetStream requests. The Server it returns runs nothing: Connect
+// dials the cluster (reconnecting forever), Space measures only the data
+// dir, Writable leaves refusing writes to the cluster.
+func Attach(cfg AttachConfig) (*Server, error) {
+	if cfg.DataDir == "" || cfg.URL == "" {
+		return nil, errors.New("natsd: DataDir and URL are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("natsd: data dir %q: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("natsd: create data dir: %w", err)
+	}
+	opts := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(false)}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.CA != "" {
+		opts = append(opts, nats.RootCAs(cfg.CA))
+	}
+	if cfg.Cert != "" {
+		opts = append(opts, nats.ClientCert(cfg.Cert, cfg.Key))
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := remote{url: cfg.URL, opts: opts}
+	nc, err := r.connect("kumo-attach")
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("natsd: attach to %s: %w", cfg.URL, err)
+	}
+	r.size = len(nc.Servers())
+	nc.Close()
+	srv := &Server{lock: lock, dataDir: dir, log: log.With("component", "nats"), remote: r,
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
+	go srv.watch()
+	return srv, nil
+}
+
+// randomSecret is 32 random hex digits.
+func randomSecret() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
