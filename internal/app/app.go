@@ -59,7 +59,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if cfg.Fsync == config.FsyncInterval {
 		sync = natsd.SyncInterval
 	}
-	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log, MaxStore: cfg.StoreMaxBytes})
+	node, err := nodeID(cfg)
+	if err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	ns, err := openNATS(cfg, node, sync, log)
 	if err != nil {
 		return err
 	}
@@ -72,12 +76,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("store connection: %w", err)
 	}
 	defer nc.Close()
-	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable})
+	// Every bucket and stream is created with rep replicas: 1 alone,
+	// min(3, cluster size) in a cluster, once the cluster can store them.
+	rep := replicas(cfg, ns)
+	if err := natsd.WaitReady(ctx, nc, rep, log); err != nil {
+		return err
+	}
+	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
 	defer logStore.Close()
-	st, err := store.NewJetStream(nc)
+	st, err := store.NewJetStream(nc, store.WithReplicas(rep))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -135,7 +145,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("sqs bucket: %w", err)
 	}
 	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
-		Writable: ns.Writable})
+		Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -161,7 +171,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("dynamodb bucket: %w", err)
 	}
-	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -223,6 +233,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 	}()
 	mx := metrics.New()
+	registerNode(mx, cfg, node, rep)
 	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
 		out := map[string]float64{}
 		for st, n := range wk.Stats() {
@@ -238,7 +249,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return map[string]float64{sp.Dir: float64(sp.Free)}
 	}))
 	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
-		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg}
+		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg, Replicas: rep}
 	queue, err := asyncq.Open(ctx, nc, asyncCfg)
 	if err != nil {
 		return err
@@ -264,7 +275,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
-		Queues:  tg, Writable: ns.Writable})
+		Queues:  tg, Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -294,7 +305,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
-		Targets: tg, ScheduleMinute: cfg.ScheduleMinute})
+		Targets: tg, ScheduleMinute: cfg.ScheduleMinute, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -329,7 +340,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("esm bucket: %w", err)
 	}
-	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log})
+	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log, Node: node})
 	if err != nil {
 		return err
 	}
@@ -374,7 +385,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// are invoked as s3.amazonaws.com, checked against their policy.
 	s3Policies := &authz.FunctionPolicies{Statements: reg.Policy}
 	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
-		NATS: nc, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
+		NATS: nc, Replicas: rep, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
 			invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: s3Policies, ARNs: arns}}})
 	if err := s3Svc.Start(ctx); err != nil {
 		return err
@@ -416,6 +427,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			restapi: writeGuard(ns.Writable, restapi.Errors, awsproto.InternalFailure,
 				restapi.New(restapi.Config{State: apigwState, Usage: restUsage, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
 		Ready:    isReady.Load,
+		Node:     nodeLine(cfg, node),
 		Logger:   log,
 		SpoolDir: spool,
 	})
@@ -472,7 +484,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	isReady.Store(true)
 	addr := ln.Addr().String()
-	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir)
+	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir,
+		"node", node, "zone", cfg.Cluster.Zone, "replicas", rep)
 	log.Info("to use it: eval \"$(kumo env --data-dir " + shellQuote(cfg.DataDir) + " --endpoint http://" + addr + ")\" then aws lambda list-functions")
 	if ready != nil {
 		ready(addr)
