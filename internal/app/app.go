@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// Every bucket and stream is created with rep replicas: 1 alone,
 	// min(3, cluster size) in a cluster, once the cluster can store them.
 	rep := replicas(cfg, ns)
-	if err := natsd.WaitReady(ctx, nc, rep, log); err != nil {
+	if err := ns.WaitReady(ctx, nc, rep, log); err != nil {
 		return err
 	}
 	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable, Replicas: rep})

@@ -96,11 +96,52 @@ func (s *Server) ClusterSize() int {
 // clusterSize servers: min(3, clusterSize), at least 1.
 func Replicas(clusterSize int) int { return max(1, min(3, clusterSize)) }
 
-// WaitReady returns once JetStream through nc can create a stream with
-// replicas replicas: the meta-group has a leader and enough servers are
-// up. A single node is ready at once; a cluster member waits for its
+// WaitReady returns once JetStream answers through nc (the meta-group has
+// a leader) and, for an embedded member, it is current with the
+// meta-group and every configured member is online (a missing one would
+// stall the first streams placed on it). A single node is ready at once; a cluster member waits for its
 // peers, logging every ten seconds, until ctx ends.
+func (s *Server) WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger) error {
+	return waitReady(ctx, nc, replicas, log, s.membersCurrent)
+}
+
+// membersCurrent fails unless this member is current with the
+// meta-group's leader and every configured member is online.
+func (s *Server) membersCurrent() error {
+	if s.ns == nil || s.cluster == nil {
+		return nil
+	}
+	jsi, err := s.ns.Jsz(&server.JSzOptions{})
+	if err != nil {
+		return err
+	}
+	if jsi.Meta == nil || jsi.Meta.Leader == "" {
+		return errors.New("no meta leader yet")
+	}
+	if !s.ns.JetStreamIsCurrent() {
+		return errors.New("this member is not current with the meta leader yet")
+	}
+	// Only the leader knows how current the others are; every member
+	// knows which of them are online.
+	online := 1 // the leader
+	for _, p := range jsi.Meta.Replicas {
+		if !p.Offline {
+			online++
+		}
+	}
+	if want := s.cluster.Size(); online < want {
+		return fmt.Errorf("%d of %d members online", online, want)
+	}
+	return nil
+}
+
+// WaitReady is Server.WaitReady without the members' check, for a store
+// known only by a connection.
 func WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger) error {
+	return waitReady(ctx, nc, replicas, log, func() error { return nil })
+}
+
+func waitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logger, members func() error) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
@@ -108,7 +149,10 @@ func WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logge
 	start := time.Now()
 	lastLog := start
 	for {
-		err := probe(ctx, js, replicas)
+		err := probe(ctx, js)
+		if err == nil {
+			err = members()
+		}
 		if err == nil {
 			if replicas > 1 {
 				log.Info("cluster store ready", "replicas", replicas, "waited", time.Since(start).Round(time.Millisecond))
@@ -127,25 +171,12 @@ func WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logge
 	}
 }
 
-// probe creates and deletes ProbeStream with replicas replicas.
-func probe(ctx context.Context, js jetstream.JetStream, replicas int) error {
+// probe checks that JetStream answers an account request through js.
+func probe(ctx context.Context, js jetstream.JetStream) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := js.AccountInfo(pctx); err != nil {
-		return err
-	}
-	if replicas <= 1 {
-		return nil
-	}
-	_, err := js.CreateOrUpdateStream(pctx, jetstream.StreamConfig{Name: ProbeStream, Subjects: []string{ProbeSubject},
-		Storage: jetstream.MemoryStorage, Replicas: replicas, MaxMsgs: 1})
-	if err != nil {
-		return err
-	}
-	if err := js.DeleteStream(pctx, ProbeStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return err
-	}
-	return nil
+	_, err := js.AccountInfo(pctx)
+	return err
 }
 
 // modeFile records in the data dir whether its JetStream store belongs to

@@ -80,7 +80,7 @@ func TestClusterReplicates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := WaitReady(ctx, nc, 3, slog.Default()); err != nil {
+		if err := s.WaitReady(ctx, nc, 3, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
 		js, _ := jetstream.New(nc)
@@ -142,7 +142,7 @@ func TestClusterReplicates(t *testing.T) {
 	}
 	t.Cleanup(s2.Shutdown)
 	nc2, _ := s2.Connect("rejoin")
-	if err := WaitReady(ctx, nc2, 3, slog.Default()); err != nil {
+	if err := s2.WaitReady(ctx, nc2, 3, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
 	js2, _ := jetstream.New(nc2)

@@ -275,11 +275,3 @@ func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + 
 // DynamoDBLogSubject carries the change records of one DynamoDB stream of
 // a table, by the table's id and the stream's creation in milliseconds.
 func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id + ".log." + stream }
-
-const (
-	// ProbeStream is the short-lived stream WaitReady creates and deletes
-	// to learn that a cluster can store replicated data: "KUMO_PROBE".
-	ProbeStream = "KUMO_PROBE"
-	// ProbeSubject is ProbeStream's subject: "kumo.probe".
-	ProbeSubject = prefix + ".probe"
-)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -363,6 +364,12 @@ func (a *logAdapter) logf(level slog.Level, format string, v []any) {
 func (a *logAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
 func (a *logAdapter) Warnf(format string, v ...any)   { a.logf(slog.LevelWarn, format, v) }
 func (a *logAdapter) Errorf(format string, v ...any) {
+	if strings.HasPrefix(format, "Error trying to connect to route") {
+		// A peer not up yet, or down: the cluster's routine, retried
+		// forever; what it costs shows in WaitReady and in replicas.
+		a.logf(slog.LevelWarn, format, v)
+		return
+	}
 	a.logf(slog.LevelError, format, v)
 	if a.onError != nil {
 		a.onError(fmt.Sprintf(format, v...))
