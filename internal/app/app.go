@@ -48,10 +48,8 @@ import (
 	"github.com/kumo-run/kumo/internal/worker"
 )
 
-// Run starts the server and blocks until ctx is done, then shuts it down.
-// ready, if not nil, is called with the listening address once the server
-// answers requests.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+// run is Run's one attempt (see cluster.go).
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -88,4 +90,38 @@ func nodeLine(cfg config.Config, node string) string {
 		line += "\nzone: " + cfg.Cluster.Zone
 	}
 	return line
+}
+
+// startAttempts bounds how often a cluster member starts again when its
+// store was too slow to open.
+const startAttempts = 5
+
+// Run starts the server and blocks until ctx is done, then shuts it down.
+// ready, if not nil, is called with the listening address once the server
+// answers requests.
+//
+// A cluster member whose store timed out while opening (its first buckets
+// and streams are created and elected across the cluster, which a loaded
+// machine can make slower than a request's timeout) closes what it opened
+// and starts again: creating what exists already is a no-op, so each
+// attempt gets further. A single node fails at once.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+	for attempt := 1; ; attempt++ {
+		started := false
+		err := run(ctx, cfg, log, func(addr string) {
+			started = true
+			if ready != nil {
+				ready(addr)
+			}
+		})
+		if err == nil || started || !cfg.Cluster.Clustered() || ctx.Err() != nil || attempt >= startAttempts || !slowStore(err) {
+			return err
+		}
+		log.Warn("the cluster's store was too slow to open; starting again", "attempt", attempt, "err", err)
+	}
+}
+
+// slowStore reports whether err is a JetStream request that timed out.
+func slowStore(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
 }

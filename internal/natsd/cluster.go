@@ -106,7 +106,8 @@ func (s *Server) WaitReady(ctx context.Context, nc *nats.Conn, replicas int, log
 }
 
 // membersCurrent fails unless this member is current with the
-// meta-group's leader and every configured member is online.
+// meta-group's leader and with every stream it holds a replica of, and
+// every configured member is online.
 func (s *Server) membersCurrent() error {
 	if s.ns == nil || s.cluster == nil {
 		return nil
@@ -131,6 +132,11 @@ func (s *Server) membersCurrent() error {
 	}
 	if want := s.cluster.Size(); online < want {
 		return fmt.Errorf("%d of %d members online", online, want)
+	}
+	// A member restarting on its data dir first catches up on the
+	// streams it holds a replica of.
+	if hs := s.ns.Healthz(&server.HealthzOptions{}); hs.Error != "" {
+		return errors.New(hs.Error)
 	}
 	return nil
 }
