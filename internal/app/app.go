@@ -48,8 +48,10 @@ import (
 	"github.com/kumo-run/kumo/internal/worker"
 )
 
-// run is Run's one attempt (see cluster.go).
-func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+// Run starts the server and blocks until ctx is done, then shuts it down.
+// ready, if not nil, is called with the listening address once the server
+// answers requests.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -80,7 +82,21 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := ns.WaitReady(ctx, nc, rep, log); err != nil {
 		return err
 	}
-	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable, Replicas: rep})
+	// octx bounds opening the store's buckets and streams (see
+	// openContext); what runs on after opening keeps ctx.
+	octx, cancelOpen := openContext(ctx, cfg)
+	defer cancelOpen()
+	unlockOpen, err := natsd.OpenLock(octx, nc, node, rep, log)
+	if err != nil {
+		return err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			unlockOpen()
+		}
+	}()
+	logStore, err := logs.Open(octx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
@@ -90,11 +106,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
-	kv, err := st.KV(ctx, natsd.RegistryBucket)
+	kv, err := st.KV(octx, natsd.RegistryBucket)
 	if err != nil {
 		return fmt.Errorf("registry bucket: %w", err)
 	}
-	code, err := st.Blobs(ctx, natsd.CodeBucket)
+	code, err := st.Blobs(octx, natsd.CodeBucket)
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
@@ -105,7 +121,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if sdk := rts.SDKs(); sdk.Node == "" {
 		log.Warn("the AWS SDK for JavaScript v3 is not installed: nodejs functions cannot use it; run kumo runtimes install-sdk", "dir", cfg.SDKDir())
 	}
-	ec2KV, err := st.KV(ctx, natsd.EC2Bucket)
+	ec2KV, err := st.KV(octx, natsd.EC2Bucket)
 	if err != nil {
 		return fmt.Errorf("ec2 bucket: %w", err)
 	}
@@ -119,11 +135,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	// IAM's state: iamDir answers who an access key is and which
 	// policies apply to a caller, for the edge and for authorization.
-	iamKV, err := st.KV(ctx, natsd.IAMBucket)
+	iamKV, err := st.KV(octx, natsd.IAMBucket)
 	if err != nil {
 		return fmt.Errorf("iam bucket: %w", err)
 	}
-	iamDir, err := kumoiam.OpenDirectory(ctx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
+	iamDir, err := kumoiam.OpenDirectory(octx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -134,15 +150,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if !cfg.AuthDisabled {
 		az = authz.New(authz.Config{Directory: iamDir, Region: cfg.Region, Logger: log})
 	}
-	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	ec2Svc, err := ec2.Open(octx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
-	sqsKV, err := st.KV(ctx, natsd.SQSBucket)
+	sqsKV, err := st.KV(octx, natsd.SQSBucket)
 	if err != nil {
 		return fmt.Errorf("sqs bucket: %w", err)
 	}
-	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	sqsSvc, err := sqs.Open(octx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return err
@@ -150,26 +166,26 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	defer sqsSvc.Close()
 	// KMS: keys in their bucket, their material wrapped by the node
 	// master key, which never goes to the store.
-	kmsSvc, err := openKMS(ctx, cfg, st, az, log)
+	kmsSvc, err := openKMS(octx, cfg, st, az, log)
 	if err != nil {
 		return err
 	}
 	defer kmsSvc.Close()
-	smKV, err := st.KV(ctx, natsd.SecretsBucket)
+	smKV, err := st.KV(octx, natsd.SecretsBucket)
 	if err != nil {
 		return fmt.Errorf("secrets manager bucket: %w", err)
 	}
-	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
+	smSvc, err := secretsmanager.Open(octx, secretsmanager.Config{KV: smKV, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
 	defer smSvc.Close()
-	ddbKV, err := st.KV(ctx, natsd.DynamoDBBucket)
+	ddbKV, err := st.KV(octx, natsd.DynamoDBBucket)
 	if err != nil {
 		return fmt.Errorf("dynamodb bucket: %w", err)
 	}
-	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az, Replicas: rep})
+	ddbSvc, err := dynamodb.Open(octx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -178,7 +194,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
-	reg, err := registry.Open(ctx, registry.Config{
+	reg, err := registry.Open(octx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
 		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
 	})
@@ -248,7 +264,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}))
 	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
 		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg, Replicas: rep}
-	queue, err := asyncq.Open(ctx, nc, asyncCfg)
+	queue, err := asyncq.Open(octx, nc, asyncCfg)
 	if err != nil {
 		return err
 	}
@@ -258,7 +274,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// SNS: topics in their bucket, deliveries through the stream; lambda
 	// subscriptions invoke as sns.amazonaws.com, checked against the
 	// function's policy; sqs subscriptions deliver through tg.
-	snsKV, err := st.KV(ctx, natsd.SNSBucket)
+	snsKV, err := st.KV(octx, natsd.SNSBucket)
 	if err != nil {
 		return fmt.Errorf("sns bucket: %w", err)
 	}
@@ -270,7 +286,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// the listen address until the edge listens, then its real one.
 	var publicEdge atomic.Pointer[string]
 	publicEdge.Store(ptr(hostLoopbackURL(cfg.Listen)))
-	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	snsSvc, err := kumosns.Open(octx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
 		Queues:  tg, Writable: ns.Writable, Replicas: rep})
@@ -297,11 +313,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// checked against the function's policy; SQS and SNS targets and
 	// dead-letter queues through tg, which also takes Lambda's
 	// destination records for event buses.
-	eventsKV, err := st.KV(ctx, natsd.EventsBucket)
+	eventsKV, err := st.KV(octx, natsd.EventsBucket)
 	if err != nil {
 		return fmt.Errorf("events bucket: %w", err)
 	}
-	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	eventsSvc, err := kumoevents.Open(octx, kumoevents.Config{KV: eventsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
 		Targets: tg, ScheduleMinute: cfg.ScheduleMinute, Replicas: rep})
 	if err != nil {
@@ -311,11 +327,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	tg.events = eventsSvc
 	// EventBridge Scheduler: schedules in their bucket, fired through
 	// EventBridge's delivery path; stopped before it.
-	schedKV, err := st.KV(ctx, natsd.SchedulerBucket)
+	schedKV, err := st.KV(octx, natsd.SchedulerBucket)
 	if err != nil {
 		return fmt.Errorf("scheduler bucket: %w", err)
 	}
-	schedSvc, err := kumoscheduler.Open(ctx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
+	schedSvc, err := kumoscheduler.Open(octx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
 		Authorizer: az, Logger: log, ScheduleMinute: cfg.ScheduleMinute})
 	if err != nil {
 		return err
@@ -334,11 +350,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
 	// Event source mappings: pollers invoke as the function's own
 	// poller; stopped (deferred) before the invoker and SQS.
-	esmKV, err := st.KV(ctx, natsd.ESMBucket)
+	esmKV, err := st.KV(octx, natsd.ESMBucket)
 	if err != nil {
 		return fmt.Errorf("esm bucket: %w", err)
 	}
-	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log, Node: node})
+	mappings, err := esm.Open(octx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Invoker: invoker, ARNs: arns, Logger: log, Node: node})
 	if err != nil {
 		return err
 	}
@@ -371,11 +387,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
-	s3KV, err := st.KV(ctx, natsd.S3Bucket)
+	s3KV, err := st.KV(octx, natsd.S3Bucket)
 	if err != nil {
 		return fmt.Errorf("s3 bucket: %w", err)
 	}
-	s3Blobs, err := st.Blobs(ctx, natsd.S3Objects)
+	s3Blobs, err := st.Blobs(octx, natsd.S3Objects)
 	if err != nil {
 		return fmt.Errorf("s3 object store: %w", err)
 	}
@@ -385,14 +401,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
 		NATS: nc, Replicas: rep, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
 			invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: s3Policies, ARNs: arns}}})
-	if err := s3Svc.Start(ctx); err != nil {
+	if err := s3Svc.Start(octx); err != nil {
 		return err
 	}
 	defer s3Svc.Close() // before the async queue, SQS and SNS close
 	// API Gateway: APIs in their bucket, served from the view a watch
 	// keeps; integrations invoke as apigateway.amazonaws.com, checked
 	// against the function's policy.
-	apigwKV, err := st.KV(ctx, natsd.APIGatewayBucket)
+	apigwKV, err := st.KV(octx, natsd.APIGatewayBucket)
 	if err != nil {
 		return fmt.Errorf("apigateway bucket: %w", err)
 	}
@@ -400,10 +416,12 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	restUsage, err := restapi.OpenUsage(ctx, apigwKV)
+	restUsage, err := restapi.OpenUsage(octx, apigwKV)
 	if err != nil {
 		return err
 	}
+	opened = true // every bucket and stream is open: the next member's turn
+	unlockOpen()
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -82,8 +82,8 @@ func clusterLabel(cfg config.Config) string {
 	return ""
 }
 
-// nodeLine is what /healthz says of this node: "node: <id>", then
-// " zone: <zone>" when it has one.
+// nodeLine is what /healthz says of this node: "node: <id>", and a
+// "zone: <zone>" line when it has one.
 func nodeLine(cfg config.Config, node string) string {
 	line := "node: " + node
 	if cfg.Cluster.Zone != "" {
@@ -92,36 +92,18 @@ func nodeLine(cfg config.Config, node string) string {
 	return line
 }
 
-// startAttempts bounds how often a cluster member starts again when its
-// store was too slow to open.
-const startAttempts = 5
+// openTimeout bounds opening a cluster member's buckets and streams.
+const openTimeout = 3 * time.Minute
 
-// Run starts the server and blocks until ctx is done, then shuts it down.
-// ready, if not nil, is called with the listening address once the server
-// answers requests.
-//
-// A cluster member whose store timed out while opening (its first buckets
-// and streams are created and elected across the cluster, which a loaded
-// machine can make slower than a request's timeout) closes what it opened
-// and starts again: creating what exists already is a no-op, so each
-// attempt gets further. A single node fails at once.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
-	for attempt := 1; ; attempt++ {
-		started := false
-		err := run(ctx, cfg, log, func(addr string) {
-			started = true
-			if ready != nil {
-				ready(addr)
-			}
-		})
-		if err == nil || started || !cfg.Cluster.Clustered() || ctx.Err() != nil || attempt >= startAttempts || !slowStore(err) {
-			return err
-		}
-		log.Warn("the cluster's store was too slow to open; starting again", "attempt", attempt, "err", err)
+// openContext is the context the store's buckets and streams are opened
+// with. A single node opens them under ctx, each request bounded by the
+// NATS client's 5 s default. A cluster member creates each as a Raft group
+// elected across the cluster, which a loaded machine can make slower than
+// that default, so it opens them under one deadline of openTimeout for the
+// lot. Only calls that keep no goroutine on their context may take it.
+func openContext(ctx context.Context, cfg config.Config) (context.Context, context.CancelFunc) {
+	if !cfg.Cluster.Clustered() {
+		return ctx, func() {}
 	}
-}
-
-// slowStore reports whether err is a JetStream request that timed out.
-func slowStore(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+	return context.WithTimeout(ctx, openTimeout)
 }

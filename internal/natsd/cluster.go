@@ -308,3 +308,61 @@ func randomSecret() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// openLockKey is the key of the open lock in ClusterBucket.
+const openLockKey = "open"
+
+// openLockTTL is how long a lock left by a member that died while opening
+// holds (the bucket's MaxAge).
+const openLockTTL = time.Minute
+
+// OpenLock makes the members of a cluster open (create) the store's buckets
+// and streams one at a time: nats-server can leave a request to create a
+// stream unanswered while another member's identical request is being
+// applied, so concurrent first starts would stall. It returns once this
+// member, named node, holds the lock; unlock releases it (a member that
+// dies holding it loses it after openLockTTL). A single node (replicas 1)
+// takes no lock.
+func OpenLock(ctx context.Context, nc *nats.Conn, node string, replicas int, log *slog.Logger) (unlock func(), err error) {
+	if replicas <= 1 {
+		return func() {}, nil
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	var kv jetstream.KeyValue
+	var last error
+	lastLog := time.Now()
+	for {
+		if kv == nil {
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			kv, last = js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{Bucket: ClusterBucket, TTL: openLockTTL,
+				Replicas: replicas, Storage: jetstream.FileStorage})
+			cancel()
+		}
+		if kv != nil {
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, last = kv.Create(actx, openLockKey, []byte(node))
+			cancel()
+			if last == nil {
+				return func() {
+					dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if err := kv.Delete(dctx, openLockKey); err != nil {
+						log.Warn("releasing the cluster's open lock; it expires by itself", "err", err, "ttl", openLockTTL)
+					}
+				}, nil
+			}
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			log.Info("waiting for another member to open the store", "err", last)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsd: waiting for the cluster's open lock: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

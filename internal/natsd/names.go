@@ -275,3 +275,8 @@ func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + 
 // DynamoDBLogSubject carries the change records of one DynamoDB stream of
 // a table, by the table's id and the stream's creation in milliseconds.
 func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id + ".log." + stream }
+
+// ClusterBucket is the KV bucket of cluster-wide coordination (the lock
+// members take in turn to open the store's buckets and streams):
+// "kumo-cluster".
+const ClusterBucket = prefix + "-cluster"
