@@ -185,42 +185,36 @@ func probe(ctx context.Context, js jetstream.JetStream) error {
 	return err
 }
 
-// modeFile records in the data dir whether its JetStream store belongs to
-// a single node or a cluster member.
+// modeFile marks in the data dir a store that belongs to a cluster member.
 const modeFile = "store-mode"
 
-const (
-	modeSingle  = "single"
-	modeCluster = "cluster"
-)
+const modeCluster = "cluster"
 
 // checkMode refuses to start a cluster member on a single node's store:
 // nats-server would take the streams it finds on disk but not in the
-// cluster's meta-group for orphans and delete them. The upgrade path is
-// documented in doc.go. It records the mode of a store it accepts.
+// cluster's meta-group for strays and delete them. A store is a cluster
+// member's when modeFile says so (written at its first start as one),
+// else a single node's once it holds streams. A single node writes
+// nothing (it starts on a full disk too). The upgrade path is documented
+// in doc.go.
 func checkMode(dir string, clustered bool) error {
+	if !clustered {
+		return nil
+	}
 	path := filepath.Join(dir, modeFile)
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("natsd: %w", err)
 	}
-	was := strings.TrimSpace(string(b))
-	if was == "" && hasStreams(dir) {
-		was = modeSingle // written before the mode was recorded
+	if strings.TrimSpace(string(b)) == modeCluster {
+		return nil
 	}
-	want := modeSingle
-	if clustered {
-		want = modeCluster
-	}
-	if clustered && was == modeSingle {
+	if hasStreams(dir) {
 		return fmt.Errorf("natsd: %s holds a single node's store; joining a cluster would delete it. "+
 			"Move its data into the cluster as the upgrade procedure describes (kumo's README, \"Cluster mode\"), "+
 			"or start this node with a new --data-dir", dir)
 	}
-	if was == want {
-		return nil
-	}
-	if err := os.WriteFile(path, []byte(want+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(modeCluster+"\n"), 0o600); err != nil {
 		return fmt.Errorf("natsd: %w", err)
 	}
 	return nil

@@ -91,8 +91,7 @@
 //
 // Upgrading a single node: nats-server takes streams on disk that the
 // cluster's meta-group does not know for strays and deletes them, so Start
-// refuses a cluster member on a data dir whose store-mode file (written at
-// each start; a store without one but with streams is a single node's) says
-// "single". The data moves through a backup restored into an external NATS
+// refuses a cluster member on a data dir that holds streams but no
+// store-mode file saying "cluster" (written at a member's first start). The data moves through a backup restored into an external NATS
 // cluster, as the README's "Cluster mode" section describes.
 package natsd
