@@ -2,6 +2,7 @@ package natsd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -203,5 +204,64 @@ func TestClusterRefusesSingleNodeStore(t *testing.T) {
 	js, _ = jetstream.New(nc)
 	if _, err := js.KeyValue(context.Background(), "x"); err != nil {
 		t.Fatalf("bucket after the refused start: %v", err)
+	}
+}
+
+// TestAttach: a node attached to an external server (here one with a
+// client port) stores through it and runs no server of its own.
+func TestAttach(t *testing.T) {
+	ext := start(t, Config{Listen: "127.0.0.1:0"})
+	if ext.ClientURL() == "" {
+		t.Fatal("no client URL")
+	}
+	dir := t.TempDir()
+	a, err := Attach(AttachConfig{DataDir: dir, URL: ext.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown()
+	if _, err := Attach(AttachConfig{DataDir: dir, URL: ext.ClientURL()}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Attach on the data dir: %v, want ErrLocked", err)
+	}
+	if a.ClusterSize() != 1 || a.Name() != "" || a.ClientURL() != ext.ClientURL() {
+		t.Fatalf("size %d, name %q, url %q", a.ClusterSize(), a.Name(), a.ClientURL())
+	}
+	if err := a.Writable(); err != nil {
+		t.Fatalf("Writable: %v", err)
+	}
+	if _, err := a.Space(); err != nil {
+		t.Fatalf("Space: %v", err)
+	}
+	if a.ResetJetStream() == nil {
+		t.Fatal("ResetJetStream of an external store succeeded")
+	}
+	nc, err := a.Connect("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.WaitReady(ctx, nc, 1, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "attached"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	// The external server holds it.
+	enc, _ := ext.Connect("check")
+	ejs, _ := jetstream.New(enc)
+	ekv, err := ejs.KeyValue(ctx, "attached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := ekv.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
+		t.Fatalf("read through the external server: %v %v", e, err)
+	}
+	if _, err := Attach(AttachConfig{DataDir: t.TempDir(), URL: "nats://127.0.0.1:1"}); err == nil {
+		t.Fatal("Attach to nothing succeeded")
 	}
 }
