@@ -163,6 +163,15 @@ func TestClusterReplicates(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+
+	// Node 1 alone is a minority: it refuses writes rather than diverge.
+	s2.Shutdown()
+	srvs[2].Shutdown()
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	if _, err := kvs[0].Put(pctx, "k", []byte("minority")); err == nil {
+		t.Fatal("a write through a minority of one was acknowledged")
+	}
 }
 
 func pollCtx(ctx context.Context, f func() error) error {
