@@ -269,7 +269,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	invoker := &invoke.Frontend{Resolver: reg, Runner: wk, Metrics: mx, Queue: queue}
+	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, log)
+	if err != nil {
+		return err
+	}
+	defer closeRunner()
+	invoker := &invoke.Frontend{Resolver: reg, Runner: runner, Metrics: mx, Queue: queue}
 
 	// SNS: topics in their bucket, deliveries through the stream; lambda
 	// subscriptions invoke as sns.amazonaws.com, checked against the

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -12,8 +13,12 @@ import (
 	"time"
 
 	"github.com/kumo-run/kumo/internal/config"
+	"github.com/kumo-run/kumo/internal/forward"
+	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/worker"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -106,4 +111,18 @@ func openContext(ctx context.Context, cfg config.Config) (context.Context, conte
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, openTimeout)
+}
+
+// clusterRunner is what runs the invoke frontend's invocations: the worker
+// alone on a single node; in a cluster, the worker, and another node's
+// when this one has no memory left (package forward).
+func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, log *slog.Logger) (invoke.Runner, func(), error) {
+	if !cfg.Cluster.Clustered() {
+		return wk, func() {}, nil
+	}
+	fw, err := forward.New(nc, node, wk, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("forwarding: %w", err)
+	}
+	return fw, fw.Close, nil
 }

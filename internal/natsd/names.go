@@ -280,3 +280,11 @@ func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id
 // members take in turn to open the store's buckets and streams):
 // "kumo-cluster".
 const ClusterBucket = prefix + "-cluster"
+
+// InvokeSubject is the subject a node answers forwarded invocations on:
+// "kumo.invoke.<node>".
+func InvokeSubject(node string) string { return prefix + ".invoke." + node }
+
+// NodesSubject is the subject every node answers with its id, so that a
+// node finds the others: "kumo.nodes".
+const NodesSubject = prefix + ".nodes"
