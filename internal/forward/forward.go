@@ -31,6 +31,7 @@ type Runner struct {
 	mu      sync.Mutex
 	peers   []string
 	peersAt time.Time
+	asking  bool // a discovery runs in the background
 }
 
 // peersTTL is how long a list of the other nodes is reused.
@@ -154,15 +155,30 @@ func (r *Runner) respond(m *nats.Msg, rep reply) {
 	}
 }
 
-// others lists the other nodes, asking them at most every peersTTL.
+// others lists the other nodes, asking them at most every peersTTL: the
+// first time it waits for their answers; later a stale list is returned at
+// once while a fresh one is asked for in the background.
 func (r *Runner) others(ctx context.Context) []string {
 	r.mu.Lock()
-	if time.Since(r.peersAt) < peersTTL {
-		p := r.peers
-		r.mu.Unlock()
-		return p
+	p, fresh, known := r.peers, time.Since(r.peersAt) < peersTTL, !r.peersAt.IsZero()
+	if !fresh && known && !r.asking {
+		r.asking = true
+		go func() {
+			r.discover(context.Background())
+			r.mu.Lock()
+			r.asking = false
+			r.mu.Unlock()
+		}()
 	}
 	r.mu.Unlock()
+	if fresh || known {
+		return p
+	}
+	return r.discover(ctx)
+}
+
+// discover asks every node for its id and keeps the others'.
+func (r *Runner) discover(ctx context.Context) []string {
 	inbox := r.nc.NewRespInbox()
 	sub, err := r.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -187,8 +203,10 @@ func (r *Runner) others(ctx context.Context) []string {
 			peers = append(peers, id)
 		}
 	}
-	r.mu.Lock()
-	r.peers, r.peersAt = peers, time.Now()
-	r.mu.Unlock()
+	if len(peers) > 0 { // none answered: ask again next time
+		r.mu.Lock()
+		r.peers, r.peersAt = peers, time.Now()
+		r.mu.Unlock()
+	}
 	return peers
 }

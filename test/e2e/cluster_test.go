@@ -295,7 +295,7 @@ func clusterKill(t *testing.T, nodes []*clusterNode, rec string, queueURL *strin
 		// The survivors' routes to the dead node break, and a write
 		// whose stream's leader was there waits for the next election:
 		// past its timeout it is answered a retryable 5xx (counted).
-		nd.expectedErrors = append(nd.expectedErrors, "Error flushing", "cannot store events now", "sqs: publishing")
+		nd.expectedErrors = append(nd.expectedErrors, "Error flushing", "cannot store events now", "sqs request failed")
 	}
 	killed.Store(true)
 	nodes[2].kill9()
