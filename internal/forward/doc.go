@@ -9,7 +9,8 @@
 // the caller gets an error, never a silent loss. It never forwards a
 // forwarded invocation again (no loops), never forwards for any error but
 // capacity, and never reads the store. Nodes find each other by asking
-// natsd.NodesSubject, every few seconds at most.
+// natsd.NodesSubject: the first forward waits for the answers, later ones
+// use the last list while a fresh one is asked for in the background.
 //
 // Not yet: warm affinity (forwarding to the node holding a warm sandbox of
 // the version before starting a cold one here) and choosing the least
