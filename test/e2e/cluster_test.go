@@ -53,6 +53,11 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 		nd := &clusterNode{id: fmt.Sprintf("n%d", i+1), zone: string(rune('a' + i)), dataDir: t.TempDir(), metricsAddr: m}
 		nd.args = []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", nd.zone,
 			"--cluster-name", "e2e", "--cluster-listen", routes[i], "--peers", strings.Join(routes, ","), "--metrics-listen", m}
+		if i == 0 {
+			// Node 1 has room for one 128 MB sandbox: what it cannot
+			// run, it forwards.
+			nd.args = append(nd.args, "--memory-budget", "128")
+		}
 		nd.env = []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
 			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey}
 		nodes[i] = nd
@@ -191,6 +196,7 @@ func TestCluster(t *testing.T) {
 		return err
 	})
 
+	t.Run("Forward", func(t *testing.T) { clusterForward(t, nodes) })
 	t.Run("KillNode", func(t *testing.T) { clusterKill(t, nodes, rec, q.QueueUrl) })
 }
 
@@ -377,5 +383,44 @@ func clusterKill(t *testing.T, nodes []*clusterNode, rec string, queueURL *strin
 	sq3 := newSQS(nodes[2].server)
 	if _, err := sq3.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: queueURL, MessageBody: aws.String("after rejoin")}); err != nil {
 		t.Fatalf("send through the restarted node: %v", err)
+	}
+}
+
+// clusterForward: node 1 has room for one sandbox; while it runs a slow
+// invocation, another invocation through node 1 is forwarded to a node
+// with room and answered, where a single node would throttle it.
+func clusterForward(t *testing.T, nodes []*clusterNode) {
+	lc1 := newSDK(t, nodes[0].server)
+	zip := makeZip(t, zipEntry{Name: "app.py", Body: "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return {'slept': event.get('s', 0)}\n"})
+	must[*lambda.CreateFunctionOutput](t, "CreateFunction")(lc1.CreateFunction(t.Context(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("cl-sleep"), Runtime: types.RuntimePython312, Role: aws.String(testRole),
+		Handler: aws.String("app.handler"), Code: &types.FunctionCode{ZipFile: zip}, MemorySize: aws.Int32(128), Timeout: aws.Int32(60)}))
+	waitActive(t, lc1, "cl-sleep")
+	slow := make(chan error, 1)
+	go func() {
+		out, err := lc1.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("cl-sleep"), Payload: []byte(`{"s": 20}`)})
+		if err == nil && string(out.Payload) != `{"slept": 20}` {
+			err = fmt.Errorf("payload %s", out.Payload)
+		}
+		slow <- err
+	}()
+	eventually(t, time.Minute, "node 1 busy with the slow invocation", func() error {
+		if n := nodes[0].metric(t, "kumo_sandboxes", `state="Busy"`); n < 1 {
+			return fmt.Errorf("%v busy sandboxes on n1", n)
+		}
+		return nil
+	})
+	out, err := lc1.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("cl-sleep"), Payload: []byte(`{"s": 0}`)})
+	if err != nil {
+		t.Fatalf("invoke through the full node 1: %v", err)
+	}
+	if string(out.Payload) != `{"slept": 0}` {
+		t.Fatalf("forwarded invoke: %s", out.Payload)
+	}
+	if n := nodes[0].metric(t, "kumo_sandboxes"); n != 1 {
+		t.Errorf("node 1 holds %v sandboxes, want only the busy one", n)
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("the slow invocation: %v", err)
 	}
 }
