@@ -55,7 +55,7 @@ func openNATS(cfg config.Config, node string, sync natsd.SyncPolicy, log *slog.L
 	}
 	nc := natsd.Config{DataDir: cfg.DataDir, ServerName: node, Sync: sync, Logger: log, MaxStore: cfg.StoreMaxBytes}
 	if c.Name != "" {
-		nc.Cluster = &natsd.ClusterConfig{Name: c.Name, Listen: c.Listen, Peers: c.Peers, Zone: c.Zone}
+		nc.Cluster = &natsd.ClusterConfig{Name: c.Name, Listen: c.Listen, Peers: c.Peers, Zone: c.Zone, Secret: c.Secret}
 	}
 	return natsd.Start(nc)
 }

@@ -38,6 +38,9 @@ type Cluster struct {
 	// Replicas is the replica count of every bucket and stream Kumo
 	// creates; 0 for min(3, cluster size).
 	Replicas int
+	// Secret is the password routes present and require
+	// (KUMO_CLUSTER_SECRET); "" lets anyone reaching Listen join.
+	Secret string
 }
 
 // Clustered reports whether this node shares its state with others.
@@ -108,6 +111,9 @@ func (c *Cluster) validate() error {
 				return bad(f.flag, f.v, "needs --nats-url")
 			}
 		}
+	}
+	if c.Secret != "" && c.Name == "" {
+		return &Error{Env: EnvClusterSecret, Reason: "needs --cluster-name"}
 	}
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		return bad("nats-tls-cert", c.NATSTLSCert, "give both --nats-tls-cert and --nats-tls-key, or neither")

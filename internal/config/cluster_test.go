@@ -27,6 +27,14 @@ func TestParseCluster(t *testing.T) {
 	if err != nil || !c.Cluster.Clustered() || c.Cluster.Replicas != 3 {
 		t.Fatalf("nats-url: %+v, %v", c.Cluster, err)
 	}
+	secret := func(k string) string { return map[string]string{EnvClusterSecret: "s3cret"}[k] }
+	if _, err := Parse(nil, secret, io.Discard); err == nil || !strings.Contains(err.Error(), EnvClusterSecret) {
+		t.Errorf("%s without --cluster-name: %v", EnvClusterSecret, err)
+	}
+	c, err = Parse([]string{"--cluster-name", "c", "--cluster-listen", "h:1"}, secret, io.Discard)
+	if err != nil || c.Cluster.Secret != "s3cret" {
+		t.Errorf("cluster secret: %q, %v", c.Cluster.Secret, err)
+	}
 	for _, tc := range []struct {
 		args []string
 		flag string

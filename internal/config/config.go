@@ -151,6 +151,9 @@ const (
 	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
 	// EnvKMSMasterKey holds the KMS node master key (base64 or hex).
 	EnvKMSMasterKey = "KUMO_KMS_MASTER_KEY"
+	// EnvClusterSecret is the password a cluster's routes present and
+	// require (environment only, never a flag).
+	EnvClusterSecret = "KUMO_CLUSTER_SECRET"
 )
 
 // Error is a setting Parse refused. It names the flag, the environment
@@ -218,8 +221,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			"  %s\n\tinterpreters for runtimes, \"python3.12=/opt/py/bin/python3.12,nodejs22.x=/usr/bin/node\"\n"+
 			"  %s\n\twaits before retrying a failed asynchronous invocation, \"1m,2m\"\n"+
 			"  %s\n\tredelivery wait of an asynchronous event without a heartbeat, \"30s\"\n"+
-			"  %s\n\tthe KMS master key, base64 or hex, when --kms-master-key-file is not set\n",
-			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait, EnvKMSMasterKey)
+			"  %s\n\tthe KMS master key, base64 or hex, when --kms-master-key-file is not set\n"+
+			"  %s\n\tthe password the cluster's routes present and require (the same on every node)\n",
+			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait, EnvKMSMasterKey, EnvClusterSecret)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -248,6 +252,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 func (c *Config) parseEnvOnly(getenv func(string) string) error {
 	c.Root = RootCredentials{AccessKeyID: getenv(EnvRootAccessKeyID), SecretAccessKey: getenv(EnvRootSecretAccessKey)}
 	c.KMSMasterKey = getenv(EnvKMSMasterKey)
+	c.Cluster.Secret = getenv(EnvClusterSecret)
 	if (c.Root.AccessKeyID == "") != (c.Root.SecretAccessKey == "") {
 		return &Error{Env: EnvRootAccessKeyID, Reason: "set both " + EnvRootAccessKeyID + " and " + EnvRootSecretAccessKey + ", or neither"}
 	}

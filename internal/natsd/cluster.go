@@ -34,7 +34,13 @@ type ClusterConfig struct {
 	// place a stream's replicas on servers of distinct zones (nats-server's
 	// unique_tag): give every member a zone, or none.
 	Zone string
+	// Secret, when set, is the password every member's routes present
+	// and require; without it anyone reaching Listen can join.
+	Secret string
 }
+
+// routeUser is the user name routes log in with when a Secret is set.
+const routeUser = "kumo-route"
 
 // ZoneTagPrefix prefixes the zone in a server's placement tag: "zone:a".
 const ZoneTagPrefix = "zone:"
@@ -55,6 +61,11 @@ func (c *ClusterConfig) apply(opts *server.Options) error {
 		return fmt.Errorf("natsd: cluster %w", err)
 	}
 	opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port}
+	var user *url.Userinfo
+	if c.Secret != "" {
+		opts.Cluster.Username, opts.Cluster.Password = routeUser, c.Secret
+		user = url.UserPassword(routeUser, c.Secret)
+	}
 	for _, p := range c.Peers {
 		if p == c.Listen {
 			continue
@@ -62,7 +73,7 @@ func (c *ClusterConfig) apply(opts *server.Options) error {
 		if _, _, err := net.SplitHostPort(p); err != nil {
 			return fmt.Errorf("natsd: peer %q: %w", p, err)
 		}
-		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p})
+		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p, User: user})
 	}
 	if c.Zone != "" {
 		opts.Tags = []string{ZoneTagPrefix + c.Zone}

@@ -42,7 +42,7 @@ func startCluster(t *testing.T, n int) ([]*Server, []Config) {
 	for i := range n {
 		cfgs[i] = Config{DataDir: t.TempDir(), ServerName: fmt.Sprintf("node-%d", i+1), Sync: SyncInterval,
 			Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-			Cluster: &ClusterConfig{Name: "test", Listen: routes[i], Peers: routes, Zone: string(rune('a' + i))}}
+			Cluster: &ClusterConfig{Name: "test", Listen: routes[i], Peers: routes, Zone: string(rune('a' + i)), Secret: "route-secret"}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -73,8 +73,9 @@
 // JetStream clustered (a Raft meta-group over all members, a Raft group per
 // replicated stream) under its ServerName (the node id), and, with a zone,
 // carries the tag "zone:<zone>" with nats-server's unique_tag set to
-// "zone:", so that the replicas of a stream go to distinct zones. Routes
-// open only once a client port is open, so a member listens on a free
+// "zone:", so that the replicas of a stream go to distinct zones. With a
+// Secret its routes present and require it. Routes open only once a
+// client port is open, so a member listens on a free
 // loopback port that takes only a password generated at start and given
 // to in-process connections. Attach instead connects to an external NATS
 // cluster (URL, credentials, TLS): it runs no server, Space measures only

@@ -59,7 +59,7 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 			nd.args = append(nd.args, "--memory-budget", "128")
 		}
 		nd.env = []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
-			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey}
+			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey, "KUMO_CLUSTER_SECRET=e2e-route-secret"}
 		nodes[i] = nd
 	}
 	errs := make([]error, n)
