@@ -60,7 +60,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if cfg.Fsync == config.FsyncInterval {
 		sync = natsd.SyncInterval
 	}
-	ns, err := natsd.Start(natsd.Config{DataDir: cfg.DataDir, Sync: sync, Logger: log, MaxStore: cfg.StoreMaxBytes})
+	node, err := nodeID(cfg)
+	if err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	ns, err := openNATS(cfg, node, sync, log)
 	if err != nil {
 		return err
 	}
@@ -73,21 +77,41 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("store connection: %w", err)
 	}
 	defer nc.Close()
-	logStore, err := logs.Open(ctx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable})
+	// Every bucket and stream is created with rep replicas: 1 alone,
+	// min(3, cluster size) in a cluster, once the cluster can store them.
+	rep := replicas(cfg, ns)
+	if err := ns.WaitReady(ctx, nc, rep, log); err != nil {
+		return err
+	}
+	// octx bounds opening the store's buckets and streams (see
+	// openContext); what runs on after opening keeps ctx.
+	octx, cancelOpen := openContext(ctx, cfg)
+	defer cancelOpen()
+	unlockOpen, err := natsd.OpenLock(octx, nc, node, rep, log)
+	if err != nil {
+		return err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			unlockOpen()
+		}
+	}()
+	logStore, err := logs.Open(octx, nc, logs.Config{Region: cfg.Region, Account: cfg.AccountID, Logger: log, Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
 	defer logStore.Close()
-	st, err := store.NewJetStream(nc)
+	st, err := store.NewJetStream(nc, store.WithReplicas(rep))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
-	kv, err := st.KV(ctx, natsd.RegistryBucket)
+	kv, err := st.KV(octx, natsd.RegistryBucket)
 	if err != nil {
 		return fmt.Errorf("registry bucket: %w", err)
 	}
-	code, err := st.Blobs(ctx, natsd.CodeBucket)
+	code, err := st.Blobs(octx, natsd.CodeBucket)
 	if err != nil {
 		return fmt.Errorf("code bucket: %w", err)
 	}
@@ -98,7 +122,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if sdk := rts.SDKs(); sdk.Node == "" {
 		log.Warn("the AWS SDK for JavaScript v3 is not installed: nodejs functions cannot use it; run kumo runtimes install-sdk", "dir", cfg.SDKDir())
 	}
-	ec2KV, err := st.KV(ctx, natsd.EC2Bucket)
+	ec2KV, err := st.KV(octx, natsd.EC2Bucket)
 	if err != nil {
 		return fmt.Errorf("ec2 bucket: %w", err)
 	}
@@ -112,11 +136,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	// IAM's state: iamDir answers who an access key is and which
 	// policies apply to a caller, for the edge and for authorization.
-	iamKV, err := st.KV(ctx, natsd.IAMBucket)
+	iamKV, err := st.KV(octx, natsd.IAMBucket)
 	if err != nil {
 		return fmt.Errorf("iam bucket: %w", err)
 	}
-	iamDir, err := kumoiam.OpenDirectory(ctx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
+	iamDir, err := kumoiam.OpenDirectory(octx, kumoiam.DirectoryConfig{KV: iamKV, Issuer: issuer, Partition: "aws", Account: cfg.AccountID, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -127,42 +151,42 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if !cfg.AuthDisabled {
 		az = authz.New(authz.Config{Directory: iamDir, Region: cfg.Region, Logger: log})
 	}
-	ec2Svc, err := ec2.Open(ctx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
+	ec2Svc, err := ec2.Open(octx, ec2.Config{KV: ec2KV, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
-	sqsKV, err := st.KV(ctx, natsd.SQSBucket)
+	sqsKV, err := st.KV(octx, natsd.SQSBucket)
 	if err != nil {
 		return fmt.Errorf("sqs bucket: %w", err)
 	}
-	sqsSvc, err := sqs.Open(ctx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
-		Writable: ns.Writable})
+	sqsSvc, err := sqs.Open(octx, sqs.Config{KV: sqsKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+		Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return err
 	}
 	defer sqsSvc.Close()
 	// KMS: keys in their bucket, their material wrapped by the node
 	// master key, which never goes to the store.
-	kmsSvc, err := openKMS(ctx, cfg, st, az, ns.Writable, log)
+	kmsSvc, err := openKMS(octx, cfg, st, az, ns.Writable, log)
 	if err != nil {
 		return err
 	}
 	defer kmsSvc.Close()
-	smKV, err := st.KV(ctx, natsd.SecretsBucket)
+	smKV, err := st.KV(octx, natsd.SecretsBucket)
 	if err != nil {
 		return fmt.Errorf("secrets manager bucket: %w", err)
 	}
-	smSvc, err := secretsmanager.Open(ctx, secretsmanager.Config{KV: smKV, Writable: ns.Writable, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
+	smSvc, err := secretsmanager.Open(octx, secretsmanager.Config{KV: smKV, Writable: ns.Writable, Keys: kms.ServiceKeys{KMS: kmsSvc, Service: "secretsmanager"},
 		Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az})
 	if err != nil {
 		return err
 	}
 	defer smSvc.Close()
-	ddbKV, err := st.KV(ctx, natsd.DynamoDBBucket)
+	ddbKV, err := st.KV(octx, natsd.DynamoDBBucket)
 	if err != nil {
 		return fmt.Errorf("dynamodb bucket: %w", err)
 	}
-	ddbSvc, err := dynamodb.Open(ctx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	ddbSvc, err := dynamodb.Open(octx, dynamodb.Config{KV: ddbKV, NC: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az, Replicas: rep,
 		MaxItemBytes: cfg.DynamoDBMaxItemBytes})
 	if err != nil {
 		return err
@@ -181,7 +205,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	images := &imageGate{Cache: cache}
-	reg, err := registry.Open(ctx, registry.Config{
+	reg, err := registry.Open(octx, registry.Config{
 		ARNs: arns, KV: kv, Code: code, AccountConcurrency: cfg.AccountConcurrency, Logger: log,
 		CheckRuntime: rts.Check, Networks: ec2Svc, EnvKeys: kms.ServiceKeys{KMS: kmsSvc, Service: "lambda"},
 		Images: images,
@@ -239,6 +263,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 	}()
 	mx := metrics.New()
+	registerNode(mx, cfg, node, rep)
 	mx.Register(metrics.GaugeFunc("kumo_sandboxes", "Sandboxes on this node by lifecycle state.", "state", func() map[string]float64 {
 		out := map[string]float64{}
 		for st, n := range wk.Stats() {
@@ -254,18 +279,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return map[string]float64{sp.Dir: float64(sp.Free)}
 	}))
 	asyncCfg := asyncq.Config{Settings: reg, ARNs: arns, Logger: log, Metrics: mx, Journal: filepath.Join(cfg.DataDir, "async-journal"),
-		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg}
-	queue, err := asyncq.Open(ctx, nc, asyncCfg)
+		RetryDelays: cfg.AsyncRetryDelays, AckWait: cfg.AsyncAckWait, Writable: ns.Writable, Targets: tg, Replicas: rep}
+	queue, err := asyncq.Open(octx, nc, asyncCfg)
 	if err != nil {
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	invoker := &invoke.Frontend{Resolver: reg, Runner: wk, Metrics: mx, Queue: queue}
+	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, log)
+	if err != nil {
+		return err
+	}
+	defer closeRunner()
+	invoker := &invoke.Frontend{Resolver: reg, Runner: runner, Metrics: mx, Queue: queue}
 
 	// SNS: topics in their bucket, deliveries through the stream; lambda
 	// subscriptions invoke as sns.amazonaws.com, checked against the
 	// function's policy; sqs subscriptions deliver through tg.
-	snsKV, err := st.KV(ctx, natsd.SNSBucket)
+	snsKV, err := st.KV(octx, natsd.SNSBucket)
 	if err != nil {
 		return fmt.Errorf("sns bucket: %w", err)
 	}
@@ -277,10 +307,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// the listen address until the edge listens, then its real one.
 	var publicEdge atomic.Pointer[string]
 	publicEdge.Store(ptr(hostLoopbackURL(cfg.Listen)))
-	snsSvc, err := kumosns.Open(ctx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	snsSvc, err := kumosns.Open(octx, kumosns.Config{KV: snsKV, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		SigningKey: snsKey, EdgeURL: func() string { return *publicEdge.Load() },
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
-		Queues:  tg, Writable: ns.Writable})
+		Queues:  tg, Writable: ns.Writable, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -304,13 +334,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// checked against the function's policy; SQS and SNS targets and
 	// dead-letter queues through tg, which also takes Lambda's
 	// destination records for event buses.
-	eventsKV, err := st.KV(ctx, natsd.EventsBucket)
+	eventsKV, err := st.KV(octx, natsd.EventsBucket)
 	if err != nil {
 		return fmt.Errorf("events bucket: %w", err)
 	}
-	eventsSvc, err := kumoevents.Open(ctx, kumoevents.Config{KV: eventsKV, Writable: ns.Writable, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
+	eventsSvc, err := kumoevents.Open(octx, kumoevents.Config{KV: eventsKV, Writable: ns.Writable, NATS: nc, Region: cfg.Region, Account: cfg.AccountID, Logger: log, Authorizer: az,
 		Invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: &authz.FunctionPolicies{Statements: reg.Policy}, ARNs: arns},
-		Targets: tg, ScheduleMinute: cfg.ScheduleMinute})
+		Targets: tg, ScheduleMinute: cfg.ScheduleMinute, Replicas: rep})
 	if err != nil {
 		return err
 	}
@@ -318,11 +348,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	tg.events = eventsSvc
 	// EventBridge Scheduler: schedules in their bucket, fired through
 	// EventBridge's delivery path; stopped before it.
-	schedKV, err := st.KV(ctx, natsd.SchedulerBucket)
+	schedKV, err := st.KV(octx, natsd.SchedulerBucket)
 	if err != nil {
 		return fmt.Errorf("scheduler bucket: %w", err)
 	}
-	schedSvc, err := kumoscheduler.Open(ctx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
+	schedSvc, err := kumoscheduler.Open(octx, kumoscheduler.Config{KV: schedKV, Region: cfg.Region, Account: cfg.AccountID, Events: eventsSvc,
 		Authorizer: az, Logger: log, ScheduleMinute: cfg.ScheduleMinute})
 	if err != nil {
 		return err
@@ -341,11 +371,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	codeURLs := &lambdaapi.CodeURLs{Key: urlKey, Code: code}
 	// Event source mappings: pollers invoke as the function's own
 	// poller; stopped (deferred) before the invoker and SQS.
-	esmKV, err := st.KV(ctx, natsd.ESMBucket)
+	esmKV, err := st.KV(octx, natsd.ESMBucket)
 	if err != nil {
 		return fmt.Errorf("esm bucket: %w", err)
 	}
-	mappings, err := esm.Open(ctx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Targets: tg, Invoker: invoker, ARNs: arns, Logger: log})
+	mappings, err := esm.Open(octx, esm.Config{KV: esmKV, Functions: reg, Queues: sqsSvc, Streams: ddbSvc, Targets: tg, Invoker: invoker, ARNs: arns, Logger: log, Node: node})
 	if err != nil {
 		return err
 	}
@@ -378,11 +408,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
-	s3KV, err := st.KV(ctx, natsd.S3Bucket)
+	s3KV, err := st.KV(octx, natsd.S3Bucket)
 	if err != nil {
 		return fmt.Errorf("s3 bucket: %w", err)
 	}
-	s3Blobs, err := st.Blobs(ctx, natsd.S3Objects)
+	s3Blobs, err := st.Blobs(octx, natsd.S3Objects)
 	if err != nil {
 		return fmt.Errorf("s3 object store: %w", err)
 	}
@@ -390,16 +420,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// are invoked as s3.amazonaws.com, checked against their policy.
 	s3Policies := &authz.FunctionPolicies{Statements: reg.Policy}
 	s3Svc := kumos3.New(kumos3.Config{KV: s3KV, Blobs: s3Blobs, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
-		NATS: nc, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
+		NATS: nc, Replicas: rep, Destinations: &s3Destinations{t: tg, reg: reg, az: az, policies: s3Policies, arns: arns,
 			invoker: &lambdaapi.InvokeGuard{Invoker: invoker, Authorizer: az, Policies: s3Policies, ARNs: arns}}})
-	if err := s3Svc.Start(ctx); err != nil {
+	if err := s3Svc.Start(octx); err != nil {
 		return err
 	}
 	defer s3Svc.Close() // before the async queue, SQS and SNS close
 	// API Gateway: APIs in their bucket, served from the view a watch
 	// keeps; integrations invoke as apigateway.amazonaws.com, checked
 	// against the function's policy.
-	apigwKV, err := st.KV(ctx, natsd.APIGatewayBucket)
+	apigwKV, err := st.KV(octx, natsd.APIGatewayBucket)
 	if err != nil {
 		return fmt.Errorf("apigateway bucket: %w", err)
 	}
@@ -407,10 +437,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	restUsage, err := restapi.OpenUsage(ctx, apigwKV)
+	restUsage, err := restapi.OpenUsage(octx, apigwKV)
 	if err != nil {
 		return err
 	}
+	opened = true // every bucket and stream is open: the next member's turn
+	unlockOpen()
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
@@ -432,6 +464,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			restapi: writeGuard(ns.Writable, restapi.Errors, awsproto.InternalFailure,
 				restapi.New(restapi.Config{State: apigwState, Usage: restUsage, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log}))}),
 		Ready:    isReady.Load,
+		Node:     nodeLine(cfg, node),
 		Logger:   log,
 		SpoolDir: spool,
 	})
@@ -488,7 +521,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	isReady.Store(true)
 	addr := ln.Addr().String()
-	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir)
+	log.Info("kumo is ready", "listen", addr, "region", cfg.Region, "account", cfg.AccountID, "data_dir", cfg.DataDir,
+		"node", node, "zone", cfg.Cluster.Zone, "replicas", rep)
 	log.Info("to use it: eval \"$(kumo env --data-dir " + shellQuote(cfg.DataDir) + " --endpoint http://" + addr + ")\" then aws lambda list-functions")
 	if ready != nil {
 		ready(addr)

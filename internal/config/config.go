@@ -103,6 +103,9 @@ type Config struct {
 	// KMSMasterKey is the master key itself (KUMO_KMS_MASTER_KEY, base64
 	// or hex; environment only, never a flag), when no file is named.
 	KMSMasterKey string
+
+	// Cluster is how this node shares its state with other nodes.
+	Cluster Cluster
 }
 
 // Values of --network.
@@ -155,6 +158,9 @@ const (
 	EnvRuntimeSDKDir = "KUMO_RUNTIME_SDK_DIR"
 	// EnvKMSMasterKey holds the KMS node master key (base64 or hex).
 	EnvKMSMasterKey = "KUMO_KMS_MASTER_KEY"
+	// EnvClusterSecret is the password a cluster's routes present and
+	// require (environment only, never a flag).
+	EnvClusterSecret = "KUMO_CLUSTER_SECRET"
 )
 
 // Error is a setting Parse refused. It names the flag, the environment
@@ -215,6 +221,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.str(fs, &c.ImageLayoutDir, "image-layout-dir", "KUMO_IMAGE_LAYOUT_DIR", "", "`directory` under which container-image functions may name OCI image layouts as ImageUri oci:<path>[:tag|@digest] (default: none; registries only)")
 	b.str(fs, &c.KMSMasterKeyFile, "kms-master-key-file", "KUMO_KMS_MASTER_KEY_FILE", "", "`file` holding the master key (32 bytes, raw, base64 or hex) that wraps KMS key material at rest; every node of a cluster needs the same one (default: "+EnvKMSMasterKey+", else <data-dir>/kms-master.key, generated)")
 	b.str(fs, &c.KMSPreviousMasterKeyFile, "kms-previous-master-key-file", "KUMO_KMS_PREVIOUS_MASTER_KEY_FILE", "", "`file` holding the master key used before: key material it wrapped is wrapped again with the current one at start")
+	bindCluster(fs, &b, &c.Cluster)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kumo server [flags]\n\nFlags (each also read from the environment variable named after it):\n")
 		fs.PrintDefaults()
@@ -223,8 +230,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			"  %s\n\tinterpreters for runtimes, \"python3.12=/opt/py/bin/python3.12,nodejs22.x=/usr/bin/node\"\n"+
 			"  %s\n\twaits before retrying a failed asynchronous invocation, \"1m,2m\"\n"+
 			"  %s\n\tredelivery wait of an asynchronous event without a heartbeat, \"30s\"\n"+
-			"  %s\n\tthe KMS master key, base64 or hex, when --kms-master-key-file is not set\n",
-			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait, EnvKMSMasterKey)
+			"  %s\n\tthe KMS master key, base64 or hex, when --kms-master-key-file is not set\n"+
+			"  %s\n\tthe password the cluster's routes present and require (the same on every node)\n",
+			EnvRootAccessKeyID, EnvRootSecretAccessKey, EnvRuntimeInterpreters, EnvAsyncRetryDelays, EnvAsyncAckWait, EnvKMSMasterKey, EnvClusterSecret)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -253,6 +261,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 func (c *Config) parseEnvOnly(getenv func(string) string) error {
 	c.Root = RootCredentials{AccessKeyID: getenv(EnvRootAccessKeyID), SecretAccessKey: getenv(EnvRootSecretAccessKey)}
 	c.KMSMasterKey = getenv(EnvKMSMasterKey)
+	c.Cluster.Secret = getenv(EnvClusterSecret)
 	if (c.Root.AccessKeyID == "") != (c.Root.SecretAccessKey == "") {
 		return &Error{Env: EnvRootAccessKeyID, Reason: "set both " + EnvRootAccessKeyID + " and " + EnvRootSecretAccessKey + ", or neither"}
 	}
@@ -383,7 +392,7 @@ func (c *Config) Validate() error {
 	if c.AsyncAckWait != 0 && c.AsyncAckWait < MinAsyncAckWait {
 		return &Error{Env: EnvAsyncAckWait, Value: c.AsyncAckWait.String(), Reason: fmt.Sprintf("must be at least %s", MinAsyncAckWait)}
 	}
-	return nil
+	return c.Cluster.validate()
 }
 
 // DefaultRuntimeSDKDir is the SDK directory of a server with dataDir.

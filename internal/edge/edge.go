@@ -58,6 +58,9 @@ type Config struct {
 	// Ready reports readiness for GET /healthz, which needs no
 	// authentication; nil means always ready.
 	Ready func() bool
+	// Node, when set, is added to /healthz's answer after the version
+	// (which node of a cluster answered: "node: <id>\nzone: <zone>").
+	Node string
 	// Logger receives failed requests and recovered panics; nil discards.
 	Logger *slog.Logger
 	// MaxBodyBytes, when positive, caps every route's MaxBody.
@@ -231,6 +234,9 @@ func (e *edge) health(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "ok\nversion: "+version.String()+"\n")
+	if e.cfg.Node != "" {
+		io.WriteString(w, e.cfg.Node+"\n")
+	}
 }
 
 // recoverPanic turns a panic into a 500 ServiceException, logged with the

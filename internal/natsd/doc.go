@@ -62,7 +62,37 @@
 // writes, and recovery truncates block files to their last intact record. It
 // suits disposable development machines and benchmarks.
 //
-// In cluster mode (replicated streams, later) nats-server relaxes SyncAlways
-// to syncing on each Raft flush, and durability comes from the quorum that
-// stored the write before the ack.
+// In cluster mode nats-server relaxes SyncAlways to syncing on each Raft
+// flush, and durability comes from the quorum that stored the write before
+// the ack.
+//
+// # Cluster mode
+//
+// With Config.Cluster the server is a member of a NATS cluster
+// (cluster.go): it routes to the other members' Listen addresses, runs
+// JetStream clustered (a Raft meta-group over all members, a Raft group per
+// replicated stream) under its ServerName (the node id), and, with a zone,
+// carries the tag "zone:<zone>" with nats-server's unique_tag set to
+// "zone:", so that the replicas of a stream go to distinct zones. With a
+// Secret its routes present and require it. Routes open only once a
+// client port is open, so a member listens on a free
+// loopback port that takes only a password generated at start and given
+// to in-process connections. Attach instead connects to an external NATS
+// cluster (URL, credentials, TLS): it runs no server, Space measures only
+// the data dir and Writable leaves refusing writes to the cluster.
+//
+// Replicas(ClusterSize()) is the replica count every bucket and stream is
+// created with: 1 alone, min(3, members) in a cluster. WaitReady holds a
+// member back until the meta-group has a leader, every configured member is
+// online and this member is current on every stream it holds (a restarted
+// member first catches up from its data dir), so that the first creations
+// do not stall on a missing peer. A write is acknowledged once a quorum of
+// the stream's replicas stored it; a minority partition has no quorum and
+// refuses writes rather than diverging.
+//
+// Upgrading a single node: nats-server takes streams on disk that the
+// cluster's meta-group does not know for strays and deletes them, so Start
+// refuses a cluster member on a data dir that holds streams but no
+// store-mode file saying "cluster" (written at a member's first start). The data moves through a backup restored into an external NATS
+// cluster, as the README's "Cluster mode" section describes.
 package natsd

@@ -275,3 +275,16 @@ func DynamoDBTokenSubject(hash string) string { return prefix + ".ddb._tx.t." + 
 // DynamoDBLogSubject carries the change records of one DynamoDB stream of
 // a table, by the table's id and the stream's creation in milliseconds.
 func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id + ".log." + stream }
+
+// ClusterBucket is the KV bucket of cluster-wide coordination (the lock
+// members take in turn to open the store's buckets and streams):
+// "kumo-cluster".
+const ClusterBucket = prefix + "-cluster"
+
+// InvokeSubject is the subject a node answers forwarded invocations on:
+// "kumo.invoke.<node>".
+func InvokeSubject(node string) string { return prefix + ".invoke." + node }
+
+// NodesSubject is the subject every node answers with its id, so that a
+// node finds the others: "kumo.nodes".
+const NodesSubject = prefix + ".nodes"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,10 @@ type Config struct {
 	// Reserve is the free space below which Writable refuses writes; zero
 	// takes DefaultReserve of the file system's size.
 	Reserve uint64
+	// Cluster, when not nil, makes the server a member of a NATS cluster
+	// with JetStream clustered (cluster.go); ServerName must then be
+	// unique in the cluster.
+	Cluster *ClusterConfig
 }
 
 // ErrLocked is returned by Start when another server holds the data dir.
@@ -85,6 +90,10 @@ type Server struct {
 	kick     chan struct{} // a critical write error was seen
 	quit     chan struct{} // closed by Shutdown
 	watched  chan struct{} // closed when watch returns
+
+	cluster    *ClusterConfig // nil for a single node
+	clientUser nats.Option    // what in-process connections log in with, if anything
+	remote     remote         // the external NATS cluster, when ns is nil
 
 	mu      sync.Mutex
 	conns   []*nats.Conn
@@ -139,6 +148,10 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMode(dir, cfg.Cluster != nil); err != nil {
+		lock.release()
+		return nil, err
+	}
 
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
@@ -159,6 +172,21 @@ func Start(cfg Config) (*Server, error) {
 	case SyncInterval:
 		// nats-server's default background fsync interval applies.
 	}
+	var clientUser nats.Option
+	if cfg.Cluster != nil {
+		if err := cfg.Cluster.apply(opts); err != nil {
+			lock.release()
+			return nil, err
+		}
+		if cfg.Listen == "" {
+			// nats-server opens its routes only once a client port is
+			// open: a loopback one, on a free port, that takes only a
+			// password made here and handed to in-process connections.
+			opts.DontListen, opts.Host, opts.Port = false, "127.0.0.1", server.RANDOM_PORT
+			opts.Username, opts.Password = "kumo", randomSecret()
+			clientUser = nats.UserInfo(opts.Username, opts.Password)
+		}
+	}
 	if cfg.Listen != "" {
 		host, port, err := splitListen(cfg.Listen)
 		if err != nil {
@@ -173,7 +201,7 @@ func Start(cfg Config) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("natsd: %w", err)
 	}
-	srv := &Server{ns: ns, lock: lock, dataDir: dir, log: log, maxStore: cfg.MaxStore, reserve: cfg.Reserve,
+	srv := &Server{ns: ns, clientUser: clientUser, lock: lock, dataDir: dir, log: log, maxStore: cfg.MaxStore, reserve: cfg.Reserve, cluster: cfg.Cluster,
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
 	logger := &logAdapter{log: log, onError: srv.critical}
 	ns.SetLoggerV2(logger, log.Enabled(context.Background(), levelServerDebug), false, false)
@@ -224,7 +252,17 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 	if s.down {
 		return nil, errors.New("natsd: server is shut down")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.Name(name))
+	var nc *nats.Conn
+	var err error
+	if s.ns == nil {
+		nc, err = s.remote.connect(name)
+	} else {
+		opts := []nats.Option{nats.InProcessServer(s.ns), nats.Name(name)}
+		if s.clientUser != nil {
+			opts = append(opts, s.clientUser)
+		}
+		nc, err = nats.Connect("", opts...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsd: connect %q: %w", name, err)
 	}
@@ -242,6 +280,9 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 // ClientURL is the address clients outside the process dial, or "" when
 // the server does not listen.
 func (s *Server) ClientURL() string {
+	if s.ns == nil {
+		return s.remote.url
+	}
 	if s.ns.Addr() == nil {
 		return ""
 	}
@@ -256,6 +297,9 @@ func (s *Server) ClientURL() string {
 // stay open, requests under way may fail, and ordered consumers (KV
 // watchers) resume once they notice their missed heartbeats (about 20 s).
 func (s *Server) ResetJetStream() error {
+	if s.ns == nil {
+		return errors.New("natsd: reset JetStream: the store is an external NATS cluster")
+	}
 	acc := s.ns.GlobalAccount()
 	if err := acc.DisableJetStream(); err != nil {
 		return fmt.Errorf("natsd: reset JetStream: %w", err)
@@ -284,8 +328,10 @@ func (s *Server) Shutdown() {
 		for _, nc := range conns {
 			nc.Close()
 		}
-		s.ns.Shutdown()
-		s.ns.WaitForShutdown()
+		if s.ns != nil {
+			s.ns.Shutdown()
+			s.ns.WaitForShutdown()
+		}
 		if err := s.lock.release(); err != nil {
 			s.log.Warn("release data dir lock", "err", err)
 		}
@@ -316,8 +362,22 @@ func (a *logAdapter) logf(level slog.Level, format string, v []any) {
 }
 
 func (a *logAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
-func (a *logAdapter) Warnf(format string, v ...any)   { a.logf(slog.LevelWarn, format, v) }
+func (a *logAdapter) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Plaintext passwords detected") {
+		// A cluster member's loopback client port takes a password made
+		// at start for in-process connections only (cluster.go).
+		a.logf(slog.LevelDebug, format, v)
+		return
+	}
+	a.logf(slog.LevelWarn, format, v)
+}
 func (a *logAdapter) Errorf(format string, v ...any) {
+	if strings.HasPrefix(format, "Error trying to connect to route") {
+		// A peer not up yet, or down: the cluster's routine, retried
+		// forever; what it costs shows in WaitReady and in replicas.
+		a.logf(slog.LevelWarn, format, v)
+		return
+	}
 	a.logf(slog.LevelError, format, v)
 	if a.onError != nil {
 		a.onError(fmt.Sprintf(format, v...))

@@ -102,6 +102,9 @@ func (s *Server) Space() (Space, error) {
 		return Space{}, fmt.Errorf("natsd: statfs %s: %w", s.dataDir, err)
 	}
 	sp := Space{Dir: s.dataDir, Total: total, Free: free, Max: s.maxStore, Reserve: s.reserve}
+	if s.ns == nil {
+		return sp, nil // the external cluster's servers watch their own disks
+	}
 	if acc := s.ns.GlobalAccount(); acc != nil && acc.JetStreamEnabled() {
 		sp.Used = int64(acc.JetStreamUsage().Store)
 	}
@@ -114,6 +117,9 @@ func (s *Server) Space() (Space, error) {
 // being opened again). Its message names the data directory and is meant
 // for clients. Deletes need not ask.
 func (s *Server) Writable() error {
+	if s.ns == nil {
+		return nil // an external cluster refuses writes itself when full
+	}
 	s.mu.Lock()
 	broken := s.broken
 	cached, fresh := s.space, time.Since(s.spaceAt) < spaceTTL && !s.space.Low()

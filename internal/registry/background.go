@@ -62,11 +62,36 @@ func (r *Registry) prepareLoop(ctx context.Context) {
 }
 
 // checkCode is the preparation of a version: its code blob must be stored
-// whole.
+// whole. In a cluster every node prepares, and a node may read the blob's
+// record from a replica that has not stored it yet, so a failed check is
+// tried again a few times before it counts.
 func (r *Registry) checkCode(ctx context.Context, v *Version) error {
 	if v.Code.Image != nil {
 		return r.prepareImage(ctx, v)
 	}
+	var err error
+	for try := range checkTries {
+		if err = r.checkCodeOnce(ctx, v); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if try < checkTries-1 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(checkRetryWait):
+			}
+		}
+	}
+	return err
+}
+
+// checkTries and checkRetryWait bound checkCode's retries.
+const (
+	checkTries     = 5
+	checkRetryWait = time.Second
+)
+
+func (r *Registry) checkCodeOnce(ctx context.Context, v *Version) error {
 	info, err := r.code.Stat(ctx, v.Code.Blob)
 	if err != nil {
 		return err

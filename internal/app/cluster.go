@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kumo-run/kumo/internal/config"
+	"github.com/kumo-run/kumo/internal/forward"
+	"github.com/kumo-run/kumo/internal/invoke"
+	"github.com/kumo-run/kumo/internal/metrics"
+	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/worker"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// nodeIDFile keeps a node's generated id in its data dir, so that a node
+// restarting on its data dir is the same cluster member.
+const nodeIDFile = "node-id"
+
+// nodeID is --node-id, else the id kept in the data dir, generated at the
+// first start.
+func nodeID(cfg config.Config) (string, error) {
+	if cfg.Cluster.NodeID != "" {
+		return cfg.Cluster.NodeID, nil
+	}
+	path := filepath.Join(cfg.DataDir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	id := "kumo-" + randomString(8, "abcdefghijklmnopqrstuvwxyz0123456789")
+	return id, writeFileAtomic(path, []byte(id+"\n"), 0o600)
+}
+
+// openNATS starts the embedded server (alone or as a cluster member) or
+// attaches to the external cluster cfg names.
+func openNATS(cfg config.Config, node string, sync natsd.SyncPolicy, log *slog.Logger) (*natsd.Server, error) {
+	c := cfg.Cluster
+	if c.NATSURL != "" {
+		return natsd.Attach(natsd.AttachConfig{DataDir: cfg.DataDir, URL: c.NATSURL, Creds: c.NATSCreds,
+			CA: c.NATSTLSCA, Cert: c.NATSTLSCert, Key: c.NATSTLSKey, Logger: log})
+	}
+	nc := natsd.Config{DataDir: cfg.DataDir, ServerName: node, Sync: sync, Logger: log, MaxStore: cfg.StoreMaxBytes}
+	if c.Name != "" {
+		nc.Cluster = &natsd.ClusterConfig{Name: c.Name, Listen: c.Listen, Peers: c.Peers, Zone: c.Zone, Secret: c.Secret}
+	}
+	return natsd.Start(nc)
+}
+
+// replicas is --replicas, else min(3, cluster size).
+func replicas(cfg config.Config, ns *natsd.Server) int {
+	if cfg.Cluster.Replicas > 0 {
+		return cfg.Cluster.Replicas
+	}
+	return natsd.Replicas(ns.ClusterSize())
+}
+
+// registerNode publishes kumo_node_info{node,zone,cluster} 1.
+func registerNode(mx *metrics.Metrics, cfg config.Config, node string, replicas int) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kumo_node_info",
+		Help:        "This node: its id, zone, cluster and the replicas of the buckets and streams it creates (always 1).",
+		ConstLabels: prometheus.Labels{"node": node, "zone": cfg.Cluster.Zone, "cluster": clusterLabel(cfg), "replicas": strconv.Itoa(replicas)}})
+	g.Set(1)
+	mx.Register(g)
+}
+
+func clusterLabel(cfg config.Config) string {
+	switch {
+	case cfg.Cluster.Name != "":
+		return cfg.Cluster.Name
+	case cfg.Cluster.NATSURL != "":
+		return "external"
+	}
+	return ""
+}
+
+// nodeLine is what /healthz says of this node: "node: <id>", and a
+// "zone: <zone>" line when it has one.
+func nodeLine(cfg config.Config, node string) string {
+	line := "node: " + node
+	if cfg.Cluster.Zone != "" {
+		line += "\nzone: " + cfg.Cluster.Zone
+	}
+	return line
+}
+
+// openTimeout bounds opening a cluster member's buckets and streams.
+const openTimeout = 3 * time.Minute
+
+// openContext is the context the store's buckets and streams are opened
+// with. A single node opens them under ctx, each request bounded by the
+// NATS client's 5 s default. A cluster member creates each as a Raft group
+// elected across the cluster, which a loaded machine can make slower than
+// that default, so it opens them under one deadline of openTimeout for the
+// lot. Only calls that keep no goroutine on their context may take it.
+func openContext(ctx context.Context, cfg config.Config) (context.Context, context.CancelFunc) {
+	if !cfg.Cluster.Clustered() {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, openTimeout)
+}
+
+// clusterRunner is what runs the invoke frontend's invocations: the worker
+// alone on a single node; in a cluster, the worker, and another node's
+// when this one has no memory left (package forward).
+func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, log *slog.Logger) (invoke.Runner, func(), error) {
+	if !cfg.Cluster.Clustered() {
+		return wk, func() {}, nil
+	}
+	fw, err := forward.New(nc, node, wk, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("forwarding: %w", err)
+	}
+	return fw, fw.Close, nil
+}
