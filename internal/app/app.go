@@ -196,7 +196,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// destinations and dead-letter targets) reaches them through tg.
 	tg := &targets{sqs: sqsSvc}
 	arns := registry.ARNs{Partition: "aws", Region: cfg.Region, Account: cfg.AccountID}
-	puller := &image.Puller{}
+	puller := &image.Puller{Registries: cfg.ImageRegistries}
 	if cfg.ImageLayoutDir != "" {
 		puller.LayoutDirs = []string{cfg.ImageLayoutDir}
 	}

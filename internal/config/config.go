@@ -57,6 +57,9 @@ type Config struct {
 	// functions may name OCI image layouts (ImageUri oci:<dir>…); ""
 	// refuses oci: URIs.
 	ImageLayoutDir string
+	// ImageRegistries are the registry hosts (host or host:port) an
+	// ImageUri may name; empty allows any.
+	ImageRegistries []string
 	// AsyncRetryDelays are the waits before the retries of an
 	// asynchronous invocation's function error (KUMO_ASYNC_RETRY_DELAYS,
 	// "200ms,400ms"); nil for Lambda's.
@@ -218,6 +221,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	b.str(fs, &c.Network, "network", "KUMO_NETWORK", NetworkBridge, "sandbox `network` (linux driver): \"bridge\" (outbound TCP/UDP through NAT, the edge and DNS reachable, nothing else on the host) or \"none\" (loopback only)")
 	b.str(fs, &c.NetworkRange, "network-range", "KUMO_NETWORK_RANGE", "", "IPv4 `prefix` of the sandboxes' addresses with --network bridge, e.g. 10.200.0.0/16 (default: a free /16 from 10.200-254.0.0)")
 	b.str(fs, &c.RuntimeSDKDir, "runtime-sdk-dir", EnvRuntimeSDKDir, "", "`directory` of the AWS SDKs for managed runtimes, filled by kumo runtimes install-sdk (default <data-dir>/runtimes/sdk)")
+	b.bind(fs, "image-registries", "KUMO_IMAGE_REGISTRIES", (*listValue)(&c.ImageRegistries), "registry `hosts` (host or host:port, comma-separated) container-image functions may be pulled from (default: any)")
 	b.str(fs, &c.ImageLayoutDir, "image-layout-dir", "KUMO_IMAGE_LAYOUT_DIR", "", "`directory` under which container-image functions may name OCI image layouts as ImageUri oci:<path>[:tag|@digest] (default: none; registries only)")
 	b.str(fs, &c.KMSMasterKeyFile, "kms-master-key-file", "KUMO_KMS_MASTER_KEY_FILE", "", "`file` holding the master key (32 bytes, raw, base64 or hex) that wraps KMS key material at rest; every node of a cluster needs the same one (default: "+EnvKMSMasterKey+", else <data-dir>/kms-master.key, generated)")
 	b.str(fs, &c.KMSPreviousMasterKeyFile, "kms-previous-master-key-file", "KUMO_KMS_PREVIOUS_MASTER_KEY_FILE", "", "`file` holding the master key used before: key material it wrapped is wrapped again with the current one at start")

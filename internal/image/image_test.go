@@ -203,6 +203,23 @@ func TestResolveErrors(t *testing.T) {
 	}
 }
 
+// TestRegistryAllowList: with Registries set, a host outside it is
+// refused before any request; a listed one is pulled.
+func TestRegistryAllowList(t *testing.T) {
+	host := startRegistry(t)
+	push(t, host+"/fn/app:v1", testImage(t))
+	p := &image.Puller{Registries: []string{"registry.example:5000"}}
+	_, err := p.Resolve(context.Background(), host+"/fn/app:v1", "x86_64")
+	var ie *image.Error
+	if !errors.As(err, &ie) || ie.Kind != image.Invalid || !strings.Contains(err.Error(), "not one this server pulls from") {
+		t.Fatalf("unlisted registry: %v", err)
+	}
+	p.Registries = append(p.Registries, host)
+	if _, err := p.Resolve(context.Background(), host+"/fn/app:v1", "x86_64"); err != nil {
+		t.Fatalf("listed registry: %v", err)
+	}
+}
+
 func TestLayout(t *testing.T) {
 	dir := t.TempDir()
 	lp, err := layout.Write(filepath.Join(dir, "app"), empty.Index)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -45,6 +46,11 @@ type Puller struct {
 	// read; a layout elsewhere is refused (an ImageUri must not make the
 	// server read arbitrary host files). Empty: oci: URIs are refused.
 	LayoutDirs []string
+	// Registries are the registry hosts (host or host:port, as the
+	// ImageUri spells them) images may be pulled from; empty allows any.
+	// A caller of CreateFunction names the host the server fetches from,
+	// so a server reachable by tenants it does not trust lists its own.
+	Registries []string
 	// Transport carries registry requests; remote.DefaultTransport when
 	// nil.
 	Transport http.RoundTripper
@@ -97,6 +103,9 @@ func resolved(ref Ref, img v1.Image) (Resolved, error) {
 func (p *Puller) image(ctx context.Context, ref Ref, arch string) (v1.Image, error) {
 	if ref.Layout != "" {
 		return p.layoutImage(ref, arch)
+	}
+	if host := ref.ref.Context().RegistryStr(); len(p.Registries) > 0 && !slices.Contains(p.Registries, host) {
+		return nil, &Error{Kind: Invalid, URI: ref.URI, Err: fmt.Errorf("registry %s is not one this server pulls from", host)}
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(authn.Anonymous), remote.WithPlatform(platform(arch))}
 	if p.Transport != nil {
