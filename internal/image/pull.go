@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -250,6 +251,11 @@ func classify(uri string, err error) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsNotFound {
+		// No such registry host: the image does not exist.
+		return &Error{Kind: NotFound, URI: uri, Err: err}
 	}
 	var ne interface{ Timeout() bool }
 	if errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") {
