@@ -84,7 +84,7 @@ func TestMetricsAuth(t *testing.T) {
 	}
 }
 
-// TestHealthzVersion: /healthz names the running build.
+// TestHealthzVersion: /healthz names the running build and the node.
 func TestHealthzVersion(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir())
@@ -95,7 +95,8 @@ func TestHealthzVersion(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if resp.StatusCode != 200 || len(lines) != 2 || lines[0] != "ok" || !strings.HasPrefix(lines[1], "version: ") || len(lines[1]) <= len("version: ") {
+	if resp.StatusCode != 200 || len(lines) != 3 || lines[0] != "ok" || !strings.HasPrefix(lines[1], "version: ") || len(lines[1]) <= len("version: ") ||
+		!strings.HasPrefix(lines[2], "node: kumo-") {
 		t.Fatalf("GET /healthz: %d %q", resp.StatusCode, body)
 	}
 	t.Logf("/healthz: %q", body)
