@@ -32,6 +32,9 @@ type Runner struct {
 	peers   []string
 	peersAt time.Time
 	asking  bool // a discovery runs in the background
+
+	// margin is answerMargin; tests shorten it.
+	margin time.Duration
 }
 
 // peersTTL is how long a list of the other nodes is reused.
@@ -46,7 +49,7 @@ func New(nc *nats.Conn, node string, local Local, log *slog.Logger) (*Runner, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{local: local, nc: nc, node: node, log: log}
+	r := &Runner{local: local, nc: nc, node: node, log: log, margin: answerMargin}
 	s1, err := nc.Subscribe(natsd.NodesSubject, func(m *nats.Msg) { m.Respond([]byte(node)) })
 	if err != nil {
 		return nil, err
@@ -79,6 +82,11 @@ type reply struct {
 	Error    string          `json:"error,omitempty"`
 }
 
+// answerMargin is how much longer than a function's timeout a forwarded
+// invocation may take to be answered: the serving node's own 5 s past the
+// deadline, and the way there and back.
+const answerMargin = 15 * time.Second
+
 // errRemote is a forwarded invocation that failed on the other node.
 var errRemote = errors.New("forward: the invocation failed on another node")
 
@@ -98,11 +106,27 @@ func (r *Runner) Invoke(ctx context.Context, spec *worker.Spec, req *worker.Requ
 		return nil, err
 	}
 	for _, peer := range r.others(ctx) {
-		msg, rerr := r.nc.RequestWithContext(ctx, natsd.InvokeSubject(peer), data)
+		// A peer that took the request may die with it: without a
+		// deadline of the caller's, wait no longer than the peer itself
+		// lets the invocation run (its timeout, init included, plus the
+		// peer's 5 s) and a margin.
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		bounded := false
+		if _, ok := ctx.Deadline(); !ok && spec.Timeout > 0 {
+			rctx, cancel = context.WithTimeout(ctx, spec.Timeout+r.margin)
+			bounded = true
+		}
+		msg, rerr := r.nc.RequestWithContext(rctx, natsd.InvokeSubject(peer), data)
+		cancel()
 		if rerr != nil {
 			r.log.Debug("forwarding an invocation failed", "node", peer, "err", rerr)
 			if ctx.Err() != nil {
 				return nil, err
+			}
+			if bounded && errors.Is(rerr, context.DeadlineExceeded) {
+				// The peer may have run it: trying another could run it
+				// twice for a synchronous caller.
+				return nil, fmt.Errorf("%w: %s did not answer within %s", errRemote, peer, spec.Timeout+r.margin)
 			}
 			continue
 		}

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/runtimeapi"
 	"github.com/kumo-run/kumo/internal/worker"
+	"github.com/nats-io/nats.go"
 )
 
 // fakeLocal stands in for a node's worker: full, or answering with its
@@ -84,6 +86,65 @@ func TestForwardOnCapacity(t *testing.T) {
 	nodes["c"].full = true
 	if _, err := runners["a"].Invoke(ctx, &worker.Spec{Key: "k"}, req); !errors.Is(err, worker.ErrCapacity) {
 		t.Fatalf("all full: %v, want worker.ErrCapacity", err)
+	}
+}
+
+// TestForwardToDeadPeer: a peer that takes a forwarded invocation and
+// never answers (it died with it) fails the invocation once the function's
+// timeout and the margin have passed, even for a caller without a
+// deadline (the async queue), instead of holding it forever.
+func TestForwardToDeadPeer(t *testing.T) {
+	srv, err := natsd.Start(natsd.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nca, err := srv.Connect("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ncd, err := srv.Connect("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node d answers discovery, takes invocations and never replies.
+	if _, err := ncd.Subscribe(natsd.NodesSubject, func(m *nats.Msg) { m.Respond([]byte("d")) }); err != nil {
+		t.Fatal(err)
+	}
+	var taken atomic.Int32
+	if _, err := ncd.Subscribe(natsd.InvokeSubject("d"), func(*nats.Msg) { taken.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	ncd.Flush()
+	ra, err := New(nca, "a", &fakeLocal{name: "a", full: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Close()
+	ra.margin = 100 * time.Millisecond
+	req := &worker.Request{Invocation: runtimeapi.Invocation{RequestID: "r1", Payload: []byte(`{}`)}}
+	spec := &worker.Spec{Key: "k", FunctionName: "f", Timeout: 100 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() {
+		// Until discovery has heard node d; no deadline on the call.
+		done <- poll.Wait(30*time.Second, func() error {
+			_, err := ra.Invoke(context.Background(), spec, req)
+			if taken.Load() == 0 {
+				return errors.New("node d has not taken the invocation yet")
+			}
+			if !errors.Is(err, errRemote) {
+				return poll.Stop{Err: fmt.Errorf("error %v, want errRemote", err)}
+			}
+			return nil
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("a forwarded invocation to a peer that never answers is still waiting after 60 s")
 	}
 }
 
