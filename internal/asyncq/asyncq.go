@@ -46,6 +46,7 @@ const (
 	DefaultThrottleBackoff = time.Second
 	DefaultMaxBackoff      = 5 * time.Minute
 	DefaultIdle            = time.Minute
+	DefaultScan            = 10 * time.Second
 	fetchWait              = 500 * time.Millisecond
 	fetchRetry             = 100 * time.Millisecond // after a failed fetch
 	consumerRetry          = time.Second            // after failing to create a consumer
@@ -82,6 +83,11 @@ type Config struct {
 	// Idle is how long a function's drainer waits for work before it
 	// stops; the next event of that function starts it again.
 	Idle time.Duration
+	// Scan is how often the queue looks for functions with stored events
+	// that this process runs no drainer for: events published through
+	// another node (in a cluster) whose drainer died with it, or events a
+	// consumer lost track of. Default 10 s.
+	Scan time.Duration
 	// Journal, if set, is a file recording which events were started, so
 	// that duplicates after a crash are counted (see journal).
 	Journal string
@@ -191,6 +197,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	if cfg.Idle <= 0 {
 		cfg.Idle = DefaultIdle
 	}
+	if cfg.Scan <= 0 {
+		cfg.Scan = DefaultScan
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -260,7 +269,43 @@ func (q *Queue) Start(ctx context.Context, inv Invoker) error {
 	if err := names.Err(); err != nil {
 		return fmt.Errorf("asyncq: list consumers: %w", err)
 	}
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		q.scan()
+	}()
 	return nil
+}
+
+// scan starts, every Scan, a drainer for each function with stored events
+// that has none here. Only the publishing process starts a drainer at
+// once; without the scan, an event whose delivery died with another node
+// (or a consumer whose state lags the stream after a leader change) would
+// wait for that function's next event published here.
+func (q *Queue) scan() {
+	t := time.NewTicker(q.cfg.Scan)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-q.ctx.Done():
+			return
+		}
+		ctx, cancel := context.WithTimeout(q.ctx, max(q.cfg.Scan, 2*time.Second))
+		depth, err := q.depthBy(ctx)
+		cancel()
+		if err != nil {
+			if q.ctx.Err() == nil {
+				q.log.Warn("async: scanning for stored events failed; trying again", "err", err)
+			}
+			continue
+		}
+		for fn, n := range depth {
+			if n > 0 {
+				q.adopt(fn)
+			}
+		}
+	}
 }
 
 // Close stops the drainers and waits for the attempts running; events not
@@ -334,6 +379,15 @@ func (q *Queue) depthBy(ctx context.Context) (map[string]uint64, error) {
 	return out, nil
 }
 
+// stored counts the events of fn the stream holds.
+func (q *Queue) stored(ctx context.Context, fn string) (uint64, error) {
+	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(natsd.AsyncSubject(fn)))
+	if err != nil {
+		return 0, fmt.Errorf("asyncq: stream info: %w", err)
+	}
+	return info.State.Subjects[natsd.AsyncSubject(fn)], nil
+}
+
 func (q *Queue) depth() map[string]float64 {
 	ctx, cancel := context.WithTimeout(q.ctx, 2*time.Second)
 	defer cancel()
@@ -367,6 +421,19 @@ func (q *Queue) ensure(fn string) {
 		defer q.wg.Done()
 		q.drain(d)
 	}()
+}
+
+// adopt starts fn's drainer unless it runs. Unlike ensure it does not tell
+// a running drainer there is new work: a drainer whose consumer has
+// nothing pending must still retire (see retire), or the scan would keep
+// it alive forever.
+func (q *Queue) adopt(fn string) {
+	q.mu.Lock()
+	_, ok := q.drainers[fn]
+	q.mu.Unlock()
+	if !ok {
+		q.ensure(fn)
+	}
 }
 
 // openStream creates the stream, or updates it to this configuration.
@@ -521,6 +588,17 @@ func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer,
 	if err := q.stream.DeleteConsumer(ctx, natsd.AsyncConsumer(d.fn)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		if ctx.Err() == nil {
 			q.log.Warn("async: deleting an idle consumer failed", "function", d.fn, "err", err)
+		}
+		return false, true
+	}
+	// The consumer had nothing pending, yet the stream may still hold
+	// events of fn: a consumer whose leader died between taking an
+	// acknowledgement and the stream removing the message, or a delivery
+	// it lost track of. The consumer created again starts at the stream's
+	// first message and hands them out.
+	if n, err := q.stored(ctx, d.fn); err != nil || n > 0 {
+		if err == nil {
+			q.log.Warn("async: events stored that the consumer did not hand out; creating it again", "function", d.fn, "events", n)
 		}
 		return false, true
 	}

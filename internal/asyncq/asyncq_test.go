@@ -908,3 +908,49 @@ func TestQueueAndTopicTargets(t *testing.T) {
 		t.Errorf("%d failure records after one retry", n)
 	}
 }
+
+// An event whose delivery died with another process (a node of a cluster
+// killed while running it) is run by a queue that never published an
+// event of that function, once the ack wait hands it out again.
+func TestDeliveryOfDeadQueueAdopted(t *testing.T) {
+	const ackWait = 2 * time.Second
+	cfg := Config{AckWait: ackWait, Scan: 100 * time.Millisecond}
+	a := newEnv(t, cfg)
+	taken, release := make(chan string, 1), make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before A closes: Close waits for attempts
+	a.inv.do["f"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		taken <- in.RequestID
+		<-release // the process dies while it runs the event
+		return nil, errors.New("process gone")
+	}
+	// Queue B shares the store and has nothing of f when it starts.
+	b := &env{ns: a.ns, inv: &fakeInvoker{do: map[string]func(int, *invoke.Input) (*invoke.Output, error){}}, set: a.set}
+	b.open(t, cfg)
+
+	id := a.enqueue(t, "f", `{"k":1}`)
+	var got string
+	select {
+	case got = <-taken:
+	case <-time.After(poll.Default):
+		t.Fatal("queue A never ran the event")
+	}
+	if got != id {
+		t.Fatalf("queue A ran %s, want %s", got, id)
+	}
+	// A dies: its connection goes, with the delivery it holds unacknowledged.
+	a.nc.Close()
+	eventually(t, 3*ackWait, "queue B runs the event A took", func() error {
+		for _, c := range b.inv.callsOf("f") {
+			if c.RequestID == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("queue B made %d attempts", len(b.inv.callsOf("f")))
+	})
+	eventually(t, 10*time.Second, "event acknowledged", func() error {
+		if d := b.q.depth(); d["f"] != 0 {
+			return fmt.Errorf("%v of f's events stored", d["f"])
+		}
+		return nil
+	})
+}
