@@ -151,6 +151,9 @@ type Queue struct {
 type drainer struct {
 	fn    string
 	pokes int
+	// stranded is the stream sequence of the first event of fn the last
+	// check found below the consumer's ack floor (see restore).
+	stranded uint64
 }
 
 // envelope is one stored event.
@@ -489,6 +492,7 @@ func (q *Queue) drain(d *drainer) {
 	defer running.Wait()
 	var cons jetstream.Consumer
 	idleSince := time.Now()
+	var checked time.Time
 	for ctx.Err() == nil {
 		if cons == nil {
 			c, err := q.consumer(ctx, d.fn)
@@ -531,6 +535,10 @@ func (q *Queue) drain(d *drainer) {
 				sleep(ctx, fetchRetry)
 				continue
 			}
+			if time.Since(idleSince) >= q.cfg.Scan && time.Since(checked) >= q.cfg.Scan {
+				checked = time.Now()
+				q.restore(ctx, d, cons)
+			}
 			if len(local) == 0 && (time.Since(idleSince) >= q.cfg.Idle || q.gone(d.fn)) {
 				retired, deleted := q.retire(ctx, d, cons, pokes)
 				if retired {
@@ -549,6 +557,49 @@ func (q *Queue) drain(d *drainer) {
 			defer func() { <-local }()
 			q.handle(ctx, msg)
 		}()
+	}
+}
+
+// restore hands out again the events of d's function that the stream
+// holds below the consumer's ack floor. The consumer never delivers those:
+// its state drifted from the stream's (after a leader change, a replica
+// took an acknowledgement the stream never applied, or the reverse). Such
+// an event is stored again under a new sequence, then deleted where it
+// was; a crash in between runs it twice, never not at all. An event counts
+// as stranded only when two checks Scan apart find it, so one whose
+// acknowledgement the stream is still applying is left alone. At most
+// maxRestore events are restored per check.
+func (q *Queue) restore(ctx context.Context, d *drainer, cons jetstream.Consumer) {
+	const maxRestore = 100
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	floor := info.AckFloor.Stream
+	subj := natsd.AsyncSubject(d.fn)
+	first, err := q.stream.GetMsg(ctx, 0, jetstream.WithGetMsgSubject(subj))
+	if err != nil || first.Sequence > floor {
+		d.stranded = 0 // nothing stored, or an error: look again next time
+		return
+	}
+	if d.stranded != first.Sequence {
+		d.stranded = first.Sequence
+		return
+	}
+	d.stranded = 0
+	for m, n := first, 0; m != nil && m.Sequence <= floor && n < maxRestore; n++ {
+		q.log.Warn("async: an event stored below its consumer's ack floor is handed out again", "function", d.fn, "seq", m.Sequence)
+		id := fmt.Sprintf("restored.%d", m.Sequence)
+		if _, err := q.js.Publish(ctx, subj, m.Data, jetstream.WithMsgID(id)); err != nil {
+			q.log.Warn("async: restoring a stranded event failed; trying again", "function", d.fn, "err", err)
+			return
+		}
+		if err := q.stream.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			q.log.Warn("async: deleting a restored event failed; it may run twice", "function", d.fn, "err", err)
+		}
+		if m, err = q.stream.GetMsg(ctx, m.Sequence+1, jetstream.WithGetMsgSubject(subj)); err != nil {
+			return
+		}
 	}
 }
 

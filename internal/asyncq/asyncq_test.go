@@ -954,3 +954,64 @@ func TestDeliveryOfDeadQueueAdopted(t *testing.T) {
 		return nil
 	})
 }
+
+// An event the consumer's ack floor has passed while the stream still holds
+// it (a consumer whose state drifted from the stream after a leader change)
+// is handed out again, though the drainer never goes idle long enough to
+// retire (in a cluster, other nodes keep pull requests waiting).
+func TestStrandedEventRestored(t *testing.T) {
+	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := ns.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	inv := &fakeInvoker{}
+	q, err := Open(t.Context(), nc, Config{Settings: &fakeSettings{}, ARNs: testARNs, Idle: time.Hour, Scan: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	// The event of f is stored below an ack floor its consumer already
+	// passed: the consumer handed out and took the acknowledgement of a
+	// later message while filtering another subject.
+	js, _ := jetstream.New(nc)
+	b, _ := json.Marshal(envelope{RequestID: "stranded", Function: "f", Payload: json.RawMessage(`{}`), Enqueued: time.Now().UnixMilli()})
+	if _, err := js.Publish(t.Context(), natsd.AsyncSubject("f"), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), natsd.AsyncSubject("other"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := q.stream.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{
+		Durable: natsd.AsyncConsumer("f"), FilterSubject: natsd.AsyncSubject("other"), AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(1, jetstream.FetchMaxWait(poll.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Start(t.Context(), inv); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the stranded event runs", func() error {
+		if n := len(inv.callsOf("f")); n != 1 {
+			return fmt.Errorf("%d attempts", n)
+		}
+		if d := q.depth(); d["f"] != 0 {
+			return fmt.Errorf("%v of f's events stored", d["f"])
+		}
+		return nil
+	})
+}

@@ -23,7 +23,10 @@
 // nothing pending while the stream still holds events of its function (a
 // consumer whose state lags the stream after a leader change) deletes the
 // consumer and creates it again, which hands those events out from the
-// stream's first message.
+// stream's first message. A drainer that keeps running (other nodes keep
+// the consumer busy, so it never retires) checks every Scan while it has no
+// work for events stored below the consumer's ack floor, which the consumer
+// would never deliver, and stores them again under a new sequence.
 //
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
