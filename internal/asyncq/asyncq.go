@@ -47,6 +47,9 @@ const (
 	DefaultMaxBackoff      = 5 * time.Minute
 	DefaultIdle            = time.Minute
 	DefaultScan            = 10 * time.Second
+	// DefaultAttemptTimeout bounds an attempt: Lambda's longest function
+	// timeout (900 s) and a margin for the sandbox's start.
+	DefaultAttemptTimeout = 900*time.Second + 2*time.Minute
 	fetchWait              = 500 * time.Millisecond
 	fetchRetry             = 100 * time.Millisecond // after a failed fetch
 	consumerRetry          = time.Second            // after failing to create a consumer
@@ -88,6 +91,10 @@ type Config struct {
 	// another node (in a cluster) whose drainer died with it, or events a
 	// consumer lost track of. Default 10 s.
 	Scan time.Duration
+	// AttemptTimeout bounds one attempt; one that has not ended by then
+	// (the node running it died and the answer never comes) is retried
+	// like a throttled one. Default DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
 	// Journal, if set, is a file recording which events were started, so
 	// that duplicates after a crash are counted (see journal).
 	Journal string
@@ -202,6 +209,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	if cfg.Scan <= 0 {
 		cfg.Scan = DefaultScan
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -776,16 +786,23 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 	if again {
 		q.redeliveries.Inc()
 	}
-	out, err := q.inv.Invoke(ctx, &invoke.Input{
+	actx, cancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+	out, err := q.inv.Invoke(actx, &invoke.Input{
 		Ref: ref, InvocationType: invoke.TypeRequestReponse, ClientContext: ev.ClientContext,
 		Payload: ev.Payload, RequestID: ev.RequestID,
 	})
+	timedOut := actx.Err() != nil
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		e := awsproto.AsError(err)
-		if e.Code == awsproto.ResourceNotFoundException {
+		if timedOut {
+			// The answer never came (the node running the attempt
+			// died, say): whatever the error says, try again.
+			log.Warn("async: attempt did not end in time; retrying", "timeout", q.cfg.AttemptTimeout, "err", err)
+		} else if e.Code == awsproto.ResourceNotFoundException {
 			log.Warn("async: function no longer exists; event discarded", "err", err)
 			q.ack(ctx, m, log)
 			return
@@ -793,7 +810,7 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		// A function that is Pending or mid-update answers
 		// ResourceConflictException: not retryable for a client that sent
 		// the request, but the queue waits for the function to settle.
-		if !e.Retryable() && e.Code != awsproto.ResourceConflictException {
+		if !timedOut && !e.Retryable() && e.Code != awsproto.ResourceConflictException {
 			// The same request would fail the same way: the event has
 			// failed for good, as Lambda treats errors it does not retry.
 			log.Warn("async: attempt refused with a permanent error; event failed", "err", err)

@@ -79,6 +79,9 @@ type fakeInvoker struct {
 	mu    sync.Mutex
 	calls []call
 	do    map[string]func(n int, in *invoke.Input) (*invoke.Output, error)
+	// hang is how many first attempts of a function wait for their
+	// context to end, as a call to a node that died does.
+	hang map[string]int
 }
 
 func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
@@ -91,7 +94,12 @@ func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Out
 	}
 	f.calls = append(f.calls, call{Function: in.Ref.Name, RequestID: in.RequestID, Payload: append([]byte(nil), in.Payload...), At: time.Now()})
 	do := f.do[in.Ref.Name]
+	hang := n < f.hang[in.Ref.Name]
 	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if do != nil {
 		return do(n, in)
 	}
@@ -1014,4 +1022,15 @@ func TestStrandedEventRestored(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An attempt whose answer never comes (the node running it died) is
+// retried once it has run for AttemptTimeout.
+func TestHungAttemptRetried(t *testing.T) {
+	e := newEnv(t, Config{AttemptTimeout: 200 * time.Millisecond})
+	e.inv.mu.Lock()
+	e.inv.hang = map[string]int{"f": 1}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
 }

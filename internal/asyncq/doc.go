@@ -28,6 +28,11 @@
 // work for events stored below the consumer's ack floor, which the consumer
 // would never deliver, and stores them again under a new sequence.
 //
+// An attempt is bounded by AttemptTimeout (Lambda's longest function
+// timeout and a margin): an answer that never comes (the node running the
+// attempt died) would otherwise keep the event's heartbeat going forever,
+// so JetStream would never hand it out again; it is retried instead.
+//
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
 // destination record, the dead-letter event) is itself durably published.
