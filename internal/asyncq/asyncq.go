@@ -50,10 +50,10 @@ const (
 	// DefaultAttemptTimeout bounds an attempt: Lambda's longest function
 	// timeout (900 s) and a margin for the sandbox's start.
 	DefaultAttemptTimeout = 900*time.Second + 2*time.Minute
-	fetchWait              = 500 * time.Millisecond
-	fetchRetry             = 100 * time.Millisecond // after a failed fetch
-	consumerRetry          = time.Second            // after failing to create a consumer
-	enqueueTimeout         = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
+	fetchWait             = 500 * time.Millisecond
+	fetchRetry            = 100 * time.Millisecond // after a failed fetch
+	consumerRetry         = time.Second            // after failing to create a consumer
+	enqueueTimeout        = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
 )
 
 // Conditions of invocation records.
