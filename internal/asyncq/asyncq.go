@@ -46,10 +46,14 @@ const (
 	DefaultThrottleBackoff = time.Second
 	DefaultMaxBackoff      = 5 * time.Minute
 	DefaultIdle            = time.Minute
-	fetchWait              = 500 * time.Millisecond
-	fetchRetry             = 100 * time.Millisecond // after a failed fetch
-	consumerRetry          = time.Second            // after failing to create a consumer
-	enqueueTimeout         = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
+	DefaultScan            = 10 * time.Second
+	// DefaultAttemptTimeout bounds an attempt: Lambda's longest function
+	// timeout (900 s) and a margin for the sandbox's start.
+	DefaultAttemptTimeout = 900*time.Second + 2*time.Minute
+	fetchWait             = 500 * time.Millisecond
+	fetchRetry            = 100 * time.Millisecond // after a failed fetch
+	consumerRetry         = time.Second            // after failing to create a consumer
+	enqueueTimeout        = 10 * time.Second       // Enqueue's wait for the store, when ctx has none
 )
 
 // Conditions of invocation records.
@@ -82,6 +86,15 @@ type Config struct {
 	// Idle is how long a function's drainer waits for work before it
 	// stops; the next event of that function starts it again.
 	Idle time.Duration
+	// Scan is how often the queue looks for functions with stored events
+	// that this process runs no drainer for: events published through
+	// another node (in a cluster) whose drainer died with it, or events a
+	// consumer lost track of. Default 10 s.
+	Scan time.Duration
+	// AttemptTimeout bounds one attempt; one that has not ended by then
+	// (the node running it died and the answer never comes) is retried
+	// like a throttled one. Default DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
 	// Journal, if set, is a file recording which events were started, so
 	// that duplicates after a crash are counted (see journal).
 	Journal string
@@ -145,6 +158,9 @@ type Queue struct {
 type drainer struct {
 	fn    string
 	pokes int
+	// stranded is the stream sequence of the first event of fn the last
+	// check found below the consumer's ack floor (see restore).
+	stranded uint64
 }
 
 // envelope is one stored event.
@@ -190,6 +206,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	if cfg.Idle <= 0 {
 		cfg.Idle = DefaultIdle
+	}
+	if cfg.Scan <= 0 {
+		cfg.Scan = DefaultScan
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -260,7 +282,43 @@ func (q *Queue) Start(ctx context.Context, inv Invoker) error {
 	if err := names.Err(); err != nil {
 		return fmt.Errorf("asyncq: list consumers: %w", err)
 	}
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		q.scan()
+	}()
 	return nil
+}
+
+// scan starts, every Scan, a drainer for each function with stored events
+// that has none here. Only the publishing process starts a drainer at
+// once; without the scan, an event whose delivery died with another node
+// (or a consumer whose state lags the stream after a leader change) would
+// wait for that function's next event published here.
+func (q *Queue) scan() {
+	t := time.NewTicker(q.cfg.Scan)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-q.ctx.Done():
+			return
+		}
+		ctx, cancel := context.WithTimeout(q.ctx, max(q.cfg.Scan, 2*time.Second))
+		depth, err := q.depthBy(ctx)
+		cancel()
+		if err != nil {
+			if q.ctx.Err() == nil {
+				q.log.Warn("async: scanning for stored events failed; trying again", "err", err)
+			}
+			continue
+		}
+		for fn, n := range depth {
+			if n > 0 {
+				q.adopt(fn)
+			}
+		}
+	}
 }
 
 // Close stops the drainers and waits for the attempts running; events not
@@ -334,6 +392,15 @@ func (q *Queue) depthBy(ctx context.Context) (map[string]uint64, error) {
 	return out, nil
 }
 
+// stored counts the events of fn the stream holds.
+func (q *Queue) stored(ctx context.Context, fn string) (uint64, error) {
+	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(natsd.AsyncSubject(fn)))
+	if err != nil {
+		return 0, fmt.Errorf("asyncq: stream info: %w", err)
+	}
+	return info.State.Subjects[natsd.AsyncSubject(fn)], nil
+}
+
 func (q *Queue) depth() map[string]float64 {
 	ctx, cancel := context.WithTimeout(q.ctx, 2*time.Second)
 	defer cancel()
@@ -367,6 +434,19 @@ func (q *Queue) ensure(fn string) {
 		defer q.wg.Done()
 		q.drain(d)
 	}()
+}
+
+// adopt starts fn's drainer unless it runs. Unlike ensure it does not tell
+// a running drainer there is new work: a drainer whose consumer has
+// nothing pending must still retire (see retire), or the scan would keep
+// it alive forever.
+func (q *Queue) adopt(fn string) {
+	q.mu.Lock()
+	_, ok := q.drainers[fn]
+	q.mu.Unlock()
+	if !ok {
+		q.ensure(fn)
+	}
 }
 
 // openStream creates the stream, or updates it to this configuration.
@@ -422,6 +502,7 @@ func (q *Queue) drain(d *drainer) {
 	defer running.Wait()
 	var cons jetstream.Consumer
 	idleSince := time.Now()
+	var checked time.Time
 	for ctx.Err() == nil {
 		if cons == nil {
 			c, err := q.consumer(ctx, d.fn)
@@ -464,6 +545,10 @@ func (q *Queue) drain(d *drainer) {
 				sleep(ctx, fetchRetry)
 				continue
 			}
+			if time.Since(idleSince) >= q.cfg.Scan && time.Since(checked) >= q.cfg.Scan {
+				checked = time.Now()
+				q.restore(ctx, d, cons)
+			}
 			if len(local) == 0 && (time.Since(idleSince) >= q.cfg.Idle || q.gone(d.fn)) {
 				retired, deleted := q.retire(ctx, d, cons, pokes)
 				if retired {
@@ -482,6 +567,49 @@ func (q *Queue) drain(d *drainer) {
 			defer func() { <-local }()
 			q.handle(ctx, msg)
 		}()
+	}
+}
+
+// restore hands out again the events of d's function that the stream
+// holds below the consumer's ack floor. The consumer never delivers those:
+// its state drifted from the stream's (after a leader change, a replica
+// took an acknowledgement the stream never applied, or the reverse). Such
+// an event is stored again under a new sequence, then deleted where it
+// was; a crash in between runs it twice, never not at all. An event counts
+// as stranded only when two checks Scan apart find it, so one whose
+// acknowledgement the stream is still applying is left alone. At most
+// maxRestore events are restored per check.
+func (q *Queue) restore(ctx context.Context, d *drainer, cons jetstream.Consumer) {
+	const maxRestore = 100
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	floor := info.AckFloor.Stream
+	subj := natsd.AsyncSubject(d.fn)
+	first, err := q.stream.GetMsg(ctx, 0, jetstream.WithGetMsgSubject(subj))
+	if err != nil || first.Sequence > floor {
+		d.stranded = 0 // nothing stored, or an error: look again next time
+		return
+	}
+	if d.stranded != first.Sequence {
+		d.stranded = first.Sequence
+		return
+	}
+	d.stranded = 0
+	for m, n := first, 0; m != nil && m.Sequence <= floor && n < maxRestore; n++ {
+		q.log.Warn("async: an event stored below its consumer's ack floor is handed out again", "function", d.fn, "seq", m.Sequence)
+		id := fmt.Sprintf("restored.%d", m.Sequence)
+		if _, err := q.js.Publish(ctx, subj, m.Data, jetstream.WithMsgID(id)); err != nil {
+			q.log.Warn("async: restoring a stranded event failed; trying again", "function", d.fn, "err", err)
+			return
+		}
+		if err := q.stream.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			q.log.Warn("async: deleting a restored event failed; it may run twice", "function", d.fn, "err", err)
+		}
+		if m, err = q.stream.GetMsg(ctx, m.Sequence+1, jetstream.WithGetMsgSubject(subj)); err != nil {
+			return
+		}
 	}
 }
 
@@ -521,6 +649,17 @@ func (q *Queue) retire(ctx context.Context, d *drainer, cons jetstream.Consumer,
 	if err := q.stream.DeleteConsumer(ctx, natsd.AsyncConsumer(d.fn)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		if ctx.Err() == nil {
 			q.log.Warn("async: deleting an idle consumer failed", "function", d.fn, "err", err)
+		}
+		return false, true
+	}
+	// The consumer had nothing pending, yet the stream may still hold
+	// events of fn: a consumer whose leader died between taking an
+	// acknowledgement and the stream removing the message, or a delivery
+	// it lost track of. The consumer created again starts at the stream's
+	// first message and hands them out.
+	if n, err := q.stored(ctx, d.fn); err != nil || n > 0 {
+		if err == nil {
+			q.log.Warn("async: events stored that the consumer did not hand out; creating it again", "function", d.fn, "events", n)
 		}
 		return false, true
 	}
@@ -647,16 +786,23 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 	if again {
 		q.redeliveries.Inc()
 	}
-	out, err := q.inv.Invoke(ctx, &invoke.Input{
+	actx, cancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+	out, err := q.inv.Invoke(actx, &invoke.Input{
 		Ref: ref, InvocationType: invoke.TypeRequestReponse, ClientContext: ev.ClientContext,
 		Payload: ev.Payload, RequestID: ev.RequestID,
 	})
+	timedOut := actx.Err() != nil
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		e := awsproto.AsError(err)
-		if e.Code == awsproto.ResourceNotFoundException {
+		if timedOut {
+			// The answer never came (the node running the attempt
+			// died, say): whatever the error says, try again.
+			log.Warn("async: attempt did not end in time; retrying", "timeout", q.cfg.AttemptTimeout, "err", err)
+		} else if e.Code == awsproto.ResourceNotFoundException {
 			log.Warn("async: function no longer exists; event discarded", "err", err)
 			q.ack(ctx, m, log)
 			return
@@ -664,7 +810,7 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		// A function that is Pending or mid-update answers
 		// ResourceConflictException: not retryable for a client that sent
 		// the request, but the queue waits for the function to settle.
-		if !e.Retryable() && e.Code != awsproto.ResourceConflictException {
+		if !timedOut && !e.Retryable() && e.Code != awsproto.ResourceConflictException {
 			// The same request would fail the same way: the event has
 			// failed for good, as Lambda treats errors it does not retry.
 			log.Warn("async: attempt refused with a permanent error; event failed", "err", err)

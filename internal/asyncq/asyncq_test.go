@@ -79,6 +79,9 @@ type fakeInvoker struct {
 	mu    sync.Mutex
 	calls []call
 	do    map[string]func(n int, in *invoke.Input) (*invoke.Output, error)
+	// hang is how many first attempts of a function wait for their
+	// context to end, as a call to a node that died does.
+	hang map[string]int
 }
 
 func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
@@ -91,7 +94,12 @@ func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Out
 	}
 	f.calls = append(f.calls, call{Function: in.Ref.Name, RequestID: in.RequestID, Payload: append([]byte(nil), in.Payload...), At: time.Now()})
 	do := f.do[in.Ref.Name]
+	hang := n < f.hang[in.Ref.Name]
 	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if do != nil {
 		return do(n, in)
 	}
@@ -907,4 +915,122 @@ func TestQueueAndTopicTargets(t *testing.T) {
 	if n := len(tg.to(topic)); n != 1 {
 		t.Errorf("%d failure records after one retry", n)
 	}
+}
+
+// An event whose delivery died with another process (a node of a cluster
+// killed while running it) is run by a queue that never published an
+// event of that function, once the ack wait hands it out again.
+func TestDeliveryOfDeadQueueAdopted(t *testing.T) {
+	const ackWait = 2 * time.Second
+	cfg := Config{AckWait: ackWait, Scan: 100 * time.Millisecond}
+	a := newEnv(t, cfg)
+	taken, release := make(chan string, 1), make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before A closes: Close waits for attempts
+	a.inv.do["f"] = func(n int, in *invoke.Input) (*invoke.Output, error) {
+		taken <- in.RequestID
+		<-release // the process dies while it runs the event
+		return nil, errors.New("process gone")
+	}
+	// Queue B shares the store and has nothing of f when it starts.
+	b := &env{ns: a.ns, inv: &fakeInvoker{do: map[string]func(int, *invoke.Input) (*invoke.Output, error){}}, set: a.set}
+	b.open(t, cfg)
+
+	id := a.enqueue(t, "f", `{"k":1}`)
+	var got string
+	select {
+	case got = <-taken:
+	case <-time.After(poll.Default):
+		t.Fatal("queue A never ran the event")
+	}
+	if got != id {
+		t.Fatalf("queue A ran %s, want %s", got, id)
+	}
+	// A dies: its connection goes, with the delivery it holds unacknowledged.
+	a.nc.Close()
+	eventually(t, 3*ackWait, "queue B runs the event A took", func() error {
+		for _, c := range b.inv.callsOf("f") {
+			if c.RequestID == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("queue B made %d attempts", len(b.inv.callsOf("f")))
+	})
+	eventually(t, 10*time.Second, "event acknowledged", func() error {
+		if d := b.q.depth(); d["f"] != 0 {
+			return fmt.Errorf("%v of f's events stored", d["f"])
+		}
+		return nil
+	})
+}
+
+// An event the consumer's ack floor has passed while the stream still holds
+// it (a consumer whose state drifted from the stream after a leader change)
+// is handed out again, though the drainer never goes idle long enough to
+// retire (in a cluster, other nodes keep pull requests waiting).
+func TestStrandedEventRestored(t *testing.T) {
+	ns, err := natsd.Start(natsd.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := ns.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	inv := &fakeInvoker{}
+	q, err := Open(t.Context(), nc, Config{Settings: &fakeSettings{}, ARNs: testARNs, Idle: time.Hour, Scan: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	// The event of f is stored below an ack floor its consumer already
+	// passed: the consumer handed out and took the acknowledgement of a
+	// later message while filtering another subject.
+	js, _ := jetstream.New(nc)
+	b, _ := json.Marshal(envelope{RequestID: "stranded", Function: "f", Payload: json.RawMessage(`{}`), Enqueued: time.Now().UnixMilli()})
+	if _, err := js.Publish(t.Context(), natsd.AsyncSubject("f"), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), natsd.AsyncSubject("other"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := q.stream.CreateOrUpdateConsumer(t.Context(), jetstream.ConsumerConfig{
+		Durable: natsd.AsyncConsumer("f"), FilterSubject: natsd.AsyncSubject("other"), AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(1, jetstream.FetchMaxWait(poll.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Start(t.Context(), inv); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the stranded event runs", func() error {
+		if n := len(inv.callsOf("f")); n != 1 {
+			return fmt.Errorf("%d attempts", n)
+		}
+		if d := q.depth(); d["f"] != 0 {
+			return fmt.Errorf("%v of f's events stored", d["f"])
+		}
+		return nil
+	})
+}
+
+// An attempt whose answer never comes (the node running it died) is
+// retried once it has run for AttemptTimeout.
+func TestHungAttemptRetried(t *testing.T) {
+	e := newEnv(t, Config{AttemptTimeout: 200 * time.Millisecond})
+	e.inv.mu.Lock()
+	e.inv.hang = map[string]int{"f": 1}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
 }

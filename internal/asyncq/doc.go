@@ -14,6 +14,25 @@
 // stream that JetStream lost is created again by the next drainer that
 // needs it.
 //
+// Enqueue starts a drainer only in the process that stored the event, so
+// every Scan the queue also starts one for each function with stored events
+// that has none here: in a cluster, an event whose node died (with the
+// event in flight, or before its drainer fetched it) runs on a survivor
+// once the ack wait hands it out again, without waiting for that node or
+// for the function's next event. A retiring drainer whose consumer reports
+// nothing pending while the stream still holds events of its function (a
+// consumer whose state lags the stream after a leader change) deletes the
+// consumer and creates it again, which hands those events out from the
+// stream's first message. A drainer that keeps running (other nodes keep
+// the consumer busy, so it never retires) checks every Scan while it has no
+// work for events stored below the consumer's ack floor, which the consumer
+// would never deliver, and stores them again under a new sequence.
+//
+// An attempt is bounded by AttemptTimeout (Lambda's longest function
+// timeout and a margin): an answer that never comes (the node running the
+// attempt died) would otherwise keep the event's heartbeat going forever,
+// so JetStream would never hand it out again; it is retried instead.
+//
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
 // destination record, the dead-letter event) is itself durably published.

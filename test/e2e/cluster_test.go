@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,14 +333,24 @@ func clusterKill(t *testing.T, nodes []*clusterNode, rec string, queueURL *strin
 			json.Unmarshal(l.Event, &ev)
 			seen[ev.K] = true
 		}
-		missing := 0
+		var missing []string
 		for k := range events {
 			if !seen[k] {
-				missing++
+				missing = append(missing, k)
 			}
 		}
-		if missing > 0 {
-			return fmt.Errorf("%d of %d acknowledged Event invocations have not run", missing, len(events))
+		if len(missing) > 0 {
+			// Which node accepted them (the key names it), and whether
+			// the survivors still store events of cl-rec: stored means
+			// nothing drains them, not stored means they were lost.
+			sort.Strings(missing)
+			var depth []string
+			for _, nd := range nodes[:2] {
+				depth = append(depth, fmt.Sprintf("%s: %v stored, %v redelivered", nd.id,
+					nd.metric(t, "kumo_async_queue_depth", `function_name="cl-rec"`), nd.metric(t, "kumo_async_redeliveries_total")))
+			}
+			return fmt.Errorf("%d of %d acknowledged Event invocations have not run (%s; %s)", len(missing), len(events),
+				strings.Join(missing[:min(len(missing), 5)], " "), strings.Join(depth, "; "))
 		}
 		return nil
 	})
