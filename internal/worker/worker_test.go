@@ -419,18 +419,21 @@ func TestMemoryChargedByUse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Config{Driver: &fakeDriver{peak: peak}, MemoryBudgetMB: 512, ChargeConfigured: tc.configured})
+			charged := func(n int) int {
+				if tc.configured {
+					return min(n, 4) * 128
+				}
+				return n * chargeFor(peak, 128)
+			}
 			for i := range 10 {
 				h.mustInvoke(spec(string(rune('a'+i)), "ok", 128), "echo")
+				// A sandbox is measured once its caller has the answer;
+				// until then it holds its configured size, so the next
+				// one waits for the measure (a burst may evict more).
+				eventually(t, "the measured charge", func() bool { return h.w.MemoryUsedMB() == charged(i+1) })
 				h.clk.add(time.Second)
 			}
 			eventually(t, "evictions done", func() bool { _, live := h.d.counts(); return live == tc.live })
-			want := 10 * chargeFor(peak, 128)
-			if tc.configured {
-				want = 4 * 128
-			}
-			// The last invocation's sandbox is measured once its caller
-			// has the answer.
-			eventually(t, "the measured charge", func() bool { return h.w.MemoryUsedMB() == want })
 		})
 	}
 	if c := chargeFor(peak, 128); c != 26 {
