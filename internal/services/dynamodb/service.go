@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,11 +28,10 @@ const (
 	SigningName = "dynamodb"
 	// TargetPrefix starts the X-Amz-Target of every request.
 	TargetPrefix = "DynamoDB_20120810."
-	contentType  = "application/x-amz-json-1.0"
 )
 
 // Errors renders DynamoDB's errors as its JSON 1.0 protocol does.
-var Errors awsproto.Renderer = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.dynamodb.v20120810#",
+var Errors = awsproto.JSON{Version: "1.0", TypePrefix: "com.amazonaws.dynamodb.v20120810#",
 	Internal: awsproto.InternalSpec{Code: awsproto.DynamoDBInternalServerError}}
 
 // MaxRequestBody bounds a request body: a BatchWriteItem of 25 items of
@@ -68,7 +64,7 @@ type Config struct {
 	MaxItemBytes int64
 }
 
-type op func(ctx context.Context, r *http.Request, body []byte) (any, error)
+type op = awsproto.JSONOp
 
 // Service is the DynamoDB API handler. It is safe for concurrent use.
 //
@@ -80,6 +76,7 @@ type Service struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 	ops map[string]op
+	rpc awsproto.JSONRPC
 	// streams are the DynamoDB Streams operations (streams.go)
 	streams map[string]op
 
@@ -138,6 +135,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.js = js
 	s.ops = s.dispatch()
 	s.streams = s.streamOps()
+	s.rpc = awsproto.JSONRPC{Name: "dynamodb", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
+		UnknownOperation: awsproto.DynamoDBUnknownOperation, Serialization: awsproto.DynamoDBSerialization,
+		ClientError: clientError, CRC32: true, Log: s.log}
 	if _, err := js.CreateOrUpdateStream(ctx, s.streamConfig()); err != nil {
 		return nil, fmt.Errorf("dynamodb: the items stream: %w", err)
 	}
@@ -187,55 +187,17 @@ func (s *Service) watch(ch <-chan store.Entry, loaded chan struct{}) {
 	}
 }
 
-// ServeHTTP serves one DynamoDB request; the edge has authenticated it.
+// ServeHTTP serves one DynamoDB or DynamoDB Streams request; the edge has
+// authenticated it.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	name := strings.TrimPrefix(target, TargetPrefix)
-	o, ok := s.ops[name]
-	prefixed := strings.HasPrefix(target, TargetPrefix)
-	if sname, isStreams := strings.CutPrefix(target, StreamsTargetPrefix); isStreams {
-		name, prefixed = sname, true
-		o, ok = s.streams[name]
+	name, ok := s.rpc.Operation(r)
+	var o op
+	if ok {
+		o = s.ops[name]
+	} else if sname, isStreams := strings.CutPrefix(r.Header.Get("X-Amz-Target"), StreamsTargetPrefix); isStreams && r.Method == http.MethodPost {
+		name, o = sname, s.streams[sname]
 	}
-	if r.Method != http.MethodPost || !prefixed || !ok {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBUnknownOperation, "An unknown operation was requested."))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBody+1))
-	if err != nil || len(body) > MaxRequestBody {
-		s.writeError(w, r, name, awsproto.Errorf(awsproto.DynamoDBSerialization, "The request body could not be read or is too large."))
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	out, err := o(r.Context(), r, body)
-	if err != nil {
-		s.writeError(w, r, name, err)
-		return
-	}
-	if out == nil {
-		out = struct{}{}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, name, awsproto.Internal(err))
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	// DynamoDB's checksum of the body, which the SDKs verify.
-	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	err = clientError(err)
-	if ae := awsproto.AsError(err); ae.Unwrap() != nil {
-		s.log.ErrorContext(r.Context(), "dynamodb request failed", "requestId", awsproto.RequestID(r.Context()), "operation", op, "error", err)
-	}
-	Errors.WriteError(w, r, err)
+	s.rpc.Serve(w, r, name, o)
 }
 
 // clientError turns the validation errors of attr and expr into
