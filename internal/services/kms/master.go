@@ -108,6 +108,16 @@ func LoadMasterKey(file, inline, dataDir string) (*MasterKey, error) {
 	return NewMasterKey(raw)
 }
 
+// ParseMasterKey returns the master key kept in b: 32 raw bytes or their
+// base64 or hex encoding, as LoadMasterKey reads them.
+func ParseMasterKey(b []byte) (*MasterKey, error) {
+	raw, err := decodeMasterKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("kms master key: %w", err)
+	}
+	return NewMasterKey(raw)
+}
+
 // decodeMasterKey accepts 32 raw bytes or their base64 or hex encoding
 // (surrounding white space ignored).
 func decodeMasterKey(b []byte) ([]byte, error) {
