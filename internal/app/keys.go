@@ -7,8 +7,8 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -117,30 +117,30 @@ func (kr *keyring) seal(key string, v []byte) []byte {
 	return kr.aead.Seal(out, out[1:], v, []byte(key))
 }
 
-// open returns the secret in a stored value; sealed reports whether it
-// was sealed.
-func (kr *keyring) open(key string, b []byte) (v []byte, sealed bool, err error) {
+// open returns the secret name in the value b of key; sealed reports
+// whether it was sealed.
+func (kr *keyring) open(key, name string, b []byte) (v []byte, sealed bool, err error) {
 	if len(b) == 0 {
-		return nil, false, fmt.Errorf("the cluster's %s is empty", key)
+		return nil, false, fmt.Errorf("the cluster's %s is empty", name)
 	}
 	switch b[0] {
 	case valuePlain:
 		return b[1:], false, nil
 	case valueSealed:
 		if kr.aead == nil {
-			return nil, true, fmt.Errorf("the cluster's %s is sealed with a cluster secret: set the same %s on this node", key, config.EnvClusterSecret)
+			return nil, true, fmt.Errorf("the cluster's %s is sealed with a cluster secret: set the same %s on this node", name, config.EnvClusterSecret)
 		}
 		n := kr.aead.NonceSize()
 		if len(b) < 1+n+kr.aead.Overhead() {
-			return nil, true, fmt.Errorf("the cluster's %s is truncated", key)
+			return nil, true, fmt.Errorf("the cluster's %s is truncated", name)
 		}
 		v, err := kr.aead.Open(nil, b[1:1+n], b[1+n:], []byte(key))
 		if err != nil {
-			return nil, true, fmt.Errorf("the cluster's %s does not open with this node's %s: every node needs the same one", key, config.EnvClusterSecret)
+			return nil, true, fmt.Errorf("the cluster's %s does not open with this node's %s: every node needs the same one", name, config.EnvClusterSecret)
 		}
 		return v, true, nil
 	}
-	return nil, false, fmt.Errorf("the cluster's %s has an unknown form", key)
+	return nil, false, fmt.Errorf("the cluster's %s has an unknown form", name)
 }
 
 // share returns the cluster's secret name, kept in the data dir as file:
@@ -164,7 +164,7 @@ func (kr *keyring) share(ctx context.Context, name, file string, valid func([]by
 	for {
 		e, err := kr.kv.Get(ctx, key)
 		if err == nil {
-			v, sealed, err := kr.open(name, e.Value)
+			v, sealed, err := kr.open(key, name, e.Value)
 			if err != nil {
 				return nil, err
 			}
