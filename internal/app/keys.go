@@ -68,6 +68,7 @@ const (
 // A keyring is used by one goroutine, while the server starts.
 type keyring struct {
 	dataDir string
+	st      store.Store
 	kv      store.KV    // nil: a single node
 	aead    cipher.AEAD // nil: no cluster secret, values stored unsealed
 	log     *slog.Logger
@@ -76,7 +77,7 @@ type keyring struct {
 // openKeyring returns the keyring of cfg's node: for a cluster it opens
 // the keys bucket in st.
 func openKeyring(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*keyring, error) {
-	kr := &keyring{dataDir: cfg.DataDir, log: log}
+	kr := &keyring{dataDir: cfg.DataDir, st: st, log: log}
 	if !cfg.Cluster.Clustered() {
 		return kr, nil
 	}
@@ -291,6 +292,19 @@ func (kr *keyring) kmsMaster(ctx context.Context, cfg config.Config, previous []
 		_, err := kms.ParseMasterKey(b)
 		return err
 	}, func() ([]byte, error) {
+		// A store holding KMS keys but no master key came from nodes
+		// given theirs (or from a single node's store): a new key would
+		// not unwrap them.
+		kv, err := kr.st.KV(ctx, natsd.KMSBucket)
+		if err != nil {
+			return nil, fmt.Errorf("kms bucket: %w", err)
+		}
+		if held, err := kms.HoldsKeys(ctx, kv); err != nil {
+			return nil, fmt.Errorf("kms bucket: %w", err)
+		} else if held {
+			return nil, fmt.Errorf("kms master key: the store holds KMS keys wrapped by a master key the cluster does not store: start first the node whose data dir holds %s, or give this node that key with --kms-master-key-file or %s",
+				kms.MasterKeyFile, config.EnvKMSMasterKey)
+		}
 		b := make([]byte, kms.MasterKeySize)
 		rand.Read(b)
 		return b, nil

@@ -373,3 +373,34 @@ func TestKeysSingleNode(t *testing.T) {
 		}
 	}
 }
+
+// TestKMSMasterNotGeneratedOverKeys: a store holding KMS keys but no
+// master key (a single node's store moved into a cluster) makes a node
+// without a master key of its own refuse to generate one; the node whose
+// data dir holds the key publishes it, after which the others use it.
+func TestKMSMasterNotGeneratedOverKeys(t *testing.T) {
+	kc := newKeysCluster(t)
+	kmsKV, err := kc.st.KV(kc.ctx, natsd.KMSBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kmsKV.Put(kc.ctx, "k.0b9f6c4e-1111-4222-8333-944455556666", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	fresh := keysNode(t, "", "s3cret")
+	if _, err := kc.node(t, fresh, nil).kmsMaster(kc.ctx, fresh, nil); err == nil || !strings.Contains(err.Error(), "start first the node whose data dir holds") {
+		t.Fatalf("fresh node over stored KMS keys: %v", err)
+	}
+	old := keysNode(t, "", "s3cret")
+	own := bytes.Repeat([]byte{9}, kms.MasterKeySize)
+	if err := os.WriteFile(filepath.Join(old.DataDir, kms.MasterKeyFile), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := kc.node(t, old, nil).kmsMaster(kc.ctx, old, nil)
+	if err != nil || m.ID() != mustMaster(t, own).ID() {
+		t.Fatalf("the node with the key: %v", err)
+	}
+	if m, err := kc.node(t, fresh, nil).kmsMaster(kc.ctx, fresh, nil); err != nil || m.ID() != mustMaster(t, own).ID() {
+		t.Fatalf("fresh node after it: %v", err)
+	}
+}
