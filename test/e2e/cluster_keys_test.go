@@ -2,9 +2,15 @@ package e2e
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -111,8 +119,8 @@ func keysLambda(t *testing.T, s *server, c keysRoot) *lambda.Client {
 // every data dir holds the same root credentials and keys; a function
 // whose environment variables were stored (encrypted under the KMS master
 // key) through node 1 runs through nodes 2 and 3 with them intact; an STS
-// session from node 1 is accepted by node 2; every node serves the same
-// SNS signing certificate.
+// session from node 1 is accepted by node 2; an SNS notification's
+// signature verifies with the certificate of every node.
 func TestClusterKeys(t *testing.T) {
 	nodes := startKeysCluster(t, 3)
 	ctx := t.Context()
@@ -187,28 +195,81 @@ func TestClusterKeys(t *testing.T) {
 		t.Errorf("identity through %s: %s, want %s", nodes[1].id, *id.Arn, *session.AssumedRoleUser.Arn)
 	}
 
-	// SNS: one signing key, so a signature made on any node verifies
-	// with the certificate any node serves.
-	var keys []string
+	// SNS: a notification signed by the node that delivered it verifies
+	// with the certificate every node serves.
+	keysSNSSignature(t, nodes, root)
+}
+
+// keysSNSSignature publishes through node 1 to a topic with an SQS
+// subscription, receives the signed envelope through the last node and
+// checks its signature with each node's certificate.
+func keysSNSSignature(t *testing.T, nodes []*keysNode, root keysRoot) {
+	ctx := t.Context()
+	awsCfg := aws.Config{Region: region, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, "")}
+	sn := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(nodes[0].url) })
+	sq1 := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(nodes[0].url) })
+	sqN := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(nodes[len(nodes)-1].url) })
+	topic := must[*sns.CreateTopicOutput](t, "CreateTopic")(sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("keys-topic")})).TopicArn
+	queueARN := "arn:aws:sqs:" + region + ":" + accountID + ":keys-q"
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]string{"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+		"Resource": queueARN, "Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": *topic}}}}})
+	q := must[*sqs.CreateQueueOutput](t, "CreateQueue")(sq1.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("keys-q"),
+		Attributes: map[string]string{"Policy": string(policy)}}))
+	must[*sns.SubscribeOutput](t, "Subscribe")(sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN)}))
+	must[*sns.PublishOutput](t, "Publish")(sn.Publish(ctx, &sns.PublishInput{TopicArn: topic, Message: aws.String("signed once"), Subject: aws.String("keys")}))
+	var body string
+	eventually(t, time.Minute, "the notification through "+nodes[len(nodes)-1].id, func() error {
+		out, err := sqN.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1})
+		if err != nil {
+			return err
+		}
+		if len(out.Messages) == 0 {
+			return errors.New("no message yet")
+		}
+		body = aws.ToString(out.Messages[0].Body)
+		return nil
+	})
+	var e struct {
+		Type, MessageId, TopicArn, Subject, Message, Timestamp string
+		SignatureVersion, Signature, SigningCertURL            string
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Signature == "" {
+		t.Fatalf("envelope %q: %v", body, err)
+	}
+	var b strings.Builder
+	for _, f := range []string{"Message", e.Message, "MessageId", e.MessageId, "Subject", e.Subject,
+		"Timestamp", e.Timestamp, "TopicArn", e.TopicArn, "Type", e.Type} {
+		b.WriteString(f + "\n")
+	}
+	sig, err := base64.StdEncoding.DecodeString(e.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, sum := crypto.SHA1, sha1.Sum([]byte(b.String())) //nolint:gosec // SignatureVersion 1
+	digest := sum[:]
+	if e.SignatureVersion == "2" {
+		s256 := sha256.Sum256([]byte(b.String()))
+		h, digest = crypto.SHA256, s256[:]
+	}
 	for _, nd := range nodes {
 		resp, err := healthClient.Get(nd.url + "/SimpleNotificationService-kumo.pem")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		pb, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		blk, _ := pem.Decode(b)
+		blk, _ := pem.Decode(pb)
 		if blk == nil {
-			t.Fatalf("%s's SNS certificate: %q", nd.id, b)
+			t.Fatalf("%s's SNS certificate: %q", nd.id, pb)
 		}
 		cert, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub, _ := x509.MarshalPKIXPublicKey(cert.PublicKey)
-		keys = append(keys, string(pub))
-	}
-	if keys[1] != keys[0] || keys[2] != keys[0] {
-		t.Error("the nodes sign SNS messages with different keys")
+		if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), h, digest, sig); err != nil {
+			t.Errorf("the notification (signed by the node of %s) does not verify with %s's certificate: %v", e.SigningCertURL, nd.id, err)
+		}
 	}
 }
