@@ -35,6 +35,7 @@ import (
 type keysNode struct {
 	*server
 	id, dataDir string
+	env, args   []string
 }
 
 // startKeysCluster starts n nodes of one cluster (zones a…, the process
@@ -54,14 +55,14 @@ func startKeysCluster(t *testing.T, n int) []*keysNode {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range nodes {
-		nd := &keysNode{id: fmt.Sprintf("k%d", i+1), dataDir: t.TempDir()}
+		nd := &keysNode{id: fmt.Sprintf("k%d", i+1), dataDir: t.TempDir(), env: []string{"KUMO_CLUSTER_SECRET=e2e-keys-secret"}}
 		nodes[i] = nd
-		args := []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", string(rune('a' + i)),
+		nd.args = []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", string(rune('a' + i)),
 			"--cluster-name", "e2e-keys", "--cluster-listen", routes[i], "--peers", strings.Join(routes, ",")}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nd.server, errs[i] = tryLaunch(t, nd.dataDir, []string{"KUMO_CLUSTER_SECRET=e2e-keys-secret"}, args)
+			nd.server, errs[i] = tryLaunch(t, nd.dataDir, nd.env, nd.args)
 		}()
 	}
 	wg.Wait()
@@ -120,7 +121,8 @@ func keysLambda(t *testing.T, s *server, c keysRoot) *lambda.Client {
 // whose environment variables were stored (encrypted under the KMS master
 // key) through node 1 runs through nodes 2 and 3 with them intact; an STS
 // session from node 1 is accepted by node 2; an SNS notification's
-// signature verifies with the certificate of every node.
+// signature verifies with the certificate of every node; a node restarted
+// with another KMS master key refuses to start.
 func TestClusterKeys(t *testing.T) {
 	nodes := startKeysCluster(t, 3)
 	ctx := t.Context()
@@ -198,6 +200,19 @@ func TestClusterKeys(t *testing.T) {
 	// SNS: a notification signed by the node that delivered it verifies
 	// with the certificate every node serves.
 	keysSNSSignature(t, nodes, root)
+
+	// A node restarted with a KMS master key of its own refuses to start
+	// rather than wrap keys the others cannot unwrap.
+	last := nodes[len(nodes)-1]
+	last.stop()
+	other := strings.Repeat("5a", 32)
+	s, err := tryLaunch(t, last.dataDir, append(last.env, "KUMO_KMS_MASTER_KEY="+other), last.args)
+	if s != nil {
+		s.expectedErrors = append(s.expectedErrors, "is not the cluster's")
+	}
+	if err == nil || s == nil || !strings.Contains(s.stderr.String(), "is not the cluster's") {
+		t.Errorf("%s with another KMS master key: %v", last.id, err)
+	}
 }
 
 // keysSNSSignature publishes through node 1 to a topic with an SQS
