@@ -558,8 +558,9 @@ func shellQuote(s string) string {
 
 func ptr[T any](v T) *T { return &v }
 
-// openKMS loads the node master key (and a previous one, being rotated
-// out) and opens the KMS service on its bucket.
+// openKMS takes the master key from keys (the given one, the data dir's or
+// the cluster's), loads a previous one being rotated out, and opens the
+// KMS service on its bucket.
 func openKMS(ctx context.Context, cfg config.Config, st store.Store, keys *keyring, az *authz.Authorizer, writable func() error, log *slog.Logger) (*kms.Service, error) {
 	var previous []*kms.MasterKey
 	if cfg.KMSPreviousMasterKeyFile != "" {
