@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/config"
 	"github.com/kumo-run/kumo/internal/natsd"
@@ -209,6 +211,10 @@ func (kr *keyring) keep(path string, local, v []byte, name string) error {
 	}
 	if local != nil {
 		aside := path + ".replaced"
+		if _, err := os.Lstat(aside); err == nil {
+			// Never overwrite a key moved aside before.
+			aside += "-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+		}
 		if err := os.Rename(path, aside); err != nil {
 			return err
 		}

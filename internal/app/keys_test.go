@@ -404,3 +404,26 @@ func TestKMSMasterNotGeneratedOverKeys(t *testing.T) {
 		t.Fatalf("fresh node after it: %v", err)
 	}
 }
+
+// TestKeysReplacedKept: a second differing file moved aside does not
+// overwrite the first one moved aside.
+func TestKeysReplacedKept(t *testing.T) {
+	kc := newKeysCluster(t)
+	if _, err := kc.node(t, keysNode(t, "", "s3cret"), nil).key(kc.ctx, secretURLSigning, urlKeyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg := keysNode(t, "", "s3cret")
+	path := filepath.Join(cfg.DataDir, urlKeyFile)
+	for _, b := range []byte{1, 2} {
+		if err := os.WriteFile(path, bytes.Repeat([]byte{b}, 32), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.node(t, cfg, nil).key(kc.ctx, secretURLSigning, urlKeyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aside, _ := filepath.Glob(path + ".replaced*")
+	if len(aside) != 2 {
+		t.Fatalf("moved aside: %v, want two files", aside)
+	}
+}
