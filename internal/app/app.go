@@ -126,7 +126,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("ec2 bucket: %w", err)
 	}
-	tokenKey, err := loadKey(cfg.DataDir, tokenKeyFile)
+	// The node's secrets: the data dir's, or in a cluster the ones every
+	// node shares through the store (keys.go).
+	keys, err := openKeyring(octx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	tokenKey, err := keys.key(octx, secretSessionToken, tokenKeyFile)
 	if err != nil {
 		return fmt.Errorf("session token key: %w", err)
 	}
@@ -165,9 +171,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer sqsSvc.Close()
-	// KMS: keys in their bucket, their material wrapped by the node
-	// master key, which never goes to the store.
-	kmsSvc, err := openKMS(octx, cfg, st, az, ns.Writable, log)
+	// KMS: keys in their bucket, their material wrapped by the master
+	// key, which goes to the store only sealed, in a cluster (keys.go).
+	kmsSvc, err := openKMS(octx, cfg, st, keys, az, ns.Writable, log)
 	if err != nil {
 		return err
 	}
@@ -299,7 +305,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("sns bucket: %w", err)
 	}
-	snsKey, err := kumosns.LoadSigningKey(filepath.Join(cfg.DataDir, "sns-signing.pem"))
+	snsKey, err := keys.snsSigningKey(octx)
 	if err != nil {
 		return fmt.Errorf("sns signing key: %w", err)
 	}
@@ -364,7 +370,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 
-	urlKey, err := loadKey(cfg.DataDir, "url-signing.key")
+	urlKey, err := keys.key(octx, secretURLSigning, urlKeyFile)
 	if err != nil {
 		return fmt.Errorf("url signing key: %w", err)
 	}
@@ -388,7 +394,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		log.Warn("authentication is OFF (--insecure-no-auth): every request is accepted as the account root; use this for throwaway local work only")
 	} else {
 		var generated bool
-		creds, generated, err = LoadCredentials(cfg.DataDir, cfg.Root)
+		creds, generated, err = keys.credentials(octx, cfg.Root)
 		if err != nil {
 			return fmt.Errorf("root credentials: %w", err)
 		}
@@ -552,13 +558,10 @@ func shellQuote(s string) string {
 
 func ptr[T any](v T) *T { return &v }
 
-// openKMS loads the node master key (and a previous one, being rotated
-// out) and opens the KMS service on its bucket.
-func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.Authorizer, writable func() error, log *slog.Logger) (*kms.Service, error) {
-	master, err := kms.LoadMasterKey(cfg.KMSMasterKeyFile, cfg.KMSMasterKey, cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
+// openKMS takes the master key from keys (the given one, the data dir's or
+// the cluster's), loads a previous one being rotated out, and opens the
+// KMS service on its bucket.
+func openKMS(ctx context.Context, cfg config.Config, st store.Store, keys *keyring, az *authz.Authorizer, writable func() error, log *slog.Logger) (*kms.Service, error) {
 	var previous []*kms.MasterKey
 	if cfg.KMSPreviousMasterKeyFile != "" {
 		old, err := kms.LoadMasterKey(cfg.KMSPreviousMasterKeyFile, "", "")
@@ -566,6 +569,10 @@ func openKMS(ctx context.Context, cfg config.Config, st store.Store, az *authz.A
 			return nil, fmt.Errorf("previous %w", err)
 		}
 		previous = append(previous, old)
+	}
+	master, err := keys.kmsMaster(ctx, cfg, previous)
+	if err != nil {
+		return nil, err
 	}
 	kv, err := st.KV(ctx, natsd.KMSBucket)
 	if err != nil {

@@ -35,25 +35,42 @@ func LoadCredentials(dataDir string, fixed config.RootCredentials) (c Credential
 	if !errors.Is(err, fs.ErrNotExist) {
 		return c, false, err
 	}
-	c = Credentials{AccessKeyID: "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dataDir, CredentialsFile), append(b, '\n'), 0o600); err != nil {
+	b := newCredentials()
+	if err := writeFileAtomic(filepath.Join(dataDir, CredentialsFile), b, 0o600); err != nil {
 		return c, false, err
 	}
-	return c, true, nil
+	c, err = parseCredentials(b)
+	return c, err == nil, err
+}
+
+// newCredentials generates a root key pair in the form of the
+// credentials file.
+func newCredentials() []byte {
+	c := Credentials{AccessKeyID: "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return append(b, '\n')
+}
+
+// parseCredentials reads the content of a credentials file.
+func parseCredentials(b []byte) (Credentials, error) {
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return Credentials{}, errors.New("not a valid credentials file")
+	}
+	return c, nil
 }
 
 // ReadCredentials reads the data dir's credentials file; the error wraps
 // fs.ErrNotExist when there is none.
 func ReadCredentials(dataDir string) (Credentials, error) {
-	var c Credentials
 	path := filepath.Join(dataDir, CredentialsFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, err
+		return Credentials{}, err
 	}
-	if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+	c, err := parseCredentials(b)
+	if err != nil {
 		return Credentials{}, fmt.Errorf("%s is not a valid credentials file; remove it to generate new credentials", path)
 	}
 	return c, nil

@@ -11,9 +11,9 @@ import (
 )
 
 // tokenKeyFile is the node key that seals session tokens (package token),
-// kept in the data dir with mode 0600 like url-signing.key. Every node of a
-// cluster needs the same one; replacing it invalidates every session
-// token outstanding.
+// kept in the data dir with mode 0600 like url-signing.key. The nodes of a
+// cluster share one through the store (keyring); replacing it invalidates
+// every session token outstanding.
 const tokenKeyFile = "session-token.key"
 
 // roleMinter mints sandboxes' execution-role credentials with the token

@@ -39,7 +39,9 @@ type Cluster struct {
 	// creates; 0 for min(3, cluster size).
 	Replicas int
 	// Secret is the password routes present and require
-	// (KUMO_CLUSTER_SECRET); "" lets anyone reaching Listen join.
+	// (KUMO_CLUSTER_SECRET); "" lets anyone reaching Listen join. It also
+	// seals the secrets the nodes share through the store (with --nats-url
+	// it does only that).
 	Secret string
 }
 
@@ -112,8 +114,8 @@ func (c *Cluster) validate() error {
 			}
 		}
 	}
-	if c.Secret != "" && c.Name == "" {
-		return &Error{Env: EnvClusterSecret, Reason: "needs --cluster-name"}
+	if c.Secret != "" && !c.Clustered() {
+		return &Error{Env: EnvClusterSecret, Reason: "needs --cluster-name or --nats-url"}
 	}
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		return bad("nats-tls-cert", c.NATSTLSCert, "give both --nats-tls-cert and --nats-tls-key, or neither")

@@ -35,6 +35,10 @@ func TestParseCluster(t *testing.T) {
 	if err != nil || c.Cluster.Secret != "s3cret" {
 		t.Errorf("cluster secret: %q, %v", c.Cluster.Secret, err)
 	}
+	// With --nats-url the secret seals the keys the nodes share.
+	if c, err = Parse([]string{"--nats-url", "nats://a:4222"}, secret, io.Discard); err != nil || c.Cluster.Secret != "s3cret" {
+		t.Errorf("cluster secret with --nats-url: %q, %v", c.Cluster.Secret, err)
+	}
 	for _, tc := range []struct {
 		args []string
 		flag string

@@ -162,7 +162,8 @@ const (
 	// EnvKMSMasterKey holds the KMS node master key (base64 or hex).
 	EnvKMSMasterKey = "KUMO_KMS_MASTER_KEY"
 	// EnvClusterSecret is the password a cluster's routes present and
-	// require (environment only, never a flag).
+	// require, and the key the cluster's shared secrets are sealed with in
+	// the store (environment only, never a flag).
 	EnvClusterSecret = "KUMO_CLUSTER_SECRET"
 )
 

@@ -281,6 +281,11 @@ func DynamoDBLogSubject(id, stream string) string { return prefix + ".ddb." + id
 // "kumo-cluster".
 const ClusterBucket = prefix + "-cluster"
 
+// KeysBucket is the KV bucket of a cluster's shared secrets (session
+// token, URL and SNS signing keys, generated root credentials and KMS
+// master key, sealed with the cluster secret): "kumo-keys".
+const KeysBucket = prefix + "-keys"
+
 // InvokeSubject is the subject a node answers forwarded invocations on:
 // "kumo.invoke.<node>".
 func InvokeSubject(node string) string { return prefix + ".invoke." + node }

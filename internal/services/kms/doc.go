@@ -46,8 +46,11 @@
 // <data-dir>/kms-master.key, generated with mode 0600; the store keeps
 // only its id (a hash prefix). Losing the master key is the only way to
 // lose the keys, and with them everything they encrypted: back it up
-// apart from the data dir. Every node of a cluster needs the same master
-// key. To rotate it, start with the new key and the old one as
+// apart from the data dir. Every node of a cluster uses the same master
+// key: one given to each, or, with a cluster secret, the one the first
+// node generated or brought, which internal/app keeps in the store sealed
+// under the cluster secret (never under a key the store holds); the
+// package itself never stores it. To rotate it, start with the new key and the old one as
 // --kms-previous-master-key-file: Open wraps every material again with
 // the new key, after which the old one is no longer needed. A key whose
 // material no master key given unwraps is KeyUnavailableException.

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kumo-run/kumo/internal/store"
 )
 
 // MasterKeySize is the size of a node master key: an AES-256 key.
@@ -106,6 +109,24 @@ func LoadMasterKey(file, inline, dataDir string) (*MasterKey, error) {
 		return nil, fmt.Errorf("kms master key: %w", err)
 	}
 	return NewMasterKey(raw)
+}
+
+// ParseMasterKey returns the master key kept in b: 32 raw bytes or their
+// base64 or hex encoding, as LoadMasterKey reads them.
+func ParseMasterKey(b []byte) (*MasterKey, error) {
+	raw, err := decodeMasterKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("kms master key: %w", err)
+	}
+	return NewMasterKey(raw)
+}
+
+// HoldsKeys reports whether kv, a KMS bucket, holds any key, and so
+// material wrapped by some master key: a new master key must not be
+// generated for it.
+func HoldsKeys(ctx context.Context, kv store.KV) (bool, error) {
+	es, err := kv.List(ctx, keyPrefix)
+	return len(es) > 0, err
 }
 
 // decodeMasterKey accepts 32 raw bytes or their base64 or hex encoding

@@ -28,24 +28,46 @@ const CertPath = "/SimpleNotificationService-kumo.pem"
 func LoadSigningKey(path string) (*rsa.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("sns: %s holds no PEM block", path)
+		k, err := ParseSigningKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("sns: %s: %w", path, err)
 		}
-		return x509.ParsePKCS1PrivateKey(blk.Bytes)
+		return k, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	b, err = NewSigningKey()
 	if err != nil {
 		return nil, err
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return nil, err
 	}
-	return k, os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return ParseSigningKey(b)
+}
+
+// NewSigningKey generates a signing key (RSA, 2048 bits) in the form
+// LoadSigningKey keeps it: PEM, PKCS#1.
+func NewSigningKey() ([]byte, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), nil
+}
+
+// ParseSigningKey reads a signing key kept as NewSigningKey makes it.
+func ParseSigningKey(b []byte) (*rsa.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("no PEM block")
+	}
+	return x509.ParsePKCS1PrivateKey(blk.Bytes)
 }
 
 // certificate is a self-signed certificate of the signing key, PEM.

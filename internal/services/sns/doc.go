@@ -59,6 +59,9 @@
 //
 // Notifications are signed with Config.SigningKey (SHA1withRSA for
 // SignatureVersion 1, SHA256withRSA for 2), over the fields SNS signs.
+// LoadSigningKey keeps it in the data dir; a cluster's nodes share one
+// (internal/app stores it for them), so a signature made on any node
+// verifies with the certificate every node serves.
 //
 // With an Authorizer every operation is checked before it runs as
 // sns:<Operation> on the topic (authz.go), with the topic's Policy
