@@ -131,8 +131,9 @@ func runInit() int {
 	}
 	spec := m.Spec
 	var pid int
+	var took time.Duration
 	if m.Kind == msgPrestart {
-		pid, err = snapshotInit(cfg, fork, spec)
+		pid, err = snapshotInit(cfg, fork, spec, &took)
 	} else if err = finishRoot(cfg, spec); err == nil {
 		pid, err = fork.run(spec)
 	}
@@ -145,7 +146,7 @@ func runInit() int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := send(message{Kind: msgStarted, Pid: pid}, -1); err != nil {
+	if err := send(message{Kind: msgStarted, Pid: pid, Took: int64(took)}, -1); err != nil {
 		abandon()
 	}
 	go func() {

@@ -1,7 +1,8 @@
 // Kumo's pre-started runtime (the linux sandbox driver's snapshots): Node.js
 // starts and loads bootstrap.js and the core modules handlers use before
-// the function is known, then waits for the function's environment and
-// working directory on stdin (JSON, then EOF). Nothing of the function
+// the function is known, says so by writing one byte to stdin (a socket),
+// then waits for the function's environment and working directory on it
+// (JSON, then EOF). Nothing of the function
 // runs before wait returns; the environment is then exactly a fresh
 // start's. Math.random is seeded per V8 isolate when the process starts,
 // and every snapshot is its own process, so it is the sandbox's own.
@@ -13,6 +14,7 @@ exports.wait = function wait() {
   for (const m of ['https', 'url', 'crypto', 'zlib', 'stream', 'events', 'querystring', 'os']) {
     try { require(m); } catch (e) { /* not in this build */ }
   }
+  try { fs.writeSync(0, '\n'); } catch (e) { /* ready: stdin is the init's socket */ }
   const chunks = [];
   const buf = Buffer.alloc(1 << 16);
   for (;;) {

@@ -1,7 +1,8 @@
 # Kumo's pre-started runtime (the linux sandbox driver's snapshots): the
 # interpreter starts and imports Kumo's runtime and the modules handlers
-# use before the function is known, then waits for the function's
-# environment and working directory on stdin (JSON, then EOF). Nothing of
+# use before the function is known, says so by writing one byte to stdin
+# (a socket), then waits for the function's environment and working
+# directory on it (JSON, then EOF). Nothing of
 # the function runs before wait returns; the environment is then exactly
 # a fresh start's.
 import os
@@ -21,6 +22,10 @@ def wait():
         except Exception:
             pass
     preloaded = {m.partition(".")[0] for m in set(sys.modules) - before} - {"kumo_runtime", "kumo_snapshot"}
+    try:
+        os.write(0, b"\n")  # ready: stdin is the init's socket
+    except OSError:
+        pass
     chunks = []
     while True:
         try:
