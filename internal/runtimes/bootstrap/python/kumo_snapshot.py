@@ -58,9 +58,17 @@ def _unshadow(preloaded):
     task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     v = "python%d.%d" % sys.version_info[:2]
     dirs = [task, "/opt/python", "/opt/python/lib/%s/site-packages" % v]
-    for name in preloaded:
+    # One listing per directory rather than two stats per module and
+    # directory: what the function ships at the top of them.
+    shipped = set()
+    for d in dirs:
+        try:
+            for e in os.listdir(d):
+                shipped.add(e[:-3] if e.endswith(".py") else e)
+        except OSError:
+            pass
+    for name in preloaded & shipped:
         if name in sys.builtin_module_names:
             continue
-        if any(os.path.exists(os.path.join(d, name)) or os.path.exists(os.path.join(d, name + ".py")) for d in dirs):
-            for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-                del sys.modules[m]
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
