@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +155,10 @@ func runInit() int {
 			unix.Kill(pid, sig.(syscall.Signal))
 		}
 	}()
+	// From here the init only reaps and forwards signals; what its setup
+	// allocated (message buffers, JSON) goes back to the kernel, since
+	// every page the init keeps counts against the function's memory.
+	debug.FreeOSMemory()
 	for {
 		var ws syscall.WaitStatus
 		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
