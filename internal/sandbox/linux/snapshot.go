@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -139,6 +140,9 @@ type snapshots struct {
 	keys   map[string]*snapKind
 	closed bool
 	fills  sync.WaitGroup
+	// heldKB is the memory the waiting snapshots hold: each one's peak
+	// use when it became ready (Driver.ReservedMB).
+	heldKB atomic.Int64
 }
 
 // snapKind is one key's sandboxes.
@@ -153,6 +157,7 @@ type snapKind struct {
 type snapBox struct {
 	b     *box
 	timer *time.Timer // recycles it
+	kb    int64       // counted in heldKB while it waits
 }
 
 func (s *snapshots) init(d *Driver, per int, idle time.Duration) {
@@ -188,6 +193,7 @@ func (s *snapshots) take(key string, startEnv []string, spec sandbox.Spec) *box 
 		sb := k.ready[0]
 		k.ready = k.ready[1:]
 		sb.timer.Stop()
+		s.heldKB.Add(-sb.kb)
 		b = sb.b
 	}
 	if !k.filling {
@@ -233,7 +239,8 @@ func (s *snapshots) fill(k *snapKind) {
 			b.abort()
 			continue
 		}
-		sb := &snapBox{b: b}
+		sb := &snapBox{b: b, kb: b.cg.peak() >> 10}
+		s.heldKB.Add(sb.kb)
 		sb.timer = time.AfterFunc(s.idle, func() { s.recycle(k, sb) })
 		k.ready = append(k.ready, sb)
 		s.mu.Unlock()
@@ -255,6 +262,7 @@ func (s *snapshots) recycle(k *snapKind, sb *snapBox) {
 		return // taken meanwhile
 	}
 	k.ready = append(k.ready[:i], k.ready[i+1:]...)
+	s.heldKB.Add(-sb.kb)
 	if time.Since(k.lastWant) >= s.idle && len(k.ready) == 0 && !k.filling && s.keys[k.key] == k {
 		delete(s.keys, k.key)
 	}
@@ -597,6 +605,14 @@ func runtimeEnv(specEnv []string) []string {
 	return append(env, "AWS_LAMBDA_RUNTIME_API="+runtimeAPI)
 }
 
+// ReservedMB is the memory the waiting snapshots hold (sandbox.Reserver):
+// each one's peak use while its runtime started.
+func (d *Driver) ReservedMB() int {
+	return int((d.snaps.heldKB.Load() + 1023) >> 10)
+}
+
+var _ sandbox.Reserver = (*Driver)(nil)
+
 // close removes the waiting snapshots and stops making them.
 func (s *snapshots) close() {
 	s.mu.Lock()
@@ -609,6 +625,7 @@ func (s *snapshots) close() {
 	for _, k := range s.keys {
 		for _, sb := range k.ready {
 			sb.timer.Stop()
+			s.heldKB.Add(-sb.kb)
 			boxes = append(boxes, sb.b)
 		}
 		k.ready = nil
