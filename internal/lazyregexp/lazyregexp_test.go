@@ -29,7 +29,8 @@ func TestLazy(t *testing.T) {
 	if got := re.ReplaceAllStringFunc("ab-12", strings.ToUpper); got != "AB-12" {
 		t.Errorf("ReplaceAllStringFunc = %q", got)
 	}
-	if re.Regexp() != re.Regexp() {
+	first := re.Regexp()
+	if again := re.Regexp(); again != first {
 		t.Error("compiled twice")
 	}
 }
