@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -149,8 +149,8 @@ func decode(body []byte, v any) error {
 }
 
 var (
-	groupNameRE   = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`)
-	groupPatRE    = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]*$`)
+	groupNameRE   = lazyregexp.New(`^[\.\-_/#A-Za-z0-9]+$`)
+	groupPatRE    = lazyregexp.New(`^[\.\-_/#A-Za-z0-9]*$`)
 	retentionDays = []int32{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 

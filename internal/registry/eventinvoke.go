@@ -3,13 +3,13 @@ package registry
 import (
 	"context"
 	"errors"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // Lambda's bounds and defaults of asynchronous invocation settings.
@@ -63,7 +63,7 @@ type AsyncSettings struct {
 	DeadLetter           string
 }
 
-var destinationRE = regexp.MustCompile(`^$|^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)$`)
+var destinationRE = lazyregexp.New(`^$|^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)$`)
 
 // eventInvokeKey is the key of a qualifier's configuration: the
 // unqualified function is $LATEST, as in Lambda.

@@ -11,6 +11,17 @@
 // /var/runtime. The bootstraps use only their language's standard library
 // and speak the Lambda Runtime API like any other runtime client.
 //
+// The Python and Node.js bootstraps have a pre-started mode for the linux
+// driver's snapshots (_KUMO_SNAPSHOT=1; kumo_snapshot.py,
+// kumo-snapshot.js): they load what handlers commonly use (Node.js also
+// runs one HTTP exchange with a throwaway loopback server, so the first
+// Runtime API request skips compiling the client), write one byte to
+// stdin, a socket, to say they are ready, then read the function's
+// environment and working directory from it and replace their own with
+// them before anything of the function is imported. The package-level
+// regular expressions here compile on first use (package lazyregexp):
+// every sandbox's init is the kumo binary re-executed.
+//
 // # Java and Ruby
 //
 // javaN (java8.al2, java11, java17, java21, java25) runs on a host JDK

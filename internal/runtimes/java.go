@@ -11,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // The Java runtime client and Kumo's aws-lambda-java-core interfaces,
@@ -24,7 +25,7 @@ import (
 //go:embed bootstrap/java
 var javaSources embed.FS
 
-var javaID = regexp.MustCompile(`^java(\d+)(?:\.al2)?$`)
+var javaID = lazyregexp.New(`^java(\d+)(?:\.al2)?$`)
 
 var java = &language{
 	name: "Java",

@@ -5,12 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
-var rubyID = regexp.MustCompile(`^ruby3\.(\d+)$`)
+var rubyID = lazyregexp.New(`^ruby3\.(\d+)$`)
 
 var ruby = &language{
 	name:    "Ruby",
@@ -65,7 +66,7 @@ var ruby = &language{
 	probe: []int{1, 2, 3, 4},
 }
 
-var rubyName = regexp.MustCompile(`ruby3\.(\d+)$`)
+var rubyName = lazyregexp.New(`ruby3\.(\d+)$`)
 
 // rubyVersion is the minor version of a Ruby 3: from the name its
 // symlinks lead to (ruby -> ruby3.1), else by asking.
@@ -87,7 +88,7 @@ func rubyVersion(p string) (int, error) {
 	return strconv.Atoi(minor)
 }
 
-var dotnetID = regexp.MustCompile(`^dotnet(\d+)$`)
+var dotnetID = lazyregexp.New(`^dotnet(\d+)$`)
 
 // dotnetHosts are where a .NET runtime's host is installed.
 var dotnetHosts = []string{"/usr/bin/dotnet", "/usr/share/dotnet/dotnet", "/usr/lib/dotnet/dotnet", "/usr/local/bin/dotnet"}

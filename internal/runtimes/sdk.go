@@ -10,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // The AWS SDKs of the managed runtimes, as Lambda ships them: boto3 on the
@@ -163,7 +164,7 @@ func hostPythonSDK(interpreter string) pythonSDK {
 	return sdk
 }
 
-var versionRE = regexp.MustCompile(`(?m)^__version__\s*=\s*['"]([^'"]+)['"]`)
+var versionRE = lazyregexp.New(`(?m)^__version__\s*=\s*['"]([^'"]+)['"]`)
 
 // boto3Version reads boto3's version from its source in dir ("" when dir
 // has no boto3).

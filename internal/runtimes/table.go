@@ -7,13 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // language is a family of managed runtimes sharing one bootstrap.
@@ -21,7 +22,7 @@ type language struct {
 	name string // "Python", "Node.js"
 	// id parses a runtime id of the family into its version number
 	// (minor for Python 3, major for Node.js).
-	id *regexp.Regexp
+	id *lazyregexp.Regexp
 	// runtime is the id of version v.
 	runtime func(v int) string
 	// candidates are where probing looks for an interpreter of version v
@@ -40,8 +41,8 @@ type language struct {
 }
 
 var (
-	pythonID = regexp.MustCompile(`^python3\.(\d+)$`)
-	nodeID   = regexp.MustCompile(`^nodejs(\d+)\.x$`)
+	pythonID = lazyregexp.New(`^python3\.(\d+)$`)
+	nodeID   = lazyregexp.New(`^nodejs(\d+)\.x$`)
 )
 
 var python = &language{
@@ -286,7 +287,7 @@ func probe() []probed {
 	return out
 }
 
-var pythonName = regexp.MustCompile(`python3\.(\d+)$`)
+var pythonName = lazyregexp.New(`python3\.(\d+)$`)
 
 // pythonVersion is the minor version of a Python 3: from the name its
 // symlinks lead to when it says it (python3 -> python3.11), else by asking.

@@ -153,6 +153,14 @@ type Freezer interface {
 	Thaw(ctx context.Context) error
 }
 
+// Reserver is a Driver that holds memory outside the sandboxes it
+// started: pre-started runtimes waiting for a function, say. The worker
+// counts ReservedMB against the node's memory budget; it is called on
+// every placement, so it must be cheap, and safe for concurrent use.
+type Reserver interface {
+	ReservedMB() int
+}
+
 // InitCPUQuota is the CFS quota during the init phase: at least two vCPUs.
 func InitCPUQuota(memoryMB int) int {
 	return max(CPUQuota(memoryMB), 200000)

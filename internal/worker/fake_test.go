@@ -53,7 +53,11 @@ type fakeDriver struct {
 	destroying chan string
 	// freezer makes the sandboxes sandbox.Freezers.
 	freezer bool
+	// reserved is the memory the driver holds outside sandboxes.
+	reserved atomic.Int64
 }
+
+func (d *fakeDriver) ReservedMB() int { return int(d.reserved.Load()) }
 
 func (d *fakeDriver) Name() string { return "fake" }
 func (d *fakeDriver) Capabilities() sandbox.Capabilities {

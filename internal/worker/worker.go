@@ -337,7 +337,7 @@ func (w *Worker) place(spec *Spec) (*instance, grant, error) {
 			return nil, grant{}, ErrClosed
 		}
 		need := w.needLocked(spec)
-		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB}
+		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed + w.reservedMB(), BudgetMB: w.cfg.MemoryBudgetMB}
 		if s.Idle == 0 {
 			s.Evictable = w.evictableLocked()
 		}
@@ -359,6 +359,15 @@ func (w *Worker) place(spec *Spec) (*instance, grant, error) {
 	}
 }
 
+// reservedMB is the memory the driver holds outside any sandbox (waiting
+// snapshots: sandbox.Reserver), counted against the budget.
+func (w *Worker) reservedMB() int {
+	if r, ok := w.cfg.Driver.(sandbox.Reserver); ok {
+		return r.ReservedMB()
+	}
+	return 0
+}
+
 // reserve is place for a sandbox that must be new (provisioned
 // concurrency): it never takes an idle one.
 func (w *Worker) reserve(spec *Spec) (grant, error) {
@@ -368,7 +377,7 @@ func (w *Worker) reserve(spec *Spec) (grant, error) {
 		return grant{}, ErrClosed
 	}
 	need := w.needLocked(spec)
-	d := placement.Decide(placement.Snapshot{NeedMB: need, UsedMB: w.memUsed, BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
+	d := placement.Decide(placement.Snapshot{NeedMB: need, UsedMB: w.memUsed + w.reservedMB(), BudgetMB: w.cfg.MemoryBudgetMB, Evictable: w.evictableLocked()})
 	if d.Action == placement.Throttle {
 		return grant{}, ErrCapacity
 	}

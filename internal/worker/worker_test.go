@@ -231,6 +231,29 @@ func TestMemoryBudget(t *testing.T) {
 	}
 }
 
+// TestReservedMemoryCounted: memory the driver holds outside sandboxes
+// (waiting snapshots) counts against the budget, so a second sandbox that
+// would fit beside the first alone evicts it.
+func TestReservedMemoryCounted(t *testing.T) {
+	d := &fakeDriver{}
+	d.reserved.Store(128)
+	h := newHarness(t, Config{Driver: d, MemoryBudgetMB: 256})
+	a, b := spec("a", "ok", 128), spec("b", "ok", 128)
+	h.mustInvoke(a, "echo")
+	h.clk.add(time.Second)
+	h.mustInvoke(b, "echo")
+	if !h.d.sandboxes()[0].isDestroyed() {
+		t.Fatal("a was not evicted for b: the driver's 128 MB were not counted")
+	}
+	// Once the driver holds nothing, both fit.
+	d.reserved.Store(0)
+	h.clk.add(time.Second)
+	h.mustInvoke(a, "echo")
+	if sbs := h.d.sandboxes(); sbs[1].isDestroyed() || sbs[2].isDestroyed() {
+		t.Fatal("a sandbox was evicted with room in the budget")
+	}
+}
+
 // TestCloseWaitsForTeardowns: Close returns only once every sandbox,
 // including one retired in the background just before, is destroyed.
 func TestCloseWaitsForTeardowns(t *testing.T) {

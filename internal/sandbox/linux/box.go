@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,10 @@ type box struct {
 	// setPolicy restricts the sandbox's traffic (nil when the network
 	// cannot).
 	setPolicy func(*netns.Policy) error
-	// spans times the start (spans.go).
-	spans spans
+	// spans times the start (spans.go); request is the time from Start
+	// until the runtime's first Runtime API connection (ns, 0 before).
+	spans   spans
+	request atomic.Int64
 	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
 	cpuQuota int
 

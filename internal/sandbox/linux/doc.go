@@ -55,9 +55,9 @@
 // interpreter has already started and loaded the bootstrap; the code and
 // layers arrive later as detached mount trees (open_tree on the host,
 // move_mount in the sandbox), behind overlays of neutral names, and the
-// environment over a pipe, after the function's limits are set. The
-// driver never writes state to disk for them: a snapshot is a process,
-// and dies with the server like any warm sandbox.
+// environment over its stdin (a socket), after the function's limits
+// are set. The driver never writes state to disk for them: a snapshot is
+// a process, and dies with the server like any warm sandbox.
 //
 // Where a cold start goes (spans.go; every start logs its spans at debug
 // level, BenchmarkStart prints their means). On the 2-core development VM
@@ -68,11 +68,26 @@
 // /dev, /etc), the function's limits 0.2 ms, its mounts, pivot, fork and
 // exec 3 ms: Start 23 ms, the first Runtime API request 31 ms. From the
 // warm pool: Start 4.4 ms, first request 21 ms (11.8 and 29 ms while the
-// pool's refill still ran during the start). In the kumo binary, 40–70 ms
-// (at load ~20) of package initialization (GODEBUG=inittrace=1) run
-// before this package's init takes over — the warm pool and snapshots
-// keep it off the path; a smaller init binary would shorten the rest.
-// Attaching the bridge network takes 5–30 ms, in parallel with the init.
+// pool's refill still ran during the start). In the kumo binary the init
+// first pays the Go runtime's start and the package initialization that
+// Go's order puts before this package's init: about 37 ms of CPU per
+// init at load ~15 (a static hello-world binary: 7 ms), mostly the page
+// faults of a 43 MB binary (~880 minor faults against ~150) and
+// third-party package initializers ordered first (cockroachdb/apd's
+// tables alone 565 KB and 4–6 ms). Kumo's own package-level tables are
+// built on first use (package lazyregexp, sync.OnceValue), which takes
+// `kumo version` from 44,000 allocations and ~74 ms of CPU to 9,600 and
+// ~41 ms, but most of them initialize after this package's init, so a
+// sandbox's init gains little; only a small init binary, or this
+// package's init code in a package with few imports, would remove the
+// rest. The warm pool and snapshots keep it off the start's path, not
+// off the CPU: each refill of the pool pays it, and it bounds how many
+// sandboxes a second the node creates — `go run ./bench -suite churn
+// -quick` with debug logs at load 4.5: 15.9 sandboxes/s for distinct
+// versions in sequence, 11 of 30 starts found the pool empty, init ready
+// p50 90 ms; a start from the pool took 3–11 ms and its first request
+// 31–41 ms. Attaching the bridge network takes 5–30 ms, in parallel with
+// the init.
 //
 // The runtime's own start is the rest, which snapshots take off the
 // path: `go run ./bench -suite cold -quick`, the trees without and with
@@ -81,6 +96,27 @@
 // and 200 → 64 ms at 128 MB; Node.js 410 → 98 ms at 1,769 MB and
 // 458 → 93 ms at 128 MB (p90s are starts that found no refilled
 // snapshot).
+//
+// A start from a snapshot has its own spans (take, limits, trees, the
+// init's mounts, the handoff to the runtime) and every start logs, at
+// debug level, when the runtime's first Runtime API connection arrived
+// ("linux sandbox first request"). BenchmarkSnapshotStart (1,769 MB, a
+// handler that echoes, load 11–14, medians of interleaved runs): Start
+// 12–24 ms, of which limits 0.5–1, open_tree 0.03, mounts 2–10 and the
+// handoff 8–12 (messages and wake-ups of the init, the runtime and the
+// driver, which load stretches); the first /next 18–32 ms after Start
+// was called for Python and 28–33 ms for Node.js. A snapshot is offered
+// only once its runtime has loaded and says so (one byte on its stdin);
+// before, one taken right after it was made paid the rest of the
+// interpreter's start (the same benchmark: first /next 367 ms for Python,
+// 147 ms for Node.js). Node.js's snapshot makes one GET and one POST to a
+// throwaway loopback server before it waits, so the first /next and
+// response skip compiling the HTTP client (outside a sandbox at load 20,
+// first /next 92 → 41 ms and response 175 → 69 ms after the spec).
+//
+// Waiting snapshots hold memory (each one's peak while its runtime
+// started, 10–40 MB); the driver reports it as a sandbox.Reserver and
+// the worker counts it against the node's memory budget.
 //
 // Destroy kills the init (and so the pid namespace), waits for it, checks
 // the cgroups are empty (freezing and killing what is left, or cgroup.kill

@@ -264,6 +264,22 @@ func (d *Driver) release(name string) {
 // still starts and exits at once with code 127, the reason written to
 // Stderr.
 func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+	t0 := time.Now()
+	b, err := d.start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	b.spans.Start = time.Since(t0)
+	b.spans.log(d.log, spec.ID)
+	b.ln = &firstListener{Listener: b.ln, first: func() {
+		r := time.Since(t0)
+		b.request.Store(int64(r))
+		d.log.Debug("linux sandbox first request", "id", spec.ID, "request", r)
+	}}
+	return b, nil
+}
+
+func (d *Driver) start(ctx context.Context, spec sandbox.Spec) (*box, error) {
 	if d.unavailable != nil {
 		return nil, d.unavailable
 	}
@@ -289,7 +305,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 		return nil, err
 	}
 	if key, startEnv, ok := snapshotKey(spec); ok {
+		tTake := time.Now()
 		if b := d.snaps.take(key, startEnv, spec); b != nil {
+			b.spans.Take = time.Since(tTake)
 			err := b.runSnapshot(ctx, spec, is)
 			if err == nil {
 				return b, nil
@@ -495,7 +513,6 @@ func (b *box) run(ctx context.Context, spec sandbox.Spec, is *initSpec) (err err
 		return err
 	}
 	b.spans.Exec = time.Since(tExec)
-	b.spans.log(b.d.log, spec.ID)
 	switch m.Kind {
 	case msgStarted:
 	case msgExit: // Args[0] could not be executed

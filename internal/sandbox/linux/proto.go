@@ -29,6 +29,9 @@ type message struct {
 	Pid    int         `json:"pid,omitempty"`
 	Error  string      `json:"error,omitempty"`
 	Status uint32      `json:"status,omitempty"` // a wait status
+	// Took is how long the init's part of a snapshot's spec took (ns,
+	// in started).
+	Took int64 `json:"took,omitempty"`
 }
 
 const (

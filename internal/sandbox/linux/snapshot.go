@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,10 +43,10 @@ import (
 //	i: /var/runtime and the host paths mounted, the root read-only and
 //	   pivoted into (no /var/task, /opt or /tmp yet); the runtime forked
 //	   as for any sandbox (sandbox user, seccomp, no capabilities) with
-//	   _KUMO_SNAPSHOT=1 and stdin a pipe whose write end the init keeps.
-//	   The bootstrap imports itself and the modules handlers use, then
-//	   blocks reading stdin.
-//	i → d  started
+//	   _KUMO_SNAPSHOT=1 and stdin a stream socket whose other end the
+//	   init keeps. The bootstrap imports itself and the modules handlers
+//	   use, writes one byte to stdin (ready) and blocks reading it.
+//	i → d  started (once the byte arrived)
 //	   … the sandbox waits in the driver's list …
 //	d: the function's limits (memory, CPU, pids) and network policy
 //	d → i  spec, with the code directory and each layer as detached mount
@@ -55,7 +56,7 @@ import (
 //	   rootfs.go does, so no host path shows in the sandbox's mount table;
 //	   the staging gone, /tmp the EphemeralMB tmpfs; then the function's
 //	   environment (exactly what a fresh start would have) and working
-//	   directory written to the pipe, which is closed
+//	   directory written to the socket, which is closed
 //	i → d  started (the runtime's pid) or failed
 //
 // The bootstrap replaces its whole environment with the one it is sent,
@@ -139,6 +140,9 @@ type snapshots struct {
 	keys   map[string]*snapKind
 	closed bool
 	fills  sync.WaitGroup
+	// heldKB is the memory the waiting snapshots hold: each one's peak
+	// use when it became ready (Driver.ReservedMB).
+	heldKB atomic.Int64
 }
 
 // snapKind is one key's sandboxes.
@@ -153,6 +157,7 @@ type snapKind struct {
 type snapBox struct {
 	b     *box
 	timer *time.Timer // recycles it
+	kb    int64       // counted in heldKB while it waits
 }
 
 func (s *snapshots) init(d *Driver, per int, idle time.Duration) {
@@ -188,6 +193,7 @@ func (s *snapshots) take(key string, startEnv []string, spec sandbox.Spec) *box 
 		sb := k.ready[0]
 		k.ready = k.ready[1:]
 		sb.timer.Stop()
+		s.heldKB.Add(-sb.kb)
 		b = sb.b
 	}
 	if !k.filling {
@@ -233,7 +239,8 @@ func (s *snapshots) fill(k *snapKind) {
 			b.abort()
 			continue
 		}
-		sb := &snapBox{b: b}
+		sb := &snapBox{b: b, kb: b.cg.peak() >> 10}
+		s.heldKB.Add(sb.kb)
 		sb.timer = time.AfterFunc(s.idle, func() { s.recycle(k, sb) })
 		k.ready = append(k.ready, sb)
 		s.mu.Unlock()
@@ -255,6 +262,7 @@ func (s *snapshots) recycle(k *snapKind, sb *snapBox) {
 		return // taken meanwhile
 	}
 	k.ready = append(k.ready[:i], k.ready[i+1:]...)
+	s.heldKB.Add(-sb.kb)
 	if time.Since(k.lastWant) >= s.idle && len(k.ready) == 0 && !k.filling && s.keys[k.key] == k {
 		delete(s.keys, k.key)
 	}
@@ -290,7 +298,10 @@ func (s *snapshots) prestart(k *snapKind) (b *box, err error) {
 	if _, err := b.ctrl.Write(encode(message{Kind: msgPrestart, Spec: &proto})); err != nil {
 		return nil, fmt.Errorf("sending the prestart: %w", err)
 	}
+	// The interpreter's start and its preloads, at most 30 s.
+	b.ctrl.SetReadDeadline(time.Now().Add(30 * time.Second))
 	m, _, err := receive(b.ctrl)
+	b.ctrl.SetReadDeadline(time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +328,7 @@ func (b *box) runSnapshot(ctx context.Context, spec sandbox.Spec, is *initSpec) 
 	if err := b.prepareRun(spec); err != nil {
 		return err
 	}
-	tExec := time.Now()
+	tTrees := time.Now()
 	var fds []int
 	defer func() {
 		for _, fd := range fds {
@@ -331,6 +342,8 @@ func (b *box) runSnapshot(ctx context.Context, spec sandbox.Spec, is *initSpec) 
 		}
 		fds = append(fds, fd)
 	}
+	b.spans.Trees = time.Since(tTrees)
+	tExec := time.Now()
 	msg, err := json.Marshal(message{Kind: msgSpec, Spec: is})
 	if err != nil {
 		return err
@@ -346,7 +359,8 @@ func (b *box) runSnapshot(ctx context.Context, spec sandbox.Spec, is *initSpec) 
 		return &initFailure{describe(m)}
 	}
 	b.spans.Exec = time.Since(tExec)
-	b.spans.log(b.d.log, spec.ID)
+	b.spans.Mounts = time.Duration(m.Took)
+	b.spans.Handoff = b.spans.Exec - b.spans.Mounts
 	go b.watch()
 	return nil
 }
@@ -354,20 +368,29 @@ func (b *box) runSnapshot(ctx context.Context, spec sandbox.Spec, is *initSpec) 
 // --- the init's side ---
 
 // snapshotInit pre-starts the runtime of proto, waits for the spec and
-// finishes the sandbox with it; it returns the runtime's pid.
-func snapshotInit(c *initConfig, fork *forker, proto *initSpec) (int, error) {
+// finishes the sandbox with it; it returns the runtime's pid, and sets
+// took to how long the function's mounts took.
+func snapshotInit(c *initConfig, fork *forker, proto *initSpec, took *time.Duration) (int, error) {
 	if err := prestartRoot(c, proto); err != nil {
 		return 0, err
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return 0, fmt.Errorf("pipe: %w", err)
+	// The runtime's stdin is a stream socket: it reads the function's
+	// environment from it, and first writes one byte to it once it has
+	// loaded what it preloads and waits, so that the snapshot is only
+	// offered ready.
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("socketpair: %w", err)
 	}
 	rd, wr := p[0], p[1]
 	proto.stdin = rd
 	pid, err := fork.run(proto)
 	unix.Close(rd)
 	if err != nil {
+		unix.Close(wr)
+		return 0, err
+	}
+	if err := awaitReady(wr); err != nil {
 		unix.Close(wr)
 		return 0, err
 	}
@@ -379,7 +402,9 @@ func snapshotInit(c *initConfig, fork *forker, proto *initSpec) (int, error) {
 		unix.Close(wr)
 		return 0, err
 	}
+	tMounts := time.Now()
 	err = finishSnapshotRoot(c, spec, fds)
+	*took = time.Since(tMounts)
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
@@ -409,6 +434,25 @@ func snapshotInit(c *initConfig, fork *forker, proto *initSpec) (int, error) {
 	}
 	unix.Close(wr)
 	return pid, nil
+}
+
+// awaitReady reads the byte a pre-started runtime writes to its stdin
+// once it waits for the function.
+func awaitReady(fd int) error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for the pre-started runtime: %w", err)
+		}
+		if n == 0 {
+			return errors.New("the pre-started runtime exited before it was ready")
+		}
+		return nil
+	}
 }
 
 // prestartRoot is finishRoot without the function: /var/runtime and the
@@ -561,6 +605,14 @@ func runtimeEnv(specEnv []string) []string {
 	return append(env, "AWS_LAMBDA_RUNTIME_API="+runtimeAPI)
 }
 
+// ReservedMB is the memory the waiting snapshots hold (sandbox.Reserver):
+// each one's peak use while its runtime started.
+func (d *Driver) ReservedMB() int {
+	return int((d.snaps.heldKB.Load() + 1023) >> 10)
+}
+
+var _ sandbox.Reserver = (*Driver)(nil)
+
 // close removes the waiting snapshots and stops making them.
 func (s *snapshots) close() {
 	s.mu.Lock()
@@ -573,6 +625,7 @@ func (s *snapshots) close() {
 	for _, k := range s.keys {
 		for _, sb := range k.ready {
 			sb.timer.Stop()
+			s.heldKB.Add(-sb.kb)
 			boxes = append(boxes, sb.b)
 		}
 		k.ready = nil

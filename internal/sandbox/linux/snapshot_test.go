@@ -141,12 +141,23 @@ func TestSnapshotIsolation(t *testing.T) {
 					k := d.snaps.keys[key]
 					return k != nil && len(k.ready) > 0
 				})
+				// A waiting snapshot's memory is reported, for the
+				// node's budget.
+				if mb := d.ReservedMB(); mb <= 0 || mb > snapshotWaitMB*maxSnapshotKeys {
+					t.Errorf("ReservedMB %d with a snapshot waiting", mb)
+				}
 				f := startAPI(t, d, s)
 				if !f.box.spans.Snapshot {
 					t.Fatalf("the sandbox did not come pre-started")
 				}
 				return f
 			}
+			defer func() {
+				d.snaps.close()
+				if mb := d.ReservedMB(); mb != 0 {
+					t.Errorf("ReservedMB %d after Close", mb)
+				}
+			}()
 			sa, dirA := spec("alpha", 128, "SECRET_A=alpha")
 			sb, dirB := spec("beta", 1769, "SECRET_B=beta")
 			fa, fb := start(sa), start(sb)

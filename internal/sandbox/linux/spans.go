@@ -4,6 +4,8 @@ package linux
 
 import (
 	"log/slog"
+	"net"
+	"sync"
 	"time"
 )
 
@@ -21,11 +23,38 @@ type spans struct {
 	InitReady time.Duration // from the clone until the init sent its socket: lo, /proc, /dev, /etc
 	Limits    time.Duration // writing the function's cgroup limits
 	Exec      time.Duration // spec sent until the runtime runs: the function's mounts, pivot, fork and exec
+	// A start from a snapshot (snapshot.go): Take is finding it in the
+	// driver's list, Trees the open_tree of the code and layers, Mounts
+	// the init's part of Exec (staging, move_mount, overlays, /tmp) and
+	// Handoff the rest of it (the environment written to the waiting
+	// runtime, the messages both ways).
+	Take, Trees, Mounts, Handoff time.Duration
+	// Start is the whole of Driver.Start. (The time from its call until
+	// the runtime's first Runtime API connection is accepted is the
+	// box's request, logged then as "linux sandbox first request".)
+	Start time.Duration
 }
 
 // log writes the spans of the sandbox id at debug level.
 func (s *spans) log(l *slog.Logger, id string) {
 	l.Debug("linux sandbox start spans", "id", id, "warm", s.Warm, "snapshot", s.Snapshot,
 		"clone", s.Clone, "cgroup", s.Cgroup, "net_attach", s.NetAttach, "init_ready", s.InitReady,
-		"limits", s.Limits, "exec", s.Exec)
+		"limits", s.Limits, "exec", s.Exec, "take", s.Take, "trees", s.Trees, "mounts", s.Mounts, "handoff", s.Handoff,
+		"start", s.Start)
+}
+
+// firstListener is a sandbox's Runtime API listener that records when the
+// runtime's first connection is accepted.
+type firstListener struct {
+	net.Listener
+	once  sync.Once
+	first func()
+}
+
+func (l *firstListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.once.Do(l.first)
+	}
+	return c, err
 }

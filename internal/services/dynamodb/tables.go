@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/store"
 )
@@ -158,7 +158,7 @@ func (s *Service) lookup(name string) (*table, error) {
 	return t, nil
 }
 
-var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+var tableName = lazyregexp.New(`^[a-zA-Z0-9_.-]+$`)
 
 // checkName validates a table name as DynamoDB does; the member is
 // "tableName" in the message.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/eventpattern"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/schedule"
 	"github.com/kumo-run/kumo/internal/store"
 )
@@ -27,11 +27,11 @@ const (
 )
 
 var (
-	ruleNameRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	busNameRE  = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,256}$`) // custom buses: no '/'
-	targetIDRE = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	pathKeyRE  = regexp.MustCompile(`^[A-Za-z0-9\_\-]{1,256}$`)
-	busRefRE   = regexp.MustCompile(`^[/\.\-_A-Za-z0-9]{1,256}$`) // names in requests: partner buses have '/'
+	ruleNameRE = lazyregexp.New(`^[\.\-_A-Za-z0-9]{1,64}$`)
+	busNameRE  = lazyregexp.New(`^[\.\-_A-Za-z0-9]{1,256}$`) // custom buses: no '/'
+	targetIDRE = lazyregexp.New(`^[\.\-_A-Za-z0-9]{1,64}$`)
+	pathKeyRE  = lazyregexp.New(`^[A-Za-z0-9\_\-]{1,256}$`)
+	busRefRE   = lazyregexp.New(`^[/\.\-_A-Za-z0-9]{1,256}$`) // names in requests: partner buses have '/'
 )
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

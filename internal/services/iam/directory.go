@@ -261,7 +261,7 @@ func (d *Directory) rebuild() {
 		return p
 	}
 	managed := func(policyARN string) *iampolicy.Policy {
-		if m := awsManaged[policyARN]; m != nil {
+		if m := awsManaged(policyARN); m != nil {
 			return parse(policyARN, m.document, iampolicy.KindIdentity)
 		}
 		p := s.policyByARN(d, policyARN)
@@ -405,7 +405,7 @@ func (d *Directory) Role(roleARN string) (authz.Role, bool) {
 // document of a managed policy (an AWS managed one or the account's), for
 // the PolicyArns of sts:AssumeRole.
 func (d *Directory) ManagedPolicy(policyARN string) (string, bool) {
-	if m := awsManaged[policyARN]; m != nil {
+	if m := awsManaged(policyARN); m != nil {
 		return m.document, true
 	}
 	if p := d.snap.Load().policyByARN(d, policyARN); p != nil {

@@ -122,7 +122,7 @@ func modifyEntity(ctx context.Context, s *Service, k kind, name string, fn func(
 	case kindRole:
 		_, err = modify(ctx, s, roleKey(name), noRole(name), func(r *role) error { return fn(roleFields(r)) })
 	case kindPolicy:
-		if awsManaged[name] != nil {
+		if awsManaged(name) != nil {
 			return unmodifiable(name)
 		}
 		pname, ok := s.customerPolicyName(name)

@@ -44,7 +44,7 @@ func TestManagedDocuments(t *testing.T) {
 		"arn:aws:iam::aws:policy/IAMFullAccess",
 		"arn:aws:iam::aws:policy/IAMReadOnlyAccess",
 	} {
-		p := awsManaged[want]
+		p := awsManaged(want)
 		if p == nil {
 			t.Errorf("%s is not served", want)
 			continue
@@ -53,8 +53,8 @@ func TestManagedDocuments(t *testing.T) {
 			t.Errorf("%s: %v", want, err)
 		}
 	}
-	if len(awsManaged) != 10 {
-		t.Errorf("%d AWS managed policies", len(awsManaged))
+	if len(awsManagedSet().byARN) != 10 {
+		t.Errorf("%d AWS managed policies", len(awsManagedSet().byARN))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"sync"
 	"time"
 
 	iampolicy "github.com/kumo-run/kumo/internal/iam"
@@ -30,14 +31,23 @@ type awsPolicy struct {
 	document                     string // compact JSON
 }
 
-// awsManaged are the AWS managed policies by ARN; awsManagedList in the
-// order ListPolicies answers them (by name).
-var (
-	awsManaged     = map[string]*awsPolicy{}
-	awsManagedList []*awsPolicy
-)
+// managedSet holds the AWS managed policies by ARN, and in the order
+// ListPolicies answers them (by name).
+type managedSet struct {
+	byARN map[string]*awsPolicy
+	list  []*awsPolicy
+}
 
-func init() {
+// awsManagedSet parses the embedded policies on first use, not at start:
+// every start of the kumo binary (each sandbox's init among them) would
+// pay for it.
+var awsManagedSet = sync.OnceValue(loadManaged)
+
+// awsManaged is the AWS managed policy with this ARN, or nil.
+func awsManaged(arn string) *awsPolicy { return awsManagedSet().byARN[arn] }
+
+func loadManaged() managedSet {
+	set := managedSet{byARN: map[string]*awsPolicy{}}
 	entries, err := managedFiles.ReadDir("managed")
 	if err != nil {
 		panic(err)
@@ -66,8 +76,9 @@ func init() {
 			arn:     "arn:aws:iam::aws:policy" + f.Path + f.PolicyName,
 			created: f.CreateDate.UTC(), updated: f.UpdateDate.UTC(), document: doc}
 		p.id = "ANPA" + stableID(p.arn)
-		awsManaged[p.arn] = p
-		awsManagedList = append(awsManagedList, p)
+		set.byARN[p.arn] = p
+		set.list = append(set.list, p)
 	}
-	sort.Slice(awsManagedList, func(i, j int) bool { return awsManagedList[i].name < awsManagedList[j].name })
+	sort.Slice(set.list, func(i, j int) bool { return set.list[i].name < set.list[j].name })
+	return set
 }

@@ -32,7 +32,7 @@ func notAttachable(policyARN string) error {
 // policyExists reports whether policyARN names an AWS managed policy or a
 // customer managed policy of the account.
 func (s *Service) policyExists(policyARN string) bool {
-	return awsManaged[policyARN] != nil || s.dir.view().policyByARN(s.dir, policyARN) != nil
+	return awsManaged(policyARN) != nil || s.dir.view().policyByARN(s.dir, policyARN) != nil
 }
 
 // Inline policies.
@@ -271,7 +271,7 @@ func (s *Service) getPolicy(ctx context.Context, q awsproto.QueryRequest) (any, 
 	}
 	v := s.dir.view()
 	var x policyXML
-	if m := awsManaged[a]; m != nil {
+	if m := awsManaged(a); m != nil {
 		x = awsPolicyXML(v, m)
 	} else if p := v.policyByARN(s.dir, a); p != nil {
 		x = s.policyXML(v, p, true)
@@ -300,7 +300,7 @@ func (s *Service) listPolicies(ctx context.Context, q awsproto.QueryRequest) (an
 	v := s.dir.view()
 	var out []policyXML
 	if in.Scope != "Local" {
-		for _, m := range awsManagedList {
+		for _, m := range awsManagedSet().list {
 			out = append(out, awsPolicyXML(v, m))
 		}
 	}
@@ -329,7 +329,7 @@ func (s *Service) listPolicies(ctx context.Context, q awsproto.QueryRequest) (an
 
 // modifyPolicy changes the customer managed policy policyARN through fn.
 func (s *Service) modifyPolicy(ctx context.Context, policyARN string, fn func(*policy) error) (*policy, error) {
-	if awsManaged[policyARN] != nil {
+	if awsManaged(policyARN) != nil {
 		return nil, unmodifiable(policyARN)
 	}
 	name, ok := s.customerPolicyName(policyARN)
@@ -349,7 +349,7 @@ func (s *Service) deletePolicy(ctx context.Context, q awsproto.QueryRequest) (an
 	if err != nil {
 		return nil, err
 	}
-	if awsManaged[a] != nil {
+	if awsManaged(a) != nil {
 		return nil, unmodifiable(a)
 	}
 	name, ok := s.customerPolicyName(a)
@@ -426,7 +426,7 @@ func (s *Service) getPolicyVersion(ctx context.Context, q awsproto.QueryRequest)
 		return nil, err
 	}
 	var x policyVersionXML
-	if m := awsManaged[in.PolicyArn]; m != nil {
+	if m := awsManaged(in.PolicyArn); m != nil {
 		if in.VersionId != m.version {
 			return nil, noVersion(in.PolicyArn, in.VersionId)
 		}
@@ -459,7 +459,7 @@ func (s *Service) listPolicyVersions(ctx context.Context, q awsproto.QueryReques
 		return nil, err
 	}
 	var vs []policyVersionXML
-	if m := awsManaged[in.PolicyArn]; m != nil {
+	if m := awsManaged(in.PolicyArn); m != nil {
 		vs = []policyVersionXML{{VersionID: m.version, IsDefaultVersion: true, CreateDate: m.updated}}
 	} else {
 		p := s.dir.view().policyByARN(s.dir, in.PolicyArn)
@@ -743,7 +743,7 @@ func (s *Service) listTags(k kind) op {
 			return nil, err
 		}
 		var tags []Tag
-		if k == kindPolicy && awsManaged[name] != nil {
+		if k == kindPolicy && awsManaged(name) != nil {
 			tags = nil
 		} else {
 			f, ok := s.viewEntity(k, name)

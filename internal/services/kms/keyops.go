@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -472,7 +472,7 @@ func (s *Service) change(ctx context.Context, r *http.Request, id, action string
 	return err
 }
 
-var aliasName = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
+var aliasName = lazyregexp.New(`^alias/[a-zA-Z0-9/_-]+$`)
 
 func (s *Service) checkAliasName(name string) error {
 	switch {
@@ -1057,7 +1057,7 @@ func deletedEntry(k string, rev uint64) store.Entry {
 }
 
 // keyIDPattern is a key id: a version 4 UUID in lower-case hex.
-var keyIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+var keyIDPattern = lazyregexp.New(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // newKeyID returns a random (version 4) UUID, as AWS's key ids are.
 func newKeyID() string {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/schedule"
 	"github.com/kumo-run/kumo/internal/services/events"
 	"github.com/kumo-run/kumo/internal/store"
@@ -135,7 +135,7 @@ func (e *epoch) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-var nameRE = regexp.MustCompile(`^[0-9a-zA-Z\-_.]{1,64}$`)
+var nameRE = lazyregexp.New(`^[0-9a-zA-Z\-_.]{1,64}$`)
 
 func tok(s string) string            { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 func groupKey(name string) string    { return "group." + tok(name) }

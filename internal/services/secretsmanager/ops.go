@@ -10,13 +10,13 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -90,7 +90,7 @@ func markedForDeletion() error {
 	return awsproto.Errorf(awsproto.SMInvalidRequest, "You can't perform this operation on the secret because it was marked for deletion.")
 }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9/_+=.@-]+$`)
+var namePattern = lazyregexp.New(`^[a-zA-Z0-9/_+=.@-]+$`)
 
 const suffixAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"regexp"
 	"slices"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // permissionActions are the actions AddPermission may grant.
@@ -15,8 +15,8 @@ var permissionActions = []string{"GetTopicAttributes", "SetTopicAttributes", "Ad
 	"DeleteTopic", "Subscribe", "ListSubscriptionsByTopic", "Publish", "Receive"}
 
 var (
-	labelPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
-	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	labelPattern   = lazyregexp.New(`^[A-Za-z0-9_-]{1,100}$`)
+	accountPattern = lazyregexp.New(`^[0-9]{12}$`)
 )
 
 // policyDoc is a topic policy as JSON: its statements kept as they are.

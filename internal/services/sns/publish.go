@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/natsd"
 )
 
@@ -119,7 +119,7 @@ func (b *bus) stopConsumers() {
 	}
 }
 
-var attrName = regexp.MustCompile(`^[A-Za-z0-9_\-.]{1,256}$`)
+var attrName = lazyregexp.New(`^[A-Za-z0-9_\-.]{1,256}$`)
 
 // checkAttributes validates message attributes as SNS does.
 func checkAttributes(attrs map[string]attribute) error {
@@ -259,7 +259,7 @@ func (s *Service) prepareMessage(t *topic, in *publishInput) (*message, error) {
 
 // fifoToken: MessageGroupId and MessageDeduplicationId, 1 to 128 of
 // printable ASCII.
-var fifoToken = regexp.MustCompile(`^[!-~]{1,128}$`)
+var fifoToken = lazyregexp.New(`^[!-~]{1,128}$`)
 
 // accept stores m durably; a Publish is acknowledged only after it. A
 // FIFO topic's message is stored once per deduplication id within the
@@ -318,7 +318,7 @@ func (s *Service) publish(ctx context.Context, q awsproto.QueryRequest) (any, er
 	return out, nil
 }
 
-var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var batchID = lazyregexp.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 func (s *Service) publishBatch(ctx context.Context, q awsproto.QueryRequest) (any, error) {
 	t, err := s.lookupTopic(q.Params.Get("TopicArn"))

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // MessageAttribute is one message attribute, as SendMessage takes it and
@@ -81,7 +81,7 @@ func isBinary(dataType string) bool {
 	return dataType == "Binary" || strings.HasPrefix(dataType, "Binary.")
 }
 
-var attrNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+var attrNameRE = lazyregexp.New(`^[A-Za-z0-9_.-]{1,256}$`)
 
 // checkMessageAttrs validates message attributes as SQS does.
 func checkMessageAttrs(attrs map[string]MessageAttribute) error {
@@ -285,7 +285,7 @@ func (s *Service) prepare(q *queue, e *sendEntry, sender string) (*envelope, int
 
 // fifoIDRE is what MessageGroupId and MessageDeduplicationId may hold:
 // alphanumeric and punctuation characters, 1 to 128.
-var fifoIDRE = regexp.MustCompile("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
+var fifoIDRE = lazyregexp.New("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
 
 // senderID is the SenderId of messages the caller sends: the account id
 // for the root, the user's or role session's id otherwise.
@@ -335,7 +335,7 @@ func failed(id string, err error) batchError {
 	return batchError{Id: id, SenderFault: ae.Status() < 500, Code: code, Message: msg}
 }
 
-var batchIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var batchIDRE = lazyregexp.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 // checkBatch validates a batch's entry ids and count.
 func checkBatch(ids []string, entry string) error {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 )
 
 // AddPermission and RemovePermission edit the queue's Policy as SQS does:
@@ -25,8 +25,8 @@ var grantable = []string{"*", "ChangeMessageVisibility", "DeleteMessage", "GetQu
 	"ListDeadLetterSourceQueues", "PurgeQueue", "ReceiveMessage", "SendMessage"}
 
 var (
-	labelRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	labelRE   = lazyregexp.New(`^[A-Za-z0-9_-]{1,80}$`)
+	accountRE = lazyregexp.New(`^[0-9]{12}$`)
 )
 
 func (s *Service) addPermission(ctx context.Context, r *http.Request, body []byte) (any, error) {

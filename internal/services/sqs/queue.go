@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/store"
 )
 
@@ -399,7 +399,7 @@ func checkRedriveAllow(v string) string {
 	return ""
 }
 
-var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var queueNameRE = lazyregexp.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 // checkName validates a queue name; a FIFO queue's ends with .fifo,
 // which counts in its 80 characters.

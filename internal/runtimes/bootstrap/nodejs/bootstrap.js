@@ -562,8 +562,8 @@ async function main() {
 }
 
 // Pre-started (kumo-snapshot.js): wait for the function first.
-if (process.env._KUMO_SNAPSHOT === '1') require('./kumo-snapshot.js').wait();
-main().catch((e) => {
+const ready = process.env._KUMO_SNAPSHOT === '1' ? require('./kumo-snapshot.js').wait() : Promise.resolve();
+ready.then(main).catch((e) => {
   rawWrite(`Runtime failed: ${e && e.stack ? e.stack : e}`);
   process.exit(1);
 });

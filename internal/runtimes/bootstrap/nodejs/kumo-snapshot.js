@@ -1,7 +1,8 @@
 // Kumo's pre-started runtime (the linux sandbox driver's snapshots): Node.js
 // starts and loads bootstrap.js and the core modules handlers use before
-// the function is known, then waits for the function's environment and
-// working directory on stdin (JSON, then EOF). Nothing of the function
+// the function is known, says so by writing one byte to stdin (a socket),
+// then waits for the function's environment and working directory on it
+// (JSON, then EOF). Nothing of the function
 // runs before wait returns; the environment is then exactly a fresh
 // start's. Math.random is seeded per V8 isolate when the process starts,
 // and every snapshot is its own process, so it is the sandbox's own.
@@ -9,10 +10,12 @@
 
 const fs = require('fs');
 
-exports.wait = function wait() {
+exports.wait = async function wait() {
   for (const m of ['https', 'url', 'crypto', 'zlib', 'stream', 'events', 'querystring', 'os']) {
     try { require(m); } catch (e) { /* not in this build */ }
   }
+  await warm();
+  try { fs.writeSync(0, '\n'); } catch (e) { /* ready: stdin is the init's socket */ }
   const chunks = [];
   const buf = Buffer.alloc(1 << 16);
   for (;;) {
@@ -36,3 +39,44 @@ exports.wait = function wait() {
   }
   process.chdir(spec.dir || '/var/task');
 };
+
+// warm makes a GET and a POST over loopback to a throwaway server, with a
+// throwaway agent, so that the runtime's first /next and response do not
+// pay for loading and compiling Node.js's HTTP client and parser. The
+// server is closed before the function is known; a failure only leaves
+// the runtime cold.
+function warm() {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => { if (!done) { done = true; resolve(); } };
+    setTimeout(finish, 2000).unref();
+    let srv;
+    try {
+      const http = require('http');
+      srv = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{}')); });
+      srv.on('error', finish);
+      srv.listen(0, '127.0.0.1', () => {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const stop = () => {
+          agent.destroy();
+          if (srv.closeAllConnections) srv.closeAllConnections();
+          srv.close(finish);
+        };
+        const one = (method, body, then) => {
+          const headers = body ? { 'Content-Type': 'application/json', 'Content-Length': body.length } : {};
+          const req = http.request({ host: '127.0.0.1', port: srv.address().port, method, path: '/2018-06-01/runtime/invocation/next', agent, headers }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => { Buffer.concat(chunks); then(); });
+            res.on('error', stop);
+          });
+          req.on('error', stop);
+          req.end(body);
+        };
+        one('GET', null, () => one('POST', Buffer.from('{}'), stop));
+      });
+    } catch (e) {
+      finish();
+    }
+  });
+}

@@ -1,7 +1,8 @@
 # Kumo's pre-started runtime (the linux sandbox driver's snapshots): the
 # interpreter starts and imports Kumo's runtime and the modules handlers
-# use before the function is known, then waits for the function's
-# environment and working directory on stdin (JSON, then EOF). Nothing of
+# use before the function is known, says so by writing one byte to stdin
+# (a socket), then waits for the function's environment and working
+# directory on it (JSON, then EOF). Nothing of
 # the function runs before wait returns; the environment is then exactly
 # a fresh start's.
 import os
@@ -21,6 +22,10 @@ def wait():
         except Exception:
             pass
     preloaded = {m.partition(".")[0] for m in set(sys.modules) - before} - {"kumo_runtime", "kumo_snapshot"}
+    try:
+        os.write(0, b"\n")  # ready: stdin is the init's socket
+    except OSError:
+        pass
     chunks = []
     while True:
         try:
@@ -53,9 +58,17 @@ def _unshadow(preloaded):
     task = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     v = "python%d.%d" % sys.version_info[:2]
     dirs = [task, "/opt/python", "/opt/python/lib/%s/site-packages" % v]
-    for name in preloaded:
+    # One listing per directory rather than two stats per module and
+    # directory: what the function ships at the top of them.
+    shipped = set()
+    for d in dirs:
+        try:
+            for e in os.listdir(d):
+                shipped.add(e[:-3] if e.endswith(".py") else e)
+        except OSError:
+            pass
+    for name in preloaded & shipped:
         if name in sys.builtin_module_names:
             continue
-        if any(os.path.exists(os.path.join(d, name)) or os.path.exists(os.path.join(d, name + ".py")) for d in dirs):
-            for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-                del sys.modules[m]
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]

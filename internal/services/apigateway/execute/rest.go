@@ -16,6 +16,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/funcurl"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -201,9 +202,9 @@ func (s *Server) methodARN(q *restRequest) string {
 // ---- MOCK
 
 // stageVarRef is a stage variable in an integration's URI.
-var stageVarRef = regexp.MustCompile(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
+var stageVarRef = lazyregexp.New(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
 
-var statusInTemplate = regexp.MustCompile(`"statusCode"\s*:\s*"?(\d{3})`)
+var statusInTemplate = lazyregexp.New(`"statusCode"\s*:\s*"?(\d{3})`)
 
 // restMock answers from the method's integration: the status code its
 // request template names (200 without one), mapped through the

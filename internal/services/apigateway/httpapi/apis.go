@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -165,7 +165,7 @@ func validCors(c *apigateway.Cors) error {
 	return nil
 }
 
-var methodToken = regexp.MustCompile(`^[A-Z]+$`)
+var methodToken = lazyregexp.New(`^[A-Z]+$`)
 
 func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	var in apiInput

@@ -3,10 +3,10 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -449,7 +449,7 @@ type authorizerInput struct {
 	JWTConfiguration               *apigateway.JWTConfiguration `json:"jwtConfiguration"`
 }
 
-var identitySource = regexp.MustCompile(`^\$(request\.header\.[A-Za-z0-9!#$%&'*+.^_` + "`" + `|~-]+|request\.querystring\.[^\s]+|context\.[A-Za-z0-9.]+|stageVariables\.[A-Za-z0-9_]+)$`)
+var identitySource = lazyregexp.New(`^\$(request\.header\.[A-Za-z0-9!#$%&'*+.^_` + "`" + `|~-]+|request\.querystring\.[^\s]+|context\.[A-Za-z0-9.]+|stageVariables\.[A-Za-z0-9_]+)$`)
 
 func (in *authorizerInput) apply(az *apigateway.Authorizer) error {
 	if in.Name != nil {

@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto/arn"
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -26,8 +26,8 @@ type stageInput struct {
 }
 
 var (
-	stageName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	variableName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	stageName    = lazyregexp.New(`^[A-Za-z0-9_-]{1,128}$`)
+	variableName = lazyregexp.New(`^[A-Za-z0-9_]{1,64}$`)
 )
 
 func validStageName(s string) error {

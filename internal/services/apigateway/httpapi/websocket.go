@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"net/http"
-	"regexp"
 
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -102,7 +102,7 @@ func (in *integrationInput) webSocket(d *apigateway.Doc, it *apigateway.Integrat
 // ---- authorizers
 
 // wsIdentitySource is a WebSocket authorizer's identity source.
-var wsIdentitySource = regexp.MustCompile(`^route\.request\.(header|querystring)\.[^.\s]+$`)
+var wsIdentitySource = lazyregexp.New(`^route\.request\.(header|querystring)\.[^.\s]+$`)
 
 // applyFor applies an authorizer input as the API's protocol has them:
 // a WebSocket API's authorizers are REQUEST Lambda authorizers with IAM

@@ -2,15 +2,15 @@ package restapi
 
 import (
 	"net/http"
-	"regexp"
 	"strconv"
 
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
 // stageVarRef is a stage variable in an integration's URI, as in
 // …function:fn:${stageVariables.alias}/invocations.
-var stageVarRef = regexp.MustCompile(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
+var stageVarRef = lazyregexp.New(`\$\{stageVariables\.[A-Za-z0-9_]+\}`)
 
 var httpMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true, "HEAD": true, "OPTIONS": true, "ANY": true}
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kumo-run/kumo/internal/lazyregexp"
 	"github.com/kumo-run/kumo/internal/services/apigateway"
 )
 
@@ -58,8 +59,8 @@ func compile(d *apigateway.Doc) (*apigateway.Snapshot, error) {
 }
 
 var (
-	stageNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
-	varNameRE   = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	stageNameRE = lazyregexp.New(`^[a-zA-Z0-9_-]{1,128}$`)
+	varNameRE   = lazyregexp.New(`^[A-Za-z0-9_]{1,64}$`)
 )
 
 func validVariables(vars map[string]string) error {

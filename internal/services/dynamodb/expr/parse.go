@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
@@ -303,17 +304,18 @@ func (p *parser) path() (Path, error) {
 //go:embed reserved.txt
 var reservedText string
 
-// reserved are DynamoDB's reserved words, in capitals.
-var reserved = func() map[string]bool {
+// reserved are DynamoDB's reserved words, in capitals, built on first
+// use rather than at every start of the binary.
+var reserved = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(reservedText) {
 		m[w] = true
 	}
 	return m
-}()
+})
 
 // Reserved reports whether name is one of DynamoDB's reserved words.
-func Reserved(name string) bool { return reserved[strings.ToUpper(name)] }
+func Reserved(name string) bool { return reserved()[strings.ToUpper(name)] }
 
 func (p *parser) pathName() (string, error) {
 	t := p.peek()
