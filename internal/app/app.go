@@ -285,7 +285,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, log)
+	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, mx, log)
 	if err != nil {
 		return err
 	}
