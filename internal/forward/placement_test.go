@@ -274,3 +274,19 @@ func TestClusterReservedConcurrency(t *testing.T) {
 		t.Errorf("unreserved: %v", err)
 	}
 }
+
+// TestIdleLinger: a version seen idle stays reported for idleLinger
+// after its sandbox turned busy, then is dropped.
+func TestIdleLinger(t *testing.T) {
+	l := lingering{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := l.update(map[string]int{"k": 2}, t0); got["k"] != 2 {
+		t.Fatalf("idle now: %v", got)
+	}
+	if got := l.update(nil, t0.Add(idleLinger/2)); got["k"] != 2 {
+		t.Fatalf("busy for a moment: %v, want k still reported", got)
+	}
+	if got := l.update(map[string]int{"j": 1}, t0.Add(idleLinger+time.Millisecond)); got["k"] != 0 || got["j"] != 1 {
+		t.Fatalf("busy past the linger: %v, want only j", got)
+	}
+}

@@ -25,7 +25,43 @@ const (
 	peerTTL        = 5 * time.Second
 	// maxIdleVersions bounds the versions one report lists.
 	maxIdleVersions = 4096
+	// idleLinger is how long a version stays in the reports after its
+	// sandboxes were last seen idle: a sandbox busy for the few
+	// milliseconds of a warm invocation when the worker is asked is still
+	// the warm one to send the next invocation to; one busy throughout is
+	// dropped (a forwarded invocation that finds none idle starts one
+	// there).
+	idleLinger = time.Second
 )
+
+// lingering keeps the versions seen idle within idleLinger.
+type lingering map[string]seen
+
+type seen struct {
+	n  int
+	at time.Time
+}
+
+// update merges the idle counts sampled at now and returns what to
+// report: for each version, its count when last seen idle, if within
+// idleLinger.
+func (l lingering) update(idle map[string]int, now time.Time) map[string]int {
+	for k, n := range idle {
+		l[k] = seen{n: n, at: now}
+	}
+	var out map[string]int
+	for k, s := range l {
+		if now.Sub(s.at) > idleLinger {
+			delete(l, k)
+			continue
+		}
+		if out == nil {
+			out = make(map[string]int, len(l))
+		}
+		out[k] = s.n
+	}
+	return out
+}
 
 // report is what a node tells the others of itself.
 type report struct {
@@ -92,7 +128,7 @@ func (r *Runner) startReports() error {
 	}
 	r.subs = append(r.subs, s2)
 	// Ask every node for its report with this node's first one.
-	rep := r.ownReport()
+	rep := r.ownReport(nil, r.now())
 	r.vmu.Lock()
 	r.sent = rep
 	r.rebuildLocked()
@@ -107,11 +143,15 @@ func (r *Runner) startReports() error {
 	return nil
 }
 
-// ownReport is this node's report now.
-func (r *Runner) ownReport() report {
+// ownReport is this node's report now; linger, if set, keeps versions
+// seen idle lately.
+func (r *Runner) ownReport(linger lingering, now time.Time) report {
 	rep := report{Node: r.node}
 	if r.rep != nil {
 		rep.BudgetMB, rep.UsedMB, rep.Idle = r.rep.MemoryBudgetMB(), r.rep.MemoryUsedMB(), r.rep.IdleVersions(maxIdleVersions)
+		if linger != nil {
+			rep.Idle = linger.update(rep.Idle, now)
+		}
 		if len(rep.Idle) == 0 {
 			rep.Idle = nil
 		}
@@ -126,14 +166,15 @@ func (r *Runner) reportLoop() {
 	t := time.NewTicker(reportEvery)
 	defer t.Stop()
 	last := r.now()
+	linger := lingering{}
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-t.C:
 		}
-		rep := r.ownReport()
 		now := r.now()
+		rep := r.ownReport(linger, now)
 		r.vmu.Lock()
 		changed := !rep.equal(&r.sent)
 		beat := now.Sub(last) >= heartbeatEvery
