@@ -6,7 +6,9 @@ import (
 )
 
 func TestChoose(t *testing.T) {
-	node := func(id string, idle, used, budget int) Node { return Node{ID: id, Idle: idle, UsedMB: used, BudgetMB: budget} }
+	node := func(id string, idle, used, budget int) Node {
+		return Node{ID: id, Idle: idle, UsedMB: used, BudgetMB: budget}
+	}
 	for _, tc := range []struct {
 		name  string
 		self  Node

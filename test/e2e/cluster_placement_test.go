@@ -189,6 +189,12 @@ func TestClusterPlacement(t *testing.T) {
 		for range 4 {
 			take(<-results)
 		}
+		eventually(t, time.Minute, "the two admitted invocations reach the server", func() error {
+			if n := held.Load() + served.Load(); n < 2 {
+				return fmt.Errorf("%d reached it", n)
+			}
+			return nil
+		})
 		close(release)
 		for range 2 {
 			take(<-results)
