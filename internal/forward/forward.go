@@ -148,7 +148,9 @@ func (r *Runner) Invoke(ctx context.Context, spec *worker.Spec, req *worker.Requ
 	var buf [8]placement.Node
 	nodes := v.nodes(spec.Key, buf[:0])
 	tried := -1
-	if i, why := placement.Choose(v.self.node(spec.Key), nodes, spec.MemoryMB); i >= 0 && r.lim.hasShare(spec, v.members, nodes[i].ID) {
+	// A streamed response stays on the node its caller reads it from.
+	stream := req.Invocation.Stream != nil
+	if i, why := placement.Choose(v.self.node(spec.Key), nodes, spec.MemoryMB); !stream && i >= 0 && r.lim.hasShare(spec, v.members, nodes[i].ID) {
 		// Another node is preferred; an idle sandbox here still wins.
 		if release, ok := r.lim.acquire(spec, v.members, r.node); ok {
 			warm := *req
@@ -222,6 +224,9 @@ func (r *Runner) fallback(ctx context.Context, v *view, nodes []placement.Node, 
 func (r *Runner) forward(ctx context.Context, peer string, spec *worker.Spec, req *worker.Request) (*worker.Outcome, error, bool) {
 	fwd := *req
 	fwd.WarmOnly = false
+	// Another node answers whole: a response the function streams
+	// reaches the caller in one piece.
+	fwd.Invocation.Stream = nil
 	if d, ok := ctx.Deadline(); ok && fwd.Invocation.Deadline.IsZero() {
 		fwd.Invocation.Deadline = d
 	}
