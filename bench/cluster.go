@@ -267,6 +267,14 @@ func measureCluster(ctx context.Context, nodes []*target, metrics []string, fns 
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// Forwarding first: the Event runs leave a backlog that the nodes
+	// drain for a while after.
+	var fwd []ClusterRow
+	if len(nodes) > 1 {
+		if fwd, err = measureForwarding(ctx, dep, ivs, metrics, fns, window); err != nil {
+			return nil, err
+		}
+	}
 	var rows []ClusterRow
 	for _, c := range []struct {
 		kind string
@@ -279,14 +287,7 @@ func measureCluster(ctx context.Context, nodes []*target, metrics []string, fns 
 		ps, d, errs := runAcross(ctx, ivs, c.in, c.p, window)
 		rows = append(rows, ClusterRow{Nodes: len(nodes), Kind: c.kind, Parallel: c.p, PerSec: ps, Latency: d, Errors: errs})
 	}
-	if len(nodes) > 1 {
-		rs, err := measureForwarding(ctx, dep, ivs, metrics, fns, window)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, rs...)
-	}
-	return rows, nil
+	return append(rows, fwd...), nil
 }
 
 // measureForwarding deploys a second no-op, warms it on node 1 only and,
