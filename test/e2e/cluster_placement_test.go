@@ -69,7 +69,8 @@ func startPlacementCluster(t *testing.T, n int) []*clusterNode {
 // Reserved concurrency 2 holds across the three nodes: a function that
 // blocks until the test releases it, invoked six times at once through
 // all three nodes, runs at most twice at a time cluster-wide; the others
-// are throttled with 429 TooManyRequestsException.
+// are throttled with 429 TooManyRequestsException; the two that run are
+// placed on two nodes.
 func TestClusterPlacement(t *testing.T) {
 	nodes := startPlacementCluster(t, 3)
 	ctx := t.Context()
@@ -161,6 +162,10 @@ func TestClusterPlacement(t *testing.T) {
 		defer hs.Close()
 		url := "http://" + ln.Addr().String() + "/"
 
+		before := make([]float64, len(nodes))
+		for i, nd := range nodes {
+			before[i] = nd.metric(t, "kumo_sandboxes")
+		}
 		type result struct {
 			r   *invoked
 			err error
@@ -205,6 +210,17 @@ func TestClusterPlacement(t *testing.T) {
 		}
 		if throttled < 1 || ok < 2 {
 			t.Errorf("%d ran and %d were throttled, want at least 2 and at least 1", ok, throttled)
+		}
+		// Each node admits its share (1, 1 and 0 of 2): the two ran on
+		// two nodes, each in a sandbox of its own.
+		placed := 0
+		for i, nd := range nodes {
+			if nd.metric(t, "kumo_sandboxes") > before[i] {
+				placed++
+			}
+		}
+		if placed != 2 {
+			t.Errorf("pl-res sandboxes started on %d nodes, want 2 (one per node with a share)", placed)
 		}
 		throttles := 0.0
 		for _, nd := range nodes {
