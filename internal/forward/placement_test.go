@@ -163,6 +163,7 @@ func TestWarmAffinity(t *testing.T) {
 	if _, cold, _ := b.counts(); cold != 0 {
 		t.Errorf("b: %d cold starts, want 0", cold)
 	}
+
 	// Idle here: runs here, without forwarding.
 	out, err := runners[2].Invoke(ctx, &worker.Spec{Key: "k2", FunctionName: "g", MemoryMB: 128, Timeout: time.Second}, invokeReq())
 	if err != nil || string(out.Payload) != "c" {
@@ -173,6 +174,23 @@ func TestWarmAffinity(t *testing.T) {
 	}
 	if s := runners[1].Stats(); s.Served != 3 {
 		t.Errorf("b served %d, want 3", s.Served)
+	}
+	// b's sandbox is gone but a's view still has it: the invocation goes
+	// there once and starts one there, never sent on again.
+	b.mu.Lock()
+	b.idle["k1"] = 0
+	b.mu.Unlock()
+	out, err = runners[0].Invoke(ctx, spec, invokeReq())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Payload) == "b" {
+		if _, cold, _ := b.counts(); cold != 1 {
+			t.Errorf("b: %d cold starts after its sandbox went, want 1", cold)
+		}
+	}
+	if runs, _, _ := c.counts(); runs != 1 {
+		t.Errorf("c ran %d invocations, want its own 1: a stale hint must not send one on", runs)
 	}
 }
 
