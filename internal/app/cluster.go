@@ -116,15 +116,19 @@ func openContext(ctx context.Context, cfg config.Config) (context.Context, conte
 // clusterRunner is what runs the invoke frontend's invocations: the worker
 // alone on a single node; in a cluster, package forward, which places each
 // invocation on the node with an idle sandbox of its version or the least
-// loaded one, and counts this node's share of the concurrency limits.
-func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, mx *metrics.Metrics, log *slog.Logger) (invoke.Runner, func(), error) {
+// loaded one, and counts this node's share of the concurrency limits. It
+// attaches the worker to prov: on a single node the whole provisioned
+// counts, in a cluster this node's share of them.
+func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, prov *invoke.Provisioned, mx *metrics.Metrics, log *slog.Logger) (invoke.Runner, func(), error) {
 	if !cfg.Cluster.Clustered() {
+		prov.Attach(wk)
 		return wk, func() {}, nil
 	}
-	fw, err := forward.New(nc, node, wk, log)
+	fw, err := forward.NewInZone(nc, node, cfg.Cluster.Zone, wk, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("forwarding: %w", err)
 	}
+	prov.Attach(fw.Provisioned(wk, prov))
 	registerPlacement(mx, fw)
 	return fw, fw.Close, nil
 }

@@ -38,6 +38,7 @@ type Runner struct {
 	rep   Reporter // nil: reports no budget
 	nc    *nats.Conn
 	node  string
+	zone  string
 	log   *slog.Logger
 	subs  []*nats.Subscription
 	stop  chan struct{}
@@ -75,10 +76,16 @@ const discoverWait = 200 * time.Millisecond
 // invocations, discovery requests and the others' reports, and sending
 // its own. Close stops that.
 func New(nc *nats.Conn, node string, local Local, log *slog.Logger) (*Runner, error) {
+	return NewInZone(nc, node, "", local, log)
+}
+
+// NewInZone is New for a node in zone ("" when none): provisioned
+// concurrency is spread over the zones.
+func NewInZone(nc *nats.Conn, node, zone string, local Local, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{local: local, nc: nc, node: node, log: log, margin: answerMargin, now: time.Now,
+	r := &Runner{local: local, nc: nc, node: node, zone: zone, log: log, margin: answerMargin, now: time.Now,
 		heard: map[string]heard{}, stop: make(chan struct{})}
 	r.rep, _ = local.(Reporter)
 	r.view.Store(&view{members: []string{node}})

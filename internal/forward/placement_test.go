@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,13 @@ type reportingLocal struct {
 	hold     chan struct{}
 	started  chan struct{}
 	warmMiss int
+	prov     map[string]worker.PoolState
+}
+
+func (f *reportingLocal) ProvisionedPools() map[string]worker.PoolState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.prov)
 }
 
 func (f *reportingLocal) Invoke(ctx context.Context, spec *worker.Spec, req *worker.Request) (*worker.Outcome, error) {

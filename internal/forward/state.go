@@ -66,9 +66,12 @@ func (l lingering) update(idle map[string]int, now time.Time) map[string]int {
 // report is what a node tells the others of itself.
 type report struct {
 	Node     string         `json:"node"`
+	Zone     string         `json:"zone,omitempty"`
 	BudgetMB int            `json:"budgetMB,omitempty"`
 	UsedMB   int            `json:"usedMB,omitempty"`
 	Idle     map[string]int `json:"idle,omitempty"` // idle sandboxes by version key
+	// Prov is the node's provisioned-concurrency pools, by configuration.
+	Prov map[string]worker.PoolState `json:"prov,omitempty"`
 }
 
 func (p *report) node(key string) placement.Node {
@@ -76,7 +79,8 @@ func (p *report) node(key string) placement.Node {
 }
 
 func (p *report) equal(q *report) bool {
-	return p.Node == q.Node && p.BudgetMB == q.BudgetMB && p.UsedMB == q.UsedMB && maps.Equal(p.Idle, q.Idle)
+	return p.Node == q.Node && p.Zone == q.Zone && p.BudgetMB == q.BudgetMB && p.UsedMB == q.UsedMB &&
+		maps.Equal(p.Idle, q.Idle) && maps.Equal(p.Prov, q.Prov)
 }
 
 // heard is a peer's last report and when it came.
@@ -90,6 +94,9 @@ type view struct {
 	// members are the live nodes' ids, this one's included, sorted: what
 	// the concurrency shares are computed over.
 	members []string
+	// zones are the live nodes with their zones, for provisioned
+	// concurrency's shares.
+	zones []placement.Member
 	// peers are the other live nodes' reports, by id.
 	peers []*report
 	// self is this node's last report.
@@ -111,6 +118,11 @@ func (v *view) has(id string) bool {
 		}
 	}
 	return false
+}
+
+// pools is a Local that keeps provisioned-concurrency pools: the worker.
+type pools interface {
+	ProvisionedPools() map[string]worker.PoolState
 }
 
 // startReports subscribes to the others' reports, asks for them, and
@@ -146,7 +158,12 @@ func (r *Runner) startReports() error {
 // ownReport is this node's report now; linger, if set, keeps versions
 // seen idle lately.
 func (r *Runner) ownReport(linger lingering, now time.Time) report {
-	rep := report{Node: r.node}
+	rep := report{Node: r.node, Zone: r.zone}
+	if p, ok := r.local.(pools); ok {
+		if rep.Prov = p.ProvisionedPools(); len(rep.Prov) == 0 {
+			rep.Prov = nil
+		}
+	}
 	if r.rep != nil {
 		rep.BudgetMB, rep.UsedMB, rep.Idle = r.rep.MemoryBudgetMB(), r.rep.MemoryUsedMB(), r.rep.IdleVersions(maxIdleVersions)
 		if linger != nil {
@@ -222,13 +239,14 @@ func (r *Runner) heardReport(m *nats.Msg) {
 // peers silent for peerTTL. Under vmu.
 func (r *Runner) rebuildLocked() {
 	now := r.now()
-	v := &view{members: []string{r.node}, self: r.sent}
+	v := &view{members: []string{r.node}, zones: []placement.Member{{ID: r.node, Zone: r.zone}}, self: r.sent}
 	for id, h := range r.heard {
 		if now.Sub(h.at) > peerTTL {
 			delete(r.heard, id)
 			continue
 		}
 		v.members = append(v.members, id)
+		v.zones = append(v.zones, placement.Member{ID: id, Zone: h.rep.Zone})
 		v.peers = append(v.peers, h.rep)
 	}
 	slices.Sort(v.members)

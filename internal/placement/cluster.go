@@ -3,6 +3,7 @@ package placement
 import (
 	"hash/fnv"
 	"slices"
+	"strings"
 )
 
 // Cluster placement: which node of a cluster an invocation goes to, and
@@ -123,6 +124,11 @@ func Share(limit int, name string, members []string, self string) int {
 	if n <= 1 || !ok || limit <= 0 {
 		return max(limit, 0)
 	}
+	return shareAt(limit, name, i, n)
+}
+
+// shareAt is the share of limit of the node at index i of n.
+func shareAt(limit int, name string, i, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	rank := (i + int(h.Sum32()%uint32(n))) % n
@@ -131,6 +137,58 @@ func Share(limit int, name string, members []string, self string) int {
 		s++
 	}
 	return s
+}
+
+// Member is a live node of a cluster and its zone ("" when none).
+type Member struct {
+	ID, Zone string
+}
+
+// ZoneShare is Share for provisioned concurrency: the members are ordered
+// so that neighbours are in different zones (each zone's nodes by id,
+// taken from the zones in turn), so the nodes that hold the extra ones of
+// a count smaller than the cluster are in as many zones as they can be.
+// members may come in any order; a node not among them keeps the whole
+// count.
+func ZoneShare(count int, name string, members []Member, self string) int {
+	n := len(members)
+	if n <= 1 || count <= 0 {
+		return max(count, 0)
+	}
+	ms := slices.Clone(members)
+	slices.SortFunc(ms, func(a, b Member) int {
+		if a.Zone != b.Zone {
+			return strings.Compare(a.Zone, b.Zone)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	// Round-robin over the zones: the k-th node of every zone comes
+	// before the (k+1)-th of any.
+	type ranked struct {
+		id        string
+		nth, zone int
+	}
+	order := make([]ranked, 0, n)
+	zone, nth := 0, 0
+	for i, m := range ms {
+		if i > 0 && m.Zone != ms[i-1].Zone {
+			zone, nth = zone+1, 0
+		}
+		order = append(order, ranked{id: m.ID, nth: nth, zone: zone})
+		nth++
+	}
+	slices.SortStableFunc(order, func(a, b ranked) int {
+		if a.nth != b.nth {
+			return a.nth - b.nth
+		}
+		return a.zone - b.zone
+	})
+	for i, o := range order {
+		if o.id == self {
+			return shareAt(count, name, i, n)
+		}
+	}
+	return count
 }
 
 // Rank orders idx, indexes of nodes, as Choose prefers them: the most

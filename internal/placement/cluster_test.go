@@ -90,3 +90,36 @@ func TestShare(t *testing.T) {
 		t.Errorf("negative limit: share %d, want 0", s)
 	}
 }
+
+// TestZoneShare: provisioned concurrency smaller than the cluster lands in
+// distinct zones; the shares add up to the count.
+func TestZoneShare(t *testing.T) {
+	members := []Member{{"n1", "a"}, {"n2", "a"}, {"n3", "b"}, {"n4", "b"}, {"n5", "c"}, {"n6", "c"}}
+	for _, name := range []string{"f:1", "g:live", "h:2", "another:prod"} {
+		for count := range 13 {
+			sum := 0
+			zones := map[string]int{}
+			for _, m := range members {
+				s := ZoneShare(count, name, members, m.ID)
+				sum += s
+				zones[m.Zone] += s
+			}
+			if sum != count {
+				t.Errorf("%s, %d: shares add up to %d", name, count, sum)
+			}
+			lo, hi := count, 0
+			for _, z := range []string{"a", "b", "c"} {
+				lo, hi = min(lo, zones[z]), max(hi, zones[z])
+			}
+			if hi-lo > 1 {
+				t.Errorf("%s, %d: per zone %v, want them within one of each other", name, count, zones)
+			}
+		}
+	}
+	if s := ZoneShare(4, "f", members, "n9"); s != 4 {
+		t.Errorf("not a member: %d, want 4", s)
+	}
+	if s := ZoneShare(4, "f", members[:1], "n1"); s != 4 {
+		t.Errorf("alone: %d, want 4", s)
+	}
+}
