@@ -71,6 +71,9 @@ func startPlacementCluster(t *testing.T, n int) []*clusterNode {
 // all three nodes, runs at most twice at a time cluster-wide; the others
 // are throttled with 429 TooManyRequestsException; the two that run are
 // placed on two nodes.
+//
+// Provisioned concurrency 2 is kept by two nodes in two zones, one sandbox
+// each, and is READY once they add up to 2.
 func TestClusterPlacement(t *testing.T) {
 	nodes := startPlacementCluster(t, 3)
 	ctx := t.Context()
@@ -80,11 +83,12 @@ func TestClusterPlacement(t *testing.T) {
 	}
 	deployFn(t, clients[0], "pl-warm", "warm", fnConfig{Timeout: 30})
 	deployFn(t, clients[0], "pl-res", "res", fnConfig{Timeout: 30})
+	deployFn(t, clients[0], "pl-prov", "prov", fnConfig{Timeout: 30, Publish: true})
 	must[*lambda.PutFunctionConcurrencyOutput](t, "PutFunctionConcurrency 2")(clients[0].PutFunctionConcurrency(ctx,
 		&lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("pl-res"), ReservedConcurrentExecutions: aws.Int32(2)}))
 	for i, nd := range nodes {
 		eventually(t, time.Minute, nd.id+" sees both functions and the reservation, and hears the other nodes", func() error {
-			for _, fn := range []string{"pl-warm", "pl-res"} {
+			for _, fn := range []string{"pl-warm", "pl-res", "pl-prov"} {
 				out, err := clients[i].GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fn)})
 				if err != nil {
 					return err
@@ -228,6 +232,41 @@ func TestClusterPlacement(t *testing.T) {
 		}
 		if throttles != float64(throttled) {
 			t.Errorf("kumo_lambda_throttles_total over the nodes = %v, want %d", throttles, throttled)
+		}
+	})
+	t.Run("ProvisionedSpread", func(t *testing.T) {
+		before := make([]float64, len(nodes))
+		for i, nd := range nodes {
+			before[i] = nd.metric(t, "kumo_sandboxes")
+		}
+		must[*lambda.PutProvisionedConcurrencyConfigOutput](t, "PutProvisionedConcurrencyConfig 2")(clients[0].PutProvisionedConcurrencyConfig(ctx,
+			&lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("pl-prov"), Qualifier: aws.String("1"),
+				ProvisionedConcurrentExecutions: aws.Int32(2)}))
+		// READY once the nodes' pools add up to 2.
+		eventually(t, 2*time.Minute, "provisioned concurrency READY", func() error {
+			out, err := clients[0].GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{
+				FunctionName: aws.String("pl-prov"), Qualifier: aws.String("1")})
+			if err != nil {
+				return err
+			}
+			if out.Status != types.ProvisionedConcurrencyStatusEnumReady {
+				return fmt.Errorf("status %s, %d allocated", out.Status, aws.ToInt32(out.AllocatedProvisionedConcurrentExecutions))
+			}
+			return nil
+		})
+		// Each node keeps its share (1, 1 and 0, in two zones), not the
+		// whole count.
+		var grew []string
+		total := 0.0
+		for i, nd := range nodes {
+			d := nd.metric(t, "kumo_sandboxes") - before[i]
+			total += d
+			if d > 0 {
+				grew = append(grew, nd.zone)
+			}
+		}
+		if total != 2 || len(grew) != 2 {
+			t.Errorf("%v provisioned sandboxes in zones %v, want 2 in two zones", total, grew)
 		}
 	})
 }
