@@ -43,6 +43,14 @@
 // finish. A node that has heard of no other yet (its first moments)
 // admits whole limits. No store round trip is on any invocation's path.
 //
+// Provisioned concurrency (provisioned.go): Runner.Provisioned stands
+// between the registry's configurations and the worker, which keeps this
+// node's placement.ZoneShare of each count (the extra ones of a count
+// smaller than the cluster on nodes of different zones); each node's report
+// carries its pools' ready sandboxes, and every node records the status of
+// an unsettled configuration with their sum (READY once it reaches the
+// count). Shares are pushed again within a second of a membership change.
+//
 // Durability: it owns nothing durable. A forwarded invocation is a
 // synchronous request whose caller waits for it, as a local one is; if the
 // node running it dies the caller gets an error (after the function's
