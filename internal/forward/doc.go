@@ -26,8 +26,8 @@
 // hints: a forwarded invocation that finds the warm sandbox gone starts
 // one there. It never forwards a forwarded invocation again (no loops or
 // ping-pong), never forwards for an error but capacity and limits, and
-// never reads the store. Nodes that answer natsd.NodesSubject but have not
-// reported (yet) are tried last when every reporting node is full.
+// never reads the store. Until it has heard any report, a node full here
+// tries the nodes that answer natsd.NodesSubject.
 //
 // Concurrency limits across the cluster: every live node (its own view:
 // itself and the nodes heard within 5 s) gets placement.Share of each

@@ -204,8 +204,8 @@ func (r *Runner) Invoke(ctx context.Context, spec *worker.Spec, req *worker.Requ
 // fallback lists the nodes to try when this node cannot run an
 // invocation: the reporting nodes, idle sandboxes of the version first,
 // then the least loaded, skipping the one already tried (tried indexes
-// nodes) and those whose share of the function's limit is zero; then the
-// nodes discovery found that have not reported yet.
+// nodes) and those whose share of the function's limit is zero; or, when
+// no node has reported yet, the nodes that answer discovery.
 func (r *Runner) fallback(ctx context.Context, v *view, nodes []placement.Node, tried int, spec *worker.Spec) []string {
 	order := make([]int, 0, len(nodes))
 	for i := range nodes {
@@ -218,10 +218,9 @@ func (r *Runner) fallback(ctx context.Context, v *view, nodes []placement.Node, 
 	for _, i := range order {
 		out = append(out, nodes[i].ID)
 	}
-	for _, id := range r.others(ctx) {
-		if !v.has(id) {
-			out = append(out, id)
-		}
+	if len(nodes) == 0 {
+		// No report heard yet: the nodes that answer discovery.
+		out = append(out, r.others(ctx)...)
 	}
 	return out
 }

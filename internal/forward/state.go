@@ -111,15 +111,6 @@ func (v *view) nodes(key string, buf []placement.Node) []placement.Node {
 	return buf
 }
 
-func (v *view) has(id string) bool {
-	for _, p := range v.peers {
-		if p.Node == id {
-			return true
-		}
-	}
-	return false
-}
-
 // pools is a Local that keeps provisioned-concurrency pools: the worker.
 type pools interface {
 	ProvisionedPools() map[string]worker.PoolState
