@@ -29,8 +29,8 @@ func TestClusterBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 8 {
-		t.Fatalf("%d rows, want 8", len(rows))
+	if len(rows) != 10 {
+		t.Fatalf("%d rows, want 10", len(rows))
 	}
 	for _, r := range rows {
 		if r.PerSec <= 0 {

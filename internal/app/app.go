@@ -260,9 +260,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	defer wk.Close()
 	// Provisioned concurrency follows the registry's view: watched first,
 	// so no change between the first push and the watch is missed.
+	// The worker, or in a cluster its share, is attached by clusterRunner.
 	regChanged, stopWatch := reg.Watch()
 	defer stopWatch()
-	prov.Attach(wk)
 	go func() {
 		for range regChanged {
 			prov.Sync()
@@ -291,7 +291,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer queue.Close() // before the worker closes
-	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, log)
+	runner, closeRunner, err := clusterRunner(cfg, nc, node, wk, prov, mx, log)
 	if err != nil {
 		return err
 	}

@@ -114,15 +114,51 @@ func openContext(ctx context.Context, cfg config.Config) (context.Context, conte
 }
 
 // clusterRunner is what runs the invoke frontend's invocations: the worker
-// alone on a single node; in a cluster, the worker, and another node's
-// when this one has no memory left (package forward).
-func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, log *slog.Logger) (invoke.Runner, func(), error) {
+// alone on a single node; in a cluster, package forward, which places each
+// invocation on the node with an idle sandbox of its version or the least
+// loaded one, and counts this node's share of the concurrency limits. It
+// attaches the worker to prov: on a single node the whole provisioned
+// counts, in a cluster this node's share of them.
+func clusterRunner(cfg config.Config, nc *nats.Conn, node string, wk *worker.Worker, prov *invoke.Provisioned, mx *metrics.Metrics, log *slog.Logger) (invoke.Runner, func(), error) {
 	if !cfg.Cluster.Clustered() {
+		prov.Attach(wk)
 		return wk, func() {}, nil
 	}
-	fw, err := forward.New(nc, node, wk, log)
+	fw, err := forward.NewInZone(nc, node, cfg.Cluster.Zone, wk, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("forwarding: %w", err)
 	}
+	prov.Attach(fw.Provisioned(wk, prov))
+	registerPlacement(mx, fw)
 	return fw, fw.Close, nil
+}
+
+// registerPlacement publishes where this node's invocations ran
+// (kumo_cluster_invocations_total{placement}), the forwarded invocations
+// it ran for others, and what it knows of the other nodes.
+func registerPlacement(mx *metrics.Metrics, fw *forward.Runner) {
+	for _, p := range []struct {
+		name string
+		get  func(forward.Stats) int64
+	}{
+		{"here", func(s forward.Stats) int64 { return s.Here }},
+		{"warm", func(s forward.Stats) int64 { return s.Warm }},
+		{"load", func(s forward.Stats) int64 { return s.Load }},
+		{"capacity", func(s forward.Stats) int64 { return s.Capacity }},
+		{"limit", func(s forward.Stats) int64 { return s.Limit }},
+	} {
+		mx.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kumo_cluster_invocations_total",
+			Help:        "Invocations this node received, by where they ran: here, or forwarded to a node with an idle sandbox (warm), to a less loaded node (load), because this node had no room (capacity) or no share left of a concurrency limit (limit).",
+			ConstLabels: prometheus.Labels{"placement": p.name}},
+			func() float64 { return float64(p.get(fw.Stats())) }))
+	}
+	mx.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kumo_cluster_served_total",
+		Help: "Invocations other nodes forwarded to this node."},
+		func() float64 { return float64(fw.Stats().Served) }))
+	mx.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kumo_cluster_peers",
+		Help: "Other nodes this node heard from within the last 5 seconds."},
+		func() float64 { return float64(fw.Stats().Peers) }))
+	mx.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kumo_cluster_peer_idle_sandboxes",
+		Help: "Idle sandboxes the other nodes last reported."},
+		func() float64 { return float64(fw.Stats().PeerIdle) }))
 }

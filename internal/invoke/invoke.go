@@ -203,7 +203,9 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, 1)
 	}
-	res, err := f.Runner.Invoke(ctx, Spec(t.Key, &t.Version), req)
+	spec := Spec(t.Key, &t.Version)
+	spec.ReservedConcurrency, spec.UnreservedConcurrency = t.Reserved, t.Unreserved
+	res, err := f.Runner.Invoke(ctx, spec, req)
 	if f.Metrics != nil {
 		f.Metrics.Running(c.FunctionName, -1)
 		if err == nil {
@@ -220,6 +222,17 @@ func (f *Frontend) Invoke(ctx context.Context, in *Input) (*Output, error) {
 				f.Metrics.Throttled(c.FunctionName, resourceName(c.FunctionName, in.Ref.Qualifier))
 			}
 			return nil, throttled(ReasonAccountLimit)
+		}
+		if le := (*worker.LimitError)(nil); errors.As(err, &le) {
+			// No node of the cluster had room in its share of the limit.
+			if f.Metrics != nil {
+				f.Metrics.Throttled(c.FunctionName, resourceName(c.FunctionName, in.Ref.Qualifier))
+			}
+			reason := ReasonAccountLimit
+			if le.Reserved {
+				reason = ReasonReservedLimit
+			}
+			return nil, throttled(reason)
 		}
 		var ue *runtimes.UnsupportedError
 		if errors.As(err, &ue) {

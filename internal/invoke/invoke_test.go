@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -249,6 +250,29 @@ func TestInvokeThrottles(t *testing.T) {
 	}
 	if _, total := full.limits.Running(); total != 0 {
 		t.Fatalf("%d invocations still counted after a throttle", total)
+	}
+}
+
+// TestInvokeClusterLimit: a cluster whose nodes have no share left of a
+// limit throttles with that limit's reason; the Runner is given the
+// function's limits to share.
+func TestInvokeClusterLimit(t *testing.T) {
+	for _, tc := range []struct {
+		err  *worker.LimitError
+		want string
+	}{
+		{&worker.LimitError{Reserved: true}, ReasonReservedLimit},
+		{&worker.LimitError{}, ReasonAccountLimit},
+	} {
+		r := &fakeRunner{err: fmt.Errorf("wrapped: %w", tc.err)}
+		f := &Frontend{Resolver: fakeResolver{"f": target("f")}, Runner: r}
+		_, err := f.Invoke(context.Background(), &Input{Ref: registry.Ref{Name: "f"}})
+		if got := reason(t, err); got != tc.want {
+			t.Errorf("%v: reason %q, want %q", tc.err, got, tc.want)
+		}
+		if len(r.specs) != 1 || r.specs[0].UnreservedConcurrency != target("f").Unreserved {
+			t.Errorf("the Runner was not given the account's unreserved concurrency: %+v", r.specs)
+		}
 	}
 }
 

@@ -293,3 +293,9 @@ func InvokeSubject(node string) string { return prefix + ".invoke." + node }
 // NodesSubject is the subject every node answers with its id, so that a
 // node finds the others: "kumo.nodes".
 const NodesSubject = prefix + ".nodes"
+
+// NodeStateSubject carries what each node of a cluster reports of itself
+// (its memory budget, what its sandboxes hold, its idle versions), sent
+// when it changes and as a heartbeat; a report with a reply subject asks
+// every node for its own: "kumo.nodes.state".
+const NodeStateSubject = prefix + ".nodes.state"

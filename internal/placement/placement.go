@@ -3,8 +3,10 @@
 // idle ones of other versions are evicted to make room, or nowhere (the
 // caller throttles). It is pure: a function of a Snapshot the caller takes
 // under its own lock, with no clock, no I/O and no state of its own, so that
-// it is table-tested and so that cluster mode can later feed it one
-// snapshot per node.
+// it is table-tested. For a cluster (cluster.go) it also chooses the node
+// an invocation goes to from the nodes' reports (Choose, Rank) and
+// computes each node's share of a concurrency limit (Share); package
+// forward feeds it. It keeps no state: nothing to make durable.
 //
 // It must never import the registry, the worker or a sandbox driver.
 package placement

@@ -104,9 +104,56 @@ func (w *Worker) measuredLocked(in *instance, peakBytes int64) {
 }
 
 // MemoryUsedMB is the memory charged to this node's sandboxes and the
-// starts in progress.
+// starts in progress, and what the driver holds in waiting snapshots.
 func (w *Worker) MemoryUsedMB() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.memUsed
+	return w.memUsed + w.reservedMB()
+}
+
+// ErrNotWarm: Request.WarmOnly was set and no sandbox of the version was
+// idle; nothing was started and nothing counted.
+var ErrNotWarm = errors.New("worker: no idle sandbox of the version")
+
+// LimitError: a concurrency limit (the function's reserved concurrency,
+// or the account's unreserved pool when Reserved is false) has no room
+// for the invocation on any node that was asked. The invoke frontend
+// throttles with the matching reason.
+type LimitError struct {
+	Reserved bool
+}
+
+func (e *LimitError) Error() string {
+	if e.Reserved {
+		return "worker: the function's reserved concurrency is taken"
+	}
+	return "worker: the account's unreserved concurrency is taken"
+}
+
+// MemoryBudgetMB is the node's memory budget.
+func (w *Worker) MemoryBudgetMB() int { return w.cfg.MemoryBudgetMB }
+
+// IdleVersions reports the version keys with idle sandboxes (provisioned
+// ones included) and how many, at most max keys: what a node tells the
+// others of a cluster, so that they send it invocations its warm
+// sandboxes can run. It takes the worker's lock once.
+func (w *Worker) IdleVersions(max int) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, min(len(w.idle), max))
+	for key, list := range w.idle {
+		if len(out) >= max {
+			break
+		}
+		out[key] = len(list)
+	}
+	for _, p := range w.prov.byID {
+		if p.closed || len(p.idle) == 0 {
+			continue
+		}
+		if _, ok := out[p.key]; ok || len(out) < max {
+			out[p.key] += len(p.idle)
+		}
+	}
+	return out
 }

@@ -29,7 +29,11 @@
 // What to run comes as a Spec built by the invoke frontend; the worker never
 // imports the registry. Where an invocation runs (an idle sandbox, a new
 // one, a new one after evictions, or nowhere) is decided by package
-// placement over a snapshot taken under Worker.mu.
+// placement over a snapshot taken under Worker.mu. In a cluster it tells
+// package forward what the node has (IdleVersions, MemoryUsedMB) and runs
+// a Request.WarmOnly invocation only in an idle sandbox (ErrNotWarm
+// otherwise, nothing started); it never counts concurrency limits itself
+// (Spec.ReservedConcurrency is carried for forward's shares).
 //
 // One owner for each sandbox's life: a sandbox is destroyed only by
 // teardown after retireLocked claimed it with the lifecycle's checked move

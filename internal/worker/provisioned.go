@@ -332,3 +332,25 @@ func (w *Worker) startProvisioned(ctx context.Context, p *provPool) {
 	p.idle = append(p.idle, in)
 	w.prov.member[in.id] = p
 }
+
+// PoolState is what a provisioned-concurrency pool holds: its ready
+// sandboxes and why its last start failed ("" when it did not).
+type PoolState struct {
+	Ready   int    `json:"ready,omitempty"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// ProvisionedPools reports each configuration's pool on this node, by
+// configuration id: what a cluster node tells the others, so that the
+// status of a configuration spread over the nodes counts them all.
+func (w *Worker) ProvisionedPools() map[string]PoolState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]PoolState, len(w.prov.byID))
+	for id, p := range w.prov.byID {
+		if !p.closed {
+			out[id] = PoolState{Ready: min(len(p.ready), p.want), Failure: p.failure}
+		}
+	}
+	return out
+}

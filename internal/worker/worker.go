@@ -120,6 +120,12 @@ type Spec struct {
 	// Image is set for a container-image function: its root, command
 	// and environment replace Runtime, Handler, Code and Layers.
 	Image *Image
+	// ReservedConcurrency is the function's reserved concurrency (nil:
+	// none) and UnreservedConcurrency the account's unreserved pool, for
+	// a cluster's per-node shares of them (package forward). The worker
+	// itself does not count them.
+	ReservedConcurrency   *int `json:",omitempty"`
+	UnreservedConcurrency int  `json:",omitempty"`
 	// Vpc places the function in a VPC: each sandbox's outbound traffic
 	// follows the policy Config.Policy resolves for it when the sandbox
 	// starts (so the warm path costs nothing; a sandbox keeps the policy
@@ -144,6 +150,10 @@ type Request struct {
 	Invocation runtimeapi.Invocation
 	// Tail asks for the last 4 KB of the invocation's log.
 	Tail bool
+	// WarmOnly runs the invocation only in an idle sandbox of the
+	// version: without one, Invoke returns ErrNotWarm and starts
+	// nothing (a cluster then sends it to a node that has one).
+	WarmOnly bool `json:"-"`
 }
 
 // Outcome is what an invocation produced. Function errors (the runtime's
@@ -328,8 +338,9 @@ type grant struct {
 
 // place decides where an invocation of spec runs (package placement): it
 // returns an idle sandbox of spec.Key, marked busy; or nil and a grant for
-// a new sandbox, which start consumes. Else ErrCapacity, or ErrClosed.
-func (w *Worker) place(spec *Spec) (*instance, grant, error) {
+// a new sandbox, which start consumes. Else ErrCapacity, or ErrClosed; or,
+// when warmOnly and no sandbox of spec.Key is idle, ErrNotWarm.
+func (w *Worker) place(spec *Spec, warmOnly bool) (*instance, grant, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
@@ -338,6 +349,9 @@ func (w *Worker) place(spec *Spec) (*instance, grant, error) {
 		}
 		need := w.needLocked(spec)
 		s := placement.Snapshot{Idle: w.idleCountLocked(spec.Key), NeedMB: need, UsedMB: w.memUsed + w.reservedMB(), BudgetMB: w.cfg.MemoryBudgetMB}
+		if s.Idle == 0 && warmOnly {
+			return nil, grant{}, ErrNotWarm
+		}
 		if s.Idle == 0 {
 			s.Evictable = w.evictableLocked()
 		}
@@ -385,6 +399,13 @@ func (w *Worker) reserve(spec *Spec) (grant, error) {
 	w.memUsed += need
 	w.done.Add(1)
 	return g, nil
+}
+
+// hasIdle reports whether a sandbox of key is idle now.
+func (w *Worker) hasIdle(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.idleCountLocked(key) > 0
 }
 
 // idleCountLocked is the number of idle sandboxes of key, provisioned ones
@@ -907,10 +928,13 @@ func (w *Worker) Invoke(ctx context.Context, spec *Spec, req *Request) (*Outcome
 
 func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Outcome, error) {
 	reqID := req.Invocation.RequestID
+	if req.WarmOnly && !w.hasIdle(spec.Key) {
+		return nil, ErrNotWarm
+	}
 	ka := w.keep.arrived(spec, w.cfg.Now())
 	defer func() { w.keep.ended(ka, w.cfg.Now()) }()
 	w.awaitFinishing(ctx, spec.Key)
-	in, g, err := w.place(spec)
+	in, g, err := w.place(spec, req.WarmOnly)
 	if err != nil {
 		return nil, err
 	}

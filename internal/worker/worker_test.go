@@ -332,6 +332,12 @@ func TestProvisioned(t *testing.T) {
 	f.Provisioned = true
 	h.w.SetProvisioned([]ProvisionedTarget{{ID: "f:live", Spec: f, Want: 2}})
 	eventually(t, "2 provisioned sandboxes reported", func() bool { return rep.allocated("f:live") == 2 })
+	if got := h.w.ProvisionedPools(); got["f:live"] != (PoolState{Ready: 2}) || len(got) != 1 {
+		t.Errorf("ProvisionedPools = %v, want f:live with 2 ready", got)
+	}
+	if got := h.w.IdleVersions(10); got[f.Key] != 2 {
+		t.Errorf("IdleVersions = %v, want the 2 provisioned sandboxes idle", got)
+	}
 	for _, sb := range h.d.sandboxes() {
 		if got := sb.env("AWS_LAMBDA_INITIALIZATION_TYPE"); got != "provisioned-concurrency" {
 			t.Errorf("initialization type %q", got)
