@@ -90,8 +90,68 @@ func DefaultKeyPolicy(partition, account string) string {
 }
 
 // resolve finds the key a KeyId names: a key id, a key ARN, an alias name
-// or an alias ARN.
+// or an alias ARN. The view answers; when it knows no such key it reads
+// the alias and key records from the store before saying so, for a key
+// or alias created through another node whose watch event has not
+// reached this one's view yet.
 func (s *Service) resolve(id string) (*key, error) {
+	k, err := s.resolveView(id)
+	if err == nil || awsproto.AsError(err).Code != awsproto.KMSNotFound {
+		return k, err
+	}
+	if !s.readThrough(id) {
+		return nil, err
+	}
+	return s.resolveView(id)
+}
+
+// readThrough applies the store's records of the alias and key id names
+// to the view; false when it found nothing the view lacked.
+func (s *Service) readThrough(id string) bool {
+	name := id
+	if strings.HasPrefix(id, "arn:") {
+		parts := strings.SplitN(id, ":", 6)
+		if len(parts) != 6 {
+			return false
+		}
+		name = parts[5]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readThroughTimeout)
+	defer cancel()
+	found := false
+	get := func(k string) *store.Entry {
+		e, err := s.cfg.KV.Get(ctx, k)
+		if err != nil {
+			return nil
+		}
+		found = true
+		s.apply(e)
+		return &e
+	}
+	if strings.HasPrefix(name, "alias/") {
+		e := get(aliasKey(name))
+		if e == nil || e.Deleted {
+			return false
+		}
+		var rec aliasRecord
+		if json.Unmarshal(e.Value, &rec) != nil {
+			return false
+		}
+		name = rec.KeyID
+	}
+	name = strings.TrimPrefix(name, "key/")
+	if !keyIDPattern.MatchString(name) {
+		return found
+	}
+	get(keyPrefix + name)
+	return found
+}
+
+// readThroughTimeout bounds resolve's reads of the store.
+const readThroughTimeout = 5 * time.Second
+
+// resolveView is resolve from the view alone.
+func (s *Service) resolveView(id string) (*key, error) {
 	if id == "" {
 		return nil, validation("null", "keyId", "Member must not be null")
 	}
