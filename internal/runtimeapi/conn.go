@@ -240,6 +240,9 @@ func (c *conn) waitUnparked() bool {
 		if !parked {
 			return true
 		}
+		if testHookPipelined != nil {
+			testHookPipelined()
+		}
 		select {
 		case <-c.unpark:
 		case <-s.closing:
@@ -433,6 +436,10 @@ func (c *conn) deliver(ctx context.Context, inv *Invocation) {
 		c.nc.Close()
 	}
 }
+
+// testHookPipelined, when set, is called when a request waits behind a
+// parked /next (tests only).
+var testHookPipelined func()
 
 // aLongTimeAgo is a deadline that has passed.
 var aLongTimeAgo = time.Unix(1, 0)
