@@ -64,6 +64,8 @@ type conn struct {
 	num    [24]byte // scratch for numbers; under wmu
 	timed  bool     // a read deadline is set (headerTimeout)
 	done   bool     // under wmu: bw is gone, nothing more is written
+	// scratch receives request bodies left unread (drain).
+	scratch [512]byte
 }
 
 // route is what the transport does with a request.
@@ -179,10 +181,8 @@ func (c *conn) serve() (handed bool) {
 		if !c.answer(r, rt) || r.Close {
 			return false
 		}
-		if r.Body != http.NoBody {
-			if n, _ := io.CopyN(io.Discard, r.Body, maxDrain+1); n > maxDrain {
-				return false
-			}
+		if r.Body != http.NoBody && !c.drain(r.Body) {
+			return false
 		}
 	}
 }
@@ -212,6 +212,23 @@ func (c *conn) peekRequestLine() ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// drain reads what is left of a request body, at most maxDrain bytes; it
+// reports whether the body ended, so the connection can serve another
+// request.
+func (c *conn) drain(body io.Reader) bool {
+	for n := 0; n <= maxDrain; {
+		k, err := body.Read(c.scratch[:])
+		n += k
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // headersComplete reports whether b holds a request's whole header.
