@@ -63,7 +63,10 @@ type conn struct {
 	unpark chan struct{}
 	num    [24]byte // scratch for numbers; under wmu
 	timed  bool     // a read deadline is set (headerTimeout)
-	done   bool     // under wmu: bw is gone, nothing more is written
+	// closeAfter: the parked /next asked to close the connection after
+	// its answer. Set before parking, under Server.mu.
+	closeAfter bool
+	done       bool // under wmu: bw is gone, nothing more is written
 	// scratch receives request bodies left unread (drain).
 	scratch [512]byte
 }
@@ -178,7 +181,7 @@ func (c *conn) serve() (handed bool) {
 		if err != nil {
 			return false // a malformed request: the connection ends
 		}
-		if !c.answer(r, rt) || r.Close {
+		if !c.answer(r, rt) {
 			return false
 		}
 		if r.Body != http.NoBody && !c.drain(r.Body) {
@@ -269,7 +272,9 @@ func (c *conn) waitUnparked() bool {
 }
 
 // answer serves a request fastRoute accepted. It reports whether the
-// connection can go on.
+// connection can go on: not after an answer that closes it (the runtime
+// sent Connection: close), except a parked /next, whose connection is
+// half-closed once the event is written.
 func (c *conn) answer(r *http.Request, rt route) bool {
 	s := c.s
 	if r.ContentLength != 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
@@ -298,7 +303,7 @@ func (c *conn) answer(r *http.Request, rt route) bool {
 		}
 		status, body = s.answerPost(r, invocationID(r.URL.Path), ev)
 	}
-	return c.writeJSON(status, body, r.Close) == nil
+	return c.writeJSON(status, body, r.Close) == nil && !r.Close
 }
 
 // invocationID is the {id} of a /invocation/{id}/response or /error path
@@ -319,7 +324,7 @@ func (c *conn) next(r *http.Request) bool {
 	s.mu.Lock()
 	if err := s.toLocked(evNext); err != nil {
 		s.mu.Unlock()
-		return c.writeJSON(http.StatusForbidden, s.refusal(err.(*transitionError), ""), r.Close) == nil
+		return c.writeJSON(http.StatusForbidden, s.refusal(err.(*transitionError), ""), r.Close) == nil && !r.Close
 	}
 	s.endInitLocked(nil) // the first /next ends init
 	if inv := s.inv; inv != nil {
@@ -328,12 +333,13 @@ func (c *conn) next(r *http.Request) bool {
 		s.mu.Unlock()
 		// A runtime that does not read lets the invocation time out,
 		// and Close or its exit ends the write.
-		return c.writeInvocation(inv) == nil
+		return c.writeInvocation(inv, r.Close) == nil && !r.Close
 	}
 	select {
 	case <-c.unpark: // a stale token
 	default:
 	}
+	c.closeAfter = r.Close
 	s.parked = c
 	s.mu.Unlock()
 	return true
@@ -390,7 +396,7 @@ func (c *conn) writeJSON(status int, body []byte, closing bool) error {
 }
 
 // writeInvocation sends inv as the answer to the connection's /next.
-func (c *conn) writeInvocation(inv *Invocation) error {
+func (c *conn) writeInvocation(inv *Invocation, closing bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.done {
@@ -409,6 +415,9 @@ func (c *conn) writeInvocation(inv *Invocation) error {
 	writeHeader(w, hdrTraceID, inv.TraceID)
 	writeHeader(w, hdrClientContext, inv.ClientContext)
 	writeHeader(w, hdrCognito, inv.CognitoIdentity)
+	if closing {
+		w.WriteString("Connection: close\r\n")
+	}
 	w.WriteString("Content-Length: ")
 	w.Write(strconv.AppendInt(c.num[:0], int64(len(inv.Payload)), 10))
 	w.WriteString("\r\n\r\n")
@@ -445,7 +454,16 @@ func (c *conn) deliver(ctx context.Context, inv *Invocation) {
 	stop := context.AfterFunc(ctx, func() {
 		_ = c.nc.SetWriteDeadline(aLongTimeAgo)
 	})
-	err := c.writeInvocation(inv)
+	err := c.writeInvocation(inv, c.closeAfter)
+	if c.closeAfter && err == nil {
+		// The runtime asked to close after this answer: it sees the
+		// end, and the connection's goroutine sees it close.
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		} else {
+			c.nc.Close()
+		}
+	}
 	if !stop() || err != nil {
 		// Cut short, or the runtime went away: the connection is done;
 		// Invoke waits for its context, another connection's response

@@ -326,3 +326,38 @@ func TestHeaderValuesCannotSplit(t *testing.T) {
 	rt.respond("r", nil)
 	wait(t, ch)
 }
+
+// TestConnectionClose: a runtime that polls with Connection: close gets
+// its event, then the end of the connection, and posts on a new one.
+func TestConnectionClose(t *testing.T) {
+	const closingNext = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\nConnection: close\r\n\r\n"
+	s, rt := start(t, Options{})
+	for _, parked := range []bool{true, false} {
+		id := "pending"
+		var ch <-chan outcome
+		if !parked {
+			ch = invokeAsync(s, context.Background(), &Invocation{RequestID: id, Payload: []byte(`{}`)})
+			waitPending(t, s)
+		}
+		a := dialRaw(t, rt.addr)
+		a.send(closingNext)
+		if parked {
+			id = "parked"
+			waitState(t, s, stateReady)
+			ch = invokeAsync(s, context.Background(), &Invocation{RequestID: id, Payload: []byte(`{}`)})
+		}
+		if ev := a.read(); ev.header.Get(hdrRequestID) != id || string(ev.body) != `{}` {
+			t.Fatalf("%s: event %v %s", id, ev.header, ev.body)
+		}
+		a.c.SetReadDeadline(time.Now().Add(time.Minute))
+		if _, err := a.r.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Fatalf("%s: after the event: %v, want EOF", id, err)
+		}
+		if r := rt.respond(id, []byte("ok")); r.status != http.StatusAccepted {
+			t.Fatalf("%s: respond %d", id, r.status)
+		}
+		if o := wait(t, ch); o.err != nil || string(o.res.Payload) != "ok" {
+			t.Fatalf("%s: Invoke = %+v %v", id, o.res, o.err)
+		}
+	}
+}
