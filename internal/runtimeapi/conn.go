@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -69,6 +70,37 @@ type conn struct {
 	done       bool // under wmu: bw is gone, nothing more is written
 	// scratch receives request bodies left unread (drain).
 	scratch [512]byte
+	// lim is what br reads from: nc, bounded while a request's headers
+	// are read.
+	lim limitedReader
+}
+
+// maxHeaderBytes bounds a request's line and headers, as http.Server's
+// DefaultMaxHeaderBytes does (with the same slack for bufio's read-ahead).
+const maxHeaderBytes = http.DefaultMaxHeaderBytes + 4096
+
+// errHeaderTooLarge ends a connection whose request headers are too long.
+var errHeaderTooLarge = errors.New("runtimeapi: request headers too large")
+
+// limitedReader reads from r, at most n more bytes while n >= 0.
+type limitedReader struct {
+	r net.Conn
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	k, err := l.r.Read(p)
+	l.n -= int64(k)
+	return k, err
 }
 
 // route is what the transport does with a request.
@@ -131,9 +163,10 @@ func (s *Server) serveConn(nc net.Conn) {
 	defer s.connWG.Done()
 	br := readerPool.Get().(*bufio.Reader)
 	bw := writerPool.Get().(*bufio.Writer)
-	br.Reset(nc)
-	bw.Reset(nc)
 	c := &conn{s: s, nc: nc, br: br, bw: bw, unpark: make(chan struct{}, 1)}
+	c.lim.r, c.lim.n = nc, -1
+	br.Reset(&c.lim)
+	bw.Reset(nc)
 	if !s.track(c) {
 		nc.Close()
 		return
@@ -176,7 +209,9 @@ func (c *conn) serve() (handed bool) {
 			c.wmu.Unlock()
 			return s.handOver(c)
 		}
+		c.lim.n = maxHeaderBytes
 		r, err := http.ReadRequest(c.br)
+		c.lim.n = -1
 		c.clearDeadline()
 		if err != nil {
 			return false // a malformed request: the connection ends

@@ -361,3 +361,25 @@ func TestConnectionClose(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadersTooLarge: a request whose headers do not end is cut off at
+// http.DefaultMaxHeaderBytes, and the server goes on.
+func TestHeadersTooLarge(t *testing.T) {
+	s, rt := start(t, Options{})
+	a := dialRaw(t, rt.addr)
+	go func() {
+		io.WriteString(a.c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n")
+		line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 4 * http.DefaultMaxHeaderBytes / len(line) {
+			if _, err := io.WriteString(a.c, line); err != nil {
+				return // the server closed the connection
+			}
+		}
+	}()
+	a.c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := a.r.ReadByte(); err == nil {
+		t.Fatal("the server answered a request with endless headers")
+	}
+	waitState(t, s, stateStarted)
+	cycle(t, s, rt, "after")
+}
