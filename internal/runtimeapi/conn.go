@@ -485,12 +485,16 @@ func writeHeader(w *bufio.Writer, k, v string) {
 // deliver writes inv to the parked connection c on the caller's
 // goroutine. When ctx ends first the write is cut short and the
 // connection closed.
-func (c *conn) deliver(ctx context.Context, inv *Invocation) {
+//
+// closing is c.closeAfter, read when c was taken out of Server.parked:
+// the connection's goroutine may park it again, for the next /next, as
+// soon as the event is out.
+func (c *conn) deliver(ctx context.Context, inv *Invocation, closing bool) {
 	stop := context.AfterFunc(ctx, func() {
 		_ = c.nc.SetWriteDeadline(aLongTimeAgo)
 	})
-	err := c.writeInvocation(inv, c.closeAfter)
-	if c.closeAfter && err == nil {
+	err := c.writeInvocation(inv, closing)
+	if closing && err == nil {
 		// The runtime asked to close after this answer: it sees the
 		// end, and the connection's goroutine sees it close.
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {

@@ -271,10 +271,11 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 		// The transport parked the runtime's /next: write the event to
 		// its connection from here.
 		c := s.unparkLocked()
+		closing := c.closeAfter
 		_ = s.toLocked(evDeliver) // Ready → Running: listed
 		s.currentID = inv.RequestID
 		s.mu.Unlock()
-		c.deliver(ctx, inv)
+		c.deliver(ctx, inv, closing)
 	} else {
 		parked := s.state == stateReady // a /next the http.Server serves
 		s.mu.Unlock()
