@@ -27,6 +27,15 @@
 // the worker serves the Extensions and Telemetry APIs there (package
 // extensions), on the same AWS_LAMBDA_RUNTIME_API address, as Lambda does.
 //
+// The transport (conn.go) reads the runtime's connections itself: one
+// goroutine per connection parses requests with http.ReadRequest and
+// writes answers straight to pooled buffers; a /next that waits parks its
+// connection, and Invoke writes the event to it from the caller's
+// goroutine. Any other request (Options.Extra, unknown paths, wrong
+// methods) hands its connection to an http.Server running ServeHTTP
+// (handlers.go), which then serves that connection to its end. A Server
+// keeps nothing durable: its state is one sandbox's and ends with it.
+//
 // Wire details follow Lambda and its Runtime Interface Emulator: status
 // codes, error types and messages are in errors.go, each with its source.
 //
@@ -34,5 +43,7 @@
 // function runs in the sandbox: everything it tells the runtime comes in an
 // Invocation, and everything it learns comes back as a Result, an InitError
 // or an error. It is on the warm invoke path, so the path from Invoke to
-// the runtime and back allocates little and hops goroutines once each way.
+// the runtime and back allocates little and hops goroutines once: the
+// event goes out on Invoke's goroutine, the response comes back from the
+// connection's.
 package runtimeapi

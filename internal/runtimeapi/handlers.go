@@ -86,8 +86,13 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // refuse answers a move the state machine does not allow: 403
 // InvalidStateTransition.
 func (s *Server) refuse(w http.ResponseWriter, te *transitionError, id string) {
+	writeJSON(w, http.StatusForbidden, s.refusal(te, id))
+}
+
+// refusal logs a refused move and returns the body of its 403.
+func (s *Server) refusal(te *transitionError, id string) []byte {
 	s.log.Debug("runtime api: refused", "from", te.from.String(), "to", te.ev.String(), "request_id", id)
-	writeJSON(w, http.StatusForbidden, apiError{te.message(), apiInvalidStateTransition}.render())
+	return apiError{te.message(), apiInvalidStateTransition}.render()
 }
 
 // next serves GET /invocation/next: it parks until an invocation is
@@ -171,9 +176,16 @@ func writeInvocation(w http.ResponseWriter, inv *Invocation) {
 // move is made after: a refused request costs no body read, and a request
 // that raced another is refused at the end.
 func (s *Server) post(w http.ResponseWriter, r *http.Request, id string, ev event) {
+	status, body := s.answerPost(r, id, ev)
+	writeJSON(w, status, body)
+}
+
+// answerPost takes a /response or /error (ev says which) for invocation
+// id and returns the status and JSON body to answer it with. It reads
+// r's body only when the request is accepted.
+func (s *Server) answerPost(r *http.Request, id string, ev event) (int, []byte) {
 	if err := s.check(id, ev); err != nil {
-		s.renderCheck(w, err, id)
-		return
+		return s.checkAnswer(err, id)
 	}
 
 	var res *Result
@@ -210,18 +222,16 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string, ev even
 	s.mu.Lock()
 	if id != s.currentID {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, bodyInvalidRequestID)
-		return
+		return http.StatusBadRequest, bodyInvalidRequestID
 	}
 	if err := s.toLocked(ev); err != nil {
 		s.mu.Unlock()
-		s.refuse(w, err.(*transitionError), id)
-		return
+		return http.StatusForbidden, s.refusal(err.(*transitionError), id)
 	}
 	s.inv = nil
 	s.results <- res // never blocks: one invocation at a time, cap 1
 	s.mu.Unlock()
-	writeJSON(w, status, body)
+	return status, body
 }
 
 // errInvalidRequestID is check's verdict on an unknown request id.
@@ -242,14 +252,14 @@ func (s *Server) check(id string, ev event) error {
 	return nil
 }
 
-func (s *Server) renderCheck(w http.ResponseWriter, err error, id string) {
+// checkAnswer is the answer to a request check refused.
+func (s *Server) checkAnswer(err error, id string) (int, []byte) {
 	var te *transitionError
 	if errors.As(err, &te) {
-		s.refuse(w, te, id)
-		return
+		return http.StatusForbidden, s.refusal(te, id)
 	}
 	s.log.Debug("runtime api: unknown request id", "request_id", id)
-	writeJSON(w, http.StatusBadRequest, bodyInvalidRequestID)
+	return http.StatusBadRequest, bodyInvalidRequestID
 }
 
 // trailerResult is the failure a runtime reports in trailers after a
@@ -266,13 +276,18 @@ func trailerResult(t http.Header) *Result {
 
 // initError serves POST /init/error.
 func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
+	status, body := s.answerInitError(r)
+	writeJSON(w, status, body)
+}
+
+// answerInitError takes a /init/error and returns the answer to it.
+func (s *Server) answerInitError(r *http.Request) (int, []byte) {
 	s.mu.Lock()
 	n := s.state.next(evInitError)
 	from := s.state
 	s.mu.Unlock()
 	if n == stateNone {
-		s.refuse(w, &transitionError{from: from, ev: evInitError}, "")
-		return
+		return http.StatusForbidden, s.refusal(&transitionError{from: from, ev: evInitError}, "")
 	}
 
 	ie := &InitError{}
@@ -293,13 +308,12 @@ func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if err := s.toLocked(evInitError); err != nil {
 		s.mu.Unlock()
-		s.refuse(w, err.(*transitionError), "")
-		return
+		return http.StatusForbidden, s.refusal(err.(*transitionError), "")
 	}
 	s.endInitLocked(ie)
 	s.dieLocked(ie)
 	s.mu.Unlock()
-	writeJSON(w, status, body)
+	return status, body
 }
 
 // errTooLarge: a body over the limit.

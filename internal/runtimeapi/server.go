@@ -99,7 +99,15 @@ type Server struct {
 	dead     chan struct{} // closed when no invocation can run: deadErr says why
 	closing  chan struct{} // closed by Close
 
+	slow          *chanListener // connections handed to srv (conn.go)
+	headerTimeout time.Duration
+	connWG        sync.WaitGroup // connection goroutines
+
 	mu        sync.Mutex
+	serving   bool           // Serve was called
+	ln        net.Listener   // Serve's listener, closed by Close
+	conns     map[*conn]bool // connections the transport serves
+	parked    *conn          // the connection whose /next waits, if any (conn.go)
 	state     state
 	inv       *Invocation // the invocation Invoke waits for: pending until delivered
 	currentID string      // request id of the last invocation delivered
@@ -134,6 +142,8 @@ func New(opts Options) *Server {
 		state:    stateStarted,
 	}
 	s.maxStream = opts.MaxStreamedBytes
+	s.headerTimeout = headerTimeout
+	s.conns = make(map[*conn]bool)
 	s.srv = &http.Server{
 		Handler:  s,
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
@@ -146,12 +156,63 @@ func New(opts Options) *Server {
 // Serve answers the runtime's requests on l until Close, then returns nil.
 // At most Options.MaxConnections connections are open at once; more are
 // closed as soon as they are accepted. Call it once.
+//
+// The Runtime API's own requests are served by the transport (conn.go);
+// a connection that asks for anything else is handed to an http.Server
+// that serves it with ServeHTTP.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(newCapListener(l, s.maxConns, s.log))
-	if errors.Is(err, http.ErrServerClosed) {
+	cl := newCapListener(l, s.maxConns, s.log)
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("runtimeapi: Serve called twice")
+	}
+	s.serving = true
+	s.ln = cl
+	s.slow = newChanListener(l.Addr())
+	closed := s.state == stateClosed
+	s.mu.Unlock()
+	if closed {
+		l.Close()
 		return nil
 	}
-	return err
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		_ = s.srv.Serve(s.slow) // ends with Close
+	}()
+	for {
+		nc, err := cl.Accept()
+		if err != nil {
+			select {
+			case <-s.closing:
+				s.connWG.Wait()
+				<-slowDone
+				return nil
+			default:
+			}
+			return err
+		}
+		s.connWG.Add(1)
+		go s.serveConn(nc)
+	}
+}
+
+// track records c as open; false when the Server is closed.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return false
+	}
+	s.conns[c] = true
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // WaitInit waits for the end of the runtime's init phase. It returns nil
@@ -206,12 +267,23 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (*Result, error) {
 		return nil, err
 	}
 	s.inv = inv
-	parked := s.state == stateReady
-	s.mu.Unlock()
-	if parked {
-		select {
-		case s.wake <- struct{}{}:
-		default:
+	if s.state == stateReady && s.parked != nil {
+		// The transport parked the runtime's /next: write the event to
+		// its connection from here.
+		c := s.unparkLocked()
+		closing := c.closeAfter
+		_ = s.toLocked(evDeliver) // Ready → Running: listed
+		s.currentID = inv.RequestID
+		s.mu.Unlock()
+		c.deliver(ctx, inv, closing)
+	} else {
+		parked := s.state == stateReady // a /next the http.Server serves
+		s.mu.Unlock()
+		if parked {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
 		}
 	}
 
@@ -280,6 +352,7 @@ func (s *Server) RuntimeExited(err error) {
 	}
 	s.endInitLocked(e)
 	s.dieLocked(e)
+	s.unparkLocked()
 }
 
 // Close stops serving, closes the listener and every connection, and wakes
@@ -297,7 +370,20 @@ func (s *Server) Close() error {
 	s.endInitLocked(ErrClosed)
 	s.dieLocked(ErrClosed)
 	close(s.closing)
+	s.unparkLocked()
+	ln := s.ln
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
 	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+		s.slow.Close()
+	}
+	for _, c := range conns {
+		c.nc.Close()
+	}
 	return s.srv.Close()
 }
 
