@@ -80,12 +80,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// Every bucket and stream is created with rep replicas: 1 alone,
 	// min(3, cluster size) in a cluster, once the cluster can store them.
 	rep := replicas(cfg, ns)
-	if err := ns.WaitReady(ctx, nc, rep, log); err != nil {
+	// What the node waits for while it starts: logged, and on a cluster
+	// member's /healthz until the edge listens (serveStarting).
+	opening := natsd.NewOpening(log)
+	stopStarting, err := serveStarting(cfg, node, opening, log)
+	if err != nil {
+		return err
+	}
+	defer stopStarting()
+	if err := ns.WaitReady(opening.Context(ctx), nc, rep, log); err != nil {
 		return err
 	}
 	// octx bounds opening the store's buckets and streams (see
 	// openContext); what runs on after opening keeps ctx.
-	octx, cancelOpen := openContext(ctx, cfg)
+	octx, cancelOpen := openContext(opening.Context(ctx), cfg)
 	defer cancelOpen()
 	unlockOpen, err := natsd.OpenLock(octx, nc, node, rep, log)
 	if err != nil {
@@ -469,6 +477,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		SpoolDir: spool,
 	})
 
+	stopStarting()
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -106,17 +107,23 @@ func (s *jsStore) KV(ctx context.Context, bucket string) (KV, error) {
 		return kv, nil
 	}
 
-	h, err := s.js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		// Creating a bucket that a concurrent caller has just created with
-		// the same configuration succeeds.
-		h, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:   bucket,
-			History:  1,
-			Storage:  jetstream.FileStorage,
-			Replicas: s.opts.replicas,
-		})
-	}
+	// Looked up first, created when missing; each request bounded and
+	// retried (natsd.Retry), so that a cluster member restarting finds
+	// its buckets without waiting on the meta-group.
+	h, err := natsd.Retry(ctx, "bucket "+bucket, func(ctx context.Context) (jetstream.KeyValue, error) {
+		h, err := s.js.KeyValue(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			// Creating a bucket that a concurrent caller has just created
+			// with the same configuration succeeds.
+			h, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:   bucket,
+				History:  1,
+				Storage:  jetstream.FileStorage,
+				Replicas: s.opts.replicas,
+			})
+		}
+		return h, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open KV bucket %q: %w", bucket, err)
 	}
@@ -144,19 +151,18 @@ func (s *jsStore) Blobs(ctx context.Context, bucket string) (Blobs, error) {
 		return b, nil
 	}
 
-	h, err := s.js.ObjectStore(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		h, err = s.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket:   bucket,
-			Storage:  jetstream.FileStorage,
-			Replicas: s.opts.replicas,
-		})
-	}
+	h, err := natsd.EnsureObjectStore(ctx, s.js, jetstream.ObjectStoreConfig{
+		Bucket:   bucket,
+		Storage:  jetstream.FileStorage,
+		Replicas: s.opts.replicas,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
 	}
 
-	stream, err := s.js.Stream(ctx, "OBJ_"+bucket)
+	stream, err := natsd.Retry(ctx, "stream OBJ_"+bucket, func(ctx context.Context) (jetstream.Stream, error) {
+		return s.js.Stream(ctx, "OBJ_"+bucket)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,10 +86,21 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 // restart starts nd again on its data dir (a new edge port).
 func (nd *clusterNode) restart(t *testing.T) {
 	t.Helper()
+	start := time.Now()
 	s, err := tryLaunch(t, nd.dataDir, nd.env, nd.args)
 	if err != nil {
-		t.Fatalf("restarting %s: %v", nd.id, err)
+		if s != nil {
+			// Its goroutines, to show what it waits for (the log goes
+			// to the test's output as it fails).
+			s.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-s.done:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		t.Fatalf("restarting %s: %v after %s", nd.id, err, time.Since(start).Round(time.Millisecond))
 	}
+	t.Logf("%s restarted in %s", nd.id, time.Since(start).Round(time.Millisecond))
 	nd.server = s
 }
 
