@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -83,25 +84,68 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 	return nodes
 }
 
-// restart starts nd again on its data dir (a new edge port).
+// restartCeiling bounds a member's restart on its data dir: waiting for
+// the other members and its catch-up, then opening its store.
+const restartCeiling = 2 * time.Minute
+
+// restart starts nd again on its data dir (a new edge port) and waits until
+// it is ready, logging what its /healthz says it waits for meanwhile. A
+// restart that does not end in time dumps the node's goroutines (SIGQUIT)
+// into its log, which the failing test prints.
 func (nd *clusterNode) restart(t *testing.T) {
 	t.Helper()
 	start := time.Now()
 	s, err := tryLaunch(t, nd.dataDir, nd.env, nd.args)
+	if s == nil {
+		t.Fatalf("restarting %s: %v", nd.id, err)
+	}
 	if err != nil {
-		if s != nil {
-			// Its goroutines, to show what it waits for (the log goes
-			// to the test's output as it fails).
-			s.cmd.Process.Signal(syscall.SIGQUIT)
+		// Not ready within tryLaunch's wait: it says on /healthz what
+		// it waits for.
+		var waiting string
+		err = poll(restartCeiling-time.Since(start), func() error {
 			select {
 			case <-s.done:
-			case <-time.After(10 * time.Second):
+				return stopPolling(fmt.Errorf("kumo exited before it was ready: %v", s.exitErr))
+			default:
 			}
+			resp, err := healthClient.Get(s.url + "/healthz")
+			if err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				for _, line := range strings.Split(string(b), "\n") {
+					// "waiting: stream X (12s; last: …)": logged when
+					// what it waits for changes.
+					if w, ok := strings.CutPrefix(line, "waiting: "); ok && whatOf(w) != waiting {
+						waiting = whatOf(w)
+						t.Logf("%s after %s: waiting: %s", nd.id, time.Since(start).Round(time.Second), w)
+					}
+				}
+				return fmt.Errorf("GET /healthz: %s: %s", resp.Status, b)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
 		}
 		t.Fatalf("restarting %s: %v after %s", nd.id, err, time.Since(start).Round(time.Millisecond))
 	}
 	t.Logf("%s restarted in %s", nd.id, time.Since(start).Round(time.Millisecond))
 	nd.server = s
+}
+
+// whatOf is what a "waiting:" line of /healthz names, without its
+// duration and last error.
+func whatOf(w string) string {
+	what, _, _ := strings.Cut(w, " (")
+	return what
 }
 
 // metric sums the samples of name on nd's /metrics whose labels contain
