@@ -109,6 +109,14 @@ func (o *Opening) failed(what string, attempt int, err error) {
 	o.log.Info("still opening the store", "waiting_for", what, "attempt", attempt, "waited", waited.Round(time.Millisecond), "err", err)
 }
 
+// updating logs that what is opened exists with another configuration
+// and is updated to the one asked for.
+func (o *Opening) updating(what string) {
+	if o != nil {
+		o.log.Info("updating to the configuration asked for", "what", what)
+	}
+}
+
 // String says what the server waits for, for how long and the last
 // failure: "stream SQS_q (12s; last: context deadline exceeded)", or ""
 // when it waits for nothing.
@@ -219,6 +227,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		case Holds(st.CachedInfo().Config, cfg):
 			return st, nil
 		}
+		OpeningFrom(ctx).updating("stream " + cfg.Name)
 		return js.UpdateStream(ctx, cfg)
 	})
 }
@@ -240,6 +249,7 @@ func EnsureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.K
 		if Holds(st.Config(), cfg) {
 			return kv, nil
 		}
+		OpeningFrom(ctx).updating("bucket " + cfg.Bucket)
 		return js.UpdateKeyValue(ctx, cfg)
 	})
 }
@@ -275,6 +285,7 @@ func EnsureConsumer(ctx context.Context, st jetstream.Stream, cfg jetstream.Cons
 		case Holds(c.CachedInfo().Config, cfg):
 			return c, nil
 		}
+		OpeningFrom(ctx).updating("consumer " + name)
 		return st.UpdateConsumer(ctx, cfg)
 	})
 }
