@@ -99,6 +99,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	opening.Set("opening the store's buckets and streams")
 	opened := false
 	defer func() {
 		if !opened {
@@ -451,6 +452,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	opened = true // every bucket and stream is open: the next member's turn
 	unlockOpen()
+	opening.Set("")
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,

@@ -166,14 +166,14 @@ func waitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logge
 	start := time.Now()
 	lastLog := start
 	o := OpeningFrom(ctx)
-	o.Set("the cluster's store: a meta leader, every member online, this member caught up")
+	prev := o.enter("the cluster's store: a meta leader, every member online, this member caught up")
 	for {
 		err := probe(ctx, js)
 		if err == nil {
 			err = members()
 		}
 		if err == nil {
-			o.Set("")
+			o.leave(prev)
 			if replicas > 1 {
 				log.Info("cluster store ready", "replicas", replicas, "waited", time.Since(start).Round(time.Millisecond))
 			}
@@ -346,7 +346,7 @@ func OpenLock(ctx context.Context, nc *nats.Conn, node string, replicas int, log
 		return nil, fmt.Errorf("natsd: the cluster's open lock: %w", err)
 	}
 	o := OpeningFrom(ctx)
-	o.Set("the cluster's open lock")
+	prev := o.enter("the cluster's open lock")
 	var last error
 	lastLog := time.Now()
 	for {
@@ -360,7 +360,7 @@ func OpenLock(ctx context.Context, nc *nats.Conn, node string, replicas int, log
 		}
 		cancel()
 		if last == nil {
-			o.Set("")
+			o.leave(prev)
 			return func() {
 				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()

@@ -97,6 +97,35 @@ func (o *Opening) note(err error) {
 	o.mu.Unlock()
 }
 
+// waitState is what an Opening says.
+type waitState struct {
+	what  string
+	since time.Time
+	last  error
+}
+
+// enter records that the server now waits for what, within what it waited
+// for before; leave(prev) returns to that.
+func (o *Opening) enter(what string) (prev waitState) {
+	if o == nil {
+		return waitState{}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	prev = waitState{o.what, o.since, o.last}
+	o.what, o.since, o.last = what, time.Now(), nil
+	return prev
+}
+
+func (o *Opening) leave(prev waitState) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.what, o.since, o.last = prev.what, prev.since, prev.last
+	o.mu.Unlock()
+}
+
 // failed records a failed attempt at what and logs it.
 func (o *Opening) failed(what string, attempt int, err error) {
 	if o == nil {
@@ -142,7 +171,7 @@ func (o *Opening) String() string {
 // carries and the log.
 func Retry[T any](ctx context.Context, what string, op func(ctx context.Context) (T, error)) (T, error) {
 	o := OpeningFrom(ctx)
-	o.Set(what)
+	prev := o.enter(what)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, openBound)
@@ -154,7 +183,7 @@ func Retry[T any](ctx context.Context, what string, op func(ctx context.Context)
 		v, err := op(actx)
 		cancel()
 		if err == nil {
-			o.Set("")
+			o.leave(prev)
 			return v, nil
 		}
 		if ctx.Err() != nil {
