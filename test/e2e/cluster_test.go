@@ -138,6 +138,13 @@ func (nd *clusterNode) restart(t *testing.T) {
 		t.Fatalf("restarting %s: %v after %s", nd.id, err, time.Since(start).Round(time.Millisecond))
 	}
 	t.Logf("%s restarted in %s", nd.id, time.Since(start).Round(time.Millisecond))
+	// What made it wait: an open that needed retries, or an update of
+	// what it found (a restart should find everything as it left it).
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, "still opening the store") || strings.Contains(line, "updating to the configuration") {
+			t.Logf("%s: %s", nd.id, line)
+		}
+	}
 	nd.server = s
 }
 
