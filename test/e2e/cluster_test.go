@@ -307,7 +307,11 @@ func clusterKill(t *testing.T, nodes []*clusterNode, rec string, queueURL *strin
 		}
 		wg.Add(3)
 		go worker("sync", func(i int) error {
-			rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+			// Longer than a node waits for an invocation it forwarded
+			// to the killed one (the function's 10 s timeout, init
+			// included, and a 15 s margin; package forward), so that
+			// the node answers it, not the client's deadline.
+			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
 			defer rcancel()
 			out, err := lc.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String("cl-rec"), Payload: fmt.Appendf(nil, `{"k":"sync-%s-%d"}`, nd.id, i)})
 			if err != nil {
