@@ -308,9 +308,9 @@ func clusterKill(t *testing.T, nodes []*clusterNode, rec string, queueURL *strin
 		wg.Add(3)
 		go worker("sync", func(i int) error {
 			// Longer than a node waits for an invocation it forwarded
-			// to the killed one (the function's 10 s timeout, init
-			// included, and a 15 s margin; package forward), so that
-			// the node answers it, not the client's deadline.
+			// to the killed one (the function's 10 s timeout with its
+			// init, and margins: package forward), so that the node
+			// answers it with a 5xx rather than the client giving up.
 			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
 			defer rcancel()
 			out, err := lc.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String("cl-rec"), Payload: fmt.Appendf(nil, `{"k":"sync-%s-%d"}`, nd.id, i)})
