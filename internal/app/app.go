@@ -80,17 +80,26 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// Every bucket and stream is created with rep replicas: 1 alone,
 	// min(3, cluster size) in a cluster, once the cluster can store them.
 	rep := replicas(cfg, ns)
-	if err := ns.WaitReady(ctx, nc, rep, log); err != nil {
+	// What the node waits for while it starts: logged, and on a cluster
+	// member's /healthz until the edge listens (serveStarting).
+	opening := natsd.NewOpening(log)
+	stopStarting, err := serveStarting(cfg, node, opening, log)
+	if err != nil {
+		return err
+	}
+	defer stopStarting()
+	if err := ns.WaitReady(opening.Context(ctx), nc, rep, log); err != nil {
 		return err
 	}
 	// octx bounds opening the store's buckets and streams (see
 	// openContext); what runs on after opening keeps ctx.
-	octx, cancelOpen := openContext(ctx, cfg)
+	octx, cancelOpen := openContext(opening.Context(ctx), cfg)
 	defer cancelOpen()
 	unlockOpen, err := natsd.OpenLock(octx, nc, node, rep, log)
 	if err != nil {
 		return err
 	}
+	opening.Set("opening the store's buckets and streams")
 	opened := false
 	defer func() {
 		if !opened {
@@ -449,6 +458,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	opened = true // every bucket and stream is open: the next member's turn
 	unlockOpen()
+	opening.Set("")
 	apigwAPI := httpapi.New(httpapi.Config{State: apigwState, Region: cfg.Region, Account: cfg.AccountID, Authorizer: az, Logger: log,
 		EdgeURL: func() string { return *publicEdge.Load() }})
 	executeAPI := execute.New(execute.Config{State: apigwState, Verifier: verifier, Authorizer: az, Region: cfg.Region, Account: cfg.AccountID, Logger: log,
@@ -475,6 +485,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		SpoolDir: spool,
 	})
 
+	stopStarting()
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

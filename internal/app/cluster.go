@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kumo-run/kumo/internal/config"
@@ -17,6 +21,7 @@ import (
 	"github.com/kumo-run/kumo/internal/invoke"
 	"github.com/kumo-run/kumo/internal/metrics"
 	"github.com/kumo-run/kumo/internal/natsd"
+	"github.com/kumo-run/kumo/internal/version"
 	"github.com/kumo-run/kumo/internal/worker"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,11 +106,12 @@ func nodeLine(cfg config.Config, node string) string {
 const openTimeout = 3 * time.Minute
 
 // openContext is the context the store's buckets and streams are opened
-// with. A single node opens them under ctx, each request bounded by the
-// NATS client's 5 s default. A cluster member creates each as a Raft group
-// elected across the cluster, which a loaded machine can make slower than
-// that default, so it opens them under one deadline of openTimeout for the
-// lot. Only calls that keep no goroutine on their context may take it.
+// with. A single node opens them under ctx. A cluster member creates each
+// as a Raft group elected across the cluster, which a loaded machine can
+// make slow, so it opens them under one deadline of openTimeout for the
+// lot. Either way each request is bounded on its own and retried
+// (natsd.Retry): an existing bucket or stream is looked up, not created
+// again. Only calls that keep no goroutine on their context may take it.
 func openContext(ctx context.Context, cfg config.Config) (context.Context, context.CancelFunc) {
 	if !cfg.Cluster.Clustered() {
 		return ctx, func() {}
@@ -161,4 +167,50 @@ func registerPlacement(mx *metrics.Metrics, fw *forward.Runner) {
 	mx.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kumo_cluster_peer_idle_sandboxes",
 		Help: "Idle sandboxes the other nodes last reported."},
 		func() float64 { return float64(fw.Stats().PeerIdle) }))
+}
+
+// serveStarting answers on the edge's address while a cluster member
+// waits for its cluster and opens its store, which can take a while after
+// a crash: GET /healthz is 503 with what the node waits for ("waiting:
+// …", from op), any other request 503. stop, idempotent, frees the
+// address for the edge. A single node, or a listen address without a
+// fixed port, serves nothing until it is ready.
+func serveStarting(cfg config.Config, node string, op *natsd.Opening, log *slog.Logger) (stop func(), err error) {
+	if !cfg.Cluster.Clustered() {
+		return func() {}, nil
+	}
+	if _, port, err := net.SplitHostPort(cfg.Listen); err != nil || port == "0" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready\nversion: "+version.String()+"\n"+nodeLine(cfg, node)+"\n")
+		if what := op.String(); what != "" {
+			io.WriteString(w, "waiting: "+what+"\n")
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "kumo is starting: "+op.String(), http.StatusServiceUnavailable)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			srv.Close()
+			<-done
+		})
+	}, nil
 }

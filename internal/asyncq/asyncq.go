@@ -451,7 +451,7 @@ func (q *Queue) adopt(fn string) {
 
 // openStream creates the stream, or updates it to this configuration.
 func openStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := natsd.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:       natsd.AsyncStream,
 		Subjects:   []string{natsd.AsyncSubjects},
 		Storage:    jetstream.FileStorage,
@@ -481,7 +481,7 @@ func (q *Queue) consumer(ctx context.Context, fn string) (jetstream.Consumer, er
 }
 
 func (q *Queue) createConsumer(ctx context.Context, fn string) (jetstream.Consumer, error) {
-	return q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	return natsd.EnsureConsumer(ctx, q.stream, jetstream.ConsumerConfig{
 		Durable:       natsd.AsyncConsumer(fn),
 		FilterSubject: natsd.AsyncSubject(fn),
 		AckPolicy:     jetstream.AckExplicitPolicy,

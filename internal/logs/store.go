@@ -285,7 +285,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := natsd.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        natsd.LogsStream,
 		Subjects:    []string{natsd.LogsSubjects},
 		Storage:     jetstream.FileStorage,
@@ -297,7 +297,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("logs: stream %s: %w", natsd.LogsStream, err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := natsd.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:   natsd.LogsBucket,
 		Storage:  jetstream.FileStorage,
 		Replicas: cfg.Replicas,

@@ -151,7 +151,7 @@ func (s *Store) stopDelivery(consumer string) {
 // createConsumer makes a filter's durable consumer, delivering the events
 // stored from now on. It is idempotent.
 func (s *Store) createConsumer(ctx context.Context, g, name string) error {
-	_, err := s.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	_, err := natsd.EnsureConsumer(ctx, s.stream, jetstream.ConsumerConfig{
 		Durable:       name,
 		FilterSubject: natsd.LogsGroupSubjects(encodeToken(g)),
 		DeliverPolicy: jetstream.DeliverNewPolicy,

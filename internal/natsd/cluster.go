@@ -165,17 +165,21 @@ func waitReady(ctx context.Context, nc *nats.Conn, replicas int, log *slog.Logge
 	}
 	start := time.Now()
 	lastLog := start
+	o := OpeningFrom(ctx)
+	prev := o.enter("the cluster's store: a meta leader, every member online, this member caught up")
 	for {
 		err := probe(ctx, js)
 		if err == nil {
 			err = members()
 		}
 		if err == nil {
+			o.leave(prev)
 			if replicas > 1 {
 				log.Info("cluster store ready", "replicas", replicas, "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		}
+		o.note(err)
 		if time.Since(lastLog) >= 10*time.Second {
 			lastLog = time.Now()
 			log.Info("waiting for the cluster's store", "replicas", replicas, "err", err)
@@ -336,30 +340,36 @@ func OpenLock(ctx context.Context, nc *nats.Conn, node string, replicas int, log
 	if err != nil {
 		return nil, err
 	}
-	var kv jetstream.KeyValue
+	kv, err := EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: ClusterBucket, TTL: openLockTTL,
+		Replicas: replicas, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("natsd: the cluster's open lock: %w", err)
+	}
+	o := OpeningFrom(ctx)
+	prev := o.enter("the cluster's open lock")
 	var last error
 	lastLog := time.Now()
 	for {
-		if kv == nil {
-			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			kv, last = js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{Bucket: ClusterBucket, TTL: openLockTTL,
-				Replicas: replicas, Storage: jetstream.FileStorage})
-			cancel()
-		}
-		if kv != nil {
-			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, last = kv.Create(actx, openLockKey, []byte(node))
-			cancel()
-			if last == nil {
-				return func() {
-					dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					if err := kv.Delete(dctx, openLockKey); err != nil {
-						log.Warn("releasing the cluster's open lock; it expires by itself", "err", err, "ttl", openLockTTL)
-					}
-				}, nil
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, last = kv.Create(actx, openLockKey, []byte(node))
+		if errors.Is(last, jetstream.ErrKeyExists) {
+			// Say who holds it.
+			if e, err := kv.Get(actx, openLockKey); err == nil {
+				last = fmt.Errorf("held by %s", e.Value())
 			}
 		}
+		cancel()
+		if last == nil {
+			o.leave(prev)
+			return func() {
+				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := kv.Delete(dctx, openLockKey); err != nil {
+					log.Warn("releasing the cluster's open lock; it expires by itself", "err", err, "ttl", openLockTTL)
+				}
+			}, nil
+		}
+		o.note(last)
 		if time.Since(lastLog) >= 10*time.Second {
 			lastLog = time.Now()
 			log.Info("waiting for another member to open the store", "err", last)

@@ -90,6 +90,19 @@
 // the stream's replicas stored it; a minority partition has no quorum and
 // refuses writes rather than diverging.
 //
+// Opening (open.go): EnsureStream, EnsureKeyValue, EnsureConsumer and
+// EnsureObjectStore look a stream, bucket or durable consumer up and use it
+// as it is when its configuration already holds the one asked for (Holds);
+// only a missing one is created and a differing one updated. In a cluster
+// a create or update goes through the meta-group and is answered by the
+// stream's or consumer's leader once applied, so a member restarting after
+// a crash, whose return makes its groups elect leaders again, could wait
+// for an answer that never came. Every request is bounded on its own and
+// retried with backoff (Retry) until the caller's context ends; what is
+// awaited goes to the Opening the context carries, which a starting
+// cluster member shows on /healthz. These functions keep no state: what
+// they open lives in JetStream.
+//
 // Upgrading a single node: nats-server takes streams on disk that the
 // cluster's meta-group does not know for strays and deletes them, so Start
 // refuses a cluster member on a data dir that holds streams but no

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -106,17 +107,23 @@ func (s *jsStore) KV(ctx context.Context, bucket string) (KV, error) {
 		return kv, nil
 	}
 
-	h, err := s.js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		// Creating a bucket that a concurrent caller has just created with
-		// the same configuration succeeds.
-		h, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:   bucket,
-			History:  1,
-			Storage:  jetstream.FileStorage,
-			Replicas: s.opts.replicas,
-		})
-	}
+	// Looked up first, created when missing; each request bounded and
+	// retried (natsd.Retry), so that a cluster member restarting finds
+	// its buckets without waiting on the meta-group.
+	h, err := natsd.Retry(ctx, "bucket "+bucket, func(ctx context.Context) (jetstream.KeyValue, error) {
+		h, err := s.js.KeyValue(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			// Creating a bucket that a concurrent caller has just created
+			// with the same configuration succeeds.
+			h, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:   bucket,
+				History:  1,
+				Storage:  jetstream.FileStorage,
+				Replicas: s.opts.replicas,
+			})
+		}
+		return h, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open KV bucket %q: %w", bucket, err)
 	}
@@ -144,19 +151,18 @@ func (s *jsStore) Blobs(ctx context.Context, bucket string) (Blobs, error) {
 		return b, nil
 	}
 
-	h, err := s.js.ObjectStore(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		h, err = s.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket:   bucket,
-			Storage:  jetstream.FileStorage,
-			Replicas: s.opts.replicas,
-		})
-	}
+	h, err := natsd.EnsureObjectStore(ctx, s.js, jetstream.ObjectStoreConfig{
+		Bucket:   bucket,
+		Storage:  jetstream.FileStorage,
+		Replicas: s.opts.replicas,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
 	}
 
-	stream, err := s.js.Stream(ctx, "OBJ_"+bucket)
+	stream, err := natsd.Retry(ctx, "stream OBJ_"+bucket, func(ctx context.Context) (jetstream.Stream, error) {
+		return s.js.Stream(ctx, "OBJ_"+bucket)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open blob bucket %q: %w", bucket, err)
 	}
@@ -328,12 +334,56 @@ func filter(prefix string) string {
 // watch starts nats.go's watcher: an ordered consumer delivering the last
 // message of each key under prefix, a nil entry once it has caught up, then
 // every new message.
+//
+// The watcher lives as long as ctx, but its start (creating the consumer)
+// is bounded on its own and retried (natsd.Retry): in a cluster the
+// consumer's creation is answered by its leader, and an answer lost while
+// leaders change would otherwise hold the caller until ctx ends.
 func (k *jsKV) watch(ctx context.Context, prefix string) (jetstream.KeyWatcher, error) {
-	w, err := k.kv.WatchFiltered(ctx, []string{filter(prefix)})
+	type started struct {
+		w   jetstream.KeyWatcher
+		err error
+	}
+	w, err := natsd.Retry(ctx, "watch of "+k.kv.Bucket(), func(actx context.Context) (jetstream.KeyWatcher, error) {
+		wctx, cancel := context.WithCancel(ctx)
+		ch := make(chan started, 1)
+		go func() {
+			w, err := k.kv.WatchFiltered(wctx, []string{filter(prefix)})
+			ch <- started{w, err}
+		}()
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				cancel()
+				return nil, r.err
+			}
+			return &cancelWatcher{KeyWatcher: r.w, cancel: cancel}, nil
+		case <-actx.Done():
+			// Cancelling wctx ends the request; a watcher started
+			// meanwhile is stopped.
+			cancel()
+			if r := <-ch; r.err == nil {
+				stopWatcher(r.w)
+			}
+			return nil, actx.Err()
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: watch %q: %w", prefix, err)
 	}
 	return w, nil
+}
+
+// cancelWatcher ends its watch's context when stopped.
+type cancelWatcher struct {
+	jetstream.KeyWatcher
+	cancel context.CancelFunc
+}
+
+func (w *cancelWatcher) Stop() error {
+	err := w.KeyWatcher.Stop()
+	w.cancel()
+	return err
 }
 
 // stopWatcher stops w and drains it until nats.go closes its channel.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/iam/authz"
+	"github.com/kumo-run/kumo/internal/natsd"
 	"github.com/kumo-run/kumo/internal/services/dynamodb/attr"
 	"github.com/kumo-run/kumo/internal/services/dynamodb/expr"
 	"github.com/kumo-run/kumo/internal/store"
@@ -138,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.rpc = awsproto.JSONRPC{Name: "dynamodb", TargetPrefix: TargetPrefix, Errors: Errors, MaxBody: MaxRequestBody,
 		UnknownOperation: awsproto.DynamoDBUnknownOperation, Serialization: awsproto.DynamoDBSerialization,
 		ClientError: clientError, CRC32: true, Log: s.log}
-	if _, err := js.CreateOrUpdateStream(ctx, s.streamConfig()); err != nil {
+	if _, err := natsd.EnsureStream(ctx, js, s.streamConfig()); err != nil {
 		return nil, fmt.Errorf("dynamodb: the items stream: %w", err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())

@@ -100,7 +100,7 @@ func openStream(ctx context.Context, nc *nats.Conn, replicas int) (*stream, erro
 	if err != nil {
 		return nil, fmt.Errorf("events: jetstream: %w", err)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := natsd.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:      natsd.EventsStream,
 		Subjects:  []string{natsd.EventsSubjects},
 		Storage:   jetstream.FileStorage,
@@ -139,14 +139,14 @@ const ackWait = time.Minute
 const maxInFlight = 64
 
 func (s *Service) startDelivery(ctx context.Context) error {
-	match, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	match, err := natsd.EnsureConsumer(ctx, s.bus.stream, jetstream.ConsumerConfig{
 		Durable: natsd.EventsMatchConsumer, FilterSubject: natsd.EventsPutSubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 2 * maxInFlight,
 	})
 	if err != nil {
 		return fmt.Errorf("events: consumer %s: %w", natsd.EventsMatchConsumer, err)
 	}
-	del, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	del, err := natsd.EnsureConsumer(ctx, s.bus.stream, jetstream.ConsumerConfig{
 		Durable: natsd.EventsDeliveryConsumer, FilterSubject: natsd.EventsDeliverySubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: maxInFlight,
 	})

@@ -198,7 +198,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("s3: jetstream: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := natsd.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:       natsd.S3EventsStream,
 		Subjects:   []string{natsd.S3EventsSubjects},
 		Storage:    jetstream.FileStorage,
@@ -210,14 +210,14 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("s3: stream %s: %w", natsd.S3EventsStream, err)
 	}
 	ob := &outbox{js: js, stream: stream}
-	pend, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	pend, err := natsd.EnsureConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable: natsd.S3PendingConsumer, FilterSubject: natsd.S3PendingSubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 256,
 	})
 	if err != nil {
 		return fmt.Errorf("s3: consumer %s: %w", natsd.S3PendingConsumer, err)
 	}
-	del, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	del, err := natsd.EnsureConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable: natsd.S3DeliveryConsumer, FilterSubject: natsd.S3DeliverySubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: maxInFlight,
 	})

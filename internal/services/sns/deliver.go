@@ -35,14 +35,14 @@ const maxInFlight = 64
 
 // startDelivery starts the fan-out and delivery consumers.
 func (s *Service) startDelivery(ctx context.Context) error {
-	fan, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	fan, err := natsd.EnsureConsumer(ctx, s.bus.stream, jetstream.ConsumerConfig{
 		Durable: natsd.SNSFanoutConsumer, FilterSubject: natsd.SNSPublishSubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 256,
 	})
 	if err != nil {
 		return fmt.Errorf("sns: consumer %s: %w", natsd.SNSFanoutConsumer, err)
 	}
-	del, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	del, err := natsd.EnsureConsumer(ctx, s.bus.stream, jetstream.ConsumerConfig{
 		Durable: natsd.SNSDeliveryConsumer, FilterSubject: natsd.SNSDeliverySubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: maxInFlight,
 	})
@@ -78,7 +78,7 @@ func (s *Service) startDelivery(ctx context.Context) error {
 	// FIFO deliveries: one at a time, in the order fan-out stored them; a
 	// failing one holds back those after it until it is delivered or
 	// given up.
-	fifo, err := s.bus.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	fifo, err := natsd.EnsureConsumer(ctx, s.bus.stream, jetstream.ConsumerConfig{
 		Durable: natsd.SNSFIFOConsumer, FilterSubject: natsd.SNSFIFODeliverySubject,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: 1,
 	})

@@ -82,7 +82,7 @@ func openBus(ctx context.Context, nc *nats.Conn, replicas int) (*bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sns: jetstream: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := natsd.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:       natsd.SNSStream,
 		Subjects:   []string{natsd.SNSSubjects},
 		Storage:    jetstream.FileStorage,

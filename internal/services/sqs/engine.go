@@ -101,14 +101,14 @@ func (s *Service) runtime(ctx context.Context, q *queue) (*runtime, error) {
 // configure creates or updates q's stream and consumers to its
 // attributes.
 func (s *Service) configure(ctx context.Context, q *queue) (*runtime, error) {
-	st, err := s.js.CreateOrUpdateStream(ctx, s.streamConfig(q))
+	st, err := natsd.EnsureStream(ctx, s.js, s.streamConfig(q))
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: stream of %s: %w", q.Name, err))
 	}
 	rt := &runtime{stream: st, ackWait: ackWait(q.intAttr(attrVisibilityTimeout))}
 	// A FIFO queue's visible messages are on its group subjects, read
 	// without a consumer (fifo.go); its ready consumer sees nothing.
-	rt.ready, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	rt.ready, err = natsd.EnsureConsumer(ctx, st, jetstream.ConsumerConfig{
 		Durable:       natsd.SQSConsumer(q.ID),
 		FilterSubject: natsd.SQSSubject(q.ID),
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -119,7 +119,7 @@ func (s *Service) configure(ctx context.Context, q *queue) (*runtime, error) {
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: consumer of %s: %w", q.Name, err))
 	}
-	rt.delay, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	rt.delay, err = natsd.EnsureConsumer(ctx, st, jetstream.ConsumerConfig{
 		Durable:       natsd.SQSDelayConsumer(q.ID),
 		FilterSubject: natsd.SQSDelayedSubject(q.ID),
 		AckPolicy:     jetstream.AckExplicitPolicy,

@@ -648,7 +648,7 @@ func (s *Service) attempts(ctx context.Context) (jetstream.KeyValue, error) {
 	if s.attemptKV != nil {
 		return s.attemptKV, nil
 	}
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsd.SQSAttemptBucket, TTL: dedupWindow,
+	kv, err := natsd.EnsureKeyValue(ctx, s.js, jetstream.KeyValueConfig{Bucket: natsd.SQSAttemptBucket, TTL: dedupWindow,
 		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas, History: 1})
 	if err != nil {
 		return nil, awsproto.Internal(fmt.Errorf("sqs: receive attempts: %w", err))
