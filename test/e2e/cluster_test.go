@@ -186,7 +186,7 @@ func (nd *clusterNode) metric(t *testing.T, name string, match ...string) float6
 }
 
 // TestCluster runs three nodes in zones a, b and c: a function deployed
-// through node 1 runs on nodes 2 and 3 (sandboxes on more than one node),
+// through node 1 is invoked through nodes 2 and 3,
 // a message sent through node 1 is received through node 3; then node 3 is
 // killed with SIGKILL under a mixed load of sync invokes, Event invokes
 // and SQS sends: every acknowledged Event invocation runs and every
@@ -233,6 +233,10 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("invoke through %s: %s %s", nd.id, aws.ToString(out.FunctionError), out.Payload)
 		}
 	}
+	// Where they ran is placement's choice: the second node may run its
+	// invocation there or, knowing the first node's idle sandbox, forward
+	// it (warm affinity). Either way some node holds a sandbox; that
+	// sandboxes spread over nodes is TestClusterPlacement's.
 	placed := 0
 	for _, nd := range nodes {
 		n := nd.metric(t, "kumo_sandboxes")
@@ -241,8 +245,8 @@ func TestCluster(t *testing.T) {
 			placed++
 		}
 	}
-	if placed < 2 {
-		t.Errorf("sandboxes on %d node(s), want at least 2", placed)
+	if placed == 0 {
+		t.Error("no node holds a sandbox after two invocations")
 	}
 
 	// SQS: send through node 1, receive through node 3.
