@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -685,13 +686,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // heartbeat keeps a held message from being handed out again until stop
 // is closed.
+// An attempt held longer than AckWait is logged, then every
+// 4*AckWait, so that an event kept from running (an attempt whose answer
+// does not come) shows in the log.
 func (q *Queue) heartbeat(m jetstream.Msg, stop <-chan struct{}) {
 	t := time.NewTicker(q.cfg.AckWait / 3)
 	defer t.Stop()
+	start, logged := time.Now(), time.Time{}
 	for {
 		select {
 		case <-t.C:
-			m.InProgress()
+			if err := m.InProgress(); err != nil {
+				q.log.Debug("async: heartbeat failed", "err", err)
+			}
+			if held := time.Since(start); held >= q.cfg.AckWait && time.Since(logged) >= 4*q.cfg.AckWait {
+				logged = time.Now()
+				var seq uint64
+				if md, err := m.Metadata(); err == nil {
+					seq = md.Sequence.Stream
+				}
+				q.log.Info("async: event still held by a running attempt", "subject", m.Subject(), "seq", seq, "held", held.Round(time.Second))
+			}
 		case <-stop:
 			return
 		}
@@ -786,13 +801,31 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 	if again {
 		q.redeliveries.Inc()
 	}
-	actx, cancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+	// The attempt's context carries no deadline: the invoker bounds the
+	// call by the function's own timeout, which the queue does not know
+	// (package forward waits for a node that took the invocation and
+	// died no longer than that timeout and a margin). A deadline here
+	// would replace that bound with AttemptTimeout, and an event whose
+	// attempt went to a node killed meanwhile would wait that long,
+	// heartbeated, before running again. AttemptTimeout only backs the
+	// invoker's bound up, by cancelling the attempt.
+	actx, cancel := context.WithCancel(ctx)
+	var expired atomic.Bool
+	timer := time.AfterFunc(q.cfg.AttemptTimeout, func() {
+		expired.Store(true)
+		cancel()
+	})
+	started := time.Now()
 	out, err := q.inv.Invoke(actx, &invoke.Input{
 		Ref: ref, InvocationType: invoke.TypeRequestReponse, ClientContext: ev.ClientContext,
 		Payload: ev.Payload, RequestID: ev.RequestID,
 	})
-	timedOut := actx.Err() != nil
+	timer.Stop()
 	cancel()
+	timedOut := expired.Load()
+	if took := time.Since(started); took >= q.cfg.AckWait {
+		log.Info("async: long attempt ended", "seq", seq, "delivered", md.NumDelivered, "took", took.Round(time.Millisecond), "err", err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return

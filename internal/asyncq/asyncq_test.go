@@ -82,7 +82,14 @@ type fakeInvoker struct {
 	// hang is how many first attempts of a function wait for their
 	// context to end, as a call to a node that died does.
 	hang map[string]int
+	// died is how many first attempts of a function go to a node that
+	// died with them, answered as package forward answers them: a caller
+	// that set a deadline waits for it; else the wait is bounded by the
+	// function's timeout (here died's bound) and ends in a retryable error.
+	died map[string]int
 }
+
+const diedBound = 50 * time.Millisecond
 
 func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
 	f.mu.Lock()
@@ -95,7 +102,20 @@ func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Out
 	f.calls = append(f.calls, call{Function: in.Ref.Name, RequestID: in.RequestID, Payload: append([]byte(nil), in.Payload...), At: time.Now()})
 	do := f.do[in.Ref.Name]
 	hang := n < f.hang[in.Ref.Name]
+	died := n < f.died[in.Ref.Name]
 	f.mu.Unlock()
+	if died {
+		if _, ok := ctx.Deadline(); ok {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		select {
+		case <-time.After(diedBound):
+			return nil, awsproto.Internal(errors.New("the node running the invocation did not answer"))
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -1033,4 +1053,17 @@ func TestHungAttemptRetried(t *testing.T) {
 	e.inv.mu.Unlock()
 	e.enqueue(t, "f", `{}`)
 	e.waitCalls(t, "f", 2)
+}
+
+// An attempt sent to a node that died with it runs again once the
+// invoker's own bound (the function's timeout and a margin) has passed,
+// not only after AttemptTimeout: the queue leaves that bound to the
+// invoker rather than imposing its far longer one as the deadline.
+func TestAttemptOnDeadNodeRetriedWithinInvokerBound(t *testing.T) {
+	e := newEnv(t, Config{}) // AttemptTimeout: the default, 17 minutes
+	e.inv.mu.Lock()
+	e.inv.died = map[string]int{"f": 2}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 3)
 }
