@@ -145,6 +145,7 @@ type Queue struct {
 
 	redeliveries prometheus.Counter
 	journal      *journal
+	margin       time.Duration // attemptMargin; shorter in tests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -231,6 +232,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	q := &Queue{
 		cfg: cfg, log: cfg.Logger.With("component", "asyncq"), js: js, stream: stream,
 		global:   make(chan struct{}, cfg.Parallel),
+		margin:   attemptMargin,
 		drainers: map[string]*drainer{},
 		delayed:  map[uint64]bool{},
 		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
@@ -809,9 +811,10 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 	// attempt went to a node killed meanwhile would wait that long,
 	// heartbeated, before running again. AttemptTimeout only backs the
 	// invoker's bound up, by cancelling the attempt.
+	bound := q.attemptBound(ref)
 	actx, cancel := context.WithCancel(ctx)
 	var expired atomic.Bool
-	timer := time.AfterFunc(q.cfg.AttemptTimeout, func() {
+	timer := time.AfterFunc(bound, func() {
 		expired.Store(true)
 		cancel()
 	})
@@ -834,7 +837,7 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		if timedOut {
 			// The answer never came (the node running the attempt
 			// died, say): whatever the error says, try again.
-			log.Warn("async: attempt did not end in time; retrying", "timeout", q.cfg.AttemptTimeout, "err", err)
+			log.Warn("async: attempt did not end in time; retrying", "timeout", bound, "err", err)
 		} else if e.Code == awsproto.ResourceNotFoundException {
 			log.Warn("async: function no longer exists; event discarded", "err", err)
 			q.ack(ctx, m, log)
@@ -880,6 +883,35 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	q.ack(ctx, m, log)
+}
+
+// attemptMargin is how much longer than its function's timeout an attempt
+// may take before the queue gives up on its answer: the runtime's init, a
+// cold start's code download and the forwarding margins.
+const attemptMargin = 2 * time.Minute
+
+// timeouts is what a Settings may also offer (the registry does): the
+// function version an invocation of ref runs, and so its timeout.
+type timeouts interface {
+	ResolveInvoke(ref registry.Ref, roll float64) (registry.Target, error)
+}
+
+// attemptBound is how long an attempt of ref may run before it is
+// cancelled and retried: its function's timeout and attemptMargin when
+// Settings knows it, at most AttemptTimeout. An answer that never comes
+// (the node running the attempt died, a step on the way waits for a
+// stream leader that moved) keeps the event from running no longer than
+// that.
+func (q *Queue) attemptBound(ref registry.Ref) time.Duration {
+	r, ok := q.cfg.Settings.(timeouts)
+	if !ok || q.margin <= 0 {
+		return q.cfg.AttemptTimeout
+	}
+	tg, err := r.ResolveInvoke(ref, 0)
+	if err != nil || tg.Version.Config.Timeout <= 0 {
+		return q.cfg.AttemptTimeout
+	}
+	return min(time.Duration(tg.Version.Config.Timeout)*time.Second+q.margin, q.cfg.AttemptTimeout)
 }
 
 func (q *Queue) ack(ctx context.Context, m jetstream.Msg, log *slog.Logger) {

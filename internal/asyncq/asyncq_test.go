@@ -31,6 +31,17 @@ type fakeSettings struct {
 	mu      sync.Mutex
 	m       map[string]registry.AsyncSettings
 	deleted map[string]bool
+	timeout map[string]int // function timeouts (s), as the registry knows them
+}
+
+func (f *fakeSettings) ResolveInvoke(ref registry.Ref, _ float64) (registry.Target, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.timeout[ref.Name]
+	if !ok {
+		return registry.Target{}, registry.ErrFunctionGone
+	}
+	return registry.Target{Version: registry.Version{Config: registry.FunctionConfig{Timeout: n}}}, nil
 }
 
 func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
@@ -1067,3 +1078,22 @@ func TestAttemptOnDeadNodeRetriedWithinInvokerBound(t *testing.T) {
 	e.enqueue(t, "f", `{}`)
 	e.waitCalls(t, "f", 3)
 }
+
+// An attempt whose answer never comes, whatever step of the invoker waits
+// for it, is cancelled and retried once its function's timeout and a
+// margin have passed, not only after AttemptTimeout.
+func TestHungAttemptRetriedAfterFunctionTimeout(t *testing.T) {
+	e := newEnv(t, Config{}) // AttemptTimeout: the default, 17 minutes
+	e.q.margin = 100 * time.Millisecond
+	e.set.mu.Lock()
+	e.set.timeout = map[string]int{"f": 1}
+	e.set.mu.Unlock()
+	e.inv.mu.Lock()
+	e.inv.hang = map[string]int{"f": 1}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
+}
+
+// The registry offers the function timeouts an attempt is bounded by.
+var _ timeouts = (*registry.Registry)(nil)

@@ -34,11 +34,14 @@
 // answers a retryable error), so an event whose attempt went to a killed
 // node runs again within that bound. A deadline on the context would
 // replace that bound, and the event would stay stored, heartbeated, for
-// as long. AttemptTimeout (Lambda's longest function timeout and a
-// margin) only backs the invoker up: an answer that never comes would
-// otherwise keep the event's heartbeat going forever, so JetStream would
-// never hand it out again; it is retried instead. An attempt that holds
-// its event longer than AckWait is logged.
+// as long. The queue backs the invoker up: an attempt still running after
+// its function's timeout and two minutes (init, a cold start's code
+// download, forwarding; AttemptTimeout when the function's timeout is not
+// known) is cancelled and retried, as an answer that never comes (from a
+// step that waits on a stream leader that died, say) would otherwise keep
+// the event's heartbeat going forever, so JetStream would never hand it
+// out again. An attempt that holds its event longer than AckWait is
+// logged.
 //
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
