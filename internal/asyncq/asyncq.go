@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -144,6 +145,7 @@ type Queue struct {
 
 	redeliveries prometheus.Counter
 	journal      *journal
+	margin       time.Duration // attemptMargin; shorter in tests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -230,6 +232,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	q := &Queue{
 		cfg: cfg, log: cfg.Logger.With("component", "asyncq"), js: js, stream: stream,
 		global:   make(chan struct{}, cfg.Parallel),
+		margin:   attemptMargin,
 		drainers: map[string]*drainer{},
 		delayed:  map[uint64]bool{},
 		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
@@ -685,13 +688,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // heartbeat keeps a held message from being handed out again until stop
 // is closed.
+// An attempt held longer than AckWait is logged, then every
+// 4*AckWait, so that an event kept from running (an attempt whose answer
+// does not come) shows in the log.
 func (q *Queue) heartbeat(m jetstream.Msg, stop <-chan struct{}) {
 	t := time.NewTicker(q.cfg.AckWait / 3)
 	defer t.Stop()
+	start, logged := time.Now(), time.Time{}
 	for {
 		select {
 		case <-t.C:
-			m.InProgress()
+			if err := m.InProgress(); err != nil {
+				q.log.Debug("async: heartbeat failed", "err", err)
+			}
+			if held := time.Since(start); held >= q.cfg.AckWait && time.Since(logged) >= 4*q.cfg.AckWait {
+				logged = time.Now()
+				var seq uint64
+				if md, err := m.Metadata(); err == nil {
+					seq = md.Sequence.Stream
+				}
+				q.log.Info("async: event still held by a running attempt", "subject", m.Subject(), "seq", seq, "held", held.Round(time.Second))
+			}
 		case <-stop:
 			return
 		}
@@ -786,13 +803,32 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 	if again {
 		q.redeliveries.Inc()
 	}
-	actx, cancel := context.WithTimeout(ctx, q.cfg.AttemptTimeout)
+	// The attempt's context carries no deadline: the invoker bounds the
+	// call by the function's own timeout, which the queue does not know
+	// (package forward waits for a node that took the invocation and
+	// died no longer than that timeout and a margin). A deadline here
+	// would replace that bound with AttemptTimeout, and an event whose
+	// attempt went to a node killed meanwhile would wait that long,
+	// heartbeated, before running again. AttemptTimeout only backs the
+	// invoker's bound up, by cancelling the attempt.
+	bound := q.attemptBound(ref)
+	actx, cancel := context.WithCancel(ctx)
+	var expired atomic.Bool
+	timer := time.AfterFunc(bound, func() {
+		expired.Store(true)
+		cancel()
+	})
+	started := time.Now()
 	out, err := q.inv.Invoke(actx, &invoke.Input{
 		Ref: ref, InvocationType: invoke.TypeRequestReponse, ClientContext: ev.ClientContext,
 		Payload: ev.Payload, RequestID: ev.RequestID,
 	})
-	timedOut := actx.Err() != nil
+	timer.Stop()
 	cancel()
+	timedOut := expired.Load()
+	if took := time.Since(started); took >= q.cfg.AckWait {
+		log.Info("async: long attempt ended", "seq", seq, "delivered", md.NumDelivered, "took", took.Round(time.Millisecond), "err", err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -801,7 +837,7 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		if timedOut {
 			// The answer never came (the node running the attempt
 			// died, say): whatever the error says, try again.
-			log.Warn("async: attempt did not end in time; retrying", "timeout", q.cfg.AttemptTimeout, "err", err)
+			log.Warn("async: attempt did not end in time; retrying", "timeout", bound, "err", err)
 		} else if e.Code == awsproto.ResourceNotFoundException {
 			log.Warn("async: function no longer exists; event discarded", "err", err)
 			q.ack(ctx, m, log)
@@ -847,6 +883,35 @@ func (q *Queue) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	q.ack(ctx, m, log)
+}
+
+// attemptMargin is how much longer than its function's timeout an attempt
+// may take before the queue gives up on its answer: the runtime's init, a
+// cold start's code download and the forwarding margins.
+const attemptMargin = 2 * time.Minute
+
+// timeouts is what a Settings may also offer (the registry does): the
+// function version an invocation of ref runs, and so its timeout.
+type timeouts interface {
+	ResolveInvoke(ref registry.Ref, roll float64) (registry.Target, error)
+}
+
+// attemptBound is how long an attempt of ref may run before it is
+// cancelled and retried: its function's timeout and attemptMargin when
+// Settings knows it, at most AttemptTimeout. An answer that never comes
+// (the node running the attempt died, a step on the way waits for a
+// stream leader that moved) keeps the event from running no longer than
+// that.
+func (q *Queue) attemptBound(ref registry.Ref) time.Duration {
+	r, ok := q.cfg.Settings.(timeouts)
+	if !ok || q.margin <= 0 {
+		return q.cfg.AttemptTimeout
+	}
+	tg, err := r.ResolveInvoke(ref, 0)
+	if err != nil || tg.Version.Config.Timeout <= 0 {
+		return q.cfg.AttemptTimeout
+	}
+	return min(time.Duration(tg.Version.Config.Timeout)*time.Second+q.margin, q.cfg.AttemptTimeout)
 }
 
 func (q *Queue) ack(ctx context.Context, m jetstream.Msg, log *slog.Logger) {

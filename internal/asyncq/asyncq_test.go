@@ -31,6 +31,17 @@ type fakeSettings struct {
 	mu      sync.Mutex
 	m       map[string]registry.AsyncSettings
 	deleted map[string]bool
+	timeout map[string]int // function timeouts (s), as the registry knows them
+}
+
+func (f *fakeSettings) ResolveInvoke(ref registry.Ref, _ float64) (registry.Target, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.timeout[ref.Name]
+	if !ok {
+		return registry.Target{}, registry.ErrFunctionGone
+	}
+	return registry.Target{Version: registry.Version{Config: registry.FunctionConfig{Timeout: n}}}, nil
 }
 
 func (f *fakeSettings) set(fn string, s registry.AsyncSettings) {
@@ -82,7 +93,14 @@ type fakeInvoker struct {
 	// hang is how many first attempts of a function wait for their
 	// context to end, as a call to a node that died does.
 	hang map[string]int
+	// died is how many first attempts of a function go to a node that
+	// died with them, answered as package forward answers them: a caller
+	// that set a deadline waits for it; else the wait is bounded by the
+	// function's timeout (here died's bound) and ends in a retryable error.
+	died map[string]int
 }
+
+const diedBound = 50 * time.Millisecond
 
 func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Output, error) {
 	f.mu.Lock()
@@ -95,7 +113,20 @@ func (f *fakeInvoker) Invoke(ctx context.Context, in *invoke.Input) (*invoke.Out
 	f.calls = append(f.calls, call{Function: in.Ref.Name, RequestID: in.RequestID, Payload: append([]byte(nil), in.Payload...), At: time.Now()})
 	do := f.do[in.Ref.Name]
 	hang := n < f.hang[in.Ref.Name]
+	died := n < f.died[in.Ref.Name]
 	f.mu.Unlock()
+	if died {
+		if _, ok := ctx.Deadline(); ok {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		select {
+		case <-time.After(diedBound):
+			return nil, awsproto.Internal(errors.New("the node running the invocation did not answer"))
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -1034,3 +1065,35 @@ func TestHungAttemptRetried(t *testing.T) {
 	e.enqueue(t, "f", `{}`)
 	e.waitCalls(t, "f", 2)
 }
+
+// An attempt sent to a node that died with it runs again once the
+// invoker's own bound (the function's timeout and a margin) has passed,
+// not only after AttemptTimeout: the queue leaves that bound to the
+// invoker rather than imposing its far longer one as the deadline.
+func TestAttemptOnDeadNodeRetriedWithinInvokerBound(t *testing.T) {
+	e := newEnv(t, Config{}) // AttemptTimeout: the default, 17 minutes
+	e.inv.mu.Lock()
+	e.inv.died = map[string]int{"f": 2}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 3)
+}
+
+// An attempt whose answer never comes, whatever step of the invoker waits
+// for it, is cancelled and retried once its function's timeout and a
+// margin have passed, not only after AttemptTimeout.
+func TestHungAttemptRetriedAfterFunctionTimeout(t *testing.T) {
+	e := newEnv(t, Config{}) // AttemptTimeout: the default, 17 minutes
+	e.q.margin = 100 * time.Millisecond
+	e.set.mu.Lock()
+	e.set.timeout = map[string]int{"f": 1}
+	e.set.mu.Unlock()
+	e.inv.mu.Lock()
+	e.inv.hang = map[string]int{"f": 1}
+	e.inv.mu.Unlock()
+	e.enqueue(t, "f", `{}`)
+	e.waitCalls(t, "f", 2)
+}
+
+// The registry offers the function timeouts an attempt is bounded by.
+var _ timeouts = (*registry.Registry)(nil)

@@ -28,10 +28,20 @@
 // work for events stored below the consumer's ack floor, which the consumer
 // would never deliver, and stores them again under a new sequence.
 //
-// An attempt is bounded by AttemptTimeout (Lambda's longest function
-// timeout and a margin): an answer that never comes (the node running the
-// attempt died) would otherwise keep the event's heartbeat going forever,
-// so JetStream would never hand it out again; it is retried instead.
+// An attempt's context carries no deadline: the invoker bounds it by the
+// function's own timeout (package forward waits for a node that took an
+// invocation and died no longer than that timeout and a margin, then
+// answers a retryable error), so an event whose attempt went to a killed
+// node runs again within that bound. A deadline on the context would
+// replace that bound, and the event would stay stored, heartbeated, for
+// as long. The queue backs the invoker up: an attempt still running after
+// its function's timeout and two minutes (init, a cold start's code
+// download, forwarding; AttemptTimeout when the function's timeout is not
+// known) is cancelled and retried, as an answer that never comes (from a
+// step that waits on a stream leader that died, say) would otherwise keep
+// the event's heartbeat going forever, so JetStream would never hand it
+// out again. An attempt that holds its event longer than AckWait is
+// logged.
 //
 // Processing is at-least-once: a message is acknowledged only after the
 // attempt's outcome is decided and whatever follows from it (the retry, the
