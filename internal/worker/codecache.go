@@ -2,12 +2,14 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/codezip"
 	"github.com/kumo-run/kumo/internal/store"
@@ -69,7 +71,7 @@ func (c *CodeCache) extract(ctx context.Context, blob, dir string) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
 	}
-	rc, _, err := c.Blobs.Get(ctx, blob)
+	rc, err := c.get(ctx, blob)
 	if err != nil {
 		return fmt.Errorf("code %s: %w", blob, err)
 	}
@@ -82,6 +84,34 @@ func (c *CodeCache) extract(ctx context.Context, blob, dir string) error {
 		return fmt.Errorf("code %s: %w", blob, err)
 	}
 	return nil
+}
+
+// notFoundWait bounds how long get waits for a blob the store says does
+// not exist.
+const notFoundWait = 10 * time.Second
+
+// get opens blob. Code blobs are written (and acknowledged) before the
+// function record that names them, and never change, so a blob that is
+// not found was read from a replica that has not caught up with the
+// write yet (in a cluster, reads may be served by any replica): it is
+// asked for again, backing off, for up to notFoundWait.
+func (c *CodeCache) get(ctx context.Context, blob string) (io.ReadCloser, error) {
+	deadline := time.Now().Add(notFoundWait)
+	wait := 20 * time.Millisecond
+	for {
+		rc, _, err := c.Blobs.Get(ctx, blob)
+		if !errors.Is(err, store.ErrNotFound) || time.Now().Add(wait).After(deadline) {
+			return rc, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // layerDirs extracts a function's layers (once per content) and returns
