@@ -87,7 +87,7 @@ func openKeyring(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("keys bucket: %w", err)
 	}
-	kr.kv = kv
+	kr.kv = retryKV{kv}
 	if cfg.Cluster.Secret == "" {
 		log.Warn("no " + config.EnvClusterSecret + ": the cluster's session token, URL signing and SNS signing keys and generated root credentials are stored unsealed; the KMS master key must be given to every node")
 		return kr, nil
@@ -262,18 +262,21 @@ func (kr *keyring) credentials(ctx context.Context, fixed config.RootCredentials
 	if kr.kv == nil || fixed.AccessKeyID != "" {
 		return LoadCredentials(kr.dataDir, fixed)
 	}
+	var made []byte
 	b, err := kr.share(ctx, secretRoot, CredentialsFile, func(b []byte) error {
 		_, err := parseCredentials(b)
 		return err
 	}, func() ([]byte, error) {
-		generated = true
-		return newCredentials(), nil
+		made = newCredentials()
+		return made, nil
 	})
 	if err != nil {
 		return Credentials{}, false, err
 	}
 	c, err = parseCredentials(b)
-	return c, generated, err
+	// Generated here only when the stored ones are this node's: a node
+	// that lost the race to store its own uses the winner's.
+	return c, made != nil && bytes.Equal(made, b), err
 }
 
 // kmsMaster returns the KMS master key: the one cfg names (file or
@@ -362,4 +365,45 @@ func (kr *keyring) checkKMS(ctx context.Context, m *kms.MasterKey, previous []*k
 		kr.log.Info("the cluster's KMS master key is now this node's; the previous one is rotated out", "id", m.ID(), "previous", have)
 		return nil
 	}
+}
+
+// retryKV asks the keys bucket again when a request fails for a reason
+// other than the answer itself (not found, exists, conflict): while a
+// cluster forms, the bucket's stream may have no leader yet ("no
+// responders") or lose an answer. Each try is bounded by keyTryTimeout;
+// the tries by the caller's context (the store's opening deadline).
+type retryKV struct{ store.KV }
+
+const keyTryTimeout = 10 * time.Second
+
+func keyRetry[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	wait := 100 * time.Millisecond
+	for {
+		tctx, cancel := context.WithTimeout(ctx, keyTryTimeout)
+		v, err := op(tctx)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrConflict) {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (r retryKV) Get(ctx context.Context, key string) (store.Entry, error) {
+	return keyRetry(ctx, func(ctx context.Context) (store.Entry, error) { return r.KV.Get(ctx, key) })
+}
+
+func (r retryKV) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	return keyRetry(ctx, func(ctx context.Context) (uint64, error) { return r.KV.Create(ctx, key, value) })
+}
+
+func (r retryKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	return keyRetry(ctx, func(ctx context.Context) (uint64, error) { return r.KV.Update(ctx, key, value, rev) })
 }
