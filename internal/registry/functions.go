@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/kumo-run/kumo/internal/awsproto"
 	"github.com/kumo-run/kumo/internal/codezip"
@@ -472,6 +473,34 @@ func (r *Registry) CreateFunction(ctx context.Context, in *CreateFunctionInput) 
 	return c, nil
 }
 
+// loadWritten is load of a function this request has just written: in a
+// cluster a read may be served by a replica that has not applied the
+// write yet, so a not-found is asked again, backing off, for up to 5 s.
+func (r *Registry) loadWritten(ctx context.Context, name string) (Function, uint64, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	wait := 20 * time.Millisecond
+	for {
+		f, rev, err := r.load(ctx, name)
+		if !isNotFound(err) || time.Now().Add(wait).After(deadline) {
+			return f, rev, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return f, rev, err
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// isNotFound reports load's not-found answer.
+func isNotFound(err error) bool {
+	var e *awsproto.Error
+	return errors.As(err, &e) && e.Code == awsproto.ResourceNotFoundException
+}
+
 // purgeVersions deletes version keys of name that are not in keep.
 func (r *Registry) purgeVersions(ctx context.Context, name string, keep []int) error {
 	entries, err := r.kv.List(ctx, verPrefix(name))
@@ -855,6 +884,9 @@ func (r *Registry) PublishVersion(ctx context.Context, ref Ref, in PublishInput)
 func (r *Registry) publish(ctx context.Context, name string, in PublishInput, internal bool) (FunctionConfig, error) {
 	for attempt := 0; attempt < 32; attempt++ {
 		f, rev, err := r.load(ctx, name)
+		if internal && attempt == 0 && isNotFound(err) {
+			f, rev, err = r.loadWritten(ctx, name)
+		}
 		if err != nil {
 			return FunctionConfig{}, err
 		}
