@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,46 +31,13 @@ import (
 
 // keysNode is one kumo process of a cluster whose nodes share no key
 // through their configuration: only the cluster secret.
-type keysNode struct {
-	*server
-	id, dataDir string
-	env, args   []string
-}
+type keysNode = clusterNode
 
 // startKeysCluster starts n nodes of one cluster (zones a…, the process
 // driver) with KUMO_CLUSTER_SECRET and nothing else in common: no root
 // credentials, no KMS master key. They start in parallel.
 func startKeysCluster(t *testing.T, n int) []*keysNode {
-	t.Helper()
-	routes := make([]string, n)
-	for i := range routes {
-		a, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		routes[i] = a
-	}
-	nodes := make([]*keysNode, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		nd := &keysNode{id: fmt.Sprintf("k%d", i+1), dataDir: t.TempDir(), env: []string{"KUMO_CLUSTER_SECRET=e2e-keys-secret"}}
-		nodes[i] = nd
-		nd.args = []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", string(rune('a' + i)),
-			"--cluster-name", "e2e-keys", "--cluster-listen", routes[i], "--peers", strings.Join(routes, ",")}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nd.server, errs[i] = tryLaunch(t, nd.dataDir, nd.env, nd.args)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %s: %v", nodes[i].id, err)
-		}
-	}
-	return nodes
+	return startClusterWith(t, n, clusterSpec{name: "e2e-keys", idPrefix: "k", env: []string{"KUMO_CLUSTER_SECRET=e2e-keys-secret"}})
 }
 
 // keysRoot is the root key pair in a node's data dir.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,45 +17,10 @@ import (
 // startPlacementCluster is startCluster with the same budget on every
 // node (startCluster gives node 1 room for one sandbox only).
 func startPlacementCluster(t *testing.T, n int) []*clusterNode {
-	t.Helper()
-	routes := make([]string, n)
-	for i := range routes {
-		a, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		routes[i] = a
-	}
-	nodes := make([]*clusterNode, n)
-	for i := range nodes {
-		m, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd := &clusterNode{id: fmt.Sprintf("n%d", i+1), zone: string(rune('a' + i)), dataDir: t.TempDir(), metricsAddr: m}
-		nd.args = []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", nd.zone,
-			"--cluster-name", "e2e-placement", "--cluster-listen", routes[i], "--peers", strings.Join(routes, ","), "--metrics-listen", m,
-			"--memory-budget", "2048"}
-		nd.env = []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
-			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey, "KUMO_CLUSTER_SECRET=e2e-route-secret"}
-		nodes[i] = nd
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, nd := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nd.server, errs[i] = tryLaunch(t, nd.dataDir, nd.env, nd.args)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %s: %v", nodes[i].id, err)
-		}
-	}
-	return nodes
+	return startClusterWith(t, n, clusterSpec{name: "e2e-placement", idPrefix: "n", metrics: true,
+		env: []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
+			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey, "KUMO_CLUSTER_SECRET=e2e-route-secret"},
+		args: func(int) []string { return []string{"--memory-budget", "2048"} }})
 }
 
 // TestClusterPlacement runs three nodes in zones a, b and c.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,9 +36,33 @@ type clusterNode struct {
 
 // startCluster starts n nodes (n1…, zones a…) of one cluster on this
 // machine: distinct edge, route and metrics ports and data dirs, the
-// process driver, shared root credentials and KMS master key. They start
-// in parallel: each waits for the others before it answers /healthz.
+// process driver, shared root credentials and KMS master key. Node 1 has
+// room for one 128 MB sandbox: what it cannot run, it forwards.
 func startCluster(t *testing.T, n int) []*clusterNode {
+	return startClusterWith(t, n, clusterSpec{name: "e2e", idPrefix: "n", metrics: true,
+		env: []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
+			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey, "KUMO_CLUSTER_SECRET=e2e-route-secret"},
+		args: func(i int) []string {
+			if i == 0 {
+				return []string{"--memory-budget", "128"}
+			}
+			return nil
+		}})
+}
+
+// clusterSpec is what differs between the test clusters.
+type clusterSpec struct {
+	name     string               // --cluster-name
+	idPrefix string               // node ids are idPrefix1, idPrefix2, …
+	metrics  bool                 // a --metrics-listen address per node
+	env      []string             // every node's environment
+	args     func(i int) []string // node i's further flags; nil: none
+}
+
+// startClusterWith starts n nodes of one cluster as spec says (zones a…,
+// distinct edge and route ports and data dirs, the process driver). They
+// start in parallel: each waits for the others before it answers /healthz.
+func startClusterWith(t *testing.T, n int, spec clusterSpec) []*clusterNode {
 	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
@@ -49,20 +74,20 @@ func startCluster(t *testing.T, n int) []*clusterNode {
 	}
 	nodes := make([]*clusterNode, n)
 	for i := range nodes {
-		m, err := freeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd := &clusterNode{id: fmt.Sprintf("n%d", i+1), zone: string(rune('a' + i)), dataDir: t.TempDir(), metricsAddr: m}
+		nd := &clusterNode{id: fmt.Sprintf("%s%d", spec.idPrefix, i+1), zone: string(rune('a' + i)), dataDir: t.TempDir(), env: slices.Clone(spec.env)}
 		nd.args = []string{"--sandbox", "process", "--fsync", "interval", "--node-id", nd.id, "--zone", nd.zone,
-			"--cluster-name", "e2e", "--cluster-listen", routes[i], "--peers", strings.Join(routes, ","), "--metrics-listen", m}
-		if i == 0 {
-			// Node 1 has room for one 128 MB sandbox: what it cannot
-			// run, it forwards.
-			nd.args = append(nd.args, "--memory-budget", "128")
+			"--cluster-name", spec.name, "--cluster-listen", routes[i], "--peers", strings.Join(routes, ",")}
+		if spec.metrics {
+			m, err := freeAddr()
+			if err != nil {
+				t.Fatal(err)
+			}
+			nd.metricsAddr = m
+			nd.args = append(nd.args, "--metrics-listen", m)
 		}
-		nd.env = []string{"KUMO_ROOT_ACCESS_KEY_ID=" + rootAccessKeyID, "KUMO_ROOT_SECRET_ACCESS_KEY=" + rootSecretAccessKey,
-			"KUMO_KMS_MASTER_KEY=" + clusterKMSKey, "KUMO_CLUSTER_SECRET=e2e-route-secret"}
+		if spec.args != nil {
+			nd.args = append(nd.args, spec.args(i)...)
+		}
 		nodes[i] = nd
 	}
 	errs := make([]error, n)
