@@ -209,6 +209,18 @@ func TestShutdownWithUnwritableLogs(t *testing.T) {
 	}
 	f.Sync()
 	f.Close()
+	filled := time.Now()
+	// Kumo reuses a measurement that found room for 100 ms (natsd's
+	// spaceTTL), and every measurement after the fill finds none: once the
+	// disk watcher has said so and that time has passed, the log lines
+	// below meet the refusal rather than a store write that beat it.
+	eventually(t, 30*time.Second, "the warning log line", func() error {
+		if !strings.Contains(s.stderr.String(), "data disk nearly full") {
+			return fmt.Errorf("not logged")
+		}
+		return nil
+	})
+	time.Sleep(time.Until(filled.Add(300 * time.Millisecond)))
 	for range 5 {
 		lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("talk"), Payload: []byte(`{}`)})
 	}
