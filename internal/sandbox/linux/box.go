@@ -38,6 +38,12 @@ type box struct {
 	request atomic.Int64
 	// cpuQuota is the CFS quota after the init phase (µs per 100 ms).
 	cpuQuota int
+	// initDone, when set, runs once: at EndInit, or initDoneBound after
+	// the start if the runtime's init never reports its end (it failed,
+	// or the sandbox is gone). The driver refills what the start took
+	// from then on, so that the refill does not compete for the CPU with
+	// the runtime's own init.
+	initDone func()
 
 	// stdout and stderr are the read ends of the output pipes; pumping
 	// says whether copying them has started (run).
@@ -66,7 +72,27 @@ func (b *box) Exited() <-chan struct{} { return b.exited }
 // Stats reads memory use from the cgroup while the sandbox runs, and
 // returns what was read when it exited afterwards.
 // EndInit applies the regular CPU quota once the init phase is over.
-func (b *box) EndInit() error { return b.cg.cpuLimit(b.cpuQuota) }
+func (b *box) EndInit() error {
+	if b.initDone != nil {
+		b.initDone()
+	}
+	return b.cg.cpuLimit(b.cpuQuota)
+}
+
+// initDoneBound is how long a start's refill waits at most for the
+// runtime's init to end (Driver.initDoneBound, which tests change).
+const initDoneBound = 2 * time.Second
+
+// afterInit arranges for f to run once, when the runtime's init has
+// ended or the driver's initDoneBound after now, whichever comes first.
+func (b *box) afterInit(f func()) {
+	once := sync.OnceFunc(f)
+	t := time.AfterFunc(b.d.initDoneBound, once)
+	b.initDone = func() {
+		t.Stop()
+		once()
+	}
+}
 
 // DrainOutput waits until the output written so far reached the writers.
 func (b *box) DrainOutput(max time.Duration) { base.Drain(max, b.outFlow, b.errFlow) }

@@ -42,15 +42,17 @@ type Driver struct {
 	mu    sync.Mutex
 	inUse map[string]bool // cgroup names this driver owns: Cleanup spares them
 
-	pool  pool
-	snaps snapshots
+	pool pool
+	// initDoneBound: see box.afterInit.
+	initDoneBound time.Duration
+	snaps         snapshots
 }
 
 // New returns the linux driver. It checks the host but changes nothing;
 // Available says whether the driver can run here.
 func New(cfg Config) *Driver {
 	cfg = cfg.withDefaults()
-	d := &Driver{cfg: cfg, log: cfg.Logger, inUse: map[string]bool{}}
+	d := &Driver{cfg: cfg, log: cfg.Logger, inUse: map[string]bool{}, initDoneBound: initDoneBound}
 	d.unavailable = d.check()
 	d.pool.init(max(cfg.Pool, 0))
 	d.snaps.init(d, max(cfg.Snapshots, 0), cfg.SnapshotIdle)
@@ -306,12 +308,14 @@ func (d *Driver) start(ctx context.Context, spec sandbox.Spec) (*box, error) {
 	}
 	if key, startEnv, ok := snapshotKey(spec); ok {
 		tTake := time.Now()
-		if b := d.snaps.take(key, startEnv, spec); b != nil {
+		if b, refill := d.snaps.take(key, startEnv, spec); b != nil {
 			b.spans.Take = time.Since(tTake)
 			err := b.runSnapshot(ctx, spec, is)
 			if err == nil {
+				b.afterInit(refill)
 				return b, nil
 			}
+			refill()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("linux: starting sandbox %s: %w", spec.ID, err)
 			}
@@ -321,10 +325,11 @@ func (d *Driver) start(ctx context.Context, spec sandbox.Spec) (*box, error) {
 	if b := d.pool.take(); b != nil {
 		b.spans.Warm = true
 		err := b.run(ctx, spec, is)
-		d.pool.kick()
 		if err == nil {
+			b.afterInit(d.pool.kick)
 			return b, nil
 		}
+		d.pool.kick()
 		var fe *initFailure
 		if errors.As(err, &fe) || ctx.Err() != nil {
 			return nil, fmt.Errorf("linux: starting sandbox %s: %w", spec.ID, err)

@@ -73,8 +73,9 @@ func (p *pool) fill(d *Driver) {
 }
 
 // take returns a warm sandbox, or nil if there is none ready. The
-// caller calls kick once the sandbox it took runs (or failed): the
-// refill's spawn then does not compete with that start for the CPU.
+// caller calls kick once the runtime of the sandbox it took has ended its
+// init (or the start failed): the refill's spawn then does not compete
+// with that start for the CPU.
 func (p *pool) take() *box {
 	if p.warm == nil {
 		return nil

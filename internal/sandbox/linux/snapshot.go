@@ -166,20 +166,23 @@ func (s *snapshots) init(d *Driver, per int, idle time.Duration) {
 }
 
 // take returns a pre-started sandbox of spec's key, or nil; either way
-// the key is marked in demand and refilled.
-func (s *snapshots) take(key string, startEnv []string, spec sandbox.Spec) *box {
+// the key is marked in demand. With none ready, its refill starts at once;
+// with one taken, the caller calls refill once the sandbox's runtime has
+// started (or it failed), so that the refill's interpreter start does not
+// compete for the CPU with the start that took one.
+func (s *snapshots) take(key string, startEnv []string, spec sandbox.Spec) (b *box, refill func()) {
 	if s.per <= 0 {
-		return nil
+		return nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil
+		return nil, nil
 	}
 	k := s.keys[key]
 	if k == nil {
 		if len(s.keys) >= maxSnapshotKeys {
-			return nil
+			return nil, nil
 		}
 		k = &snapKind{key: key, proto: initSpec{
 			RuntimeDir: spec.RuntimeDir, HostPaths: spec.HostPaths, Args: spec.Args,
@@ -188,20 +191,31 @@ func (s *snapshots) take(key string, startEnv []string, spec sandbox.Spec) *box 
 		s.keys[key] = k
 	}
 	k.lastWant = time.Now()
-	var b *box
 	if n := len(k.ready); n > 0 {
 		sb := k.ready[0]
 		k.ready = k.ready[1:]
 		sb.timer.Stop()
 		s.heldKB.Add(-sb.kb)
-		b = sb.b
+		return sb.b, func() { s.refill(k) }
 	}
-	if !k.filling {
-		k.filling = true
-		s.fills.Add(1)
-		go s.fill(k)
+	s.refillLocked(k)
+	return nil, nil
+}
+
+// refill starts k's filler unless it runs (or k is gone).
+func (s *snapshots) refill(k *snapKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refillLocked(k)
+}
+
+func (s *snapshots) refillLocked(k *snapKind) {
+	if s.closed || k.filling || s.keys[k.key] != k {
+		return
 	}
-	return b
+	k.filling = true
+	s.fills.Add(1)
+	go s.fill(k)
 }
 
 // fill makes k's sandboxes until it has s.per.

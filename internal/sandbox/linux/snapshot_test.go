@@ -325,3 +325,96 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestRefillAfterInit: what a start takes (a pre-started runtime, a warm
+// sandbox) is refilled once the runtime's init has ended (EndInit), not
+// while it runs, when the refill would compete with it for the CPU.
+func TestRefillAfterInit(t *testing.T) {
+	sandboxtest.RequireRoot(t)
+	table, err := runtimes.New(runtimes.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := table.Check("python3.12"); err != nil {
+		t.Skipf("python3.12: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "code")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "h.py"), []byte(pyHandler), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(dir), 0o755)
+	l, err := table.Resolve("python3.12", "h.handler", dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := func() sandbox.Spec {
+		return sandbox.Spec{
+			ID: sandboxtest.NewID(), CodeDir: dir, RuntimeDir: l.RuntimeDir, HostPaths: l.HostPaths, Args: l.Args,
+			Env: append([]string{"_HANDLER=h.handler", "LAMBDA_TASK_ROOT=/var/task", "PATH=/usr/local/bin:/usr/bin/:/bin"}, l.Env...),
+			Dir: "/var/task", MemoryMB: 256, EphemeralMB: 64, MaxProcs: 1024, Stdout: &lockedBuffer{}, Stderr: &lockedBuffer{},
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		pool     int
+		snaps    int
+		took     func(*box) bool
+		refilled func(*Driver) bool
+	}{
+		{"snapshot", -1, 1, func(b *box) bool { return b.spans.Snapshot }, func(d *Driver) bool {
+			d.snaps.mu.Lock()
+			defer d.snaps.mu.Unlock()
+			for _, k := range d.snaps.keys {
+				if k.filling || len(k.ready) > 0 {
+					return true
+				}
+			}
+			return false
+		}},
+		{"pool", 1, -1, func(b *box) bool { return b.spans.Warm }, func(d *Driver) bool { return len(d.pool.warm) > 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New(Config{StateDir: t.TempDir(), CgroupParent: testParent("refill"), Pool: tc.pool, Snapshots: tc.snaps,
+				Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err := d.Available(); err != nil {
+				t.Skipf("linux driver unavailable: %v", err)
+			}
+			if err := d.Cleanup(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			d.initDoneBound = time.Hour // only EndInit ends the wait
+			first := startAPI(t, d, spec())
+			first.box.EndInit()
+			defer first.stop(t)
+			poll.True(t, "something to take", func() bool { return tc.refilled(d) && !filling(d) })
+			f := startAPI(t, d, spec())
+			defer f.stop(t)
+			if !tc.took(f.box) {
+				t.Fatal("the start did not take what was ready")
+			}
+			var r snapReport
+			f.invoke(t, `{}`, &r)
+			if tc.refilled(d) {
+				t.Fatal("refilled while the runtime's init had not ended")
+			}
+			f.box.EndInit()
+			poll.True(t, "refilled after EndInit", func() bool { return tc.refilled(d) })
+		})
+	}
+}
+
+// filling reports whether a snapshot is being pre-started.
+func filling(d *Driver) bool {
+	d.snaps.mu.Lock()
+	defer d.snaps.mu.Unlock()
+	for _, k := range d.snaps.keys {
+		if k.filling {
+			return true
+		}
+	}
+	return false
+}
