@@ -1,9 +1,9 @@
 // Kumo's pre-started runtime (the linux sandbox driver's snapshots): Node.js
-// starts and loads bootstrap.js and the core modules handlers use before
-// the function is known, says so by writing one byte to stdin (a socket),
-// then waits for the function's environment and working directory on it
-// (JSON, then EOF). Nothing of the function
-// runs before wait returns; the environment is then exactly a fresh
+// starts and loads bootstrap.js, the core modules handlers use and its ES
+// module loader before the function is known, says so by writing one byte
+// to stdin (a socket), then waits for the function's environment and
+// working directory on it (JSON, then EOF). Nothing of the function runs
+// before wait returns; the environment is then exactly a fresh
 // start's. Math.random is seeded per V8 isolate when the process starts,
 // and every snapshot is its own process, so it is the sandbox's own.
 'use strict';
@@ -14,6 +14,13 @@ exports.wait = async function wait() {
   for (const m of ['https', 'url', 'crypto', 'zlib', 'stream', 'events', 'querystring', 'os']) {
     try { require(m); } catch (e) { /* not in this build */ }
   }
+  // Node.js's ES module loader starts on first use (a handler in an .mjs
+  // file or a "type": "module" package): load it with a module of Kumo's
+  // own that has no side effects (the resolution hooks' file; imported
+  // here, they are not installed).
+  try {
+    await import(require('url').pathToFileURL(require('path').join(__dirname, 'kumo-resolve.mjs')).href);
+  } catch (e) { /* the function's import pays for it */ }
   await warm();
   try { fs.writeSync(0, '\n'); } catch (e) { /* ready: stdin is the init's socket */ }
   const chunks = [];
