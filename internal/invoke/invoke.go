@@ -268,6 +268,8 @@ func Spec(key string, v *registry.Version) *worker.Spec {
 		Code:         v.Code.Blob,
 		LogGroup:     c.LoggingConfig.LogGroup,
 		Role:         c.Role,
+		// Lambda applies SnapStart to published versions only.
+		SnapStart: c.Version != registry.Latest && c.SnapStart.ApplyOn == "PublishedVersions",
 	}
 	if c.Environment != nil {
 		s.Environment = c.Environment.Variables

@@ -483,6 +483,9 @@ type reportRecord struct {
 		MemorySizeMB     int      `json:"memorySizeMB"`
 		MaxMemoryUsedMB  int      `json:"maxMemoryUsedMB"`
 		InitDurationMs   *float64 `json:"initDurationMs,omitempty"`
+		// RestoreDurationMs is set on the first invocation of a
+		// SnapStart sandbox (snapstart.go).
+		RestoreDurationMs *float64 `json:"restoreDurationMs,omitempty"`
 	} `json:"metrics"`
 }
 
@@ -524,6 +527,10 @@ func (in *instance) emitInvocation(reqID string, out *Outcome) {
 	if out.InitDuration > 0 {
 		d := ms(out.InitDuration)
 		rp.Metrics.InitDurationMs = &d
+	}
+	if out.RestoreDuration > 0 {
+		d := ms(out.RestoreDuration)
+		rp.Metrics.RestoreDurationMs = &d
 	}
 	in.ext.Emit(now, "platform.report", rp)
 }
