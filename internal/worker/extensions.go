@@ -519,10 +519,19 @@ func (in *instance) emitInvocation(reqID string, out *Outcome) {
 	rd.Metrics.DurationMs = ms(out.Duration)
 	rd.Metrics.ProducedBytes = len(out.Payload)
 	in.ext.Emit(now, "platform.runtimeDone", rd)
-	rp := reportRecord{RequestID: reqID, Status: st, ErrorType: rd.ErrorType}
+	in.ext.Emit(now, "platform.report", newReportRecord(reqID, out, in.memoryMB))
+}
+
+// newReportRecord is the platform.report record of an invocation.
+func newReportRecord(reqID string, out *Outcome, memoryMB int) reportRecord {
+	st := status(out)
+	rp := reportRecord{RequestID: reqID, Status: st}
+	if st != "success" {
+		rp.ErrorType = out.ErrorType
+	}
 	rp.Metrics.DurationMs = ms(out.Duration)
 	rp.Metrics.BilledDurationMs = out.BilledMs()
-	rp.Metrics.MemorySizeMB = in.memoryMB
+	rp.Metrics.MemorySizeMB = memoryMB
 	rp.Metrics.MaxMemoryUsedMB = out.MaxMemoryMB
 	if out.InitDuration > 0 {
 		d := ms(out.InitDuration)
@@ -532,5 +541,5 @@ func (in *instance) emitInvocation(reqID string, out *Outcome) {
 		d := ms(out.RestoreDuration)
 		rp.Metrics.RestoreDurationMs = &d
 	}
-	in.ext.Emit(now, "platform.report", rp)
+	return rp
 }

@@ -2,9 +2,11 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // invokeTail is invoke asking for the log tail.
@@ -159,5 +161,39 @@ func TestSnapStartWithinBudget(t *testing.T) {
 	}
 	if idle := h.w.IdleVersions(10); idle[other.Key] != 1 || idle[s.Key] != 1 {
 		t.Fatalf("idle sandboxes %v: the other function's was evicted or a kept-ready one started", idle)
+	}
+}
+
+// TestSnapStartReport: the REPORT line and the Telemetry API's
+// platform.report record of a restored invocation carry its restore
+// duration in Lambda's words, and those of any other invocation do not.
+func TestSnapStartReport(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		out        Outcome
+		line       string
+		restoreRec string
+	}{
+		{"restored", Outcome{Duration: 2310 * time.Microsecond, RestoreDuration: 40 * time.Microsecond, MaxMemoryMB: 40},
+			"REPORT RequestId: r\tDuration: 2.31 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tRestore Duration: 0.04 ms\tBilled Restore Duration: 1 ms\t",
+			`"restoreDurationMs":0.04`},
+		{"restored longer", Outcome{Duration: time.Millisecond, RestoreDuration: 2001 * time.Microsecond, MaxMemoryMB: 40},
+			"REPORT RequestId: r\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tRestore Duration: 2.00 ms\tBilled Restore Duration: 3 ms\t",
+			`"restoreDurationMs":2.001`},
+		{"cold", Outcome{Duration: time.Millisecond, InitDuration: 120 * time.Millisecond, ColdStart: true, MaxMemoryMB: 40},
+			"REPORT RequestId: r\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 120.00 ms\t", ""},
+		{"warm", Outcome{Duration: time.Millisecond, MaxMemoryMB: 40},
+			"REPORT RequestId: r\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t", ""},
+	} {
+		if got := reportLine("r", &tc.out, 128); got != tc.line {
+			t.Errorf("%s: REPORT line\n%q, want\n%q", tc.name, got, tc.line)
+		}
+		b, err := json.Marshal(newReportRecord("r", &tc.out, 128))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(string(b), `"restoreDurationMs"`); has != (tc.restoreRec != "") || !strings.Contains(string(b), tc.restoreRec) {
+			t.Errorf("%s: platform.report %s, want restoreDurationMs %q", tc.name, b, tc.restoreRec)
+		}
 	}
 }
