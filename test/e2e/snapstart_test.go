@@ -98,6 +98,8 @@ func TestSnapStart(t *testing.T) {
 		t.Errorf("first invocation: %s", f.r)
 	}
 
+	t.Logf("cold: %s\nrestored: %s", reportOf(f.r.Log), reportOf(second.Log))
+
 	// Taking the kept-ready sandbox readied another: three sandboxes of
 	// version 1 end up idle.
 	eventually(t, 60*time.Second, "three idle sandboxes of version 1", func() error {
@@ -119,4 +121,14 @@ func TestSnapStart(t *testing.T) {
 	if after := sandboxes("Idle") + sandboxes("Busy") + sandboxes("Initializing") + sandboxes("Starting"); after != before+1 {
 		t.Errorf("%v sandboxes after a $LATEST cold start, want %v", after, before+1)
 	}
+}
+
+// reportOf is the REPORT line of a log tail.
+func reportOf(tail string) string {
+	for _, l := range strings.Split(tail, "\n") {
+		if strings.HasPrefix(l, "REPORT ") {
+			return l
+		}
+	}
+	return ""
 }
