@@ -54,8 +54,8 @@ func TestSnapStart(t *testing.T) {
 		n, _ := promSum(samples, "kumo_sandboxes", map[string]string{"state": state})
 		return n
 	}
-	// The first invocation cold-starts a sandbox and holds it for 40 s:
-	// the kept-ready one must be seen beside it within 35 s (generous on
+	// The first invocation cold-starts a sandbox and holds it for 60 s:
+	// the kept-ready one must be seen beside it within 45 s (generous on
 	// a loaded machine: two Python inits), and the second invocation
 	// placed while it still runs.
 	type result struct {
@@ -65,10 +65,10 @@ func TestSnapStart(t *testing.T) {
 	first := make(chan result, 1)
 	go func() {
 		r, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String("snap"), Qualifier: aws.String("1"),
-			Payload: []byte(`{"sleep": 40}`)})
+			Payload: []byte(`{"sleep": 60}`)})
 		first <- result{r, err}
 	}()
-	eventually(t, 35*time.Second, "a sandbox kept ready beside the busy first one", func() error {
+	eventually(t, 45*time.Second, "a sandbox kept ready beside the busy first one", func() error {
 		if busy, idle := sandboxes("Busy"), sandboxes("Idle"); busy != 1 || idle != 1 {
 			return fmt.Errorf("%v busy, %v idle", busy, idle)
 		}
