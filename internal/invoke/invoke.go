@@ -268,6 +268,8 @@ func Spec(key string, v *registry.Version) *worker.Spec {
 		Code:         v.Code.Blob,
 		LogGroup:     c.LoggingConfig.LogGroup,
 		Role:         c.Role,
+		// What the version says (published with SnapStart: On).
+		SnapStart: c.Version != registry.Latest && c.SnapStart.OptimizationStatus == "On",
 	}
 	if c.Environment != nil {
 		s.Environment = c.Environment.Variables

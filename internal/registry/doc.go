@@ -35,6 +35,11 @@
 // node's image cache before the function is Active, and a failed pull
 // marks it Failed with Lambda's image reason codes.
 //
+// SnapStart: a version published while $LATEST's SnapStart.ApplyOn is
+// PublishedVersions is stored with OptimizationStatus "On" (immutable, like
+// the rest of the version); $LATEST always says "Off". What that version
+// then gets (a sandbox kept ready per node) is the worker's business.
+//
 // Errors returned to callers are *awsproto.Error values with Lambda's codes
 // and messages. The registry never runs code and never blocks on sandboxes.
 package registry

@@ -863,6 +863,16 @@ func fingerprint(v *Version) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// snapStartStatus is a published version's SnapStart OptimizationStatus
+// for its ApplyOn: "On" for PublishedVersions, else "Off" (and always
+// "Off" on $LATEST).
+func snapStartStatus(applyOn string) string {
+	if applyOn == "PublishedVersions" {
+		return "On"
+	}
+	return "Off"
+}
+
 // PublishVersion publishes $LATEST as a new version, or returns the latest
 // version if $LATEST has not changed since it was published.
 func (r *Registry) PublishVersion(ctx context.Context, ref Ref, in PublishInput) (FunctionConfig, error) {
@@ -917,6 +927,7 @@ func (r *Registry) publish(ctx context.Context, name string, in PublishInput, in
 		if in.Description != nil {
 			c.Description = *in.Description
 		}
+		c.SnapStart.OptimizationStatus = snapStartStatus(c.SnapStart.ApplyOn)
 		if c.State != StatePending {
 			c.State, c.StateReason, c.StateReasonCode = StateActive, "", ""
 			c.LastUpdateStatus = UpdateSuccessful

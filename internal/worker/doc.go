@@ -12,6 +12,10 @@
 // in its image's unpacked root from Config.Images, with the image's
 // ENTRYPOINT/CMD/WORKDIR or the function's ImageConfig overrides and the
 // image's ENV under the function's variables and Lambda's (image.go).
+// For a version with SnapStart (Spec.SnapStart) it keeps one initialized
+// sandbox ready beyond those in use, started as snap-start through the
+// pre-warm path, whose first invocation reports a Restore Duration
+// (snapstart.go); it is node-local, never stored, not a memory snapshot.
 //
 // Extensions (extensions.go): executables in the layers' extensions/
 // directories are started inside the sandbox by a shell launcher (the

@@ -483,6 +483,9 @@ type reportRecord struct {
 		MemorySizeMB     int      `json:"memorySizeMB"`
 		MaxMemoryUsedMB  int      `json:"maxMemoryUsedMB"`
 		InitDurationMs   *float64 `json:"initDurationMs,omitempty"`
+		// RestoreDurationMs is set on the first invocation of a
+		// SnapStart sandbox (snapstart.go).
+		RestoreDurationMs *float64 `json:"restoreDurationMs,omitempty"`
 	} `json:"metrics"`
 }
 
@@ -516,14 +519,27 @@ func (in *instance) emitInvocation(reqID string, out *Outcome) {
 	rd.Metrics.DurationMs = ms(out.Duration)
 	rd.Metrics.ProducedBytes = len(out.Payload)
 	in.ext.Emit(now, "platform.runtimeDone", rd)
-	rp := reportRecord{RequestID: reqID, Status: st, ErrorType: rd.ErrorType}
+	in.ext.Emit(now, "platform.report", newReportRecord(reqID, out, in.memoryMB))
+}
+
+// newReportRecord is the platform.report record of an invocation.
+func newReportRecord(reqID string, out *Outcome, memoryMB int) reportRecord {
+	st := status(out)
+	rp := reportRecord{RequestID: reqID, Status: st}
+	if st != "success" {
+		rp.ErrorType = out.ErrorType
+	}
 	rp.Metrics.DurationMs = ms(out.Duration)
 	rp.Metrics.BilledDurationMs = out.BilledMs()
-	rp.Metrics.MemorySizeMB = in.memoryMB
+	rp.Metrics.MemorySizeMB = memoryMB
 	rp.Metrics.MaxMemoryUsedMB = out.MaxMemoryMB
 	if out.InitDuration > 0 {
 		d := ms(out.InitDuration)
 		rp.Metrics.InitDurationMs = &d
 	}
-	in.ext.Emit(now, "platform.report", rp)
+	if out.RestoreDuration > 0 {
+		d := ms(out.RestoreDuration)
+		rp.Metrics.RestoreDurationMs = &d
+	}
+	return rp
 }

@@ -32,6 +32,8 @@ import (
 //	sleep            never answer (until killed)
 //	exit             exit with code 2 after taking the event
 //	oom              exit as the memory limit kills it
+//	whoami           answer the sandbox's AWS_LAMBDA_INITIALIZATION_TYPE
+//	hold             whoami once fakeDriver.hold is closed
 type script struct {
 	Do string `json:"do"`
 }
@@ -55,6 +57,8 @@ type fakeDriver struct {
 	freezer bool
 	// reserved is the memory the driver holds outside sandboxes.
 	reserved atomic.Int64
+	// hold, if set, keeps "hold" invocations running until it is closed.
+	hold chan struct{}
 }
 
 func (d *fakeDriver) ReservedMB() int { return int(d.reserved.Load()) }
@@ -264,6 +268,17 @@ func (f *fakeSandbox) run(ctx context.Context) {
 		case "oom":
 			f.exit(sandbox.Stats{ExitCode: -1, Signal: "SIGKILL", OOMKilled: true})
 			return
+		case "hold", "whoami":
+			if s.Do == "hold" {
+				select {
+				case <-f.d.hold:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !post("invocation/"+id+"/response", "", []byte(`"`+f.env("AWS_LAMBDA_INITIALIZATION_TYPE")+`"`)) {
+				return
+			}
 		default:
 			if !post("invocation/"+id+"/response", "", event) {
 				return

@@ -202,14 +202,19 @@ func (w *Worker) reap(ctx context.Context, now time.Time) {
 // prewarm starts a sandbox for j.fn in the background and puts it in the
 // idle pool as if last used when the key's last invocation ended, so the
 // policy's windows apply to it unchanged. It is skipped when a sandbox of
-// the key is idle already or the memory budget has no room without
-// evicting other functions' sandboxes.
+// the key is idle already or being pre-warmed, or when the memory budget
+// has no room without evicting other functions' sandboxes. The memory is
+// charged before it returns. A SnapStart kept-ready sandbox
+// (snapstart.go) is started the same way.
 func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
+	key := j.fn.Key
 	w.mu.Lock()
 	need := w.needLocked(j.fn)
-	skip := w.closed || len(w.idle[j.fn.Key]) > 0 || w.memUsed+need > w.cfg.MemoryBudgetMB
+	skip := w.closed || len(w.idle[key]) > 0 || w.warming[key] ||
+		w.memUsed+w.reservedMB()+need > w.cfg.MemoryBudgetMB
 	if !skip {
 		w.memUsed += need
+		w.warming[key] = true
 		w.done.Add(2) // the start's, and this goroutine's
 	}
 	w.mu.Unlock()
@@ -219,6 +224,11 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 	go func() {
 		defer w.done.Done()
 		in, out, err := w.start(ctx, j.fn, "", grant{charge: need})
+		if in == nil {
+			w.mu.Lock()
+			delete(w.warming, key)
+			w.mu.Unlock()
+		}
 		switch {
 		case err != nil:
 			w.log.Debug("worker: pre-warming", "key", j.fn.Key, "err", err)
@@ -236,6 +246,7 @@ func (w *Worker) prewarm(ctx context.Context, j prewarmJob) {
 func (w *Worker) poolPreWarmed(in *instance, since time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	delete(w.warming, in.key)
 	if w.closed || in.life.To(sandbox.Idle) != nil {
 		if w.retireLocked(in) {
 			go w.teardown(in, "pre-warmed after close")

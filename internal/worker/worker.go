@@ -114,6 +114,13 @@ type Spec struct {
 	// Provisioned marks a sandbox started for provisioned concurrency
 	// (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency).
 	Provisioned bool
+	// SnapStart is set for a published version whose SnapStart ApplyOn
+	// is PublishedVersions: the node keeps one initialized sandbox of it
+	// ready (snapstart.go).
+	SnapStart bool `json:",omitempty"`
+	// restore marks the copy of a Spec a kept-ready sandbox is started
+	// from (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start).
+	restore bool
 	// Role is the function's execution role ARN, whose credentials the
 	// sandbox gets (Config.Credentials).
 	Role string
@@ -168,7 +175,11 @@ type Outcome struct {
 	LogTail      []byte
 	Duration     time.Duration
 	InitDuration time.Duration
-	ColdStart    bool
+	// RestoreDuration is set on the first invocation a SnapStart
+	// version's kept-ready sandbox serves (snapstart.go), which has no
+	// InitDuration and is not a ColdStart.
+	RestoreDuration time.Duration `json:",omitempty"`
+	ColdStart       bool
 	// MaxMemoryMB is the sandbox's peak memory use, measured for the
 	// REPORT line; set only when Tail was asked for (otherwise the REPORT
 	// line is written after Invoke returns).
@@ -203,6 +214,12 @@ type Worker struct {
 
 	keep *keeper
 	prov provPools
+	// warming is the version keys with a pre-warm or SnapStart start
+	// under way; under mu.
+	warming map[string]bool
+	// bg is the context of background starts, cancelled by Close.
+	bg       context.Context
+	cancelBg context.CancelFunc
 	// finishing counts, per version key, the sandboxes whose caller has
 	// its response while their extensions finish the invocation
 	// (extensions.go); under mu.
@@ -233,6 +250,10 @@ type instance struct {
 	// init duration counts from there.
 	launched time.Time
 	initDur  time.Duration
+	// restored marks a sandbox kept ready for SnapStart that has not
+	// served an invocation yet; only its owner (the invocation that took
+	// it busy) reads and clears it.
+	restored bool
 	exited   chan struct{} // closed when the runtime process exited
 	// credsExpire is when the sandbox's role credentials expire; zero
 	// when it has none.
@@ -285,6 +306,8 @@ func New(cfg Config) *Worker {
 	w := &Worker{cfg: cfg, log: cfg.Logger, idle: map[string][]*instance{}, all: map[string]*instance{}, stop: make(chan struct{}),
 		measured: !cfg.ChargeConfigured && cfg.Driver != nil && cfg.Driver.Capabilities().MemoryLimit, est: map[string]int{}}
 	w.keep = newKeeper(w.policy())
+	w.warming = map[string]bool{}
+	w.bg, w.cancelBg = context.WithCancel(context.Background())
 	w.prov.kick = make(chan struct{}, 1)
 	w.done.Add(2)
 	go w.reaper()
@@ -310,6 +333,7 @@ func (w *Worker) Close() {
 	}
 	w.mu.Unlock()
 	close(w.stop)
+	w.cancelBg()
 	for _, in := range claimed {
 		go w.teardown(in, "worker closed")
 	}
@@ -623,8 +647,11 @@ func StreamName(t time.Time, version, id string) string {
 
 // initializationType is AWS_LAMBDA_INITIALIZATION_TYPE for a sandbox of s.
 func (s *Spec) initializationType() string {
-	if s.Provisioned {
+	switch {
+	case s.Provisioned:
 		return "provisioned-concurrency"
+	case s.restore:
+		return "snap-start"
 	}
 	return "on-demand"
 }
@@ -806,7 +833,7 @@ func (w *Worker) launch(ctx context.Context, spec *Spec, requestID string) (*ins
 	in := &instance{
 		id: id, key: spec.Key, life: sandbox.NewLifecycle(), logs: logs,
 		out: &writer{c: logs}, err: &writer{c: logs},
-		memoryMB: spec.MemoryMB, exited: make(chan struct{}),
+		memoryMB: spec.MemoryMB, exited: make(chan struct{}), restored: spec.restore,
 	}
 	if creds != nil {
 		in.credsExpire = creds.Expiration
@@ -938,6 +965,7 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	if err != nil {
 		return nil, err
 	}
+	taken := time.Now()
 	cold := in == nil
 	if cold {
 		var out *Outcome
@@ -953,6 +981,12 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 			w.retire(in, "claimed while starting")
 			return nil, err
 		}
+		w.keepReady(spec)
+	}
+	restored := !cold && in.restored
+	if restored {
+		in.restored = false
+		w.keepReady(spec)
 	}
 	if !cold {
 		if err := in.thaw(); err != nil {
@@ -990,6 +1024,9 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	out := &Outcome{ColdStart: cold, Duration: dur}
 	if cold {
 		out.InitDuration = in.initDur
+	}
+	if restored {
+		out.RestoreDuration = start.Sub(taken)
 	}
 	healthy := false
 	switch {
@@ -1093,6 +1130,10 @@ func reportLine(reqID string, o *Outcome, memoryMB int) string {
 		reqID, ms, billed, memoryMB, o.MaxMemoryMB)
 	if o.InitDuration > 0 {
 		s += fmt.Sprintf("Init Duration: %.2f ms\t", float64(o.InitDuration.Microseconds())/1000)
+	}
+	if o.RestoreDuration > 0 {
+		s += fmt.Sprintf("Restore Duration: %.2f ms\tBilled Restore Duration: %d ms\t",
+			float64(o.RestoreDuration.Microseconds())/1000, o.BilledRestoreMs())
 	}
 	switch o.ErrorType {
 	case runtimeapi.ErrorTypeTimedOut:
