@@ -16,6 +16,12 @@ _request_id = ""  # the invocation running now; "" during init
 # importing json (and re, enum) when the function does not; any surprise
 # falls back to the json module.
 
+def _default(o):
+    if type(o).__name__ == "Decimal" and type(o).__module__ == "decimal":
+        return float(o) if o % 1 else int(o)
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
 class _ScanContext:
     strict = True
     object_hook = None
@@ -60,12 +66,6 @@ except Exception:
     def _dumps(obj, ensure_ascii=True):
         import json
         return json.dumps(obj, ensure_ascii=ensure_ascii, default=_default)
-
-
-def _default(o):
-    if type(o).__name__ == "Decimal" and type(o).__module__ == "decimal":
-        return float(o) if o % 1 else int(o)
-    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
 
 
 # --- Runtime API client: HTTP/1.1 over one kept-alive connection ---------
