@@ -52,6 +52,20 @@ func runBootstrap(t *testing.T, c bootstrapCase, addr string, out *bytes.Buffer)
 	return cmd
 }
 
+// serveRuntimeAPI serves a Runtime API on loopback until the test ends
+// and returns it with its address.
+func serveRuntimeAPI(t *testing.T) (*runtimeapi.Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runtimeapi.New(runtimeapi.Options{})
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return s, l.Addr().String()
+}
+
 // exitQuietly waits for the bootstrap to exit and checks it said nothing.
 func exitQuietly(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) {
 	t.Helper()
@@ -77,15 +91,9 @@ func exitQuietly(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) {
 func TestBootstrapsExitQuietly(t *testing.T) {
 	for _, c := range bootstrapCases {
 		t.Run(c.name+"/closed", func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := runtimeapi.New(runtimeapi.Options{})
-			go s.Serve(l)
-			defer s.Close()
+			s, addr := serveRuntimeAPI(t)
 			var out bytes.Buffer
-			cmd := runBootstrap(t, c, l.Addr().String(), &out)
+			cmd := runBootstrap(t, c, addr, &out)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			res, err := s.Invoke(ctx, &runtimeapi.Invocation{RequestID: "first", Payload: []byte(`{"n":1}`)})
@@ -122,15 +130,9 @@ func TestPythonBootstrapSparesJSON(t *testing.T) {
 def handler(event, context):
     return {"json_loaded": "json" in sys.modules, "event": event, "d": decimal.Decimal("1.5"), 1: "int key", "u": "\u00e9"}
 `}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := runtimeapi.New(runtimeapi.Options{})
-	go s.Serve(l)
-	defer s.Close()
+	s, addr := serveRuntimeAPI(t)
 	var out bytes.Buffer
-	runBootstrap(t, c, l.Addr().String(), &out)
+	runBootstrap(t, c, addr, &out)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := s.Invoke(ctx, &runtimeapi.Invocation{RequestID: "first", Payload: []byte(` {"a": [1, 2.5, "s\u00e9", null, true, {"b": -0}]} `)})

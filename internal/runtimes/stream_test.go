@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,15 +70,9 @@ func (p *pieces) String() string { p.mu.Lock(); defer p.mu.Unlock(); return p.bo
 // thrown midway as trailers.
 func TestNodeStreamifyResponse(t *testing.T) {
 	c := bootstrapCase{"nodejs", "node", "bootstrap.js", "index.handler", "index.js", nodeStreaming}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := runtimeapi.New(runtimeapi.Options{})
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
+	s, addr := serveRuntimeAPI(t)
 	var out bytes.Buffer
-	runBootstrap(t, c, l.Addr().String(), &out)
+	runBootstrap(t, c, addr, &out)
 
 	// One gate per case, made before the gate server runs.
 	gates := map[string]chan struct{}{"/plain": make(chan struct{}), "/http": make(chan struct{}), "/fail": make(chan struct{}), "/pipeline": make(chan struct{})}

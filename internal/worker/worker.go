@@ -965,7 +965,6 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 	if err != nil {
 		return nil, err
 	}
-	taken := time.Now()
 	cold := in == nil
 	if cold {
 		var out *Outcome
@@ -984,7 +983,9 @@ func (w *Worker) invokeOnce(ctx context.Context, spec *Spec, req *Request) (*Out
 		w.keepReady(spec)
 	}
 	restored := !cold && in.restored
+	var taken time.Time // when a kept-ready sandbox was taken
 	if restored {
+		taken = time.Now()
 		in.restored = false
 		w.keepReady(spec)
 	}

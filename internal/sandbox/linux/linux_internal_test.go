@@ -50,8 +50,16 @@ func testParent(suffix string) string {
 
 func testDriver(t testing.TB, parent string, pool int) *Driver {
 	t.Helper()
+	return testDriverWith(t, Config{CgroupParent: parent, Pool: pool, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// testDriverWith is a driver of cfg in a state directory of the test's,
+// cleaned up before and closed after it.
+func testDriverWith(t testing.TB, cfg Config) *Driver {
+	t.Helper()
 	sandboxtest.RequireRoot(t)
-	d := New(Config{StateDir: t.TempDir(), CgroupParent: parent, Pool: pool, Logger: slog.New(slog.DiscardHandler)})
+	cfg.StateDir = t.TempDir()
+	d := New(cfg)
 	if err := d.Available(); err != nil {
 		t.Skipf("linux driver unavailable: %v", err)
 	}

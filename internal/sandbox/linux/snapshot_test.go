@@ -86,15 +86,7 @@ func TestSnapshotIsolation(t *testing.T) {
 			if _, err := table.Check(rt.id); err != nil {
 				t.Skipf("%s: %v", rt.id, err)
 			}
-			d := New(Config{StateDir: t.TempDir(), CgroupParent: testParent("snap"), Pool: -1, Snapshots: 1,
-				Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			if err := d.Available(); err != nil {
-				t.Skipf("linux driver unavailable: %v", err)
-			}
-			if err := d.Cleanup(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := testDriverWith(t, Config{CgroupParent: testParent("snap"), Pool: -1, Snapshots: 1, Logger: warnLogger(t)})
 			code := func(name string) string {
 				dir := filepath.Join(t.TempDir(), "code-"+name)
 				if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -317,6 +309,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// warnLogger logs warnings and errors to the test's log.
+func warnLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // tWriter writes to the test's log.
 type tWriter struct{ t *testing.T }
 
@@ -377,15 +374,7 @@ func TestRefillAfterInit(t *testing.T) {
 		{"pool", 1, -1, func(b *box) bool { return b.spans.Warm }, func(d *Driver) bool { return len(d.pool.warm) > 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := New(Config{StateDir: t.TempDir(), CgroupParent: testParent("refill"), Pool: tc.pool, Snapshots: tc.snaps,
-				Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			if err := d.Available(); err != nil {
-				t.Skipf("linux driver unavailable: %v", err)
-			}
-			if err := d.Cleanup(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := testDriverWith(t, Config{CgroupParent: testParent("refill"), Pool: tc.pool, Snapshots: tc.snaps, Logger: warnLogger(t)})
 			d.initDoneBound = time.Hour // only EndInit ends the wait
 			first := startAPI(t, d, spec())
 			first.box.EndInit()
