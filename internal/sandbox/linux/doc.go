@@ -30,6 +30,19 @@
 //     the runtime, reports the runtime's exit status and exits with it;
 //     the kernel then kills whatever is left in the pid namespace.
 //
+// PID 1 is split in two when the binary is built with cgo (reaper_cgo.go):
+// a constructor in C runs before the Go runtime starts, waits for the
+// driver's go-ahead (fd 4: the driver has put it in the sandbox's
+// cgroups), forks, and stays PID 1 while its child, the Go init, does all
+// of the above up to starting the runtime. The Go init then hands over —
+// the cgroups' directories, for abandoning, as soon as it has them; the
+// runtime's pid once it runs — and exits, so the runtime becomes the C
+// PID 1's child, and that process, which reaps, forwards, reports the exit
+// and abandons as the Go init would, is all a running sandbox keeps of its
+// init: one thread and about 100 KB of its own memory instead of the Go
+// runtime's few MB and threads, which count against the function's memory
+// and pids limits. Without cgo the Go init stays PID 1 itself.
+//
 // The driver moves the init into the sandbox's cgroups and only then
 // sends it the spec, so no function code runs outside them: memory
 // limited to MemoryMB without swap (v1: memory and memsw limits,

@@ -383,8 +383,8 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 		ctrl.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	var pipes [4]*os.File // stdout r, w; stderr r, w
-	for i := 0; i < 4; i += 2 {
+	var pipes [6]*os.File // stdout r, w; stderr r, w; go-ahead r, w
+	for i := 0; i < len(pipes); i += 2 {
 		if pipes[i], pipes[i+1], err = os.Pipe(); err != nil {
 			for _, f := range pipes[:i] {
 				f.Close()
@@ -393,13 +393,15 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 			return nil, err
 		}
 	}
+	goAhead := pipes[5]
+	defer goAhead.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initArg0},
 		Env:        initEnv(),
 		Stdout:     pipes[1],
 		Stderr:     pipes[3],
-		ExtraFiles: []*os.File{childCtrl},
+		ExtraFiles: []*os.File{childCtrl, pipes[4]}, // ctrlFD, goAheadFD
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
 			// The init kills everything in the sandbox and removes
@@ -414,6 +416,7 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	cloned := time.Since(tClone)
 	pipes[1].Close()
 	pipes[3].Close()
+	pipes[4].Close()
 	if err != nil {
 		pipes[0].Close()
 		pipes[2].Close()
@@ -440,6 +443,9 @@ func (d *Driver) spawn(ctx context.Context) (b *box, err error) {
 	tCg := time.Now()
 	if err := b.cg.add(cmd.Process.Pid); err != nil {
 		return b, err
+	}
+	if _, err := goAhead.Write([]byte{1}); err != nil {
+		return b, fmt.Errorf("go-ahead pipe: %w", err)
 	}
 	b.spans.Cgroup = time.Since(tCg)
 	if n := d.cfg.Network; n != nil {

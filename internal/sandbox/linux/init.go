@@ -30,6 +30,16 @@ const initArg0 = "kumo-sandbox-init"
 // ctrlFD is the init's end of the control socket (the first ExtraFiles).
 const ctrlFD = 3
 
+// goAheadFD is the read end of a pipe on which the driver writes a byte
+// once the init is in the sandbox's cgroups (the second ExtraFiles): the C
+// PID 1 (doc.go, reaper_cgo.go) forks the Go init only then, so that it is
+// born in them. In the Go init it becomes the socket to that PID 1.
+const goAheadFD = 4
+
+// abandonExit is the Go init's exit code when the C PID 1 is to abandon
+// the sandbox (ABANDON_EXIT in reaper_cgo.go).
+const abandonExit = 112
+
 // The Runtime API listens on the same address inside every sandbox.
 const (
 	runtimeAPI     = "127.0.0.1:9001"
@@ -60,15 +70,22 @@ func init() {
 	}
 }
 
-// runInit is the whole life of a sandbox's init, PID 1 of the sandbox's
-// namespaces: bring up lo and hand the Runtime API socket to the driver,
-// wait to be put in the cgroups and for the spec, build the root, drop
-// everything and run the runtime, then reap until the runtime exits. It
-// returns the exit code of the init.
+// runInit is the whole life of a sandbox's Go init, PID 1 of the
+// sandbox's namespaces or the child of a C one: bring up lo and hand the
+// Runtime API socket to the driver, wait to be put in the cgroups and for
+// the spec, build the root, drop everything and run the runtime, then
+// reap until the runtime exits — or, under a C PID 1, leave that to it.
+// It returns the exit code of the init.
 func runInit() int {
 	// Nothing in the sandbox may read or trace the init's memory.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.CloseOnExec(ctrlFD)
+	reaper := reaperFD()
+	if reaper >= 0 {
+		unix.CloseOnExec(reaper)
+	} else {
+		unix.Close(goAheadFD) // read by the C PID 1 only
+	}
 	died := make(chan os.Signal, 1)
 	signal.Notify(died, parentDeathSignal)
 	go func() {
@@ -89,6 +106,11 @@ func runInit() int {
 	if cfg.Cgroup != nil {
 		if err := own.open(cfg.Cgroup); err != nil {
 			return fail(err)
+		}
+		if reaper >= 0 {
+			if err := own.hand(reaper); err != nil {
+				return fail(fmt.Errorf("handing the cgroups to PID 1: %w", err))
+			}
 		}
 	}
 	if err := loopbackUp(); err != nil {
@@ -150,6 +172,14 @@ func runInit() int {
 	if err := send(message{Kind: msgStarted, Pid: pid, Took: int64(took)}, -1); err != nil {
 		abandon()
 	}
+	if reaper >= 0 {
+		// The C PID 1 reaps the runtime, which is its child once this
+		// process has exited, and reports its exit.
+		if err := sendTo(reaper, []byte("p"+strconv.Itoa(pid)), nil); err != nil {
+			abandon()
+		}
+		return 0
+	}
 	go func() {
 		for sig := range signals {
 			unix.Kill(pid, sig.(syscall.Signal))
@@ -209,6 +239,12 @@ func (o *ownCgroups) open(c *initCgroup) error {
 	return nil
 }
 
+// hand gives the C PID 1 the cgroups' directories, for its abandon.
+func (o *ownCgroups) hand(reaper int) error {
+	fds := append(append([]int(nil), o.parents...), o.roots...)
+	return sendTo(reaper, []byte("c"+strconv.Itoa(len(o.parents))+":"+o.name), unix.UnixRights(fds...))
+}
+
 // unthrottle lifts the sandbox's CPU quota and gives it a host process's
 // weight, so that what is killed exits at once even on a busy host (a
 // dying process runs its exit in its cgroup).
@@ -264,6 +300,10 @@ var (
 func abandon() {
 	abandonOnce.Do(func() {
 		abandoning.Store(true)
+		if reaperFD() >= 0 {
+			// The C PID 1 abandons the sandbox when it sees this.
+			os.Exit(abandonExit)
+		}
 		if own.name != "" {
 			own.unthrottle()
 		}
@@ -296,8 +336,12 @@ func send(m message, fd int) error {
 	if fd >= 0 {
 		oob = unix.UnixRights(fd)
 	}
+	return sendTo(ctrlFD, encode(m), oob)
+}
+
+func sendTo(sock int, b, oob []byte) error {
 	for {
-		err := unix.Sendmsg(ctrlFD, encode(m), oob, nil, 0)
+		err := unix.Sendmsg(sock, b, oob, nil, 0)
 		if err != unix.EINTR {
 			return err
 		}

@@ -602,3 +602,62 @@ func TestReapOrphans(t *testing.T) {
 		}
 	}
 }
+
+// TestPID1HandsOver: once the runtime runs, the sandbox's PID 1 is the C
+// reaper alone (one thread), with the runtime its only child; the Go init
+// that set the sandbox up has exited. PID 1 still forwards SIGTERM to the
+// runtime, reports its exit and exits with its status.
+func TestPID1HandsOver(t *testing.T) {
+	if !cReaper {
+		t.Skip("built without cgo: the Go init stays PID 1")
+	}
+	d := testDriver(t, testParent(""), -1)
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "handover")
+	sb, err := d.Start(context.Background(), probeSpec(code, "sleep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	b := sb.(*box)
+	pid := b.cmd.Process.Pid
+	p := strconv.Itoa(pid)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		children := strings.Fields(readProc(t, p, "task/"+p+"/children"))
+		if len(children) == 1 && strings.Contains(readProc(t, children[0], "cmdline"), "bootstrap") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PID 1's children %v, want the runtime alone", children)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status := readProc(t, p, "status"); !strings.Contains(status, "\nThreads:\t1\n") {
+		t.Errorf("PID 1 is not a single thread:\n%s", status)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sb.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatal("SIGTERM to PID 1 did not reach the runtime")
+	}
+	b.mu.Lock()
+	got := b.gotExit
+	b.mu.Unlock()
+	if st := sb.Stats(); !got || st.Signal != "SIGTERM" {
+		t.Errorf("exit reported %v, stats %+v; want the runtime's SIGTERM", got, st)
+	}
+	if code := b.cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("PID 1 exited with %d (%v), want 143", code, b.cmd.ProcessState)
+	}
+}
+
+func readProc(t *testing.T, pid, file string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/" + file)
+	if err != nil {
+		t.Logf("reading /proc/%s/%s: %v", pid, file, err)
+	}
+	return string(b)
+}
