@@ -5,11 +5,13 @@ package linux
 /*
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,18 +33,13 @@ package linux
 
 int kumo_reaper_fd = -1;
 
-static volatile sig_atomic_t pending[NSIG];
-static volatile sig_atomic_t any_pending;
+// Signals for the runtime that arrived before it ran.
+static int pending[NSIG];
 
 static char cg_name[256];
 static int cg_parents[MAX_CGROUPS], cg_roots[MAX_CGROUPS];
 static int n_parents, n_roots;
 static pid_t runtime_pid;
-
-static void on_signal(int sig) {
-	pending[sig] = 1;
-	any_pending = 1;
-}
 
 static void write_at(int dir, const char *path, const char *value) {
 	int fd = openat(dir, path, O_WRONLY | O_CLOEXEC);
@@ -81,25 +78,15 @@ static void abandon(void) {
 	_exit(1);
 }
 
-// forward acts on the signals that arrived: the server's death abandons
-// the sandbox, the others go to the runtime once it runs.
+// forward sends the signals kept for the runtime once it runs.
 static void forward(void) {
-	if (!any_pending)
+	if (runtime_pid <= 0)
 		return;
-	any_pending = 0;
-	if (pending[SIGUSR2])
-		abandon();
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		if (!pending[sigs[i]])
-			continue;
-		if (runtime_pid <= 0) {
-			any_pending = 1; // kept for the runtime
-			continue;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (pending[sig]) {
+			pending[sig] = 0;
+			kill(runtime_pid, sig);
 		}
-		pending[sigs[i]] = 0;
-		kill(runtime_pid, sigs[i]);
-	}
 }
 
 // receive reads one message of the Go init: "p<pid>", the runtime's pid,
@@ -173,9 +160,15 @@ __attribute__((constructor)) static void kumo_sandbox_reaper(int argc, char **ar
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
 		_exit(1);
-	sigset_t all, old;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
+	// The signals PID 1 acts on are blocked and read from a signalfd, so
+	// none can arrive between a check and a wait: the server's death
+	// (the parent-death signal), those it forwards, and SIGCHLD.
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGCHLD};
+	for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
+		sigaddset(&mask, handled[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
 	pid_t child = fork();
 	if (child < 0)
 		_exit(1);
@@ -192,42 +185,62 @@ __attribute__((constructor)) static void kumo_sandbox_reaper(int argc, char **ar
 	close(REAPER_FD);
 	// Nothing in the sandbox may read or trace the init's memory.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; // no SA_RESTART: waits return EINTR
-	sigfillset(&sa.sa_mask);
-	static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-	for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
-		sigaction(handled[i], &sa, NULL);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-
-	while (receive(sp[0]))
-		forward();
-	close(sp[0]);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		kill(child, SIGKILL);
+		_exit(1);
+	}
+	int sock = sp[0];
 	for (;;) {
-		forward();
-		int ws;
-		pid_t w = waitpid(-1, &ws, 0);
-		if (w < 0) {
+		struct pollfd p[2] = {{sfd, POLLIN, 0}, {sock, POLLIN, 0}};
+		if (poll(p, sock >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			_exit(1); // nothing left, and no runtime seen to exit
+			abandon();
 		}
-		if (w == child && runtime_pid <= 0) {
-			// The Go init ended before the runtime ran: it has said why.
-			if (WIFEXITED(ws) && WEXITSTATUS(ws) == ABANDON_EXIT)
-				abandon();
+		if (sock >= 0 && p[1].revents && !receive(sock)) {
+			close(sock);
+			sock = -1;
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si) {
+				if (si.ssi_signo == SIGUSR2)
+					abandon();
+				if (si.ssi_signo != SIGCHLD)
+					pending[si.ssi_signo] = 1;
+			}
+		}
+		forward();
+		int ws;
+		pid_t w;
+		while ((w = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (w == child && runtime_pid <= 0) {
+				// The Go init has exited; what it sent before is
+				// still to be read.
+				while (sock >= 0 && receive(sock))
+					;
+				if (runtime_pid > 0) {
+					forward();
+					continue;
+				}
+				// It ended before the runtime ran, and has said why.
+				if (WIFEXITED(ws) && WEXITSTATUS(ws) == ABANDON_EXIT)
+					abandon();
+				_exit(exit_code(ws));
+			}
+			if (w != runtime_pid)
+				continue; // the Go init, or an orphan
+			char msg[64];
+			int len = snprintf(msg, sizeof msg, "{\"kind\":\"exit\",\"status\":%u}", (unsigned)ws);
+			while (send(CTRL_FD, msg, len, MSG_NOSIGNAL) < 0)
+				if (errno != EINTR)
+					abandon();
+			// Exiting ends the namespace: the kernel kills what is left.
 			_exit(exit_code(ws));
 		}
-		if (w != runtime_pid)
-			continue; // the Go init, or an orphan
-		char msg[64];
-		int len = snprintf(msg, sizeof msg, "{\"kind\":\"exit\",\"status\":%u}", (unsigned)ws);
-		while (send(CTRL_FD, msg, len, MSG_NOSIGNAL) < 0)
-			if (errno != EINTR)
-				abandon();
-		// Exiting ends the namespace: the kernel kills what is left.
-		_exit(exit_code(ws));
+		if (w < 0 && errno == ECHILD && sock < 0)
+			_exit(1); // nothing left, and no runtime seen to exit
 	}
 }
 */
@@ -239,3 +252,10 @@ func reaperFD() int { return int(C.kumo_reaper_fd) }
 
 // cReaper: sandboxes get a C PID 1.
 const cReaper = true
+
+// The C side's numbers are the Go side's: these fail to compile otherwise.
+var (
+	_ = [1]int{}[C.ABANDON_EXIT-abandonExit]
+	_ = [1]int{}[C.REAPER_FD-goAheadFD]
+	_ = [1]int{}[C.CTRL_FD-ctrlFD]
+)
