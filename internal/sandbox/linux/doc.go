@@ -49,7 +49,8 @@
 // swappiness 0; v2: memory.max, memory.swap.max 0), CPU shares and CFS
 // quota in proportion to memory (sandbox.CPUShares, sandbox.CPUQuota),
 // pids.max = MaxProcs (threads included, the init's too). Stats reads the
-// peak memory and OOM kills from the cgroup (the init's few MB included).
+// peak memory and OOM kills from the cgroup (the peak includes the Go
+// init's few MB while it sets the sandbox up).
 //
 // A sandbox is a sandbox.Freezer: Freeze and Thaw use the cgroup freezer
 // (v1 freezer.state, v2 cgroup.freeze) and wait until the kernel reports

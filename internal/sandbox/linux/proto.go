@@ -18,7 +18,8 @@ import (
 //	               (or prestart, then spec: snapshot.go)
 //	init → driver  started    the runtime runs (Pid), or
 //	               failed     the sandbox could not be set up (Error)
-//	init → driver  exit       the runtime exited (Status)
+//	init → driver  exit       the runtime exited (Status); sent by the
+//	                          C PID 1 when there is one (doc.go)
 //
 // after which the init exits. Nothing from inside the sandbox but the init
 // writes to this socket.
