@@ -27,6 +27,7 @@ func parallelInvokes(t *testing.T, lc *lambda.Client, name string, n int, payloa
 		go func() {
 			defer wg.Done()
 			<-gate
+			began := time.Now()
 			r, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: payload, LogType: types.LogTypeNone})
 			mu.Lock()
 			defer mu.Unlock()
@@ -40,6 +41,7 @@ func parallelInvokes(t *testing.T, lc *lambda.Client, name string, n int, payloa
 				t.Errorf("invoke %s: %v", name, err)
 			default:
 				reasons["function error"]++
+				t.Logf("invoke %s (%v): %s: %.300s", name, time.Since(began).Round(time.Millisecond), r.FunctionError, r.Payload)
 			}
 		}()
 	}
@@ -66,10 +68,13 @@ func TestConcurrencyLimits(t *testing.T) {
 	// that Lambda keeps at least.
 	s := startServer(t, t.TempDir(), "--account-concurrency", "110")
 	lc := newSDK(t, s)
-	// res's 3 s timeout leaves room for a loaded machine to run its 700 ms
-	// sleeps; its timeout step sleeps far past it.
-	deployFn(t, lc, "res", "one", fnConfig{Timeout: 3})
-	deployFn(t, lc, "flood", "one", fnConfig{Timeout: 10})
+	// res's 6 s timeout leaves room for a loaded machine to run its 700 ms
+	// sleeps, and its echoes while a hundred of flood's sandboxes start;
+	// its timeout step sleeps far past it. flood's 8 s sleeps hold its
+	// hundred slots while a loaded machine is still admitting the last of
+	// them.
+	deployFn(t, lc, "res", "one", fnConfig{Timeout: 6})
+	deployFn(t, lc, "flood", "one", fnConfig{Timeout: 15})
 	must[*lambda.PutFunctionConcurrencyOutput](t, "PutFunctionConcurrency")(lc.PutFunctionConcurrency(t.Context(),
 		&lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("res"), ReservedConcurrentExecutions: aws.Int32(10)}))
 
@@ -89,7 +94,7 @@ func TestConcurrencyLimits(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		floodOK, floodReasons = parallelInvokes(t, lc, "flood", 104, event("sleep", "ms", 4000))
+		floodOK, floodReasons = parallelInvokes(t, lc, "flood", 104, event("sleep", "ms", 8000))
 	}()
 	eventually(t, 30*time.Second, "the flood holding the unreserved pool", func() error {
 		if n := running(t, s, "flood"); n < 100 {
@@ -109,7 +114,7 @@ func TestConcurrencyLimits(t *testing.T) {
 	// Timeouts and crashed runtimes give their slots back.
 	ok, reasons = parallelInvokes(t, lc, "res", 3, event("sleep", "ms", 20000))
 	if ok != 0 || reasons["function error"] != 3 {
-		t.Errorf("3 invocations past the 3 s timeout: %d succeeded, %v", ok, reasons)
+		t.Errorf("3 invocations past the 6 s timeout: %d succeeded, %v", ok, reasons)
 	}
 	for i := 0; i < 3; i++ {
 		if r, err := sdkInvoke(t, lc, &lambda.InvokeInput{FunctionName: aws.String("res"), Payload: event("exit", "code", 3)}); err != nil || r.FunctionError == "" {

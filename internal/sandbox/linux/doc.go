@@ -48,9 +48,12 @@
 // limited to MemoryMB without swap (v1: memory and memsw limits,
 // swappiness 0; v2: memory.max, memory.swap.max 0), CPU shares and CFS
 // quota in proportion to memory (sandbox.CPUShares, sandbox.CPUQuota),
-// pids.max = MaxProcs (threads included, the init's too). Stats reads the
-// peak memory and OOM kills from the cgroup (the peak includes the Go
-// init's few MB while it sets the sandbox up).
+// pids.max = MaxProcs (threads included, the init's too). Before the spec,
+// while the init sets the sandbox up, its cgroup has the CPU weight of the
+// smallest function (128 MB), so that sandboxes starting in numbers do
+// not take the CPU from those serving invocations. Stats reads the peak
+// memory and OOM kills from the cgroup (the peak includes the Go init's
+// few MB while it sets the sandbox up).
 //
 // A sandbox is a sandbox.Freezer: Freeze and Thaw use the cgroup freezer
 // (v1 freezer.state, v2 cgroup.freeze) and wait until the kernel reports

@@ -477,6 +477,50 @@ func TestInitCPUBoost(t *testing.T) {
 	}
 }
 
+// TestCPUWeights: a sandbox being set up runs at the smallest function's
+// CPU weight, not the kernel's default (a 1,769 MB function's), and at its
+// function's once it runs one.
+func TestCPUWeights(t *testing.T) {
+	d := testDriver(t, testParent(""), 0)
+	weight := func(g *group) string {
+		file := filepath.Join(g.dirs[v1CPU], "cpu.shares")
+		if g.c.v2 {
+			file = filepath.Join(g.dirs[0], "cpu.weight")
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	want := func(shares int) string {
+		if d.cg.v2 {
+			return strconv.Itoa(cpuWeight(shares))
+		}
+		return strconv.Itoa(shares)
+	}
+	b, err := d.spawn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := weight(b.cg)
+	b.abort()
+	if got != want(sandbox.CPUShares(128)) {
+		t.Errorf("weight while set up %s, want %s", got, want(sandbox.CPUShares(128)))
+	}
+	code := sandboxtest.CodeDir(t, sandboxtest.BuildProbe(t), "weights")
+	spec := probeSpec(code, "hang")
+	spec.MemoryMB = 3008
+	sb, err := d.Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if got, want := weight(sb.(*box).cg), want(sandbox.CPUShares(3008)); got != want {
+		t.Errorf("weight of a 3,008 MB function %s, want %s", got, want)
+	}
+}
+
 // TestListenTCP4ReportsFailures: a socket that cannot be bound or cannot
 // listen is an error, never a descriptor handed to the server.
 func TestListenTCP4ReportsFailures(t *testing.T) {
