@@ -455,17 +455,7 @@ func TestInitCPUBoost(t *testing.T) {
 	}
 	defer sb.Destroy(context.Background())
 	g := sb.(*box).cg
-	quota := func() string {
-		file := filepath.Join(g.dirs[v1CPU], "cpu.cfs_quota_us")
-		if g.c.v2 {
-			file = filepath.Join(g.dirs[0], "cpu.max")
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Fields(string(b))[0]
-	}
+	quota := func() string { return cpuSetting(t, g, "cpu.cfs_quota_us", "cpu.max") }
 	if got, want := quota(), strconv.Itoa(sandbox.InitCPUQuota(128)); got != want {
 		t.Errorf("quota during init %s, want %s", got, want)
 	}
@@ -477,22 +467,26 @@ func TestInitCPUBoost(t *testing.T) {
 	}
 }
 
+// cpuSetting is the first field of g's CPU controller file v1 or v2.
+func cpuSetting(t *testing.T, g *group, v1, v2 string) string {
+	t.Helper()
+	file := filepath.Join(g.dirs[v1CPU], v1)
+	if g.c.v2 {
+		file = filepath.Join(g.dirs[0], v2)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))[0]
+}
+
 // TestCPUWeights: a sandbox being set up runs at the smallest function's
 // CPU weight, not the kernel's default (a 1,769 MB function's), and at its
 // function's once it runs one.
 func TestCPUWeights(t *testing.T) {
 	d := testDriver(t, testParent(""), 0)
-	weight := func(g *group) string {
-		file := filepath.Join(g.dirs[v1CPU], "cpu.shares")
-		if g.c.v2 {
-			file = filepath.Join(g.dirs[0], "cpu.weight")
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(b))
-	}
+	weight := func(g *group) string { return cpuSetting(t, g, "cpu.shares", "cpu.weight") }
 	want := func(shares int) string {
 		if d.cg.v2 {
 			return strconv.Itoa(cpuWeight(shares))
