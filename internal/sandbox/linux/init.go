@@ -84,7 +84,15 @@ func runInit() int {
 	if reaper >= 0 {
 		unix.CloseOnExec(reaper)
 	} else {
-		unix.Close(goAheadFD) // read by the C PID 1 only
+		// No C PID 1 to read the go-ahead: read it here, so that the
+		// driver's write never meets a pipe closed before it.
+		var b [1]byte
+		for {
+			if _, err := unix.Read(goAheadFD, b[:]); err != unix.EINTR {
+				break
+			}
+		}
+		unix.Close(goAheadFD)
 	}
 	died := make(chan os.Signal, 1)
 	signal.Notify(died, parentDeathSignal)
