@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	kpoll "github.com/kumo-run/kumo/internal/poll"
 	"github.com/kumo-run/kumo/internal/sandbox"
 	"github.com/kumo-run/kumo/internal/sandbox/sandboxtest"
 )
@@ -659,17 +661,13 @@ func TestPID1HandsOver(t *testing.T) {
 	b := sb.(*box)
 	pid := b.cmd.Process.Pid
 	p := strconv.Itoa(pid)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	kpoll.Until(t, 0, "the runtime as PID 1's only child", func() error {
 		children := strings.Fields(readProc(t, p, "task/"+p+"/children"))
 		if len(children) == 1 && strings.Contains(readProc(t, children[0], "cmdline"), "bootstrap") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PID 1's children %v, want the runtime alone", children)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("PID 1's children %v", children)
+	})
 	if status := readProc(t, p, "status"); !strings.Contains(status, "\nThreads:\t1\n") {
 		t.Errorf("PID 1 is not a single thread:\n%s", status)
 	}
